@@ -1,0 +1,124 @@
+#!/usr/bin/env bash
+# Build one Python environment per service (venv + pip) in .venvs/<name>.
+#
+#   ./build.sh                 build every environment whose inputs changed
+#   ./build.sh trainer cleaner build only these
+#   ./build.sh --force         rebuild even if nothing changed
+#
+# Each service environment holds the shared library (libs/deepclean) and the
+# service (projects/<service>), both editable, with their test extras. The
+# "library" environment holds the library with every extra and runs the
+# library's and the cross-service tests. An environment is skipped when the
+# hash of its inputs (package metadata, this script, the Python version) is the
+# one it was built from.
+#
+# Environment variables:
+#   PYTHON           interpreter to build the venvs from (default: python3)
+#   TORCH_VERSION    torch release for services that use torch (default 2.13.0,
+#                    the CPU wheel these machines carry); on a GPU node set it
+#                    and, if needed, TORCH_INDEX_URL to take a CUDA build.
+#   WITH_TENSORRT=1  also install TensorRT into the exporter (GPU nodes only).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+VENVS="$ROOT/.venvs"
+PYTHON="${PYTHON:-python3}"
+TORCH_VERSION="${TORCH_VERSION:-2.13.0}"
+LIB="$ROOT/libs/deepclean"
+FORCE=0
+REQUESTED=()
+for arg in "$@"; do
+  case "$arg" in
+    --force) FORCE=1 ;;
+    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+    *) REQUESTED+=("$arg") ;;
+  esac
+done
+
+all_envs() {
+  local dir
+  for dir in "$ROOT"/projects/*/; do
+    [ -f "$dir/pyproject.toml" ] && basename "$dir"
+  done
+  echo library
+  for dir in "$ROOT"/servers/*/; do
+    [ -f "$dir/requirements.txt" ] && echo "$(basename "$dir")-server"
+  done
+  return 0
+}
+
+# The pip arguments that make up environment $1.
+requirements() {
+  local name="$1" project="$ROOT/projects/$1"
+  case "$name" in
+    library)
+      echo "torch==$TORCH_VERSION -e $LIB[torch,test] libtmux>=0.40 requests>=2.31" ;;
+    *-server)
+      echo "-r $ROOT/servers/${name%-server}/requirements.txt" ;;
+    *)
+      local extra=""
+      grep -q 'torch' "$project/pyproject.toml" && extra="torch==$TORCH_VERSION"
+      [ "$name" = exporter ] && [ "${WITH_TENSORRT:-0}" = 1 ] && extra="$extra tensorrt"
+      echo "$extra -e $LIB[test] -e $project[test]" ;;
+  esac
+}
+
+inputs_hash() {
+  local name="$1"
+  {
+    "$PYTHON" --version
+    echo "$TORCH_VERSION ${TORCH_INDEX_URL:-} ${WITH_TENSORRT:-0}"
+    cat "$ROOT/build.sh" "$LIB/pyproject.toml"
+    requirements "$name"
+    case "$name" in
+      library) ;;
+      *-server) cat "$ROOT/servers/${name%-server}/requirements.txt" ;;
+      *) cat "$ROOT/projects/$name/pyproject.toml" ;;
+    esac
+  } | sha256sum | cut -d' ' -f1
+}
+
+build_env() {
+  local name="$1" venv="$VENVS/$1" log="$VENVS/$1.log" hash
+  hash="$(inputs_hash "$name")"
+  if [ "$FORCE" = 0 ] && [ -f "$venv/.build-hash" ] && [ "$(cat "$venv/.build-hash")" = "$hash" ]; then
+    echo "[build] $name: up to date"
+    return 0
+  fi
+  echo "[build] $name: building (log: ${log#"$ROOT"/})"
+  rm -rf "$venv"
+  local start=$SECONDS
+  {
+    "$PYTHON" -m venv "$venv"
+    "$venv/bin/pip" install --quiet --upgrade pip
+    # shellcheck disable=SC2046
+    "$venv/bin/pip" install --quiet ${TORCH_INDEX_URL:+--extra-index-url "$TORCH_INDEX_URL"} $(requirements "$name")
+    [ -x "$ROOT/servers/${name%-server}/setup.sh" ] && [[ "$name" == *-server ]] && "$ROOT/servers/${name%-server}/setup.sh" "$venv"
+    true
+  } >"$log" 2>&1 || {
+    echo "[build] $name: FAILED after $((SECONDS - start)) s; last lines of $log:" >&2
+    tail -n 25 "$log" >&2
+    return 1
+  }
+  echo "$hash" >"$venv/.build-hash"
+  echo "[build] $name: built in $((SECONDS - start)) s"
+}
+
+mkdir -p "$VENVS"
+if [ ${#REQUESTED[@]} -eq 0 ]; then
+  mapfile -t REQUESTED < <(all_envs)
+fi
+
+# Two builds at a time (pip is mostly I/O and unpacking on these 2-core machines).
+failed=0
+pids=()
+for name in "${REQUESTED[@]}"; do
+  build_env "$name" &
+  pids+=($!)
+  if [ ${#pids[@]} -ge 2 ]; then
+    wait "${pids[0]}" || failed=1
+    pids=("${pids[@]:1}")
+  fi
+done
+for pid in "${pids[@]}"; do wait "$pid" || failed=1; done
+exit $failed

@@ -1,0 +1,61 @@
+"""File names of GWF frames: ``<site>-<ifo>_<tag>-<gps>-<duration>.gwf``."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+_PATTERN = re.compile(r"^(?P<site>[A-Z]+)-(?P<ifo>[A-Z][0-9])_(?P<tag>[A-Za-z0-9_]+)-(?P<gps>[0-9]+)-(?P<duration>[0-9]+)\.gwf$")
+
+
+@dataclass(frozen=True, order=True)
+class FrameName:
+    """The parts of a frame file name, e.g. ``H-H1_llhoft-1400000000-1.gwf``."""
+
+    gps: int
+    site: str
+    ifo: str
+    tag: str
+    duration: int = 1
+
+    @property
+    def filename(self) -> str:
+        return f"{self.site}-{self.ifo}_{self.tag}-{self.gps}-{self.duration}.gwf"
+
+    def path(self, directory: str | Path) -> Path:
+        return Path(directory) / self.filename
+
+    @classmethod
+    def parse(cls, name: str | Path) -> FrameName:
+        """Parse a file name; raise ValueError if it is not a frame name."""
+        match = _PATTERN.match(Path(name).name)
+        if not match:
+            raise ValueError(f"{Path(name).name!r} is not a frame file name <site>-<ifo>_<tag>-<gps>-<duration>.gwf")
+        return cls(
+            gps=int(match["gps"]),
+            site=match["site"],
+            ifo=match["ifo"],
+            tag=match["tag"],
+            duration=int(match["duration"]),
+        )
+
+    def matches(self, site: str, ifo: str, tag: str) -> bool:
+        return (self.site, self.ifo, self.tag) == (site, ifo, tag)
+
+
+def list_frames(directory: str | Path, site: str, ifo: str, tag: str) -> list[FrameName]:
+    """The frames of one stream in ``directory``, in GPS order (others ignored)."""
+    names = []
+    try:
+        entries = list(Path(directory).iterdir())
+    except FileNotFoundError:
+        return []
+    for entry in entries:
+        try:
+            name = FrameName.parse(entry.name)
+        except ValueError:
+            continue
+        if name.matches(site, ifo, tag):
+            names.append(name)
+    return sorted(names)

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Run every test suite, each in its own environment (built first if missing).
+#
+#   ./test.sh                  all suites: library, each service, cross-service
+#   ./test.sh cleaner          one suite (library | <service> | integration)
+#   ./test.sh -- -k follower   extra arguments go to pytest
+set -uo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+cd "$ROOT"
+SUITES=()
+PYTEST_ARGS=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --) shift; PYTEST_ARGS=("$@"); break ;;
+    *) SUITES+=("$1"); shift ;;
+  esac
+done
+if [ ${#SUITES[@]} -eq 0 ]; then
+  SUITES=(library)
+  for dir in projects/*/; do [ -d "$dir/tests" ] && SUITES+=("$(basename "$dir")"); done
+  SUITES+=(integration)
+fi
+
+./build.sh || { echo "test.sh: build failed" >&2; exit 1; }
+
+declare -A RESULT
+status=0
+total_passed=0
+total_failed=0
+for suite in "${SUITES[@]}"; do
+  case "$suite" in
+    library) env=library; path=libs/deepclean/tests ;;
+    integration) env=library; path=tests ;;
+    *) env="$suite"; path="projects/$suite/tests" ;;
+  esac
+  echo
+  echo "===== $suite ($path, .venvs/$env) ====="
+  log="$(mktemp)"
+  "$ROOT/.venvs/$env/bin/python" -m pytest "$path" -p no:cacheprovider "${PYTEST_ARGS[@]}" 2>&1 | tee "$log"
+  code=${PIPESTATUS[0]}
+  summary="$(tail -n 1 "$log")"
+  passed=$(grep -oE '[0-9]+ passed' <<<"$summary" | cut -d' ' -f1)
+  failed=$(grep -oE '[0-9]+ (failed|errors?)' <<<"$summary" | awk '{s += $1} END {print s + 0}')
+  total_passed=$((total_passed + ${passed:-0}))
+  total_failed=$((total_failed + ${failed:-0}))
+  rm -f "$log"
+  if [ "$code" = 5 ]; then
+    RESULT[$suite]="no tests"
+  elif [ "$code" != 0 ]; then
+    RESULT[$suite]="FAILED (pytest exit $code)"
+    status=1
+  else
+    RESULT[$suite]="ok"
+  fi
+done
+
+echo
+echo "===== summary ====="
+for suite in "${SUITES[@]}"; do printf '%-12s %s\n' "$suite" "${RESULT[$suite]}"; done
+[ "$status" != 0 ] && [ "$total_failed" = 0 ] && total_failed=1
+echo "$total_passed passed, $total_failed failed"
+exit $status
