@@ -1,0 +1,197 @@
+"""``python -m deepclean.suite``: start, stop and inspect the suite.
+
+start: every service under its supervisor, one named tmux pane each in the
+session ``deepclean`` (``--headless``: background processes, logs in
+``<log_dir>/<service>.log``, pid files in ``<run_dir>/pids``).
+stop: SIGTERM to every supervisor (which stops its service), then the tmux
+session goes. status: which services run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from ..config import PROFILE_ENV, find_config, load_table
+from .services import Service, discover, tmux_available
+from .supervisor import supervise
+
+SESSION = "deepclean"
+
+
+def _paths(config: Path) -> tuple[Path, Path, Path]:
+    base = load_table("suite", config)
+    root = config.parent
+    run_dir = root / base["run_dir"]
+    return run_dir, root / base["log_dir"], root / base["exporter_token_file"]
+
+
+def _ensure_token(token_file: Path) -> None:
+    if not token_file.exists():
+        token_file.parent.mkdir(parents=True, exist_ok=True)
+        token_file.write_text(secrets.token_hex(24) + "\n")
+        token_file.chmod(0o600)
+
+
+def _supervisor_command(service: Service, log_dir: Path, pid_dir: Path) -> list[str]:
+    return [
+        sys.executable, "-m", "deepclean.suite", "supervise",
+        "--name", service.name,
+        "--log-file", str(log_dir / f"{service.name}.log"),
+        "--pid-file", str(pid_dir / f"{service.name}.pid"),
+        "--", *service.command,
+    ]
+
+
+def _running(pid_dir: Path) -> dict[str, int]:
+    alive = {}
+    for pid_file in sorted(pid_dir.glob("*.pid")):
+        try:
+            pid = int(pid_file.read_text())
+            os.kill(pid, 0)
+        except (ValueError, ProcessLookupError, PermissionError):
+            pid_file.unlink(missing_ok=True)
+            continue
+        alive[pid_file.stem] = pid
+    return alive
+
+
+def start(args: argparse.Namespace, config: Path) -> int:
+    run_dir, log_dir, token_file = _paths(config)
+    pid_dir = run_dir / "pids"
+    if _running(pid_dir):
+        print(f"the suite is already running ({', '.join(_running(pid_dir))}); ./run.sh stop first", file=sys.stderr)
+        return 1
+    for directory in (run_dir, log_dir, pid_dir):
+        directory.mkdir(parents=True, exist_ok=True)
+    _ensure_token(token_file)
+    os.environ["DEEPCLEAN_CONFIG"] = str(config)
+    if args.profile:
+        os.environ[PROFILE_ENV] = args.profile
+    else:
+        os.environ.pop(PROFILE_ENV, None)
+    services = discover(config.parent, args.services, triton=args.triton)
+    if not services:
+        print("no service is built: run ./build.sh", file=sys.stderr)
+        return 1
+    names = ", ".join(s.name for s in services)
+    profile = args.profile or "full-size"
+    if args.headless or not tmux_available():
+        for service in services:
+            with open(log_dir / f"{service.name}.supervisor.log", "a") as out:
+                subprocess.Popen(
+                    _supervisor_command(service, log_dir, pid_dir),
+                    stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                    start_new_session=True, cwd=config.parent,
+                )
+        print(f"started headless ({profile} profile): {names}; logs in {log_dir}; stop with ./run.sh stop")
+        return 0
+    _start_tmux(services, config.parent, log_dir, pid_dir)
+    print(f"started in tmux session '{SESSION}' ({profile} profile): {names}")
+    if sys.stdin.isatty() and sys.stdout.isatty() and not args.detach:
+        os.execvp("tmux", ["tmux", "attach-session", "-t", SESSION])
+    print(f"attach with: tmux attach -t {SESSION}; stop with ./run.sh stop")
+    return 0
+
+
+def _start_tmux(services: list[Service], root: Path, log_dir: Path, pid_dir: Path) -> None:
+    import libtmux
+
+    server = libtmux.Server()
+    if server.has_session(SESSION):
+        server.kill_session(SESSION)
+    env = {k: os.environ[k] for k in ("DEEPCLEAN_CONFIG", PROFILE_ENV, "PATH") if k in os.environ}
+    session = server.new_session(
+        session_name=SESSION, window_name="deepclean", start_directory=str(root), attach=False, environment=env
+    )
+    window = session.active_window
+    window.set_option("pane-border-status", "top")
+    window.set_option("pane-border-format", " #{pane_title} ")
+    pane = window.active_pane
+    for index, service in enumerate(services):
+        if index:
+            pane = window.split(start_directory=str(root), environment=env)
+            window.select_layout("tiled")
+        pane.cmd("select-pane", "-T", service.name)
+        command = " ".join(_quote(part) for part in _supervisor_command(service, log_dir, pid_dir))
+        pane.send_keys(f"exec {command}", enter=True)
+    window.select_layout("tiled")
+
+
+def _quote(part: str) -> str:
+    import shlex
+
+    return shlex.quote(part)
+
+
+def stop(config: Path, timeout: float = 30.0) -> int:
+    run_dir, _, _ = _paths(config)
+    pid_dir = run_dir / "pids"
+    running = _running(pid_dir)
+    for name, pid in running.items():
+        print(f"stopping {name} (pid {pid})")
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+    deadline = time.monotonic() + timeout
+    while _running(pid_dir) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    for name, pid in _running(pid_dir).items():
+        print(f"{name} did not stop within {timeout:.0f} s: killing it", file=sys.stderr)
+        try:  # a supervisor leads its process group: take its service with it
+            os.killpg(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        (pid_dir / f"{name}.pid").unlink(missing_ok=True)
+    if tmux_available():
+        subprocess.run(["tmux", "kill-session", "-t", SESSION], capture_output=True)
+    if not running:
+        print("nothing was running")
+    return 0
+
+
+def status(config: Path) -> int:
+    run_dir, log_dir, _ = _paths(config)
+    running = _running(run_dir / "pids")
+    if not running:
+        print("the suite is not running")
+        return 3
+    for name, pid in running.items():
+        print(f"{name:10s} running (supervisor pid {pid}), log {log_dir / (name + '.log')}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="run.sh", description=__doc__.splitlines()[0])
+    parser.add_argument("--config", type=Path, default=None, help="configuration file (pyproject.toml)")
+    commands = parser.add_subparsers(dest="command", required=True)
+    begin = commands.add_parser("start", help="start the suite")
+    begin.add_argument("--headless", action="store_true", help="no tmux: background processes and log files")
+    begin.add_argument("--detach", action="store_true", help="do not attach to the tmux session")
+    begin.add_argument("--profile", default=os.environ.get(PROFILE_ENV, ""), help="configuration profile ('' for full size)")
+    begin.add_argument("--services", nargs="+", default=None, help="only these services")
+    begin.add_argument("--triton", action="store_true", help="also start the Triton server on the model repository")
+    commands.add_parser("stop", help="stop every service")
+    commands.add_parser("status", help="which services run")
+    watch = commands.add_parser("supervise", help=argparse.SUPPRESS)
+    watch.add_argument("--name", required=True)
+    watch.add_argument("--log-file", type=Path, required=True)
+    watch.add_argument("--pid-file", type=Path, required=True)
+    watch.add_argument("service_command", nargs=argparse.REMAINDER)
+    args = parser.parse_args(argv)
+    config = args.config.resolve() if args.config else find_config(Path(__file__).resolve().parents[3])
+    if args.command == "start":
+        return start(args, config)
+    if args.command == "stop":
+        return stop(config)
+    if args.command == "status":
+        return status(config)
+    command = args.service_command[1:] if args.service_command[:1] == ["--"] else args.service_command
+    return supervise(args.name, command, args.log_file, args.pid_file)
