@@ -1,0 +1,159 @@
+"""The exporter service: check the configuration, prepare the repository, serve the API."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
+
+import torch
+import waitress
+from jsonargparse.typing import NonNegativeInt, PositiveFloat, PositiveInt
+
+from deepclean.model_repository import Platform
+
+from .app import create_app
+from .auth import TokenError, load_token
+from .exporter import Exporter
+from .settings import ExportSettings
+
+log = logging.getLogger("deepclean_exporter")
+
+
+def listen_address(exporter_url: str) -> tuple[str, int]:
+    """Host and port to bind from ``exporter_url`` (``http://host:port``)."""
+    parts = urlsplit(exporter_url)
+    if parts.scheme != "http" or not parts.hostname or parts.port is None:
+        raise ValueError(f"exporter_url must look like http://127.0.0.1:5005, got {exporter_url!r}")
+    return parts.hostname, parts.port
+
+
+def _configure_logging(log_dir: Path | None) -> None:
+    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
+    if log_dir is not None:
+        log_dir.mkdir(parents=True, exist_ok=True)
+        handlers.append(logging.FileHandler(log_dir / "exporter.log"))
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s", handlers=handlers, force=True
+    )
+
+
+def main(
+    model_repository: Path,
+    training_root: Path,
+    witness_channels: list[str],
+    sample_rate: PositiveInt,
+    model_name: str = "deepclean",
+    exporter_url: str = "http://127.0.0.1:5005",
+    exporter_token_file: Path | None = None,
+    platform: Literal["python", "onnxruntime_onnx", "tensorrt_plan"] = "python",
+    tensorrt: Literal["auto", "off"] = "auto",
+    instance_kind: Literal["auto", "KIND_CPU", "KIND_GPU"] = "auto",
+    instance_count: PositiveInt = 1,
+    intra_op_threads: NonNegativeInt = 2,
+    keep_versions: PositiveInt = 5,
+    keep_rollback: NonNegativeInt = 3,
+    onnx_opset: PositiveInt = 17,
+    check_samples: PositiveInt = 4096,
+    onnx_atol: PositiveFloat = 1e-5,
+    onnx_rtol: PositiveFloat = 1e-4,
+    max_body_bytes: PositiveInt = 4096,
+    server_threads: PositiveInt = 4,
+    torch_threads: PositiveInt = 1,
+    log_dir: Path | None = None,
+) -> None:
+    """Serve the exporter API: training directories in, versions of a Triton model repository out.
+
+    Parameters
+    ----------
+    model_repository
+        Root of the Triton model repository.
+    training_root
+        Only training directories under this directory (after resolving links) are exported.
+    witness_channels
+        The configured witness channels; a training run must use exactly these, in this order.
+    sample_rate
+        The working sample rate a training run must have used (Hz).
+    model_name
+        The model's directory (and Triton name) in the repository.
+    exporter_url
+        Where to listen, ``http://host:port``; keep the host 127.0.0.1 unless others must reach it.
+    exporter_token_file
+        File holding the bearer token of mutating calls (``$DEEPCLEAN_EXPORTER_TOKEN`` wins);
+        created with a random token when neither exists.
+    platform
+        ``python`` (Triton python backend running the ONNX model; the server that installs here),
+        ``onnxruntime_onnx`` or ``tensorrt_plan`` (NVIDIA's Triton container on a GPU node).
+    tensorrt
+        ``auto`` also builds an fp16 ``model.plan`` when TensorRT and a GPU are present.
+    instance_kind
+        Triton instance kind; ``auto`` is KIND_GPU for tensorrt_plan and KIND_CPU otherwise.
+    instance_count
+        Model instances per Triton server.
+    intra_op_threads
+        onnxruntime threads per instance of the python-backend model (0: onnxruntime decides).
+    keep_versions
+        Versions kept on disk besides the pinned ones and the rollback history.
+    keep_rollback
+        Past production versions kept for rollback.
+    onnx_opset
+        ONNX opset of the exported model.
+    check_samples
+        Witness samples of the random input used to compare ONNX with torch.
+    onnx_atol, onnx_rtol
+        The comparison accepts ``|onnx - torch| <= onnx_atol + onnx_rtol * |torch|``.
+    max_body_bytes
+        Larger request bodies are refused (413).
+    server_threads
+        Request threads of the WSGI server (waitress).
+    torch_threads
+        Threads torch may use for an export.
+    log_dir
+        Also log to ``<log_dir>/exporter.log``.
+    """
+    _configure_logging(log_dir)
+    try:
+        host, port = listen_address(exporter_url)
+    except ValueError as exc:
+        raise SystemExit(f"deepclean-export: configuration error: key 'exporter_url': {exc}") from None
+    try:
+        token = load_token(exporter_token_file)
+    except TokenError as exc:
+        raise SystemExit(f"deepclean-export: configuration error: key 'exporter_token_file': {exc}") from None
+    torch.set_num_threads(torch_threads)
+    settings = ExportSettings(
+        model_repository=model_repository,
+        model_name=model_name,
+        training_root=training_root,
+        witness_channels=tuple(witness_channels),
+        sample_rate=sample_rate,
+        platform=Platform(platform),
+        tensorrt=tensorrt,
+        instance_kind=None if instance_kind == "auto" else instance_kind,
+        instance_count=instance_count,
+        intra_op_threads=intra_op_threads,
+        keep_versions=keep_versions,
+        keep_rollback=keep_rollback,
+        onnx_opset=onnx_opset,
+        check_samples=check_samples,
+        onnx_atol=onnx_atol,
+        onnx_rtol=onnx_rtol,
+    )
+    try:
+        exporter = Exporter(settings)
+    except RuntimeError as exc:
+        raise SystemExit(f"deepclean-export: configuration error: key 'platform': {exc}") from None
+    exporter.start()
+    app = create_app(exporter, token, max_body_bytes)
+    log.info(
+        "serving model %r of %s on http://%s:%d (platform %s, TensorRT plans %s)",
+        model_name,
+        model_repository,
+        host,
+        port,
+        platform,
+        "on" if exporter.build_plans else "off",
+    )
+    waitress.serve(app, host=host, port=port, threads=server_threads, max_request_body_size=max_body_bytes)
