@@ -1,0 +1,33 @@
+"""Signal processing on scipy: resampling, band-pass filters, ASDs and band figures."""
+
+from .filters import bandpass_sos, zero_phase_bandpass, zero_phase_context, zero_phase_impulse_response
+from .resample import StreamingResampler, resample, resampling_factors, resampling_filter
+from .spectra import (
+    asd,
+    band_asd_ratio,
+    band_power,
+    fraction_removed,
+    out_of_band_ratios,
+    psd,
+    residual_db,
+    worst_out_of_band_ratio,
+)
+
+__all__ = [
+    "StreamingResampler",
+    "asd",
+    "band_asd_ratio",
+    "band_power",
+    "bandpass_sos",
+    "fraction_removed",
+    "out_of_band_ratios",
+    "psd",
+    "resample",
+    "resampling_factors",
+    "resampling_filter",
+    "residual_db",
+    "worst_out_of_band_ratio",
+    "zero_phase_bandpass",
+    "zero_phase_context",
+    "zero_phase_impulse_response",
+]
