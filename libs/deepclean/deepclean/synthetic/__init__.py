@@ -1,0 +1,67 @@
+"""The synthetic detector: the embedded default data feed.
+
+It produces what a detector's low-latency frames hold: strain
+(``H1:GDS-CALIB_STRAIN``, 16384 Hz) whose floor follows a published Advanced
+LIGO sensitivity curve, plus 60 Hz mains noise; the 21 witnesses at their
+native rates (the mains monitor at 1024 Hz, angular-control loops at 256, 512
+or 2048 Hz); and the state vector (16 Hz, analysis ready except for rare
+not-ready segments). The mains noise is a line with slow frequency jitter and
+amplitude wander coupled through a slowly drifting gain and phase, plus
+sidebands from the mains multiplied by a few of the angular loops (a bilinear
+coupling a linear filter cannot remove; by default 40 % of the injected
+power). The injected noise alone is available as truth.
+
+Every GPS second has the same content however it is produced (in a long
+span, second by second, after a restart), given the seed.
+
+Python API (no files)::
+
+    from deepclean.synthetic import DetectorConfig, SyntheticDetector
+
+    detector = SyntheticDetector(DetectorConfig(seed=1))
+    span = detector.generate(1400000000, 64)     # a SyntheticSpan
+    span.strain, span.state                      # 16384 Hz float64, 16 Hz int32
+    span.witnesses["H1:ASC-DHARD_P_OUT_DQ"]      # at span.witness_sample_rates[...]
+    span.truth                                   # injected noise; span.floor = strain - truth
+    detector.coupled_channels                    # the loops that modulate the mains coupling
+
+Frames::
+
+    from deepclean.synthetic import FrameLayout, write_span
+
+    layout = FrameLayout(strain_dir, witness_dir, truth_dir)   # names as in docs/interfaces.md
+    write_span(span, layout)                                   # every second, atomically
+
+    FrameStreamer(detector, layout, faults, speed=10).run(start, history=600)  # paced, with faults
+
+Command line: ``deepclean-detector`` (table ``[tool.typeo.scripts.detector]``),
+see :func:`deepclean.synthetic.main.main`.
+
+Modules: ``random_streams`` (seeded noise by block), ``colouring`` (design
+curve, FIR colouring), ``drifts`` (slow drifts of GPS time), ``mains`` (line
+and couplings), ``witnesses`` (angular loops, sample rates), ``state_vector``,
+``detector`` (configuration, spans, block generation), ``faults`` (dropped and
+late frames), ``frame_writer``, ``streaming`` (history and paced live
+writing), ``main``/``cli``.
+"""
+
+from .detector import BLOCK_SECONDS, H1_WITNESSES, DetectorConfig, SyntheticDetector, SyntheticSpan
+from .faults import FaultInjection
+from .frame_writer import FrameLayout, write_span
+from .state_vector import ANALYSIS_READY, STATE_RATE
+from .streaming import FrameStreamer, StreamReport
+
+__all__ = [
+    "ANALYSIS_READY",
+    "BLOCK_SECONDS",
+    "DetectorConfig",
+    "FaultInjection",
+    "FrameLayout",
+    "FrameStreamer",
+    "H1_WITNESSES",
+    "STATE_RATE",
+    "StreamReport",
+    "SyntheticDetector",
+    "SyntheticSpan",
+    "write_span",
+]

@@ -1,0 +1,312 @@
+"""The synthetic detector: configuration, spans, and generation in fixed blocks.
+
+Time is cut into blocks of :data:`BLOCK_SECONDS` aligned to multiples of
+that length in GPS. Each block is produced by the same computation whatever
+span was asked for (the white noise of a block comes from ``(seed, block)``,
+drifts and the mains phase are functions of GPS time, filters reach into the
+neighbouring blocks' noise deterministically), so every GPS second has the
+same samples however it is reached: in a long history span, one second at a
+time, after a restart, at any speed.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import numpy as np
+
+from .colouring import DEFAULT_PSD, FirFilter, strain_floor_filter
+from .mains import MainsModel
+from .random_streams import Stream, generator, white_noise
+from .state_vector import STATE_RATE, StateModel
+from .witnesses import MOTION_RATE, LoopMotion, default_sample_rates, resample, upsample_smooth
+
+BLOCK_SECONDS = 16
+"""Generation block length (part of the seed: changing it changes the data)."""
+
+_MARGIN_SECONDS = 1  # motion generated beyond the block so that resampling has no edges
+_FLOOR_FILTER_SECONDS = 2
+_CACHED_BLOCKS = 3
+
+H1_WITNESSES = (
+    "H1:PEM-CS_MAINSMON_EBAY_1_DQ",
+    *(
+        f"H1:ASC-{loop}_{dof}_OUT_DQ"
+        for loop in ("INP1", "MICH", "PRC1", "PRC2", "SRC1", "SRC2", "DHARD", "CHARD", "DSOFT", "CSOFT")
+        for dof in ("P", "Y")
+    ),
+)
+
+
+@dataclass(frozen=True)
+class DetectorConfig:
+    """What the synthetic detector produces.
+
+    Parameters
+    ----------
+    seed
+        Everything random follows from it.
+    strain_channel, state_channel, truth_channel
+        Channel names of the strain, the state vector and the injected noise.
+    strain_sample_rate
+        Strain sample rate (Hz).
+    witness_channels
+        All witness channels; ``mains_channel`` among them is the mains
+        monitor, the others are angular-control loops.
+    witness_sample_rates
+        Native rate per witness; missing ones follow :func:`default_sample_rates`.
+    noise_rms
+        RMS strain of the injected mains noise (line plus sidebands).
+    bilinear_fraction
+        Fraction of the injected noise power in the sidebands (the part a
+        linear filter cannot remove).
+    num_coupled
+        How many angular loops modulate the mains coupling (chosen from the seed).
+    psd
+        lalsimulation design curve of the strain floor.
+    not_ready_interval, not_ready_duration
+        Mean spacing and length (s) of not-analysis-ready segments; an
+        interval of None means always ready.
+    """
+
+    seed: int = 1
+    strain_channel: str = "H1:GDS-CALIB_STRAIN"
+    state_channel: str = "H1:GDS-CALIB_STATE_VECTOR"
+    truth_channel: str = "H1:SYN-INJECTED_NOISE"
+    strain_sample_rate: int = 16384
+    witness_channels: tuple[str, ...] = H1_WITNESSES
+    mains_channel: str = "H1:PEM-CS_MAINSMON_EBAY_1_DQ"
+    witness_sample_rates: dict[str, int] = field(default_factory=dict)
+    noise_rms: float = 5e-22
+    bilinear_fraction: float = 0.4
+    num_coupled: int = 4
+    psd: str = DEFAULT_PSD
+    not_ready_interval: float | None = 3600.0
+    not_ready_duration: float = 30.0
+
+    def __post_init__(self) -> None:
+        if self.mains_channel not in self.witness_channels:
+            raise ValueError(f"mains_channel {self.mains_channel!r} is not one of witness_channels")
+        unknown = sorted(set(self.witness_sample_rates) - set(self.witness_channels))
+        if unknown:
+            raise ValueError(f"witness_sample_rates names channels that are not witnesses: {unknown}")
+        if not 0 <= self.num_coupled <= len(self.witness_channels) - 1:
+            raise ValueError(
+                f"num_coupled={self.num_coupled} but there are {len(self.witness_channels) - 1} angular witnesses"
+            )
+        if not 0.0 <= self.bilinear_fraction <= 1.0:
+            raise ValueError(f"bilinear_fraction must be in [0, 1], got {self.bilinear_fraction}")
+        if self.noise_rms < 0:
+            raise ValueError(f"noise_rms must be non-negative, got {self.noise_rms}")
+        for channel, rate in self.sample_rates.items():
+            if int(rate) != rate or rate <= 0:
+                raise ValueError(f"witness_sample_rates[{channel!r}] = {rate} is not a positive whole number of Hz")
+
+    @cached_property
+    def sample_rates(self) -> dict[str, int]:
+        """The native sample rate of every witness."""
+        rates = default_sample_rates(list(self.witness_channels), self.mains_channel)
+        rates.update(self.witness_sample_rates)
+        return rates
+
+
+@dataclass
+class SyntheticSpan:
+    """A stretch of synthetic data, ``duration`` seconds from GPS ``start``.
+
+    ``strain = floor + truth``: ``floor`` is the design-curve noise and
+    ``truth`` the injected mains noise (line plus sidebands).
+    """
+
+    start: int
+    duration: int
+    strain: np.ndarray
+    floor: np.ndarray
+    truth: np.ndarray
+    state: np.ndarray
+    witnesses: dict[str, np.ndarray]
+    strain_sample_rate: int
+    witness_sample_rates: dict[str, int]
+    state_sample_rate: int = STATE_RATE
+    strain_channel: str = "H1:GDS-CALIB_STRAIN"
+    state_channel: str = "H1:GDS-CALIB_STATE_VECTOR"
+    truth_channel: str = "H1:SYN-INJECTED_NOISE"
+
+    @property
+    def end(self) -> int:
+        return self.start + self.duration
+
+    @property
+    def strain_frame(self) -> dict[str, np.ndarray]:
+        """Channels of the strain frame: strain and state vector."""
+        return {self.strain_channel: self.strain, self.state_channel: self.state}
+
+    @property
+    def truth_frame(self) -> dict[str, np.ndarray]:
+        """Channels of the truth frame: the injected noise."""
+        return {self.truth_channel: self.truth}
+
+    def _like(self, start: int, duration: int, **arrays) -> SyntheticSpan:
+        return SyntheticSpan(
+            start=start,
+            duration=duration,
+            strain_sample_rate=self.strain_sample_rate,
+            witness_sample_rates=dict(self.witness_sample_rates),
+            state_sample_rate=self.state_sample_rate,
+            strain_channel=self.strain_channel,
+            state_channel=self.state_channel,
+            truth_channel=self.truth_channel,
+            **arrays,
+        )
+
+    def second(self, gps: int) -> SyntheticSpan:
+        """The one-second span starting at ``gps``."""
+        return self.slice(gps, 1)
+
+    def slice(self, start: int, duration: int) -> SyntheticSpan:
+        """The part ``[start, start + duration)`` of this span."""
+        if start < self.start or start + duration > self.end or duration < 1:
+            raise ValueError(f"[{start}, {start + duration}) is not inside the span [{self.start}, {self.end})")
+
+        def cut(samples: np.ndarray, rate: int) -> np.ndarray:
+            return samples[(start - self.start) * rate : (start - self.start + duration) * rate]
+
+        return self._like(
+            start,
+            duration,
+            strain=cut(self.strain, self.strain_sample_rate),
+            floor=cut(self.floor, self.strain_sample_rate),
+            truth=cut(self.truth, self.strain_sample_rate),
+            state=cut(self.state, self.state_sample_rate),
+            witnesses={name: cut(x, self.witness_sample_rates[name]) for name, x in self.witnesses.items()},
+        )
+
+    @staticmethod
+    def concatenate(spans: list[SyntheticSpan]) -> SyntheticSpan:
+        """Join consecutive spans."""
+        first = spans[0]
+        for before, after in zip(spans, spans[1:]):
+            if after.start != before.end:
+                raise ValueError(f"spans are not consecutive: {before.end} then {after.start}")
+        if len(spans) == 1:
+            return first
+        return first._like(
+            first.start,
+            sum(span.duration for span in spans),
+            strain=np.concatenate([span.strain for span in spans]),
+            floor=np.concatenate([span.floor for span in spans]),
+            truth=np.concatenate([span.truth for span in spans]),
+            state=np.concatenate([span.state for span in spans]),
+            witnesses={name: np.concatenate([span.witnesses[name] for span in spans]) for name in first.witnesses},
+        )
+
+
+class SyntheticDetector:
+    """Generates :class:`SyntheticSpan` objects for any GPS span.
+
+    Examples
+    --------
+    >>> detector = SyntheticDetector(DetectorConfig(seed=3))
+    >>> span = detector.generate(1400000000, 64)
+    >>> span.strain.shape, span.witnesses["H1:ASC-DHARD_P_OUT_DQ"].shape
+    ((1048576,), (131072,))
+    """
+
+    def __init__(self, config: DetectorConfig | None = None) -> None:
+        self.config = config or DetectorConfig()
+        cfg = self.config
+        self.angular_channels = [c for c in cfg.witness_channels if c != cfg.mains_channel]
+        self.loops = {
+            channel: LoopMotion.random(cfg.seed, index) for index, channel in enumerate(self.angular_channels)
+        }
+        choice = generator(cfg.seed, Stream.COUPLING_CHOICE).permutation(len(self.angular_channels))
+        self.coupled_channels = [self.angular_channels[i] for i in sorted(choice[: cfg.num_coupled])]
+        self.mains = MainsModel.random(cfg.seed, cfg.num_coupled, cfg.noise_rms, cfg.bilinear_fraction)
+        self.state = StateModel(cfg.seed, cfg.not_ready_interval, cfg.not_ready_duration)
+        self._floor_filter = FirFilter(strain_floor_filter(cfg.strain_sample_rate, _FLOOR_FILTER_SECONDS, cfg.psd))
+        self._blocks: OrderedDict[int, SyntheticSpan] = OrderedDict()
+
+    def generate(self, start: int, duration: int) -> SyntheticSpan:
+        """The data of ``[start, start + duration)`` (whole GPS seconds)."""
+        if int(start) != start or int(duration) != duration or duration < 1:
+            raise ValueError(f"start and duration must be whole seconds (duration >= 1), got {start}, {duration}")
+        start, duration = int(start), int(duration)
+        end = start + duration
+        pieces = []
+        for block in range(start // BLOCK_SECONDS, (end - 1) // BLOCK_SECONDS + 1):
+            span = self._block(block)
+            lo, hi = max(start, span.start), min(end, span.end)
+            pieces.append(span.slice(lo, hi - lo))
+        return SyntheticSpan.concatenate(pieces)
+
+    def _block(self, block: int) -> SyntheticSpan:
+        if block in self._blocks:
+            self._blocks.move_to_end(block)
+            return self._blocks[block]
+        span = self._generate_block(block * BLOCK_SECONDS)
+        self._blocks[block] = span
+        while len(self._blocks) > _CACHED_BLOCKS:
+            self._blocks.popitem(last=False)
+        return span
+
+    def _generate_block(self, gps: int) -> SyntheticSpan:
+        cfg = self.config
+        rate = cfg.strain_sample_rate
+        offsets = np.arange(BLOCK_SECONDS * rate) / rate
+        floor = self._floor(gps)
+        margin = _MARGIN_SECONDS * MOTION_RATE
+        motions = {
+            channel: loop.motion(cfg.seed, gps, -margin, BLOCK_SECONDS * MOTION_RATE + margin)
+            for channel, loop in self.loops.items()
+        }
+        truth = self._injected_noise(gps, offsets, motions)
+        witnesses = {channel: self._witness(channel, gps, motions) for channel in cfg.witness_channels}
+        return SyntheticSpan(
+            start=gps,
+            duration=BLOCK_SECONDS,
+            strain=floor + truth,
+            floor=floor,
+            truth=truth,
+            state=self.state.samples(gps, gps + BLOCK_SECONDS),
+            witnesses=witnesses,
+            strain_sample_rate=rate,
+            witness_sample_rates={channel: cfg.sample_rates[channel] for channel in cfg.witness_channels},
+            strain_channel=cfg.strain_channel,
+            state_channel=cfg.state_channel,
+            truth_channel=cfg.truth_channel,
+        )
+
+    def _floor(self, gps: int) -> np.ndarray:
+        rate = self.config.strain_sample_rate
+
+        def white(first: int, stop: int) -> np.ndarray:
+            return white_noise(self.config.seed, Stream.STRAIN_FLOOR, BLOCK_SECONDS * rate, first, stop)
+
+        return self._floor_filter.coloured(white, gps * rate, (gps + BLOCK_SECONDS) * rate)
+
+    def _injected_noise(self, gps: int, offsets: np.ndarray, motions: dict[str, np.ndarray]) -> np.ndarray:
+        rate = self.config.strain_sample_rate
+        margin = _MARGIN_SECONDS * MOTION_RATE
+        in_phase, quadrature = self.mains.linear_iq(gps, offsets)
+        if self.coupled_channels:
+            motion_offsets = np.arange(-margin, BLOCK_SECONDS * MOTION_RATE + margin) / MOTION_RATE
+            coupled = np.stack([motions[channel] for channel in self.coupled_channels])
+            sideband_i, sideband_q = self.mains.sideband_iq(gps, motion_offsets, coupled)
+            trim = slice(_MARGIN_SECONDS * rate, -_MARGIN_SECONDS * rate)
+            in_phase = in_phase + upsample_smooth(sideband_i, MOTION_RATE, rate)[trim]
+            quadrature = quadrature + upsample_smooth(sideband_q, MOTION_RATE, rate)[trim]
+        return self.mains.strain(gps, offsets, in_phase, quadrature)
+
+    def _witness(self, channel: str, gps: int, motions: dict[str, np.ndarray]) -> np.ndarray:
+        cfg = self.config
+        rate = cfg.sample_rates[channel]
+        if channel == cfg.mains_channel:
+            offsets = np.arange(BLOCK_SECONDS * rate) / rate
+            sensor = white_noise(cfg.seed, Stream.MAINS_MONITOR_NOISE, BLOCK_SECONDS * rate, gps * rate, (gps + BLOCK_SECONDS) * rate)
+            return self.mains.voltage(gps, offsets) + 1e-3 * sensor
+        loop = self.loops[channel]
+        motion = resample(motions[channel], MOTION_RATE, rate)[_MARGIN_SECONDS * rate : -_MARGIN_SECONDS * rate]
+        sensor = loop.sensor(cfg.seed, rate, gps * rate, (gps + BLOCK_SECONDS) * rate)
+        return loop.counts_per_unit * (motion + sensor)

@@ -1,0 +1,82 @@
+"""Writing synthetic spans as live-style 1 s GWF frames.
+
+``<strain_dir>/<site>-<ifo>_<strain_tag>-<gps>-1.gwf`` holds the strain and
+the state vector, ``<witness_dir>/..._<witness_tag>-...`` the witnesses at
+their native rates, and ``<truth_dir>/..._<truth_tag>-...`` the injected noise.
+Every file is written atomically (:func:`deepclean.frames.write_frame`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..frames import FrameName, list_frames, write_frame
+from .detector import SyntheticSpan
+
+
+@dataclass(frozen=True)
+class FrameLayout:
+    """Where the frames of each stream go and how they are named.
+
+    ``truth_dir=None`` writes no truth frames.
+    """
+
+    strain_dir: Path
+    witness_dir: Path
+    truth_dir: Path | None = None
+    site: str = "H"
+    ifo: str = "H1"
+    strain_tag: str = "llhoft"
+    witness_tag: str = "lldetchar"
+    truth_tag: str = "llnoise"
+
+    def strain_path(self, gps: int) -> Path:
+        return FrameName(gps, self.site, self.ifo, self.strain_tag).path(self.strain_dir)
+
+    def witness_path(self, gps: int) -> Path:
+        return FrameName(gps, self.site, self.ifo, self.witness_tag).path(self.witness_dir)
+
+    def truth_path(self, gps: int) -> Path:
+        if self.truth_dir is None:
+            raise ValueError("this layout writes no truth frames (truth_dir is None)")
+        return FrameName(gps, self.site, self.ifo, self.truth_tag).path(self.truth_dir)
+
+    def newest_gps(self) -> int | None:
+        """The newest GPS second with a strain or witness frame on disk, if any."""
+        newest = [
+            frames[-1].gps
+            for frames in (
+                list_frames(self.strain_dir, self.site, self.ifo, self.strain_tag),
+                list_frames(self.witness_dir, self.site, self.ifo, self.witness_tag),
+            )
+            if frames
+        ]
+        return max(newest) if newest else None
+
+
+def write_strain(span: SyntheticSpan, layout: FrameLayout) -> Path:
+    """Write the strain frame of the one-second ``span``."""
+    return write_frame(layout.strain_path(span.start), span.strain_frame, span.start, span.duration)
+
+
+def write_witness(span: SyntheticSpan, layout: FrameLayout) -> Path:
+    """Write the witness frame of the one-second ``span``."""
+    return write_frame(layout.witness_path(span.start), span.witnesses, span.start, span.duration)
+
+
+def write_truth(span: SyntheticSpan, layout: FrameLayout) -> Path:
+    """Write the truth frame of the one-second ``span``."""
+    return write_frame(layout.truth_path(span.start), span.truth_frame, span.start, span.duration)
+
+
+def write_span(span: SyntheticSpan, layout: FrameLayout) -> list[Path]:
+    """Write every second of ``span`` at once (strain, witness and, if the layout
+    has a truth directory, truth frames); no pacing, no injected faults."""
+    paths = []
+    for gps in range(span.start, span.end):
+        second = span.second(gps)
+        paths += [write_strain(second, layout), write_witness(second, layout)]
+        if layout.truth_dir is not None:
+            paths.append(write_truth(second, layout))
+    return paths

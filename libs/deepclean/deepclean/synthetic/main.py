@@ -1,0 +1,189 @@
+"""``deepclean-detector``: write synthetic live frames into the data directories."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from pathlib import Path
+from typing import Literal
+
+from jsonargparse.typing import ClosedUnitInterval, NonNegativeInt, PositiveFloat, PositiveInt
+
+from .detector import H1_WITNESSES, DetectorConfig, SyntheticDetector
+from .faults import FaultInjection
+from .frame_writer import FrameLayout
+from .streaming import FrameStreamer, StreamReport
+
+logger = logging.getLogger("deepclean.synthetic")
+
+
+def current_gps() -> int:
+    """The current GPS second (gwpy.time, leap seconds from astropy)."""
+    from gwpy.time import to_gps
+
+    return int(to_gps("now"))
+
+
+def resume_start(layout: FrameLayout, history: int) -> int:
+    """The GPS second after the newest frame on disk, else now minus ``history``."""
+    newest = layout.newest_gps()
+    if newest is not None:
+        return newest + 1
+    return current_gps() - history
+
+
+def main(
+    strain_dir: Path,
+    witness_dir: Path,
+    truth_dir: Path,
+    site: str = "H",
+    ifo: str = "H1",
+    strain_tag: str = "llhoft",
+    witness_tag: str = "lldetchar",
+    truth_tag: str = "llnoise",
+    strain_channel: str = "H1:GDS-CALIB_STRAIN",
+    state_channel: str = "H1:GDS-CALIB_STATE_VECTOR",
+    truth_channel: str = "H1:SYN-INJECTED_NOISE",
+    strain_sample_rate: PositiveInt = 16384,
+    witness_channels: list[str] = list(H1_WITNESSES),
+    mains_channel: str = "H1:PEM-CS_MAINSMON_EBAY_1_DQ",
+    witness_sample_rates: dict[str, PositiveInt] | None = None,
+    start: PositiveInt | None = None,
+    duration: PositiveInt | None = None,
+    speed: PositiveFloat = 1.0,
+    history: NonNegativeInt = 0,
+    seed: NonNegativeInt = 1,
+    noise_rms: PositiveFloat = 5e-22,
+    bilinear_fraction: ClosedUnitInterval = 0.4,
+    num_coupled: NonNegativeInt = 4,
+    not_ready_interval: PositiveFloat | None = 3600.0,
+    not_ready_duration: PositiveFloat = 30.0,
+    drop_strain_probability: ClosedUnitInterval = 0.0,
+    drop_witness_probability: ClosedUnitInterval = 0.0,
+    drop_strain_gps: list[int] | None = None,
+    drop_witness_gps: list[int] | None = None,
+    late_witness_probability: ClosedUnitInterval = 0.0,
+    late_witness_gps: list[int] | None = None,
+    late_witness_delay: PositiveFloat = 3.0,
+    write_truth: bool = True,
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO",
+) -> StreamReport:
+    """Write synthetic live frames (strain, witnesses, state vector, truth).
+
+    Writes ``history`` seconds from ``start`` at once, then one frame per
+    ``1 / speed`` s of wall time, for ``duration`` seconds in all (forever
+    when None). Stops after the current frame on SIGTERM or SIGINT.
+
+    Parameters
+    ----------
+    strain_dir, witness_dir, truth_dir
+        Output directories (truth only with ``write_truth``).
+    site, ifo, strain_tag, witness_tag, truth_tag
+        Frame file names ``<site>-<ifo>_<tag>-<gps>-1.gwf``.
+    strain_channel, state_channel, truth_channel
+        Channel names of the strain, state vector and injected noise.
+    strain_sample_rate
+        Strain sample rate (Hz).
+    witness_channels
+        Witness channels; ``mains_channel`` is the mains monitor, the others
+        are angular-control loops.
+    mains_channel
+        The mains monitor channel (must be among ``witness_channels``).
+    witness_sample_rates
+        Native rates overriding the defaults (mains 1024 Hz, loops 256/512 Hz,
+        two at 2048 Hz).
+    start
+        First GPS second; default: after the newest frame present, else now
+        minus ``history``.
+    duration
+        Seconds to write in all (None: forever).
+    speed
+        Live pace in stream seconds per wall-clock second.
+    history
+        Seconds written at once before going live.
+    seed
+        Seed of everything random: the same seed gives the same data.
+    noise_rms
+        RMS strain of the injected mains noise.
+    bilinear_fraction
+        Fraction of the injected noise power in the mains x angular sidebands.
+    num_coupled
+        Number of angular loops that modulate the mains coupling.
+    not_ready_interval, not_ready_duration
+        Mean spacing and length (s) of not-analysis-ready segments (interval
+        None: always ready; at least 600 s).
+    drop_strain_probability, drop_witness_probability, drop_strain_gps, drop_witness_gps
+        Strain or witness frames never written (by chance or listed GPS).
+    late_witness_probability, late_witness_gps, late_witness_delay
+        Witness frames written ``late_witness_delay`` s after their slot.
+    write_truth
+        Also write the injected noise into ``truth_dir``.
+    log_level
+        Logging level.
+    """
+    logging.basicConfig(level=log_level, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    config = DetectorConfig(
+        seed=seed,
+        strain_channel=strain_channel,
+        state_channel=state_channel,
+        truth_channel=truth_channel,
+        strain_sample_rate=strain_sample_rate,
+        witness_channels=tuple(witness_channels),
+        mains_channel=mains_channel,
+        witness_sample_rates=dict(witness_sample_rates or {}),
+        noise_rms=noise_rms,
+        bilinear_fraction=bilinear_fraction,
+        num_coupled=num_coupled,
+        not_ready_interval=not_ready_interval,
+        not_ready_duration=not_ready_duration,
+    )
+    faults = FaultInjection(
+        seed=seed,
+        drop_strain_probability=drop_strain_probability,
+        drop_witness_probability=drop_witness_probability,
+        drop_strain_gps=frozenset(drop_strain_gps or ()),
+        drop_witness_gps=frozenset(drop_witness_gps or ()),
+        late_witness_probability=late_witness_probability,
+        late_witness_gps=frozenset(late_witness_gps or ()),
+        late_witness_delay=late_witness_delay,
+    )
+    layout = FrameLayout(
+        strain_dir=strain_dir,
+        witness_dir=witness_dir,
+        truth_dir=truth_dir if write_truth else None,
+        site=site,
+        ifo=ifo,
+        strain_tag=strain_tag,
+        witness_tag=witness_tag,
+        truth_tag=truth_tag,
+    )
+    detector = SyntheticDetector(config)
+    if start is None:
+        start = resume_start(layout, history)
+    stop = threading.Event()
+    previous = {}
+    if threading.current_thread() is threading.main_thread():  # signals can only be handled there
+        previous = {sig: signal.signal(sig, lambda signum, frame: stop.set()) for sig in (signal.SIGTERM, signal.SIGINT)}
+    logger.info(
+        "writing from GPS %d (%d s history, then %g x real time, %s); coupled loops: %s",
+        start,
+        history,
+        speed,
+        "forever" if duration is None else f"{duration} s in all",
+        ", ".join(detector.coupled_channels),
+    )
+    try:
+        report = FrameStreamer(detector, layout, faults, speed=speed, stop=stop).run(start, history, duration)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    logger.info(
+        "%s at GPS %d: %d strain, %d witness, %d truth frames written",
+        "stopped" if report.stopped else "finished",
+        report.next_gps,
+        report.strain_frames,
+        report.witness_frames,
+        report.truth_frames,
+    )
+    return report
