@@ -1,0 +1,114 @@
+"""One second of cleaned strain per stream, paired with the raw strain it came from.
+
+A cleaned frame (docs/interfaces.md) holds the production and canary streams,
+the version each model had (16 Hz, 0: none) and the DQ bits (production in
+bits 0-4, canary in bits 8-12). A stream's second is used for measuring its
+version only when one version held the whole second and the cleaner did clean
+it or fell back to raw: seconds with no model, an input gap or data that was
+not analysis ready say nothing about the model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from deepclean.frames import read_frame
+
+CLEANING_APPLIED = 1 << 0
+SAFETY_FALLBACK = 1 << 1
+NO_MODEL = 1 << 2
+INPUT_GAP = 1 << 3
+NOT_ANALYSIS_READY = 1 << 4
+CANARY_SHIFT = 8
+NOT_MEASURABLE = NO_MODEL | INPUT_GAP | NOT_ANALYSIS_READY
+
+
+@dataclass(frozen=True)
+class StreamChannels:
+    """The channels of one cleaned stream (production or canary)."""
+
+    strain: str
+    version: str
+    dq_shift: int
+
+
+@dataclass(frozen=True)
+class CleanedChannels:
+    """Channel names of the cleaned frames and of the raw strain."""
+
+    raw_strain: str
+    production: StreamChannels
+    canary: StreamChannels
+    dq: str
+
+    def cleaned_list(self) -> list[str]:
+        streams = (self.production, self.canary)
+        return [c for s in streams for c in (s.strain, s.version)] + [self.dq]
+
+
+@dataclass(frozen=True)
+class StreamSecond:
+    """One second of one stream: the version live (0: none, -1: changed mid-second)."""
+
+    version: int
+    cleaned: np.ndarray
+    dq_bits: int
+
+    @property
+    def measurable(self) -> bool:
+        return self.version > 0 and not self.dq_bits & NOT_MEASURABLE
+
+    @property
+    def fell_back(self) -> bool:
+        return bool(self.dq_bits & SAFETY_FALLBACK)
+
+
+@dataclass(frozen=True)
+class PairedSecond:
+    """Raw strain and both cleaned streams for the second starting at ``gps``."""
+
+    gps: int
+    sample_rate: float
+    raw: np.ndarray
+    production: StreamSecond
+    canary: StreamSecond
+
+
+def read_paired_second(gps: int, cleaned_path: Path, raw_path: Path, channels: CleanedChannels) -> PairedSecond:
+    """Read the cleaned frame and the raw frame of ``gps``.
+
+    Raises the errors of :func:`deepclean.frames.read_frame` (FileNotFoundError,
+    FrameError) and ValueError when the two frames do not line up.
+    """
+    cleaned = read_frame(cleaned_path, channels.cleaned_list())
+    raw = read_frame(raw_path, [channels.raw_strain])
+    raw_strain = raw[channels.raw_strain]
+    dq = np.asarray(cleaned[channels.dq], dtype=np.int64)
+    streams = {}
+    for name, stream in (("production", channels.production), ("canary", channels.canary)):
+        strain = cleaned[stream.strain]
+        if strain.shape != raw_strain.shape:
+            raise ValueError(
+                f"GPS {gps}: {stream.strain} in {cleaned_path} has {strain.size} samples, "
+                f"raw {channels.raw_strain} in {raw_path} has {raw_strain.size}"
+            )
+        streams[name] = StreamSecond(
+            version=_single_version(cleaned[stream.version]),
+            cleaned=strain,
+            dq_bits=int(np.bitwise_or.reduce((dq >> stream.dq_shift) & 0xFF)),
+        )
+    return PairedSecond(
+        gps=gps,
+        sample_rate=raw.sample_rate(channels.raw_strain),
+        raw=raw_strain,
+        production=streams["production"],
+        canary=streams["canary"],
+    )
+
+
+def _single_version(samples: np.ndarray) -> int:
+    values = np.unique(np.asarray(samples, dtype=np.int64))
+    return int(values[0]) if values.size == 1 else -1

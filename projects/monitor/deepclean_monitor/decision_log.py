@@ -1,0 +1,88 @@
+"""The decision log: JSON lines, appended and fsynced before anything is done.
+
+Each decision writes a ``decided`` record (the decision and the figures behind
+it) before the exporter is called, then ``attempt_failed`` records while the
+call fails, and an ``applied`` record once it succeeded. Replaying the log at
+start-up gives the decisions already applied (not to be redone) and those
+still pending (to be retried), so a restart neither loses nor repeats one.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from .policy import Decision
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Replay:
+    """What the log says: applied decisions in order, and those still pending."""
+
+    applied: list[Decision]
+    pending: list[Decision]
+
+
+class DecisionLog:
+    """Append-only JSON-lines log of decisions at ``path``."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+
+    def decided(self, decision: Decision) -> None:
+        """Record a new decision (before acting on it)."""
+        self._append({"event": "decided", "id": decision.id, **asdict(decision)})
+
+    def attempt_failed(self, decision: Decision, attempt: int, error: str) -> None:
+        """Record a failed call to the exporter for ``decision``."""
+        self._append({"event": "attempt_failed", "id": decision.id, "attempt": attempt, "error": error})
+
+    def applied(self, decision: Decision, detail: str = "") -> None:
+        """Record that ``decision`` has been carried out."""
+        self._append({"event": "applied", "id": decision.id, "detail": detail})
+
+    def records(self) -> list[dict[str, Any]]:
+        """Every record in the log; a torn last line (a crash mid-write) is skipped."""
+        if not self.path.exists():
+            return []
+        records = []
+        with open(self.path, encoding="utf-8") as f:
+            for number, line in enumerate(f, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    records.append(json.loads(line))
+                except json.JSONDecodeError:
+                    log.warning("decision log %s: line %d is not JSON (torn write?); skipped", self.path, number)
+        return records
+
+    def replay(self) -> Replay:
+        """Applied and pending decisions, each in the order they were decided."""
+        decided: dict[str, Decision] = {}
+        applied_ids: list[str] = []
+        for record in self.records():
+            event, decision_id = record.get("event"), record.get("id")
+            if event == "decided":
+                fields = {k: record[k] for k in ("action", "version", "previous", "gps", "reason", "figures")}
+                decided[decision_id] = Decision(**fields)
+            elif event == "applied" and decision_id in decided and decision_id not in applied_ids:
+                applied_ids.append(decision_id)
+        applied = [decided[i] for i in applied_ids]
+        pending = [d for i, d in decided.items() if i not in applied_ids]
+        return Replay(applied=applied, pending=pending)
+
+    def _append(self, record: dict[str, Any]) -> None:
+        record = {"time": datetime.now(UTC).isoformat(timespec="milliseconds"), **record}
+        line = json.dumps(record, sort_keys=False) + "\n"
+        with open(self.path, "a", encoding="utf-8") as f:
+            f.write(line)
+            f.flush()
+            os.fsync(f.fileno())

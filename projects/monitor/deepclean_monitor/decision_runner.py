@@ -1,0 +1,103 @@
+"""Carry decisions out through the exporter: log first, call, retry with back-off.
+
+A decision is logged (fsynced) before the exporter is called. If the call
+fails, the decision stays pending and is retried after a delay that doubles
+up to ``max_delay``; while one is pending no new decision is taken (the
+monitor's loop asks :attr:`DecisionRunner.busy`). Before changing the pin the
+runner reads it: when it already holds the target (the call went through but
+the monitor stopped before logging it), the decision is logged as applied
+without a second call.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from .decision_log import DecisionLog
+from .exporter_client import ExporterClient, ExporterError
+from .policy import Decision
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Backoff:
+    """Delays between attempts: ``initial`` doubling up to ``maximum`` seconds."""
+
+    initial: float
+    maximum: float
+
+    def delay(self, attempt: int) -> float:
+        return min(self.maximum, self.initial * 2 ** max(0, attempt - 1))
+
+
+@dataclass
+class _Pending:
+    decision: Decision
+    attempts: int = 0
+    next_attempt: float = 0.0
+
+
+@dataclass
+class DecisionRunner:
+    """Applies decisions in order; ``on_applied`` is told of each one carried out."""
+
+    decision_log: DecisionLog
+    exporter: ExporterClient
+    backoff: Backoff
+    on_applied: Callable[[Decision], None]
+    clock: Callable[[], float] = time.monotonic
+    pending: list[_Pending] = field(default_factory=list)
+    failures: int = 0
+
+    @property
+    def busy(self) -> bool:
+        """True while a decision waits to be carried out."""
+        return bool(self.pending)
+
+    def resume(self, decisions: list[Decision]) -> None:
+        """Queue decisions found pending in the log (already logged as decided)."""
+        for decision in decisions:
+            log.warning("decision %s was not carried out before the last stop; retrying", decision.id)
+            self.pending.append(_Pending(decision))
+
+    def submit(self, decision: Decision) -> None:
+        """Log ``decision`` and try to carry it out now."""
+        log.info("decision %s: %s", decision.id, decision.reason)
+        self.decision_log.decided(decision)
+        self.pending.append(_Pending(decision))
+        self.retry_due()
+
+    def retry_due(self) -> None:
+        """Attempt the pending decisions, in order, whose back-off has expired."""
+        while self.pending:
+            entry = self.pending[0]
+            if self.clock() < entry.next_attempt:
+                return
+            entry.attempts += 1
+            try:
+                detail = self._apply(entry.decision)
+            except ExporterError as exc:
+                self.failures += 1
+                delay = self.backoff.delay(entry.attempts)
+                entry.next_attempt = self.clock() + delay
+                self.decision_log.attempt_failed(entry.decision, entry.attempts, str(exc))
+                log.warning(
+                    "decision %s: attempt %d failed (%s); retrying in %.1f s",
+                    entry.decision.id, entry.attempts, exc, delay,
+                )
+                return
+            self.decision_log.applied(entry.decision, detail)
+            self.pending.pop(0)
+            log.info("decision %s applied (%s)", entry.decision.id, detail)
+            self.on_applied(entry.decision)
+
+    def _apply(self, decision: Decision) -> str:
+        current = self.exporter.pin("production")
+        if current == decision.version:
+            return f"production already {current}"
+        self.exporter.set_pin("production", decision.version)
+        return f"production {current} -> {decision.version}"

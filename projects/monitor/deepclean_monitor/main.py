@@ -1,0 +1,173 @@
+"""The monitor service: measure the cleaning per model version, promote or roll back, report.
+
+See ``monitor_loop`` for the pipeline and ``policy`` for the decision rules.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Literal
+
+from jsonargparse.typing import ClosedUnitInterval, NonNegativeFloat, NonNegativeInt, PositiveFloat, PositiveInt
+
+from deepclean.config import ConfigError
+
+from .cleaned_frames import CANARY_SHIFT, CleanedChannels, StreamChannels
+from .decision_log import DecisionLog
+from .decision_runner import Backoff, DecisionRunner
+from .exporter_client import ExporterClient, read_token
+from .frame_stream import CleanedFrameStream
+from .metrics import MonitorMetrics
+from .monitor_loop import Monitor, RawStream, run_loop
+from .policy import DecisionMachine, Policy
+from .reports import Reports
+from .summaries import PeriodSummaries
+from .version_windows import SpectrumSettings, VersionWindows
+
+log = logging.getLogger("deepclean_monitor")
+
+
+def monitor(
+    cleaned_dir: Path,
+    strain_dir: Path,
+    reports_dir: Path,
+    decision_log: Path,
+    summary_file: Path,
+    exporter_url: str,
+    exporter_token_file: Path | None = None,
+    site: str = "H",
+    ifo: str = "H1",
+    strain_tag: str = "llhoft",
+    cleaned_tag: str = "DEEPCLEAN",
+    strain_channel: str = "H1:GDS-CALIB_STRAIN",
+    production_channel: str = "H1:GDS-CALIB_STRAIN_DEEPCLEAN_PRODUCTION",
+    canary_channel: str = "H1:GDS-CALIB_STRAIN_DEEPCLEAN_CANARY",
+    production_version_channel: str = "H1:DEEPCLEAN-PRODUCTION_VERSION",
+    canary_version_channel: str = "H1:DEEPCLEAN-CANARY_VERSION",
+    dq_channel: str = "H1:DEEPCLEAN-DQ",
+    band: tuple[PositiveFloat, PositiveFloat] = (58.0, 62.0),
+    out_of_band_range: tuple[NonNegativeFloat, PositiveFloat] = (10.0, 2000.0),
+    fftlength: PositiveFloat = 2.0,
+    segment_seconds: PositiveInt = 8,
+    window_seconds: PositiveInt = 64,
+    min_seconds: PositiveInt = 64,
+    sustain_seconds: NonNegativeInt = 120,
+    rollback_sustain_seconds: NonNegativeInt = 32,
+    settle_seconds: PositiveInt = 60,
+    margin: ClosedUnitInterval = 0.05,
+    first_model_max_band_ratio: PositiveFloat = 0.9,
+    max_out_of_band_ratio: PositiveFloat = 1.05,
+    max_band_ratio: PositiveFloat = 1.0,
+    exporter_timeout: PositiveFloat = 5.0,
+    retry_initial_seconds: PositiveFloat = 1.0,
+    retry_max_seconds: PositiveFloat = 60.0,
+    start_gps: NonNegativeInt = 0,
+    poll_interval: PositiveFloat = 0.5,
+    frame_timeout: NonNegativeFloat = 10.0,
+    report_interval: PositiveFloat = 30.0,
+    period_seconds: PositiveInt = 3600,
+    cleaned_retention_seconds: PositiveInt = 86400,
+    report_retention_seconds: PositiveInt = 604800,
+    metrics_port: NonNegativeInt = 0,
+    metrics_textfile: bool = True,
+    run_seconds: NonNegativeFloat = 0.0,
+    exit_when_idle: bool = False,
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO",
+) -> Monitor:
+    """Validate the canary, promote or roll back through the exporter, and report the cleaning.
+
+    Reads cleaned frames from ``cleaned_dir`` and the raw strain from
+    ``strain_dir`` in GPS order from ``start_gps`` (0: the newest
+    ``window_seconds`` on disk), keeps a sliding window of ``window_seconds``
+    per model version, decides with the rules in ``deepclean_monitor.policy``,
+    logs every decision to ``decision_log`` before calling the exporter, and
+    writes plots, a status page, metrics and per-period summaries.
+    ``run_seconds`` (0: forever) and ``exit_when_idle`` stop the loop.
+    """
+    logging.basicConfig(level=log_level, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    check_settings(band, out_of_band_range, fftlength, segment_seconds, window_seconds, min_seconds)
+    metrics = MonitorMetrics()
+    if metrics_port:
+        metrics.serve(metrics_port)
+    cleaned = CleanedFrameStream(cleaned_dir, site, ifo, cleaned_tag, frame_timeout)
+    if start_gps:
+        cleaned.start_at(start_gps)
+    else:
+        frames = cleaned.available()
+        if frames:
+            cleaned.start_at(max(frames[0].gps, frames[-1].gps - window_seconds + 1))
+    windows = VersionWindows(
+        SpectrumSettings(
+            fftlength=fftlength,
+            band=tuple(band),
+            out_of_band_range=tuple(out_of_band_range),
+            segment_seconds=segment_seconds,
+            window_seconds=window_seconds,
+        )
+    )
+    policy = Policy(
+        min_seconds=min_seconds,
+        sustain_seconds=sustain_seconds,
+        rollback_sustain_seconds=rollback_sustain_seconds,
+        margin=margin,
+        first_model_max_band_ratio=first_model_max_band_ratio,
+        max_out_of_band_ratio=max_out_of_band_ratio,
+        max_band_ratio=max_band_ratio,
+        settle_seconds=settle_seconds,
+    )
+    log_file = DecisionLog(decision_log)
+    runner = DecisionRunner(
+        decision_log=log_file,
+        exporter=ExporterClient(exporter_url, read_token(exporter_token_file), exporter_timeout),
+        backoff=Backoff(retry_initial_seconds, retry_max_seconds),
+        on_applied=lambda decision: None,  # replaced by the Monitor
+    )
+    channels = CleanedChannels(
+        raw_strain=strain_channel,
+        production=StreamChannels(production_channel, production_version_channel, 0),
+        canary=StreamChannels(canary_channel, canary_version_channel, CANARY_SHIFT),
+        dq=dq_channel,
+    )
+    summaries = PeriodSummaries(summary_file, period_seconds)
+    service = Monitor(
+        cleaned, RawStream(strain_dir, site, ifo, strain_tag), channels, windows,
+        DecisionMachine(policy), log_file, runner, metrics, summaries,
+    )
+    service.resume_from_log()
+    reports = Reports(
+        service, reports_dir, tuple(band), max(1, round(report_interval)), period_seconds,
+        cleaned_retention_seconds, report_retention_seconds, metrics_textfile,
+    )
+    log.info("monitor: cleaned frames %s, raw %s, exporter %s", cleaned_dir, strain_dir, exporter_url)
+    try:
+        run_loop(service, reports.write, poll_interval, report_interval, run_seconds, exit_when_idle)
+    except KeyboardInterrupt:
+        log.info("monitor: interrupted")
+    finally:
+        if service.state.last_gps is not None:
+            summaries.flush(service.state.last_gps + 1)
+    return service
+
+
+def check_settings(
+    band: tuple[float, float],
+    out_of_band_range: tuple[float, float],
+    fftlength: float,
+    segment_seconds: int,
+    window_seconds: int,
+    min_seconds: int,
+) -> None:
+    """Raise ConfigError, naming the keys, for settings that cannot work together."""
+    if not band[0] < band[1]:
+        raise ConfigError(f"band {list(band)}: the low edge must be below the high edge")
+    if not out_of_band_range[0] < out_of_band_range[1]:
+        raise ConfigError(f"out_of_band_range {list(out_of_band_range)}: the low edge must be below the high edge")
+    if fftlength > segment_seconds:
+        raise ConfigError(f"fftlength ({fftlength} s) must not exceed segment_seconds ({segment_seconds} s)")
+    if segment_seconds > window_seconds:
+        raise ConfigError(f"segment_seconds ({segment_seconds}) must not exceed window_seconds ({window_seconds})")
+    if min_seconds > window_seconds:
+        raise ConfigError(
+            f"min_seconds ({min_seconds}) exceeds window_seconds ({window_seconds}): no version could ever be trusted"
+        )

@@ -1,0 +1,76 @@
+"""Prometheus metrics of the monitor: ratios per version, decisions, lag, missing frames.
+
+Metrics live in their own registry; they are served over HTTP on a localhost
+port (``metrics_port``, 0 for none) and/or written as a node-exporter textfile
+(``monitor.prom`` in the reports directory) at every report.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, start_http_server, write_to_textfile
+
+from .version_windows import VersionQuality
+
+
+class MonitorMetrics:
+    """The monitor's metrics in one registry."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.band_ratio = Gauge(
+            "deepclean_monitor_band_asd_ratio", "ASD(cleaned)/ASD(raw) in the target band over the window",
+            ["version"], registry=r,
+        )
+        self.out_of_band_ratio = Gauge(
+            "deepclean_monitor_out_of_band_worst_asd_ratio",
+            "Largest ASD(cleaned)/ASD(raw) outside the target band over the window", ["version"], registry=r,
+        )
+        self.window_seconds = Gauge(
+            "deepclean_monitor_window_seconds", "Seconds of data in the version's window", ["version"], registry=r,
+        )
+        self.live_version = Gauge(
+            "deepclean_monitor_live_version", "Model version in the latest cleaned frame (0: none)",
+            ["stream"], registry=r,
+        )
+        self.promotions = Counter("deepclean_monitor_promotions", "Canary promotions applied", registry=r)
+        self.rollbacks = Counter("deepclean_monitor_rollbacks", "Production rollbacks applied", registry=r)
+        self.pending_decisions = Gauge(
+            "deepclean_monitor_pending_decisions", "Decisions waiting for the exporter", registry=r,
+        )
+        self.exporter_failures = Counter(
+            "deepclean_monitor_exporter_failures", "Failed calls to the exporter", registry=r,
+        )
+        self.frame_lag = Gauge(
+            "deepclean_monitor_frame_lag_seconds", "GPS now minus the end of the last cleaned frame read",
+            registry=r,
+        )
+        self.frames_read = Counter("deepclean_monitor_frames_read", "Cleaned frames read", registry=r)
+        self.frames_missing = Counter(
+            "deepclean_monitor_frames_missing", "Frames given up as missing or unreadable", ["stream"], registry=r,
+        )
+        self.last_gps = Gauge("deepclean_monitor_last_gps", "GPS of the last cleaned frame read", registry=r)
+
+    def record_quality(self, quality: VersionQuality) -> None:
+        labels = {"version": str(quality.version)}
+        self.band_ratio.labels(**labels).set(quality.band_ratio)
+        self.out_of_band_ratio.labels(**labels).set(quality.out_of_band_ratio)
+        self.window_seconds.labels(**labels).set(quality.seconds)
+
+    def forget_version(self, version: int) -> None:
+        for gauge in (self.band_ratio, self.out_of_band_ratio, self.window_seconds):
+            try:
+                gauge.remove(str(version))
+            except KeyError:
+                pass
+
+    def serve(self, port: int, address: str = "127.0.0.1") -> None:
+        """Serve ``/metrics`` on ``address:port`` from a daemon thread."""
+        start_http_server(port, addr=address, registry=self.registry)
+
+    def write_textfile(self, path: Path) -> None:
+        """Write the metrics in the text format (atomically) to ``path``."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_to_textfile(str(path), self.registry)

@@ -1,0 +1,232 @@
+"""The monitor's loop: read frames, measure each version, decide, report.
+
+::
+
+    cleaned frame + raw frame --> PairedSecond --> VersionWindows (per version)
+            |                                            | segment complete
+            v                                            v
+    CleanedFrameStream (order, missing)           Observation --> DecisionMachine
+                                                                        | decision
+                                                                        v
+                                         DecisionLog <-- DecisionRunner --> exporter
+    Reports (plots, page, metrics, summaries, retention) read the state every report_interval.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from deepclean.frames import FrameError, FrameName, MissingChannelError
+
+from .cleaned_frames import CleanedChannels, PairedSecond, read_paired_second
+from .decision_log import DecisionLog
+from .decision_runner import DecisionRunner
+from .frame_stream import CleanedFrameStream
+from .metrics import MonitorMetrics
+from .plots import RatioPoint
+from .policy import Decision, DecisionMachine, Observation
+from .summaries import PeriodSummaries
+from .version_windows import VersionQuality, VersionWindows
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RawStream:
+    """Where the raw strain frames are."""
+
+    directory: Path
+    site: str
+    ifo: str
+    tag: str
+
+    def path(self, gps: int) -> Path:
+        return FrameName(gps=gps, site=self.site, ifo=self.ifo, tag=self.tag).path(self.directory)
+
+
+@dataclass
+class MonitorState:
+    """What the reports show, kept up to date by the loop."""
+
+    production_version: int = 0
+    canary_version: int = 0
+    last_gps: int | None = None
+    frames_missing: int = 0
+    qualities: dict[int, VersionQuality] = field(default_factory=dict)
+    points: deque[RatioPoint] = field(default_factory=lambda: deque(maxlen=4096))
+    decisions: list[Decision] = field(default_factory=list)
+
+
+class Monitor:
+    """Reads frames in order, keeps the windows, feeds the decision machine."""
+
+    def __init__(
+        self,
+        cleaned: CleanedFrameStream,
+        raw: RawStream,
+        channels: CleanedChannels,
+        windows: VersionWindows,
+        machine: DecisionMachine,
+        decision_log: DecisionLog,
+        runner: DecisionRunner,
+        metrics: MonitorMetrics,
+        summaries: PeriodSummaries,
+    ) -> None:
+        self.cleaned = cleaned
+        self.raw = raw
+        self.channels = channels
+        self.windows = windows
+        self.machine = machine
+        self.decision_log = decision_log
+        self.runner = runner
+        self.metrics = metrics
+        self.summaries = summaries
+        self.state = MonitorState()
+        runner.on_applied = self._applied
+
+    def resume_from_log(self) -> None:
+        """Replay the decision log: applied decisions set the state, pending ones are retried."""
+        replay = self.decision_log.replay()
+        for decision in replay.applied:
+            self.machine.applied(decision)
+            self.state.decisions.append(decision)
+        self.runner.resume(replay.pending)
+        if replay.applied or replay.pending:
+            log.info(
+                "decision log %s: %d applied, %d pending", self.decision_log.path,
+                len(replay.applied), len(replay.pending),
+            )
+
+    def process_available(self) -> int:
+        """Read every frame that is ready, in order; the number read."""
+        count = 0
+        while True:
+            frame, missing = self.cleaned.next_frame()
+            if missing:
+                self._missing("cleaned", missing, "never arrived")
+            if frame is None:
+                return count
+            try:
+                second = read_paired_second(
+                    frame.gps, self.cleaned.path(frame), self.raw.path(frame.gps), self.channels
+                )
+            except (MissingChannelError, ValueError) as exc:
+                self._missing("cleaned", [frame.gps], str(exc))
+                self.cleaned.done(frame.gps)
+                continue
+            except (FileNotFoundError, FrameError) as exc:
+                if not self.cleaned.retry_later():
+                    return count
+                stream = "raw" if not self.raw.path(frame.gps).exists() else "cleaned"
+                self._missing(stream, [frame.gps], str(exc))
+                self.cleaned.done(frame.gps)
+                continue
+            self._handle(second)
+            self.cleaned.done(frame.gps)
+            count += 1
+
+    def _handle(self, second: PairedSecond) -> None:
+        state = self.state
+        state.last_gps = second.gps
+        self.metrics.frames_read.inc()
+        self.metrics.last_gps.set(second.gps)
+        if second.production.version >= 0:
+            state.production_version = second.production.version
+        if second.canary.version >= 0:
+            state.canary_version = second.canary.version
+        self.metrics.live_version.labels(stream="production").set(state.production_version)
+        self.metrics.live_version.labels(stream="canary").set(state.canary_version)
+        completed = False
+        for stream in (second.production, second.canary):
+            if stream.measurable:
+                completed |= self.windows.add(
+                    stream.version, second.gps, second.raw, stream.cleaned, second.sample_rate, stream.fell_back
+                )
+        if completed:
+            self._evaluate(second.gps + 1)
+
+    def _evaluate(self, gps: int) -> None:
+        state = self.state
+        forget_before = gps - 2 * self.windows.settings.window_seconds
+        for version, window in list(self.windows.windows.items()):
+            if window.last_gps is not None and window.last_gps < forget_before:
+                self.metrics.forget_version(version)
+        self.windows.forget_older_than(forget_before)
+        qualities = {}
+        for version in self.windows.windows:
+            quality = self.windows.quality(version)
+            if quality is not None:
+                qualities[version] = quality
+                self.metrics.record_quality(quality)
+        state.qualities = qualities
+        for stream, version in (("production", state.production_version), ("canary", state.canary_version)):
+            quality = qualities.get(version)
+            if quality is not None and quality.end_gps == gps:
+                point = RatioPoint(gps, version, stream, quality.band_ratio, quality.out_of_band_ratio)
+                state.points.append(point)
+                self.summaries.add_point(point)
+        if self.runner.busy:
+            return
+        decision = self.machine.observe(Observation(gps, state.production_version, state.canary_version, qualities))
+        if decision is not None:
+            self.runner.submit(decision)
+            self.metrics.pending_decisions.set(len(self.runner.pending))
+
+    def retry_decisions(self) -> None:
+        """Retry pending decisions whose back-off has expired."""
+        failures = self.runner.failures
+        self.runner.retry_due()
+        self.metrics.exporter_failures.inc(self.runner.failures - failures)
+        self.metrics.pending_decisions.set(len(self.runner.pending))
+
+    def _applied(self, decision: Decision) -> None:
+        self.machine.applied(decision)
+        self.state.decisions.append(decision)
+        (self.metrics.promotions if decision.action == "promote" else self.metrics.rollbacks).inc()
+        self.summaries.add_decision(decision.action, decision.gps)
+
+    def _missing(self, stream: str, seconds: list[int], why: str) -> None:
+        log.warning("%s frame(s) %s given up: %s", stream, _span(seconds), why)
+        self.metrics.frames_missing.labels(stream=stream).inc(len(seconds))
+        self.state.frames_missing += len(seconds)
+        self.summaries.add_missing(seconds[0], len(seconds))
+
+
+def run_loop(
+    monitor: Monitor,
+    write_reports,
+    poll_interval: float,
+    report_interval: float,
+    run_seconds: float,
+    exit_when_idle: bool,
+) -> None:
+    """Poll for frames until stopped; reports every ``report_interval`` s and at the end.
+
+    ``run_seconds`` > 0 stops after that long; ``exit_when_idle`` stops once no
+    frame is left to read (pending decisions stay in the log for the next start).
+    """
+    started = last_report = time.monotonic()
+    try:
+        while True:
+            read = monitor.process_available()
+            monitor.retry_decisions()
+            now = time.monotonic()
+            if now - last_report >= report_interval:
+                write_reports()
+                last_report = now
+            if exit_when_idle and read == 0 and not monitor.cleaned.available():
+                break
+            if run_seconds and now - started >= run_seconds:
+                break
+            if read == 0:
+                time.sleep(poll_interval)
+    finally:
+        write_reports()
+
+
+def _span(seconds: list[int]) -> str:
+    return str(seconds[0]) if len(seconds) == 1 else f"{seconds[0]}-{seconds[-1]}"

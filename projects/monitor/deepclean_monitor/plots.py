@@ -1,0 +1,92 @@
+"""PNG plots of the cleaning: ASDs around the band, and the band ratio over time.
+
+Drawn with matplotlib's Agg backend (no display needed) and written atomically.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from .atomic_files import replace_file  # noqa: E402
+from .policy import Decision  # noqa: E402
+from .version_windows import VersionQuality  # noqa: E402
+
+
+@dataclass(frozen=True)
+class RatioPoint:
+    """The band ratio of ``version`` (live as ``stream``) over the window ending at ``gps``."""
+
+    gps: int
+    version: int
+    stream: str
+    band_ratio: float
+    out_of_band_ratio: float
+
+
+def plot_asds(
+    streams: dict[str, VersionQuality | None],
+    band: tuple[float, float],
+    path: Path,
+    margin_hz: float = 20.0,
+) -> Path:
+    """Raw vs cleaned ASD from ``band[0] - margin_hz`` to ``band[1] + margin_hz``, one panel per stream."""
+    figure, axes = plt.subplots(1, len(streams), figsize=(5.5 * len(streams), 4), squeeze=False, sharey=True)
+    for axis, (stream, quality) in zip(axes[0], streams.items(), strict=True):
+        axis.set_title(f"{stream}: " + (f"version {quality.version}" if quality else "no data"))
+        axis.axvspan(*band, color="0.9", label="target band")
+        if quality is not None:
+            spectra = quality.spectra
+            shown = (spectra.frequencies >= band[0] - margin_hz) & (spectra.frequencies <= band[1] + margin_hz)
+            f = spectra.frequencies[shown]
+            axis.semilogy(f, np.sqrt(spectra.raw_psd[shown]), color="0.4", label="raw")
+            axis.semilogy(f, np.sqrt(spectra.cleaned_psd[shown]), color="tab:blue", label="cleaned")
+            axis.text(
+                0.02, 0.02,
+                f"band ratio {quality.band_ratio:.3f}\nworst out of band {quality.out_of_band_ratio:.3f}\n"
+                f"{quality.seconds} s of data",
+                transform=axis.transAxes, fontsize=8, va="bottom",
+            )
+        axis.set_xlabel("frequency [Hz]")
+        axis.legend(loc="upper right", fontsize=8)
+    axes[0][0].set_ylabel("ASD [strain/√Hz]")
+    return _save(figure, path)
+
+
+def plot_band_ratio(points: Sequence[RatioPoint], decisions: Sequence[Decision], path: Path) -> Path:
+    """Band ratio per version over time, with promotions and rollbacks marked."""
+    figure, axis = plt.subplots(figsize=(11, 4))
+    t0 = min([p.gps for p in points] + [d.gps for d in decisions], default=0)
+    for version in sorted({p.version for p in points}):
+        mine = [p for p in points if p.version == version]
+        axis.plot([p.gps - t0 for p in mine], [p.band_ratio for p in mine], marker=".", label=f"version {version}")
+    for decision in decisions:
+        color = "tab:green" if decision.action == "promote" else "tab:red"
+        axis.axvline(decision.gps - t0, color=color, linestyle="--")
+        axis.annotate(
+            f"{decision.action} {decision.version}", (decision.gps - t0, 1.0), xycoords=("data", "axes fraction"),
+            rotation=90, va="top", ha="right", fontsize=8, color=color,
+        )
+    axis.set_xlabel(f"seconds after GPS {t0}")
+    axis.set_ylabel("band ASD ratio (cleaned/raw)")
+    axis.set_ylim(bottom=0)
+    axis.grid(alpha=0.3)
+    if points:
+        axis.legend(loc="upper left", fontsize=8)
+    return _save(figure, path)
+
+
+def _save(figure: plt.Figure, path: Path) -> Path:
+    buffer = io.BytesIO()
+    figure.tight_layout()
+    figure.savefig(buffer, format="png", dpi=90)
+    plt.close(figure)
+    return replace_file(path, buffer.getvalue())

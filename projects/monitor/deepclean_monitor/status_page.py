@@ -1,0 +1,94 @@
+"""The status page: a static HTML file in the reports directory that refreshes itself."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from html import escape
+from pathlib import Path
+
+from .atomic_files import replace_file
+from .policy import Decision
+from .version_windows import VersionQuality
+
+
+@dataclass(frozen=True)
+class StatusSnapshot:
+    """What the page shows."""
+
+    updated: str
+    last_gps: int | None
+    production_version: int
+    canary_version: int
+    qualities: dict[int, VersionQuality]
+    decisions: Sequence[Decision]
+    pending: Sequence[Decision]
+    frames_missing: int
+    frame_lag: float | None
+    images: Sequence[str]
+
+
+def write_status_page(path: Path, snapshot: StatusSnapshot, refresh_seconds: int) -> Path:
+    """Write ``index.html`` showing ``snapshot``; browsers reload it every ``refresh_seconds``."""
+    stamp = snapshot.last_gps or 0
+    rows = "\n".join(
+        f"<tr><td>{v}</td><td>{_role(v, snapshot)}</td><td>{q.band_ratio:.4f}</td>"
+        f"<td>{q.out_of_band_ratio:.4f}</td><td>{q.seconds}</td><td>{q.fallback_seconds}</td></tr>"
+        for v, q in sorted(snapshot.qualities.items())
+    ) or '<tr><td colspan="6">no complete window yet</td></tr>'
+    decisions = "\n".join(
+        f"<li><b>{escape(d.action)} {d.version}</b> (from {d.previous}) at GPS {d.gps}: {escape(d.reason)}</li>"
+        for d in reversed(snapshot.decisions[-10:])
+    ) or "<li>none yet</li>"
+    pending = "".join(
+        f'<p class="warn">waiting for the exporter: {escape(d.action)} {d.version} (decided at GPS {d.gps})</p>'
+        for d in snapshot.pending
+    )
+    images = "\n".join(f'<img src="{escape(name)}?gps={stamp}" alt="{escape(name)}">' for name in snapshot.images)
+    lag = "unknown" if snapshot.frame_lag is None else f"{snapshot.frame_lag:.0f} s"
+    html = f"""<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta http-equiv="refresh" content="{refresh_seconds}">
+<title>DeepClean monitor</title>
+<style>
+body {{ font-family: sans-serif; margin: 1.5em; color: #222; }}
+table {{ border-collapse: collapse; margin-bottom: 1em; }}
+td, th {{ border: 1px solid #bbb; padding: 0.3em 0.8em; text-align: right; }}
+.versions span {{ font-size: 1.4em; margin-right: 2em; }}
+.warn {{ color: #a00; font-weight: bold; }}
+img {{ max-width: 100%; display: block; margin: 0.5em 0; }}
+</style>
+</head>
+<body>
+<h1>DeepClean monitor</h1>
+<p class="versions"><span id="production">production: <b>{_version(snapshot.production_version)}</b></span>
+<span id="canary">canary: <b>{_version(snapshot.canary_version)}</b></span></p>
+<p>last cleaned frame GPS {snapshot.last_gps if snapshot.last_gps is not None else "none"};
+lag {lag}; frames missing {snapshot.frames_missing}; updated {escape(snapshot.updated)}</p>
+{pending}
+<table>
+<tr><th>version</th><th>stream</th><th>band ASD ratio</th><th>worst out-of-band ratio</th>
+<th>seconds in window</th><th>fallback seconds</th></tr>
+{rows}
+</table>
+{images}
+<h2>Decisions</h2>
+<ul id="decisions">
+{decisions}
+</ul>
+</body>
+</html>
+"""
+    return replace_file(path, html.encode("utf-8"))
+
+
+def _version(version: int) -> str:
+    return str(version) if version > 0 else "none"
+
+
+def _role(version: int, snapshot: StatusSnapshot) -> str:
+    roles = [name for name, live in (("production", snapshot.production_version), ("canary", snapshot.canary_version))
+             if live == version]
+    return " + ".join(roles) or "earlier"
