@@ -21,10 +21,13 @@ from .colouring import DEFAULT_PSD, FirFilter, strain_floor_filter
 from .mains import MainsModel
 from .random_streams import Stream, generator, white_noise
 from .state_vector import STATE_RATE, StateModel
-from .witnesses import MOTION_RATE, LoopMotion, default_sample_rates, resample, upsample_smooth
+from .witnesses import MOTION_RATE, LoopMotion, default_sample_rates, resample
 
 BLOCK_SECONDS = 16
 """Generation block length (part of the seed: changing it changes the data)."""
+
+ENVELOPE_RATE = 4 * MOTION_RATE
+"""Rate (Hz) of the in-phase and quadrature envelope of the injected noise."""
 
 _MARGIN_SECONDS = 1  # motion generated beyond the block so that resampling has no edges
 _FLOOR_FILTER_SECONDS = 2
@@ -287,16 +290,16 @@ class SyntheticDetector:
         return self._floor_filter.coloured(white, gps * rate, (gps + BLOCK_SECONDS) * rate)
 
     def _injected_noise(self, gps: int, offsets: np.ndarray, motions: dict[str, np.ndarray]) -> np.ndarray:
-        rate = self.config.strain_sample_rate
-        margin = _MARGIN_SECONDS * MOTION_RATE
-        in_phase, quadrature = self.mains.linear_iq(gps, offsets)
+        # The envelope (a few hertz wide) is computed at ENVELOPE_RATE and interpolated
+        # to the strain rate; only the carrier phase is evaluated at every strain sample.
+        margin = _MARGIN_SECONDS * ENVELOPE_RATE
+        envelope_offsets = np.arange(-margin, BLOCK_SECONDS * ENVELOPE_RATE + margin) / ENVELOPE_RATE
+        coupled = None
         if self.coupled_channels:
-            motion_offsets = np.arange(-margin, BLOCK_SECONDS * MOTION_RATE + margin) / MOTION_RATE
-            coupled = np.stack([motions[channel] for channel in self.coupled_channels])
-            sideband_i, sideband_q = self.mains.sideband_iq(gps, motion_offsets, coupled)
-            trim = slice(_MARGIN_SECONDS * rate, -_MARGIN_SECONDS * rate)
-            in_phase = in_phase + upsample_smooth(sideband_i, MOTION_RATE, rate)[trim]
-            quadrature = quadrature + upsample_smooth(sideband_q, MOTION_RATE, rate)[trim]
+            coupled = np.stack([resample(motions[channel], MOTION_RATE, ENVELOPE_RATE) for channel in self.coupled_channels])
+        in_phase, quadrature = self.mains.envelope(gps, envelope_offsets, coupled)
+        in_phase = np.interp(offsets, envelope_offsets, in_phase)
+        quadrature = np.interp(offsets, envelope_offsets, quadrature)
         return self.mains.strain(gps, offsets, in_phase, quadrature)
 
     def _witness(self, channel: str, gps: int, motions: dict[str, np.ndarray]) -> np.ndarray:

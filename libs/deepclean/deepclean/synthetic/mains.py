@@ -10,8 +10,8 @@ slowly. It reaches the strain two ways:
   loops (sidebands a linear filter cannot remove):
   ``sum_j c_j(t) m_j(t) A(t) cos(2 pi phi(t) + psi_j)``.
 
-Both are written as ``A (I cos 2 pi phi - Q sin 2 pi phi)`` with slowly
-varying in-phase and quadrature parts ``I`` and ``Q``.
+Both together are ``I cos 2 pi phi - Q sin 2 pi phi`` with slowly varying
+in-phase and quadrature parts ``I`` and ``Q`` (:meth:`MainsModel.envelope`).
 """
 
 from __future__ import annotations
@@ -94,36 +94,32 @@ class MainsModel:
         harmonic = self.harmonic_amplitude * np.cos(2 * np.pi * (3 * cycles + self.harmonic_phase))
         return self.amplitude(gps, offsets) * (line + harmonic)
 
-    def linear_iq(self, gps: int, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """In-phase and quadrature parts of the linear coupling (strain per unit mains)."""
+    def envelope(
+        self, gps: int, offsets: np.ndarray, motions: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """In-phase and quadrature parts ``A I`` and ``A Q`` of the injected noise (strain).
 
-        def part(trig):
-            def evaluate(at_gps: int, at: np.ndarray) -> np.ndarray:
-                gain = self.linear_gain * (1.0 + self.linear_gain_drift.value(at_gps, at))
-                return gain * trig(self.linear_phase + self.linear_phase_drift.value(at_gps, at))
-
-            return evaluate
-
-        return interpolated(part(np.cos), gps, offsets), interpolated(part(np.sin), gps, offsets)
-
-    def sideband_iq(self, gps: int, offsets: np.ndarray, motions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """In-phase and quadrature parts of the bilinear coupling.
-
-        ``motions`` has one row per coupled loop, sampled at ``gps + offsets``.
+        ``motions`` has one row per coupled loop, sampled at ``gps + offsets``
+        (None: the linear coupling only). The result varies as slowly as the
+        motions (a few hertz), so it can be sampled far below the strain rate.
         """
-        in_phase = np.zeros_like(offsets)
-        quadrature = np.zeros_like(offsets)
-        for gain, phase, drift, motion in zip(
-            self.sideband_gains, self.sideband_phases, self.sideband_drifts, motions, strict=True
-        ):
-            coupling = gain * (1.0 + interpolated(drift.value, gps, offsets)) * motion
-            in_phase += np.cos(phase) * coupling
-            quadrature += np.sin(phase) * coupling
-        return in_phase, quadrature
+        amplitude = self.amplitude(gps, offsets)
+        gain = self.linear_gain * (1.0 + interpolated(self.linear_gain_drift.value, gps, offsets))
+        phase = self.linear_phase + interpolated(self.linear_phase_drift.value, gps, offsets)
+        in_phase = gain * np.cos(phase)
+        quadrature = gain * np.sin(phase)
+        if motions is not None:
+            for sideband_gain, sideband_phase, drift, motion in zip(
+                self.sideband_gains, self.sideband_phases, self.sideband_drifts, motions, strict=True
+            ):
+                coupling = sideband_gain * (1.0 + interpolated(drift.value, gps, offsets)) * motion
+                in_phase += np.cos(sideband_phase) * coupling
+                quadrature += np.sin(sideband_phase) * coupling
+        return amplitude * in_phase, amplitude * quadrature
 
     def strain(
         self, gps: int, offsets: np.ndarray, in_phase: np.ndarray, quadrature: np.ndarray
     ) -> np.ndarray:
-        """``A (I cos 2 pi phi - Q sin 2 pi phi)`` at ``gps + offsets``."""
+        """``I cos 2 pi phi - Q sin 2 pi phi`` at ``gps + offsets`` (``I``, ``Q`` from :meth:`envelope`)."""
         angle = 2 * np.pi * self.cycles(gps, offsets)
-        return self.amplitude(gps, offsets) * (in_phase * np.cos(angle) - quadrature * np.sin(angle))
+        return in_phase * np.cos(angle) - quadrature * np.sin(angle)

@@ -111,17 +111,3 @@ class LoopMotion:
             seed, Stream.WITNESS_SENSOR_NOISE + self.index, NOISE_BLOCK_SECONDS * rate, first, stop
         )
 
-
-def upsample_smooth(samples: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:
-    """Upsample a signal that is slow compared to ``rate_in`` (a few hertz) to ``rate_out``.
-
-    Polyphase resampling to four times ``rate_in`` followed by linear
-    interpolation: images stay far below anything that matters at a fraction
-    of the cost of one polyphase stage to ``rate_out``.
-    """
-    middle_rate = 4 * rate_in
-    if rate_out <= middle_rate:
-        return resample(samples, rate_in, rate_out)
-    middle = resample(samples, rate_in, middle_rate)
-    times = np.arange(len(samples) * rate_out // rate_in) / rate_out
-    return np.interp(times, np.arange(len(middle)) / middle_rate, middle)
