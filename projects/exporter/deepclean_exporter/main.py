@@ -113,11 +113,11 @@ def main(
     log_dir
         Also log to ``<log_dir>/exporter.log``.
     """
-    _configure_logging(log_dir)
     try:
         host, port = listen_address(exporter_url)
     except ValueError as exc:
         raise SystemExit(f"deepclean-export: configuration error: key 'exporter_url': {exc}") from None
+    _configure_logging(log_dir)
     try:
         token = load_token(exporter_token_file)
     except TokenError as exc:

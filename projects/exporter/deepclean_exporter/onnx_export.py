@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -55,7 +56,9 @@ def _block_length(network: DeepClean, samples: int) -> int:
 def export_onnx(network: DeepClean, path: Path, opset: int, check_samples: int) -> None:
     """Write ``network`` to ``path`` with dynamic batch and time axes (input ``witness``, output ``noise``)."""
     example = torch.zeros(1, network.num_witnesses, _block_length(network, check_samples))
-    with _EXPORT_LOCK, torch.no_grad():
+    with _EXPORT_LOCK, torch.no_grad(), warnings.catch_warnings():
+        # The legacy exporter is chosen on purpose (the dynamo one needs onnxscript).
+        warnings.simplefilter("ignore", DeprecationWarning)
         torch.onnx.export(
             network,
             (example,),

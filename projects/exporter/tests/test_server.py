@@ -1,0 +1,150 @@
+"""Tests against the real WSGI server (waitress) on a localhost port, and the deepclean-export command."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+import requests
+import waitress
+
+from conftest import AUTH, CHANNELS, TOKEN, write_training_dir
+from deepclean_exporter.app import create_app
+from deepclean_exporter.pbtxt_check import parse_model_config
+
+
+@pytest.fixture
+def server(exporter) -> Iterator[str]:
+    """The API served by waitress on a free localhost port, in a thread; yields its base URL."""
+    wsgi = waitress.create_server(create_app(exporter, TOKEN), host="127.0.0.1", port=0, threads=4)
+    thread = threading.Thread(target=wsgi.run, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{wsgi.effective_port}"
+    wsgi.close()
+    thread.join(timeout=10)
+
+
+def test_export_list_pin_over_http(server, make_training_dir) -> None:
+    """The whole cycle through a real socket: export, list, promote, read the pins."""
+    response = requests.post(
+        f"{server}/export", json={"training_dir": str(make_training_dir("run-1"))}, headers=AUTH, timeout=60
+    )
+    assert (response.status_code, response.json()) == (201, {"version": 1})
+    assert requests.put(f"{server}/production", json={"version": 1}, headers=AUTH, timeout=10).json() == {"version": 1}
+    listed = requests.get(f"{server}/versions", timeout=10).json()
+    assert (listed["production"], listed["canary"]) == (1, 1)
+    assert listed["versions"][0]["metadata"]["version"] == 1
+
+
+def test_concurrent_exports_get_distinct_versions(server, exporter, make_training_dir) -> None:
+    """Three exports posted at once become versions 1-3, each complete, the newest the canary."""
+    for index in range(3):
+        make_training_dir(f"run-{index}", seed=index)
+
+    def post(index: int) -> int:
+        response = requests.post(f"{server}/export", json={"training_dir": f"run-{index}"}, headers=AUTH, timeout=120)
+        assert response.status_code == 201, response.text
+        return response.json()["version"]
+
+    with ThreadPoolExecutor(3) as pool:
+        versions = list(pool.map(post, range(3)))
+    assert sorted(versions) == [1, 2, 3]
+    assert exporter.model.versions() == [1, 2, 3]
+    sources = {Path(exporter.model.metadata(v)["source"]).name for v in versions}
+    assert sources == {f"run-{i}" for i in range(3)}
+    assert exporter.pins().canary == 3
+
+
+def test_bad_inputs_over_http(server, training_root, tmp_path) -> None:
+    """No token, traversal, unknown version and an oversized body are refused with JSON errors."""
+    write_training_dir(training_root, "run-1")
+    cases = [
+        ("post", "/export", {"json": {"training_dir": "run-1"}}, 401),
+        ("post", "/export", {"json": {"training_dir": "../../etc"}, "headers": AUTH}, 400),
+        ("put", "/production", {"json": {"version": 9}, "headers": AUTH}, 404),
+        ("post", "/export", {"data": "x" * 100_000, "headers": AUTH}, 413),
+    ]
+    for method, path, kwargs, status in cases:
+        response = getattr(requests, method)(f"{server}{path}", timeout=10, **kwargs)
+        assert response.status_code == status, (path, kwargs.get("json"))
+        assert "error" in response.json()
+    assert requests.get(f"{server}/versions", timeout=10).json()["versions"] == []
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait_healthy(url: str, process: subprocess.Popen, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"deepclean-export exited with {process.returncode}")
+        try:
+            if requests.get(f"{url}/healthz", timeout=1).ok:
+                return
+        except requests.ConnectionError:
+            time.sleep(0.2)
+    raise AssertionError(f"deepclean-export not healthy after {timeout} s")
+
+
+def test_command_serves_from_the_configuration_file(tmp_path: Path) -> None:
+    """deepclean-export reads its table, generates a token file, binds 127.0.0.1 and exports."""
+    root = Path(__file__).resolve().parents[3]
+    training_root = tmp_path / "training"
+    write_training_dir(training_root, "run-1", channels=CHANNELS)
+    token_file = tmp_path / "exporter.token"
+    url = f"http://127.0.0.1:{_free_port()}"
+    command = [
+        sys.executable, "-m", "deepclean_exporter",
+        "--config", str(root / "pyproject.toml"),
+        "--model_repository", str(tmp_path / "repo"),
+        "--training_root", str(training_root),
+        "--witness_channels", f"[{','.join(CHANNELS)}]",
+        "--exporter_url", url,
+        "--exporter_token_file", str(token_file),
+        "--log_dir", str(tmp_path / "logs"),
+        "--check_samples", "512",
+    ]  # fmt: skip
+    env = {k: v for k, v in os.environ.items() if k != "DEEPCLEAN_EXPORTER_TOKEN"}
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        _wait_healthy(url, process)
+        token = token_file.read_text().strip()
+        assert oct(token_file.stat().st_mode & 0o777) == "0o600"
+        headers = {"Authorization": f"Bearer {token}"}
+        response = requests.post(f"{url}/export", json={"training_dir": "run-1"}, headers=headers, timeout=60)
+        assert (response.status_code, response.json()) == (201, {"version": 1})
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+    config = parse_model_config((tmp_path / "repo" / "deepclean" / "config.pbtxt").read_text())
+    assert list(config.version_policy.specific.versions) == [1]
+    log = (tmp_path / "logs" / "exporter.log").read_text()
+    assert "exported" in log and token not in log
+
+
+def test_command_stops_on_a_bad_value_naming_the_key(tmp_path: Path, capsys) -> None:
+    """An out-of-range or malformed value stops deepclean-export before it serves."""
+    from deepclean.config import run_cli
+    from deepclean_exporter.main import main
+
+    config = ["--config", str(Path(__file__).resolve().parents[3] / "pyproject.toml")]
+    with pytest.raises(SystemExit):
+        run_cli(main, "export", [*config, "--keep_versions", "0"])
+    assert "keep_versions" in capsys.readouterr().err
+    with pytest.raises(SystemExit, match="key 'exporter_url'"):
+        run_cli(main, "export", [*config, "--exporter_url", "localhost", "--model_repository", str(tmp_path)])
+    with pytest.raises(SystemExit):
+        run_cli(main, "export", [*config, "--platform", "onnx"])
+    assert "platform" in capsys.readouterr().err
