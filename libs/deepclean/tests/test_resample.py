@@ -1,5 +1,7 @@
 """Tests of deepclean.signal.resample: one-shot and streaming resampling."""
 
+import itertools
+
 import numpy as np
 import pytest
 from scipy.signal import resample_poly
@@ -69,7 +71,7 @@ def test_irregular_blocks_equal_one_shot():
     data = rng.normal(size=16384 * 3)
     resampler = StreamingResampler(16384, 4096)
     cuts = [0, 1, 5000, 5003, 16384, 30001, len(data)]
-    pieces = [resampler.push(data[a:b]) for a, b in zip(cuts[:-1], cuts[1:])]
+    pieces = [resampler.push(data[a:b]) for a, b in itertools.pairwise(cuts)]
     streamed = np.concatenate(pieces + [resampler.flush()])
     np.testing.assert_allclose(streamed, resample(data, 16384, 4096), rtol=0, atol=1e-12)
 

@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from typing import Literal
 
@@ -62,12 +63,12 @@ def psd(
         Frequencies in Hz and the PSD in units²/Hz.
     """
     data = np.asarray(data, dtype=float)
-    nperseg = int(round(fftlength * sample_rate))
+    nperseg = round(fftlength * sample_rate)
     if nperseg < 2:
         raise ValueError(f"fftlength {fftlength} s is shorter than two samples at {sample_rate} Hz")
     if data.shape[-1] < nperseg:
         raise ValueError(f"{data.shape[-1] / sample_rate:g} s of data is shorter than one FFT ({fftlength} s)")
-    noverlap = nperseg // 2 if overlap is None else int(round(overlap * sample_rate))
+    noverlap = nperseg // 2 if overlap is None else round(overlap * sample_rate)
     if average not in ("median", "mean"):
         raise ValueError(f"average must be 'median' or 'mean', got {average!r}")
     return welch(data, fs=sample_rate, window="hann", nperseg=nperseg, noverlap=noverlap, average=average, axis=-1)
@@ -139,7 +140,7 @@ def out_of_band_ratios(
         raise ValueError(f"bin_width {bin_width} Hz is finer than the resolution {frequencies[1]:g} Hz")
     edges = np.arange(low, high + bin_width / 2, bin_width)
     centres, ratios = [], []
-    for start, end in zip(edges[:-1], edges[1:]):
+    for start, end in itertools.pairwise(edges):
         if start <= band[1] and end >= band[0]:
             continue
         mask = (frequencies >= start) & (frequencies < end)

@@ -1,0 +1,363 @@
+"""Following live frame directories: one stream, or strain joined with witnesses.
+
+A live directory receives one ``<site>-<ifo>_<tag>-<gps>-<duration>.gwf``
+file per frame. :class:`FrameFollower` yields them in GPS order and never
+stalls: every second of the stream comes out either as a :class:`Frame` or
+inside a :class:`Gap` that says why it is missing::
+
+    directory --(stat the expected file; scandir now and then)--> FrameFollower
+        Frame(gps, data)            the frame, read and checked
+        Gap(start, end, reason)     "dropped": no file within the timeout
+                                    "corrupt": a file that never became readable
+                                    "behind":  skipped to catch up with the live edge
+
+    FrameFollower(strain) --+
+                            +--> JoinedFollower --> FramePair(gps, strain, witness | None)
+    witness directory ------+                       Gap (the strain's own gaps)
+
+Waiting costs one ``os.stat`` per poll; the directory is listed only every
+``scan_interval`` seconds (to notice lag) and when a frame times out (to find
+the frames after a gap, so that a jump of hundreds of seconds is one
+:class:`Gap`). A file that fails to parse is read again once it has stopped
+changing for ``settle_time``. Timeouts use a monotonic clock; the clock and
+the sleep are injectable.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from .io import FrameData
+from .naming import FrameName
+from .pending import Clock, PendingFrameFile
+
+__all__ = ["Frame", "FrameFollower", "FramePair", "Gap", "GapReason", "JoinedFollower", "StreamDeadError"]
+
+logger = logging.getLogger(__name__)
+
+GapReason = Literal["dropped", "corrupt", "behind"]
+Sleep = Callable[[float], None]
+
+
+class StreamDeadError(RuntimeError):
+    """Too many frames in a row timed out with no file of the stream arriving at all."""
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One frame of a stream, read and checked.
+
+    Attributes
+    ----------
+    gps, duration
+        The GPS second the frame starts at and its length in seconds.
+    path
+        The file it was read from.
+    data
+        Its channels (:class:`~deepclean.frames.io.FrameData`).
+    arrived
+        When the file landed, on the follower's monotonic clock (estimated from
+        the file's age, so a frame read from history arrived long ago).
+    """
+
+    gps: int
+    duration: int
+    path: Path
+    data: FrameData
+    arrived: float
+
+    @property
+    def end(self) -> int:
+        return self.gps + self.duration
+
+
+@dataclass(frozen=True)
+class Gap:
+    """Seconds ``[start, end)`` of a stream that will not be yielded, and why."""
+
+    start: int
+    end: int
+    reason: GapReason
+    detail: str = ""
+
+    @property
+    def duration(self) -> int:
+        return self.end - self.start
+
+
+@dataclass(frozen=True)
+class FramePair:
+    """A strain frame and the witness frame of the same GPS second, if it came in time.
+
+    ``witness`` is None when the witness frame did not arrive (``witness_missing
+    == "late"``) or could not be read (``"corrupt"``) by the witness timeout;
+    ``detail`` then says what went wrong.
+    """
+
+    strain: Frame
+    witness: FrameData | None
+    witness_missing: Literal["late", "corrupt"] | None = None
+    detail: str = ""
+
+    @property
+    def gps(self) -> int:
+        return self.strain.gps
+
+    @property
+    def duration(self) -> int:
+        return self.strain.duration
+
+    @property
+    def complete(self) -> bool:
+        return self.witness is not None
+
+
+class FrameFollower:
+    """Yield the frames of one stream in GPS order, with gap markers instead of stalls.
+
+    Parameters
+    ----------
+    directory
+        The live directory.
+    site, ifo, tag, duration
+        The stream: files ``<site>-<ifo>_<tag>-<gps>-<duration>.gwf``.
+    channels
+        Channels to read (all when None); a frame missing one is unreadable.
+    start
+        GPS second to start (resume) at; None starts at the newest frame present
+        (the live edge), waiting for the first one if there is none.
+    timeout
+        Seconds to wait for the next frame before it is declared a gap
+        ("dropped", or "corrupt" if its file exists but never became readable).
+    settle_time
+        Seconds a file that failed to parse must stay unchanged before it is read again.
+    max_lag
+        Seconds behind the newest frame present beyond which the follower jumps
+        to it, yielding a "behind" gap for what it skips. None never jumps.
+    max_consecutive_drops
+        Timeouts in a row with no file of the stream arriving at all after
+        which :class:`StreamDeadError` is raised.
+    poll_interval, scan_interval
+        Seconds between checks for the expected file, and between directory listings.
+    clock, sleep
+        Monotonic clock and sleep (injectable for tests).
+    stop
+        When set, iteration ends at the next check.
+    """
+
+    def __init__(
+        self,
+        directory: str | Path,
+        site: str,
+        ifo: str,
+        tag: str,
+        *,
+        duration: int = 1,
+        channels: Sequence[str] | None = None,
+        start: int | None = None,
+        timeout: float = 5.0,
+        settle_time: float = 0.2,
+        max_lag: float | None = None,
+        max_consecutive_drops: int = 12,
+        poll_interval: float = 0.02,
+        scan_interval: float = 1.0,
+        clock: Clock = time.monotonic,
+        sleep: Sleep | None = None,
+        stop: threading.Event | None = None,
+    ) -> None:
+        if timeout <= 0 or settle_time < 0 or poll_interval <= 0 or scan_interval < 0 or duration < 1:
+            raise ValueError("timeout, poll_interval and duration must be positive; settle_time, scan_interval not negative")
+        if max_consecutive_drops < 1:
+            raise ValueError(f"max_consecutive_drops must be at least 1, got {max_consecutive_drops}")
+        if max_lag is not None and max_lag < 0:
+            raise ValueError(f"max_lag must not be negative, got {max_lag}")
+        self.directory = Path(directory)
+        self.site, self.ifo, self.tag, self.duration = site, ifo, tag, duration
+        self.channels = channels
+        self.position = start
+        self.timeout, self.settle_time, self.max_lag = timeout, settle_time, max_lag
+        self.max_consecutive_drops = max_consecutive_drops
+        self.poll_interval, self.scan_interval = poll_interval, scan_interval
+        self.clock = clock
+        self.stop = stop
+        self._sleep = sleep or (stop.wait if stop is not None else time.sleep)
+        self._prefix, self._suffix = f"{site}-{ifo}_{tag}-", f"-{duration}.gwf"
+        self._queue: deque[Frame | Gap] = deque()
+        self._consecutive_drops = 0
+        self._last_scan = -float("inf")
+
+    def __iter__(self) -> Iterator[Frame | Gap]:
+        while (item := self.read_next()) is not None:
+            yield item
+
+    def describe(self) -> str:
+        return f"{self.directory}/{self._prefix}*{self._suffix}"
+
+    def scan(self) -> list[int]:
+        """GPS starts of the stream's files in the directory, sorted."""
+        self._last_scan = self.clock()
+        found = []
+        try:
+            with os.scandir(self.directory) as entries:
+                for entry in entries:
+                    name = entry.name
+                    if name.startswith(self._prefix) and name.endswith(self._suffix):
+                        gps = name[len(self._prefix) : -len(self._suffix)]
+                        if gps.isdigit():
+                            found.append(int(gps))
+        except FileNotFoundError:
+            return []
+        return sorted(found)
+
+    def read_next(self) -> Frame | Gap | None:
+        """Block until the next frame or gap; None once ``stop`` is set."""
+        if self._queue:
+            return self._queue.popleft()
+        if self.position is None and not self._find_live_edge():
+            return None
+        name = FrameName(self.position, self.site, self.ifo, self.tag, self.duration)
+        pending = PendingFrameFile(name, self.directory, self.channels, self.settle_time, self.clock)
+        waiting_since = self.clock()
+        while not self.stopped():
+            if self.max_lag is not None and self.clock() - self._last_scan >= self.scan_interval:
+                gap = self._catch_up(self.scan())
+                if gap is not None:
+                    return gap
+            data = pending.poll()
+            if data is not None:
+                self._consecutive_drops = 0
+                self.position += self.duration
+                return Frame(name.gps, self.duration, pending.path, data, pending.arrival())
+            if self.clock() - waiting_since >= self.timeout:
+                self._time_out(pending)
+                return self._queue.popleft()
+            self.idle()
+        return None
+
+    def stopped(self) -> bool:
+        """True once the ``stop`` event is set."""
+        return self.stop is not None and self.stop.is_set()
+
+    def idle(self) -> None:
+        """Wait one poll interval."""
+        self._sleep(self.poll_interval)
+
+    def _find_live_edge(self) -> bool:
+        """Set the position to the newest frame present, waiting for one if needed."""
+        waiting_since = self.clock()
+        patience = self.timeout * self.max_consecutive_drops
+        while not self.stopped():
+            frames = self.scan()
+            if frames:
+                self.position = frames[-1]
+                return True
+            if self.clock() - waiting_since >= patience:
+                raise StreamDeadError(f"no frame of {self.describe()} appeared in {patience:g} s")
+            self.idle()
+        return False
+
+    def _catch_up(self, frames: list[int]) -> Gap | None:
+        """Jump to the newest frame if it is more than max_lag seconds ahead."""
+        if not frames or frames[-1] - self.position <= self.max_lag:
+            return None
+        gap = Gap(self.position, frames[-1], "behind", f"{frames[-1] - self.position} s behind the newest frame")
+        self.position = frames[-1]
+        return gap
+
+    def _time_out(self, pending: PendingFrameFile) -> None:
+        """Queue the gap for a frame that did not come in time (and the missing frames after it)."""
+        start = self.position
+        later = [gps for gps in self.scan() if gps > start]
+        if pending.seen:
+            self._queue.append(Gap(start, start + self.duration, "corrupt", pending.error))
+        elif not later:
+            self._consecutive_drops += 1
+            if self._consecutive_drops >= self.max_consecutive_drops:
+                raise StreamDeadError(
+                    f"{self.describe()}: nothing arrived for {self._consecutive_drops} frames in a row "
+                    f"(waiting for GPS {start}, {self.timeout:g} s each)"
+                )
+            self._queue.append(Gap(start, start + self.duration, "dropped", f"no file within {self.timeout:g} s"))
+        end = later[0] if later else start + self.duration
+        if later:
+            self._consecutive_drops = 0
+            if end > start + self.duration or not pending.seen:
+                gap_start = start + self.duration if pending.seen else start
+                self._queue.append(Gap(gap_start, end, "dropped", f"no file within {self.timeout:g} s; next frame at GPS {end}"))
+        self.position = end
+        for gap in self._queue:
+            logger.warning("%s: GPS %d-%d %s (%s)", self.describe(), gap.start, gap.end, gap.reason, gap.detail)
+
+
+class JoinedFollower:
+    """Strain frames joined with the witness frames of the same seconds.
+
+    Driven by the strain stream: each strain frame is yielded as a
+    :class:`FramePair` as soon as its witness frame can be read, or without it
+    once ``witness_timeout`` seconds have passed since the strain frame
+    arrived. Strain gaps are passed through. Witness frames are read by name
+    when needed, so nothing is buffered ahead.
+
+    Parameters
+    ----------
+    strain
+        The follower of the strain stream (its clock, sleep and stop are shared).
+    witness_directory, witness_tag
+        Where the witness frames are and their tag (site, ifo and duration as the strain's).
+    witness_channels
+        Channels to read from witness frames (all when None).
+    witness_timeout
+        Seconds after a strain frame's arrival to wait for its witness frame.
+    """
+
+    def __init__(
+        self,
+        strain: FrameFollower,
+        witness_directory: str | Path,
+        witness_tag: str,
+        *,
+        witness_channels: Sequence[str] | None = None,
+        witness_timeout: float = 3.0,
+    ) -> None:
+        if witness_timeout < 0:
+            raise ValueError(f"witness_timeout must not be negative, got {witness_timeout}")
+        self.strain = strain
+        self.witness_directory = Path(witness_directory)
+        self.witness_tag = witness_tag
+        self.witness_channels = witness_channels
+        self.witness_timeout = witness_timeout
+
+    def __iter__(self) -> Iterator[FramePair | Gap]:
+        for item in self.strain:
+            if isinstance(item, Gap):
+                yield item
+                continue
+            pair = self._join(item)
+            if pair is None:
+                return
+            yield pair
+
+    def _join(self, frame: Frame) -> FramePair | None:
+        strain = self.strain
+        name = FrameName(frame.gps, strain.site, strain.ifo, self.witness_tag, frame.duration)
+        pending = PendingFrameFile(name, self.witness_directory, self.witness_channels, strain.settle_time, strain.clock)
+        deadline = frame.arrived + self.witness_timeout
+        while not strain.stopped():
+            data = pending.poll()
+            if data is not None:
+                return FramePair(frame, data)
+            if strain.clock() >= deadline:
+                reason = "corrupt" if pending.seen else "late"
+                detail = pending.error if pending.seen else f"no witness frame {pending.path} within {self.witness_timeout:g} s"
+                logger.warning("GPS %d: witness frame %s: %s", frame.gps, reason, detail)
+                return FramePair(frame, None, reason, detail)
+            strain.idle()
+        return None

@@ -1,0 +1,85 @@
+"""An expected frame file that may not exist yet, or may be caught mid-write.
+
+:meth:`PendingFrameFile.poll` reads the file as soon as it exists. If it does
+not parse (truncated, being written by a writer that does not rename, corrupt)
+the file is read again once it has changed and then stayed unchanged for
+``settle_time`` seconds; a file that fails, settled, is tried once more (in case
+the failure raced with the writer) and then only after it changes again.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from .io import FrameData, FrameError, read_frame
+from .naming import FrameName
+
+__all__ = ["Clock", "PendingFrameFile"]
+
+logger = logging.getLogger(__name__)
+
+Clock = Callable[[], float]
+
+
+class PendingFrameFile:
+    """An expected frame file: read when it exists, read again when a failed file settles."""
+
+    def __init__(self, name: FrameName, directory: Path, channels: Sequence[str] | None, settle_time: float, clock: Clock):
+        self.name = name
+        self.path = name.path(directory)
+        self.channels = list(channels) if channels is not None else None
+        self.settle_time = settle_time
+        self.clock = clock
+        self.seen = False  # the file existed at some point
+        self.error = ""  # why the last read failed
+        self.mtime = 0.0  # of the file when it was read
+        self._signature: tuple[int, int, int] | None = None
+        self._stable_since = 0.0
+        self._failed_signature: tuple[int, int, int] | None = None
+        self._failed_at = 0.0
+        self._retried_unchanged = False
+
+    def poll(self) -> FrameData | None:
+        """The frame's data if the file can be read now, else None."""
+        try:
+            stat = os.stat(self.path)
+        except FileNotFoundError:
+            return None
+        self.seen = True
+        now = self.clock()
+        signature = (stat.st_size, stat.st_mtime_ns, stat.st_ino)
+        if signature != self._signature:
+            self._signature, self._stable_since = signature, now
+        if self._failed_signature is not None:
+            settled = now - self._stable_since >= self.settle_time
+            if signature != self._failed_signature:
+                if not settled:
+                    return None  # still being written
+            elif self._retried_unchanged or now - self._failed_at < self.settle_time:
+                return None  # the same bytes failed already; wait for a change
+            else:
+                self._retried_unchanged = True  # one more try, in case the failure was a race
+        self.mtime = stat.st_mtime
+        try:
+            data = read_frame(self.path, self.channels)
+        except FileNotFoundError:
+            return None
+        except FrameError as exc:
+            if signature != self._failed_signature:
+                self._retried_unchanged = False
+            self._failed_signature, self._failed_at, self.error = signature, now, str(exc)
+            logger.debug("%s: unreadable, will retry once it settles: %s", self.path, exc)
+            return None
+        if data.t0 != self.name.gps or data.duration != self.name.duration:
+            self._failed_signature, self._failed_at, self._retried_unchanged = signature, now, True
+            self.error = f"frame {self.path} holds GPS {data.t0:.0f}+{data.duration:g} s, not what its name says"
+            return None
+        return data
+
+    def arrival(self) -> float:
+        """When the file landed, on the monotonic clock, from its modification time."""
+        return self.clock() - max(0.0, time.time() - self.mtime)
