@@ -2,12 +2,30 @@
 
 Input: witnesses, shape (batch, num_witnesses, time); output: the predicted
 noise in (scaled) strain, shape (batch, time). The time axis must be a
-multiple of :attr:`DeepClean.stride`. Every layer is a convolution, so the
-network can be streamed exactly by feeding each block with enough context on
-both sides (:attr:`DeepClean.receptive_field`).
+multiple of :attr:`DeepClean.stride`. Every layer is a convolution or a
+per-sample product, so the network can be streamed exactly by feeding each
+block with enough context on both sides (:attr:`DeepClean.receptive_field`).
+
+Witness products
+----------------
+The mains noise in the strain has sidebands: the mains multiplied by slow
+angular-control motion, a bilinear coupling. Convolutions with smooth
+activations approximate products poorly, so with ``mains_index`` set the
+network first forms the product of the (z-scored) mains-monitor channel with
+every other witness, sample by sample, and feeds those products to the
+convolutions next to the witnesses themselves::
+
+    witnesses (N) ──────────────────────────────┐
+         │                                      ├─ concat (2N-1) ─ input conv ─ down ×4 ─ up ×4 ─ output conv
+         └─ mains[:, i] × other witnesses (N-1) ┘
+
+The exporter rebuilds the network from ``metadata["architecture"]["kwargs"]``,
+so every option is a keyword argument of :class:`DeepClean` with a JSON value.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import torch
 from torch import nn
@@ -17,21 +35,74 @@ def _block(conv: nn.Module, channels: int) -> nn.Sequential:
     return nn.Sequential(conv, nn.BatchNorm1d(channels), nn.Tanh())
 
 
+class WitnessProducts(nn.Module):
+    """Append the product of one witness (the mains monitor) with every other witness."""
+
+    def __init__(self, num_witnesses: int, mains_index: int) -> None:
+        super().__init__()
+        if not 0 <= mains_index < num_witnesses:
+            raise ValueError(f"mains_index must be in [0, {num_witnesses}), got {mains_index}")
+        self.mains_index = mains_index
+        others = [i for i in range(num_witnesses) if i != mains_index]
+        self.register_buffer("others", torch.tensor(others, dtype=torch.long), persistent=False)
+
+    @property
+    def num_outputs(self) -> int:
+        return 2 * len(self.others) + 1
+
+    def forward(self, witnesses: torch.Tensor) -> torch.Tensor:
+        mains = witnesses[:, self.mains_index : self.mains_index + 1]
+        products = mains * witnesses.index_select(1, self.others)
+        return torch.cat([witnesses, products], dim=1)
+
+
 class DeepClean(nn.Module):
     """Input conv, four stride-2 conv blocks N→8→16→32→64, mirrored transposed
-    convs back to N, output conv to one channel."""
+    convs back to N, output conv to one channel.
 
-    widths = (8, 16, 32, 64)
+    Parameters
+    ----------
+    num_witnesses
+        Number of witness channels in the input.
+    kernel_size
+        Odd length of every convolution kernel.
+    mains_index
+        Index of the mains-monitor witness; when set, its products with every
+        other witness are fed to the convolutions too (see the module notes).
+        None gives the original network.
+    widths
+        Channels of the downsampling blocks (their number sets :attr:`stride`).
+    """
 
-    def __init__(self, num_witnesses: int, kernel_size: int = 7) -> None:
+    widths: tuple[int, ...] = (8, 16, 32, 64)
+
+    def __init__(
+        self,
+        num_witnesses: int,
+        kernel_size: int = 7,
+        mains_index: int | None = None,
+        widths: Sequence[int] = (8, 16, 32, 64),
+    ) -> None:
         super().__init__()
-        if kernel_size % 2 != 1:
-            raise ValueError(f"kernel_size must be odd, got {kernel_size}")
+        if num_witnesses < 1:
+            raise ValueError(f"num_witnesses must be positive, got {num_witnesses}")
+        if kernel_size % 2 != 1 or kernel_size < 1:
+            raise ValueError(f"kernel_size must be odd and positive, got {kernel_size}")
+        if not widths or any(w < 1 for w in widths):
+            raise ValueError(f"widths must be positive channel counts, got {list(widths)}")
         self.num_witnesses = num_witnesses
         self.kernel_size = kernel_size
+        self.widths = tuple(int(w) for w in widths)
         pad = kernel_size // 2
+
+        if mains_index is None:
+            self.products: nn.Module = nn.Identity()
+            channels = num_witnesses
+        else:
+            self.products = WitnessProducts(num_witnesses, mains_index)
+            channels = self.products.num_outputs
         n = num_witnesses
-        self.input_conv = _block(nn.Conv1d(n, n, kernel_size, padding=pad), n)
+        self.input_conv = _block(nn.Conv1d(channels, n, kernel_size, padding=pad), n)
         down, channels = [], n
         for width in self.widths:
             down.append(_block(nn.Conv1d(channels, width, kernel_size, stride=2, padding=pad), width))
@@ -58,7 +129,7 @@ class DeepClean(nn.Module):
     def receptive_field(self) -> int:
         """Samples of context each side of an output sample that can affect it."""
         half = self.kernel_size // 2
-        reach = half  # input conv
+        reach = half  # input conv (the witness products are per sample)
         for level in range(len(self.widths)):  # downsampling convs at stride 2**level
             reach += half * 2**level
         for level in reversed(range(len(self.widths))):  # transposed convs
@@ -66,7 +137,8 @@ class DeepClean(nn.Module):
         return reach + half  # output conv
 
     def forward(self, witnesses: torch.Tensor) -> torch.Tensor:
-        x = self.input_conv(witnesses)
+        x = self.products(witnesses)
+        x = self.input_conv(x)
         x = self.downsampler(x)
         x = self.upsampler(x)
         return self.output_conv(x)[:, 0]

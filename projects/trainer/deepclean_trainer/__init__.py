@@ -1,0 +1,1 @@
+"""The DeepClean trainer service (``deepclean-train``)."""

@@ -1,0 +1,213 @@
+"""One training cycle: data span in, complete training directory out.
+
+::
+
+    frames ─ load_span ─ checks ─ to_segments ─ split_validation ─ Scaler.fit
+        ─ WindowSampler ─ fit (PSD-ratio loss) ─ validation figures ─ training directory
+
+A failed data check raises :class:`~deepclean_trainer.checks.DataCheckError`
+before anything is trained or written.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import shutil
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+
+import deepclean
+from deepclean.architecture import DeepClean
+
+from .checks import DataCheckError, check_enough_ready, check_stretch_channels
+from .dataset import FrameSource, load_span
+from .fitting import FitSettings, fit
+from .loss import PsdRatioLoss
+from .batches import WindowSampler, validation_windows
+from .preprocessing import Scaler, split_validation, to_segments
+from .training_directory import (
+    LOG,
+    TrainingDirectory,
+    complete_directories,
+    directory_name,
+    temporary_path,
+    write_training_directory,
+)
+from .validation import validation_band_asd_ratio
+
+log = logging.getLogger(__name__)
+
+FILTER_KIND = "butter-sos-zero-phase"
+
+
+@dataclass(frozen=True)
+class CycleSettings:
+    """Everything a training cycle needs besides the span (configuration keys of the same names)."""
+
+    source: FrameSource
+    training_root: Path
+    sample_rate: int
+    band: tuple[float, float]
+    filter_order: int
+    edge_seconds: float
+    min_ready_seconds: int
+    min_stretch_seconds: int
+    max_saturated_fraction: float
+    validation_fraction: float
+    window_seconds: float
+    fftlength: float
+    architecture: dict
+    fit: FitSettings
+    warm_start: bool
+    warm_start_lr_factor: float
+    seed: int
+    device: torch.device
+    extra_metadata: dict = field(default_factory=dict)
+
+
+@dataclass
+class CycleResult:
+    directory: TrainingDirectory
+    validation_loss: float
+    band_asd_ratio: float
+    training_seconds: float
+
+
+def run_cycle(settings: CycleSettings, start: int, end: int) -> CycleResult:
+    """Train on the analysis-ready data of GPS ``[start, end)`` and write a training directory.
+
+    The cycle's log lines also go to the directory's ``train.log``. On any
+    failure the temporary directory is removed: nothing that looks complete
+    is left behind.
+    """
+    settings.training_root.mkdir(parents=True, exist_ok=True)
+    name = directory_name(start, end, settings.training_root)
+    tmp = temporary_path(settings.training_root, name)
+    tmp.mkdir()
+    handler = logging.FileHandler(tmp / LOG)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    package_log = logging.getLogger(__package__)
+    package_log.addHandler(handler)
+    try:
+        return _train(settings, start, end, name)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    finally:
+        package_log.removeHandler(handler)
+        handler.close()
+
+
+def _train(settings: CycleSettings, start: int, end: int, name: str) -> CycleResult:
+    started = time.monotonic()
+    source = settings.source
+    log.info("training cycle on GPS %d-%d (%d s)", start, end, end - start)
+    span = load_span(source, start, end, settings.min_stretch_seconds)
+    for reason, seconds in sorted(span.skipped.items()):
+        log.info("left out %d s: %s", seconds, reason)
+    check_enough_ready(span.ready_seconds, settings.min_ready_seconds, start, end)
+    for stretch in span.stretches:
+        check_stretch_channels(
+            {source.strain_channel: stretch.strain, **stretch.witnesses},
+            stretch.start, stretch.duration, settings.max_saturated_fraction,
+        )
+    log.info("%d s analysis ready in %d stretch(es); witness rates %s", span.ready_seconds,
+             len(span.stretches), {c: int(r) for c, r in span.witness_rates.items()})
+
+    torch.manual_seed(settings.seed)
+    network = DeepClean(**settings.architecture)
+    window = int(round(settings.window_seconds * settings.sample_rate)) // network.stride * network.stride
+    segments = to_segments(span, list(source.witness_channels), settings.sample_rate, settings.band,
+                           settings.filter_order, settings.edge_seconds)
+    training, validation = split_validation(segments, settings.validation_fraction, window)
+    scaler = Scaler.fit(training)
+    _check_scaler(scaler, list(source.witness_channels), source.strain_channel, start, end)
+    sampler = WindowSampler(training, scaler, window, seed=settings.seed)
+    held_out = validation_windows(validation, scaler, window)
+    log.info("training on %.0f s, validating on %.0f s (the most recent)",
+             sampler.num_samples / settings.sample_rate, held_out[1].numel() / settings.sample_rate)
+
+    fit_settings = settings.fit
+    previous = _warm_start(network, settings) if settings.warm_start else None
+    if previous is not None:
+        fit_settings = FitSettings(**{**asdict(fit_settings),
+                                      "learning_rate": fit_settings.learning_rate * settings.warm_start_lr_factor})
+    loss = PsdRatioLoss(settings.sample_rate, settings.band, settings.fftlength)
+    result = fit(network, loss, sampler, held_out, fit_settings, settings.device)
+    if result.best_state is None:
+        raise DataCheckError(f"training on GPS {start}-{end} produced no finite validation loss")
+    network.load_state_dict(result.best_state)
+    network.cpu()
+    ratio = validation_band_asd_ratio(network, validation, scaler, settings.band, settings.filter_order,
+                                      settings.fftlength)
+    log.info("validation: loss %.4f, in-band ASD ratio %.4f", result.best_validation_loss, ratio)
+
+    metadata = {
+        "ifo": source.ifo,
+        "strain_channel": source.strain_channel,
+        "witness_channels": list(source.witness_channels),
+        "witness_sample_rates": {c: int(span.witness_rates[c]) for c in source.witness_channels},
+        "sample_rate": settings.sample_rate,
+        "strain_sample_rate": int(span.strain_rate),
+        "band": list(settings.band),
+        "filter": {"kind": FILTER_KIND, "order": settings.filter_order, "band": list(settings.band)},
+        "scaler": scaler.to_metadata(),
+        "architecture": {"name": "DeepClean", "kwargs": settings.architecture},
+        "span": {"start": start, "end": end},
+        "ready_seconds": span.ready_seconds,
+        "validation": {"loss": result.best_validation_loss, "band_asd_ratio": ratio},
+        "library_version": deepclean.__version__,
+        "training_seconds": time.monotonic() - started,
+        "created": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "training": {
+            "epochs": len(result.history),
+            "best_epoch": result.best_epoch,
+            "stop_reason": result.stop_reason,
+            "warm_start_from": str(previous.path.name) if previous else None,
+            "window_seconds": window / settings.sample_rate,
+            "seed": settings.seed,
+            **asdict(fit_settings),
+        },
+        **settings.extra_metadata,
+    }
+    directory = write_training_directory(
+        settings.training_root, name, network.state_dict(), metadata,
+        [asdict(r) for r in result.history], temporary_path(settings.training_root, name) / LOG,
+    )
+    log.info("wrote %s", directory.path)
+    return CycleResult(directory, result.best_validation_loss, ratio, metadata["training_seconds"])
+
+
+def _check_scaler(scaler: Scaler, witness_channels: list[str], strain_channel: str, start: int, end: int) -> None:
+    """A witness without variance after resampling cannot be z-scored."""
+    for channel, std in zip(witness_channels, scaler.witness_std):
+        if not std > 0:
+            raise DataCheckError(f"channel {channel} has no variance in the training data of GPS {start}-{end}")
+    if not scaler.target_std > 0:
+        raise DataCheckError(f"channel {strain_channel} has no in-band power in GPS {start}-{end}")
+
+
+def _warm_start(network: DeepClean, settings: CycleSettings) -> TrainingDirectory | None:
+    """Load the newest compatible previous version's weights into ``network``."""
+    for previous in reversed(complete_directories(settings.training_root)):
+        try:
+            metadata = previous.metadata
+            compatible = (
+                metadata["architecture"] == {"name": "DeepClean", "kwargs": settings.architecture}
+                and metadata["witness_channels"] == list(settings.source.witness_channels)
+                and metadata["sample_rate"] == settings.sample_rate
+            )
+            if not compatible:
+                continue
+            network.load_state_dict(torch.load(previous.weights, map_location="cpu", weights_only=True))
+        except (OSError, ValueError, KeyError, RuntimeError) as exc:
+            log.warning("cannot warm start from %s: %s", previous.path, exc)
+            continue
+        log.info("warm start from %s (learning rate x%g)", previous.path.name, settings.warm_start_lr_factor)
+        return previous
+    log.info("cold start: no compatible previous version in %s", settings.training_root)
+    return None

@@ -1,0 +1,55 @@
+"""The training loss: the in-band PSD ratio of the residual to the target.
+
+Both PSDs are Welch estimates (Hann window, half overlap, mean removed per
+segment, as ``scipy.signal.welch``) pooled over the batch; the loss is the
+ratio PSD(target - prediction) / PSD(target) averaged over the frequency bins
+of the band. 0 means the in-band noise is predicted perfectly, 1 means the
+prediction removes nothing.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class WelchPsd(nn.Module):
+    """Welch PSD (one-sided, density scaling) along the last axis, averaged over
+    segments and over the batch, at the frequency bins inside ``band`` only."""
+
+    def __init__(self, sample_rate: float, fftlength: float, band: tuple[float, float]) -> None:
+        super().__init__()
+        self.nperseg = int(round(fftlength * sample_rate))
+        if self.nperseg < 2:
+            raise ValueError(f"fftlength {fftlength} s is too short at {sample_rate} Hz")
+        self.step = self.nperseg // 2
+        window = torch.hann_window(self.nperseg, periodic=True, dtype=torch.float64)
+        frequencies = torch.fft.rfftfreq(self.nperseg, d=1.0 / sample_rate, dtype=torch.float64)
+        in_band = (frequencies >= band[0]) & (frequencies <= band[1])
+        if not bool(in_band.any()):
+            raise ValueError(f"no frequency bin of a {fftlength} s FFT falls in the band {list(band)}")
+        self.register_buffer("window", window.float())
+        self.register_buffer("bins", torch.nonzero(in_band)[:, 0])
+        self.register_buffer("frequencies", frequencies[in_band].float())
+        self.scale = float(2.0 / (sample_rate * (window**2).sum()))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.shape[-1] < self.nperseg:
+            raise ValueError(f"{x.shape[-1]} samples are fewer than one {self.nperseg}-sample FFT segment")
+        segments = x.unfold(-1, self.nperseg, self.step)
+        segments = segments - segments.mean(dim=-1, keepdim=True)
+        spectrum = torch.fft.rfft(segments * self.window, dim=-1).index_select(-1, self.bins)
+        power = spectrum.real**2 + spectrum.imag**2
+        return power.reshape(-1, power.shape[-1]).mean(dim=0) * self.scale
+
+
+class PsdRatioLoss(nn.Module):
+    """Mean over the band of PSD(target - prediction) / PSD(target)."""
+
+    def __init__(self, sample_rate: float, band: tuple[float, float], fftlength: float = 2.0) -> None:
+        super().__init__()
+        self.psd = WelchPsd(sample_rate, fftlength, band)
+
+    def forward(self, prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        residual = target - prediction
+        return (self.psd(residual) / self.psd(target)).mean()

@@ -1,0 +1,69 @@
+"""Held-out figures: predict whole segments and measure the in-band ASD ratio.
+
+The cleaned strain is formed as the cleaner forms it (docs/interfaces.md):
+prediction un-scaled, band-passed with the same zero-phase filter, subtracted
+from the strain.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from deepclean.signal import band_asd_ratio, bandpass_sos, zero_phase_bandpass
+
+from .preprocessing import Scaler, Segment
+
+
+def predict(network: nn.Module, witnesses: np.ndarray, chunk: int = 65536) -> np.ndarray:
+    """The network's (scaled) prediction for scaled ``witnesses`` of any length.
+
+    Runs in chunks of ``chunk`` samples with the receptive field of context on
+    each side, so the result equals one pass over the whole array.
+    """
+    stride = network.stride
+    context = -(-network.receptive_field // stride) * stride
+    chunk = max(stride, chunk // stride * stride)
+    total = witnesses.shape[-1]
+    padded_total = -(-total // stride) * stride
+    padded = np.zeros((witnesses.shape[0], padded_total + 2 * context), dtype=np.float32)
+    padded[:, context : context + total] = witnesses
+    device = next(network.parameters()).device
+    output = np.empty(padded_total, dtype=np.float32)
+    network.eval()
+    with torch.no_grad():
+        for begin in range(0, padded_total, chunk):
+            end = min(begin + chunk, padded_total)
+            block = torch.from_numpy(padded[None, :, begin : end + 2 * context]).to(device)
+            output[begin:end] = network(block)[0, context : context + end - begin].cpu().numpy()
+    return output[:total]
+
+
+def noise_estimate(
+    network: nn.Module, segment: Segment, scaler: Scaler, band: tuple[float, float], filter_order: int
+) -> np.ndarray:
+    """The network's estimate of the in-band noise in strain units at the working rate."""
+    prediction = scaler.unscale_prediction(predict(network, scaler.scale_witnesses(segment.witnesses)))
+    return zero_phase_bandpass(prediction, bandpass_sos(band, segment.sample_rate, filter_order))
+
+
+def validation_band_asd_ratio(
+    network: nn.Module,
+    segments: list[Segment],
+    scaler: Scaler,
+    band: tuple[float, float],
+    filter_order: int,
+    fftlength: float,
+) -> float:
+    """Mean in-band ASD(cleaned)/ASD(raw) over the held-out segments, weighted by length."""
+    ratios, weights = [], []
+    for segment in segments:
+        if segment.num_samples < fftlength * segment.sample_rate:
+            continue
+        cleaned = segment.strain - noise_estimate(network, segment, scaler, band, filter_order)
+        ratios.append(band_asd_ratio(cleaned, segment.strain, segment.sample_rate, band, fftlength))
+        weights.append(segment.num_samples)
+    if not ratios:
+        raise ValueError(f"no validation segment is as long as one {fftlength} s FFT")
+    return float(np.average(ratios, weights=weights))
