@@ -1,0 +1,1 @@
+"""The DeepClean cleaner: live strain and witnesses in, cleaned strain frames out."""

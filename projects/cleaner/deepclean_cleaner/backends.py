@@ -1,0 +1,240 @@
+"""Inference backends: where a model version's network runs.
+
+- ``embedded``: an onnxruntime session on the version's ``model.onnx`` in the
+  model repository.
+- ``triton``: ``tritonclient`` over gRPC to a Triton server serving the same
+  repository in poll mode, by model name and version, with a per-call timeout,
+  a reconnection after a failure and, while the server is away, an immediate
+  :class:`BackendUnavailableError` (the stream goes on with raw strain) until
+  ``retry_interval`` has passed.
+- ``auto``: Triton when an endpoint is configured and answers, else embedded.
+
+Both read the version's metadata from the repository on disk; only the
+network runs elsewhere.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal, Protocol
+
+import numpy as np
+from deepclean.model_repository import INPUT_NAME, OUTPUT_NAME, Model
+
+from .network import NoisePredictor
+
+log = logging.getLogger(__name__)
+
+BackendName = Literal["auto", "embedded", "triton"]
+
+
+class BackendUnavailableError(RuntimeError):
+    """The inference backend cannot run the model now (server away, timeout)."""
+
+
+class ModelLoadError(RuntimeError):
+    """A model version cannot be loaded by the backend."""
+
+
+class Backend(Protocol):
+    """Makes a predictor for a published version of ``model``."""
+
+    name: str
+
+    def load(self, model: Model, version: int) -> NoisePredictor: ...
+
+
+@dataclass
+class OnnxPredictor:
+    """One onnxruntime session on a version's ONNX file."""
+
+    path: Path
+    threads: int = 1
+
+    def __post_init__(self) -> None:
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = self.threads
+        options.inter_op_num_threads = 1
+        try:
+            self._session = ort.InferenceSession(str(self.path), sess_options=options, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # onnxruntime raises its own exception types for bad files
+            raise ModelLoadError(f"cannot load {self.path}: {exc}") from exc
+
+    def predict(self, witness: np.ndarray) -> np.ndarray:
+        return self._session.run([OUTPUT_NAME], {INPUT_NAME: np.ascontiguousarray(witness, dtype=np.float32)})[0]
+
+
+@dataclass
+class EmbeddedBackend:
+    """onnxruntime sessions on the repository's ONNX files."""
+
+    threads: int = 1
+    name: str = "embedded"
+
+    def load(self, model: Model, version: int) -> NoisePredictor:
+        return OnnxPredictor(model.model_file(version), self.threads)
+
+
+@dataclass
+class TritonConnection:
+    """A gRPC client to one Triton server, re-created after a failure.
+
+    Parameters
+    ----------
+    url
+        ``host:port`` of Triton's gRPC endpoint.
+    timeout
+        Seconds allowed for one inference call.
+    retry_interval
+        Seconds after a failure during which calls fail at once instead of waiting.
+    """
+
+    url: str
+    timeout: float = 2.0
+    retry_interval: float = 5.0
+    _client: object | None = field(default=None, init=False, repr=False)
+    _down_until: float = field(default=0.0, init=False, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+
+    def client(self):
+        """The gRPC client (created on first use and after a failure)."""
+        import tritonclient.grpc as grpcclient
+
+        if time.monotonic() < self._down_until:
+            raise BackendUnavailableError(f"Triton at {self.url} is unavailable (retrying in a moment)")
+        with self._lock:
+            if self._client is None:
+                self._client = grpcclient.InferenceServerClient(self.url)
+            return self._client
+
+    def failed(self, exc: Exception) -> BackendUnavailableError:
+        """Drop the client after ``exc`` and return the error to raise."""
+        with self._lock:
+            client, self._client = self._client, None
+            self._down_until = time.monotonic() + self.retry_interval
+        if client is not None:
+            try:
+                client.close()
+            except Exception:  # noqa: BLE001 - the channel is being discarded anyway
+                pass
+        return BackendUnavailableError(f"Triton at {self.url} failed: {exc}")
+
+    def is_live(self) -> bool:
+        """Whether the server answers a liveness check within the timeout."""
+        try:
+            return bool(self.client().is_server_live(client_timeout=self.timeout))
+        except Exception as exc:  # noqa: BLE001 - any failure means "not reachable"
+            self.failed(exc)
+            return False
+
+    def wait_until_live(self, timeout: float) -> bool:
+        """Whether the server answers within ``timeout`` seconds (checked every 0.5 s)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            self._down_until = 0.0
+            if self.is_live():
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.5)
+
+    def wait_until_ready(self, model_name: str, version: int, timeout: float) -> None:
+        """Block until ``version`` of ``model_name`` is loaded (poll mode picks it up)."""
+        deadline = time.monotonic() + timeout
+        last: Exception | None = None
+        while time.monotonic() < deadline:
+            try:
+                if self.client().is_model_ready(model_name, str(version), client_timeout=self.timeout):
+                    return
+            except Exception as exc:  # noqa: BLE001 - retried until the deadline
+                last = exc
+                with self._lock:
+                    self._client = None
+            time.sleep(0.2)
+        raise ModelLoadError(
+            f"Triton at {self.url} did not load model {model_name!r} version {version} within {timeout:.0f} s"
+            + (f" (last error: {last})" if last else "")
+        )
+
+
+@dataclass
+class TritonPredictor:
+    """Runs one version of a model on a Triton server."""
+
+    connection: TritonConnection
+    model_name: str
+    version: int
+
+    def predict(self, witness: np.ndarray) -> np.ndarray:
+        import tritonclient.grpc as grpcclient
+
+        client = self.connection.client()
+        witness = np.ascontiguousarray(witness, dtype=np.float32)
+        request = grpcclient.InferInput(INPUT_NAME, list(witness.shape), "FP32")
+        request.set_data_from_numpy(witness)
+        try:
+            result = client.infer(
+                self.model_name,
+                [request],
+                model_version=str(self.version),
+                outputs=[grpcclient.InferRequestedOutput(OUTPUT_NAME)],
+                client_timeout=self.connection.timeout,
+            )
+        except Exception as exc:  # InferenceServerException and gRPC errors
+            raise self.connection.failed(exc) from exc
+        return result.as_numpy(OUTPUT_NAME)
+
+
+@dataclass
+class TritonBackend:
+    """Versions served by Triton (the server polls the same repository)."""
+
+    connection: TritonConnection
+    load_timeout: float = 30.0
+    name: str = "triton"
+
+    def load(self, model: Model, version: int) -> NoisePredictor:
+        self.connection.wait_until_ready(model.name, version, self.load_timeout)
+        return TritonPredictor(self.connection, model.name, version)
+
+
+def select_backend(
+    kind: BackendName,
+    triton_url: str | None,
+    threads: int,
+    timeout: float,
+    load_timeout: float = 30.0,
+    startup_timeout: float = 60.0,
+) -> Backend:
+    """The backend ``kind`` names; ``auto`` picks Triton if ``triton_url`` answers, else embedded.
+
+    With ``triton`` the server may still be starting: it is waited for up to
+    ``startup_timeout`` seconds before :class:`BackendUnavailableError`.
+    """
+    if kind == "embedded":
+        return EmbeddedBackend(threads)
+    if not triton_url:
+        if kind == "triton":
+            raise BackendUnavailableError("backend 'triton' needs triton_url (host:port of Triton's gRPC endpoint)")
+        log.info("inference backend: embedded (onnxruntime; no triton_url configured)")
+        return EmbeddedBackend(threads)
+    connection = TritonConnection(triton_url, timeout=timeout)
+    if kind == "triton":
+        if not connection.wait_until_live(startup_timeout):
+            raise BackendUnavailableError(
+                f"backend 'triton': no Triton server answers at {triton_url} after {startup_timeout:.0f} s "
+                "(start it with servers/triton/serve.sh, or set backend to 'auto' or 'embedded')"
+            )
+        log.info("inference backend: triton at %s", triton_url)
+        return TritonBackend(connection, load_timeout)
+    if connection.is_live():
+        log.info("inference backend: triton at %s", triton_url)
+        return TritonBackend(connection, load_timeout)
+    log.info("inference backend: embedded (onnxruntime; no Triton server answers at %s)", triton_url)
+    return EmbeddedBackend(threads)

@@ -1,0 +1,215 @@
+"""The cleaner service: follow live frames, clean them, write cleaned frames.
+
+See :mod:`deepclean_cleaner.pipeline` for the stages and how they are wired.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from pathlib import Path
+from typing import Literal
+
+from deepclean.model_repository import ModelRepository
+from jsonargparse.typing import NonNegativeInt, PositiveFloat, PositiveInt
+
+from .backends import BackendName, select_backend
+from .model_chain import ChainSettings
+from .pipeline import CleaningPipeline
+from .source import FrameStream, InputFollower
+from .watcher import ModelWatcher
+from .writer import CleanedChannels, CleanedFrameWriter
+
+log = logging.getLogger("deepclean.cleaner")
+
+
+def main(
+    model_repository: Path,
+    model_name: str,
+    strain_dir: Path,
+    witness_dir: Path,
+    cleaned_dir: Path,
+    site: str,
+    ifo: str,
+    strain_tag: str,
+    witness_tag: str,
+    strain_channel: str,
+    state_channel: str,
+    witness_channels: list[str],
+    strain_sample_rate: PositiveInt,
+    sample_rate: PositiveInt,
+    band: tuple[PositiveFloat, PositiveFloat],
+    cleaned_tag: str = "DEEPCLEAN",
+    production_channel: str = "H1:GDS-CALIB_STRAIN_DEEPCLEAN_PRODUCTION",
+    canary_channel: str = "H1:GDS-CALIB_STRAIN_DEEPCLEAN_CANARY",
+    production_version_channel: str = "H1:DEEPCLEAN-PRODUCTION_VERSION",
+    canary_version_channel: str = "H1:DEEPCLEAN-CANARY_VERSION",
+    dq_channel: str = "H1:DEEPCLEAN-DQ",
+    backend: BackendName = "auto",
+    triton_url: str | None = None,
+    inference_timeout: PositiveFloat = 2.0,
+    inference_threads: PositiveInt = 1,
+    model_load_timeout: PositiveFloat = 30.0,
+    pins_poll_interval: PositiveFloat = 1.0,
+    bandpass_history: PositiveFloat = 2.0,
+    bandpass_lookahead: PositiveFloat = 0.85,
+    max_wait: PositiveInt = 2,
+    witness_timeout: PositiveFloat = 3.0,
+    strain_timeout: PositiveFloat = 5.0,
+    start: Literal["resume", "live"] = "resume",
+    start_gps: NonNegativeInt | None = None,
+    stop_gps: NonNegativeInt | None = None,
+    preroll: NonNegativeInt = 8,
+    safety: bool = True,
+    safety_window: PositiveInt = 8,
+    safety_band_tolerance: PositiveFloat = 1.0,
+    safety_out_of_band_tolerance: PositiveFloat = 1.05,
+    safety_taper: PositiveFloat = 0.25,
+    compress: bool = False,
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO",
+) -> int:
+    """Clean live strain with the production and canary models and write cleaned frames.
+
+    Parameters
+    ----------
+    model_repository, model_name
+        The Triton model repository and the model in it (pins.json says which versions).
+    strain_dir, witness_dir, cleaned_dir
+        Input frame directories and the output directory.
+    site, ifo, strain_tag, witness_tag, cleaned_tag
+        Frame file name parts (``<site>-<ifo>_<tag>-<gps>-1.gwf``).
+    strain_channel, state_channel, witness_channels
+        Input channels (the witnesses in the configured order; a version may use a subset).
+    strain_sample_rate, sample_rate
+        Strain rate and the working rate of the network (Hz).
+    band
+        Cleaning band (Hz), checked by the safety gate.
+    production_channel, canary_channel, production_version_channel, canary_version_channel, dq_channel
+        Output channel names.
+    backend, triton_url
+        ``embedded`` (onnxruntime), ``triton`` (gRPC to ``triton_url``) or ``auto``.
+    inference_timeout, inference_threads, model_load_timeout
+        Seconds per Triton call, onnxruntime threads, seconds for Triton to load a version.
+    pins_poll_interval
+        Seconds between two reads of pins.json.
+    bandpass_history, bandpass_lookahead
+        Seconds of context before and after each second for the zero-phase band-pass
+        (the look-ahead sets the latency).
+    max_wait
+        Seconds a second may wait for its noise estimate before it is written raw.
+    witness_timeout, strain_timeout
+        Seconds to wait for a late witness frame, and for a missing strain frame when later ones exist.
+    start, start_gps, stop_gps
+        ``resume`` after the newest cleaned frame (else at the oldest input), or ``live``
+        (the newest input); ``start_gps`` overrides both; stop before ``stop_gps`` (None: never).
+    preroll
+        Seconds of input read before a resume point to refill the stages (not written).
+    safety, safety_window, safety_band_tolerance, safety_out_of_band_tolerance, safety_taper
+        The safety gate: on/off, window (s), largest accepted ASD ratios in and out of band, taper (s).
+    compress
+        gzip the cleaned frames.
+    log_level
+        Logging level.
+    """
+    logging.basicConfig(level=log_level, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    settings = ChainSettings(
+        witness_channels=tuple(witness_channels),
+        sample_rate=int(sample_rate),
+        strain_sample_rate=int(strain_sample_rate),
+        bandpass_history=float(bandpass_history),
+        bandpass_lookahead=float(bandpass_lookahead),
+    )
+    pipeline = CleaningPipeline(
+        settings,
+        band=(float(band[0]), float(band[1])),
+        max_wait=int(max_wait),
+        safety=dict(
+            enabled=safety,
+            window=int(safety_window),
+            band_tolerance=float(safety_band_tolerance),
+            out_of_band_tolerance=float(safety_out_of_band_tolerance),
+            taper=float(safety_taper),
+        ),
+    )
+    writer = CleanedFrameWriter(
+        Path(cleaned_dir),
+        site,
+        ifo,
+        CleanedChannels(production_channel, canary_channel, production_version_channel, canary_version_channel, dq_channel),
+        tag=cleaned_tag,
+        compress=compress,
+    )
+    stopping = threading.Event()
+    if threading.current_thread() is threading.main_thread():
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *_: stopping.set())
+    follower = InputFollower(
+        FrameStream(Path(strain_dir), site, ifo, strain_tag, [strain_channel, state_channel]),
+        FrameStream(Path(witness_dir), site, ifo, witness_tag, list(witness_channels)),
+        strain_channel,
+        state_channel,
+        witness_timeout=float(witness_timeout),
+        strain_timeout=float(strain_timeout),
+        should_stop=stopping.is_set,
+    )
+    first = _first_second(writer, follower, start, start_gps)
+    if first is None:
+        log.info("no input frames yet in %s; waiting", strain_dir)
+        first = _wait_for_input(follower, stopping)
+        if first is None:
+            return 0
+    chosen = select_backend(backend, triton_url, int(inference_threads), float(inference_timeout), float(model_load_timeout))
+    watcher = ModelWatcher(
+        ModelRepository(Path(model_repository)).model(model_name),
+        chosen,
+        settings,
+        poll_interval=float(pins_poll_interval),
+    )
+    watcher.poll()  # load the pinned versions before the first second
+    watcher.start()
+    read_from = first if start == "live" and start_gps is None else max(first - preroll, _oldest(follower) or first)
+    log.info("cleaning from GPS %d (reading from %d) with the %s backend", first, read_from, chosen.name)
+    written = 0
+    try:
+        for item in follower.follow(read_from, stop_gps):
+            for slot, model in watcher.take_changes().items():
+                pipeline.swap(slot, model)
+            for second in pipeline.process(item):
+                if second.gps >= first:
+                    writer.write(second)
+                    written += 1
+        if not stopping.is_set():
+            for second in pipeline.flush():
+                if second.gps >= first:
+                    writer.write(second)
+                    written += 1
+    finally:
+        watcher.stop()
+    log.info("stopped after writing %d cleaned frames", written)
+    return 0
+
+
+def _oldest(follower: InputFollower) -> int | None:
+    frames = follower.strain.oldest_after(-1)
+    return frames
+
+
+def _first_second(writer: CleanedFrameWriter, follower: InputFollower, start: str, start_gps: int | None) -> int | None:
+    """The first GPS second to write."""
+    if start_gps is not None:
+        return int(start_gps)
+    if start == "live":
+        return follower.strain.newest()
+    last = writer.last_written()
+    if last is not None:
+        return last + 1
+    return _oldest(follower)
+
+
+def _wait_for_input(follower: InputFollower, stopping: threading.Event) -> int | None:
+    while not stopping.wait(1.0):
+        newest = follower.strain.newest()
+        if newest is not None:
+            return newest
+    return None

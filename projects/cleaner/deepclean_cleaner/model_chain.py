@@ -1,0 +1,107 @@
+"""The stages one model version runs: network -> un-scale/band-pass -> upsample.
+
+A chain is built for each loaded version from its metadata (channels and
+their order, scaler, filter, network kernel) and the cleaner's settings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .buffers import Block, Gap
+from .network import NoisePredictor, StreamedNetwork, streaming_context
+from .noise_filter import NoiseFilter, design_bandpass
+from .resampling import BlockResampler
+
+
+class IncompatibleModelError(ValueError):
+    """A model version's metadata does not fit the cleaner's configuration."""
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A model version ready to run: its number, metadata and predictor."""
+
+    version: int
+    metadata: dict[str, Any]
+    predictor: NoisePredictor
+
+
+@dataclass(frozen=True)
+class ChainSettings:
+    """The cleaner's side of a chain: channels, rates and band-pass context (seconds)."""
+
+    witness_channels: tuple[str, ...]
+    sample_rate: int
+    strain_sample_rate: int
+    bandpass_history: float
+    bandpass_lookahead: float
+
+
+class ModelChain:
+    """Witness blocks (working rate, configured channel order) in; noise at the strain rate out."""
+
+    def __init__(self, model: LoadedModel, settings: ChainSettings) -> None:
+        meta = model.metadata
+        where = f"model version {model.version}"
+        if int(meta["sample_rate"]) != settings.sample_rate:
+            raise IncompatibleModelError(
+                f"{where}: sample_rate {meta['sample_rate']} differs from the configured {settings.sample_rate}"
+            )
+        if int(meta["strain_sample_rate"]) != settings.strain_sample_rate:
+            raise IncompatibleModelError(
+                f"{where}: strain_sample_rate {meta['strain_sample_rate']} differs from the configured "
+                f"{settings.strain_sample_rate}"
+            )
+        unknown = [c for c in meta["witness_channels"] if c not in settings.witness_channels]
+        if unknown:
+            raise IncompatibleModelError(f"{where}: witness channels {unknown} are not in the configured witness_channels")
+        scaler = meta["scaler"]
+        kernel_size = int(meta["architecture"].get("kwargs", {}).get("kernel_size", 7))
+        self.model = model
+        self.network = StreamedNetwork(
+            predictor=model.predictor,
+            channel_index=np.array([settings.witness_channels.index(c) for c in meta["witness_channels"]]),
+            witness_mean=np.asarray(scaler["witness_mean"], dtype=np.float64),
+            witness_std=np.asarray(scaler["witness_std"], dtype=np.float64),
+            context=streaming_context(kernel_size),
+        )
+        rate = settings.sample_rate
+        self.noise_filter = NoiseFilter(
+            sos=design_bandpass(meta["filter"], rate),
+            target_mean=float(scaler["target_mean"]),
+            target_std=float(scaler["target_std"]),
+            history=int(round(settings.bandpass_history * rate)),
+            lookahead=int(round(settings.bandpass_lookahead * rate)),
+        )
+        self.upsampler = BlockResampler(rate, settings.strain_sample_rate)
+
+    @property
+    def version(self) -> int:
+        return self.model.version
+
+    @property
+    def delay(self) -> float:
+        """Seconds the chain's output lags its input."""
+        rate = self.noise_filter_rate
+        return (self.network.context + self.noise_filter.lookahead) / rate + self.upsampler.delay / self.upsampler.output_rate
+
+    @property
+    def noise_filter_rate(self) -> int:
+        return self.upsampler.input_rate
+
+    def reset(self) -> None:
+        self.network.reset()
+        self.noise_filter.reset()
+        self.upsampler.reset()
+
+    def process(self, item: Block | Gap) -> Block | Gap | None:
+        """Noise at the strain rate for the stretch ``delay`` behind ``item``; ``None`` while priming."""
+        for stage in (self.network, self.noise_filter, self.upsampler):
+            item = stage.process(item)
+            if item is None:
+                return None
+        return item

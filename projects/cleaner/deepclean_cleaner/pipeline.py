@@ -1,0 +1,250 @@
+"""The cleaning pipeline: one input second in, the cleaned seconds that became ready out.
+
+::
+
+    strain + state ────────────────────────────────────────────┐ (held until its noise is ready)
+                                                                v
+    witnesses ──> WitnessResampler ──┬──> production ModelChain ──> subtract ──> SafetyGate ──┐
+    (native rates)  (to 4096 Hz,     │    StreamedNetwork              │                       │
+                     fixed delay)    │    -> NoiseFilter (un-scale,    │                       ├──> CleanedSecond
+                                     │       zero-phase band-pass)     │                       │    (-> CleanedFrameWriter)
+                                     │    -> StreamingResampler        │                       │
+                                     │       (to 16384 Hz)             │                       │
+                                     └──> canary ModelChain ─────> subtract ──> SafetyGate ──┘
+                                          (same stages)
+
+Delays: witness resampling (~43 ms) + network context (~27 ms) + band-pass
+look-ahead (``bandpass_lookahead``) + upsampling (~3 ms) stay under one
+second, so second ``t`` is written as soon as second ``t + 1`` has arrived.
+
+A model swap (new canary, promotion) arrives from the background watcher and
+is applied here, between two input seconds: the new chain is primed with the
+retained witness history, so the seconds not yet written are cleaned by the
+new version alone (no glitch at the switch). A dropped strain second
+(:class:`Gap`) flushes what is pending and restarts every stage; a missing
+witness second restarts the model chains. A second whose noise estimate cannot
+be complete within ``max_wait`` seconds is written raw with the input-gap bit.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import dq
+from .backends import BackendUnavailableError
+from .buffers import Block, Gap, SampleBuffer
+from .model_chain import ChainSettings, LoadedModel, ModelChain
+from .safety import SafetyGate
+from .witnesses import WitnessResampler
+
+log = logging.getLogger(__name__)
+
+SLOTS = ("production", "canary")
+
+
+@dataclass
+class InputSecond:
+    """One second of input: strain and state (always), witnesses (``None`` when missing or late)."""
+
+    gps: int
+    strain: np.ndarray
+    state: np.ndarray | None
+    witnesses: dict[str, np.ndarray] | None
+    arrival: float = 0.0
+    """Wall-clock time (time.time()) the strain frame was seen."""
+
+
+@dataclass
+class SlotOutput:
+    """One slot's output for one second: strain, model version and slot-local DQ bits per 1/16 s."""
+
+    strain: np.ndarray
+    version: int
+    dq: np.ndarray
+
+
+@dataclass
+class CleanedSecond:
+    """What the writer writes for one GPS second."""
+
+    gps: int
+    raw: np.ndarray
+    arrival: float
+    outputs: dict[str, SlotOutput]
+
+
+@dataclass
+class ModelSlot:
+    """Production or canary: its chain, the noise it produced and its safety gate."""
+
+    name: str
+    gate: SafetyGate
+    chain: ModelChain | None = None
+    noise: SampleBuffer | None = None
+    unavailable: bool = False
+    """The backend failed: the chain restarts and raw strain is written meanwhile."""
+
+    def feed(self, block: Block) -> None:
+        """Run ``block`` through the chain and keep the noise it yields."""
+        try:
+            out = self.chain.process(block)
+        except BackendUnavailableError as exc:
+            if not self.unavailable:
+                log.error("%s: inference failed, writing raw strain until it recovers: %s", self.name, exc)
+            self.unavailable = True
+            self.chain.reset()
+            self.noise = None
+            return
+        if isinstance(out, Block):
+            if self.unavailable:
+                log.info("%s: inference recovered", self.name)
+            self.unavailable = False
+            self.noise = _append(self.noise, out)
+
+
+@dataclass
+class CleaningPipeline:
+    """Wire the stages (see the module diagram) and decide when a second is ready.
+
+    Parameters
+    ----------
+    settings
+        Channels, rates and band-pass context shared by every chain.
+    band
+        The cleaning band (safety check).
+    max_wait
+        Seconds a second may wait for its noise estimate before it is written raw.
+    safety
+        Keyword arguments of :class:`SafetyGate` (window, tolerances, taper, enabled).
+    prime_seconds
+        Seconds of resampled witnesses kept to prime a swapped-in model.
+    dq_rate
+        Samples per second of the version and DQ channels.
+    """
+
+    settings: ChainSettings
+    band: tuple[float, float]
+    max_wait: int = 2
+    safety: dict = field(default_factory=dict)
+    prime_seconds: int = 10
+    dq_rate: int = 16
+    _slots: dict[str, ModelSlot] = field(default_factory=dict, init=False, repr=False)
+    _pending: deque = field(default_factory=deque, init=False, repr=False)
+    _witness_history: deque = field(default_factory=deque, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.witness_stage = WitnessResampler(self.settings.witness_channels, self.settings.sample_rate)
+        for name in SLOTS:
+            gate = SafetyGate(self.settings.strain_sample_rate, self.band, **self.safety)
+            self._slots[name] = ModelSlot(name, gate)
+
+    def version(self, slot: str) -> int:
+        """The version cleaning in ``slot`` (0: none)."""
+        chain = self._slots[slot].chain
+        return chain.version if chain else 0
+
+    def swap(self, slot: str, model: LoadedModel | None) -> None:
+        """Put ``model`` in ``slot`` at this block edge, primed with the retained witness history."""
+        target = self._slots[slot]
+        if model is None:
+            target.chain, target.noise = None, None
+            return
+        target.chain, target.noise = ModelChain(model, self.settings), None
+        for block in self._witness_history:
+            target.feed(block)
+        log.info("%s: now version %d (primed on %d s of witnesses)", slot, model.version, len(self._witness_history))
+
+    def process(self, item: InputSecond | Gap) -> list[CleanedSecond]:
+        """Feed one input second (or a dropped-strain gap); return the seconds now complete."""
+        if isinstance(item, Gap):
+            done = self._emit(flush=True)
+            self._restart(item)
+            return done
+        self._pending.append(item)
+        if item.witnesses is None:
+            self._restart(Gap(item.gps, item.gps + 1, "witness missing"))
+        else:
+            block = self.witness_stage.process(item.gps, item.witnesses)
+            if isinstance(block, Block):
+                self._witness_history.append(block)
+                while len(self._witness_history) > self.prime_seconds:
+                    self._witness_history.popleft()
+                for slot in self._slots.values():
+                    if slot.chain is not None:
+                        slot.feed(block)
+        return self._emit()
+
+    def flush(self) -> list[CleanedSecond]:
+        """Write out everything pending (end of stream)."""
+        return self._emit(flush=True)
+
+    def _restart(self, gap: Gap) -> None:
+        self.witness_stage.reset()
+        self._witness_history.clear()
+        for slot in self._slots.values():
+            if slot.chain is not None:
+                slot.chain.reset()
+            slot.noise = None
+
+    def _span(self, gps: int) -> tuple[int, int]:
+        rate = self.settings.strain_sample_rate
+        return gps * rate, (gps + 1) * rate
+
+    def _emit(self, flush: bool = False) -> list[CleanedSecond]:
+        done = []
+        while self._pending:
+            second = self._pending[0]
+            start, stop = self._span(second.gps)
+            waiting = any(
+                slot.chain is not None and not (slot.noise is not None and slot.noise.stop >= stop)
+                for slot in self._slots.values()
+            )
+            overdue = self._pending[-1].gps - second.gps >= self.max_wait
+            if waiting and not (flush or overdue):
+                break
+            self._pending.popleft()
+            done.append(self._clean(second, start, stop))
+        return done
+
+    def _clean(self, second: InputSecond, start: int, stop: int) -> CleanedSecond:
+        not_ready = np.zeros(self.dq_rate, dtype=bool)
+        if second.state is not None and len(second.state):
+            ready = (np.asarray(second.state).astype(np.int64) & 0b11) == 0b11
+            not_ready = ~ready.reshape(self.dq_rate, -1).all(axis=1) if ready.size % self.dq_rate == 0 else np.full(
+                self.dq_rate, not ready.all()
+            )
+        outputs = {}
+        for name, slot in self._slots.items():
+            bits = np.where(not_ready, dq.NOT_ANALYSIS_READY, 0).astype(np.int32)
+            noise = None
+            if slot.chain is None:
+                bits |= dq.NO_MODEL
+            elif slot.noise is not None and slot.noise.covers(start, stop):
+                noise = slot.noise.get(start, stop)
+            elif slot.unavailable:
+                bits |= dq.NO_MODEL
+            else:
+                bits |= dq.INPUT_GAP
+            decision = slot.gate.process(second.strain, noise)
+            per_sample = decision.weight.reshape(self.dq_rate, -1)
+            bits |= np.where(per_sample.max(axis=1) > 0, dq.CLEANED, 0).astype(np.int32)
+            fallback = decision.fallback_samples.reshape(self.dq_rate, -1).any(axis=1)
+            bits |= np.where(fallback, dq.SAFETY_FALLBACK, 0).astype(np.int32)
+            if slot.noise is not None:
+                slot.noise.keep_last(max(slot.noise.stop - stop, 0))
+                if len(slot.noise) == 0:
+                    slot.noise = None
+            outputs[name] = SlotOutput(decision.output, self.version(name), bits)
+        return CleanedSecond(second.gps, second.strain, second.arrival, outputs)
+
+
+def _append(buffer: SampleBuffer | None, block: Block) -> SampleBuffer:
+    """Append ``block`` to ``buffer``, starting a new buffer if it does not follow on."""
+    if buffer is None or buffer.stop != block.start:
+        buffer = SampleBuffer(block.rate)
+    buffer.append(block)
+    return buffer

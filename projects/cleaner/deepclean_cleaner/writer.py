@@ -1,0 +1,68 @@
+"""Stage: write one cleaned 1 s GWF frame per second (docs/interfaces.md, "Cleaned frames")."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from deepclean.frames import FrameName, list_frames, write_frame
+
+from . import dq
+from .pipeline import CleanedSecond
+
+
+@dataclass(frozen=True)
+class CleanedChannels:
+    """Channel names of the cleaned frames."""
+
+    production: str = "H1:GDS-CALIB_STRAIN_DEEPCLEAN_PRODUCTION"
+    canary: str = "H1:GDS-CALIB_STRAIN_DEEPCLEAN_CANARY"
+    production_version: str = "H1:DEEPCLEAN-PRODUCTION_VERSION"
+    canary_version: str = "H1:DEEPCLEAN-CANARY_VERSION"
+    dq: str = "H1:DEEPCLEAN-DQ"
+
+
+@dataclass
+class CleanedFrameWriter:
+    """Writes ``<directory>/<site>-<ifo>_<tag>-<gps>-1.gwf`` atomically.
+
+    Parameters
+    ----------
+    directory
+        The cleaned-frame directory.
+    site, ifo, tag
+        Parts of the file name.
+    channels
+        Channel names.
+    compress
+        gzip the frames (about ten times slower to write).
+    """
+
+    directory: Path
+    site: str
+    ifo: str
+    channels: CleanedChannels
+    tag: str = "DEEPCLEAN"
+    compress: bool = False
+
+    def path(self, gps: int) -> Path:
+        return FrameName(gps, self.site, self.ifo, self.tag).path(self.directory)
+
+    def last_written(self) -> int | None:
+        """GPS of the newest cleaned frame in the directory, or None."""
+        frames = list_frames(self.directory, self.site, self.ifo, self.tag)
+        return frames[-1].gps if frames else None
+
+    def write(self, second: CleanedSecond) -> Path:
+        """Write the frame of ``second``; returns its path."""
+        production, canary = second.outputs["production"], second.outputs["canary"]
+        rate = len(production.dq)
+        data = {
+            self.channels.production: production.strain.astype(np.float64, copy=False),
+            self.channels.canary: canary.strain.astype(np.float64, copy=False),
+            self.channels.production_version: np.full(rate, production.version, dtype=np.int32),
+            self.channels.canary_version: np.full(rate, canary.version, dtype=np.int32),
+            self.channels.dq: (production.dq | (canary.dq << dq.CANARY_SHIFT)).astype(np.int32),
+        }
+        return write_frame(self.path(second.gps), data, t0=second.gps, duration=1.0, compress=self.compress)
