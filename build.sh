@@ -79,6 +79,9 @@ inputs_hash() {
 }
 
 build_env() {
+  # One build of an environment at a time (concurrent ./build.sh calls wait here).
+  exec 9>"$VENVS/.$1.lock"
+  flock 9
   local name="$1" venv="$VENVS/$1" log="$VENVS/$1.log" hash
   hash="$(inputs_hash "$name")"
   if [ "$FORCE" = 0 ] && [ -f "$venv/.build-hash" ] && [ "$(cat "$venv/.build-hash")" = "$hash" ]; then

@@ -22,7 +22,17 @@ if [ ${#SUITES[@]} -eq 0 ]; then
   SUITES+=(integration)
 fi
 
-./build.sh || { echo "test.sh: build failed" >&2; exit 1; }
+ENVS=()
+for suite in "${SUITES[@]}"; do
+  case "$suite" in
+    library|integration) ENVS+=(library) ;;
+    *) ENVS+=("$suite") ;;
+  esac
+done
+# the cross-service tests run every service from its own environment
+[[ " ${SUITES[*]} " == *" integration "* ]] && ENVS=()
+mapfile -t ENVS < <(printf '%s\n' "${ENVS[@]}" | awk 'NF && !seen[$0]++')
+./build.sh "${ENVS[@]}" || { echo "test.sh: build failed" >&2; exit 1; }
 
 declare -A RESULT
 status=0

@@ -23,6 +23,7 @@ from .services import Service, discover, tmux_available
 from .supervisor import supervise
 
 SESSION = "deepclean"
+PROJECT_ROOT = Path(__file__).resolve().parents[4]  # where .venvs/ and servers/ are
 
 
 def _paths(config: Path) -> tuple[Path, Path, Path]:
@@ -76,7 +77,7 @@ def start(args: argparse.Namespace, config: Path) -> int:
         os.environ[PROFILE_ENV] = args.profile
     else:
         os.environ.pop(PROFILE_ENV, None)
-    services = discover(config.parent, args.services, triton=args.triton)
+    services = discover(PROJECT_ROOT, args.services, triton=args.triton)
     if not services:
         print("no service is built: run ./build.sh", file=sys.stderr)
         return 1
@@ -92,23 +93,24 @@ def start(args: argparse.Namespace, config: Path) -> int:
                 )
         print(f"started headless ({profile} profile): {names}; logs in {log_dir}; stop with ./run.sh stop")
         return 0
-    _start_tmux(services, config.parent, log_dir, pid_dir)
-    print(f"started in tmux session '{SESSION}' ({profile} profile): {names}")
+    _start_tmux(services, args.session, config.parent, log_dir, pid_dir)
+    (run_dir / "tmux-session").write_text(args.session + "\n")
+    print(f"started in tmux session '{args.session}' ({profile} profile): {names}")
     if sys.stdin.isatty() and sys.stdout.isatty() and not args.detach:
-        os.execvp("tmux", ["tmux", "attach-session", "-t", SESSION])
-    print(f"attach with: tmux attach -t {SESSION}; stop with ./run.sh stop")
+        os.execvp("tmux", ["tmux", "attach-session", "-t", args.session])
+    print(f"attach with: tmux attach -t {args.session}; stop with ./run.sh stop")
     return 0
 
 
-def _start_tmux(services: list[Service], root: Path, log_dir: Path, pid_dir: Path) -> None:
+def _start_tmux(services: list[Service], name: str, root: Path, log_dir: Path, pid_dir: Path) -> None:
     import libtmux
 
     server = libtmux.Server()
-    if server.has_session(SESSION):
-        server.kill_session(SESSION)
+    if server.has_session(name):
+        server.kill_session(name)
     env = {k: os.environ[k] for k in ("DEEPCLEAN_CONFIG", PROFILE_ENV, "PATH") if k in os.environ}
     session = server.new_session(
-        session_name=SESSION, window_name="deepclean", start_directory=str(root), attach=False, environment=env
+        session_name=name, window_name="deepclean", start_directory=str(root), attach=False, environment=env
     )
     window = session.active_window
     window.set_option("pane-border-status", "top")
@@ -150,8 +152,10 @@ def stop(config: Path, timeout: float = 30.0) -> int:
         except ProcessLookupError:
             pass
         (pid_dir / f"{name}.pid").unlink(missing_ok=True)
-    if tmux_available():
-        subprocess.run(["tmux", "kill-session", "-t", SESSION], capture_output=True)
+    session_file = run_dir / "tmux-session"
+    if session_file.exists() and tmux_available():
+        subprocess.run(["tmux", "kill-session", "-t", session_file.read_text().strip()], capture_output=True)
+        session_file.unlink()
     if not running:
         print("nothing was running")
     return 0
@@ -175,6 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     begin = commands.add_parser("start", help="start the suite")
     begin.add_argument("--headless", action="store_true", help="no tmux: background processes and log files")
     begin.add_argument("--detach", action="store_true", help="do not attach to the tmux session")
+    begin.add_argument("--session", default=SESSION, help="name of the tmux session")
     begin.add_argument("--profile", default=os.environ.get(PROFILE_ENV, ""), help="configuration profile ('' for full size)")
     begin.add_argument("--services", nargs="+", default=None, help="only these services")
     begin.add_argument("--triton", action="store_true", help="also start the Triton server on the model repository")
@@ -186,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
     watch.add_argument("--pid-file", type=Path, required=True)
     watch.add_argument("service_command", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
-    config = args.config.resolve() if args.config else find_config(Path(__file__).resolve().parents[3])
+    config = args.config.resolve() if args.config else find_config(PROJECT_ROOT)
     if args.command == "start":
         return start(args, config)
     if args.command == "stop":
