@@ -9,7 +9,7 @@
 # service (projects/<service>), both editable, with their test extras. The
 # "library" environment holds the library with every extra and runs the
 # library's and the cross-service tests. An environment is skipped when the
-# hash of its inputs (package metadata, this script, the Python version) is the
+# hash of its inputs (package metadata, requirements, the Python version) is the
 # one it was built from.
 #
 # Environment variables:
@@ -68,7 +68,7 @@ inputs_hash() {
   {
     "$PYTHON" --version
     echo "$TORCH_VERSION ${TORCH_INDEX_URL:-} ${WITH_TENSORRT:-0}"
-    cat "$ROOT/build.sh" "$LIB/pyproject.toml"
+    cat "$LIB/pyproject.toml"
     requirements "$name"
     case "$name" in
       library) ;;
