@@ -1,0 +1,193 @@
+"""The synthetic detector's frames: names, channels, read-back, injected faults, pacing, CLI."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from gwpy.timeseries import TimeSeriesDict
+
+from deepclean.frames import FrameName, read_frame
+from deepclean.synthetic import (
+    DetectorConfig,
+    FaultInjection,
+    FrameLayout,
+    FrameStreamer,
+    SyntheticDetector,
+    write_span,
+)
+from deepclean.synthetic import streaming
+from deepclean.synthetic.main import current_gps, resume_start
+
+T0 = 1400000000
+ROOT = Path(__file__).resolve().parents[3]
+STRAIN, STATE, TRUTH = "H1:GDS-CALIB_STRAIN", "H1:GDS-CALIB_STATE_VECTOR", "H1:SYN-INJECTED_NOISE"
+MAINS, DHARD = "H1:PEM-CS_MAINSMON_EBAY_1_DQ", "H1:ASC-DHARD_P_OUT_DQ"
+
+
+def _layout(root: Path, truth: bool = True) -> FrameLayout:
+    return FrameLayout(root / "llhoft", root / "lldetchar", root / "truth" if truth else None)
+
+
+def _gps(directory: Path) -> list[int]:
+    return sorted(FrameName.parse(p.name).gps for p in directory.glob("*.gwf"))
+
+
+def test_frames_have_the_contract_names_channels_and_rates(tmp_path):
+    """Strain, witness and truth frames carry the documented names and channels and read back exactly, with gwpy too."""
+    detector = SyntheticDetector()
+    span = detector.generate(T0, 3)
+    write_span(span, _layout(tmp_path))
+    assert [p.name for p in sorted((tmp_path / "llhoft").iterdir())] == [
+        f"H-H1_llhoft-{T0 + i}-1.gwf" for i in range(3)
+    ]
+    assert (tmp_path / "lldetchar" / f"H-H1_lldetchar-{T0}-1.gwf").is_file()
+    assert (tmp_path / "truth" / f"H-H1_llnoise-{T0}-1.gwf").is_file()
+    assert not [p for p in tmp_path.rglob("*") if p.is_file() and not p.name.endswith("-1.gwf")]
+
+    second = span.second(T0 + 1)
+    strain = read_frame(tmp_path / "llhoft" / f"H-H1_llhoft-{T0 + 1}-1.gwf")
+    assert set(strain.data) == {STRAIN, STATE}
+    assert strain.t0 == T0 + 1 and strain.sample_rate(STRAIN) == 16384 and strain.sample_rate(STATE) == 16
+    assert np.array_equal(strain[STRAIN], second.strain) and np.array_equal(strain[STATE], second.state)
+
+    gwpy_strain = TimeSeriesDict.read(str(tmp_path / "llhoft" / f"H-H1_llhoft-{T0 + 1}-1.gwf"), [STRAIN, STATE])
+    assert gwpy_strain[STRAIN].sample_rate.value == 16384 and gwpy_strain[STRAIN].t0.value == T0 + 1
+    assert gwpy_strain[STATE].dtype == np.int32 and gwpy_strain[STATE].sample_rate.value == 16
+    assert np.array_equal(gwpy_strain[STRAIN].value, second.strain)
+
+    path = tmp_path / "lldetchar" / f"H-H1_lldetchar-{T0 + 1}-1.gwf"
+    witnesses = read_frame(path)
+    assert set(witnesses.data) == set(detector.config.witness_channels)
+    for channel, rate in span.witness_sample_rates.items():
+        assert witnesses.sample_rate(channel) == rate, channel
+        assert np.array_equal(witnesses[channel], second.witnesses[channel]), channel
+    gwpy_witnesses = TimeSeriesDict.read(str(path), [MAINS, DHARD])
+    assert gwpy_witnesses[MAINS].sample_rate.value == 1024 and gwpy_witnesses[DHARD].sample_rate.value == 2048
+
+    truth = TimeSeriesDict.read(str(tmp_path / "truth" / f"H-H1_llnoise-{T0 + 1}-1.gwf"), [TRUTH])[TRUTH]
+    assert truth.sample_rate.value == 16384
+    assert np.array_equal(truth.value, second.truth)
+
+
+def test_dropped_and_late_frames(tmp_path, monkeypatch):
+    """Listed frames are dropped (never written) or written late, after the strain of their GPS + delay."""
+    order = []
+    for name in ("write_strain", "write_witness"):
+        original = getattr(streaming, name)
+
+        def recording(span, layout, original=original, kind=name.split("_")[1]):
+            order.append((kind, span.start))
+            return original(span, layout)
+
+        monkeypatch.setattr(streaming, name, recording)
+    faults = FaultInjection(
+        drop_strain_gps={T0 + 2}, drop_witness_gps={T0 + 4}, late_witness_gps={T0 + 1, T0 + 8}, late_witness_delay=2.5
+    )
+    report = FrameStreamer(SyntheticDetector(), _layout(tmp_path, truth=False), faults).run(T0, history=10, duration=10)
+    assert _gps(tmp_path / "llhoft") == [T0 + i for i in range(10) if i != 2]
+    assert _gps(tmp_path / "lldetchar") == [T0 + i for i in range(10) if i != 4]
+    assert not (tmp_path / "truth").exists()
+    assert report.dropped_strain == [T0 + 2] and report.dropped_witness == [T0 + 4]
+    assert report.late_witness == [T0 + 1, T0 + 8]
+    late = order.index(("witness", T0 + 1))
+    assert order.index(("strain", T0 + 3)) < late < order.index(("strain", T0 + 4))
+    assert order[-1] == ("witness", T0 + 8)  # still pending at the end: written, not lost
+
+
+def test_random_faults_follow_probability_and_seed():
+    """Random drops hit about the configured fraction of seconds, the same ones for the same seed."""
+    gps = range(T0, T0 + 4000)
+    faults = FaultInjection(seed=5, drop_strain_probability=0.1, late_witness_probability=0.05)
+    dropped = [g for g in gps if faults.drops_strain(g)]
+    assert len(dropped) == pytest.approx(400, rel=0.2)
+    assert dropped == [g for g in gps if FaultInjection(seed=5, drop_strain_probability=0.1).drops_strain(g)]
+    assert dropped != [g for g in gps if FaultInjection(seed=6, drop_strain_probability=0.1).drops_strain(g)]
+    assert sum(faults.witness_delay(g) > 0 for g in gps) == pytest.approx(200, rel=0.25)
+    assert not any(faults.drops_witness(g) for g in gps)
+
+
+def test_live_pacing_does_not_drift(tmp_path, monkeypatch):
+    """Live frames are written on a fixed schedule of 1/speed s from going live, history at once."""
+    times = {}
+    original = streaming.write_strain
+
+    def recording(span, layout):
+        times[span.start] = time.monotonic()
+        return original(span, layout)
+
+    monkeypatch.setattr(streaming, "write_strain", recording)
+    speed = 10.0
+    FrameStreamer(SyntheticDetector(), _layout(tmp_path, truth=False), speed=speed).run(T0, history=3, duration=11)
+    live = T0 + 3
+    schedule = np.array([times[g] - times[live] for g in range(live, T0 + 11)])
+    assert np.all(schedule >= np.arange(8) / speed - 1e-3)
+    assert schedule[-1] == pytest.approx(7 / speed, abs=0.05)  # no accumulated drift
+    assert times[live] - times[T0] < 1.0  # the history did not wait
+
+
+def test_stop_event_finishes_the_current_frame(tmp_path):
+    """Setting the stop event ends the run after whole frames, and pending late frames are still written."""
+    stop = threading.Event()
+    faults = FaultInjection(late_witness_gps={T0 + 1}, late_witness_delay=100.0)
+    streamer = FrameStreamer(SyntheticDetector(), _layout(tmp_path), faults, speed=20.0, stop=stop)
+    threading.Timer(0.4, stop.set).start()
+    report = streamer.run(T0, history=0, duration=None)
+    assert report.stopped and T0 + 3 <= report.next_gps < T0 + 20
+    assert _gps(tmp_path / "llhoft") == list(range(T0, report.next_gps))
+    assert T0 + 1 in _gps(tmp_path / "lldetchar")
+    for path in (tmp_path / "llhoft").iterdir():
+        read_frame(path)
+
+
+def test_resume_start(tmp_path):
+    """Without a start the detector resumes after the newest frame, else starts history seconds before now."""
+    layout = _layout(tmp_path)
+    now = current_gps()
+    assert abs(resume_start(layout, 600) - (now - 600)) <= 2
+    write_span(SyntheticDetector().generate(T0, 2), layout)
+    assert resume_start(layout, 600) == T0 + 2
+
+
+def _cli(*args: str, **kwargs) -> subprocess.Popen:
+    command = [sys.executable, "-m", "deepclean.synthetic", "--config", str(ROOT / "pyproject.toml"), *args]
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kwargs)
+
+
+def _dirs(root: Path) -> list[str]:
+    return ["--strain_dir", str(root / "s"), "--witness_dir", str(root / "w"), "--truth_dir", str(root / "t")]
+
+
+def test_cli_resumes_seamlessly_and_stops_cleanly_on_sigterm(tmp_path):
+    """The CLI writes frames equal to the API's, resumes after a restart and exits 0 on SIGTERM mid-stream."""
+    first = _cli(*_dirs(tmp_path), "--start", str(T0), "--duration", "3", "--history", "3")
+    assert first.wait(timeout=120) == 0, first.stderr.read()
+    second = _cli(*_dirs(tmp_path), "--speed", "20", "--history", "0", "--drop_witness_gps", f"[{T0 + 4}]")
+    deadline = time.monotonic() + 120
+    while len(_gps(tmp_path / "s")) < 8 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    second.send_signal(signal.SIGTERM)
+    assert second.wait(timeout=30) == 0, second.stderr.read()
+    written = _gps(tmp_path / "s")
+    assert written == list(range(T0, T0 + len(written))) and len(written) >= 8
+    assert T0 + 4 not in _gps(tmp_path / "w")
+    assert not [p for p in tmp_path.rglob(".*") if p.is_file()]  # no temporary files left
+    expected = SyntheticDetector().generate(T0 + 3, 2)
+    for gps in (T0 + 3, T0 + 4):  # across the restart
+        frame = read_frame(tmp_path / "s" / f"H-H1_llhoft-{gps}-1.gwf")
+        assert np.array_equal(frame[STRAIN], expected.second(gps).strain)
+
+
+def test_cli_rejects_bad_values_naming_the_key(tmp_path):
+    """An out-of-range option stops the CLI with exit code 2 and names the key."""
+    process = _cli(*_dirs(tmp_path), "--speed", "-2", "--duration", "1")
+    assert process.wait(timeout=120) == 2
+    assert "speed" in process.stderr.read()
+    assert not (tmp_path / "s").exists()
