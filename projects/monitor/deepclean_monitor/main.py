@@ -88,8 +88,7 @@ def monitor(
     logging.basicConfig(level=log_level, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     check_settings(band, out_of_band_range, fftlength, segment_seconds, window_seconds, min_seconds)
     metrics = MonitorMetrics()
-    if metrics_port:
-        metrics.serve(metrics_port)
+    stop_serving = metrics.serve(metrics_port) if metrics_port else (lambda: None)
     cleaned = CleanedFrameStream(cleaned_dir, site, ifo, cleaned_tag, frame_timeout)
     if start_gps:
         cleaned.start_at(start_gps)
@@ -145,6 +144,7 @@ def monitor(
     except KeyboardInterrupt:
         log.info("monitor: interrupted")
     finally:
+        stop_serving()
         if service.state.last_gps is not None:
             summaries.flush(service.state.last_gps + 1)
     return service

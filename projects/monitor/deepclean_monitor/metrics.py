@@ -7,6 +7,7 @@ port (``metrics_port``, 0 for none) and/or written as a node-exporter textfile
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, start_http_server, write_to_textfile
@@ -66,9 +67,16 @@ class MonitorMetrics:
             except KeyError:
                 pass
 
-    def serve(self, port: int, address: str = "127.0.0.1") -> None:
-        """Serve ``/metrics`` on ``address:port`` from a daemon thread."""
-        start_http_server(port, addr=address, registry=self.registry)
+    def serve(self, port: int, address: str = "127.0.0.1") -> Callable[[], None]:
+        """Serve ``/metrics`` on ``address:port`` from a daemon thread; returns the function that stops it."""
+        server, thread = start_http_server(port, addr=address, registry=self.registry)
+
+        def stop() -> None:
+            server.shutdown()
+            server.server_close()
+            thread.join(timeout=5)
+
+        return stop
 
     def write_textfile(self, path: Path) -> None:
         """Write the metrics in the text format (atomically) to ``path``."""

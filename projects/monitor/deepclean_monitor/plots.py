@@ -72,12 +72,13 @@ def plot_band_ratio(points: Sequence[RatioPoint], decisions: Sequence[Decision],
         color = "tab:green" if decision.action == "promote" else "tab:red"
         axis.axvline(decision.gps - t0, color=color, linestyle="--")
         axis.annotate(
-            f"{decision.action} {decision.version}", (decision.gps - t0, 1.0), xycoords=("data", "axes fraction"),
+            f"{decision.action} {decision.version}", (decision.gps - t0, 0.97), xycoords=("data", "axes fraction"),
             rotation=90, va="top", ha="right", fontsize=8, color=color,
         )
+    axis.axhline(1.0, color="0.5", linewidth=0.8)
     axis.set_xlabel(f"seconds after GPS {t0}")
     axis.set_ylabel("band ASD ratio (cleaned/raw)")
-    axis.set_ylim(bottom=0)
+    axis.set_ylim(0, max([1.1] + [p.band_ratio * 1.05 for p in points if np.isfinite(p.band_ratio)]))
     axis.grid(alpha=0.3)
     if points:
         axis.legend(loc="upper left", fontsize=8)

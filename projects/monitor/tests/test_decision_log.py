@@ -1,0 +1,125 @@
+"""The decision log and the runner: logged before the call, retried with back-off, replayed after a restart."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from fake_exporter import TOKEN, FakeExporter, ServedExporter
+
+from deepclean_monitor.decision_log import DecisionLog
+from deepclean_monitor.decision_runner import Backoff, DecisionRunner
+from deepclean_monitor.exporter_client import ExporterClient, ExporterError
+from deepclean_monitor.policy import Decision
+
+PROMOTE = Decision("promote", 2, 1, 1000, "better", {"2": {"band_ratio": 0.4}})
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def make_runner(tmp_path, url, clock, applied):
+    return DecisionRunner(
+        decision_log=DecisionLog(tmp_path / "decisions.jsonl"),
+        exporter=ExporterClient(url, TOKEN, timeout=2.0),
+        backoff=Backoff(initial=1.0, maximum=4.0),
+        on_applied=applied.append,
+        clock=clock,
+    )
+
+
+def test_replay_sorts_applied_from_pending(tmp_path):
+    """Replaying the log returns applied decisions and those decided but never applied."""
+    log = DecisionLog(tmp_path / "decisions.jsonl")
+    second = Decision("rollback", 1, 2, 2000, "noisy")
+    log.decided(PROMOTE)
+    log.attempt_failed(PROMOTE, 1, "down")
+    log.applied(PROMOTE)
+    log.decided(second)
+    replay = DecisionLog(tmp_path / "decisions.jsonl").replay()
+    assert replay.applied == [PROMOTE]
+    assert replay.pending == [second]
+
+
+def test_torn_last_line_is_skipped(tmp_path):
+    """A line cut short by a crash does not stop the replay."""
+    log = DecisionLog(tmp_path / "decisions.jsonl")
+    log.decided(PROMOTE)
+    with open(log.path, "a") as f:
+        f.write('{"event": "applied", "id": "promote-2')
+    assert log.replay().pending == [PROMOTE]
+
+
+def test_decision_logged_before_the_exporter_is_called(tmp_path):
+    """The decided record is on disk even when the exporter cannot be reached at all."""
+    clock, applied = Clock(), []
+    runner = make_runner(tmp_path, "http://127.0.0.1:9", clock, applied)  # nothing listens on port 9
+    runner.submit(PROMOTE)
+    records = [json.loads(line) for line in open(tmp_path / "decisions.jsonl")]
+    assert [r["event"] for r in records] == ["decided", "attempt_failed"]
+    assert records[0]["figures"] == {"2": {"band_ratio": 0.4}}
+    assert "127.0.0.1:9" in records[1]["error"]
+    assert runner.busy and applied == []
+
+
+def test_retries_back_off_then_apply(tmp_path):
+    """Failed calls are retried after 1, 2, 4, 4 s; the decision is applied once the exporter answers."""
+    fake = FakeExporter(versions=[1, 2], production=1, canary=2, down=True)
+    served = ServedExporter(fake)
+    try:
+        clock, applied = Clock(), []
+        runner = make_runner(tmp_path, served.url, clock, applied)
+        runner.submit(PROMOTE)
+        delays = []
+        for _ in range(4):
+            next_attempt = runner.pending[0].next_attempt
+            delays.append(next_attempt - clock.now)
+            clock.now = next_attempt - 0.01
+            runner.retry_due()  # too early: no call
+            clock.now = next_attempt
+            calls = len(fake.calls)
+            runner.retry_due()
+            assert len(fake.calls) == calls + 1
+        assert delays == [1.0, 2.0, 4.0, 4.0]
+        fake.down = False
+        clock.now = runner.pending[0].next_attempt
+        runner.retry_due()
+        assert applied == [PROMOTE] and not runner.busy
+        assert fake.production == 2 and fake.puts() == [2]
+    finally:
+        served.close()
+
+
+def test_already_applied_call_is_not_repeated(tmp_path):
+    """If the exporter already has the target (the monitor stopped before logging it), no PUT is made."""
+    fake = FakeExporter(versions=[1, 2], production=2, canary=2)
+    served = ServedExporter(fake)
+    try:
+        applied = []
+        runner = make_runner(tmp_path, served.url, Clock(), applied)
+        runner.resume([PROMOTE])
+        runner.retry_due()
+        assert applied == [PROMOTE] and fake.puts() == []
+        events = [json.loads(line)["event"] for line in open(tmp_path / "decisions.jsonl")]
+        assert events == ["applied"]  # resume() does not log the decision a second time
+    finally:
+        served.close()
+
+
+def test_client_errors_name_the_call(exporter, monkeypatch):
+    """A rejected call (wrong token, unknown version) raises ExporterError with the status and message."""
+    client = ExporterClient(exporter.url, "wrong-token")
+    with pytest.raises(ExporterError, match="PUT .*/production: HTTP 401"):
+        client.set_pin("production", 2)
+    client = ExporterClient(exporter.url, TOKEN)
+    with pytest.raises(ExporterError, match="HTTP 404: unknown version 9"):
+        client.set_pin("production", 9)
+    assert client.set_pin("canary", 3) == 3
+    assert client.versions()["canary"] == 3
+    with pytest.raises(ExporterError, match="no exporter token"):
+        ExporterClient(exporter.url, None).set_pin("production", 1)
