@@ -6,8 +6,11 @@ import pytest
 from deepclean.signal import (
     asd,
     band_asd_ratio,
+    band_asd_ratio_of_psds,
     fraction_removed,
     out_of_band_ratios,
+    out_of_band_ratios_of_psds,
+    psd,
     residual_db,
     worst_out_of_band_ratio,
 )
@@ -106,3 +109,15 @@ def test_fraction_removed_needs_matching_shapes():
     """Truth and estimate of different lengths are refused."""
     with pytest.raises(ValueError, match="shape"):
         fraction_removed(np.zeros(FS * 8), np.zeros(FS * 4), FS, BAND)
+
+
+def test_psd_variants_give_the_same_figures(noise):
+    """The figures computed from PSDs equal those computed from the time series."""
+    white, truth = noise
+    frequencies, psd_cleaned = psd(white, FS, 4.0)
+    _, psd_raw = psd(white + truth, FS, 4.0)
+    assert band_asd_ratio_of_psds(frequencies, psd_cleaned, psd_raw, BAND) == pytest.approx(band_asd_ratio(white, white + truth, FS, BAND))
+    centres, ratios = out_of_band_ratios_of_psds(frequencies, psd_cleaned, psd_raw, BAND, (10.0, 200.0))
+    expected_centres, expected_ratios = out_of_band_ratios(white, white + truth, FS, BAND, (10.0, 200.0))
+    np.testing.assert_array_equal(centres, expected_centres)
+    np.testing.assert_allclose(ratios, expected_ratios)

@@ -98,6 +98,11 @@ class StreamingResampler:
         self.delay = self.delay_samples / self.output_rate
         self.reset()
 
+    @property
+    def buffered_samples(self) -> int:
+        """Input samples held for the next outputs (bounded: about the filter's length)."""
+        return 0 if self._buffer is None else self._buffer.shape[-1]
+
     def reset(self) -> None:
         """Forget the stream (after a gap): the next block starts a new stream."""
         # The buffer holds input samples [buffer_start, total_in). Its start is

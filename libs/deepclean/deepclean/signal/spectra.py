@@ -7,6 +7,8 @@
   ratio outside the band, in bins of about 1 Hz (PSDs averaged over each bin
   before the ratio, which keeps Welch scatter out of the figure); cleaning
   must leave these at 1.
+- ``*_of_psds`` variants take PSDs already computed (a monitor averaging the
+  PSDs of a sliding window).
 - :func:`fraction_removed` and :func:`residual_db`: how much of a known
   injected noise's in-band power an estimate removes,
   ``1 - P_band(truth - estimate) / P_band(truth)``, and the residual power in dB.
@@ -24,9 +26,11 @@ from scipy.signal import welch
 __all__ = [
     "asd",
     "band_asd_ratio",
+    "band_asd_ratio_of_psds",
     "band_power",
     "fraction_removed",
     "out_of_band_ratios",
+    "out_of_band_ratios_of_psds",
     "psd",
     "residual_db",
     "worst_out_of_band_ratio",
@@ -105,10 +109,15 @@ def band_asd_ratio(
     average: Average = "median",
 ) -> float:
     """Mean over the band's frequency bins of ASD(cleaned) / ASD(raw)."""
-    frequencies, asd_cleaned = asd(cleaned, sample_rate, fftlength, average=average)
-    _, asd_raw = asd(raw, sample_rate, fftlength, average=average)
+    frequencies, psd_cleaned = psd(cleaned, sample_rate, fftlength, average=average)
+    _, psd_raw = psd(raw, sample_rate, fftlength, average=average)
+    return band_asd_ratio_of_psds(frequencies, psd_cleaned, psd_raw, band)
+
+
+def band_asd_ratio_of_psds(frequencies: np.ndarray, psd_cleaned: np.ndarray, psd_raw: np.ndarray, band: Sequence[float]) -> float:
+    """:func:`band_asd_ratio` from PSDs already computed (e.g. averaged over a window)."""
     mask = _in_band(frequencies, band)
-    return float(np.mean(asd_cleaned[mask] / asd_raw[mask]))
+    return float(np.mean(np.sqrt(psd_cleaned[mask] / psd_raw[mask])))
 
 
 def out_of_band_ratios(
@@ -131,11 +140,23 @@ def out_of_band_ratios(
     centres, ratios
         Bin centres in Hz and the ratio in each bin.
     """
+    frequencies, psd_cleaned = psd(cleaned, sample_rate, fftlength, average=average)
+    _, psd_raw = psd(raw, sample_rate, fftlength, average=average)
+    return out_of_band_ratios_of_psds(frequencies, psd_cleaned, psd_raw, band, frequency_range, bin_width)
+
+
+def out_of_band_ratios_of_psds(
+    frequencies: np.ndarray,
+    psd_cleaned: np.ndarray,
+    psd_raw: np.ndarray,
+    band: Sequence[float],
+    frequency_range: Sequence[float],
+    bin_width: float = 1.0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`out_of_band_ratios` from PSDs already computed (e.g. averaged over a window)."""
     low, high = frequency_range
     if not 0 <= low < high:
         raise ValueError(f"frequency_range {list(frequency_range)} must have 0 <= low < high")
-    frequencies, psd_cleaned = psd(cleaned, sample_rate, fftlength, average=average)
-    _, psd_raw = psd(raw, sample_rate, fftlength, average=average)
     if bin_width < frequencies[1]:
         raise ValueError(f"bin_width {bin_width} Hz is finer than the resolution {frequencies[1]:g} Hz")
     edges = np.arange(low, high + bin_width / 2, bin_width)
