@@ -273,28 +273,38 @@ class FrameFollower:
         return gap
 
     def _time_out(self, pending: PendingFrameFile) -> None:
-        """Queue the gap for a frame that did not come in time (and the missing frames after it)."""
+        """Queue the gaps for a frame that did not come in time, and for the missing frames after it.
+
+        A frame whose file exists but never became readable is a "corrupt" gap of
+        its own; the missing frames up to the next one present are one "dropped"
+        gap. With nothing later present, only this frame is dropped, and enough
+        such drops in a row mean the stream is dead.
+        """
+        gaps = []
         start = self.position
-        later = [gps for gps in self.scan() if gps > start]
         if pending.seen:
-            self._queue.append(Gap(start, start + self.duration, "corrupt", pending.error))
-        elif not later:
+            gaps.append(Gap(start, start + self.duration, "corrupt", pending.error or f"{pending.path} never became readable"))
+            start += self.duration
+        later = [gps for gps in self.scan() if gps >= start]
+        if later:
+            self._consecutive_drops = 0
+            if later[0] > start:
+                gaps.append(Gap(start, later[0], "dropped", f"no file within {self.timeout:g} s; next frame at GPS {later[0]}"))
+            self.position = later[0]
+        elif pending.seen:
+            self.position = start
+        else:
             self._consecutive_drops += 1
             if self._consecutive_drops >= self.max_consecutive_drops:
                 raise StreamDeadError(
                     f"{self.describe()}: nothing arrived for {self._consecutive_drops} frames in a row "
                     f"(waiting for GPS {start}, {self.timeout:g} s each)"
                 )
-            self._queue.append(Gap(start, start + self.duration, "dropped", f"no file within {self.timeout:g} s"))
-        end = later[0] if later else start + self.duration
-        if later:
-            self._consecutive_drops = 0
-            if end > start + self.duration or not pending.seen:
-                gap_start = start + self.duration if pending.seen else start
-                self._queue.append(Gap(gap_start, end, "dropped", f"no file within {self.timeout:g} s; next frame at GPS {end}"))
-        self.position = end
-        for gap in self._queue:
+            gaps.append(Gap(start, start + self.duration, "dropped", f"no file within {self.timeout:g} s"))
+            self.position = start + self.duration
+        for gap in gaps:
             logger.warning("%s: GPS %d-%d %s (%s)", self.describe(), gap.start, gap.end, gap.reason, gap.detail)
+        self._queue.extend(gaps)
 
 
 class JoinedFollower:
