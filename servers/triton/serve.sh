@@ -2,16 +2,27 @@
 # Start Triton (CPU build bundled with nvidia-pytriton, python backend) on a
 # model repository in poll mode, in the foreground.
 #
-#   servers/triton/serve.sh <model_repository> [grpc_port] [http_port] [metrics_port]
+#   servers/triton/serve.sh [model_repository] [grpc_port] [http_port] [metrics_port]
 #
-# Defaults: gRPC 8001, HTTP 8000, metrics 8002. Environment: TRITON_VENV (default
-# .venvs/triton-server), TRITON_POLL_SECS (default 1), TRITON_EXIT_TIMEOUT (default 5).
+# Defaults: the model_repository of [tool.typeo.base] in the configuration
+# ($DEEPCLEAN_CONFIG or the top-level pyproject.toml), gRPC 8001, HTTP 8000,
+# metrics 8002, all bound to 127.0.0.1 (TRITON_ADDRESS to change). Environment:
+# TRITON_VENV (default .venvs/triton-server), TRITON_POLL_SECS (default 1),
+# TRITON_EXIT_TIMEOUT (default 5).
 # The server keeps running while models are missing or fail to load (they are
 # retried on every poll); stop it with SIGTERM.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 VENV="${TRITON_VENV:-$ROOT/.venvs/triton-server}"
-REPO="${1:?usage: serve.sh <model_repository> [grpc_port] [http_port] [metrics_port]}"
+CONFIG="${DEEPCLEAN_CONFIG:-$ROOT/pyproject.toml}"
+ADDRESS="${TRITON_ADDRESS:-127.0.0.1}"
+REPO="${1:-$("$VENV/bin/python" - "$CONFIG" <<'PY'
+import pathlib, sys, tomllib
+config = pathlib.Path(sys.argv[1])
+value = tomllib.loads(config.read_text())["tool"]["typeo"]["base"]["model_repository"]
+print(config.parent / value)
+PY
+)}"
 GRPC_PORT="${2:-8001}"
 HTTP_PORT="${3:-8000}"
 METRICS_PORT="${4:-8002}"
@@ -32,8 +43,8 @@ exec "$SERVER/bin/tritonserver" \
   --strict-readiness=false \
   --backend-directory="$SERVER/backends" \
   --cache-directory="$SERVER/caches" \
-  --grpc-port="$GRPC_PORT" \
-  --http-port="$HTTP_PORT" \
-  --metrics-port="$METRICS_PORT" \
+  --grpc-address="$ADDRESS" --grpc-port="$GRPC_PORT" \
+  --http-address="$ADDRESS" --http-port="$HTTP_PORT" \
+  --metrics-address="$ADDRESS" --metrics-port="$METRICS_PORT" \
   --exit-timeout-secs="${TRITON_EXIT_TIMEOUT:-5}" \
   --log-verbose=0

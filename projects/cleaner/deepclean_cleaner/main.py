@@ -66,6 +66,7 @@ def main(
     safety_band_tolerance: PositiveFloat = 1.0,
     safety_out_of_band_tolerance: PositiveFloat = 1.05,
     safety_taper: PositiveFloat = 0.25,
+    safety_check_range: tuple[PositiveFloat, PositiveFloat] = (10.0, 2000.0),
     compress: bool = False,
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO",
 ) -> int:
@@ -105,8 +106,9 @@ def main(
         (the newest input); ``start_gps`` overrides both; stop before ``stop_gps`` (None: never).
     preroll
         Seconds of input read before a resume point to refill the stages (not written).
-    safety, safety_window, safety_band_tolerance, safety_out_of_band_tolerance, safety_taper
-        The safety gate: on/off, window (s), largest accepted ASD ratios in and out of band, taper (s).
+    safety, safety_window, safety_band_tolerance, safety_out_of_band_tolerance, safety_taper, safety_check_range
+        The safety gate: on/off, window (s), largest accepted ASD ratios in and out of band
+        (1 Hz bins), taper (s), frequencies (Hz) checked outside the band.
     compress
         gzip the cleaned frames.
     log_level
@@ -130,6 +132,7 @@ def main(
             band_tolerance=float(safety_band_tolerance),
             out_of_band_tolerance=float(safety_out_of_band_tolerance),
             taper=float(safety_taper),
+            check_range=(float(safety_check_range[0]), float(safety_check_range[1])),
         ),
     )
     writer = CleanedFrameWriter(
