@@ -221,23 +221,25 @@ class FrameFollower:
         """Block until the next frame or gap; None once ``stop`` is set."""
         if self._queue:
             return self._queue.popleft()
-        if self.position is None and not self._find_live_edge():
+        position = self.position if self.position is not None else self._find_live_edge()
+        if position is None:
             return None
-        name = FrameName(self.position, self.site, self.ifo, self.tag, self.duration)
+        self.position = position
+        name = FrameName(position, self.site, self.ifo, self.tag, self.duration)
         pending = PendingFrameFile(name, self.directory, self.channels, self.settle_time, self.clock)
         waiting_since = self.clock()
         while not self.stopped():
             if self.max_lag is not None and self.clock() - self._last_scan >= self.scan_interval:
-                gap = self._catch_up(self.scan())
+                gap = self._catch_up(self.scan(), position, self.max_lag)
                 if gap is not None:
                     return gap
             data = pending.poll()
             if data is not None:
                 self._consecutive_drops = 0
-                self.position += self.duration
+                self.position = position + self.duration
                 return Frame(name.gps, self.duration, pending.path, data, pending.arrival())
             if self.clock() - waiting_since >= self.timeout:
-                self._time_out(pending)
+                self._time_out(pending, position)
                 return self._queue.popleft()
             self.idle()
         return None
@@ -250,29 +252,28 @@ class FrameFollower:
         """Wait one poll interval."""
         self._sleep(self.poll_interval)
 
-    def _find_live_edge(self) -> bool:
-        """Set the position to the newest frame present, waiting for one if needed."""
+    def _find_live_edge(self) -> int | None:
+        """The newest frame present, waiting for one if needed; None once stopped."""
         waiting_since = self.clock()
         patience = self.timeout * self.max_consecutive_drops
         while not self.stopped():
             frames = self.scan()
             if frames:
-                self.position = frames[-1]
-                return True
+                return frames[-1]
             if self.clock() - waiting_since >= patience:
                 raise StreamDeadError(f"no frame of {self.describe()} appeared in {patience:g} s")
             self.idle()
-        return False
+        return None
 
-    def _catch_up(self, frames: list[int]) -> Gap | None:
-        """Jump to the newest frame if it is more than max_lag seconds ahead."""
-        if not frames or frames[-1] - self.position <= self.max_lag:
+    def _catch_up(self, frames: list[int], position: int, max_lag: float) -> Gap | None:
+        """Jump to the newest frame if it is more than ``max_lag`` seconds ahead of ``position``."""
+        if not frames or frames[-1] - position <= max_lag:
             return None
-        gap = Gap(self.position, frames[-1], "behind", f"{frames[-1] - self.position} s behind the newest frame")
+        gap = Gap(position, frames[-1], "behind", f"{frames[-1] - position} s behind the newest frame")
         self.position = frames[-1]
         return gap
 
-    def _time_out(self, pending: PendingFrameFile) -> None:
+    def _time_out(self, pending: PendingFrameFile, position: int) -> None:
         """Queue the gaps for a frame that did not come in time, and for the missing frames after it.
 
         A frame whose file exists but never became readable is a "corrupt" gap of
@@ -281,7 +282,7 @@ class FrameFollower:
         such drops in a row mean the stream is dead.
         """
         gaps = []
-        start = self.position
+        start = position
         if pending.seen:
             gaps.append(Gap(start, start + self.duration, "corrupt", pending.error or f"{pending.path} never became readable"))
             start += self.duration
@@ -365,7 +366,7 @@ class JoinedFollower:
             if data is not None:
                 return FramePair(frame, data)
             if strain.clock() >= deadline:
-                reason = "corrupt" if pending.seen else "late"
+                reason: Literal["late", "corrupt"] = "corrupt" if pending.seen else "late"
                 detail = pending.error if pending.seen else f"no witness frame {pending.path} within {self.witness_timeout:g} s"
                 logger.warning("GPS %d: witness frame %s: %s", frame.gps, reason, detail)
                 return FramePair(frame, None, reason, detail)

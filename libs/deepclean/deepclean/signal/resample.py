@@ -121,16 +121,15 @@ class StreamingResampler:
         block = np.asarray(block, dtype=float)
         if block.ndim == 0:
             raise ValueError("a block must have a time axis")
-        if self._buffer is None:
-            self._buffer = np.zeros(block.shape[:-1] + (self._lead,))
-        elif block.shape[:-1] != self._buffer.shape[:-1]:
-            raise ValueError(f"block shape {block.shape} does not match the stream's leading shape {self._buffer.shape[:-1]}")
-        self._buffer = np.concatenate((self._buffer, block), axis=-1)
+        history = np.zeros(block.shape[:-1] + (self._lead,)) if self._buffer is None else self._buffer
+        if block.shape[:-1] != history.shape[:-1]:
+            raise ValueError(f"block shape {block.shape} does not match the stream's leading shape {history.shape[:-1]}")
+        buffer = np.concatenate((history, block), axis=-1)
         self._total_in += block.shape[-1]
         # Output m needs upsampled input up to index m * down + half_len,
         # i.e. m * down + half_len < total_in * up.
         ready = -(-(self._total_in * self.up - self._half_len) // self.down)
-        return self._emit(max(ready, self._next_out))
+        return self._emit(buffer, max(ready, self._next_out))
 
     def flush(self) -> np.ndarray:
         """The remaining output of the stream, its end padded with zeros; then reset."""
@@ -139,16 +138,15 @@ class StreamingResampler:
             return np.zeros(0)
         total_out = -(-self._total_in * self.up // self.down)
         pad = np.zeros(self._buffer.shape[:-1] + (2 * self._half_len // self.up + 1,))
-        self._buffer = np.concatenate((self._buffer, pad), axis=-1)
-        out = self._emit(total_out)
+        out = self._emit(np.concatenate((self._buffer, pad), axis=-1), total_out)
         self.reset()
         return out
 
-    def _emit(self, end: int) -> np.ndarray:
-        """Compute one-shot outputs [next_out, end) from the buffer and trim it."""
-        buffer = self._buffer
+    def _emit(self, buffer: np.ndarray, end: int) -> np.ndarray:
+        """Compute one-shot outputs [next_out, end) from ``buffer`` and keep what later outputs need."""
         start = self._next_out
         if end <= start:
+            self._buffer = buffer
             return np.zeros(buffer.shape[:-1] + (0,))
         # upfirdn output j of the buffer is convolution index j * down + buffer_start * up
         # of the whole stream; one-shot output m is convolution index m * down + half_len.
@@ -167,7 +165,6 @@ class StreamingResampler:
         # so the buffer start keeps its phase.
         needed = (end * self.down - self._half_len) // self.up - self._buffer_start
         drop = max(needed - needed % self.down, 0)
-        if drop:
-            self._buffer = buffer[..., drop:]
-            self._buffer_start += drop
+        self._buffer = buffer[..., drop:]
+        self._buffer_start += drop
         return out
