@@ -49,10 +49,9 @@ def test_staged_version_is_invisible_until_published(tmp_path: Path) -> None:
 def test_discarded_version_leaves_nothing(tmp_path: Path) -> None:
     """A failed write (context manager exit without publish) removes its staging directory."""
     model = _model(tmp_path)
-    with pytest.raises(RuntimeError):
-        with reserve_version(model) as staged:
-            (staged.directory / "model.onnx").write_text("half")
-            raise RuntimeError("export failed")
+    with pytest.raises(RuntimeError), reserve_version(model) as staged:
+        (staged.directory / "model.onnx").write_text("half")
+        raise RuntimeError("export failed")
     assert model.versions() == []
     assert [p.name for p in model.directory.iterdir()] == [".lock"]
 

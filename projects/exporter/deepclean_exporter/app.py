@@ -108,7 +108,7 @@ def create_app(exporter: Exporter, token: str, max_body_bytes: int = 4096) -> Fl
         metrics.export_seconds.observe(time.monotonic() - started)
         return jsonify(version=version), 201
 
-    def pin_view(pin: str):  # noqa: ANN202 - a Flask view
+    def pin_view(pin: str):
         def view() -> Response:
             if request.method == "PUT":
                 require_token()

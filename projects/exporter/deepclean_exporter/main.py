@@ -156,4 +156,5 @@ def main(
         platform,
         "on" if exporter.build_plans else "off",
     )
-    waitress.serve(app, host=host, port=port, threads=server_threads, max_request_body_size=max_body_bytes)
+    # waitress only guards memory; Flask's own, smaller limit answers an oversized body with JSON.
+    waitress.serve(app, host=host, port=port, threads=server_threads, max_request_body_size=max_body_bytes + 65536)

@@ -31,9 +31,7 @@ class ExporterMetrics:
                 ["method", "endpoint", "status"],
                 registry=registry,
             ),
-            exports=Counter(
-                "deepclean_exporter_exports", "Export requests by result", ["result"], registry=registry
-            ),
+            exports=Counter("deepclean_exporter_exports", "Export requests by result", ["result"], registry=registry),
             export_seconds=Histogram(
                 "deepclean_exporter_export_seconds",
                 "Wall time of successful exports",

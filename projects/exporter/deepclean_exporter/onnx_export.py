@@ -84,7 +84,7 @@ def check_onnx(
     options.intra_op_num_threads = 1
     try:
         session = ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
-    except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own exception types
+    except Exception as exc:
         raise Rejected(f"onnxruntime cannot load the exported model: {exc}") from exc
     generator = np.random.default_rng(seed)
     length = _block_length(network, check_samples)

@@ -54,7 +54,7 @@ def _load_weights(path: Path) -> dict[str, torch.Tensor]:
         raise Rejected(f"{path} is missing")
     try:
         state_dict = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - any unreadable file is the same client error
+    except Exception as exc:
         raise Rejected(f"{path} is not a readable torch state_dict: {exc}") from exc
     if not isinstance(state_dict, dict) or not all(isinstance(v, torch.Tensor) for v in state_dict.values()):
         raise Rejected(f"{path} does not hold a state_dict (a mapping of names to tensors)")

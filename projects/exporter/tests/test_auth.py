@@ -45,7 +45,14 @@ def test_unusable_token_sources_are_errors(tmp_path: Path, monkeypatch) -> None:
 
 @pytest.mark.parametrize(
     "header, expected",
-    [("Bearer abc", True), ("bearer abc", True), ("Bearer abd", False), ("Bearer ", False), ("abc", False), (None, False)],
+    [
+        ("Bearer abc", True),
+        ("bearer abc", True),
+        ("Bearer abd", False),
+        ("Bearer ", False),
+        ("abc", False),
+        (None, False),
+    ],
 )
 def test_bearer_matches(header, expected: bool) -> None:
     """Only 'Bearer <the token>' is accepted."""

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from tritonclient.grpc import model_config_pb2
 
 from deepclean.model_repository import Pins, Platform, TritonModelConfig, policy_versions
 from deepclean_exporter.pbtxt_check import ConfigTextError, parse_model_config
-from tritonclient.grpc import model_config_pb2
 
 
 @pytest.mark.parametrize("platform", list(Platform))

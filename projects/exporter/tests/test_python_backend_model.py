@@ -86,9 +86,5 @@ def test_model_py_imports_only_what_the_backend_provides() -> None:
     from deepclean.model_repository import PYTHON_BACKEND_MODEL
 
     source = Path(PYTHON_BACKEND_MODEL).read_text()
-    imported = {
-        line.split()[1].split(".")[0]
-        for line in source.splitlines()
-        if line.startswith(("import ", "from "))
-    }
+    imported = {line.split()[1].split(".")[0] for line in source.splitlines() if line.startswith(("import ", "from "))}
     assert imported == {"json", "os", "numpy", "onnxruntime", "triton_python_backend_utils"}

@@ -64,7 +64,9 @@ def test_load_training_reads_a_complete_directory(make_training_dir) -> None:
     assert "input_conv.0.weight" in run.state_dict
 
 
-@pytest.mark.parametrize("missing, message", [("weights.pt", "weights.pt is missing"), ("metadata.json", "cannot read")])
+@pytest.mark.parametrize(
+    "missing, message", [("weights.pt", "weights.pt is missing"), ("metadata.json", "cannot read")]
+)
 def test_load_training_names_a_missing_file(make_training_dir, missing: str, message: str) -> None:
     """A directory without its weights or metadata is rejected naming the file."""
     directory = make_training_dir("run-1")

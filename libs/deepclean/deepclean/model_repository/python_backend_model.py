@@ -28,6 +28,8 @@ class TritonPythonModel:
         """Open the ONNX model of this version (``args`` as given by the python backend)."""
         config = json.loads(args["model_config"])
         directory = os.path.join(args["model_repository"], args["model_version"])
+        if not os.path.isfile(os.path.join(directory, "model.onnx")):
+            directory = os.path.dirname(os.path.abspath(__file__))  # a localized copy of the version
         threads = config.get("parameters", {}).get("intra_op_num_threads", {}).get("string_value", "0")
         options = ort.SessionOptions()
         options.intra_op_num_threads = int(threads or 0)
@@ -46,9 +48,7 @@ class TritonPythonModel:
                 output = pb_utils.Tensor(OUTPUT_NAME, noise.astype(np.float32, copy=False))
                 responses.append(pb_utils.InferenceResponse(output_tensors=[output]))
             except Exception as exc:  # noqa: BLE001 - reported to the client, the model keeps serving
-                responses.append(
-                    pb_utils.InferenceResponse(output_tensors=[], error=pb_utils.TritonError(str(exc)))
-                )
+                responses.append(pb_utils.InferenceResponse(output_tensors=[], error=pb_utils.TritonError(str(exc))))
         return responses
 
     def finalize(self):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
+from typing import Self
 
 from .locks import directory_is_abandoned, lock_directory
 from .model import Model
@@ -55,7 +56,7 @@ class StagedVersion:
             os.close(self._lock_fd)
             self._lock_fd = None
 
-    def __enter__(self) -> StagedVersion:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc_info: object) -> None:

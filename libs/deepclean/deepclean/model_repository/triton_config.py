@@ -90,7 +90,6 @@ class TritonModelConfig:
         ]
         if self.platform is Platform.PYTHON:
             lines.append(
-                'parameters: { key: "intra_op_num_threads" '
-                f'value: {{ string_value: "{self.intra_op_threads}" }} }}'
+                f'parameters: {{ key: "intra_op_num_threads" value: {{ string_value: "{self.intra_op_threads}" }} }}'
             )
         return "\n".join(lines) + "\n"
