@@ -114,23 +114,52 @@ def test_random_faults_follow_probability_and_seed():
     assert not any(faults.drops_witness(g) for g in gps)
 
 
+class _SimulatedTime:
+    """A monotonic clock and a stop event whose waits advance simulated time instead of sleeping."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+        self.stopped = False
+
+    def __call__(self) -> float:
+        return self.now
+
+    def wait(self, timeout: float) -> bool:
+        self.now += timeout
+        return self.stopped
+
+    def is_set(self) -> bool:
+        return self.stopped
+
+
 def test_live_pacing_does_not_drift(tmp_path, monkeypatch):
-    """Live frames are written on a fixed schedule of 1/speed s from going live, history at once."""
+    """Live frames go out on a fixed 1/speed schedule from going live, however long writing takes; history at once."""
+    clock = _SimulatedTime()
     times = {}
     original = streaming.write_strain
 
-    def recording(span, layout):
-        times[span.start] = time.monotonic()
+    def slow_write(span, layout):
+        times[span.start] = clock.now
+        clock.now += 0.03  # writing takes time: must not push the schedule back
         return original(span, layout)
 
-    monkeypatch.setattr(streaming, "write_strain", recording)
+    monkeypatch.setattr(streaming, "write_strain", slow_write)
     speed = 10.0
-    FrameStreamer(SyntheticDetector(), _layout(tmp_path, truth=False), speed=speed).run(T0, history=3, duration=11)
+    streamer = FrameStreamer(
+        SyntheticDetector(), _layout(tmp_path, truth=False), speed=speed, stop=clock, clock=clock
+    )
+    streamer.run(T0, history=3, duration=11)
     live = T0 + 3
-    schedule = np.array([times[g] - times[live] for g in range(live, T0 + 11)])
-    assert np.all(schedule >= np.arange(8) / speed - 1e-3)
-    assert schedule[-1] == pytest.approx(7 / speed, abs=0.05)  # no accumulated drift
-    assert times[live] - times[T0] < 1.0  # the history did not wait
+    assert [times[g] - times[live] for g in range(live, T0 + 11)] == pytest.approx(np.arange(8) / speed)
+    assert times[live] - times[T0] == pytest.approx(3 * 0.03)  # the history did not wait
+
+
+def test_live_pacing_in_real_time(tmp_path):
+    """With the real clock, 8 live frames at 20x take about 7/20 s after the history."""
+    start = time.monotonic()
+    FrameStreamer(SyntheticDetector(), _layout(tmp_path, truth=False), speed=20.0).run(T0, history=2, duration=10)
+    assert 7 / 20 <= time.monotonic() - start < 5.0
+    assert len(_gps(tmp_path / "llhoft")) == 10
 
 
 def test_stop_event_finishes_the_current_frame(tmp_path):

@@ -230,6 +230,7 @@ class SyntheticDetector:
         self.state = StateModel(cfg.seed, cfg.not_ready_interval, cfg.not_ready_duration)
         self._floor_filter = FirFilter(strain_floor_filter(cfg.strain_sample_rate, _FLOOR_FILTER_SECONDS, cfg.psd))
         self._blocks: OrderedDict[int, SyntheticSpan] = OrderedDict()
+        self._carrier: np.ndarray | None = None
 
     def generate(self, start: int, duration: int) -> SyntheticSpan:
         """The data of ``[start, start + duration)`` (whole GPS seconds)."""
@@ -290,17 +291,22 @@ class SyntheticDetector:
         return self._floor_filter.coloured(white, gps * rate, (gps + BLOCK_SECONDS) * rate)
 
     def _injected_noise(self, gps: int, offsets: np.ndarray, motions: dict[str, np.ndarray]) -> np.ndarray:
-        # The envelope (a few hertz wide) is computed at ENVELOPE_RATE and interpolated
-        # to the strain rate; only the carrier phase is evaluated at every strain sample.
+        # The baseband signal (a few hertz wide) is computed at ENVELOPE_RATE and
+        # interpolated to the strain rate; the carrier is the same in every block.
         margin = _MARGIN_SECONDS * ENVELOPE_RATE
-        envelope_offsets = np.arange(-margin, BLOCK_SECONDS * ENVELOPE_RATE + margin) / ENVELOPE_RATE
+        slow_offsets = np.arange(-margin, BLOCK_SECONDS * ENVELOPE_RATE + margin) / ENVELOPE_RATE
         coupled = None
         if self.coupled_channels:
-            coupled = np.stack([resample(motions[channel], MOTION_RATE, ENVELOPE_RATE) for channel in self.coupled_channels])
-        in_phase, quadrature = self.mains.envelope(gps, envelope_offsets, coupled)
-        in_phase = np.interp(offsets, envelope_offsets, in_phase)
-        quadrature = np.interp(offsets, envelope_offsets, quadrature)
-        return self.mains.strain(gps, offsets, in_phase, quadrature)
+            coupled = np.stack(
+                [resample(motions[channel], MOTION_RATE, ENVELOPE_RATE) for channel in self.coupled_channels]
+            )
+        baseband = self.mains.baseband(gps, slow_offsets, coupled)
+        if self._carrier is None:
+            self._carrier = self.mains.carrier(offsets)
+        return self.mains.strain(
+            np.interp(offsets, slow_offsets, baseband.real) + 1j * np.interp(offsets, slow_offsets, baseband.imag),
+            self._carrier,
+        )
 
     def _witness(self, channel: str, gps: int, motions: dict[str, np.ndarray]) -> np.ndarray:
         cfg = self.config

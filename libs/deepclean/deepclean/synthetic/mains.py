@@ -10,8 +10,12 @@ slowly. It reaches the strain two ways:
   loops (sidebands a linear filter cannot remove):
   ``sum_j c_j(t) m_j(t) A(t) cos(2 pi phi(t) + psi_j)``.
 
-Both together are ``I cos 2 pi phi - Q sin 2 pi phi`` with slowly varying
-in-phase and quadrature parts ``I`` and ``Q`` (:meth:`MainsModel.envelope`).
+Both together are ``Re(b(t) exp(2 pi i f0 t))`` with ``f0`` the nominal
+frequency and ``b`` a slowly varying complex baseband signal
+(:meth:`MainsModel.baseband`) that carries the couplings, the amplitude wander
+and the phase the frequency jitter accumulates. The baseband signal is
+computed at a low rate and interpolated; the carrier is the same in every
+block.
 """
 
 from __future__ import annotations
@@ -94,32 +98,36 @@ class MainsModel:
         harmonic = self.harmonic_amplitude * np.cos(2 * np.pi * (3 * cycles + self.harmonic_phase))
         return self.amplitude(gps, offsets) * (line + harmonic)
 
-    def envelope(
-        self, gps: int, offsets: np.ndarray, motions: np.ndarray | None = None
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """In-phase and quadrature parts ``A I`` and ``A Q`` of the injected noise (strain).
-
-        ``motions`` has one row per coupled loop, sampled at ``gps + offsets``
-        (None: the linear coupling only). The result varies as slowly as the
-        motions (a few hertz), so it can be sampled far below the strain rate.
-        """
-        amplitude = self.amplitude(gps, offsets)
+    def linear_coupling(self, gps: int, offsets: np.ndarray) -> np.ndarray:
+        """The linear transfer function at the mains frequency, ``g e^{i theta}`` (strain per unit mains)."""
         gain = self.linear_gain * (1.0 + interpolated(self.linear_gain_drift.value, gps, offsets))
         phase = self.linear_phase + interpolated(self.linear_phase_drift.value, gps, offsets)
-        in_phase = gain * np.cos(phase)
-        quadrature = gain * np.sin(phase)
+        return gain * np.exp(1j * phase)
+
+    def baseband(self, gps: int, offsets: np.ndarray, motions: np.ndarray | None = None) -> np.ndarray:
+        """The injected noise shifted down by the nominal mains frequency (complex strain).
+
+        ``A (I + i Q) exp(2 pi i (J + frac(f0 gps)))``, with ``J`` the phase the
+        frequency jitter has accumulated: the noise is the real part of this
+        times ``exp(2 pi i f0 offsets)`` (:meth:`strain`). ``motions`` has one row
+        per coupled loop, sampled at ``gps + offsets`` (None: the linear coupling
+        only). It varies as slowly as the motions (a few hertz), so it can be
+        sampled far below the strain rate.
+        """
+        coupling = self.linear_coupling(gps, offsets)
         if motions is not None:
-            for sideband_gain, sideband_phase, drift, motion in zip(
+            for gain, phase, drift, motion in zip(
                 self.sideband_gains, self.sideband_phases, self.sideband_drifts, motions, strict=True
             ):
-                coupling = sideband_gain * (1.0 + interpolated(drift.value, gps, offsets)) * motion
-                in_phase += np.cos(sideband_phase) * coupling
-                quadrature += np.sin(sideband_phase) * coupling
-        return amplitude * in_phase, amplitude * quadrature
+                coupling = coupling + gain * np.exp(1j * phase) * (1.0 + interpolated(drift.value, gps, offsets)) * motion
+        wander = self.cycles(gps, offsets) - self.frequency * offsets
+        return self.amplitude(gps, offsets) * coupling * np.exp(2j * np.pi * wander)
 
-    def strain(
-        self, gps: int, offsets: np.ndarray, in_phase: np.ndarray, quadrature: np.ndarray
-    ) -> np.ndarray:
-        """``I cos 2 pi phi - Q sin 2 pi phi`` at ``gps + offsets`` (``I``, ``Q`` from :meth:`envelope`)."""
-        angle = 2 * np.pi * self.cycles(gps, offsets)
-        return in_phase * np.cos(angle) - quadrature * np.sin(angle)
+    def carrier(self, offsets: np.ndarray) -> np.ndarray:
+        """``exp(2 pi i f0 offsets)``: the nominal mains line from the start of a second."""
+        return np.exp(2j * np.pi * self.frequency * offsets)
+
+    @staticmethod
+    def strain(baseband: np.ndarray, carrier: np.ndarray) -> np.ndarray:
+        """The injected noise, ``Re(baseband * carrier)``."""
+        return baseband.real * carrier.real - baseband.imag * carrier.imag
