@@ -29,13 +29,21 @@ class CleanedFrameStream:
     next_gps: int | None = None
     clock: Callable[[], float] = time.monotonic
     _waiting_since: float | None = field(default=None, repr=False)
+    _listed: list[FrameName] = field(default_factory=list, repr=False)
 
     def available(self) -> list[FrameName]:
-        """Frames on disk at or after ``next_gps``."""
-        frames = list_frames(self.directory, self.site, self.ifo, self.tag)
-        if self.next_gps is None:
-            return frames
-        return [f for f in frames if f.gps >= self.next_gps]
+        """Frames on disk at or after ``next_gps``.
+
+        The directory is listed again only when the last listing holds no frame
+        at or after ``next_gps``, so reading a backlog does not list it once per frame.
+        """
+        if self.next_gps is not None:
+            self._listed = [f for f in self._listed if f.gps >= self.next_gps]
+        if not self._listed or self._listed[0].gps != self.next_gps:
+            self._listed = list_frames(self.directory, self.site, self.ifo, self.tag)
+            if self.next_gps is not None:
+                self._listed = [f for f in self._listed if f.gps >= self.next_gps]
+        return list(self._listed)
 
     def start_at(self, gps: int) -> None:
         self.next_gps = gps

@@ -1,0 +1,42 @@
+"""Which seconds of a cleaned stream count for its model version (DQ bits, versions, missing raw frames)."""
+
+from __future__ import annotations
+
+import numpy as np
+from synthetic_cleaning import DQ, write_seconds
+
+from deepclean.frames import read_frame, write_frame
+from deepclean_monitor.main import monitor
+
+T0 = 1_400_000_000
+
+
+def test_seconds_without_a_usable_model_are_not_measured(frame_dirs, exporter, monitor_settings):
+    """Seconds flagged no model, input gap or not analysis ready do not count; fallback seconds do."""
+    no_model, gap, not_ready, fallback = 1 << 2, 1 << 3, 1 << 4, 1 << 1
+    write_seconds(frame_dirs, T0, 12, production=(1, "clean90"), canary=(2, "clean90"),
+                  dq=gap | (no_model << 8))
+    write_seconds(frame_dirs, T0 + 12, 12, production=(1, "clean90"), canary=(2, "clean90"),
+                  dq=not_ready | (fallback << 8))
+    service = monitor(**monitor_settings)
+    assert 1 not in service.state.qualities
+    assert service.state.qualities[2].seconds == 12
+    assert service.state.qualities[2].fallback_seconds == 12
+
+
+def test_missing_raw_frame_and_mixed_versions(frame_dirs, exporter, monitor_settings):
+    """A cleaned frame without its raw frame is counted missing; a second with two versions is not measured."""
+    write_seconds(frame_dirs, T0, 16, production=(1, "clean90"), canary=(0, "none"))
+    frame_dirs.raw_path(T0 + 3).unlink()
+    path = frame_dirs.cleaned_path(T0 + 9)
+    frame = read_frame(path)
+    versions = frame.data["H1:DEEPCLEAN-PRODUCTION_VERSION"].copy()
+    versions[8:] = 2
+    write_frame(path, {**frame.data, "H1:DEEPCLEAN-PRODUCTION_VERSION": versions}, t0=T0 + 9)
+    service = monitor(**monitor_settings)
+    assert service.state.frames_missing == 1
+    # 0-2 partial (dropped), 4-8 gives one segment 4-7, 9 mixed, 10-13 one segment, 14-15 partial
+    assert service.state.qualities[1].seconds == 8
+    assert read_frame(frame_dirs.cleaned_path(T0)).data[DQ].dtype == np.int32
+    text = (monitor_settings["reports_dir"] / "monitor.prom").read_text()
+    assert 'deepclean_monitor_frames_missing_total{stream="raw"} 1.0' in text

@@ -1,0 +1,50 @@
+"""The command line: the [tool.typeo.scripts.monitor] table of the repository's pyproject.toml."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from deepclean.config import parse_config
+from deepclean_monitor.cli import main
+from deepclean_monitor.main import monitor
+
+CONFIG = Path(__file__).resolve().parents[3] / "pyproject.toml"
+
+
+def test_repository_table_parses():
+    """Every key of the monitor's table is an argument of monitor() and has a valid value."""
+    values = parse_config(monitor, "monitor", ["--config", str(CONFIG)])
+    assert list(values["band"]) == [58.0, 62.0]
+    assert values["cleaned_dir"] == CONFIG.parent / "run" / "cleaned"
+    assert values["decision_log"] == CONFIG.parent / "run" / "monitor" / "decisions.jsonl"
+    assert values["production_channel"] == "H1:GDS-CALIB_STRAIN_DEEPCLEAN_PRODUCTION"
+    assert values["min_seconds"] <= values["window_seconds"]
+
+
+@pytest.mark.parametrize(
+    ("argument", "key"),
+    [("--margin=1.5", "margin"), ("--segment_seconds=0", "segment_seconds"), ("--fftlength=-1", "fftlength")],
+)
+def test_out_of_range_value_stops_at_start_up(argument, key, capsys, monkeypatch):
+    """A value out of range stops the monitor before it does anything, naming the key."""
+    monkeypatch.setattr("sys.argv", ["deepclean-monitor", "--config", str(CONFIG), argument])
+    with pytest.raises(SystemExit) as stop:
+        main()
+    assert stop.value.code == 2
+    assert key in capsys.readouterr().err
+
+
+def test_inconsistent_values_stop_at_start_up(capsys, monkeypatch, tmp_path):
+    """Settings valid alone but not together (a minimum longer than the window) stop with both keys named."""
+    monkeypatch.setattr(
+        "sys.argv",
+        ["deepclean-monitor", "--config", str(CONFIG), "--min_seconds=128", f"--reports_dir={tmp_path}"],
+    )
+    with pytest.raises(SystemExit) as stop:
+        main()
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert "min_seconds (128)" in err and "window_seconds (64)" in err
+    assert not any(tmp_path.iterdir())
