@@ -9,6 +9,7 @@ import shutil
 import time
 from typing import Any
 
+from deepclean.architecture import DeepClean
 from deepclean.model_repository import (
     METADATA_FILENAME,
     ONNX_FILENAME,
@@ -29,6 +30,7 @@ from deepclean.model_repository import (
 
 from . import onnx_export, tensorrt_build
 from .errors import NotFound
+from .onnx_export import OnnxCheck
 from .pbtxt_check import parse_model_config
 from .settings import ExportSettings
 from .training_dir import load_training, locate
@@ -84,7 +86,7 @@ class Exporter:
                     opt_samples=int(settings.sample_rate),
                     max_samples=int(settings.sample_rate) * 8,
                 )
-            metadata = self._version_metadata(run.metadata, staged.version, str(run.directory), check)
+            metadata = self._version_metadata(run.metadata, staged.version, str(run.directory), network, check)
             (staged.directory / METADATA_FILENAME).write_text(json.dumps(metadata, indent=2) + "\n")
             staged.publish()
         version = staged.version
@@ -101,7 +103,9 @@ class Exporter:
         )
         return version
 
-    def _version_metadata(self, training: dict, version: int, source: str, check: Any) -> dict[str, Any]:
+    def _version_metadata(
+        self, training: dict, version: int, source: str, network: DeepClean, check: OnnxCheck
+    ) -> dict[str, Any]:
         metadata = dict(training)
         metadata["version"] = version
         metadata["source"] = source
@@ -109,6 +113,9 @@ class Exporter:
             "created": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "platform": self.settings.platform.value,
             "tensorrt_plan": self.build_plans,
+            # What a streaming client needs without torch: block lengths and context.
+            "stride": network.stride,
+            "receptive_field": network.receptive_field,
             "onnx_check": check.to_json(),
         }
         return metadata

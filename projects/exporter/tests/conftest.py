@@ -28,10 +28,12 @@ def write_training_dir(
     channels: tuple[str, ...] = CHANNELS,
     seed: int = 0,
     kernel_size: int = 3,
+    mains_index: int | None = 0,
 ) -> Path:
     """A complete training directory with small random weights and metadata per the contract."""
     torch.manual_seed(seed)
-    network = DeepClean(num_witnesses=len(channels), kernel_size=kernel_size)
+    kwargs = {"num_witnesses": len(channels), "kernel_size": kernel_size, "mains_index": mains_index}
+    network = DeepClean(**kwargs)
     directory = root / name
     directory.mkdir(parents=True)
     torch.save(network.state_dict(), directory / "weights.pt")
@@ -50,7 +52,7 @@ def write_training_dir(
             "target_mean": 0.0,
             "target_std": 1e-21,
         },
-        "architecture": {"name": "DeepClean", "kwargs": {"num_witnesses": len(channels), "kernel_size": kernel_size}},
+        "architecture": {"name": "DeepClean", "kwargs": kwargs},
         "span": {"start": 1400000000, "end": 1400001024},
         "validation": {"loss": 0.05, "band_asd_ratio": 0.2},
         "library_version": "0.1.0",

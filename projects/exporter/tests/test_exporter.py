@@ -31,6 +31,7 @@ def test_export_publishes_a_complete_version_and_makes_it_canary(exporter, make_
     assert {k: metadata[k] for k in training} == training
     assert metadata["version"] == 1 and metadata["source"] == str(directory.resolve())
     assert metadata["export"]["onnx_check"]["max_abs_difference"] < 1e-5
+    assert (metadata["export"]["stride"], metadata["export"]["receptive_field"]) == (16, 47)
     assert exporter.pins() == Pins(canary=1)
     assert _policy(exporter) == [1]
 

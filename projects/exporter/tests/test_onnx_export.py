@@ -15,10 +15,11 @@ from deepclean_exporter.onnx_export import build_network, check_onnx, export_onn
 from deepclean_exporter.training_dir import load_training
 
 
-@pytest.fixture
-def network(make_training_dir):
-    """The network of a small training run."""
-    return build_network(load_training(make_training_dir("run-1"), CHANNELS, SAMPLE_RATE))
+@pytest.fixture(params=[0, None], ids=["witness-products", "plain"])
+def network(make_training_dir, request):
+    """The network of a small training run, with and without the mains × witness products."""
+    directory = make_training_dir("run-1", mains_index=request.param)
+    return build_network(load_training(directory, CHANNELS, SAMPLE_RATE))
 
 
 def test_exported_model_streams_any_multiple_of_the_stride(network, tmp_path: Path) -> None:

@@ -1,0 +1,164 @@
+"""Export time of one model version, and the inference speed of what was exported.
+
+    .venvs/exporter/bin/python bench/export.py [--repeats 5] [--witnesses 21]
+
+Builds a training directory with the full-size network (random weights,
+metadata per docs/interfaces.md), then times the whole export pipeline
+(checks, ONNX export, ONNX-vs-torch comparison, publish, pins, config.pbtxt,
+pruning) in process and once through the real waitress server over HTTP.
+Prints the median and worst export time, the split between ONNX export and
+the comparison, and the exported model's real-time factor through
+onnxruntime (seconds of witness data per second of wall time).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+import requests
+import torch
+import waitress
+
+from deepclean.architecture import DeepClean
+from deepclean_exporter import onnx_export
+from deepclean_exporter.app import create_app
+from deepclean_exporter.exporter import Exporter
+from deepclean_exporter.settings import ExportSettings
+from deepclean_exporter.training_dir import load_training
+
+SAMPLE_RATE = 4096
+
+
+def write_training_dir(directory: Path, channels: list[str]) -> None:
+    """A complete training directory with the default architecture and random weights."""
+    network = DeepClean(num_witnesses=len(channels))
+    directory.mkdir(parents=True)
+    torch.save(network.state_dict(), directory / "weights.pt")
+    metadata = {
+        "ifo": "H1",
+        "strain_channel": "H1:GDS-CALIB_STRAIN",
+        "witness_channels": channels,
+        "witness_sample_rates": {c: 512 for c in channels},
+        "sample_rate": SAMPLE_RATE,
+        "strain_sample_rate": 16384,
+        "band": [58.0, 62.0],
+        "filter": {"kind": "butter-sos-zero-phase", "order": 8, "band": [58.0, 62.0]},
+        "scaler": {
+            "witness_mean": [0.0] * len(channels),
+            "witness_std": [1.0] * len(channels),
+            "target_mean": 0.0,
+            "target_std": 1e-21,
+        },
+        "architecture": {"name": "DeepClean", "kwargs": {"num_witnesses": len(channels)}},
+        "span": {"start": 1400000000, "end": 1400001024},
+        "validation": {"loss": 0.05, "band_asd_ratio": 0.2},
+        "library_version": "0.1.0",
+        "training_seconds": 0.0,
+        "created": "2026-11-29T10:00:00Z",
+    }
+    (directory / "metadata.json").write_text(json.dumps(metadata))
+
+
+def realtime_factor(onnx_path: Path, channels: int, threads: int, seconds: int = 8) -> float:
+    """Seconds of witness data per wall second, streaming 1 s blocks through onnxruntime."""
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    session = ort.InferenceSession(str(onnx_path), sess_options=options, providers=["CPUExecutionProvider"])
+    block = np.random.default_rng(0).standard_normal((1, channels, SAMPLE_RATE)).astype(np.float32)
+    session.run(["noise"], {"witness": block})  # warm-up
+    started = time.perf_counter()
+    for _ in range(seconds):
+        session.run(["noise"], {"witness": block})
+    return seconds / (time.perf_counter() - started)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--witnesses", type=int, default=21)
+    parser.add_argument("--check-samples", type=int, default=4096)
+    parser.add_argument("--torch-threads", type=int, default=1)
+    parser.add_argument("--ort-threads", type=int, default=2)
+    args = parser.parse_args()
+    torch.set_num_threads(args.torch_threads)
+    channels = [f"H1:BENCH-WITNESS_{i}" for i in range(args.witnesses)]
+
+    with tempfile.TemporaryDirectory() as scratch:
+        root = Path(scratch) / "training"
+        write_training_dir(root / "run", channels)
+        settings = ExportSettings(
+            model_repository=Path(scratch) / "repo",
+            model_name="deepclean",
+            training_root=root,
+            witness_channels=tuple(channels),
+            sample_rate=SAMPLE_RATE,
+            check_samples=args.check_samples,
+            keep_versions=3,
+        )
+        exporter = Exporter(settings)
+        exporter.start()
+
+        totals = []
+        for _ in range(args.repeats):
+            started = time.perf_counter()
+            version = exporter.export("run")
+            totals.append(time.perf_counter() - started)
+
+        network = onnx_export.build_network(load_training(root / "run", tuple(channels), SAMPLE_RATE))
+        onnx_path = Path(scratch) / "split.onnx"
+        started = time.perf_counter()
+        onnx_export.export_onnx(network, onnx_path, settings.onnx_opset, args.check_samples)
+        export_seconds = time.perf_counter() - started
+        started = time.perf_counter()
+        check = onnx_export.check_onnx(network, onnx_path, args.check_samples, settings.onnx_atol, settings.onnx_rtol)
+        check_seconds = time.perf_counter() - started
+
+        token = "bench"
+        server = waitress.create_server(create_app(exporter, token), host="127.0.0.1", port=0)
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        started = time.perf_counter()
+        response = requests.post(
+            f"http://127.0.0.1:{server.effective_port}/export",
+            json={"training_dir": "run"},
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=300,
+        )
+        http_seconds = time.perf_counter() - started
+        server.close()
+        thread.join(timeout=5)
+        if response.status_code != 201:
+            raise SystemExit(f"HTTP export failed: {response.status_code} {response.text}")
+
+        rtf = realtime_factor(exporter.model.model_file(version), args.witnesses, args.ort_threads)
+        size_kib = exporter.model.model_file(version).stat().st_size / 1024
+
+    print(
+        f"network: DeepClean({args.witnesses} witnesses), ONNX {size_kib:.0f} KiB, torch threads {args.torch_threads}"
+    )
+    print(
+        f"export of one version (in process, {args.repeats} runs): "
+        f"median {statistics.median(totals):.2f} s, worst {max(totals):.2f} s"
+    )
+    print(f"  of which ONNX export {export_seconds:.2f} s, ONNX-vs-torch check {check_seconds:.2f} s")
+    print(
+        f"  check: max |onnx - torch| {check.max_abs_difference:.2e} "
+        f"(tolerance {check.atol:g} + {check.rtol:g}*|torch|, max |torch| {check.max_abs_output:.2f})"
+    )
+    print(f"export of one version over HTTP (waitress, POST /export): {http_seconds:.2f} s")
+    print(
+        f"exported model through onnxruntime ({args.ort_threads} threads, 1 s blocks at {SAMPLE_RATE} Hz): "
+        f"real-time factor {rtf:.0f}x"
+    )
+
+
+if __name__ == "__main__":
+    main()
