@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from scipy import signal
-
 from deepclean.synthetic import ANALYSIS_READY, BLOCK_SECONDS, DetectorConfig, SyntheticDetector, SyntheticSpan
 from deepclean.synthetic.colouring import design_asd
 from deepclean.synthetic.state_vector import HOFT_OK, StateModel
+from scipy import signal
 
 T0 = 1400000000
 MAINS = "H1:PEM-CS_MAINSMON_EBAY_1_DQ"
@@ -114,7 +113,8 @@ def _explained_fraction(target: np.ndarray, features: np.ndarray) -> float:
 
 
 def test_linear_filter_removes_about_sixty_percent_and_products_the_rest():
-    """A linear fit on the mains monitor explains ~60 % of the in-band noise; mains x coupled-loop products explain the rest, distractor products do not."""
+    """A linear fit on the mains monitor explains ~60 % of the in-band noise; mains x coupled-loop
+    products explain the rest, products with the distractor loops do not."""
     detector = SyntheticDetector(ALWAYS_READY)
     span = detector.generate(T0, 64)
     rate = 1024

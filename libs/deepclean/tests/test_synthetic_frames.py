@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -12,19 +11,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from gwpy.timeseries import TimeSeriesDict
-
 from deepclean.frames import FrameName, read_frame
 from deepclean.synthetic import (
-    DetectorConfig,
     FaultInjection,
     FrameLayout,
     FrameStreamer,
     SyntheticDetector,
+    streaming,
     write_span,
 )
-from deepclean.synthetic import streaming
 from deepclean.synthetic.main import current_gps, resume_start
+from gwpy.timeseries import TimeSeriesDict
 
 T0 = 1400000000
 ROOT = Path(__file__).resolve().parents[3]
@@ -80,14 +77,14 @@ def test_frames_have_the_contract_names_channels_and_rates(tmp_path):
 def test_dropped_and_late_frames(tmp_path, monkeypatch):
     """Listed frames are dropped (never written) or written late, after the strain of their GPS + delay."""
     order = []
-    for name in ("write_strain", "write_witness"):
-        original = getattr(streaming, name)
+    for kind in ("strain", "witness"):
+        original = getattr(streaming, f"write_{kind}")
 
-        def recording(span, layout, original=original, kind=name.split("_")[1]):
+        def recording(span, layout, original=original, kind=kind):
             order.append((kind, span.start))
             return original(span, layout)
 
-        monkeypatch.setattr(streaming, name, recording)
+        monkeypatch.setattr(streaming, f"write_{kind}", recording)
     faults = FaultInjection(
         drop_strain_gps={T0 + 2}, drop_witness_gps={T0 + 4}, late_witness_gps={T0 + 1, T0 + 8}, late_witness_delay=2.5
     )
@@ -145,9 +142,7 @@ def test_live_pacing_does_not_drift(tmp_path, monkeypatch):
 
     monkeypatch.setattr(streaming, "write_strain", slow_write)
     speed = 10.0
-    streamer = FrameStreamer(
-        SyntheticDetector(), _layout(tmp_path, truth=False), speed=speed, stop=clock, clock=clock
-    )
+    streamer = FrameStreamer(SyntheticDetector(), _layout(tmp_path, truth=False), speed=speed, stop=clock, clock=clock)
     streamer.run(T0, history=3, duration=11)
     live = T0 + 3
     assert [times[g] - times[live] for g in range(live, T0 + 11)] == pytest.approx(np.arange(8) / speed)

@@ -78,7 +78,7 @@ def strain_floor_filter(sample_rate: int, duration: float, name: str = DEFAULT_P
     White noise of unit variance at ``sample_rate`` has the one-sided PSD
     ``2 / sample_rate``, hence the amplitude ``ASD * sqrt(sample_rate / 2)``.
     """
-    num_taps = int(round(duration * sample_rate))
+    num_taps = round(duration * sample_rate)
     asd = design_asd(1.0 / duration, num_taps // 2 + 1, name)
     return colouring_filter(asd * np.sqrt(sample_rate / 2.0), num_taps)
 

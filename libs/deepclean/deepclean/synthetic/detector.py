@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from functools import cached_property
+from itertools import pairwise
 
 import numpy as np
 
@@ -190,7 +191,7 @@ class SyntheticSpan:
     def concatenate(spans: list[SyntheticSpan]) -> SyntheticSpan:
         """Join consecutive spans."""
         first = spans[0]
-        for before, after in zip(spans, spans[1:]):
+        for before, after in pairwise(spans):
             if after.start != before.end:
                 raise ValueError(f"spans are not consecutive: {before.end} then {after.start}")
         if len(spans) == 1:
@@ -313,7 +314,9 @@ class SyntheticDetector:
         rate = cfg.sample_rates[channel]
         if channel == cfg.mains_channel:
             offsets = np.arange(BLOCK_SECONDS * rate) / rate
-            sensor = white_noise(cfg.seed, Stream.MAINS_MONITOR_NOISE, BLOCK_SECONDS * rate, gps * rate, (gps + BLOCK_SECONDS) * rate)
+            sensor = white_noise(
+                cfg.seed, Stream.MAINS_MONITOR_NOISE, BLOCK_SECONDS * rate, gps * rate, (gps + BLOCK_SECONDS) * rate
+            )
             return self.mains.voltage(gps, offsets) + 1e-3 * sensor
         loop = self.loops[channel]
         motion = resample(motions[channel], MOTION_RATE, rate)[_MARGIN_SECONDS * rate : -_MARGIN_SECONDS * rate]

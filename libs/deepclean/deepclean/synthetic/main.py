@@ -46,7 +46,7 @@ def main(
     state_channel: str = "H1:GDS-CALIB_STATE_VECTOR",
     truth_channel: str = "H1:SYN-INJECTED_NOISE",
     strain_sample_rate: PositiveInt = 16384,
-    witness_channels: list[str] = list(H1_WITNESSES),
+    witness_channels: list[str] | None = None,
     mains_channel: str = "H1:PEM-CS_MAINSMON_EBAY_1_DQ",
     witness_sample_rates: dict[str, PositiveInt] | None = None,
     start: PositiveInt | None = None,
@@ -87,7 +87,7 @@ def main(
         Strain sample rate (Hz).
     witness_channels
         Witness channels; ``mains_channel`` is the mains monitor, the others
-        are angular-control loops.
+        are angular-control loops (None: the 21 H1 witnesses).
     mains_channel
         The mains monitor channel (must be among ``witness_channels``).
     witness_sample_rates
@@ -129,7 +129,7 @@ def main(
         state_channel=state_channel,
         truth_channel=truth_channel,
         strain_sample_rate=strain_sample_rate,
-        witness_channels=tuple(witness_channels),
+        witness_channels=tuple(witness_channels or H1_WITNESSES),
         mains_channel=mains_channel,
         witness_sample_rates=dict(witness_sample_rates or {}),
         noise_rms=noise_rms,
@@ -164,7 +164,9 @@ def main(
     stop = threading.Event()
     previous = {}
     if threading.current_thread() is threading.main_thread():  # signals can only be handled there
-        previous = {sig: signal.signal(sig, lambda signum, frame: stop.set()) for sig in (signal.SIGTERM, signal.SIGINT)}
+        previous = {
+            sig: signal.signal(sig, lambda signum, frame: stop.set()) for sig in (signal.SIGTERM, signal.SIGINT)
+        }
     logger.info(
         "writing from GPS %d (%d s history, then %g x real time, %s); coupled loops: %s",
         start,

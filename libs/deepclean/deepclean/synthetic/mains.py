@@ -77,8 +77,7 @@ class MainsModel:
             sideband_gains=np.sqrt(2.0 * sideband_power) * weights / np.sqrt(np.sum(weights**2)),
             sideband_phases=rng.uniform(0, 2 * np.pi, num_coupled),
             sideband_drifts=tuple(
-                SlowDrift.random(rng, rms=0.2, shortest_period=150.0, longest_period=1500.0)
-                for _ in range(num_coupled)
+                SlowDrift.random(rng, rms=0.2, shortest_period=150.0, longest_period=1500.0) for _ in range(num_coupled)
             ),
         )
 
@@ -119,7 +118,9 @@ class MainsModel:
             for gain, phase, drift, motion in zip(
                 self.sideband_gains, self.sideband_phases, self.sideband_drifts, motions, strict=True
             ):
-                coupling = coupling + gain * np.exp(1j * phase) * (1.0 + interpolated(drift.value, gps, offsets)) * motion
+                coupling = (
+                    coupling + gain * np.exp(1j * phase) * (1.0 + interpolated(drift.value, gps, offsets)) * motion
+                )
         wander = self.cycles(gps, offsets) - self.frequency * offsets
         return self.amplitude(gps, offsets) * coupling * np.exp(2j * np.pi * wander)
 

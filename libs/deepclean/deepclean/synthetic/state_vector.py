@@ -43,7 +43,7 @@ class StateModel:
         occurs, position, length = rng.random(3)
         if self.interval is None or occurs >= EPOCH_SECONDS / self.interval:
             return None
-        seconds = max(1, int(round(self.duration * (0.5 + length))))
+        seconds = max(1, round(self.duration * (0.5 + length)))
         start = epoch * EPOCH_SECONDS + int(position * EPOCH_SECONDS)
         return start, start + seconds
 

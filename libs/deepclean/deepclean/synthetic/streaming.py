@@ -98,7 +98,7 @@ class FrameStreamer:
                     break
                 self._write_late(heapq.heappop(pending)[1], report)
                 continue
-            if not self._wait_until(frame_due):
+            if frame_due is None or not self._wait_until(frame_due):
                 break
             self._write_second(gps, report, pending)
             gps += 1

@@ -93,9 +93,7 @@ class LoopMotion:
         origin = gps * MOTION_RATE
 
         def white(start: int, end: int) -> np.ndarray:
-            return white_noise(
-                seed, Stream.WITNESS_MOTION + self.index, NOISE_BLOCK_SECONDS * MOTION_RATE, start, end
-            )
+            return white_noise(seed, Stream.WITNESS_MOTION + self.index, NOISE_BLOCK_SECONDS * MOTION_RATE, start, end)
 
         noise = self.filter.coloured(white, origin + first, origin + stop)
         offsets = np.arange(first, stop) / MOTION_RATE
@@ -110,4 +108,3 @@ class LoopMotion:
         return self.sensor_noise * white_noise(
             seed, Stream.WITNESS_SENSOR_NOISE + self.index, NOISE_BLOCK_SECONDS * rate, first, stop
         )
-
