@@ -175,4 +175,6 @@ class Exporter:
             )
             text = config.render()
             parse_model_config(text)  # never write a config Triton would refuse
-            write_config(self.model, text)
+            # An unchanged file is left alone: a new mtime would make a polling Triton reload the model.
+            if not self.model.config_path.is_file() or self.model.config_path.read_text() != text:
+                write_config(self.model, text)

@@ -50,6 +50,17 @@ def test_policy_keeps_production_while_canaries_come_and_go(exporter, make_train
     assert _policy(exporter) == [1, 4]
 
 
+def test_config_is_rewritten_only_when_the_policy_changes(exporter, make_training_dir) -> None:
+    """Re-pinning the same versions leaves config.pbtxt untouched (no needless Triton reload)."""
+    exporter.export(str(make_training_dir("run-1")))
+    before = exporter.model.config_path.stat().st_mtime_ns
+    exporter.set_canary(1)
+    exporter.set_production(1)
+    assert exporter.model.config_path.stat().st_mtime_ns == before
+    exporter.export(str(make_training_dir("run-2", seed=2)))
+    assert exporter.model.config_path.stat().st_mtime_ns != before
+
+
 def test_pruning_keeps_production_and_rollback_history(exporter, make_training_dir) -> None:
     """keep_versions=3, keep_rollback=2: production, the previous production and the newest three stay."""
     exporter.export(str(make_training_dir("run-1")))
