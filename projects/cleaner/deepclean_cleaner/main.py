@@ -8,16 +8,19 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+import time
 from pathlib import Path
 from typing import Literal
 
+from deepclean.frames.follower import StreamDeadError
 from deepclean.model_repository import ModelRepository
 from jsonargparse.typing import NonNegativeInt, PositiveFloat, PositiveInt
 
 from .backends import BackendName, select_backend
 from .model_chain import ChainSettings
-from .pipeline import CleaningPipeline
-from .source import FrameStream, InputFollower
+from .buffers import Gap
+from .pipeline import CleanedSecond, CleaningPipeline
+from .source import InputSource
 from .watcher import ModelWatcher
 from .writer import CleanedChannels, CleanedFrameWriter
 
@@ -50,6 +53,7 @@ def main(
     triton_url: str | None = None,
     inference_timeout: PositiveFloat = 2.0,
     inference_threads: PositiveInt = 1,
+    workers: PositiveInt = 2,
     model_load_timeout: PositiveFloat = 30.0,
     pins_poll_interval: PositiveFloat = 1.0,
     bandpass_history: PositiveFloat = 2.0,
@@ -57,6 +61,7 @@ def main(
     max_wait: PositiveInt = 2,
     witness_timeout: PositiveFloat = 3.0,
     strain_timeout: PositiveFloat = 5.0,
+    max_lag: PositiveFloat | None = None,
     start: Literal["resume", "live"] = "resume",
     start_gps: NonNegativeInt | None = None,
     stop_gps: NonNegativeInt | None = None,
@@ -92,6 +97,8 @@ def main(
         ``embedded`` (onnxruntime), ``triton`` (gRPC to ``triton_url``) or ``auto``.
     inference_timeout, inference_threads, model_load_timeout
         Seconds per Triton call, onnxruntime threads, seconds for Triton to load a version.
+    workers
+        Threads running the two models (and the witness groups, the safety gates) side by side.
     pins_poll_interval
         Seconds between two reads of pins.json.
     bandpass_history, bandpass_lookahead
@@ -100,10 +107,13 @@ def main(
     max_wait
         Seconds a second may wait for its noise estimate before it is written raw.
     witness_timeout, strain_timeout
-        Seconds to wait for a late witness frame, and for a missing strain frame when later ones exist.
+        Seconds to wait for a late witness frame (after its strain frame), and for the next strain frame.
+    max_lag
+        Seconds behind the newest input beyond which the cleaner jumps to it (None: never; a gap).
     start, start_gps, stop_gps
-        ``resume`` after the newest cleaned frame (else at the oldest input), or ``live``
-        (the newest input); ``start_gps`` overrides both; stop before ``stop_gps`` (None: never).
+        ``resume`` after the newest cleaned frame (else at the oldest input, or the live edge
+        when there is none yet), or ``live`` (the newest input); ``start_gps`` overrides both;
+        stop before ``stop_gps`` (None: never) and write out what is pending.
     preroll
         Seconds of input read before a resume point to refill the stages (not written).
     safety, safety_window, safety_band_tolerance, safety_out_of_band_tolerance, safety_taper, safety_check_range
@@ -126,6 +136,7 @@ def main(
         settings,
         band=(float(band[0]), float(band[1])),
         max_wait=int(max_wait),
+        workers=int(workers),
         safety=dict(
             enabled=safety,
             window=int(safety_window),
@@ -147,21 +158,21 @@ def main(
     if threading.current_thread() is threading.main_thread():
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: stopping.set())
-    follower = InputFollower(
-        FrameStream(Path(strain_dir), site, ifo, strain_tag, [strain_channel, state_channel]),
-        FrameStream(Path(witness_dir), site, ifo, witness_tag, list(witness_channels)),
+    source = InputSource(
+        Path(strain_dir),
+        Path(witness_dir),
+        site,
+        ifo,
+        strain_tag,
+        witness_tag,
         strain_channel,
         state_channel,
-        witness_timeout=float(witness_timeout),
+        list(witness_channels),
         strain_timeout=float(strain_timeout),
-        should_stop=stopping.is_set,
+        witness_timeout=float(witness_timeout),
+        max_lag=None if max_lag is None else float(max_lag),
     )
-    first = _first_second(writer, follower, start, start_gps)
-    if first is None:
-        log.info("no input frames yet in %s; waiting", strain_dir)
-        first = _wait_for_input(follower, stopping)
-        if first is None:
-            return 0
+    first = _first_second(writer, source, start, start_gps)
     chosen = select_backend(backend, triton_url, int(inference_threads), float(inference_timeout), float(model_load_timeout))
     watcher = ModelWatcher(
         ModelRepository(Path(model_repository)).model(model_name),
@@ -171,48 +182,60 @@ def main(
     )
     watcher.poll()  # load the pinned versions before the first second
     watcher.start()
-    read_from = first if start == "live" and start_gps is None else max(first - preroll, _oldest(follower) or first)
-    log.info("cleaning from GPS %d (reading from %d) with the %s backend", first, read_from, chosen.name)
+    if first is None:
+        read_from = None
+        log.info("cleaning from the live edge of %s with the %s backend", strain_dir, chosen.name)
+    else:
+        oldest = source.oldest()
+        read_from = first if oldest is None else max(first - int(preroll), min(oldest, first))
+        log.info("cleaning from GPS %d (reading from %d) with the %s backend", first, read_from, chosen.name)
     written = 0
     try:
-        for item in follower.follow(read_from, stop_gps):
-            for slot, model in watcher.take_changes().items():
-                pipeline.swap(slot, model)
-            for second in pipeline.process(item):
-                if second.gps >= first:
-                    writer.write(second)
-                    written += 1
-        if not stopping.is_set():
-            for second in pipeline.flush():
-                if second.gps >= first:
-                    writer.write(second)
-                    written += 1
+        while not stopping.is_set():
+            try:
+                for item in source.follow(read_from, stopping):
+                    gps = item.start if isinstance(item, Gap) else item.gps
+                    if stop_gps is not None and gps >= stop_gps:
+                        stopping.set()
+                        break
+                    read_from = item.stop if isinstance(item, Gap) else item.gps + 1
+                    for slot, model in watcher.take_changes().items():
+                        pipeline.swap(slot, model)
+                    written += _write(writer, pipeline.process(item), first)
+                    if stop_gps is not None and read_from >= stop_gps:
+                        stopping.set()
+            except StreamDeadError as exc:
+                log.error("%s; still waiting for input", exc)
+                written += _write(writer, pipeline.process(Gap(read_from, read_from + 1, "stream dead")), first)
+                continue
+            break
+        if stop_gps is not None:
+            written += _write(writer, pipeline.flush(), first)
     finally:
         watcher.stop()
+        pipeline.close()
     log.info("stopped after writing %d cleaned frames", written)
     return 0
 
 
-def _oldest(follower: InputFollower) -> int | None:
-    frames = follower.strain.oldest_after(-1)
-    return frames
+def _write(writer: CleanedFrameWriter, seconds: list[CleanedSecond], first: int | None) -> int:
+    """Write the cleaned seconds at or after ``first`` (earlier ones only refilled the stages)."""
+    count = 0
+    for second in seconds:
+        if first is None or second.gps >= first:
+            path = writer.write(second)
+            count += 1
+            log.debug("wrote %s (%.3f s after its input arrived)", path.name, time.time() - second.arrival)
+    return count
 
 
-def _first_second(writer: CleanedFrameWriter, follower: InputFollower, start: str, start_gps: int | None) -> int | None:
-    """The first GPS second to write."""
+def _first_second(writer: CleanedFrameWriter, source: InputSource, start: str, start_gps: int | None) -> int | None:
+    """The first GPS second to write (None: the live edge)."""
     if start_gps is not None:
         return int(start_gps)
     if start == "live":
-        return follower.strain.newest()
+        return None
     last = writer.last_written()
     if last is not None:
         return last + 1
-    return _oldest(follower)
-
-
-def _wait_for_input(follower: InputFollower, stopping: threading.Event) -> int | None:
-    while not stopping.wait(1.0):
-        newest = follower.strain.newest()
-        if newest is not None:
-            return newest
-    return None
+    return source.oldest()

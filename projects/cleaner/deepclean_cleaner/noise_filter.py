@@ -1,15 +1,21 @@
 """Stage: un-scale predictions to strain units and band-pass them (zero phase).
 
-The zero-phase band-pass (``sosfiltfilt``) needs the future: each output block
-is filtered inside a window with ``history`` samples before it and
-``lookahead`` samples after it, so the stage lags its input by ``lookahead``
-samples. That look-ahead is most of the cleaner's latency. The window's ends
-are extended by ``padding`` samples of even reflection before filtering, which
-moves the filter's edge transients out of the kept block: for the default
-8th-order 58-62 Hz Butterworth with 2 s of history and 0.85 s of look-ahead,
-the error against filtering the whole span is ~0.5 % RMS of the estimate for a
-mains line with sidebands and ~2 % for broadband input (the plain odd
-extension of ``sosfiltfilt`` leaves ~3 % and ~5 %); see tests/test_pipeline.py.
+The zero-phase band-pass is the forward-backward application of the version's
+Butterworth sections (what ``scipy.signal.sosfiltfilt`` does over a whole span),
+split so that it streams:
+
+- the forward pass runs causally over the stream with its state carried from
+  block to block, so it is exact (as if the whole past had been filtered);
+- the backward pass needs the future: for each output block it starts
+  ``lookahead`` samples after the block's end, on the forward output extended
+  by ``padding`` samples of even reflection of the input (as ``sosfiltfilt``
+  pads a span's end), so its start-up transient has died down by the block.
+
+The stage therefore lags its input by ``lookahead`` samples, most of the
+cleaner's latency. The only error against filtering the whole span comes from
+the unknown future: with the default 8th-order 58-62 Hz Butterworth and 0.85 s
+of look-ahead it is ~0.5 % RMS of the estimate for a mains line with sidebands
+and a few per cent for broadband input (see tests/test_pipeline.py).
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from deepclean.signal import bandpass_sos
-from scipy.signal import sosfiltfilt
+from scipy.signal import sosfilt, sosfilt_zi
 
 from .buffers import Block, Gap, SampleBuffer
 
@@ -45,11 +51,14 @@ class NoiseFilter:
         Band-pass sections (:func:`design_bandpass`).
     target_mean, target_std
         The version's target scaler: noise = prediction * target_std + target_mean.
-    history, lookahead
-        Samples of context before and after each output block.
+    history
+        Samples the forward pass runs before the first output (its settling time
+        after a restart).
+    lookahead
+        Samples of the future used for each output block.
     padding
-        Samples of even reflection added at both window ends (``None``: one
-        block's length, at most the window's length minus one).
+        Samples of even reflection after the look-ahead (``None``: the working
+        rate's second, i.e. the length of the first block seen).
     """
 
     sos: np.ndarray
@@ -58,26 +67,42 @@ class NoiseFilter:
     history: int
     lookahead: int
     padding: int | None = None
-    _buffer: SampleBuffer | None = field(default=None, init=False, repr=False)
+    _forward: SampleBuffer | None = field(default=None, init=False, repr=False)
+    _state: np.ndarray | None = field(default=None, init=False, repr=False)
+    _tail: np.ndarray | None = field(default=None, init=False, repr=False)
+    _seen: int = field(default=0, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._unit_state = sosfilt_zi(self.sos)
 
     def reset(self) -> None:
-        self._buffer = None
+        self._forward = None
+        self._state = None
+        self._tail = None
+        self._seen = 0
 
     def process(self, item: Block | Gap) -> Block | Gap | None:
         """Filtered noise for the block ``lookahead`` samples behind ``item``; ``None`` while priming."""
         if isinstance(item, Gap):
             self.reset()
             return item
-        if self._buffer is None or self._buffer.stop != item.start:
-            self._buffer = SampleBuffer(item.rate)
-        buffer = self._buffer
-        buffer.append(item)
-        needed = self.history + item.size + self.lookahead
-        if len(buffer) < needed:
+        noise = item.data * self.target_std + self.target_mean
+        if self._forward is None or self._forward.stop != item.start:
+            self.reset()
+            self._forward = SampleBuffer(item.rate)
+            self._state = self._unit_state * noise[0]
+        padding = item.size if self.padding is None else self.padding
+        forward, self._state = sosfilt(self.sos, noise, zi=self._state)
+        self._forward.append(Block(item.start, item.rate, forward))
+        self._tail = noise[-(padding + 1) :] if self._tail is None else np.concatenate([self._tail, noise])[-(padding + 1) :]
+        self._seen += item.size
+        if self._seen < self.history + item.size + self.lookahead:
             return None
-        window = buffer.get(buffer.stop - needed, buffer.stop) * self.target_std + self.target_mean
-        padding = min(item.size if self.padding is None else self.padding, needed - 1)
-        filtered = sosfiltfilt(self.sos, window, padtype="even", padlen=padding)
-        buffer.keep_last(needed - item.size)
-        start = buffer.stop - self.lookahead - item.size
-        return Block(start, item.rate, filtered[self.history : self.history + item.size])
+        stop = self._forward.stop
+        start = stop - self.lookahead - item.size
+        reflection = self._tail[-2::-1][:padding]
+        extension, _ = sosfilt(self.sos, reflection, zi=self._state)
+        backward_input = np.concatenate([self._forward.get(start, stop), extension])[::-1]
+        backward, _ = sosfilt(self.sos, backward_input, zi=self._unit_state * backward_input[0])
+        self._forward.keep_last(self.lookahead)
+        return Block(start, item.rate, backward[::-1][: item.size])

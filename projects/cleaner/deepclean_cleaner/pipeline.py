@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import logging
 from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -122,6 +123,10 @@ class CleaningPipeline:
         Keyword arguments of :class:`SafetyGate` (window, tolerances, taper, enabled).
     prime_seconds
         Seconds of resampled witnesses kept to prime a swapped-in model.
+    workers
+        Threads running the witness groups, the two chains and the two safety
+        gates side by side (onnxruntime, scipy's filters and numpy's FFT
+        release the GIL); 1 runs everything on the calling thread.
     dq_rate
         Samples per second of the version and DQ channels.
     """
@@ -131,13 +136,17 @@ class CleaningPipeline:
     max_wait: int = 2
     safety: dict = field(default_factory=dict)
     prime_seconds: int = 10
+    workers: int = 2
     dq_rate: int = 16
     _slots: dict[str, ModelSlot] = field(default_factory=dict, init=False, repr=False)
     _pending: deque = field(default_factory=deque, init=False, repr=False)
     _witness_history: deque = field(default_factory=deque, init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self.witness_stage = WitnessResampler(self.settings.witness_channels, self.settings.sample_rate)
+        self._executor = ThreadPoolExecutor(self.workers, thread_name_prefix="clean") if self.workers > 1 else None
+        self.witness_stage = WitnessResampler(
+            self.settings.witness_channels, self.settings.sample_rate, executor=self._executor
+        )
         for name in SLOTS:
             gate = SafetyGate(self.settings.strain_sample_rate, self.band, **self.safety)
             self._slots[name] = ModelSlot(name, gate)
@@ -173,10 +182,18 @@ class CleaningPipeline:
                 self._witness_history.append(block)
                 while len(self._witness_history) > self.prime_seconds:
                     self._witness_history.popleft()
-                for slot in self._slots.values():
-                    if slot.chain is not None:
-                        slot.feed(block)
+                self._map(lambda slot: slot.feed(block), [s for s in self._slots.values() if s.chain is not None])
         return self._emit()
+
+    def _map(self, function, items: list) -> list:
+        if self._executor is None or len(items) < 2:
+            return [function(item) for item in items]
+        return list(self._executor.map(function, items))
+
+    def close(self) -> None:
+        """Stop the worker threads."""
+        if self._executor is not None:
+            self._executor.shutdown()
 
     def flush(self) -> list[CleanedSecond]:
         """Write out everything pending (end of stream)."""
@@ -217,29 +234,33 @@ class CleaningPipeline:
             not_ready = ~ready.reshape(self.dq_rate, -1).all(axis=1) if ready.size % self.dq_rate == 0 else np.full(
                 self.dq_rate, not ready.all()
             )
-        outputs = {}
-        for name, slot in self._slots.items():
-            bits = np.where(not_ready, dq.NOT_ANALYSIS_READY, 0).astype(np.int32)
-            noise = None
-            if slot.chain is None:
-                bits |= dq.NO_MODEL
-            elif slot.noise is not None and slot.noise.covers(start, stop):
-                noise = slot.noise.get(start, stop)
-            elif slot.unavailable:
-                bits |= dq.NO_MODEL
-            else:
-                bits |= dq.INPUT_GAP
-            decision = slot.gate.process(second.strain, noise)
-            per_sample = decision.weight.reshape(self.dq_rate, -1)
-            bits |= np.where(per_sample.max(axis=1) > 0, dq.CLEANED, 0).astype(np.int32)
-            fallback = decision.fallback_samples.reshape(self.dq_rate, -1).any(axis=1)
-            bits |= np.where(fallback, dq.SAFETY_FALLBACK, 0).astype(np.int32)
-            if slot.noise is not None:
-                slot.noise.keep_last(max(slot.noise.stop - stop, 0))
-                if len(slot.noise) == 0:
-                    slot.noise = None
-            outputs[name] = SlotOutput(decision.output, self.version(name), bits)
+        slots = list(self._slots.values())
+        results = self._map(lambda slot: self._clean_slot(slot, second, start, stop, not_ready), slots)
+        outputs = {slot.name: result for slot, result in zip(slots, results)}
         return CleanedSecond(second.gps, second.strain, second.arrival, outputs)
+
+    def _clean_slot(self, slot: ModelSlot, second: InputSecond, start: int, stop: int, not_ready: np.ndarray) -> SlotOutput:
+        """One slot's output for ``second``: subtract its noise (if complete) through the safety gate."""
+        bits = np.where(not_ready, dq.NOT_ANALYSIS_READY, 0).astype(np.int32)
+        noise = None
+        if slot.chain is None:
+            bits |= dq.NO_MODEL
+        elif slot.noise is not None and slot.noise.covers(start, stop):
+            noise = slot.noise.get(start, stop)
+        elif slot.unavailable:
+            bits |= dq.NO_MODEL
+        else:
+            bits |= dq.INPUT_GAP
+        decision = slot.gate.process(second.strain, noise)
+        per_sample = decision.weight.reshape(self.dq_rate, -1)
+        bits |= np.where(per_sample.max(axis=1) > 0, dq.CLEANED, 0).astype(np.int32)
+        fallback = decision.fallback_samples.reshape(self.dq_rate, -1).any(axis=1)
+        bits |= np.where(fallback, dq.SAFETY_FALLBACK, 0).astype(np.int32)
+        if slot.noise is not None:
+            slot.noise.keep_last(max(slot.noise.stop - stop, 0))
+            if len(slot.noise) == 0:
+                slot.noise = None
+        return SlotOutput(decision.output, slot.chain.version if slot.chain else 0, bits)
 
 
 def _append(buffer: SampleBuffer | None, block: Block) -> SampleBuffer:

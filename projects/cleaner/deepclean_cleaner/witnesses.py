@@ -1,12 +1,15 @@
 """Stage: bring every witness channel from its own rate to the working rate.
 
-Each channel gets a :class:`BlockResampler`; all share one delay (the
-largest any channel's rate needs, rounded up to the network's stride) so the
-resampled channels stay aligned with each other and with the stride grid.
+Channels are grouped by native rate and each group is resampled as one 2-D
+block by a :class:`BlockResampler`; all groups share one delay (the largest
+any rate needs, rounded up to the network's stride) so the resampled channels
+stay aligned with each other and with the stride grid. Groups run in
+parallel when an executor is given (the filtering releases the GIL).
 """
 
 from __future__ import annotations
 
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -28,28 +31,34 @@ class WitnessResampler:
         The working rate (Hz).
     align
         Delay granularity in samples (the network's stride).
+    executor
+        Runs the rate groups concurrently (None: one after the other).
     """
 
     channels: tuple[str, ...]
     sample_rate: int
     align: int = 2**DOWNSAMPLING_LEVELS
-    _resamplers: dict[str, BlockResampler] = field(default_factory=dict, init=False, repr=False)
+    executor: Executor | None = None
+    _groups: dict[int, tuple[list[int], BlockResampler]] = field(default_factory=dict, init=False, repr=False)
     _rates: dict[str, int] = field(default_factory=dict, init=False, repr=False)
 
     def reset(self) -> None:
-        for resampler in self._resamplers.values():
+        for _, resampler in self._groups.values():
             resampler.reset()
 
     def _configure(self, rates: dict[str, int]) -> None:
         least = max(minimum_delay(rate, self.sample_rate) for rate in rates.values())
         delay = -(-least // self.align) * self.align
-        self._resamplers = {c: BlockResampler(rates[c], self.sample_rate, delay=delay) for c in self.channels}
+        self._groups = {}
+        for rate in sorted(set(rates.values())):
+            rows = [i for i, c in enumerate(self.channels) if rates[c] == rate]
+            self._groups[rate] = (rows, BlockResampler(rate, self.sample_rate, delay=delay))
         self._rates = rates
 
     @property
     def delay(self) -> int:
         """Output lag in samples at the working rate (0 before the first second)."""
-        return next(iter(self._resamplers.values())).delay if self._resamplers else 0
+        return next(iter(self._groups.values()))[1].delay if self._groups else 0
 
     def process(self, gps: int, witnesses: dict[str, np.ndarray] | Gap, duration: int = 1) -> Block | Gap | None:
         """The resampled witnesses ``delay`` samples behind second ``gps``; ``None`` while priming."""
@@ -62,9 +71,17 @@ class WitnessResampler:
         rates = {c: len(witnesses[c]) // duration for c in self.channels}
         if rates != self._rates:
             self._configure(rates)
-        blocks = [
-            self._resamplers[c].process(Block(gps * rates[c], rates[c], np.asarray(witnesses[c]))) for c in self.channels
-        ]
+
+        def resample(rate: int) -> Block | None:
+            rows, resampler = self._groups[rate]
+            samples = np.stack([np.asarray(witnesses[self.channels[i]], dtype=np.float64) for i in rows])
+            return resampler.process(Block(gps * rate, rate, samples))
+
+        rates_present = list(self._groups)
+        blocks = list(self.executor.map(resample, rates_present)) if self.executor else [resample(r) for r in rates_present]
         if any(block is None for block in blocks):
             return None
-        return Block(blocks[0].start, self.sample_rate, np.stack([block.data for block in blocks]))
+        out = np.empty((len(self.channels), blocks[0].size), dtype=np.float64)
+        for rate, block in zip(rates_present, blocks):
+            out[self._groups[rate][0]] = block.data
+        return Block(blocks[0].start, self.sample_rate, out)

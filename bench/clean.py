@@ -1,0 +1,215 @@
+"""Benchmark of the cleaner: throughput, latency at real time, and cleaning quality.
+
+Run in the cleaner's environment (torch makes the benchmark's models)::
+
+    nice .venvs/cleaner/bin/python bench/clean.py [--seconds 120] [--replay 60] [--threads 1]
+        [--trained-model-repository run/model-repo]
+
+Prints:
+- the real-time factor (seconds of data per second of wall time) of the
+  embedded backend cleaning with both the production and the canary model,
+  including reading the input frames and writing the cleaned frames
+  (synthetic detector frames, 21 witnesses at their native rates);
+- latency from the arrival of an input frame to the cleaned frame of the same
+  second being written, p50/p99, over a replay at real time (frames written
+  one per second by a separate process);
+- with ``--trained-model-repository`` (a repository whose production version
+  was trained on this synthetic detector, seed 1): the fraction of the injected
+  in-band noise power removed and the worst out-of-band ASD ratio, against
+  the detector's truth.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+START = 1400000000
+STRAIN = "H1:GDS-CALIB_STRAIN"
+STATE = "H1:GDS-CALIB_STATE_VECTOR"
+BAND = (58.0, 62.0)
+
+
+def make_random_repository(root: Path, channels: list[str], rates: dict[str, int]) -> Path:
+    """A repository with versions 1 and 2 (random weights), production 1 and canary 2."""
+    import torch
+    from deepclean.architecture import DeepClean
+
+    model_dir = root / "deepclean"
+    for version in (1, 2):
+        torch.manual_seed(version)
+        directory = model_dir / str(version)
+        directory.mkdir(parents=True)
+        torch.onnx.export(
+            DeepClean(len(channels)).eval(),
+            (torch.randn(1, len(channels), 1024),),
+            str(directory / "model.onnx"),
+            input_names=["witness"],
+            output_names=["noise"],
+            dynamic_axes={"witness": {0: "batch", 2: "time"}, "noise": {0: "batch", 1: "time"}},
+            dynamo=False,
+        )
+        metadata = {
+            "ifo": "H1",
+            "strain_channel": STRAIN,
+            "witness_channels": channels,
+            "witness_sample_rates": rates,
+            "sample_rate": 4096,
+            "strain_sample_rate": 16384,
+            "band": list(BAND),
+            "filter": {"kind": "butter-sos-zero-phase", "order": 8, "band": list(BAND)},
+            "scaler": {"witness_mean": [0.0] * len(channels), "witness_std": [1.0] * len(channels),
+                       "target_mean": 0.0, "target_std": 1e-22},
+            "architecture": {"name": "DeepClean", "kwargs": {"num_witnesses": len(channels), "kernel_size": 7}},
+            "version": version,
+        }
+        (directory / "metadata.json").write_text(json.dumps(metadata))
+    (model_dir / "pins.json").write_text(json.dumps({"production": 1, "canary": 2, "history": [1]}))
+    return root
+
+
+def cleaner_arguments(data: Path, repository: Path, cleaned: Path, channels: list[str]) -> dict:
+    return dict(
+        model_repository=repository,
+        model_name="deepclean",
+        strain_dir=data / "llhoft",
+        witness_dir=data / "lldetchar",
+        cleaned_dir=cleaned,
+        site="H",
+        ifo="H1",
+        strain_tag="llhoft",
+        witness_tag="lldetchar",
+        strain_channel=STRAIN,
+        state_channel=STATE,
+        witness_channels=channels,
+        strain_sample_rate=16384,
+        sample_rate=4096,
+        band=BAND,
+        backend="embedded",
+        log_level="WARNING",
+    )
+
+
+def write_history(data: Path, start: int, seconds: int) -> None:
+    from deepclean.synthetic import DetectorConfig, FrameLayout, SyntheticDetector, write_span
+
+    detector = SyntheticDetector(DetectorConfig(seed=1))
+    layout = FrameLayout(data / "llhoft", data / "lldetchar", data / "truth")
+    for offset in range(0, seconds, 64):
+        write_span(detector.generate(start + offset, min(64, seconds - offset)), layout)
+
+
+def stream_live(data: Path, start: int, seconds: int) -> None:
+    """Write frames at real time (run in a separate process)."""
+    from deepclean.synthetic import DetectorConfig, FrameLayout, FrameStreamer, SyntheticDetector
+
+    detector = SyntheticDetector(DetectorConfig(seed=1))
+    FrameStreamer(detector, FrameLayout(data / "llhoft", data / "lldetchar"), speed=1.0).run(start, duration=seconds)
+
+
+def throughput(work: Path, repository: Path, channels: list[str], seconds: int, threads: int) -> float:
+    from deepclean_cleaner.main import main
+
+    data = work / "history"
+    write_history(data, START, seconds)
+    cleaned = work / "cleaned-history"
+    began, cpu = time.perf_counter(), time.process_time()
+    main(**cleaner_arguments(data, repository, cleaned, channels), start_gps=START, stop_gps=START + seconds,
+         inference_threads=threads)
+    elapsed = time.perf_counter() - began
+    cpu = time.process_time() - cpu
+    written = len(list(cleaned.glob("*.gwf")))
+    if written != seconds:
+        raise RuntimeError(f"expected {seconds} cleaned frames, found {written}")
+    return seconds / elapsed, cpu / seconds
+
+
+def latency(work: Path, repository: Path, channels: list[str], seconds: int, threads: int) -> np.ndarray:
+    from deepclean_cleaner.main import main
+
+    data = work / "live"
+    start = int(time.time()) - 315964800 + 18  # roughly the current GPS second (only needs to be new)
+    write_history(data, start - 12, 12)  # a little history so the stages are primed when live starts
+    cleaned = work / "cleaned-live"
+    writer = multiprocessing.get_context("spawn").Process(target=stream_live, args=(data, start, seconds))
+    writer.start()
+    try:
+        main(**cleaner_arguments(data, repository, cleaned, channels), start_gps=start - 12,
+             stop_gps=start + seconds - 1, inference_threads=threads)
+    finally:
+        writer.join(timeout=seconds + 30)
+    delays = []
+    for gps in range(start + 2, start + seconds - 1):
+        source = data / "llhoft" / f"H-H1_llhoft-{gps}-1.gwf"
+        witness = data / "lldetchar" / f"H-H1_lldetchar-{gps}-1.gwf"
+        output = cleaned / f"H-H1_DEEPCLEAN-{gps}-1.gwf"
+        arrived = max(source.stat().st_mtime, witness.stat().st_mtime)
+        delays.append(output.stat().st_mtime - arrived)
+    return np.array(delays)
+
+
+def quality(work: Path, repository: Path, channels: list[str], seconds: int) -> dict:
+    """Removed in-band fraction and out-of-band ratio of the production model against the truth."""
+    from deepclean.frames import read_frame
+    from deepclean.signal import fraction_removed, worst_out_of_band_ratio
+    from deepclean_cleaner.main import main
+
+    data = work / "history"
+    cleaned = work / "cleaned-quality"
+    main(**cleaner_arguments(data, repository, cleaned, channels), start_gps=START, stop_gps=START + seconds,
+         safety=True)
+    raw, clean, truth = [], [], []
+    for gps in range(START + 16, START + seconds - 4):
+        raw.append(read_frame(data / "llhoft" / f"H-H1_llhoft-{gps}-1.gwf", [STRAIN])[STRAIN])
+        truth.append(read_frame(data / "truth" / f"H-H1_llnoise-{gps}-1.gwf")["H1:SYN-INJECTED_NOISE"])
+        frame = read_frame(cleaned / f"H-H1_DEEPCLEAN-{gps}-1.gwf")
+        clean.append(frame["H1:GDS-CALIB_STRAIN_DEEPCLEAN_PRODUCTION"])
+    raw, clean, truth = (np.concatenate(x) for x in (raw, clean, truth))
+    estimate = raw - clean
+    return {
+        "fraction_removed": fraction_removed(truth, estimate, 16384, BAND),
+        "worst_out_of_band_ratio": worst_out_of_band_ratio(clean, raw, 16384, BAND, (10.0, 2000.0)),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=int, default=120, help="seconds of history for the throughput run")
+    parser.add_argument("--replay", type=int, default=60, help="seconds of real-time replay for the latency")
+    parser.add_argument("--threads", type=int, default=1, help="onnxruntime threads per session")
+    parser.add_argument("--trained-model-repository", type=Path, default=None)
+    args = parser.parse_args()
+
+    from deepclean.synthetic import DetectorConfig
+
+    config = DetectorConfig(seed=1)
+    channels = list(config.witness_channels)
+    with tempfile.TemporaryDirectory(prefix="bench-clean-") as tmp:
+        work = Path(tmp)
+        repository = make_random_repository(work / "model-repo", channels, config.sample_rates)
+        rtf, cpu = throughput(work, repository, channels, args.seconds, args.threads)
+        print(f"throughput (embedded, production + canary, {len(channels)} witnesses, frame I/O included, "
+              f"{args.threads} onnxruntime thread(s)): {rtf:.1f}x real time over {args.seconds} s "
+              f"({cpu * 1e3:.1f} ms of CPU per second of data, i.e. {1 / cpu:.0f}x on one free core)")
+        delays = latency(work, repository, channels, args.replay, args.threads)
+        print(f"latency, input frame arrival -> cleaned frame written, real-time replay of {args.replay} s "
+              f"({delays.size} frames): p50 {np.percentile(delays, 50):.3f} s, p99 {np.percentile(delays, 99):.3f} s, "
+              f"max {delays.max():.3f} s")
+        if args.trained_model_repository is not None:
+            figures = quality(work, args.trained_model_repository, channels, args.seconds)
+            print(f"quality (production model vs injected truth): in-band noise power removed "
+                  f"{figures['fraction_removed']:.3f}, worst out-of-band ASD ratio {figures['worst_out_of_band_ratio']:.4f}")
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()
