@@ -20,7 +20,7 @@ from deepclean.synthetic import (
     streaming,
     write_span,
 )
-from deepclean.synthetic.main import current_gps, resume_start
+from deepclean.synthetic.main import current_gps, resume_plan
 from gwpy.timeseries import TimeSeriesDict
 
 T0 = 1400000000
@@ -171,13 +171,14 @@ def test_stop_event_finishes_the_current_frame(tmp_path):
         read_frame(path)
 
 
-def test_resume_start(tmp_path):
-    """Without a start the detector resumes after the newest frame, else starts history seconds before now."""
+def test_resume_plan(tmp_path):
+    """Without a start the detector resumes after the newest frame, writing only the history not yet on disk."""
     layout = _layout(tmp_path)
-    now = current_gps()
-    assert abs(resume_start(layout, 600) - (now - 600)) <= 2
+    start, history = resume_plan(layout, 600)
+    assert abs(start - (current_gps() - 600)) <= 2 and history == 600
     write_span(SyntheticDetector().generate(T0, 2), layout)
-    assert resume_start(layout, 600) == T0 + 2
+    assert resume_plan(layout, 600) == (T0 + 2, 598)
+    assert resume_plan(layout, 1) == (T0 + 2, 0)
 
 
 def _cli(*args: str, **kwargs) -> subprocess.Popen:

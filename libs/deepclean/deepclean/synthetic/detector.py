@@ -11,6 +11,7 @@ time, after a restart, at any speed.
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -232,6 +233,7 @@ class SyntheticDetector:
         self._floor_filter = FirFilter(strain_floor_filter(cfg.strain_sample_rate, _FLOOR_FILTER_SECONDS, cfg.psd))
         self._blocks: OrderedDict[int, SyntheticSpan] = OrderedDict()
         self._carrier: np.ndarray | None = None
+        self._lock = threading.Lock()
 
     def generate(self, start: int, duration: int) -> SyntheticSpan:
         """The data of ``[start, start + duration)`` (whole GPS seconds)."""
@@ -247,14 +249,15 @@ class SyntheticDetector:
         return SyntheticSpan.concatenate(pieces)
 
     def _block(self, block: int) -> SyntheticSpan:
-        if block in self._blocks:
-            self._blocks.move_to_end(block)
-            return self._blocks[block]
-        span = self._generate_block(block * BLOCK_SECONDS)
-        self._blocks[block] = span
-        while len(self._blocks) > _CACHED_BLOCKS:
-            self._blocks.popitem(last=False)
-        return span
+        with self._lock:  # one detector may serve several threads
+            if block in self._blocks:
+                self._blocks.move_to_end(block)
+                return self._blocks[block]
+            span = self._generate_block(block * BLOCK_SECONDS)
+            self._blocks[block] = span
+            while len(self._blocks) > _CACHED_BLOCKS:
+                self._blocks.popitem(last=False)
+            return span
 
     def _generate_block(self, gps: int) -> SyntheticSpan:
         cfg = self.config

@@ -42,17 +42,18 @@ class FrameLayout:
             raise ValueError("this layout writes no truth frames (truth_dir is None)")
         return FrameName(gps, self.site, self.ifo, self.truth_tag).path(self.truth_dir)
 
-    def newest_gps(self) -> int | None:
-        """The newest GPS second with a strain or witness frame on disk, if any."""
-        newest = [
-            frames[-1].gps
+    def span_on_disk(self) -> tuple[int, int] | None:
+        """The oldest and newest GPS seconds with a strain or witness frame on disk, if any."""
+        seconds = [
+            gps
             for frames in (
                 list_frames(self.strain_dir, self.site, self.ifo, self.strain_tag),
                 list_frames(self.witness_dir, self.site, self.ifo, self.witness_tag),
             )
             if frames
+            for gps in (frames[0].gps, frames[-1].gps)
         ]
-        return max(newest) if newest else None
+        return (min(seconds), max(seconds)) if seconds else None
 
 
 def write_strain(span: SyntheticSpan, layout: FrameLayout) -> Path:

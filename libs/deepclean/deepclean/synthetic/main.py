@@ -25,12 +25,18 @@ def current_gps() -> int:
     return int(to_gps("now"))
 
 
-def resume_start(layout: FrameLayout, history: int) -> int:
-    """The GPS second after the newest frame on disk, else now minus ``history``."""
-    newest = layout.newest_gps()
-    if newest is not None:
-        return newest + 1
-    return current_gps() - history
+def resume_plan(layout: FrameLayout, history: int) -> tuple[int, int]:
+    """Where to start and how much history is still to write.
+
+    With frames on disk: the second after the newest, and only the part of
+    ``history`` the frames on disk do not cover already (a restart goes live
+    at once). Without: ``history`` seconds before now, all of it.
+    """
+    on_disk = layout.span_on_disk()
+    if on_disk is None:
+        return current_gps() - history, history
+    oldest, newest = on_disk
+    return newest + 1, max(0, history - (newest + 1 - oldest))
 
 
 def main(
@@ -94,8 +100,8 @@ def main(
         Native rates overriding the defaults (mains 1024 Hz, loops 256/512 Hz,
         two at 2048 Hz).
     start
-        First GPS second; default: after the newest frame present, else now
-        minus ``history``.
+        First GPS second; default: after the newest frame present (writing
+        only the history not on disk yet), else now minus ``history``.
     duration
         Seconds to write in all (None: forever).
     speed
@@ -160,7 +166,7 @@ def main(
     )
     detector = SyntheticDetector(config)
     if start is None:
-        start = resume_start(layout, history)
+        start, history = resume_plan(layout, history)
     stop = threading.Event()
     previous = {}
     if threading.current_thread() is threading.main_thread():  # signals can only be handled there
