@@ -300,3 +300,12 @@ def test_fake_clock_drives_timeouts_without_waiting(tmp_path):
     assert describe(items) == [("frame", GPS), ("dropped", GPS + 1, GPS + 2), ("frame", GPS + 2)]
     assert 5.0 <= clock.now() < 5.5
     assert time.monotonic() - started < 1.0
+
+
+def test_end_gps_stops_the_stream(tmp_path):
+    """With an end GPS the follower stops there, clipping a gap that runs past it."""
+    for gps in (GPS, GPS + 1, GPS + 300):
+        write(tmp_path, gps)
+    follower = FrameFollower(tmp_path, SITE, IFO, TAG, start=GPS, end=GPS + 5, **FAST)
+    assert describe(list(follower)) == [("frame", GPS), ("frame", GPS + 1), ("dropped", GPS + 2, GPS + 5)]
+    assert describe(list(FrameFollower(tmp_path, SITE, IFO, TAG, start=GPS, end=GPS + 1, **FAST))) == [("frame", GPS)]

@@ -31,7 +31,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
@@ -134,6 +134,8 @@ class FrameFollower:
     start
         GPS second to start (resume) at; None starts at the newest frame present
         (the live edge), waiting for the first one if there is none.
+    end
+        GPS second to stop before (a replay or a one-shot span); None follows forever.
     timeout
         Seconds to wait for the next frame before it is declared a gap
         ("dropped", or "corrupt" if its file exists but never became readable).
@@ -163,6 +165,7 @@ class FrameFollower:
         duration: int = 1,
         channels: Sequence[str] | None = None,
         start: int | None = None,
+        end: int | None = None,
         timeout: float = 5.0,
         settle_time: float = 0.2,
         max_lag: float | None = None,
@@ -183,6 +186,7 @@ class FrameFollower:
         self.site, self.ifo, self.tag, self.duration = site, ifo, tag, duration
         self.channels = channels
         self.position = start
+        self.end = end
         self.timeout, self.settle_time, self.max_lag = timeout, settle_time, max_lag
         self.max_consecutive_drops = max_consecutive_drops
         self.poll_interval, self.scan_interval = poll_interval, scan_interval
@@ -218,11 +222,20 @@ class FrameFollower:
         return sorted(found)
 
     def read_next(self) -> Frame | Gap | None:
-        """Block until the next frame or gap; None once ``stop`` is set."""
-        if self._queue:
-            return self._queue.popleft()
+        """Block until the next frame or gap; None once ``stop`` is set or ``end`` is reached."""
+        item = self._queue.popleft() if self._queue else self._wait_for_next()
+        if item is None or self.end is None:
+            return item
+        first = item.gps if isinstance(item, Frame) else item.start
+        if first >= self.end:
+            return None
+        if isinstance(item, Gap) and item.end > self.end:
+            return replace(item, end=self.end)
+        return item
+
+    def _wait_for_next(self) -> Frame | Gap | None:
         position = self.position if self.position is not None else self._find_live_edge()
-        if position is None:
+        if position is None or (self.end is not None and position >= self.end):
             return None
         self.position = position
         name = FrameName(position, self.site, self.ifo, self.tag, self.duration)
