@@ -74,6 +74,7 @@ class VersionWindow:
     _partial_fallback: int = 0
     sample_rate: float | None = None
     last_gps: int | None = None
+    _quality: VersionQuality | None = None  # of the current segments; reset when they change
 
     def add(self, gps: int, raw: np.ndarray, cleaned: np.ndarray, sample_rate: float, fallback: bool = False) -> bool:
         """Add one second of data sampled at ``sample_rate``; True when it completed a segment."""
@@ -81,6 +82,7 @@ class VersionWindow:
             return False  # already seen (a version on both streams, or a replayed frame)
         if sample_rate != self.sample_rate:
             self._segments.clear()  # spectra at another rate cannot be averaged with these
+            self._quality = None
             self.sample_rate = sample_rate
             self._drop_partial()
         if self.last_gps is None or gps != self.last_gps + 1:
@@ -100,6 +102,11 @@ class VersionWindow:
         """The figures over the window; None before the first complete segment."""
         if not self._segments:
             return None
+        if self._quality is None:
+            self._quality = self._measure()
+        return self._quality
+
+    def _measure(self) -> VersionQuality:
         first = self._segments[0].spectra
         raw_psd = np.mean([s.spectra.raw_psd for s in self._segments], axis=0)
         cleaned_psd = np.mean([s.spectra.cleaned_psd for s in self._segments], axis=0)
@@ -124,6 +131,7 @@ class VersionWindow:
         )
         start = self._partial_start if self._partial_start is not None else 0
         self._segments.append(_Segment(start, len(self._raw), self._partial_fallback, spectra))
+        self._quality = None
         self._drop_partial()
         newest_end = start + self.settings.segment_seconds
         while self._segments and self._segments[0].start < newest_end - self.settings.window_seconds:

@@ -44,7 +44,7 @@ def test_spectrum_rejects_mismatched_or_short_data():
     """Raw and cleaned of different lengths, or shorter than one FFT, are refused with a message."""
     with pytest.raises(ValueError, match="differ in length"):
         spectrum_pair(np.zeros(2048), np.zeros(1024), RATE, 1.0)
-    with pytest.raises(ValueError, match="shorter than fftlength"):
+    with pytest.raises(ValueError, match="shorter than one FFT"):
         spectrum_pair(np.zeros(512), np.zeros(512), RATE, 1.0)
 
 
