@@ -15,8 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from deepclean.frames import FrameName, write_frame
-from deepclean.frames.follower import Frame, FrameFollower, Gap, StreamDeadError
+from deepclean.frames import Frame, FrameFollower, FrameName, Gap, StreamDeadError, write_frame
 
 SITE, IFO, TAG = "H", "H1", "llhoft"
 CHANNEL = "H1:GDS-CALIB_STRAIN"

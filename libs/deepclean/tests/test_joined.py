@@ -1,4 +1,4 @@
-"""Tests of deepclean.frames.follower.JoinedFollower: strain joined with witness frames."""
+"""Tests of deepclean.frames.joined: strain joined with witness frames."""
 
 from __future__ import annotations
 
@@ -10,8 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from deepclean.frames import FrameName, write_frame
-from deepclean.frames.follower import FrameFollower, FramePair, Gap, JoinedFollower
+from deepclean.frames import FrameFollower, FrameName, FramePair, Gap, JoinedFollower, write_frame
 
 SITE, IFO = "H", "H1"
 STRAIN, WITNESS = "H1:GDS-CALIB_STRAIN", "H1:PEM-CS_MAINSMON_EBAY_1_DQ"

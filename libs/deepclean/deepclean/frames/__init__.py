@@ -1,7 +1,9 @@
 """GWF frames: names, reading and writing, and following live directories."""
 
-from .follower import Frame, FrameFollower, FramePair, Gap, JoinedFollower, StreamDeadError
+from .follower import FrameFollower
 from .io import FrameData, FrameError, MissingChannelError, read_frame, read_timeseries, write_frame
+from .items import Frame, FramePair, Gap, GapReason, StreamDeadError
+from .joined import JoinedFollower
 from .naming import FrameName, list_frames
 
 __all__ = [
@@ -12,6 +14,7 @@ __all__ = [
     "FrameName",
     "FramePair",
     "Gap",
+    "GapReason",
     "JoinedFollower",
     "MissingChannelError",
     "StreamDeadError",

@@ -31,93 +31,18 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
-from typing import Literal
 
-from .io import FrameData
+from .items import Frame, Gap, StreamDeadError
 from .naming import FrameName
 from .pending import Clock, PendingFrameFile
 
-__all__ = ["Frame", "FrameFollower", "FramePair", "Gap", "GapReason", "JoinedFollower", "StreamDeadError"]
+__all__ = ["FrameFollower"]
 
 logger = logging.getLogger(__name__)
 
-GapReason = Literal["dropped", "corrupt", "behind"]
 Sleep = Callable[[float], None]
-
-
-class StreamDeadError(RuntimeError):
-    """Too many frames in a row timed out with no file of the stream arriving at all."""
-
-
-@dataclass(frozen=True)
-class Frame:
-    """One frame of a stream, read and checked.
-
-    Attributes
-    ----------
-    gps, duration
-        The GPS second the frame starts at and its length in seconds.
-    path
-        The file it was read from.
-    data
-        Its channels (:class:`~deepclean.frames.io.FrameData`).
-    arrived
-        When the file landed, on the follower's monotonic clock (estimated from
-        the file's age, so a frame read from history arrived long ago).
-    """
-
-    gps: int
-    duration: int
-    path: Path
-    data: FrameData
-    arrived: float
-
-    @property
-    def end(self) -> int:
-        return self.gps + self.duration
-
-
-@dataclass(frozen=True)
-class Gap:
-    """Seconds ``[start, end)`` of a stream that will not be yielded, and why."""
-
-    start: int
-    end: int
-    reason: GapReason
-    detail: str = ""
-
-    @property
-    def duration(self) -> int:
-        return self.end - self.start
-
-
-@dataclass(frozen=True)
-class FramePair:
-    """A strain frame and the witness frame of the same GPS second, if it came in time.
-
-    ``witness`` is None when the witness frame did not arrive (``witness_missing
-    == "late"``) or could not be read (``"corrupt"``) by the witness timeout;
-    ``detail`` then says what went wrong.
-    """
-
-    strain: Frame
-    witness: FrameData | None
-    witness_missing: Literal["late", "corrupt"] | None = None
-    detail: str = ""
-
-    @property
-    def gps(self) -> int:
-        return self.strain.gps
-
-    @property
-    def duration(self) -> int:
-        return self.strain.duration
-
-    @property
-    def complete(self) -> bool:
-        return self.witness is not None
 
 
 class FrameFollower:
@@ -319,69 +244,3 @@ class FrameFollower:
         for gap in gaps:
             logger.warning("%s: GPS %d-%d %s (%s)", self.describe(), gap.start, gap.end, gap.reason, gap.detail)
         self._queue.extend(gaps)
-
-
-class JoinedFollower:
-    """Strain frames joined with the witness frames of the same seconds.
-
-    Driven by the strain stream: each strain frame is yielded as a
-    :class:`FramePair` as soon as its witness frame can be read, or without it
-    once ``witness_timeout`` seconds have passed since the strain frame
-    arrived. Strain gaps are passed through. Witness frames are read by name
-    when needed, so nothing is buffered ahead.
-
-    Parameters
-    ----------
-    strain
-        The follower of the strain stream (its clock, sleep and stop are shared).
-    witness_directory, witness_tag
-        Where the witness frames are and their tag (site, ifo and duration as the strain's).
-    witness_channels
-        Channels to read from witness frames (all when None).
-    witness_timeout
-        Seconds after a strain frame's arrival to wait for its witness frame.
-    """
-
-    def __init__(
-        self,
-        strain: FrameFollower,
-        witness_directory: str | Path,
-        witness_tag: str,
-        *,
-        witness_channels: Sequence[str] | None = None,
-        witness_timeout: float = 3.0,
-    ) -> None:
-        if witness_timeout < 0:
-            raise ValueError(f"witness_timeout must not be negative, got {witness_timeout}")
-        self.strain = strain
-        self.witness_directory = Path(witness_directory)
-        self.witness_tag = witness_tag
-        self.witness_channels = witness_channels
-        self.witness_timeout = witness_timeout
-
-    def __iter__(self) -> Iterator[FramePair | Gap]:
-        for item in self.strain:
-            if isinstance(item, Gap):
-                yield item
-                continue
-            pair = self._join(item)
-            if pair is None:
-                return
-            yield pair
-
-    def _join(self, frame: Frame) -> FramePair | None:
-        strain = self.strain
-        name = FrameName(frame.gps, strain.site, strain.ifo, self.witness_tag, frame.duration)
-        pending = PendingFrameFile(name, self.witness_directory, self.witness_channels, strain.settle_time, strain.clock)
-        deadline = frame.arrived + self.witness_timeout
-        while not strain.stopped():
-            data = pending.poll()
-            if data is not None:
-                return FramePair(frame, data)
-            if strain.clock() >= deadline:
-                reason: Literal["late", "corrupt"] = "corrupt" if pending.seen else "late"
-                detail = pending.error if pending.seen else f"no witness frame {pending.path} within {self.witness_timeout:g} s"
-                logger.warning("GPS %d: witness frame %s: %s", frame.gps, reason, detail)
-                return FramePair(frame, None, reason, detail)
-            strain.idle()
-        return None
