@@ -38,7 +38,8 @@ def generator(seed: int, stream: int, index: int = 0) -> np.random.Generator:
 
 def uniform(seed: int, stream: int, index: int) -> float:
     """One uniform number in [0, 1) determined by ``(seed, stream, index)``."""
-    return float(generator(seed, stream, index).random())
+    state = np.random.SeedSequence([int(seed), int(stream), int(index)]).generate_state(1, np.uint64)[0]
+    return float(state >> np.uint64(11)) / 2.0**53
 
 
 def white_noise(seed: int, stream: int, block_samples: int, first: int, stop: int) -> np.ndarray:
