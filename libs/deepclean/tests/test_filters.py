@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from scipy.signal import sosfreqz
 
-from deepclean.signal import bandpass_sos, zero_phase_bandpass, zero_phase_context
+from deepclean.signal import bandpass_sos, zero_phase_accuracy, zero_phase_bandpass, zero_phase_context
 
 FS = 4096
 BAND = (58.0, 62.0)
@@ -70,3 +70,13 @@ def test_context_reaches_its_accuracy_on_a_finite_span(accuracy, input_band):
     span = data[start - short : start + FS + short]
     truncated = zero_phase_bandpass(span, sos)[short : short + FS]
     assert np.max(np.abs(truncated - reference[start : start + FS])) > 3 * accuracy * np.max(np.abs(span))
+
+
+def test_accuracy_is_the_inverse_of_context():
+    """The accuracy a context buys meets the accuracy that context was asked for, and shrinks as context grows."""
+    sos = bandpass_sos(BAND, FS)
+    for accuracy in (1e-2, 1e-3):
+        assert accuracy / 2 < zero_phase_accuracy(sos, FS, zero_phase_context(sos, FS, accuracy)) < accuracy
+    budget = [zero_phase_accuracy(sos, FS, seconds) for seconds in (0.5, 1.0, 1.5)]
+    assert budget[0] > budget[1] > budget[2]
+    assert 0.05 < budget[1] < 0.15  # what a 1 s look-ahead buys the 8th-order 58-62 Hz band-pass

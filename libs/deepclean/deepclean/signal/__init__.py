@@ -1,6 +1,12 @@
 """Signal processing on scipy: resampling, band-pass filters, ASDs and band figures."""
 
-from .filters import bandpass_sos, zero_phase_bandpass, zero_phase_context, zero_phase_impulse_response
+from .filters import (
+    bandpass_sos,
+    zero_phase_accuracy,
+    zero_phase_bandpass,
+    zero_phase_context,
+    zero_phase_impulse_response,
+)
 from .resample import StreamingResampler, resample, resampling_factors, resampling_filter
 from .spectra import (
     asd,
@@ -31,6 +37,7 @@ __all__ = [
     "resampling_filter",
     "residual_db",
     "worst_out_of_band_ratio",
+    "zero_phase_accuracy",
     "zero_phase_bandpass",
     "zero_phase_context",
     "zero_phase_impulse_response",

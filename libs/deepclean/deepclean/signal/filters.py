@@ -14,7 +14,13 @@ from collections.abc import Sequence
 import numpy as np
 from scipy.signal import butter, fftconvolve, sosfilt, sosfiltfilt
 
-__all__ = ["bandpass_sos", "zero_phase_bandpass", "zero_phase_context", "zero_phase_impulse_response"]
+__all__ = [
+    "bandpass_sos",
+    "zero_phase_accuracy",
+    "zero_phase_bandpass",
+    "zero_phase_context",
+    "zero_phase_impulse_response",
+]
 
 
 def bandpass_sos(band: Sequence[float], sample_rate: float, order: int = 8) -> np.ndarray:
@@ -70,6 +76,18 @@ def zero_phase_impulse_response(sos: np.ndarray, sample_rate: float, tolerance: 
     return fftconvolve(causal, causal[::-1], mode="full")
 
 
+def _tail_weight(sos: np.ndarray, sample_rate: float) -> np.ndarray:
+    """Absolute weight of the forward-backward impulse response beyond each lag, both sides.
+
+    Index ``k`` is the weight at lags of more than ``k`` samples; the
+    response's peak gain is 1, so this bounds the error, relative to the
+    input's peak amplitude, of filtering with ``k + 1`` samples of context.
+    """
+    response = np.abs(zero_phase_impulse_response(sos, sample_rate))
+    one_side = response[len(response) // 2 :]
+    return 2 * (np.sum(one_side) - np.cumsum(one_side))
+
+
 def zero_phase_context(sos: np.ndarray, sample_rate: float, accuracy: float = 1e-3) -> float:
     """Seconds of context on each side for a zero-phase filter to reach ``accuracy``.
 
@@ -80,7 +98,8 @@ def zero_phase_context(sos: np.ndarray, sample_rate: float, accuracy: float = 1e
     prediction of in-band noise, that is also the output's size). The figure
     is the lag beyond which the forward-backward impulse response (whose
     peak gain is 1) holds less than ``accuracy`` of absolute weight, both
-    sides together.
+    sides together. For the 8th-order 58-62 Hz band-pass at 4096 Hz: 1.9 s
+    for 1e-2, 2.9 s for 1e-3.
 
     Parameters
     ----------
@@ -93,9 +112,21 @@ def zero_phase_context(sos: np.ndarray, sample_rate: float, accuracy: float = 1e
     """
     if not 0 < accuracy < 1:
         raise ValueError(f"accuracy must be between 0 and 1, got {accuracy}")
-    response = np.abs(zero_phase_impulse_response(sos, sample_rate))
-    one_side = response[len(response) // 2 :]
-    # Absolute weight at lags beyond k, both sides.
-    tail = 2 * (np.sum(one_side) - np.cumsum(one_side))
+    tail = _tail_weight(sos, sample_rate)
     lag = int(np.argmax(tail < accuracy))
     return (lag + 1) / sample_rate
+
+
+def zero_phase_accuracy(sos: np.ndarray, sample_rate: float, context: float) -> float:
+    """The accuracy (as in :func:`zero_phase_context`) that ``context`` seconds on each side give.
+
+    The inverse of :func:`zero_phase_context`: what a latency budget buys. For
+    the 8th-order 58-62 Hz band-pass at 4096 Hz, 1 s of context bounds the
+    error by about 9 % of the input's amplitude (a lower order rings for less:
+    order 4 gives 0.8 %).
+    """
+    if context <= 0:
+        raise ValueError(f"context must be positive, got {context}")
+    tail = _tail_weight(sos, sample_rate)
+    lag = min(round(context * sample_rate) - 1, len(tail) - 1)
+    return float(tail[max(lag, 0)])
