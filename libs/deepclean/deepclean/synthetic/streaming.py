@@ -5,7 +5,8 @@ written as fast as possible; from ``live_start`` on, the frame of GPS ``N`` is
 written when the wall clock reaches ``t_live + (N - live_start) / speed``,
 ``t_live`` being the moment the stream went live. Deadlines are absolute, so
 the pace does not drift however long writing takes. A late witness frame is
-written at stream time ``N + delay``; a dropped frame is never written.
+written at stream time ``N + delay``; a dropped frame is never written (the
+truth frame of a second is written even when its strain frame is dropped).
 """
 
 from __future__ import annotations
@@ -22,6 +23,9 @@ from .faults import FaultInjection
 from .frame_writer import FrameLayout, write_strain, write_truth, write_witness
 
 logger = logging.getLogger(__name__)
+
+PROGRESS_EVERY = 100
+"""A progress line is logged every this many frames."""
 
 
 @dataclass
@@ -103,6 +107,13 @@ class FrameStreamer:
             self._write_second(gps, report, pending)
             gps += 1
             report.next_gps = gps
+            if (gps - start) % PROGRESS_EVERY == 0:
+                logger.info(
+                    "up to GPS %d: %d strain, %d witness frames written",
+                    gps,
+                    report.strain_frames,
+                    report.witness_frames,
+                )
         report.stopped = self.stop.is_set()
         while pending:  # lose nothing on the way out
             self._write_late(heapq.heappop(pending)[1], report)
