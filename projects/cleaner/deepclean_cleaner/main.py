@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import Literal
 
-from deepclean.frames.follower import StreamDeadError
+from deepclean.frames import StreamDeadError
 from deepclean.model_repository import ModelRepository
 from jsonargparse.typing import NonNegativeInt, PositiveFloat, PositiveInt
 
@@ -193,20 +193,15 @@ def main(
     try:
         while not stopping.is_set():
             try:
-                for item in source.follow(read_from, stopping):
-                    gps = item.start if isinstance(item, Gap) else item.gps
-                    if stop_gps is not None and gps >= stop_gps:
-                        stopping.set()
-                        break
+                for item in source.follow(read_from, stopping, end=stop_gps):
                     read_from = item.stop if isinstance(item, Gap) else item.gps + 1
                     for slot, model in watcher.take_changes().items():
                         pipeline.swap(slot, model)
                     written += _write(writer, pipeline.process(item), first)
-                    if stop_gps is not None and read_from >= stop_gps:
-                        stopping.set()
             except StreamDeadError as exc:
                 log.error("%s; still waiting for input", exc)
-                written += _write(writer, pipeline.process(Gap(read_from, read_from + 1, "stream dead")), first)
+                if read_from is not None:  # write out what is pending; the stages restart with the stream
+                    written += _write(writer, pipeline.process(Gap(read_from, read_from + 1, "stream dead")), first)
                 continue
             break
         if stop_gps is not None:

@@ -15,9 +15,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from deepclean.frames import list_frames
-from deepclean.frames.follower import FrameFollower, FramePair, JoinedFollower
-from deepclean.frames.follower import Gap as FollowerGap
+from deepclean.frames import FrameFollower, FramePair, JoinedFollower, list_frames
+from deepclean.frames import Gap as FollowerGap
 
 from .buffers import Gap
 from .pipeline import InputSecond
@@ -66,10 +65,10 @@ class InputSource:
         frames = list_frames(self.strain_dir, self.site, self.ifo, self.strain_tag)
         return frames[-1].gps if frames else None
 
-    def follow(self, start: int | None, stop: threading.Event) -> Iterator[InputSecond | Gap]:
-        """Input seconds from GPS ``start`` (None: the live edge) until ``stop`` is set.
+    def follow(self, start: int | None, stop: threading.Event, end: int | None = None) -> Iterator[InputSecond | Gap]:
+        """Input seconds from GPS ``start`` (None: the live edge) until ``stop`` is set or GPS ``end``.
 
-        Raises :class:`deepclean.frames.follower.StreamDeadError` when nothing arrives for a long time.
+        Raises :class:`deepclean.frames.StreamDeadError` when nothing arrives for a long time.
         """
         strain = FrameFollower(
             self.strain_dir,
@@ -78,6 +77,7 @@ class InputSource:
             self.strain_tag,
             channels=[self.strain_channel, self.state_channel],
             start=start,
+            end=end,
             timeout=self.strain_timeout,
             max_lag=self.max_lag,
             stop=stop,

@@ -1,0 +1,42 @@
+"""Cleaned frames: names, channels, rates and DQ bits, readable with plain gwpy."""
+
+import numpy as np
+from deepclean.frames import read_timeseries
+
+from deepclean_cleaner import dq
+from deepclean_cleaner.pipeline import CleanedSecond, SlotOutput
+from deepclean_cleaner.writer import CleanedChannels, CleanedFrameWriter
+
+
+def test_a_cleaned_frame_reads_back_with_gwpy(tmp_path):
+    """gwpy's TimeSeriesDict.read gives back every channel at its rate, with the versions and DQ bits."""
+    rng = np.random.default_rng(0)
+    raw = rng.normal(size=16384) * 1e-21
+    production = SlotOutput(raw - 1e-22, 3, np.full(16, dq.CLEANED, dtype=np.int32))
+    canary_bits = np.full(16, dq.SAFETY_FALLBACK, dtype=np.int32)
+    canary_bits[4] |= dq.NOT_ANALYSIS_READY
+    canary = SlotOutput(raw, 4, canary_bits)
+    writer = CleanedFrameWriter(tmp_path, "H", "H1", CleanedChannels())
+    path = writer.write(CleanedSecond(1400000123, raw, 0.0, {"production": production, "canary": canary}))
+    assert path.name == "H-H1_DEEPCLEAN-1400000123-1.gwf"
+    channels = CleanedChannels()
+    data = read_timeseries(path, [channels.production, channels.canary, channels.production_version,
+                                  channels.canary_version, channels.dq])
+    assert data[channels.production].sample_rate.value == 16384
+    assert data[channels.production].t0.value == 1400000123
+    np.testing.assert_array_equal(data[channels.production].value, production.strain)
+    np.testing.assert_array_equal(data[channels.canary].value, raw)
+    assert data[channels.dq].sample_rate.value == 16
+    assert set(data[channels.production_version].value) == {3} and set(data[channels.canary_version].value) == {4}
+    bits = data[channels.dq].value.astype(int)
+    assert np.all(bits & dq.CLEANED) and np.all(bits & (dq.SAFETY_FALLBACK << dq.CANARY_SHIFT))
+    assert bits[4] & (dq.NOT_ANALYSIS_READY << dq.CANARY_SHIFT) and not bits[5] & (dq.NOT_ANALYSIS_READY << dq.CANARY_SHIFT)
+
+
+def test_the_newest_written_frame_is_found_for_resuming(tmp_path):
+    """last_written ignores other streams and temporary files."""
+    writer = CleanedFrameWriter(tmp_path, "H", "H1", CleanedChannels())
+    assert writer.last_written() is None
+    for name in ("H-H1_DEEPCLEAN-100-1.gwf", "H-H1_DEEPCLEAN-102-1.gwf", "H-H1_llhoft-200-1.gwf", ".H-H1_DEEPCLEAN-300-1.gwf.x.tmp"):
+        (tmp_path / name).write_bytes(b"")
+    assert writer.last_written() == 102
