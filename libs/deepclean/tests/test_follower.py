@@ -110,6 +110,18 @@ def test_file_caught_mid_write_is_read_once_complete(tmp_path, caplog):
     np.testing.assert_array_equal(items[0].data[CHANNEL], np.zeros(64))
 
 
+def test_late_file_caught_mid_write_gets_its_own_timeout(tmp_path):
+    """A frame file that appears just before the timeout, half written, is waited for and read, not called corrupt."""
+    reference = write(tmp_path / "ref", GPS)
+    content = reference.read_bytes()
+    target = frame_path(tmp_path, GPS)
+    clock = FakeTime({0.35: lambda: target.write_bytes(content[:1000]), 0.6: lambda: target.write_bytes(content)})
+    follower = FrameFollower(tmp_path, SITE, IFO, TAG, start=GPS, timeout=0.4, settle_time=0.05, poll_interval=0.01, clock=clock.now, sleep=clock.sleep)
+    items = list(itertools.islice(follower, 1))
+    assert describe(items) == [("frame", GPS)]
+    assert 0.6 <= clock.now() < 0.75
+
+
 def test_dropped_frame_becomes_a_gap_after_the_timeout(tmp_path):
     """A frame that never comes is a "dropped" gap after about the timeout, and the stream goes on."""
     for gps in (GPS, GPS + 1, GPS + 3):

@@ -62,8 +62,9 @@ class FrameFollower:
     end
         GPS second to stop before (a replay or a one-shot span); None follows forever.
     timeout
-        Seconds to wait for the next frame before it is declared a gap
-        ("dropped", or "corrupt" if its file exists but never became readable).
+        Seconds to wait for the next frame before it is declared a gap:
+        "dropped" when no file came, "corrupt" when its file did not become
+        readable within ``timeout`` of its appearance.
     settle_time
         Seconds a file that failed to parse must stay unchanged before it is read again.
     max_lag
@@ -176,7 +177,9 @@ class FrameFollower:
                 self._consecutive_drops = 0
                 self.position = position + self.duration
                 return Frame(name.gps, self.duration, pending.path, data, pending.arrival())
-            if self.clock() - waiting_since >= self.timeout:
+            # A file that appeared late gets the full timeout to become readable.
+            since = max(waiting_since, pending.first_seen) if pending.seen else waiting_since
+            if self.clock() - since >= self.timeout:
                 self._time_out(pending, position)
                 return self._queue.popleft()
             self.idle()

@@ -35,6 +35,7 @@ class PendingFrameFile:
         self.settle_time = settle_time
         self.clock = clock
         self.seen = False  # the file existed at some point
+        self.first_seen = 0.0  # when it was first seen, on the clock
         self.error = ""  # why the last read failed
         self.mtime = 0.0  # of the file when it was read
         self._signature: tuple[int, int, int] | None = None
@@ -49,8 +50,9 @@ class PendingFrameFile:
             stat = os.stat(self.path)
         except FileNotFoundError:
             return None
-        self.seen = True
         now = self.clock()
+        if not self.seen:
+            self.seen, self.first_seen = True, now
         signature = (stat.st_size, stat.st_mtime_ns, stat.st_ino)
         if signature != self._signature:
             self._signature, self._stable_since = signature, now
