@@ -35,7 +35,11 @@ from deepclean.frames import FrameFollower, FrameName, FramePair, JoinedFollower
 
 SITE, IFO, STRAIN_TAG, WITNESS_TAG = "H", "H1", "llhoft", "lldetchar"
 STRAIN, STATE = "H1:GDS-CALIB_STRAIN", "H1:GDS-CALIB_STATE_VECTOR"
-ASC = [f"H1:ASC-{loop}_{dof}_OUT_DQ" for loop in ("INP1", "MICH", "PRC1", "PRC2", "SRC1", "SRC2", "DHARD", "CHARD", "DSOFT", "CSOFT") for dof in "PY"]
+ASC = [
+    f"H1:ASC-{loop}_{dof}_OUT_DQ"
+    for loop in ("INP1", "MICH", "PRC1", "PRC2", "SRC1", "SRC2", "DHARD", "CHARD", "DSOFT", "CSOFT")
+    for dof in "PY"
+]
 ASC_RATES = [256, 512, 2048, 512, 256, 512, 512, 2048, 256, 512] * 2
 WITNESS_RATES = {"H1:PEM-CS_MAINSMON_EBAY_1_DQ": 1024, **dict(zip(ASC, ASC_RATES, strict=True))}
 GPS0 = 1400000000
@@ -55,8 +59,12 @@ class PairWriter:
         write_frame(FrameName(gps, SITE, IFO, WITNESS_TAG).path(self.witness_dir), witnesses, gps)
 
 
-def joined_follower(strain_dir: Path, witness_dir: Path, start: int | None, stop: threading.Event | None = None) -> JoinedFollower:
-    strain = FrameFollower(strain_dir, SITE, IFO, STRAIN_TAG, channels=[STRAIN, STATE], start=start, timeout=5.0, stop=stop)
+def joined_follower(
+    strain_dir: Path, witness_dir: Path, start: int | None, stop: threading.Event | None = None
+) -> JoinedFollower:
+    strain = FrameFollower(
+        strain_dir, SITE, IFO, STRAIN_TAG, channels=[STRAIN, STATE], start=start, timeout=5.0, stop=stop
+    )
     return JoinedFollower(strain, witness_dir, WITNESS_TAG, witness_channels=list(WITNESS_RATES), witness_timeout=2.0)
 
 
@@ -73,8 +81,12 @@ def bench_history(strain_dir: Path, witness_dir: Path, seconds: int) -> None:
         read_frame(FrameName(gps, SITE, IFO, WITNESS_TAG).path(witness_dir))
     raw = time.perf_counter() - started
     print(f"history: {seconds} s of strain+state and 21-witness frame pairs")
-    print(f"  JoinedFollower     {elapsed:7.2f} s wall  real-time factor {seconds / elapsed:7.1f}x  ({1e3 * elapsed / seconds:.2f} ms per pair)")
-    print(f"  read_frame only    {raw:7.2f} s wall  real-time factor {seconds / raw:7.1f}x  ({1e3 * raw / seconds:.2f} ms per pair)")
+    print(
+        f"  JoinedFollower     {elapsed:7.2f} s wall  real-time factor {seconds / elapsed:7.1f}x  ({1e3 * elapsed / seconds:.2f} ms per pair)"
+    )
+    print(
+        f"  read_frame only    {raw:7.2f} s wall  real-time factor {seconds / raw:7.1f}x  ({1e3 * raw / seconds:.2f} ms per pair)"
+    )
 
 
 def bench_live(strain_dir: Path, witness_dir: Path, writer: PairWriter, first: int, seconds: int, speed: float) -> None:
@@ -103,7 +115,9 @@ def bench_live(strain_dir: Path, witness_dir: Path, writer: PairWriter, first: i
     latencies_ms = sorted(1e3 * x for x in latencies)
     p99 = latencies_ms[min(len(latencies_ms) - 1, int(0.99 * len(latencies_ms)))]
     print(f"live: {seconds} pairs written at {speed:g}x real time, followed from the live edge")
-    print(f"  latency pair landed -> yielded: median {statistics.median(latencies_ms):.1f} ms, p99 {p99:.1f} ms, max {latencies_ms[-1]:.1f} ms")
+    print(
+        f"  latency pair landed -> yielded: median {statistics.median(latencies_ms):.1f} ms, p99 {p99:.1f} ms, max {latencies_ms[-1]:.1f} ms"
+    )
 
 
 def bench_idle(strain_dir: Path, witness_dir: Path, start: int, wait: float) -> None:

@@ -87,7 +87,13 @@ def test_frames_present_come_in_gps_order_with_their_data(tmp_path):
 
 def test_out_of_order_arrival_is_reordered(tmp_path):
     """Frames written newest first, while the follower waits, still come out in GPS order with no gap."""
-    writer = Writer([(0.05, lambda: write(tmp_path, GPS + 2)), (0.05, lambda: write(tmp_path, GPS + 1)), (0.05, lambda: write(tmp_path, GPS))])
+    writer = Writer(
+        [
+            (0.05, lambda: write(tmp_path, GPS + 2)),
+            (0.05, lambda: write(tmp_path, GPS + 1)),
+            (0.05, lambda: write(tmp_path, GPS)),
+        ]
+    )
     writer.start()
     items = follow(tmp_path, 3, start=GPS, timeout=5.0)  # no gap expected: a long timeout keeps a busy machine honest
     writer.join()
@@ -116,7 +122,18 @@ def test_late_file_caught_mid_write_gets_its_own_timeout(tmp_path):
     content = reference.read_bytes()
     target = frame_path(tmp_path, GPS)
     clock = FakeTime({0.35: lambda: target.write_bytes(content[:1000]), 0.6: lambda: target.write_bytes(content)})
-    follower = FrameFollower(tmp_path, SITE, IFO, TAG, start=GPS, timeout=0.4, settle_time=0.05, poll_interval=0.01, clock=clock.now, sleep=clock.sleep)
+    follower = FrameFollower(
+        tmp_path,
+        SITE,
+        IFO,
+        TAG,
+        start=GPS,
+        timeout=0.4,
+        settle_time=0.05,
+        poll_interval=0.01,
+        clock=clock.now,
+        sleep=clock.sleep,
+    )
     items = list(itertools.islice(follower, 1))
     assert describe(items) == [("frame", GPS)]
     assert 0.6 <= clock.now() < 0.75
@@ -139,7 +156,12 @@ def test_long_gap_is_one_marker(tmp_path):
         write(tmp_path, gps)
     started = time.monotonic()
     items = follow(tmp_path, 4, start=GPS)
-    assert describe(items) == [("frame", GPS), ("frame", GPS + 1), ("dropped", GPS + 2, GPS + 301), ("frame", GPS + 301)]
+    assert describe(items) == [
+        ("frame", GPS),
+        ("frame", GPS + 1),
+        ("dropped", GPS + 2, GPS + 301),
+        ("frame", GPS + 301),
+    ]
     assert items[2].duration == 299
     assert time.monotonic() - started < 2 * FAST["timeout"] + 1.0
 
@@ -226,7 +248,12 @@ def test_corrupt_settled_file_then_missing_frames(tmp_path):
     frame_path(tmp_path, GPS + 1).write_bytes(b"garbage" * 100)
     write(tmp_path, GPS + 5)
     items = follow(tmp_path, 4, start=GPS)
-    assert describe(items) == [("frame", GPS), ("corrupt", GPS + 1, GPS + 2), ("dropped", GPS + 2, GPS + 5), ("frame", GPS + 5)]
+    assert describe(items) == [
+        ("frame", GPS),
+        ("corrupt", GPS + 1, GPS + 2),
+        ("dropped", GPS + 2, GPS + 5),
+        ("frame", GPS + 5),
+    ]
 
 
 def test_frame_holding_another_second_is_corrupt(tmp_path):
@@ -263,7 +290,16 @@ def test_stream_that_comes_back_is_not_dead(tmp_path):
     clock = FakeTime({0.25: lambda: (write(tmp_path, GPS + 10), write(tmp_path, GPS + 11))})
     write(tmp_path, GPS)
     follower = FrameFollower(
-        tmp_path, SITE, IFO, TAG, start=GPS, max_consecutive_drops=3, timeout=0.1, poll_interval=0.01, clock=clock.now, sleep=clock.sleep
+        tmp_path,
+        SITE,
+        IFO,
+        TAG,
+        start=GPS,
+        max_consecutive_drops=3,
+        timeout=0.1,
+        poll_interval=0.01,
+        clock=clock.now,
+        sleep=clock.sleep,
     )
     items = []
     with pytest.raises(StreamDeadError):

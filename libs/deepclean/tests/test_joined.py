@@ -38,7 +38,9 @@ def joined(dirs, witness_timeout: float, **kwargs) -> JoinedFollower:
 
 def summary(items) -> list[tuple]:
     return [
-        (item.gps, item.witness_missing or "complete") if isinstance(item, FramePair) else (item.reason, item.start, item.end)
+        (item.gps, item.witness_missing or "complete")
+        if isinstance(item, FramePair)
+        else (item.reason, item.start, item.end)
         for item in items
     ]
 
@@ -83,6 +85,7 @@ def test_early_witness_is_found(dirs):
     strain_dir, witness_dir = dirs
     for gps in range(GPS, GPS + 4):
         write(witness_dir, "lldetchar", WITNESS, gps)
+
     def live():
         for gps in range(GPS, GPS + 4):
             write(strain_dir, "llhoft", STRAIN, gps)

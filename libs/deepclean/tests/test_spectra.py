@@ -100,7 +100,12 @@ def test_fraction_removed_and_residual(noise):
 def test_fraction_removed_counts_only_the_band(noise):
     """An estimate that matches in band but adds out-of-band noise still scores as complete removal in band."""
     white, truth = noise
-    assert fraction_removed(truth, truth + 0.01 * _band_noise(np.random.default_rng(2), truth.size, (100.0, 200.0), 1.0), FS, BAND) > 0.999
+    assert (
+        fraction_removed(
+            truth, truth + 0.01 * _band_noise(np.random.default_rng(2), truth.size, (100.0, 200.0), 1.0), FS, BAND
+        )
+        > 0.999
+    )
     # White noise at a tenth of the truth's ASD left behind: 1 % of the power remains.
     assert fraction_removed(truth, truth + white, FS, BAND) == pytest.approx(0.99, abs=0.003)
 
@@ -116,7 +121,9 @@ def test_psd_variants_give_the_same_figures(noise):
     white, truth = noise
     frequencies, psd_cleaned = psd(white, FS, 4.0)
     _, psd_raw = psd(white + truth, FS, 4.0)
-    assert band_asd_ratio_of_psds(frequencies, psd_cleaned, psd_raw, BAND) == pytest.approx(band_asd_ratio(white, white + truth, FS, BAND))
+    assert band_asd_ratio_of_psds(frequencies, psd_cleaned, psd_raw, BAND) == pytest.approx(
+        band_asd_ratio(white, white + truth, FS, BAND)
+    )
     centres, ratios = out_of_band_ratios_of_psds(frequencies, psd_cleaned, psd_raw, BAND, (10.0, 200.0))
     expected_centres, expected_ratios = out_of_band_ratios(white, white + truth, FS, BAND, (10.0, 200.0))
     np.testing.assert_array_equal(centres, expected_centres)

@@ -103,7 +103,9 @@ class FrameFollower:
         stop: threading.Event | None = None,
     ) -> None:
         if timeout <= 0 or settle_time < 0 or poll_interval <= 0 or scan_interval < 0 or duration < 1:
-            raise ValueError("timeout, poll_interval and duration must be positive; settle_time, scan_interval not negative")
+            raise ValueError(
+                "timeout, poll_interval and duration must be positive; settle_time, scan_interval not negative"
+            )
         if max_consecutive_drops < 1:
             raise ValueError(f"max_consecutive_drops must be at least 1, got {max_consecutive_drops}")
         if max_lag is not None and max_lag < 0:
@@ -225,13 +227,17 @@ class FrameFollower:
         gaps = []
         start = position
         if pending.seen:
-            gaps.append(Gap(start, start + self.duration, "corrupt", pending.error or f"{pending.path} never became readable"))
+            gaps.append(
+                Gap(start, start + self.duration, "corrupt", pending.error or f"{pending.path} never became readable")
+            )
             start += self.duration
         later = [gps for gps in self.scan() if gps >= start]
         if later:
             self._consecutive_drops = 0
             if later[0] > start:
-                gaps.append(Gap(start, later[0], "dropped", f"no file within {self.timeout:g} s; next frame at GPS {later[0]}"))
+                gaps.append(
+                    Gap(start, later[0], "dropped", f"no file within {self.timeout:g} s; next frame at GPS {later[0]}")
+                )
             self.position = later[0]
         elif pending.seen:
             self.position = start

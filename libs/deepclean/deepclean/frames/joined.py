@@ -68,7 +68,9 @@ class JoinedFollower:
     def _join(self, frame: Frame) -> FramePair | None:
         strain = self.strain
         name = FrameName(frame.gps, strain.site, strain.ifo, self.witness_tag, frame.duration)
-        pending = PendingFrameFile(name, self.witness_directory, self.witness_channels, strain.settle_time, strain.clock)
+        pending = PendingFrameFile(
+            name, self.witness_directory, self.witness_channels, strain.settle_time, strain.clock
+        )
         deadline = frame.arrived + self.witness_timeout
         while not strain.stopped():
             data = pending.poll()
@@ -76,7 +78,11 @@ class JoinedFollower:
                 return FramePair(frame, data)
             if strain.clock() >= deadline:
                 reason: Literal["late", "corrupt"] = "corrupt" if pending.seen else "late"
-                detail = pending.error if pending.seen else f"no witness frame {pending.path} within {self.witness_timeout:g} s"
+                detail = (
+                    pending.error
+                    if pending.seen
+                    else f"no witness frame {pending.path} within {self.witness_timeout:g} s"
+                )
                 logger.warning("GPS %d: witness frame %s: %s", frame.gps, reason, detail)
                 return FramePair(frame, None, reason, detail)
             strain.idle()

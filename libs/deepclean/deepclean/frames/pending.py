@@ -28,7 +28,9 @@ Clock = Callable[[], float]
 class PendingFrameFile:
     """An expected frame file: read when it exists, read again when a failed file settles."""
 
-    def __init__(self, name: FrameName, directory: Path, channels: Sequence[str] | None, settle_time: float, clock: Clock):
+    def __init__(
+        self, name: FrameName, directory: Path, channels: Sequence[str] | None, settle_time: float, clock: Clock
+    ):
         self.name = name
         self.path = name.path(directory)
         self.channels = list(channels) if channels is not None else None

@@ -123,7 +123,9 @@ class StreamingResampler:
             raise ValueError("a block must have a time axis")
         history = np.zeros(block.shape[:-1] + (self._lead,)) if self._buffer is None else self._buffer
         if block.shape[:-1] != history.shape[:-1]:
-            raise ValueError(f"block shape {block.shape} does not match the stream's leading shape {history.shape[:-1]}")
+            raise ValueError(
+                f"block shape {block.shape} does not match the stream's leading shape {history.shape[:-1]}"
+            )
         buffer = np.concatenate((history, block), axis=-1)
         self._total_in += block.shape[-1]
         # Output m needs upsampled input up to index m * down + half_len,

@@ -114,7 +114,9 @@ def band_asd_ratio(
     return band_asd_ratio_of_psds(frequencies, psd_cleaned, psd_raw, band)
 
 
-def band_asd_ratio_of_psds(frequencies: np.ndarray, psd_cleaned: np.ndarray, psd_raw: np.ndarray, band: Sequence[float]) -> float:
+def band_asd_ratio_of_psds(
+    frequencies: np.ndarray, psd_cleaned: np.ndarray, psd_raw: np.ndarray, band: Sequence[float]
+) -> float:
     """:func:`band_asd_ratio` from PSDs already computed (e.g. averaged over a window)."""
     mask = _in_band(frequencies, band)
     return float(np.mean(np.sqrt(psd_cleaned[mask] / psd_raw[mask])))
@@ -216,7 +218,9 @@ def fraction_removed(
     estimate = np.asarray(estimate, dtype=float)
     if truth.shape != estimate.shape:
         raise ValueError(f"truth {truth.shape} and estimate {estimate.shape} differ in shape")
-    return 1.0 - band_power(truth - estimate, sample_rate, band, fftlength) / band_power(truth, sample_rate, band, fftlength)
+    return 1.0 - band_power(truth - estimate, sample_rate, band, fftlength) / band_power(
+        truth, sample_rate, band, fftlength
+    )
 
 
 def residual_db(
