@@ -2,9 +2,10 @@
 
 Each decision writes a ``decided`` record (the decision and the figures behind
 it) before the exporter is called, then ``attempt_failed`` records while the
-call fails, and an ``applied`` record once it succeeded. Replaying the log at
-start-up gives the decisions already applied (not to be redone) and those
-still pending (to be retried), so a restart neither loses nor repeats one.
+call fails, and an ``applied`` record once it succeeded, or ``rejected`` when
+the exporter refused it for good. Replaying the log at start-up gives the
+decisions already settled (not to be redone) and those still pending (to be
+retried), so a restart neither loses nor repeats one.
 """
 
 from __future__ import annotations
@@ -24,10 +25,11 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Replay:
-    """What the log says: applied decisions in order, and those still pending."""
+    """What the log says: applied and rejected decisions in order, and those still pending."""
 
     applied: list[Decision]
     pending: list[Decision]
+    rejected: list[Decision]
 
 
 class DecisionLog:
@@ -49,6 +51,10 @@ class DecisionLog:
         """Record that ``decision`` has been carried out."""
         self._append({"event": "applied", "id": decision.id, "detail": detail})
 
+    def rejected(self, decision: Decision, error: str) -> None:
+        """Record that the exporter refused ``decision`` for good (it will not be retried)."""
+        self._append({"event": "rejected", "id": decision.id, "error": error})
+
     def records(self) -> list[dict[str, Any]]:
         """Every record in the log; a torn last line (a crash mid-write) is skipped."""
         if not self.path.exists():
@@ -67,17 +73,19 @@ class DecisionLog:
     def replay(self) -> Replay:
         """Applied and pending decisions, each in the order they were decided."""
         decided: dict[str, Decision] = {}
-        applied_ids: list[str] = []
+        settled: dict[str, str] = {}  # id -> "applied" | "rejected", in the order they settled
         for record in self.records():
             event, decision_id = record.get("event"), record.get("id")
             if event == "decided":
                 fields = {k: record[k] for k in ("action", "version", "previous", "gps", "reason", "figures")}
                 decided[decision_id] = Decision(**fields)
-            elif event == "applied" and decision_id in decided and decision_id not in applied_ids:
-                applied_ids.append(decision_id)
-        applied = [decided[i] for i in applied_ids]
-        pending = [d for i, d in decided.items() if i not in applied_ids]
-        return Replay(applied=applied, pending=pending)
+            elif event in ("applied", "rejected") and decision_id in decided and decision_id not in settled:
+                settled[decision_id] = event
+        return Replay(
+            applied=[decided[i] for i, how in settled.items() if how == "applied"],
+            pending=[d for i, d in decided.items() if i not in settled],
+            rejected=[decided[i] for i, how in settled.items() if how == "rejected"],
+        )
 
     def _append(self, record: dict[str, Any]) -> None:
         record = {"time": datetime.now(UTC).isoformat(timespec="milliseconds"), **record}

@@ -3,7 +3,9 @@
 A decision is logged (fsynced) before the exporter is called. If the call
 fails, the decision stays pending and is retried after a delay that doubles
 up to ``max_delay``; while one is pending no new decision is taken (the
-monitor's loop asks :attr:`DecisionRunner.busy`). Before changing the pin the
+monitor's loop asks :attr:`DecisionRunner.busy`). A decision the exporter
+refuses for good (an unknown version, say) is logged as rejected and dropped,
+so it cannot block the monitor forever. Before changing the pin the
 runner reads it: when it already holds the target (the call went through but
 the monitor stopped before logging it), the decision is logged as applied
 without a second call.
@@ -43,12 +45,13 @@ class _Pending:
 
 @dataclass
 class DecisionRunner:
-    """Applies decisions in order; ``on_applied`` is told of each one carried out."""
+    """Applies decisions in order; ``on_applied`` / ``on_rejected`` are told how each one ended."""
 
     decision_log: DecisionLog
     exporter: ExporterClient
     backoff: Backoff
     on_applied: Callable[[Decision], None]
+    on_rejected: Callable[[Decision], None] = lambda decision: None
     clock: Callable[[], float] = time.monotonic
     pending: list[_Pending] = field(default_factory=list)
     failures: int = 0
@@ -82,6 +85,12 @@ class DecisionRunner:
                 detail = self._apply(entry.decision)
             except ExporterError as exc:
                 self.failures += 1
+                if exc.permanent:
+                    self.decision_log.rejected(entry.decision, str(exc))
+                    self.pending.pop(0)
+                    log.error("decision %s rejected by the exporter: %s", entry.decision.id, exc)
+                    self.on_rejected(entry.decision)
+                    continue
                 delay = self.backoff.delay(entry.attempts)
                 entry.next_attempt = self.clock() + delay
                 self.decision_log.attempt_failed(entry.decision, entry.attempts, str(exc))

@@ -1,9 +1,10 @@
 """The exporter's HTTP API as the monitor uses it (docs/interfaces.md).
 
 GET /versions and GET/PUT /production, /canary; mutating calls carry the
-bearer token. Every failure (connection refused, timeout, a 5xx or an
-unexpected answer) is raised as :class:`ExporterError`, which the decision
-runner retries with back-off.
+bearer token (read again for every call, so a token file fixed by an operator
+is picked up). Every failure is raised as :class:`ExporterError`; the decision
+runner retries it with back-off unless the exporter refused the request
+itself (:attr:`ExporterError.permanent`: 400, 404, 409, 422).
 """
 
 from __future__ import annotations
@@ -18,8 +19,20 @@ TOKEN_ENV = "DEEPCLEAN_EXPORTER_TOKEN"
 Pin = Literal["production", "canary"]
 
 
+PERMANENT_STATUSES = frozenset({400, 404, 409, 422})
+
+
 class ExporterError(RuntimeError):
-    """A call to the exporter failed."""
+    """A call to the exporter failed (``status``: the HTTP status, None if there was no answer)."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+    @property
+    def permanent(self) -> bool:
+        """True when asking again cannot help (the request itself was refused)."""
+        return self.status in PERMANENT_STATUSES
 
 
 def read_token(token_file: Path | None) -> str | None:
@@ -35,13 +48,24 @@ def read_token(token_file: Path | None) -> str | None:
 
 
 class ExporterClient:
-    """Talks to the exporter at ``url``; ``token`` is needed to change a pin."""
+    """Talks to the exporter at ``url``.
 
-    def __init__(self, url: str, token: str | None, timeout: float = 5.0) -> None:
+    Changing a pin needs a token: ``token`` if given, else the one
+    :func:`read_token` finds (environment, then ``token_file``) at each call.
+    """
+
+    def __init__(
+        self, url: str, token: str | None = None, token_file: Path | None = None, timeout: float = 5.0
+    ) -> None:
         self.url = url.rstrip("/")
-        self.token = token
+        self._token = token
+        self.token_file = token_file
         self.timeout = timeout
         self.session = requests.Session()
+
+    @property
+    def token(self) -> str | None:
+        return self._token or read_token(self.token_file)
 
     def versions(self) -> dict[str, Any]:
         """``{"versions": [...], "production": n, "canary": m}``."""
@@ -61,7 +85,8 @@ class ExporterClient:
         return version
 
     def _call(self, method: str, path: str, json: dict | None = None) -> dict[str, Any]:
-        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        token = self.token if method != "GET" else None
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
         try:
             response = self.session.request(
                 method, self.url + path, json=json, headers=headers, timeout=self.timeout
@@ -73,7 +98,10 @@ class ExporterClient:
         except ValueError:
             body = {"error": response.text[:200]}
         if response.status_code >= 400:
-            raise ExporterError(f"{method} {self.url}{path}: HTTP {response.status_code}: {body.get('error', body)}")
+            raise ExporterError(
+                f"{method} {self.url}{path}: HTTP {response.status_code}: {body.get('error', body)}",
+                status=response.status_code,
+            )
         if not isinstance(body, dict):
             raise ExporterError(f"{method} {self.url}{path}: unexpected answer {body!r}")
         return body

@@ -16,7 +16,7 @@ from deepclean.config import ConfigError
 from .cleaned_frames import CANARY_SHIFT, CleanedChannels, StreamChannels
 from .decision_log import DecisionLog
 from .decision_runner import Backoff, DecisionRunner
-from .exporter_client import ExporterClient, read_token
+from .exporter_client import ExporterClient
 from .frame_stream import CleanedFrameStream
 from .metrics import MonitorMetrics
 from .monitor_loop import Monitor, RawStream, run_loop
@@ -118,7 +118,7 @@ def monitor(
     log_file = DecisionLog(decision_log)
     runner = DecisionRunner(
         decision_log=log_file,
-        exporter=ExporterClient(exporter_url, read_token(exporter_token_file), exporter_timeout),
+        exporter=ExporterClient(exporter_url, token_file=exporter_token_file, timeout=exporter_timeout),
         backoff=Backoff(retry_initial_seconds, retry_max_seconds),
         on_applied=lambda decision: None,  # replaced by the Monitor
     )

@@ -87,10 +87,13 @@ class Monitor:
         self.summaries = summaries
         self.state = MonitorState()
         runner.on_applied = self._applied
+        runner.on_rejected = self.machine.rejected
 
     def resume_from_log(self) -> None:
-        """Replay the decision log: applied decisions set the state, pending ones are retried."""
+        """Replay the decision log: settled decisions set the state, pending ones are retried."""
         replay = self.decision_log.replay()
+        for decision in replay.rejected:
+            self.machine.rejected(decision)
         for decision in replay.applied:
             self.machine.applied(decision)
             self.state.decisions.append(decision)

@@ -110,6 +110,17 @@ class DecisionMachine:
         self._promote_since.clear()
         self._rollback_since.clear()
 
+    def rejected(self, decision: Decision) -> None:
+        """Record that the exporter refused ``decision``: do not ask for the same change again."""
+        if decision.action == "promote":
+            self.promoted.add(decision.version)
+        else:
+            self.bad.add(decision.version)  # the rollback target is unusable; another may be tried
+            if decision.version in self.good_history:
+                self.good_history.remove(decision.version)
+        self._promote_since.clear()
+        self._rollback_since.clear()
+
     def rollback_target(self, current: int) -> int | None:
         """The newest good version other than ``current`` that was not rolled back from."""
         for version in reversed(self.good_history):

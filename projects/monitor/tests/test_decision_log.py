@@ -123,3 +123,34 @@ def test_client_errors_name_the_call(exporter, monkeypatch):
     assert client.versions()["canary"] == 3
     with pytest.raises(ExporterError, match="no exporter token"):
         ExporterClient(exporter.url, None).set_pin("production", 1)
+
+
+def test_refused_decision_is_rejected_not_retried(tmp_path):
+    """A decision the exporter refuses for good (unknown version) is logged as rejected and dropped."""
+    fake = FakeExporter(versions=[1], production=1)
+    served = ServedExporter(fake)
+    try:
+        rejected, applied = [], []
+        runner = make_runner(tmp_path, served.url, Clock(), applied)
+        runner.on_rejected = rejected.append
+        runner.submit(PROMOTE)  # version 2 is unknown to this exporter: 404
+        assert rejected == [PROMOTE] and applied == [] and not runner.busy
+        replay = DecisionLog(tmp_path / "decisions.jsonl").replay()
+        assert replay.rejected == [PROMOTE] and replay.pending == [] and replay.applied == []
+    finally:
+        served.close()
+
+
+def test_token_file_is_read_at_each_call(tmp_path, exporter, monkeypatch):
+    """A token file written (or fixed) after start-up is used by the next call."""
+    monkeypatch.delenv("DEEPCLEAN_EXPORTER_TOKEN", raising=False)
+    token_file = tmp_path / "exporter.token"
+    client = ExporterClient(exporter.url, token_file=token_file)
+    with pytest.raises(ExporterError, match="no exporter token"):
+        client.set_pin("production", 2)
+    token_file.write_text("wrong\n")
+    with pytest.raises(ExporterError, match="HTTP 401") as refused:
+        client.set_pin("production", 2)
+    assert not refused.value.permanent  # an operator can fix the token: keep retrying
+    token_file.write_text(TOKEN + "\n")
+    assert client.set_pin("production", 2) == 2

@@ -145,3 +145,13 @@ def test_nothing_decided_while_settling():
     assert machine.settling == (2, 1000)
     observe(machine, 1008, 2, 3, quality(2, 0.4), quality(3, 0.1))
     assert machine.settling is None
+
+
+def test_rejected_rollback_target_is_not_asked_again():
+    """When the exporter refuses a rollback target, the next rollback goes to an older good version."""
+    machine = DecisionMachine(POLICY, good_history=[1, 2])
+    first = run(machine, 0, 50, 3, 0, quality(3, 1.5), step=5)[0][1]
+    assert first.version == 2
+    machine.rejected(first)
+    second = run(machine, 50, 100, 3, 0, quality(3, 1.5), step=5)[0][1]
+    assert (second.action, second.version, second.previous) == ("rollback", 1, 3)
