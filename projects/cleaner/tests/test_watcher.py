@@ -1,0 +1,91 @@
+"""The pins watcher: versions loaded in the background and handed over between blocks."""
+
+import json
+import shutil
+import time
+
+from conftest import export_model, set_pins, settings
+
+from deepclean_cleaner.backends import EmbeddedBackend
+from deepclean_cleaner.watcher import ModelWatcher
+from deepclean.model_repository import ModelRepository
+
+
+def watcher_for(root, **kwargs):
+    return ModelWatcher(ModelRepository(root).model("deepclean"), EmbeddedBackend(), settings(), **kwargs)
+
+
+def copy_repository(repository, tmp_path):
+    root = tmp_path / "repo"
+    shutil.copytree(repository, root)
+    return root
+
+
+def test_pinned_versions_are_handed_over_once(repository, tmp_path):
+    """The first poll hands over production and canary; an unchanged pins file hands over nothing."""
+    watcher = watcher_for(copy_repository(repository, tmp_path))
+    watcher.poll()
+    changes = watcher.take_changes()
+    assert {slot: model.version for slot, model in changes.items()} == {"production": 1, "canary": 2}
+    watcher.poll()
+    assert watcher.take_changes() == {}
+
+
+def test_a_promotion_and_a_new_canary_are_picked_up_in_the_background(repository, tmp_path):
+    """The watcher thread notices new pins within its poll interval."""
+    root = copy_repository(repository, tmp_path)
+    export_model(root / "deepclean" / "3", seed=3)
+    watcher = watcher_for(root, poll_interval=0.05)
+    watcher.poll()
+    watcher.take_changes()
+    watcher.start()
+    try:
+        set_pins(root / "deepclean", 2, 3)
+        deadline = time.monotonic() + 10
+        changes = {}
+        while time.monotonic() < deadline and len(changes) < 2:
+            changes.update(watcher.take_changes())
+            time.sleep(0.05)
+    finally:
+        watcher.stop()
+    assert {slot: model.version for slot, model in changes.items()} == {"production": 2, "canary": 3}
+
+
+def test_an_unpinned_canary_is_handed_over_as_none(repository, tmp_path):
+    """Removing the canary pin empties the canary slot."""
+    root = copy_repository(repository, tmp_path)
+    watcher = watcher_for(root)
+    watcher.poll()
+    watcher.take_changes()
+    set_pins(root / "deepclean", 1, None)
+    watcher.poll()
+    assert watcher.take_changes() == {"canary": None}
+
+
+def test_a_version_that_does_not_fit_is_refused_and_the_old_one_kept(repository, tmp_path, caplog):
+    """A canary whose channels are not configured is logged by version and not handed over."""
+    root = copy_repository(repository, tmp_path)
+    export_model(root / "deepclean" / "4", seed=4)
+    metadata_path = root / "deepclean" / "4" / "metadata.json"
+    metadata = json.loads(metadata_path.read_text())
+    metadata["witness_channels"][0] = "H1:NOT-A-CONFIGURED_CHANNEL"
+    metadata_path.write_text(json.dumps(metadata))
+    watcher = watcher_for(root)
+    watcher.poll()
+    watcher.take_changes()
+    set_pins(root / "deepclean", 1, 4)
+    watcher.poll()
+    assert watcher.take_changes() == {}
+    assert "version 4" in caplog.text and "H1:NOT-A-CONFIGURED_CHANNEL" in caplog.text
+
+
+def test_a_pinned_version_that_is_not_published_is_refused(repository, tmp_path, caplog):
+    """A pin to a missing version is an error naming it; nothing is handed over."""
+    root = copy_repository(repository, tmp_path)
+    watcher = watcher_for(root)
+    watcher.poll()
+    watcher.take_changes()
+    set_pins(root / "deepclean", 1, 9)
+    watcher.poll()
+    assert watcher.take_changes() == {}
+    assert "version 9" in caplog.text
