@@ -1,6 +1,6 @@
 """How fast the joined strain+witness follower reads live-style frame directories.
 
-    nice .venvs/library/bin/python bench/follower.py [--seconds 300] [--live-seconds 20] [--speed 10]
+    nice .venvs/library/bin/python bench/follower.py [--seconds 300] [--live-seconds 20] [--speed 10] [--compress]
 
 Writes ``--seconds`` of 1 s frame pairs with ``deepclean.frames.write_frame``:
 strain (``H1:GDS-CALIB_STRAIN``, 16384 Hz float64) + state vector (16 Hz
@@ -48,15 +48,15 @@ GPS0 = 1400000000
 class PairWriter:
     """Writes strain and witness frame pairs of synthetic noise."""
 
-    def __init__(self, strain_dir: Path, witness_dir: Path, seed: int = 0):
-        self.strain_dir, self.witness_dir = strain_dir, witness_dir
+    def __init__(self, strain_dir: Path, witness_dir: Path, compress: bool = False, seed: int = 0):
+        self.strain_dir, self.witness_dir, self.compress = strain_dir, witness_dir, compress
         self.rng = np.random.default_rng(seed)
 
     def write(self, gps: int) -> None:
         strain = {STRAIN: 1e-21 * self.rng.normal(size=16384), STATE: np.full(16, 3, dtype=np.int32)}
         witnesses = {name: self.rng.normal(size=rate) for name, rate in WITNESS_RATES.items()}
-        write_frame(FrameName(gps, SITE, IFO, STRAIN_TAG).path(self.strain_dir), strain, gps)
-        write_frame(FrameName(gps, SITE, IFO, WITNESS_TAG).path(self.witness_dir), witnesses, gps)
+        write_frame(FrameName(gps, SITE, IFO, STRAIN_TAG).path(self.strain_dir), strain, gps, compress=self.compress)
+        write_frame(FrameName(gps, SITE, IFO, WITNESS_TAG).path(self.witness_dir), witnesses, gps, compress=self.compress)
 
 
 def joined_follower(
@@ -136,10 +136,11 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=300, help="seconds of frame pairs to read from history")
     parser.add_argument("--live-seconds", type=int, default=20, help="pairs to follow live")
     parser.add_argument("--speed", type=float, default=10.0, help="live writer speed, times real time")
+    parser.add_argument("--compress", action="store_true", help="write gzip-compressed frames")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="follower-bench-") as tmp:
         strain_dir, witness_dir = Path(tmp) / STRAIN_TAG, Path(tmp) / WITNESS_TAG
-        writer = PairWriter(strain_dir, witness_dir)
+        writer = PairWriter(strain_dir, witness_dir, compress=args.compress)
         started = time.perf_counter()
         for gps in range(GPS0, GPS0 + args.seconds):
             writer.write(gps)
