@@ -21,7 +21,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-
 from deepclean.frames import FrameName, write_frame
 from deepclean_monitor.main import monitor
 
@@ -64,13 +63,13 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         strain_dir, cleaned_dir = write_frames(root, args.seconds)
-        settings = dict(
-            cleaned_dir=cleaned_dir, strain_dir=strain_dir, reports_dir=root / "reports",
-            decision_log=root / "decisions.jsonl", summary_file=root / "reports" / "summaries.h5",
-            exporter_url=f"http://127.0.0.1:{closed_port()}", start_gps=T0, frame_timeout=0.0,
-            report_interval=1e9, exit_when_idle=True, log_level="ERROR", metrics_textfile=True,
-            retry_initial_seconds=0.5, retry_max_seconds=0.5,
-        )
+        settings = {
+            "cleaned_dir": cleaned_dir, "strain_dir": strain_dir, "reports_dir": root / "reports",
+            "decision_log": root / "decisions.jsonl", "summary_file": root / "reports" / "summaries.h5",
+            "exporter_url": f"http://127.0.0.1:{closed_port()}", "start_gps": T0, "frame_timeout": 0.0,
+            "report_interval": 1e9, "exit_when_idle": True, "log_level": "ERROR", "metrics_textfile": True,
+            "retry_initial_seconds": 0.5, "retry_max_seconds": 0.5,
+        }
         started = time.perf_counter()
         service = monitor(**settings)
         total = time.perf_counter() - started

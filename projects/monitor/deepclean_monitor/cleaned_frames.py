@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-
 from deepclean.frames import read_frame
 
 CLEANING_APPLIED = 1 << 0

@@ -9,9 +9,14 @@ import logging
 from pathlib import Path
 from typing import Literal
 
-from jsonargparse.typing import ClosedUnitInterval, NonNegativeFloat, NonNegativeInt, PositiveFloat, PositiveInt
-
 from deepclean.config import ConfigError
+from jsonargparse.typing import (
+    ClosedUnitInterval,
+    NonNegativeFloat,
+    NonNegativeInt,
+    PositiveFloat,
+    PositiveInt,
+)
 
 from .cleaned_frames import CANARY_SHIFT, CleanedChannels, StreamChannels
 from .decision_log import DecisionLog

@@ -55,6 +55,7 @@ class MonitorState:
     production_version: int = 0
     canary_version: int = 0
     last_gps: int | None = None
+    frame_lag: float | None = None
     frames_missing: int = 0
     qualities: dict[int, VersionQuality] = field(default_factory=dict)
     points: deque[RatioPoint] = field(default_factory=lambda: deque(maxlen=4096))
@@ -179,6 +180,12 @@ class Monitor:
             self.runner.submit(decision)
             self.metrics.pending_decisions.set(len(self.runner.pending))
 
+    def update_lag(self) -> None:
+        """Seconds from the end of the last frame read to now (GPS); grows while the stream stalls."""
+        if self.state.last_gps is not None:
+            self.state.frame_lag = gps_now() - (self.state.last_gps + 1)
+            self.metrics.frame_lag.set(self.state.frame_lag)
+
     def retry_decisions(self) -> None:
         """Retry pending decisions whose back-off has expired."""
         failures = self.runner.failures
@@ -216,6 +223,7 @@ def run_loop(
     try:
         while True:
             read = monitor.process_available()
+            monitor.update_lag()
             monitor.retry_decisions()
             now = time.monotonic()
             if now - last_report >= report_interval:
@@ -229,6 +237,13 @@ def run_loop(
                 time.sleep(poll_interval)
     finally:
         write_reports()
+
+
+def gps_now() -> float:
+    """The current GPS time (leap seconds from LAL)."""
+    import lal
+
+    return float(lal.GPSTimeNow())
 
 
 def _span(seconds: list[int]) -> str:

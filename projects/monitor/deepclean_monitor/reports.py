@@ -28,13 +28,6 @@ from .status_page import StatusSnapshot, write_status_page
 log = logging.getLogger(__name__)
 
 
-def gps_now() -> float:
-    """The current GPS time (leap seconds from LAL)."""
-    import lal
-
-    return float(lal.GPSTimeNow())
-
-
 @dataclass
 class Reports:
     """Writes every report from the monitor's state."""
@@ -58,10 +51,7 @@ class Reports:
     def _write(self) -> None:
         state = self.monitor.state
         metrics: MonitorMetrics = self.monitor.metrics
-        lag = None
-        if state.last_gps is not None:
-            lag = gps_now() - (state.last_gps + 1)
-            metrics.frame_lag.set(lag)
+        self.monitor.update_lag()
         self.reports_dir.mkdir(parents=True, exist_ok=True)
         plot_asds(
             {
@@ -83,7 +73,7 @@ class Reports:
                 decisions=state.decisions,
                 pending=[p.decision for p in self.monitor.runner.pending],
                 frames_missing=state.frames_missing,
-                frame_lag=lag,
+                frame_lag=state.frame_lag,
                 images=["asd.png", "band_ratio.png"],
             ),
             self.refresh_seconds,

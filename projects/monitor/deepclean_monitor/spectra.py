@@ -12,7 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-
 from deepclean.signal import band_asd_ratio_of_psds, out_of_band_ratios_of_psds, psd
 
 

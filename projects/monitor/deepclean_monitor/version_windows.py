@@ -15,7 +15,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .spectra import SpectrumPair, band_asd_ratio, spectrum_pair, worst_out_of_band_ratio
+from .spectra import (
+    SpectrumPair,
+    band_asd_ratio,
+    spectrum_pair,
+    worst_out_of_band_ratio,
+)
 
 
 @dataclass(frozen=True)

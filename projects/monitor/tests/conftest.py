@@ -9,8 +9,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from fake_exporter import TOKEN, FakeExporter, ServedExporter  # noqa: E402
-from synthetic_cleaning import FrameDirs  # noqa: E402
+from fake_exporter import TOKEN, FakeExporter, ServedExporter
+from synthetic_cleaning import FrameDirs
 
 
 @pytest.fixture
@@ -30,28 +30,28 @@ def exporter():
 def monitor_settings(tmp_path: Path, frame_dirs: FrameDirs, exporter: ServedExporter, monkeypatch) -> dict:
     """Arguments of ``deepclean_monitor.main.monitor`` sized for short synthetic runs."""
     monkeypatch.setenv("DEEPCLEAN_EXPORTER_TOKEN", TOKEN)
-    return dict(
-        cleaned_dir=frame_dirs.cleaned_dir,
-        strain_dir=frame_dirs.strain_dir,
-        reports_dir=tmp_path / "reports",
-        decision_log=tmp_path / "monitor" / "decisions.jsonl",
-        summary_file=tmp_path / "reports" / "summaries.h5",
-        exporter_url=exporter.url,
-        out_of_band_range=(10.0, 1500.0),
-        fftlength=1.0,
-        segment_seconds=4,
-        window_seconds=12,
-        min_seconds=12,
-        sustain_seconds=8,
-        rollback_sustain_seconds=4,
-        settle_seconds=8,
-        retry_initial_seconds=0.05,
-        retry_max_seconds=0.2,
-        start_gps=1_400_000_000,
-        frame_timeout=0.0,
-        poll_interval=0.02,
-        report_interval=3600.0,
-        period_seconds=16,
-        exit_when_idle=True,
-        log_level="WARNING",
-    )
+    return {
+        "cleaned_dir": frame_dirs.cleaned_dir,
+        "strain_dir": frame_dirs.strain_dir,
+        "reports_dir": tmp_path / "reports",
+        "decision_log": tmp_path / "monitor" / "decisions.jsonl",
+        "summary_file": tmp_path / "reports" / "summaries.h5",
+        "exporter_url": exporter.url,
+        "out_of_band_range": (10.0, 1500.0),
+        "fftlength": 1.0,
+        "segment_seconds": 4,
+        "window_seconds": 12,
+        "min_seconds": 12,
+        "sustain_seconds": 8,
+        "rollback_sustain_seconds": 4,
+        "settle_seconds": 8,
+        "retry_initial_seconds": 0.05,
+        "retry_max_seconds": 0.2,
+        "start_gps": 1_400_000_000,
+        "frame_timeout": 0.0,
+        "poll_interval": 0.02,
+        "report_interval": 3600.0,
+        "period_seconds": 16,
+        "exit_when_idle": True,
+        "log_level": "WARNING",
+    }

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-
 from deepclean.frames import FrameName, write_frame
 
 RATE = 4096

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
-from synthetic_cleaning import DQ, write_seconds
-
 from deepclean.frames import read_frame, write_frame
 from deepclean_monitor.main import monitor
+from synthetic_cleaning import DQ, write_seconds
 
 T0 = 1_400_000_000
 

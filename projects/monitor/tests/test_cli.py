@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from deepclean.config import parse_config
 from deepclean_monitor.cli import main
 from deepclean_monitor.main import monitor

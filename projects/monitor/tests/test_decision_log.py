@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
-from fake_exporter import TOKEN, FakeExporter, ServedExporter
-
 from deepclean_monitor.decision_log import DecisionLog
 from deepclean_monitor.decision_runner import Backoff, DecisionRunner
 from deepclean_monitor.exporter_client import ExporterClient, ExporterError
 from deepclean_monitor.policy import Decision
+from fake_exporter import TOKEN, FakeExporter, ServedExporter
 
 PROMOTE = Decision("promote", 2, 1, 1000, "better", {"2": {"band_ratio": 0.4}})
 
@@ -60,7 +57,7 @@ def test_decision_logged_before_the_exporter_is_called(tmp_path):
     clock, applied = Clock(), []
     runner = make_runner(tmp_path, "http://127.0.0.1:9", clock, applied)  # nothing listens on port 9
     runner.submit(PROMOTE)
-    records = [json.loads(line) for line in open(tmp_path / "decisions.jsonl")]
+    records = DecisionLog(tmp_path / "decisions.jsonl").records()
     assert [r["event"] for r in records] == ["decided", "attempt_failed"]
     assert records[0]["figures"] == {"2": {"band_ratio": 0.4}}
     assert "127.0.0.1:9" in records[1]["error"]
@@ -105,7 +102,7 @@ def test_already_applied_call_is_not_repeated(tmp_path):
         runner.resume([PROMOTE])
         runner.retry_due()
         assert applied == [PROMOTE] and fake.puts() == []
-        events = [json.loads(line)["event"] for line in open(tmp_path / "decisions.jsonl")]
+        events = [record["event"] for record in DecisionLog(tmp_path / "decisions.jsonl").records()]
         assert events == ["applied"]  # resume() does not log the decision a second time
     finally:
         served.close()

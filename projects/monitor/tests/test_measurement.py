@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from synthetic_cleaning import write_seconds
-
 from deepclean_monitor.frame_stream import CleanedFrameStream
-from deepclean_monitor.spectra import band_asd_ratio, spectrum_pair, worst_out_of_band_ratio
+from deepclean_monitor.spectra import (
+    band_asd_ratio,
+    spectrum_pair,
+    worst_out_of_band_ratio,
+)
 from deepclean_monitor.version_windows import SpectrumSettings, VersionWindows
+from synthetic_cleaning import write_seconds
 
 RATE = 1024
 BAND = (58.0, 62.0)
@@ -34,7 +37,7 @@ def test_removing_the_line_lowers_the_band_ratio_only():
 
 def test_broadband_noise_shows_out_of_band():
     """Noise added at half the raw level raises the worst out-of-band ratio above sqrt(1.25)."""
-    raw, mains = strain(8)
+    raw, _ = strain(8)
     noise = np.random.default_rng(1).normal(scale=0.5, size=raw.size)
     worst = worst_out_of_band_ratio(spectrum_pair(raw, raw + noise, RATE, 1.0), BAND, (10.0, 400.0))
     assert worst > 1.12

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from deepclean_monitor.policy import Decision, DecisionMachine, Observation, Policy
 from deepclean_monitor.spectra import SpectrumPair
 from deepclean_monitor.version_windows import VersionQuality

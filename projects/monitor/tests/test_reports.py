@@ -11,11 +11,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import requests
-from synthetic_cleaning import write_seconds
-
 from deepclean_monitor.main import monitor
 from deepclean_monitor.metrics import MonitorMetrics
 from deepclean_monitor.summaries import read_summaries
+from synthetic_cleaning import write_seconds
 
 T0 = 1_400_000_000
 CHROMIUM_FLAGS = [
@@ -54,7 +53,7 @@ def promoted_run(frame_dirs, exporter, monitor_settings):
 
 def test_status_page_in_a_headless_browser(promoted_run, tmp_path):
     """The page opens in chromium, shows the current versions, the decision and both plots."""
-    service, reports = promoted_run
+    _, reports = promoted_run
     page = (reports / "index.html").resolve()
     dom = run_chromium(tmp_path, "--dump-dom", page.as_uri()).stdout
     assert 'id="production">production: <b>2</b>' in dom
