@@ -6,6 +6,7 @@ See ``monitor_loop`` for the pipeline and ``policy`` for the decision rules.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
 
@@ -93,7 +94,7 @@ def monitor(
     logging.basicConfig(level=log_level, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     check_settings(band, out_of_band_range, fftlength, segment_seconds, window_seconds, min_seconds)
     metrics = MonitorMetrics()
-    stop_serving = metrics.serve(metrics_port) if metrics_port else (lambda: None)
+    stop_serving = serve_metrics(metrics, metrics_port)
     cleaned = CleanedFrameStream(cleaned_dir, site, ifo, cleaned_tag, frame_timeout)
     if start_gps:
         cleaned.start_at(start_gps)
@@ -153,6 +154,17 @@ def monitor(
         if service.state.last_gps is not None:
             summaries.flush(service.state.last_gps + 1)
     return service
+
+
+def serve_metrics(metrics: MonitorMetrics, port: int) -> Callable[[], None]:
+    """Serve the metrics on 127.0.0.1:``port`` (0: not at all); a busy port is logged, not fatal."""
+    if not port:
+        return lambda: None
+    try:
+        return metrics.serve(port)
+    except OSError as exc:
+        log.error("cannot serve metrics on 127.0.0.1:%d (%s); the textfile is still written", port, exc)
+        return lambda: None
 
 
 def check_settings(

@@ -39,3 +39,23 @@ def test_missing_raw_frame_and_mixed_versions(frame_dirs, exporter, monitor_sett
     assert read_frame(frame_dirs.cleaned_path(T0)).data[DQ].dtype == np.int32
     text = (monitor_settings["reports_dir"] / "monitor.prom").read_text()
     assert 'deepclean_monitor_frames_missing_total{stream="raw"} 1.0' in text
+
+
+def test_follows_live_frames_and_gives_up_on_a_dropped_one(frame_dirs, exporter, monitor_settings):
+    """Frames arriving while the monitor runs are read as they come; one that never arrives is counted missing."""
+    import threading
+    import time
+
+    def cleaner():
+        for gps in range(T0, T0 + 20):
+            if gps != T0 + 10:  # dropped
+                write_seconds(frame_dirs, gps, 1, production=(1, "clean90"), canary=(0, "none"))
+            time.sleep(0.05)
+
+    writer = threading.Thread(target=cleaner, daemon=True)
+    writer.start()
+    service = monitor(**{**monitor_settings, "exit_when_idle": False, "run_seconds": 4.0, "frame_timeout": 0.5})
+    writer.join(timeout=10)
+    assert service.state.last_gps == T0 + 19
+    assert service.state.frames_missing == 1
+    assert service.state.qualities[1].seconds == 8  # 11-14 and 15-18 after the gap (0-7 slid out)

@@ -133,3 +133,15 @@ def test_metrics_served_over_http():
     assert "deepclean_monitor_promotions_total 1.0" in text
     with pytest.raises(requests.ConnectionError):
         requests.get(f"http://127.0.0.1:{port}/metrics", timeout=2)
+
+
+def test_busy_metrics_port_is_not_fatal(caplog):
+    """If the metrics port is taken the monitor logs it and goes on (the textfile still has the metrics)."""
+    from deepclean_monitor.main import serve_metrics
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        stop = serve_metrics(MonitorMetrics(), taken.getsockname()[1])
+        stop()
+    assert "cannot serve metrics" in caplog.text
