@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from .exporter_client import ExporterError
 from .frame_stream import CleanedFrameStream
 from .metrics import MonitorMetrics
 from .monitor_loop import Monitor
@@ -75,6 +76,7 @@ class Reports:
                 frames_missing=state.frames_missing,
                 frame_lag=state.frame_lag,
                 images=["asd.png", "band_ratio.png"],
+                exporter_pins=self._exporter_pins(),
             ),
             self.refresh_seconds,
         )
@@ -83,6 +85,14 @@ class Reports:
         if state.last_gps is not None:
             self._snapshot(ratio_plot, state.last_gps)
             self._retention(self.monitor.cleaned, state.last_gps)
+
+    def _exporter_pins(self) -> dict[str, int | None] | None:
+        try:
+            answer = self.monitor.runner.exporter.versions()
+        except ExporterError as exc:
+            log.warning("status page: exporter not answering: %s", exc)
+            return None
+        return {"production": answer.get("production"), "canary": answer.get("canary")}
 
     def _snapshot(self, ratio_plot: Path, gps: int) -> None:
         """Keep the band-ratio plot of each period: the last one written in it."""

@@ -26,6 +26,7 @@ class StatusSnapshot:
     frames_missing: int
     frame_lag: float | None
     images: Sequence[str]
+    exporter_pins: dict[str, int | None] | None = None  # None: the exporter did not answer
 
 
 def write_status_page(path: Path, snapshot: StatusSnapshot, refresh_seconds: int) -> Path:
@@ -46,6 +47,10 @@ def write_status_page(path: Path, snapshot: StatusSnapshot, refresh_seconds: int
     )
     images = "\n".join(f'<img src="{escape(name)}?gps={stamp}" alt="{escape(name)}">' for name in snapshot.images)
     lag = "unknown" if snapshot.frame_lag is None else f"{snapshot.frame_lag:.0f} s"
+    if snapshot.exporter_pins is None:
+        pins = '<span class="warn">exporter not answering</span>'
+    else:
+        pins = ", ".join(f"{name} {_version(v or 0)}" for name, v in snapshot.exporter_pins.items())
     html = f"""<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -65,6 +70,7 @@ img {{ max-width: 100%; display: block; margin: 0.5em 0; }}
 <h1>DeepClean monitor</h1>
 <p class="versions"><span id="production">production: <b>{_version(snapshot.production_version)}</b></span>
 <span id="canary">canary: <b>{_version(snapshot.canary_version)}</b></span></p>
+<p>versions in the latest cleaned frame; pinned at the exporter: <span id="pins">{pins}</span></p>
 <p>last cleaned frame GPS {snapshot.last_gps if snapshot.last_gps is not None else "none"};
 lag {lag}; frames missing {snapshot.frames_missing}; updated {escape(snapshot.updated)}</p>
 {pending}

@@ -3,7 +3,9 @@
 One row per (period, version): the span, the seconds of data, the band ratio
 (mean, min, max over the evaluations of the period), the worst out-of-band
 ratio, and the period's promotions, rollbacks and missing frames. Rows are
-appended to a resizable compound dataset ``summaries``.
+appended to a resizable compound dataset ``summaries``. When the monitor stops
+mid-period it writes the part it saw (``period_end`` says where it stopped);
+after a restart the rest of that period gets a row of its own.
 """
 
 from __future__ import annotations

@@ -58,6 +58,7 @@ def test_status_page_in_a_headless_browser(promoted_run, tmp_path):
     dom = run_chromium(tmp_path, "--dump-dom", page.as_uri()).stdout
     assert 'id="production">production: <b>2</b>' in dom
     assert 'id="canary">canary: <b>3</b>' in dom
+    assert '<span id="pins">production 2, canary 2</span>' in dom  # what the fake exporter holds
     assert "promote 2</b> (from 1)" in dom
     assert 'http-equiv="refresh"' in dom
     assert 'src="asd.png?gps=' in dom and 'src="band_ratio.png?gps=' in dom
