@@ -285,6 +285,19 @@ def test_dead_stream_raises_after_consecutive_drops(tmp_path):
     assert describe(items) == [("frame", GPS), ("dropped", GPS + 1, GPS + 2), ("dropped", GPS + 2, GPS + 3)]
 
 
+def test_iterating_again_after_a_dead_stream_resumes(tmp_path):
+    """After StreamDeadError the same follower can be iterated again and picks the stream up where it returns."""
+    clock = FakeTime()
+    write(tmp_path, GPS)
+    follower = FrameFollower(
+        tmp_path, SITE, IFO, TAG, start=GPS + 1, max_consecutive_drops=2, timeout=1.0, clock=clock.now, sleep=clock.sleep
+    )
+    with pytest.raises(StreamDeadError):
+        list(follower)
+    write(tmp_path, GPS + 50)
+    assert describe(itertools.islice(follower, 2)) == [("dropped", GPS + 2, GPS + 50), ("frame", GPS + 50)]
+
+
 def test_stream_that_comes_back_is_not_dead(tmp_path):
     """Drops followed by a later frame reset the count: only drops in a row with nothing arriving kill the stream."""
     clock = FakeTime({0.25: lambda: (write(tmp_path, GPS + 10), write(tmp_path, GPS + 11))})

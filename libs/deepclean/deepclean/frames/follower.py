@@ -72,7 +72,8 @@ class FrameFollower:
         to it, yielding a "behind" gap for what it skips. None never jumps.
     max_consecutive_drops
         Timeouts in a row with no file of the stream arriving at all after
-        which :class:`StreamDeadError` is raised.
+        which :class:`StreamDeadError` is raised. The follower stays usable:
+        iterating it again waits for the same frame, with the count reset.
     poll_interval, scan_interval
         Seconds between checks for the expected file, and between directory listings.
     clock, sleep
@@ -244,8 +245,9 @@ class FrameFollower:
         else:
             self._consecutive_drops += 1
             if self._consecutive_drops >= self.max_consecutive_drops:
+                drops, self._consecutive_drops = self._consecutive_drops, 0
                 raise StreamDeadError(
-                    f"{self.describe()}: nothing arrived for {self._consecutive_drops} frames in a row "
+                    f"{self.describe()}: nothing arrived for {drops} frames in a row "
                     f"(waiting for GPS {start}, {self.timeout:g} s each)"
                 )
             gaps.append(Gap(start, start + self.duration, "dropped", f"no file within {self.timeout:g} s"))
