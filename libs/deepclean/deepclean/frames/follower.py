@@ -12,8 +12,8 @@ inside a :class:`Gap` that says why it is missing::
                                     "behind":  skipped to catch up with the live edge
 
     FrameFollower(strain) --+
-                            +--> JoinedFollower --> FramePair(gps, strain, witness | None)
-    witness directory ------+                       Gap (the strain's own gaps)
+                            +--> JoinedFollower (joined.py) --> FramePair(gps, strain, witness | None)
+    witness directory ------+                                   Gap (the strain's own gaps)
 
 Waiting costs one ``os.stat`` per poll; the directory is listed only every
 ``scan_interval`` seconds (to notice lag) and when a frame times out (to find

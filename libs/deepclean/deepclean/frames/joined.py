@@ -78,11 +78,10 @@ class JoinedFollower:
                 return FramePair(frame, data)
             if strain.clock() >= deadline:
                 reason: Literal["late", "corrupt"] = "corrupt" if pending.seen else "late"
-                detail = (
-                    pending.error
-                    if pending.seen
-                    else f"no witness frame {pending.path} within {self.witness_timeout:g} s"
-                )
+                if pending.seen:
+                    detail = pending.error or f"witness frame {pending.path} never became readable"
+                else:
+                    detail = f"no witness frame {pending.path} within {self.witness_timeout:g} s"
                 logger.warning("GPS %d: witness frame %s: %s", frame.gps, reason, detail)
                 return FramePair(frame, None, reason, detail)
             strain.idle()
