@@ -8,7 +8,7 @@ or 2048 Hz); and the state vector (16 Hz, analysis ready except for rare
 not-ready segments). The mains noise is a line with slow frequency jitter and
 amplitude wander coupled through a slowly drifting gain and phase, plus
 sidebands from the mains multiplied by a few of the angular loops (a bilinear
-coupling a linear filter cannot remove; by default 40 % of the injected
+coupling a linear filter cannot remove; by default 45 % of the injected
 power). The injected noise alone is available as truth.
 
 Every GPS second has the same content however it is produced (in a long

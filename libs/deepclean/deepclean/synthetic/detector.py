@@ -85,7 +85,7 @@ class DetectorConfig:
     mains_channel: str = "H1:PEM-CS_MAINSMON_EBAY_1_DQ"
     witness_sample_rates: dict[str, int] = field(default_factory=dict)
     noise_rms: float = 5e-22
-    bilinear_fraction: float = 0.4
+    bilinear_fraction: float = 0.45
     num_coupled: int = 4
     psd: str = DEFAULT_PSD
     not_ready_interval: float | None = 3600.0

@@ -61,7 +61,7 @@ def main(
     history: NonNegativeInt = 0,
     seed: NonNegativeInt = 1,
     noise_rms: PositiveFloat = 5e-22,
-    bilinear_fraction: ClosedUnitInterval = 0.4,
+    bilinear_fraction: ClosedUnitInterval = 0.45,
     num_coupled: NonNegativeInt = 4,
     not_ready_interval: PositiveFloat | None = 3600.0,
     not_ready_duration: PositiveFloat = 30.0,

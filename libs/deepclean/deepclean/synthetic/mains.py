@@ -71,9 +71,9 @@ class MainsModel:
             harmonic_amplitude=0.05,
             harmonic_phase=rng.random(),
             linear_gain=np.sqrt(2.0 * (1.0 - bilinear_fraction)) * noise_rms,
-            linear_gain_drift=SlowDrift.random(rng, rms=0.1, shortest_period=200.0, longest_period=2000.0),
+            linear_gain_drift=SlowDrift.random(rng, rms=0.05, shortest_period=200.0, longest_period=2000.0),
             linear_phase=rng.uniform(0, 2 * np.pi),
-            linear_phase_drift=SlowDrift.random(rng, rms=0.2, shortest_period=200.0, longest_period=2000.0),
+            linear_phase_drift=SlowDrift.random(rng, rms=0.08, shortest_period=200.0, longest_period=2000.0),
             sideband_gains=np.sqrt(2.0 * sideband_power) * weights / np.sqrt(np.sum(weights**2)),
             sideband_phases=rng.uniform(0, 2 * np.pi, num_coupled),
             sideband_drifts=tuple(
