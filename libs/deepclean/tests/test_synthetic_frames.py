@@ -210,10 +210,14 @@ def test_cli_resumes_seamlessly_and_stops_cleanly_on_sigterm(tmp_path):
         assert np.array_equal(frame[STRAIN], expected.second(gps).strain)
 
 
-def test_cli_rejects_bad_values_naming_the_key(tmp_path, capsys):
-    """An out-of-range option stops the CLI with exit code 2, names the key and writes nothing."""
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [("--speed", "-2"), ("--not_ready_interval", "10"), ("--mains_channel", "H1:NOT-A-WITNESS")],
+)
+def test_cli_rejects_bad_values_naming_the_key(tmp_path, capsys, option, value):
+    """A bad option (out of its type's range or failing the detector's checks) exits 2, names it, writes nothing."""
     with pytest.raises(SystemExit) as stopped:
-        cli.main(["--config", str(ROOT / "pyproject.toml"), *_dirs(tmp_path), "--speed", "-2", "--duration", "1"])
+        cli.main(["--config", str(ROOT / "pyproject.toml"), *_dirs(tmp_path), option, value, "--duration", "1"])
     assert stopped.value.code == 2
-    assert "speed" in capsys.readouterr().err
+    assert option.lstrip("-") in capsys.readouterr().err
     assert not (tmp_path / "s").exists()

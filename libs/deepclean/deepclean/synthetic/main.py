@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import sys
 import threading
 from pathlib import Path
 from typing import Literal
@@ -129,42 +130,46 @@ def main(
         Logging level.
     """
     logging.basicConfig(level=log_level, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    config = DetectorConfig(
-        seed=seed,
-        strain_channel=strain_channel,
-        state_channel=state_channel,
-        truth_channel=truth_channel,
-        strain_sample_rate=strain_sample_rate,
-        witness_channels=tuple(witness_channels or H1_WITNESSES),
-        mains_channel=mains_channel,
-        witness_sample_rates=dict(witness_sample_rates or {}),
-        noise_rms=noise_rms,
-        bilinear_fraction=bilinear_fraction,
-        num_coupled=num_coupled,
-        not_ready_interval=not_ready_interval,
-        not_ready_duration=not_ready_duration,
-    )
-    faults = FaultInjection(
-        seed=seed,
-        drop_strain_probability=drop_strain_probability,
-        drop_witness_probability=drop_witness_probability,
-        drop_strain_gps=frozenset(drop_strain_gps or ()),
-        drop_witness_gps=frozenset(drop_witness_gps or ()),
-        late_witness_probability=late_witness_probability,
-        late_witness_gps=frozenset(late_witness_gps or ()),
-        late_witness_delay=late_witness_delay,
-    )
-    layout = FrameLayout(
-        strain_dir=strain_dir,
-        witness_dir=witness_dir,
-        truth_dir=truth_dir if write_truth else None,
-        site=site,
-        ifo=ifo,
-        strain_tag=strain_tag,
-        witness_tag=witness_tag,
-        truth_tag=truth_tag,
-    )
-    detector = SyntheticDetector(config)
+    try:
+        config = DetectorConfig(
+            seed=seed,
+            strain_channel=strain_channel,
+            state_channel=state_channel,
+            truth_channel=truth_channel,
+            strain_sample_rate=strain_sample_rate,
+            witness_channels=tuple(witness_channels or H1_WITNESSES),
+            mains_channel=mains_channel,
+            witness_sample_rates=dict(witness_sample_rates or {}),
+            noise_rms=noise_rms,
+            bilinear_fraction=bilinear_fraction,
+            num_coupled=num_coupled,
+            not_ready_interval=not_ready_interval,
+            not_ready_duration=not_ready_duration,
+        )
+        faults = FaultInjection(
+            seed=seed,
+            drop_strain_probability=drop_strain_probability,
+            drop_witness_probability=drop_witness_probability,
+            drop_strain_gps=frozenset(drop_strain_gps or ()),
+            drop_witness_gps=frozenset(drop_witness_gps or ()),
+            late_witness_probability=late_witness_probability,
+            late_witness_gps=frozenset(late_witness_gps or ()),
+            late_witness_delay=late_witness_delay,
+        )
+        layout = FrameLayout(
+            strain_dir=strain_dir,
+            witness_dir=witness_dir,
+            truth_dir=truth_dir if write_truth else None,
+            site=site,
+            ifo=ifo,
+            strain_tag=strain_tag,
+            witness_tag=witness_tag,
+            truth_tag=truth_tag,
+        )
+        detector = SyntheticDetector(config)
+    except ValueError as exc:  # settings that pass their types but not the detector's checks
+        print(f"deepclean-detector: configuration error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
     if start is None:
         start, history = resume_plan(layout, history)
     stop = threading.Event()
