@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from .buffers import Block, Gap
-from .network import NoisePredictor, StreamedNetwork, streaming_context
+from .network import DEFAULT_WIDTHS, NoisePredictor, StreamedNetwork, streaming_context
 from .noise_filter import NoiseFilter, design_bandpass
 from .resampling import BlockResampler
 
@@ -60,14 +60,17 @@ class ModelChain:
         if unknown:
             raise IncompatibleModelError(f"{where}: witness channels {unknown} are not in the configured witness_channels")
         scaler = meta["scaler"]
-        kernel_size = int(meta["architecture"].get("kwargs", {}).get("kernel_size", 7))
+        kwargs = meta["architecture"].get("kwargs", {})
+        kernel_size = int(kwargs.get("kernel_size", 7))
+        levels = len(kwargs.get("widths", DEFAULT_WIDTHS))
         self.model = model
         self.network = StreamedNetwork(
             predictor=model.predictor,
             channel_index=np.array([settings.witness_channels.index(c) for c in meta["witness_channels"]]),
             witness_mean=np.asarray(scaler["witness_mean"], dtype=np.float64),
             witness_std=np.asarray(scaler["witness_std"], dtype=np.float64),
-            context=streaming_context(kernel_size),
+            context=streaming_context(kernel_size, levels),
+            stride=2**levels,
         )
         rate = settings.sample_rate
         self.noise_filter = NoiseFilter(

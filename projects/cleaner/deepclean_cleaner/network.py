@@ -17,8 +17,9 @@ import numpy as np
 
 from .buffers import Block, Gap, SampleBuffer
 
-DOWNSAMPLING_LEVELS = 4
-"""Stride-2 levels of deepclean.architecture.DeepClean (widths 8, 16, 32, 64)."""
+DEFAULT_WIDTHS = (8, 16, 32, 64)
+"""Default channels of deepclean.architecture.DeepClean's stride-2 levels (metadata may name others)."""
+DOWNSAMPLING_LEVELS = len(DEFAULT_WIDTHS)
 
 
 class NoisePredictor(Protocol):

@@ -27,10 +27,12 @@ def settings(lookahead: float = 0.85, history: float = 2.0) -> ChainSettings:
     return ChainSettings(tuple(WITNESSES), RATE, STRAIN_RATE, history, lookahead)
 
 
-def export_model(directory: Path, seed: int, channels: list[str] = WITNESSES, target_std: float = 1e-21) -> None:
-    """Write a random DeepClean as a published version: model.onnx + metadata.json."""
+def export_model(
+    directory: Path, seed: int, channels: list[str] = WITNESSES, target_std: float = 1e-21, **architecture
+) -> None:
+    """Write a random DeepClean (``architecture``: extra constructor arguments) as a published version."""
     torch.manual_seed(seed)
-    network = DeepClean(len(channels)).eval()
+    network = DeepClean(len(channels), **architecture).eval()
     directory.mkdir(parents=True)
     example = torch.randn(1, len(channels), 1024)
     torch.onnx.export(
@@ -57,7 +59,7 @@ def export_model(directory: Path, seed: int, channels: list[str] = WITNESSES, ta
             "target_mean": 0.0,
             "target_std": target_std,
         },
-        "architecture": {"name": "DeepClean", "kwargs": {"num_witnesses": len(channels), "kernel_size": 7}},
+        "architecture": {"name": "DeepClean", "kwargs": {"num_witnesses": len(channels), "kernel_size": 7, **architecture}},
         "span": {"start": 0, "end": 1},
         "validation": {"loss": 1.0, "band_asd_ratio": 1.0},
         "library_version": "0.1.0",

@@ -5,6 +5,8 @@ import pytest
 import torch
 from deepclean.architecture import DeepClean
 
+from conftest import export_model
+
 from deepclean_cleaner.backends import OnnxPredictor
 from deepclean_cleaner.buffers import Block
 from deepclean_cleaner.network import StreamedNetwork, receptive_field, streaming_context
@@ -13,10 +15,12 @@ TOLERANCE = 1e-5
 """Largest absolute difference accepted between streamed and offline float32 predictions (outputs are O(1))."""
 
 
-@pytest.mark.parametrize("kernel_size", [3, 7, 9])
-def test_receptive_field_matches_the_architecture(kernel_size):
+@pytest.mark.parametrize("kernel_size,widths", [(3, (8, 16, 32, 64)), (7, (8, 16, 32, 64)), (9, (8, 16, 32, 64)), (7, (8, 16, 32))])
+def test_receptive_field_matches_the_architecture(kernel_size, widths):
     """The torch-free receptive field equals the network's own."""
-    assert receptive_field(kernel_size) == DeepClean(4, kernel_size).receptive_field
+    network = DeepClean(4, kernel_size, widths=widths)
+    assert receptive_field(kernel_size, len(widths)) == network.receptive_field
+    assert streaming_context(kernel_size, len(widths)) % network.stride == 0
 
 
 def test_receptive_field_bounds_the_influence_of_an_input_sample():
@@ -32,14 +36,21 @@ def test_receptive_field_bounds_the_influence_of_an_input_sample():
     assert reach.min() >= 512 - receptive_field(7) and reach.max() <= 512 + receptive_field(7)
 
 
-def test_streamed_predictions_equal_one_offline_pass(repository):
-    """Second-long blocks with context give the offline prediction of the whole span to 1e-5."""
-    predictor = OnnxPredictor(repository / "deepclean" / "1" / "model.onnx")
+@pytest.mark.parametrize("architecture", [{}, {"mains_index": 0}, {"kernel_size": 9, "widths": (8, 16, 32)}])
+def test_streamed_predictions_equal_one_offline_pass(tmp_path, architecture):
+    """Second-long blocks with context give the offline prediction of the whole span to 1e-5.
+
+    Also for the network with witness products and for other kernels and depths.
+    """
+    export_model(tmp_path / "1", seed=1, **architecture)
+    predictor = OnnxPredictor(tmp_path / "1" / "model.onnx")
+    kernel_size = architecture.get("kernel_size", 7)
+    levels = len(architecture.get("widths", (8, 16, 32, 64)))
     rng = np.random.default_rng(1)
     rate, seconds = 4096, 6
     witnesses = rng.normal(size=(4, rate * seconds))
-    context = streaming_context(7)
-    stage = StreamedNetwork(predictor, np.arange(4), np.zeros(4), np.ones(4), context)
+    context = streaming_context(kernel_size, levels)
+    stage = StreamedNetwork(predictor, np.arange(4), np.zeros(4), np.ones(4), context, stride=2**levels)
     start = 1400000000 * rate
     streamed = [stage.process(Block(start + i * rate, rate, witnesses[:, i * rate : (i + 1) * rate])) for i in range(seconds)]
     assert streamed[0] is None  # priming: not enough context yet
