@@ -121,7 +121,7 @@ def test_missing_witness_does_not_block_the_strain(dirs):
     writer.join()
     assert summary(items) == [(GPS + 1, "late"), (GPS + 2, "complete")]
     assert items[0].witness is None and "H-H1_lldetchar-1400000001-1.gwf" in items[0].detail
-    assert 0.3 <= elapsed < 1.3
+    assert 0.25 <= elapsed < 1.3  # the witness timeout, less file-time granularity
 
 
 def test_dead_witness_stream_does_not_accumulate_lag(dirs):
