@@ -16,7 +16,6 @@
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Sequence
 from typing import Literal
 
@@ -162,18 +161,19 @@ def out_of_band_ratios_of_psds(
     if bin_width < frequencies[1]:
         raise ValueError(f"bin_width {bin_width} Hz is finer than the resolution {frequencies[1]:g} Hz")
     edges = np.arange(low, high + bin_width / 2, bin_width)
-    centres, ratios = [], []
-    for start, end in itertools.pairwise(edges):
-        if start <= band[1] and end >= band[0]:
-            continue
-        mask = (frequencies >= start) & (frequencies < end)
-        if not mask.any():
-            continue
-        centres.append((start + end) / 2)
-        ratios.append(np.sqrt(np.mean(psd_cleaned[mask]) / np.mean(psd_raw[mask])))
-    if not centres:
+    starts, ends = edges[:-1], edges[1:]
+    # bin i holds the (ascending) Welch frequencies with index in [first[i], stop[i])
+    first = np.searchsorted(frequencies, starts, side="left")
+    stop = np.searchsorted(frequencies, ends, side="left")
+    keep = (stop > first) & ~((starts <= band[1]) & (ends >= band[0]))
+    if not keep.any():
         raise ValueError(f"no frequency bin left in {list(frequency_range)} outside band {list(band)}")
-    return np.array(centres), np.array(ratios)
+    bounds = np.column_stack([first[keep], stop[keep]]).ravel()
+    # reduceat over [first, stop) pairs sums each bin exactly (a cumulative sum would lose the small
+    # high-frequency PSD values against the large low-frequency ones); the trailing 0 makes stop valid
+    sum_cleaned = np.add.reduceat(np.append(psd_cleaned, 0.0), bounds)[::2]
+    sum_raw = np.add.reduceat(np.append(psd_raw, 0.0), bounds)[::2]
+    return (starts[keep] + ends[keep]) / 2, np.sqrt(sum_cleaned / sum_raw)
 
 
 def worst_out_of_band_ratio(
