@@ -26,6 +26,7 @@ import onnxruntime as ort
 import requests
 import torch
 import waitress
+from waitress import wasyncore
 
 from deepclean.architecture import DeepClean
 from deepclean_exporter import onnx_export
@@ -133,7 +134,7 @@ def main() -> None:
             timeout=300,
         )
         http_seconds = time.perf_counter() - started
-        server.close()
+        server.trigger.pull_trigger(lambda: (server.task_dispatcher.shutdown(), wasyncore.close_all(server._map)))
         thread.join(timeout=5)
         if response.status_code != 201:
             raise SystemExit(f"HTTP export failed: {response.status_code} {response.text}")

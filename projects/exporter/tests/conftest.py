@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+import requests
 import torch
+import waitress
+from waitress import wasyncore
 
 from deepclean.architecture import DeepClean
 from deepclean_exporter.app import create_app
@@ -101,7 +105,63 @@ def exporter(settings: ExportSettings) -> Exporter:
     return exporter
 
 
+class HttpResponse:
+    """The parts of a Flask test response the tests read, from a real HTTP response."""
+
+    def __init__(self, response: requests.Response) -> None:
+        self.status_code = response.status_code
+        self.headers = response.headers
+        self.data = response.content
+        self.content_type = response.headers.get("Content-Type", "")
+        try:
+            self.json = response.json()
+        except ValueError:
+            self.json = None
+
+
+class HttpClient:
+    """Flask's test-client interface (get/post/put/delete) over a real socket."""
+
+    def __init__(self, base_url: str) -> None:
+        self.base_url = base_url
+
+    def open(self, path: str, method: str, **kwargs) -> HttpResponse:
+        return HttpResponse(requests.request(method, self.base_url + path, timeout=120, **kwargs))
+
+    def get(self, path: str, **kwargs) -> HttpResponse:
+        return self.open(path, "GET", **kwargs)
+
+    def post(self, path: str, **kwargs) -> HttpResponse:
+        return self.open(path, "POST", **kwargs)
+
+    def put(self, path: str, **kwargs) -> HttpResponse:
+        return self.open(path, "PUT", **kwargs)
+
+    def delete(self, path: str, **kwargs) -> HttpResponse:
+        return self.open(path, "DELETE", **kwargs)
+
+
 @pytest.fixture
-def client(exporter: Exporter):
-    """Flask test client of the API."""
-    return create_app(exporter, TOKEN).test_client()
+def server(exporter: Exporter) -> Iterator[str]:
+    """The API served by waitress on a free localhost port, in a thread; yields its base URL."""
+    wsgi = waitress.create_server(
+        create_app(exporter, TOKEN), host="127.0.0.1", port=0, threads=4, asyncore_loop_timeout=0.05
+    )
+    thread = threading.Thread(target=wsgi.run, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{wsgi.effective_port}"
+
+    def stop() -> None:  # runs in the server's loop thread: closing from outside it races the loop
+        wsgi.task_dispatcher.shutdown()
+        wasyncore.close_all(wsgi._map)
+
+    wsgi.trigger.pull_trigger(stop)
+    thread.join(timeout=10)
+
+
+@pytest.fixture(params=["flask-test-client", "waitress"])
+def client(request, exporter: Exporter):
+    """The API through Flask's test client, and through the real WSGI server on a localhost port."""
+    if request.param == "flask-test-client":
+        return create_app(exporter, TOKEN).test_client()
+    return HttpClient(request.getfixturevalue("server"))

@@ -1,4 +1,4 @@
-"""Tests of the HTTP API through Flask's test client."""
+"""Tests of the HTTP API, each through Flask's test client and through the real waitress server."""
 
 from __future__ import annotations
 

@@ -1,4 +1,8 @@
-"""Tests against the real WSGI server (waitress) on a localhost port, and the deepclean-export command."""
+"""Tests of concurrency over the real WSGI server (waitress) and of the deepclean-export command.
+
+The API's behaviour over waitress is covered by test_app.py, whose client fixture runs every test
+through both Flask's test client and the real server.
+"""
 
 from __future__ import annotations
 
@@ -6,42 +10,15 @@ import os
 import socket
 import subprocess
 import sys
-import threading
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 import requests
-import waitress
 
-from conftest import AUTH, CHANNELS, TOKEN, write_training_dir
-from deepclean_exporter.app import create_app
+from conftest import AUTH, CHANNELS, write_training_dir
 from deepclean_exporter.pbtxt_check import parse_model_config
-
-
-@pytest.fixture
-def server(exporter) -> Iterator[str]:
-    """The API served by waitress on a free localhost port, in a thread; yields its base URL."""
-    wsgi = waitress.create_server(create_app(exporter, TOKEN), host="127.0.0.1", port=0, threads=4)
-    thread = threading.Thread(target=wsgi.run, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{wsgi.effective_port}"
-    wsgi.close()
-    thread.join(timeout=10)
-
-
-def test_export_list_pin_over_http(server, make_training_dir) -> None:
-    """The whole cycle through a real socket: export, list, promote, read the pins."""
-    response = requests.post(
-        f"{server}/export", json={"training_dir": str(make_training_dir("run-1"))}, headers=AUTH, timeout=60
-    )
-    assert (response.status_code, response.json()) == (201, {"version": 1})
-    assert requests.put(f"{server}/production", json={"version": 1}, headers=AUTH, timeout=10).json() == {"version": 1}
-    listed = requests.get(f"{server}/versions", timeout=10).json()
-    assert (listed["production"], listed["canary"]) == (1, 1)
-    assert listed["versions"][0]["metadata"]["version"] == 1
 
 
 def test_concurrent_exports_get_distinct_versions(server, exporter, make_training_dir) -> None:
@@ -61,22 +38,6 @@ def test_concurrent_exports_get_distinct_versions(server, exporter, make_trainin
     sources = {Path(exporter.model.metadata(v)["source"]).name for v in versions}
     assert sources == {f"run-{i}" for i in range(3)}
     assert exporter.pins().canary == 3
-
-
-def test_bad_inputs_over_http(server, training_root, tmp_path) -> None:
-    """No token, traversal, unknown version and an oversized body are refused with JSON errors."""
-    write_training_dir(training_root, "run-1")
-    cases = [
-        ("post", "/export", {"json": {"training_dir": "run-1"}}, 401),
-        ("post", "/export", {"json": {"training_dir": "../../etc"}, "headers": AUTH}, 400),
-        ("put", "/production", {"json": {"version": 9}, "headers": AUTH}, 404),
-        ("post", "/export", {"data": "x" * 100_000, "headers": AUTH}, 413),
-    ]
-    for method, path, kwargs, status in cases:
-        response = getattr(requests, method)(f"{server}{path}", timeout=10, **kwargs)
-        assert response.status_code == status, (path, kwargs.get("json"))
-        assert "error" in response.json()
-    assert requests.get(f"{server}/versions", timeout=10).json()["versions"] == []
 
 
 def _free_port() -> int:
