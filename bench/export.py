@@ -38,9 +38,9 @@ from deepclean_exporter.training_dir import load_training
 SAMPLE_RATE = 4096
 
 
-def write_training_dir(directory: Path, channels: list[str]) -> None:
-    """A complete training directory with the default architecture and random weights."""
-    network = DeepClean(num_witnesses=len(channels))
+def write_training_dir(directory: Path, channels: list[str], kwargs: dict) -> None:
+    """A complete training directory with random weights for ``DeepClean(**kwargs)``."""
+    network = DeepClean(**kwargs)
     directory.mkdir(parents=True)
     torch.save(network.state_dict(), directory / "weights.pt")
     metadata = {
@@ -58,7 +58,7 @@ def write_training_dir(directory: Path, channels: list[str]) -> None:
             "target_mean": 0.0,
             "target_std": 1e-21,
         },
-        "architecture": {"name": "DeepClean", "kwargs": {"num_witnesses": len(channels)}},
+        "architecture": {"name": "DeepClean", "kwargs": kwargs},
         "span": {"start": 1400000000, "end": 1400001024},
         "validation": {"loss": 0.05, "band_asd_ratio": 0.2},
         "library_version": "0.1.0",
@@ -88,13 +88,18 @@ def main() -> None:
     parser.add_argument("--check-samples", type=int, default=4096)
     parser.add_argument("--torch-threads", type=int, default=1)
     parser.add_argument("--ort-threads", type=int, default=2)
+    parser.add_argument("--kernel-size", type=int, default=7)
+    parser.add_argument("--plain", action="store_true", help="without the mains x witness products")
     args = parser.parse_args()
     torch.set_num_threads(args.torch_threads)
     channels = [f"H1:BENCH-WITNESS_{i}" for i in range(args.witnesses)]
+    kwargs = {"num_witnesses": args.witnesses, "kernel_size": args.kernel_size}
+    if not args.plain:
+        kwargs["mains_index"] = 0  # as the trainer builds it: the mains monitor is the first witness
 
     with tempfile.TemporaryDirectory() as scratch:
         root = Path(scratch) / "training"
-        write_training_dir(root / "run", channels)
+        write_training_dir(root / "run", channels, kwargs)
         settings = ExportSettings(
             model_repository=Path(scratch) / "repo",
             model_name="deepclean",
@@ -142,9 +147,7 @@ def main() -> None:
         rtf = realtime_factor(exporter.model.model_file(version), args.witnesses, args.ort_threads)
         size_kib = exporter.model.model_file(version).stat().st_size / 1024
 
-    print(
-        f"network: DeepClean({args.witnesses} witnesses), ONNX {size_kib:.0f} KiB, torch threads {args.torch_threads}"
-    )
+    print(f"network: DeepClean(**{kwargs}), ONNX {size_kib:.0f} KiB, torch threads {args.torch_threads}")
     print(
         f"export of one version (in process, {args.repeats} runs): "
         f"median {statistics.median(totals):.2f} s, worst {max(totals):.2f} s"
