@@ -8,7 +8,6 @@ from __future__ import annotations
 import logging
 import signal
 import threading
-import time
 from pathlib import Path
 from typing import Literal
 
@@ -22,7 +21,7 @@ from .buffers import Gap
 from .pipeline import CleanedSecond, CleaningPipeline
 from .source import InputSource
 from .watcher import ModelWatcher
-from .writer import CleanedChannels, CleanedFrameWriter
+from .writer import BackgroundWriter, CleanedChannels, CleanedFrameWriter
 
 log = logging.getLogger("deepclean.cleaner")
 
@@ -190,6 +189,7 @@ def main(
         read_from = first if oldest is None else max(first - int(preroll), min(oldest, first))
         log.info("cleaning from GPS %d (reading from %d) with the %s backend", first, read_from, chosen.name)
     written = 0
+    output = BackgroundWriter(writer)
     try:
         while not stopping.is_set():
             try:
@@ -197,30 +197,30 @@ def main(
                     read_from = item.stop if isinstance(item, Gap) else item.gps + 1
                     for slot, model in watcher.take_changes().items():
                         pipeline.swap(slot, model)
-                    written += _write(writer, pipeline.process(item), first)
+                    written += _write(output, pipeline.process(item), first)
             except StreamDeadError as exc:
                 log.error("%s; still waiting for input", exc)
                 if read_from is not None:  # write out what is pending; the stages restart with the stream
-                    written += _write(writer, pipeline.process(Gap(read_from, read_from + 1, "stream dead")), first)
+                    written += _write(output, pipeline.process(Gap(read_from, read_from + 1, "stream dead")), first)
                 continue
             break
         if stop_gps is not None:
-            written += _write(writer, pipeline.flush(), first)
+            written += _write(output, pipeline.flush(), first)
     finally:
         watcher.stop()
         pipeline.close()
+        output.close()
     log.info("stopped after writing %d cleaned frames", written)
     return 0
 
 
-def _write(writer: CleanedFrameWriter, seconds: list[CleanedSecond], first: int | None) -> int:
-    """Write the cleaned seconds at or after ``first`` (earlier ones only refilled the stages)."""
+def _write(output: BackgroundWriter, seconds: list[CleanedSecond], first: int | None) -> int:
+    """Queue the cleaned seconds at or after ``first`` for writing (earlier ones only refilled the stages)."""
     count = 0
     for second in seconds:
         if first is None or second.gps >= first:
-            path = writer.write(second)
+            output.submit(second)
             count += 1
-            log.debug("wrote %s (%.3f s after its input arrived)", path.name, time.time() - second.arrival)
     return count
 
 

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import logging
+import queue
+import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,6 +14,8 @@ from deepclean.frames import FrameName, list_frames, write_frame
 
 from . import dq
 from .pipeline import CleanedSecond
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -66,3 +72,51 @@ class CleanedFrameWriter:
             self.channels.dq: (production.dq | (canary.dq << dq.CANARY_SHIFT)).astype(np.int32),
         }
         return write_frame(self.path(second.gps), data, t0=second.gps, duration=1.0, compress=self.compress)
+
+
+class BackgroundWriter:
+    """Writes cleaned frames in order on a thread of its own, so writing overlaps cleaning.
+
+    Frames are written in submission order; :meth:`close` waits for the queue
+    to drain. A frame lost in a crash is simply re-cleaned on resume (the
+    cleaner resumes after the newest frame on disk). A failed write is raised
+    again by the next :meth:`submit` or by :meth:`close`.
+
+    Parameters
+    ----------
+    writer
+        The frame writer.
+    depth
+        Frames that may wait in the queue before :meth:`submit` blocks.
+    """
+
+    def __init__(self, writer: CleanedFrameWriter, depth: int = 8) -> None:
+        self.writer = writer
+        self._queue: queue.Queue[CleanedSecond | None] = queue.Queue(maxsize=depth)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="frame-writer", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while (second := self._queue.get()) is not None:
+            try:
+                path = self.writer.write(second)
+                log.debug("wrote %s (%.3f s after its input arrived)", path.name, time.time() - second.arrival)
+            except BaseException as exc:  # noqa: BLE001 - handed to the streaming thread
+                self._error = exc
+
+    def _raise(self) -> None:
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise error
+
+    def submit(self, second: CleanedSecond) -> None:
+        """Queue ``second`` for writing."""
+        self._raise()
+        self._queue.put(second)
+
+    def close(self) -> None:
+        """Write what is queued and stop the thread."""
+        self._queue.put(None)
+        self._thread.join()
+        self._raise()

@@ -1,6 +1,7 @@
 """Cleaned frames: names, channels, rates and DQ bits, readable with plain gwpy."""
 
 import numpy as np
+import pytest
 from deepclean.frames import read_timeseries
 
 from deepclean_cleaner import dq
@@ -40,3 +41,26 @@ def test_the_newest_written_frame_is_found_for_resuming(tmp_path):
     for name in ("H-H1_DEEPCLEAN-100-1.gwf", "H-H1_DEEPCLEAN-102-1.gwf", "H-H1_llhoft-200-1.gwf", ".H-H1_DEEPCLEAN-300-1.gwf.x.tmp"):
         (tmp_path / name).write_bytes(b"")
     assert writer.last_written() == 102
+
+
+def _second(gps):
+    raw = np.zeros(16384)
+    out = SlotOutput(raw, 0, np.full(16, dq.NO_MODEL, dtype=np.int32))
+    return CleanedSecond(gps, raw, 0.0, {"production": out, "canary": out})
+
+
+def test_the_background_writer_writes_in_order_and_reports_a_failure(tmp_path):
+    """Queued frames all land; a write that fails is raised on the streaming thread, not lost."""
+    from deepclean_cleaner.writer import BackgroundWriter
+
+    output = BackgroundWriter(CleanedFrameWriter(tmp_path / "cleaned", "H", "H1", CleanedChannels()))
+    for gps in range(100, 110):
+        output.submit(_second(gps))
+    output.close()
+    assert sorted(p.name for p in (tmp_path / "cleaned").iterdir()) == [f"H-H1_DEEPCLEAN-{g}-1.gwf" for g in range(100, 110)]
+
+    (tmp_path / "blocked").write_text("a file where the directory should be")
+    failing = BackgroundWriter(CleanedFrameWriter(tmp_path / "blocked", "H", "H1", CleanedChannels()))
+    failing.submit(_second(200))
+    with pytest.raises(OSError):
+        failing.close()
