@@ -87,6 +87,7 @@ class Monitor:
         self.metrics = metrics
         self.summaries = summaries
         self.state = MonitorState()
+        self._failures_counted = 0
         runner.on_applied = self._applied
         runner.on_rejected = self.machine.rejected
 
@@ -169,6 +170,8 @@ class Monitor:
         state.qualities = qualities
         for stream, version in (("production", state.production_version), ("canary", state.canary_version)):
             quality = qualities.get(version)
+            if stream == "canary" and version == state.production_version:
+                continue  # one version on both streams: one point
             if quality is not None and quality.end_gps == gps:
                 point = RatioPoint(gps, version, stream, quality.band_ratio, quality.out_of_band_ratio)
                 state.points.append(point)
@@ -178,7 +181,7 @@ class Monitor:
         decision = self.machine.observe(Observation(gps, state.production_version, state.canary_version, qualities))
         if decision is not None:
             self.runner.submit(decision)
-            self.metrics.pending_decisions.set(len(self.runner.pending))
+            self._count_attempts()
 
     def update_lag(self) -> None:
         """Seconds from the end of the last frame read to now (GPS); grows while the stream stalls."""
@@ -188,9 +191,12 @@ class Monitor:
 
     def retry_decisions(self) -> None:
         """Retry pending decisions whose back-off has expired."""
-        failures = self.runner.failures
         self.runner.retry_due()
-        self.metrics.exporter_failures.inc(self.runner.failures - failures)
+        self._count_attempts()
+
+    def _count_attempts(self) -> None:
+        self.metrics.exporter_failures.inc(self.runner.failures - self._failures_counted)
+        self._failures_counted = self.runner.failures
         self.metrics.pending_decisions.set(len(self.runner.pending))
 
     def _applied(self, decision: Decision) -> None:

@@ -84,6 +84,11 @@ def test_exporter_down_delays_but_does_not_lose_the_decision(frame_dirs, exporte
     events = [e["event"] for e in decision_events(monitor_settings)]
     assert events[0] == "decided" and "attempt_failed" in events and "applied" not in events
 
+    text = (monitor_settings["reports_dir"] / "monitor.prom").read_text()
+    failures = sum(e == "attempt_failed" for e in events)
+    assert f"deepclean_monitor_exporter_failures_total {float(failures)}" in text
+    assert "deepclean_monitor_pending_decisions 1.0" in text
+
     exporter.exporter.down = False  # back up; the monitor restarts and retries from its log
     monitor(**monitor_settings)
     assert exporter.exporter.puts() == [2]
