@@ -9,7 +9,13 @@ from .preprocessing import Scaler, Segment
 
 
 class WindowSampler:
-    """Random training windows, drawn uniformly over every valid start sample.
+    """Random training windows, optionally favouring the most recent data.
+
+    Start samples are drawn in blocks of ``BLOCK`` samples: a block is picked
+    with probability proportional to its number of valid starts times
+    ``exp((t - t_newest) / recency_seconds)``, then a start uniformly inside
+    it. Recent data weighs more because the couplings drift: the network
+    should describe the detector as it is now, where it will be used next.
 
     Parameters
     ----------
@@ -19,17 +25,42 @@ class WindowSampler:
         Window length in samples.
     seed
         Seed of the sampler's own generator (independent of torch's).
+    recency_seconds
+        e-folding time of the weight towards the past; None: uniform.
     """
 
-    def __init__(self, segments: list[Segment], scaler: Scaler, window: int, seed: int) -> None:
+    BLOCK = 256
+
+    def __init__(
+        self,
+        segments: list[Segment],
+        scaler: Scaler,
+        window: int,
+        seed: int,
+        recency_seconds: float | None = None,
+    ) -> None:
         usable = [s for s in segments if s.num_samples >= window]
         if not usable:
             raise ValueError(f"no training segment is as long as one {window}-sample window")
         self.window = window
         self._witnesses = [torch.from_numpy(scaler.scale_witnesses(s.witnesses)) for s in usable]
         self._targets = [torch.from_numpy(scaler.scale_target(s.target)) for s in usable]
-        counts = np.array([s.num_samples - window + 1 for s in usable])
-        self._first_start = np.concatenate(([0], np.cumsum(counts)))
+        segment_of, first, size, middle = [], [], [], []
+        for index, s in enumerate(usable):
+            starts = s.num_samples - window + 1
+            firsts = np.arange(0, starts, self.BLOCK)
+            segment_of.append(np.full(firsts.size, index))
+            first.append(firsts)
+            size.append(np.minimum(self.BLOCK, starts - firsts))
+            middle.append(s.start + (firsts + window / 2) / s.sample_rate)
+        self._segment_of = np.concatenate(segment_of)
+        self._first = np.concatenate(first)
+        self._size = np.concatenate(size)
+        times = np.concatenate(middle)
+        weights = self._size.astype(float)
+        if recency_seconds is not None:
+            weights *= np.exp((times - times.max()) / recency_seconds)
+        self._probability = weights / weights.sum()
         self._rng = np.random.default_rng(seed)
 
     @property
@@ -38,12 +69,10 @@ class WindowSampler:
 
     def batch(self, batch_size: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Witnesses (batch, num_witnesses, window) and targets (batch, window)."""
-        flat = self._rng.integers(0, self._first_start[-1], size=batch_size)
-        which = np.searchsorted(self._first_start, flat, side="right") - 1
-        offsets = flat - self._first_start[which]
-        witnesses = torch.stack(
-            [self._witnesses[i][:, o : o + self.window] for i, o in zip(which, offsets)]
-        )
+        blocks = self._rng.choice(self._probability.size, size=batch_size, p=self._probability)
+        offsets = self._first[blocks] + self._rng.integers(0, self._size[blocks])
+        which = self._segment_of[blocks]
+        witnesses = torch.stack([self._witnesses[i][:, o : o + self.window] for i, o in zip(which, offsets)])
         targets = torch.stack([self._targets[i][o : o + self.window] for i, o in zip(which, offsets)])
         return witnesses, targets
 

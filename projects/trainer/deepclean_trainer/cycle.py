@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime
 import logging
 import shutil
+import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -66,6 +67,7 @@ class CycleSettings:
     warm_start_lr_factor: float
     seed: int
     device: torch.device
+    recency_seconds: float | None = None
     extra_metadata: dict = field(default_factory=dict)
 
 
@@ -77,7 +79,7 @@ class CycleResult:
     training_seconds: float
 
 
-def run_cycle(settings: CycleSettings, start: int, end: int) -> CycleResult:
+def run_cycle(settings: CycleSettings, start: int, end: int, stop: threading.Event | None = None) -> CycleResult:
     """Train on the analysis-ready data of GPS ``[start, end)`` and write a training directory.
 
     The cycle's log lines also go to the directory's ``train.log``. On any
@@ -90,19 +92,24 @@ def run_cycle(settings: CycleSettings, start: int, end: int) -> CycleResult:
     tmp.mkdir()
     handler = logging.FileHandler(tmp / LOG)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setLevel(logging.INFO)
     package_log = logging.getLogger(__package__)
+    level = package_log.level
+    if package_log.getEffectiveLevel() > logging.INFO:
+        package_log.setLevel(logging.INFO)  # the directory's log always holds the progress lines
     package_log.addHandler(handler)
     try:
-        return _train(settings, start, end, name)
+        return _train(settings, start, end, name, stop)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     finally:
         package_log.removeHandler(handler)
+        package_log.setLevel(level)
         handler.close()
 
 
-def _train(settings: CycleSettings, start: int, end: int, name: str) -> CycleResult:
+def _train(settings: CycleSettings, start: int, end: int, name: str, stop: threading.Event | None) -> CycleResult:
     started = time.monotonic()
     source = settings.source
     log.info("training cycle on GPS %d-%d (%d s)", start, end, end - start)
@@ -126,7 +133,7 @@ def _train(settings: CycleSettings, start: int, end: int, name: str) -> CycleRes
     training, validation = split_validation(segments, settings.validation_fraction, window)
     scaler = Scaler.fit(training)
     _check_scaler(scaler, list(source.witness_channels), source.strain_channel, start, end)
-    sampler = WindowSampler(training, scaler, window, seed=settings.seed)
+    sampler = WindowSampler(training, scaler, window, seed=settings.seed, recency_seconds=settings.recency_seconds)
     held_out = validation_windows(validation, scaler, window)
     log.info("training on %.0f s, validating on %.0f s (the most recent)",
              sampler.num_samples / settings.sample_rate, held_out[1].numel() / settings.sample_rate)
@@ -137,7 +144,7 @@ def _train(settings: CycleSettings, start: int, end: int, name: str) -> CycleRes
         fit_settings = FitSettings(**{**asdict(fit_settings),
                                       "learning_rate": fit_settings.learning_rate * settings.warm_start_lr_factor})
     loss = PsdRatioLoss(settings.sample_rate, settings.band, settings.fftlength)
-    result = fit(network, loss, sampler, held_out, fit_settings, settings.device)
+    result = fit(network, loss, sampler, held_out, fit_settings, settings.device, stop)
     if result.best_state is None:
         raise DataCheckError(f"training on GPS {start}-{end} produced no finite validation loss")
     network.load_state_dict(result.best_state)
@@ -169,6 +176,7 @@ def _train(settings: CycleSettings, start: int, end: int, name: str) -> CycleRes
             "stop_reason": result.stop_reason,
             "warm_start_from": str(previous.path.name) if previous else None,
             "window_seconds": window / settings.sample_rate,
+            "recency_seconds": settings.recency_seconds,
             "seed": settings.seed,
             **asdict(fit_settings),
         },

@@ -42,6 +42,7 @@ def send_pending(
     max_band_asd_ratio: float,
     stop: threading.Event,
     max_attempts: int | None = None,
+    first_delay: float = 2.0,
 ) -> list[int]:
     """Export every pending directory, oldest first; return the new versions.
 
@@ -51,7 +52,7 @@ def send_pending(
     versions = []
     for directory in pending(root, max_band_asd_ratio):
         try:
-            version = client.export_with_retry(directory.path, stop, max_attempts=max_attempts)
+            version = client.export_with_retry(directory.path, stop, first_delay=first_delay, max_attempts=max_attempts)
         except ExportRejected as exc:
             log.error("the exporter refused %s: %s", directory.path, exc)
             continue
@@ -67,9 +68,17 @@ def send_pending(
 class ExportWorker(threading.Thread):
     """Background thread that sends pending directories whenever woken (and at start)."""
 
-    def __init__(self, client: ExporterClient, root: Path, max_band_asd_ratio: float, stop: threading.Event) -> None:
+    def __init__(
+        self,
+        client: ExporterClient,
+        root: Path,
+        max_band_asd_ratio: float,
+        stop: threading.Event,
+        first_delay: float = 2.0,
+    ) -> None:
         super().__init__(name="export-worker", daemon=True)
         self.client, self.root, self.max_band_asd_ratio, self.stop = client, root, max_band_asd_ratio, stop
+        self.first_delay = first_delay
         self._wake = threading.Event()
         self._wake.set()
 
@@ -84,6 +93,6 @@ class ExportWorker(threading.Thread):
             if self._wake.is_set():
                 self._wake.clear()
                 try:
-                    send_pending(self.client, self.root, self.max_band_asd_ratio, self.stop)
+                    send_pending(self.client, self.root, self.max_band_asd_ratio, self.stop, first_delay=self.first_delay)
                 except Exception:  # keep the service alive; the directories stay pending
                     log.exception("export worker failed; will retry when woken")

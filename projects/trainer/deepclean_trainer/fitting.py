@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import logging
 import math
+import threading
 import time
 from dataclasses import dataclass, field
 
@@ -19,6 +20,10 @@ from torch import nn
 from .batches import WindowSampler
 
 log = logging.getLogger(__name__)
+
+
+class TrainingInterrupted(Exception):
+    """Training was asked to stop (SIGTERM/SIGINT) before it finished."""
 
 
 @dataclass(frozen=True)
@@ -84,8 +89,15 @@ def fit(
     validation: tuple[torch.Tensor, torch.Tensor],
     settings: FitSettings,
     device: torch.device,
+    stop: threading.Event | None = None,
 ) -> FitResult:
-    """Train ``network`` in place and return the history and the best weights."""
+    """Train ``network`` in place and return the history and the best weights.
+
+    Raises
+    ------
+    TrainingInterrupted
+        ``stop`` was set; checked before every step.
+    """
     network.to(device).train()
     loss.to(device)
     val_witnesses, val_targets = (t.to(device) for t in validation)
@@ -99,6 +111,8 @@ def fit(
     for epoch in range(1, settings.max_epochs + 1):
         running = 0.0
         for _ in range(settings.steps_per_epoch):
+            if stop is not None and stop.is_set():
+                raise TrainingInterrupted(f"stopped during epoch {epoch}")
             witnesses, targets = sampler.batch(settings.batch_size)
             value = loss(network(witnesses.to(device)), targets.to(device))
             optimizer.zero_grad(set_to_none=True)

@@ -25,7 +25,7 @@ from .cycle import CycleSettings, run_cycle
 from .dataset import FrameSource
 from .export_queue import ExportWorker, is_eligible, send_pending
 from .exporter_client import ExporterClient
-from .fitting import FitSettings
+from .fitting import FitSettings, TrainingInterrupted
 from .logs import setup_logging
 from .schedule import ContinuousSchedule, default_span, run_continuously
 from .training_directory import complete_directories, remove_stale_temporaries
@@ -64,6 +64,7 @@ def main(
     mains_channel: str | None = "H1:PEM-CS_MAINSMON_EBAY_1_DQ",
     kernel_size: PositiveInt = 7,
     window_seconds: PositiveFloat = 4.0,
+    recency_seconds: PositiveFloat | None = None,
     fftlength: PositiveFloat = 2.0,
     batch_size: PositiveInt = 16,
     max_epochs: PositiveInt = 40,
@@ -112,6 +113,10 @@ def main(
         (None: the original network without products).
     window_seconds, batch_size
         Length and number of the random training windows per step.
+    recency_seconds
+        Training windows are drawn with weight exp(-age / recency_seconds),
+        age counted back from the newest training data (None: uniformly);
+        recent data describes the drifting couplings best.
     fftlength
         Welch segment length of the PSD-ratio loss and the validation ASDs.
     max_epochs, steps_per_epoch
@@ -164,9 +169,12 @@ def main(
             return 2
         try:
             span = (start, end) if start is not None else default_span(settings.source, train_duration)
-            result = run_cycle(settings, *span)
+            result = run_cycle(settings, *span, stop)
         except DataCheckError as exc:
             log.error("training skipped: %s", exc)
+            return 1
+        except TrainingInterrupted as exc:
+            log.warning("training interrupted (%s); nothing written", exc)
             return 1
         if not is_eligible(result.directory, max_band_asd_ratio):
             log.warning("not exported: validation in-band ASD ratio %.3f is above max_band_asd_ratio %.3f",
@@ -186,9 +194,12 @@ def main(
 
     def train_span(span_start: int, span_end: int) -> bool:
         try:
-            result = run_cycle(settings, span_start, span_end)
+            result = run_cycle(settings, span_start, span_end, stop)
         except DataCheckError as exc:
             log.warning("cycle on GPS %d-%d skipped: %s", span_start, span_end, exc)
+            return False
+        except TrainingInterrupted as exc:
+            log.warning("cycle on GPS %d-%d interrupted (%s); nothing written", span_start, span_end, exc)
             return False
         if not is_eligible(result.directory, max_band_asd_ratio):
             log.warning("%s not exported: validation in-band ASD ratio %.3f is above %.3f",
@@ -255,16 +266,17 @@ def _cycle_settings(**values) -> CycleSettings:
         warm_start_lr_factor=values["warm_start_lr_factor"],
         seed=values["seed"],
         device=torch.device(device),
+        recency_seconds=values["recency_seconds"],
     )
 
 
 def _stop_on_signals(stop: threading.Event) -> None:
-    """SIGTERM/SIGINT end continuous mode after the current step (main thread only)."""
+    """SIGTERM/SIGINT stop training before the next step and end continuous mode (main thread only)."""
     if threading.current_thread() is not threading.main_thread():
         return
 
     def handler(signum, _frame) -> None:
-        log.info("signal %d: stopping after the current cycle", signum)
+        log.info("signal %d: stopping", signum)
         stop.set()
 
     signal.signal(signal.SIGTERM, handler)

@@ -15,6 +15,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from .plots import plot_loss_curve
@@ -132,3 +133,22 @@ def _write_json_atomically(path: Path, content: dict) -> None:
         json.dump(content, f, indent=2)
         f.write("\n")
     os.replace(tmp, path)
+
+
+def load_network(directory: TrainingDirectory):
+    """The trained network (eval mode) and its scaler, rebuilt from the metadata as the exporter does."""
+    from deepclean.architecture import DeepClean
+
+    from .preprocessing import Scaler
+
+    metadata = directory.metadata
+    network = DeepClean(**metadata["architecture"]["kwargs"])
+    network.load_state_dict(torch.load(directory.weights, map_location="cpu", weights_only=True))
+    network.eval()
+    scaler = metadata["scaler"]
+    return network, Scaler(
+        witness_mean=np.asarray(scaler["witness_mean"]),
+        witness_std=np.asarray(scaler["witness_std"]),
+        target_mean=float(scaler["target_mean"]),
+        target_std=float(scaler["target_std"]),
+    )

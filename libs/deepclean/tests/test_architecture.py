@@ -1,0 +1,97 @@
+"""Tests of the DeepClean network: shapes, streaming reach, witness products, ONNX export."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from deepclean.architecture import DeepClean, WitnessProducts  # noqa: E402
+
+torch.set_num_threads(2)
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"mains_index": 0}, {"kernel_size": 5, "widths": [4, 8, 16]}])
+def test_output_shape_and_stride(kwargs):
+    """(batch, witnesses, time) in, (batch, time) out, for time a multiple of the stride."""
+    network = DeepClean(5, **kwargs).eval()
+    time = 8 * network.stride
+    with torch.no_grad():
+        assert network(torch.randn(3, 5, time)).shape == (3, time)
+    assert network.stride == 2 ** len(kwargs.get("widths", DeepClean.widths))
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"mains_index": 2}])
+def test_receptive_field_is_exact(kwargs):
+    """A change farther than receptive_field samples from an output leaves it unchanged; at the edge it does not."""
+    torch.manual_seed(0)
+    network = DeepClean(3, **kwargs).eval()
+    reach, centre = network.receptive_field, 512
+    x = torch.randn(1, 3, 1024)
+    with torch.no_grad():
+        base = network(x)[0, centre]
+        far, near = x.clone(), x.clone()
+        far[..., centre + reach + 1 :] += 10.0
+        near[..., centre + reach] += 10.0
+        assert network(far)[0, centre] == base
+        assert network(near)[0, centre] != base
+
+
+def test_witness_products_are_mains_times_each_other_witness():
+    """The product stage appends mains[i] * witness[j] for every j != i, sample by sample."""
+    x = torch.randn(2, 4, 32)
+    out = WitnessProducts(4, mains_index=1)(x)
+    assert out.shape == (2, 7, 32)
+    torch.testing.assert_close(out[:, :4], x)
+    torch.testing.assert_close(out[:, 4:], x[:, 1:2] * x[:, [0, 2, 3]])
+
+
+def test_products_let_the_network_fit_a_bilinear_coupling():
+    """With products a few steps fit mains x slow-witness noise better than the original network."""
+    t = torch.arange(4096) / 4096.0
+    losses = {}
+    for mains_index in (None, 0):
+        torch.manual_seed(0)
+        mains = torch.sin(2 * torch.pi * 60 * t)
+        slow = torch.cumsum(torch.randn(8, 4096), dim=-1) / 64
+        witnesses = torch.stack([mains.expand(8, -1), slow], dim=1)
+        target = mains * slow
+        network = DeepClean(2, mains_index=mains_index)
+        optimiser = torch.optim.Adam(network.parameters(), lr=3e-3)
+        for _ in range(60):
+            loss = torch.mean((network(witnesses) - target) ** 2) / torch.mean(target**2)
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+        losses[mains_index] = float(loss)
+    assert losses[0] < 0.5 * losses[None]
+
+
+def test_bad_arguments_are_rejected():
+    """Even kernels, a mains index out of range and empty widths raise ValueError naming the argument."""
+    with pytest.raises(ValueError, match="kernel_size"):
+        DeepClean(3, kernel_size=4)
+    with pytest.raises(ValueError, match="mains_index"):
+        DeepClean(3, mains_index=3)
+    with pytest.raises(ValueError, match="widths"):
+        DeepClean(3, widths=[])
+
+
+def test_onnx_export_with_dynamic_time_matches_torch():
+    """The legacy ONNX exporter handles the product stage; onnxruntime (if present) agrees with torch."""
+    torch.manual_seed(0)
+    network = DeepClean(4, mains_index=0).eval()
+    buffer = io.BytesIO()
+    torch.onnx.export(
+        network, (torch.randn(1, 4, 256),), buffer, input_names=["witness"], output_names=["noise"],
+        dynamic_axes={"witness": {0: "batch", 2: "time"}, "noise": {0: "batch", 1: "time"}}, dynamo=False,
+    )
+    onnxruntime = pytest.importorskip("onnxruntime")
+    session = onnxruntime.InferenceSession(buffer.getvalue(), providers=["CPUExecutionProvider"])
+    x = np.random.default_rng(1).standard_normal((2, 4, 1024)).astype(np.float32)
+    (onnx_out,) = session.run(["noise"], {"witness": x})
+    with torch.no_grad():
+        np.testing.assert_allclose(onnx_out, network(torch.from_numpy(x)).numpy(), rtol=1e-4, atol=1e-5)

@@ -1,0 +1,56 @@
+"""Tests of sending finished trainings to the exporter."""
+
+from __future__ import annotations
+
+import threading
+
+import torch
+
+from deepclean_trainer.export_queue import ExportWorker, pending, send_pending
+from deepclean_trainer.exporter_client import ExporterClient
+from deepclean_trainer.training_directory import write_training_directory
+from exporter_stub import ExporterStub
+
+HISTORY = [{"steps": 1, "train_loss": 1.0, "validation_loss": 1.0, "learning_rate": 1e-3}]
+
+
+def make(root, name, end, ratio):
+    log = root / "x.log"
+    log.write_text("")
+    meta = {"span": {"start": 0, "end": end}, "validation": {"loss": 0.1, "band_asd_ratio": ratio}}
+    return write_training_directory(root, name, {"w": torch.zeros(1)}, meta, HISTORY, log)
+
+
+def test_only_clearly_cleaning_versions_are_sent(tmp_path, monkeypatch):
+    """A version whose validation ratio is above the limit is never sent; the others are, oldest first."""
+    monkeypatch.setenv("DEEPCLEAN_EXPORTER_TOKEN", "secret")
+    good_old, bad, good_new = make(tmp_path, "a", 100, 0.3), make(tmp_path, "b", 200, 0.97), make(tmp_path, "c", 300, 0.5)
+    assert pending(tmp_path, 0.9) == [good_old, good_new]
+    with ExporterStub() as stub:
+        versions = send_pending(ExporterClient(stub.url), tmp_path, 0.9, threading.Event())
+    assert versions == [1, 2]
+    assert [r["body"]["training_dir"] for r in stub.requests] == [str(good_old.path), str(good_new.path)]
+    assert good_old.exported_version == 1 and good_new.exported_version == 2
+    assert bad.exported_version is None
+    assert pending(tmp_path, 0.9) == []
+
+
+def test_results_left_while_exporter_was_down_are_sent_after_restart(tmp_path, monkeypatch):
+    """An exporter outage leaves the version pending; a later worker (a restart) sends it."""
+    monkeypatch.setenv("DEEPCLEAN_EXPORTER_TOKEN", "secret")
+    directory = make(tmp_path, "a", 100, 0.3)
+    down = ExporterClient("http://127.0.0.1:9", timeout=0.5)
+    assert send_pending(down, tmp_path, 0.9, threading.Event(), max_attempts=1) == []
+    assert pending(tmp_path, 0.9) == [directory]
+
+    stop = threading.Event()
+    with ExporterStub(failures=1) as stub:
+        worker = ExportWorker(ExporterClient(stub.url), tmp_path, 0.9, stop, first_delay=0.01)
+        worker.start()
+        for _ in range(200):
+            if directory.exported_version is not None:
+                break
+            stop.wait(0.05)
+        stop.set()
+        worker.join(timeout=5)
+    assert directory.exported_version == 1

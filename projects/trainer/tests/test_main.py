@@ -1,0 +1,80 @@
+"""Tests of the service entry point: configuration, one-shot runs, export."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import DURATION, START
+from deepclean.synthetic import H1_WITNESSES
+from deepclean_trainer.main import main
+from deepclean_trainer.training_directory import complete_directories
+from exporter_stub import ExporterStub
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def arguments(root: Path, **overrides) -> dict:
+    values = dict(
+        strain_dir=root / "llhoft", witness_dir=root / "lldetchar", training_root=root / "training",
+        log_dir=root / "logs", site="H", ifo="H1", strain_tag="llhoft", witness_tag="lldetchar",
+        strain_channel="H1:GDS-CALIB_STRAIN", state_channel="H1:GDS-CALIB_STATE_VECTOR",
+        witness_channels=list(H1_WITNESSES), strain_sample_rate=16384, sample_rate=4096, band=(58.0, 62.0),
+        exporter_url="http://127.0.0.1:9", exporter_token_file=None, mode="one-shot", start=START,
+        end=START + DURATION, min_ready_seconds=48, min_stretch_seconds=16, edge_seconds=2.0,
+        validation_fraction=0.25, window_seconds=2.0, fftlength=1.0, batch_size=8, max_epochs=2,
+        steps_per_epoch=3, num_threads=2, export_attempts=1,
+    )
+    values.update(overrides)
+    return values
+
+
+def test_one_shot_trains_and_exports(frames, monkeypatch):
+    """A one-shot run writes a training directory and sends it to the exporter with the token."""
+    monkeypatch.setenv("DEEPCLEAN_EXPORTER_TOKEN", "secret")
+    with ExporterStub() as stub:
+        status = main(**arguments(frames, exporter_url=stub.url, max_band_asd_ratio=1.5))
+    assert status == 0
+    (directory,) = complete_directories(frames / "training")
+    assert stub.requests[0]["body"] == {"training_dir": str(directory.path)}
+    assert directory.exported_version == 1
+    assert "training cycle on GPS" in (frames / "logs" / "trainer.log").read_text()
+
+
+def test_one_shot_with_bad_data_exits_1_naming_the_reason(frames, caplog):
+    """A failed data check ends a one-shot run with status 1 and a log line naming the reason."""
+    status = main(**arguments(frames, min_ready_seconds=DURATION + 1))
+    assert status == 1
+    assert "not enough analysis-ready data" in caplog.text
+    assert complete_directories(frames / "training") == []
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ({"band": (62.0, 58.0)}, "band"),
+        ({"mains_channel": "H1:NOT-A-WITNESS"}, "mains_channel"),
+        ({"window_seconds": 1.0}, "window_seconds"),
+        ({"start": START}, "start and end"),
+    ],
+)
+def test_inconsistent_configuration_exits_2_naming_the_key(tmp_path, caplog, override, message):
+    """Values that are fine alone but inconsistent together stop the service with status 2."""
+    values = arguments(tmp_path, **override)
+    if "start" in override:
+        values["end"] = None
+    assert main(**values) == 2
+    assert message in caplog.text
+
+
+def test_cli_rejects_out_of_range_value_naming_the_key(tmp_path):
+    """deepclean-train with a negative batch size stops at start-up naming batch_size."""
+    completed = subprocess.run(
+        [sys.executable, "-m", "deepclean_trainer", "--config", str(ROOT / "pyproject.toml"), "--batch_size", "-3"],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert completed.returncode != 0
+    assert "batch_size" in completed.stderr
