@@ -12,6 +12,8 @@ from pathlib import Path
 
 import torch
 
+from deepclean.model_repository import INPUT_NAME
+
 from .errors import Rejected
 
 
@@ -38,7 +40,10 @@ def build_plan(
 
     logger = trt.Logger(trt.Logger.WARNING)
     builder = trt.Builder(logger)
-    network = builder.create_network(1 << int(trt.NetworkDefinitionCreationFlag.EXPLICIT_BATCH))
+    flags = 0
+    if int(trt.__version__.split(".")[0]) < 10:  # explicit batch is the only mode from TensorRT 10 on
+        flags = 1 << int(trt.NetworkDefinitionCreationFlag.EXPLICIT_BATCH)
+    network = builder.create_network(flags)
     parser = trt.OnnxParser(network, logger)
     if not parser.parse(onnx_path.read_bytes()):
         errors = "; ".join(str(parser.get_error(i)) for i in range(parser.num_errors))
@@ -47,7 +52,7 @@ def build_plan(
     config.set_flag(trt.BuilderFlag.FP16)
     profile = builder.create_optimization_profile()
     profile.set_shape(
-        "witness",
+        INPUT_NAME,
         (1, num_witnesses, min_samples),
         (1, num_witnesses, opt_samples),
         (max_batch, num_witnesses, max_samples),

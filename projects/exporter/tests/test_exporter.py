@@ -135,12 +135,14 @@ def test_crash_mid_export_leaves_the_repository_valid(settings, exporter, make_t
     assert _policy(restarted) == [2]  # nothing in production: the newest canary only
 
 
-def test_tensorrt_platform_refuses_to_start_without_tensorrt(settings) -> None:
+def test_tensorrt_platform_refuses_to_start_without_tensorrt(settings, monkeypatch) -> None:
     """Asking for TensorRT plans on a machine without TensorRT stops at start-up."""
     import dataclasses
 
     from deepclean.model_repository import Platform
+    from deepclean_exporter import tensorrt_build
 
+    monkeypatch.setattr(tensorrt_build, "tensorrt_available", lambda: False)
     with pytest.raises(RuntimeError, match="needs TensorRT"):
         Exporter(dataclasses.replace(settings, platform=Platform.TENSORRT))
 
