@@ -106,4 +106,3 @@ def test_exporter_adds_a_plan_where_tensorrt_is_available(settings, make_trainin
     assert files == ["metadata.json", "model.onnx", "model.plan"]
     assert exporter.model.metadata(version)["export"]["tensorrt_plan"] is True
     assert 'platform: "tensorrt_plan"' in exporter.model.config_path.read_text()
-
