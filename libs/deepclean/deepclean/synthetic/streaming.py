@@ -27,6 +27,9 @@ logger = logging.getLogger(__name__)
 PROGRESS_EVERY = 100
 """A progress line is logged every this many frames."""
 
+BEHIND_WARNING = 5.0
+"""Wall-clock seconds behind schedule that are worth a warning (at most one per PROGRESS_EVERY frames)."""
+
 
 @dataclass
 class StreamReport:
@@ -81,6 +84,7 @@ class FrameStreamer:
         self.clock = clock
         self._live_wall: float | None = None
         self._live_start = 0
+        self._next_behind_warning = 0.0
 
     def run(self, start: int, history: int = 0, duration: int | None = None) -> StreamReport:
         """Write frames from GPS ``start``: ``history`` seconds at once, then paced, for
@@ -130,6 +134,9 @@ class FrameStreamer:
         remaining = deadline - self.clock()
         if remaining > 0:
             return not self.stop.wait(remaining)
+        if -remaining > BEHIND_WARNING and stream_time >= self._next_behind_warning:
+            logger.warning("GPS %d: %.1f s behind the %g x real-time schedule", stream_time, -remaining, self.speed)
+            self._next_behind_warning = stream_time + PROGRESS_EVERY
         return not self.stop.is_set()
 
     def _write_second(self, gps: int, report: StreamReport, pending: list[tuple[float, int]]) -> None:
