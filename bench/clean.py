@@ -10,9 +10,10 @@ Prints:
   embedded backend cleaning with both the production and the canary model,
   including reading the input frames and writing the cleaned frames
   (synthetic detector frames, 21 witnesses at their native rates);
-- latency from the arrival of an input frame to the cleaned frame of the same
-  second being written, p50/p99, over a replay at real time (frames written
-  one per second by a separate process);
+- latency from the arrival of an input frame (the later of strain and
+  witness) to the cleaned frame of the same second being written, p50/p99,
+  over a replay at real time (frames written one per second by the synthetic
+  detector in a separate process);
 - with ``--trained-model-repository`` (a repository whose production version
   was trained on this synthetic detector, seed 1): the fraction of the injected
   in-band noise power removed and the worst out-of-band ASD ratio, against
@@ -134,21 +135,34 @@ def throughput(work: Path, repository: Path, channels: list[str], seconds: int, 
 
 
 def latency(work: Path, repository: Path, channels: list[str], seconds: int, threads: int) -> np.ndarray:
+    """Per-frame delay from input arrival to cleaned frame written, over a real-time replay.
+
+    The cleaner starts once the replay's first frame is on disk, with 16 s of
+    history before it (it catches up, then follows at real time); the first
+    10 s of the replay are left out of the figures.
+    """
     from deepclean_cleaner.main import main
 
     data = work / "live"
-    start = int(time.time()) - 315964800 + 18  # roughly the current GPS second (only needs to be new)
-    write_history(data, start - 12, 12)  # a little history so the stages are primed when live starts
+    start = START + 100000
+    write_history(data, start - 16, 16)
     cleaned = work / "cleaned-live"
     writer = multiprocessing.get_context("spawn").Process(target=stream_live, args=(data, start, seconds))
     writer.start()
+    first_live = data / "llhoft" / f"H-H1_llhoft-{start}-1.gwf"
+    deadline = time.monotonic() + 120
+    while not first_live.exists():
+        if time.monotonic() > deadline or not writer.is_alive():
+            writer.terminate()
+            raise RuntimeError("the replay did not start")
+        time.sleep(0.05)
     try:
-        main(**cleaner_arguments(data, repository, cleaned, channels), start_gps=start - 12,
+        main(**cleaner_arguments(data, repository, cleaned, channels), start_gps=start - 16,
              stop_gps=start + seconds - 1, inference_threads=threads)
     finally:
         writer.join(timeout=seconds + 30)
     delays = []
-    for gps in range(start + 2, start + seconds - 1):
+    for gps in range(start + 10, start + seconds - 1):
         source = data / "llhoft" / f"H-H1_llhoft-{gps}-1.gwf"
         witness = data / "lldetchar" / f"H-H1_lldetchar-{gps}-1.gwf"
         output = cleaned / f"H-H1_DEEPCLEAN-{gps}-1.gwf"

@@ -216,10 +216,7 @@ class CleaningPipeline:
         while self._pending:
             second = self._pending[0]
             start, stop = self._span(second.gps)
-            waiting = any(
-                slot.chain is not None and not (slot.noise is not None and slot.noise.stop >= stop)
-                for slot in self._slots.values()
-            )
+            waiting = any(slot.chain is not None and _may_still_cover(slot.noise, start, stop) for slot in self._slots.values())
             overdue = self._pending[-1].gps - second.gps >= self.max_wait
             if waiting and not (flush or overdue):
                 break
@@ -261,6 +258,13 @@ class CleaningPipeline:
             if len(slot.noise) == 0:
                 slot.noise = None
         return SlotOutput(decision.output, slot.chain.version if slot.chain else 0, bits)
+
+
+def _may_still_cover(noise: SampleBuffer | None, start: int, stop: int) -> bool:
+    """Whether noise for ``[start, stop)`` is still to come (not there yet, and not begun after ``start``)."""
+    if noise is None:
+        return True
+    return noise.start <= start and noise.stop < stop
 
 
 def _append(buffer: SampleBuffer | None, block: Block) -> SampleBuffer:

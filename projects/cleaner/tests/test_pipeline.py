@@ -170,3 +170,15 @@ def test_a_swap_at_a_block_edge_cleans_as_if_the_new_version_had_run_all_along(r
         np.testing.assert_allclose(
             out[gps].outputs["production"].strain, reference[gps].outputs["production"].strain, rtol=0, atol=1e-30
         )
+
+
+def test_seconds_before_a_restarted_chain_output_do_not_wait_for_max_wait(repository):
+    """Once a restarted chain's noise begins after a pending second, that second goes out raw at once."""
+    duration = 30
+    data = synthetic_input(START, duration)
+    pipeline = pipeline_for(max_wait=100)
+    pipeline.swap("production", load(repository, 1))
+    emitted = []
+    for item in seconds(data, START, duration, missing_witness={START + 12}):
+        emitted += [s.gps for s in pipeline.process(item)]
+    assert emitted == list(range(START, START + duration - 1))
