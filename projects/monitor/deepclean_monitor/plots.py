@@ -63,18 +63,22 @@ def plot_asds(
     return _save(figure, path)
 
 
-def plot_band_ratio(points: Sequence[RatioPoint], decisions: Sequence[Decision], path: Path) -> Path:
-    """Band ratio per version over time, with promotions and rollbacks marked."""
+def plot_band_ratio(
+    points: Sequence[RatioPoint], decisions: Sequence[Decision], path: Path, pending: Sequence[Decision] = ()
+) -> Path:
+    """Band ratio per version over time, with promotions and rollbacks marked (dotted: still pending)."""
     figure, axis = plt.subplots(figsize=(11, 4))
-    t0 = min([p.gps for p in points] + [d.gps for d in decisions], default=0)
+    t0 = min([p.gps for p in points] + [d.gps for d in (*decisions, *pending)], default=0)
     for version in sorted({p.version for p in points}):
         mine = [p for p in points if p.version == version]
         axis.plot([p.gps - t0 for p in mine], [p.band_ratio for p in mine], marker=".", label=f"version {version}")
-    for decision in decisions:
-        color = "tab:green" if decision.action == "promote" else "tab:red"
-        axis.axvline(decision.gps - t0, color=color, linestyle="--")
+    marks = [(d, False) for d in decisions] + [(d, True) for d in pending]
+    for decision, waiting in marks:
+        color = "0.5" if waiting else "tab:green" if decision.action == "promote" else "tab:red"
+        axis.axvline(decision.gps - t0, color=color, linestyle=":" if waiting else "--")
+        label = f"{decision.action} {decision.version}" + (" (pending)" if waiting else "")
         axis.annotate(
-            f"{decision.action} {decision.version}", (decision.gps - t0, 0.97), xycoords=("data", "axes fraction"),
+            label, (decision.gps - t0, 0.97), xycoords=("data", "axes fraction"),
             rotation=90, va="top", ha="right", fontsize=8, color=color,
         )
     axis.axhline(1.0, color="0.5", linewidth=0.8)

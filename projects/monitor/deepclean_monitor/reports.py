@@ -62,7 +62,10 @@ class Reports:
             self.band,
             self.reports_dir / "asd.png",
         )
-        ratio_plot = plot_band_ratio(list(state.points), state.decisions, self.reports_dir / "band_ratio.png")
+        pending = [p.decision for p in self.monitor.runner.pending]
+        ratio_plot = plot_band_ratio(
+            list(state.points), state.decisions, self.reports_dir / "band_ratio.png", pending
+        )
         write_status_page(
             self.reports_dir / "index.html",
             StatusSnapshot(
@@ -72,7 +75,7 @@ class Reports:
                 canary_version=state.canary_version,
                 qualities=state.qualities,
                 decisions=state.decisions,
-                pending=[p.decision for p in self.monitor.runner.pending],
+                pending=pending,
                 frames_missing=state.frames_missing,
                 frame_lag=state.frame_lag,
                 images=["asd.png", "band_ratio.png"],

@@ -48,7 +48,7 @@ class PeriodSummaries:
     frames_missing: int = 0
 
     def add_point(self, point: RatioPoint) -> None:
-        self._roll_to(point.gps)
+        self._roll_to(point.gps - 1)  # a point covers the data before its GPS: the last second decides the period
         self.points.append(point)
 
     def add_decision(self, action: str, gps: int) -> None:
