@@ -117,7 +117,12 @@ def held_out_wiener(witness: np.ndarray, target: np.ndarray, rate: int, split: i
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=int, default=512, help="span length for the speed figures")
-    parser.add_argument("--realism-seconds", type=int, default=512, help="span length for the noise figures")
+    parser.add_argument(
+        "--realism-seconds",
+        type=int,
+        default=1024,
+        help="span for the noise figures (first half fits the Wiener filter)",
+    )
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
     speed(args.seconds, args.seed)
