@@ -171,19 +171,26 @@ class CleaningPipeline:
         """Feed one input second (or a dropped-strain gap); return the seconds now complete."""
         if isinstance(item, Gap):
             done = self._emit(flush=True)
-            self._restart(item)
+            self._restart()
             return done
         self._pending.append(item)
-        if item.witnesses is None:
-            self._restart(Gap(item.gps, item.gps + 1, "witness missing"))
-        else:
-            block = self.witness_stage.process(item.gps, item.witnesses)
-            if isinstance(block, Block):
-                self._witness_history.append(block)
-                while len(self._witness_history) > self.prime_seconds:
-                    self._witness_history.popleft()
-                self._map(lambda slot: slot.feed(block), [s for s in self._slots.values() if s.chain is not None])
+        block = self._resample_witnesses(item)
+        if isinstance(block, Block):
+            self._witness_history.append(block)
+            while len(self._witness_history) > self.prime_seconds:
+                self._witness_history.popleft()
+            self._map(lambda slot: slot.feed(block), [s for s in self._slots.values() if s.chain is not None])
         return self._emit()
+
+    def _resample_witnesses(self, item: InputSecond) -> Block | None:
+        """The witness block of ``item``; a missing or incomplete witness frame restarts the chains."""
+        if item.witnesses is not None:
+            try:
+                return self.witness_stage.process(item.gps, item.witnesses)
+            except KeyError as exc:
+                log.error("%s; treated as a missing witness frame", exc.args[0])
+        self._restart()
+        return None
 
     def _map(self, function, items: list) -> list:
         if self._executor is None or len(items) < 2:
@@ -199,7 +206,7 @@ class CleaningPipeline:
         """Write out everything pending (end of stream)."""
         return self._emit(flush=True)
 
-    def _restart(self, gap: Gap) -> None:
+    def _restart(self) -> None:
         self.witness_stage.reset()
         self._witness_history.clear()
         for slot in self._slots.values():

@@ -182,3 +182,16 @@ def test_seconds_before_a_restarted_chain_output_do_not_wait_for_max_wait(reposi
     for item in seconds(data, START, duration, missing_witness={START + 12}):
         emitted += [s.gps for s in pipeline.process(item)]
     assert emitted == list(range(START, START + duration - 1))
+
+
+def test_a_witness_frame_without_a_configured_channel_counts_as_missing(repository):
+    """An incomplete witness frame does not stop the stream: raw strain with the input-gap bit."""
+    duration = 8
+    data = synthetic_input(START, duration)
+    items = list(seconds(data, START, duration))
+    del items[5].witnesses[WITNESSES[2]]
+    pipeline = pipeline_for()
+    pipeline.swap("production", load(repository, 1))
+    out = run(pipeline, items)
+    assert sorted(out) == list(range(START, START + duration))
+    assert np.all(out[START + 5].outputs["production"].dq & dq.INPUT_GAP)
