@@ -40,14 +40,15 @@ see :func:`deepclean.synthetic.main.main`.
 Modules: ``random_streams`` (seeded noise by block), ``colouring`` (design
 curve, FIR colouring), ``drifts`` (slow drifts of GPS time), ``mains`` (line
 and couplings), ``witnesses`` (angular loops, sample rates), ``state_vector``,
-``detector`` (configuration, spans, block generation), ``faults`` (dropped and
-late frames), ``frame_writer``, ``streaming`` (history and paced live
-writing), ``main``/``cli``.
+``span`` (the data of a stretch), ``detector`` (configuration, generation in
+blocks), ``faults`` (dropped and late frames), ``frame_writer``,
+``streaming`` (history and paced live writing), ``main``/``cli``.
 """
 
-from .detector import BLOCK_SECONDS, H1_WITNESSES, DetectorConfig, SyntheticDetector, SyntheticSpan
+from .detector import BLOCK_SECONDS, H1_WITNESSES, DetectorConfig, SyntheticDetector
 from .faults import FaultInjection
 from .frame_writer import FrameLayout, write_span
+from .span import SyntheticSpan
 from .state_vector import ANALYSIS_READY, STATE_RATE
 from .streaming import FrameStreamer, StreamReport
 

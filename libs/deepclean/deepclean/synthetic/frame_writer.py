@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..frames import FrameName, list_frames, write_frame
-from .detector import SyntheticSpan
+from .span import SyntheticSpan
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,12 @@ MOTION_RATE = 256
 MAINS_MONITOR_RATE = 1024
 """Default sample rate (Hz) of the mains monitor."""
 
+MAINS_MONITOR_NOISE = 1e-3
+"""RMS sensor noise of the mains monitor, relative to the line amplitude."""
+
+SENSOR_NOISE = 1e-3
+"""RMS sensor noise of an angular channel at its native rate, relative to the motion's RMS."""
+
 NOISE_BLOCK_SECONDS = 16
 """Length of the blocks white noise is drawn in (part of the seed: never change)."""
 
@@ -85,7 +91,7 @@ class LoopMotion:
             line_amplitudes=np.full(num_lines, np.sqrt(2.0 * line_power / num_lines)),
             line_phases=rng.random(num_lines),
             counts_per_unit=float(10 ** rng.uniform(-1.0, 1.5)),
-            sensor_noise=1e-3,
+            sensor_noise=SENSOR_NOISE,
         )
 
     def motion(self, seed: int, gps: int, first: int, stop: int) -> np.ndarray:
