@@ -42,6 +42,10 @@ class MonitorMetrics:
             "deepclean_monitor_live_version", "Model version in the latest cleaned frame (0: none)",
             ["stream"], registry=r,
         )
+        self.bns_range = Gauge(
+            "deepclean_monitor_bns_range_mpc", "BNS (1.4+1.4 Msun) sensemon range over the window",
+            ["version", "strain"], registry=r,
+        )
         self.promotions = Counter("deepclean_monitor_promotions", "Canary promotions applied", registry=r)
         self.rollbacks = Counter("deepclean_monitor_rollbacks", "Production rollbacks applied", registry=r)
         self.pending_decisions = Gauge(
@@ -66,10 +70,16 @@ class MonitorMetrics:
         self.out_of_band_ratio.labels(**labels).set(quality.out_of_band_ratio)
         self.window_seconds.labels(**labels).set(quality.seconds)
 
+    def record_ranges(self, version: int, raw: float, cleaned: float) -> None:
+        self.bns_range.labels(version=str(version), strain="raw").set(raw)
+        self.bns_range.labels(version=str(version), strain="cleaned").set(cleaned)
+
     def forget_version(self, version: int) -> None:
-        for gauge in (self.band_ratio, self.out_of_band_ratio, self.window_seconds):
+        labelled = [(g, (str(version),)) for g in (self.band_ratio, self.out_of_band_ratio, self.window_seconds)]
+        labelled += [(self.bns_range, (str(version), strain)) for strain in ("raw", "cleaned")]
+        for gauge, labels in labelled:
             try:
-                gauge.remove(str(version))
+                gauge.remove(*labels)
             except KeyError:
                 pass
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
 
@@ -27,6 +27,7 @@ class StatusSnapshot:
     frame_lag: float | None
     images: Sequence[str]
     exporter_pins: dict[str, int | None] | None = None  # None: the exporter did not answer
+    ranges: dict[int, tuple[float, float]] = field(default_factory=dict)  # version -> BNS range raw, cleaned
 
 
 def write_status_page(path: Path, snapshot: StatusSnapshot, refresh_seconds: int) -> Path:
@@ -34,9 +35,10 @@ def write_status_page(path: Path, snapshot: StatusSnapshot, refresh_seconds: int
     stamp = snapshot.last_gps or 0
     rows = "\n".join(
         f"<tr><td>{v}</td><td>{_role(v, snapshot)}</td><td>{q.band_ratio:.4f}</td>"
-        f"<td>{q.out_of_band_ratio:.4f}</td><td>{q.seconds}</td><td>{q.fallback_seconds}</td></tr>"
+        f"<td>{q.out_of_band_ratio:.4f}</td><td>{_ranges(snapshot.ranges.get(v))}</td>"
+        f"<td>{q.seconds}</td><td>{q.fallback_seconds}</td></tr>"
         for v, q in sorted(snapshot.qualities.items())
-    ) or '<tr><td colspan="6">no complete window yet</td></tr>'
+    ) or '<tr><td colspan="7">no complete window yet</td></tr>'
     decisions = "\n".join(
         f"<li><b>{escape(d.action)} {d.version}</b> (from {d.previous}) at GPS {d.gps}: {escape(d.reason)}</li>"
         for d in reversed(snapshot.decisions[-10:])
@@ -76,7 +78,7 @@ lag {lag}; frames missing {snapshot.frames_missing}; updated {escape(snapshot.up
 {pending}
 <table>
 <tr><th>version</th><th>stream</th><th>band ASD ratio</th><th>worst out-of-band ratio</th>
-<th>seconds in window</th><th>fallback seconds</th></tr>
+<th>BNS range raw / cleaned [Mpc]</th><th>seconds in window</th><th>fallback seconds</th></tr>
 {rows}
 </table>
 {images}
@@ -88,6 +90,10 @@ lag {lag}; frames missing {snapshot.frames_missing}; updated {escape(snapshot.up
 </html>
 """
     return replace_file(path, html.encode("utf-8"))
+
+
+def _ranges(ranges: tuple[float, float] | None) -> str:
+    return "-" if ranges is None else f"{ranges[0]:.4g} / {ranges[1]:.4g}"
 
 
 def _version(version: int) -> str:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from deepclean_monitor.bns_range import bns_ranges
 from deepclean_monitor.frame_stream import CleanedFrameStream
 from deepclean_monitor.spectra import (
+    SpectrumPair,
     band_asd_ratio,
     spectrum_pair,
     worst_out_of_band_ratio,
@@ -49,6 +51,15 @@ def test_spectrum_rejects_mismatched_or_short_data():
         spectrum_pair(np.zeros(2048), np.zeros(1024), RATE, 1.0)
     with pytest.raises(ValueError, match="shorter than one FFT"):
         spectrum_pair(np.zeros(512), np.zeros(512), RATE, 1.0)
+
+
+def test_bns_range_grows_as_the_noise_falls():
+    """A PSD four times lower gives twice the BNS range; a flat 4e-24/rtHz gives a few hundred Mpc."""
+    frequencies = np.arange(0, 2048.5, 0.5)
+    psd = np.full(frequencies.size, (4e-24) ** 2)
+    raw_range, cleaned_range = bns_ranges(SpectrumPair(frequencies, psd, psd / 4))
+    assert cleaned_range == pytest.approx(2 * raw_range, rel=1e-6)
+    assert 300 < raw_range < 700
 
 
 def test_window_slides_and_gaps_drop_partial_segments():

@@ -85,6 +85,7 @@ def test_metrics_textfile_has_the_figures(promoted_run):
     assert "deepclean_monitor_frames_read_total 40.0" in text
     assert 'deepclean_monitor_live_version{stream="production"} 2.0' in text
     assert "deepclean_monitor_frame_lag_seconds" in text
+    assert 'deepclean_monitor_bns_range_mpc{strain="cleaned",version="2"}' in text
 
 
 def test_summaries_per_period(promoted_run, monitor_settings):
