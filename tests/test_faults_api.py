@@ -1,0 +1,93 @@
+"""Faults at the exporter's API, against the real ``deepclean-export`` (waitress) process.
+
+Abusive requests are refused with the status the contract names and change
+nothing; a burst of concurrent exports and pin calls leaves every version
+complete and one consistent pins file; the server keeps serving throughout.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from concurrent.futures import ThreadPoolExecutor
+
+import requests
+from conftest import auth, record_fault, write_training_dir
+
+
+def _unchanged(exporter) -> bool:
+    """No version, no pin, no staging directory."""
+    versions = requests.get(f"{exporter.url}/versions", timeout=5).json()
+    entries = [p.name for p in exporter.model_dir.iterdir()] if exporter.model_dir.exists() else []
+    return versions == {"versions": [], "production": None, "canary": None} and not [e for e in entries if e[0].isdigit() or e.startswith(".staging")]
+
+
+def test_abusive_requests_are_refused_and_change_nothing(exporter, tmp_path):
+    """Traversal, symlink escape, wrong types, oversized body, bad token, unknown version: 4xx, nothing changed."""
+    outside = tmp_path / "outside"
+    write_training_dir(outside, "stolen")
+    (exporter.training_root / "escape").symlink_to(outside / "stolen")
+    root = exporter.training_root
+    calls = {
+        "path traversal": ("post", "/export", {"training_dir": str(root / ".." / "outside" / "stolen")}, auth(), 400),
+        "symlink escape": ("post", "/export", {"training_dir": str(root / "escape")}, auth(), 400),
+        "wrong type (training_dir)": ("post", "/export", {"training_dir": 7}, auth(), 400),
+        "wrong type (body)": ("post", "/export", ["x"], auth(), 400),
+        "wrong type (version)": ("put", "/production", {"version": "1"}, auth(), 400),
+        "boolean version": ("put", "/canary", {"version": True}, auth(), 400),
+        "oversized body": ("post", "/export", {"training_dir": "x" * 10_000}, auth(), 413),
+        # refused by waitress itself before Flask sees it (plain-text 413, connection closed)
+        "huge body": ("post", "/export", {"training_dir": "x" * 1_000_000}, auth(), 413),
+        "missing token": ("post", "/export", {"training_dir": str(root / "escape")}, {}, 401),
+        "wrong token": ("put", "/production", {"version": 1}, {"Authorization": "Bearer nope"}, 401),
+        "unknown version": ("put", "/production", {"version": 99}, auth(), 404),
+        "unknown training directory": ("post", "/export", {"training_dir": str(root / "nothing")}, auth(), 404),
+    }
+    statuses = {}
+    for fault, (method, path, body, headers, _) in calls.items():
+        response = getattr(requests, method)(f"{exporter.url}{path}", json=body, headers=headers, timeout=10)
+        statuses[fault] = response.status_code
+        json_error = response.headers.get("Content-Type", "").startswith("application/json") and "error" in response.json()
+        assert json_error or fault == "huge body", (
+            f"{fault}: {response.status_code} without a JSON error: {response.text[:200]!r}"
+        )
+    for fault, (*_, expected) in calls.items():
+        record_fault(f"API: {fault}", statuses[fault] == expected and exporter.process.poll() is None)
+    assert statuses == {fault: call[-1] for fault, call in calls.items()}
+    assert exporter.process.poll() is None, "the exporter exited"
+    assert _unchanged(exporter)
+
+
+def test_a_burst_of_concurrent_exports_and_pin_calls_leaves_one_consistent_state(exporter):
+    """Four exports and 40 pin calls at once: no 5xx, every version complete, pins.json matches the API."""
+    directories = [write_training_dir(exporter.training_root, f"run-{i}", seed=i) for i in range(4)]
+    rng = random.Random(0)
+
+    def export(directory):
+        return requests.post(f"{exporter.url}/export", json={"training_dir": str(directory)}, headers=auth(), timeout=120)
+
+    def pin(_):
+        slot = rng.choice(["production", "canary"])
+        version = rng.choice([1, 2, 3, 4, None] if slot == "canary" else [1, 2, 3, 4])
+        return requests.put(f"{exporter.url}/{slot}", json={"version": version}, headers=auth(), timeout=60)
+
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        exports = [pool.submit(export, d) for d in directories]
+        pins = list(pool.map(pin, range(40)))
+        exported = [f.result() for f in exports]
+
+    assert sorted(r.status_code for r in exported) == [201] * 4, [r.text for r in exported]
+    assert sorted(r.json()["version"] for r in exported) == [1, 2, 3, 4]
+    assert all(r.status_code in (200, 404) for r in pins), [(r.status_code, r.text) for r in pins if r.status_code >= 500]
+    for version in (1, 2, 3, 4):
+        directory = exporter.model_dir / str(version)
+        assert (directory / "model.onnx").stat().st_size > 0
+        assert json.loads((directory / "metadata.json").read_text())["version"] == version
+    assert not [p.name for p in exporter.model_dir.iterdir() if p.name.startswith(".staging")]
+    on_disk = json.loads((exporter.model_dir / "pins.json").read_text())
+    served = requests.get(f"{exporter.url}/versions", timeout=5).json()
+    assert (on_disk["production"], on_disk["canary"]) == (served["production"], served["canary"])
+    # a pin call that succeeded after the last export took effect: the state is one of the answered ones
+    assert on_disk["production"] in (1, 2, 3, 4) and on_disk["history"][-1] == on_disk["production"]
+    assert exporter.process.poll() is None
+    record_fault("API: burst of 4 exports + 40 pin calls", True)
