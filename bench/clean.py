@@ -28,7 +28,6 @@ import json
 import multiprocessing
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -41,7 +40,9 @@ STATE = "H1:GDS-CALIB_STATE_VECTOR"
 BAND = (58.0, 62.0)
 
 
-def make_random_repository(root: Path, channels: list[str], rates: dict[str, int]) -> Path:
+def make_random_repository(
+    root: Path, channels: list[str], rates: dict[str, int]
+) -> Path:
     """A repository with versions 1 and 2 (random weights), production 1 and canary 2."""
     import torch
     from deepclean.architecture import DeepClean
@@ -57,7 +58,10 @@ def make_random_repository(root: Path, channels: list[str], rates: dict[str, int
             str(directory / "model.onnx"),
             input_names=["witness"],
             output_names=["noise"],
-            dynamic_axes={"witness": {0: "batch", 2: "time"}, "noise": {0: "batch", 1: "time"}},
+            dynamic_axes={
+                "witness": {0: "batch", 2: "time"},
+                "noise": {0: "batch", 1: "time"},
+            },
             dynamo=False,
         )
         metadata = {
@@ -69,40 +73,56 @@ def make_random_repository(root: Path, channels: list[str], rates: dict[str, int
             "strain_sample_rate": 16384,
             "band": list(BAND),
             "filter": {"kind": "butter-sos-zero-phase", "order": 8, "band": list(BAND)},
-            "scaler": {"witness_mean": [0.0] * len(channels), "witness_std": [1.0] * len(channels),
-                       "target_mean": 0.0, "target_std": 1e-22},
-            "architecture": {"name": "DeepClean", "kwargs": {"num_witnesses": len(channels), "kernel_size": 7}},
+            "scaler": {
+                "witness_mean": [0.0] * len(channels),
+                "witness_std": [1.0] * len(channels),
+                "target_mean": 0.0,
+                "target_std": 1e-22,
+            },
+            "architecture": {
+                "name": "DeepClean",
+                "kwargs": {"num_witnesses": len(channels), "kernel_size": 7},
+            },
             "version": version,
         }
         (directory / "metadata.json").write_text(json.dumps(metadata))
-    (model_dir / "pins.json").write_text(json.dumps({"production": 1, "canary": 2, "history": [1]}))
+    (model_dir / "pins.json").write_text(
+        json.dumps({"production": 1, "canary": 2, "history": [1]})
+    )
     return root
 
 
-def cleaner_arguments(data: Path, repository: Path, cleaned: Path, channels: list[str]) -> dict:
-    return dict(
-        model_repository=repository,
-        model_name="deepclean",
-        strain_dir=data / "llhoft",
-        witness_dir=data / "lldetchar",
-        cleaned_dir=cleaned,
-        site="H",
-        ifo="H1",
-        strain_tag="llhoft",
-        witness_tag="lldetchar",
-        strain_channel=STRAIN,
-        state_channel=STATE,
-        witness_channels=channels,
-        strain_sample_rate=16384,
-        sample_rate=4096,
-        band=BAND,
-        backend="embedded",
-        log_level="WARNING",
-    )
+def cleaner_arguments(
+    data: Path, repository: Path, cleaned: Path, channels: list[str]
+) -> dict:
+    return {
+        "model_repository": repository,
+        "model_name": "deepclean",
+        "strain_dir": data / "llhoft",
+        "witness_dir": data / "lldetchar",
+        "cleaned_dir": cleaned,
+        "site": "H",
+        "ifo": "H1",
+        "strain_tag": "llhoft",
+        "witness_tag": "lldetchar",
+        "strain_channel": STRAIN,
+        "state_channel": STATE,
+        "witness_channels": channels,
+        "strain_sample_rate": 16384,
+        "sample_rate": 4096,
+        "band": BAND,
+        "backend": "embedded",
+        "log_level": "WARNING",
+    }
 
 
 def write_history(data: Path, start: int, seconds: int, seed: int = 1) -> None:
-    from deepclean.synthetic import DetectorConfig, FrameLayout, SyntheticDetector, write_span
+    from deepclean.synthetic import (
+        DetectorConfig,
+        FrameLayout,
+        SyntheticDetector,
+        write_span,
+    )
 
     detector = SyntheticDetector(DetectorConfig(seed=seed))
     layout = FrameLayout(data / "llhoft", data / "lldetchar", data / "truth")
@@ -112,21 +132,34 @@ def write_history(data: Path, start: int, seconds: int, seed: int = 1) -> None:
 
 def stream_live(data: Path, start: int, seconds: int) -> None:
     """Write frames at real time (run in a separate process)."""
-    from deepclean.synthetic import DetectorConfig, FrameLayout, FrameStreamer, SyntheticDetector
+    from deepclean.synthetic import (
+        DetectorConfig,
+        FrameLayout,
+        FrameStreamer,
+        SyntheticDetector,
+    )
 
     detector = SyntheticDetector(DetectorConfig(seed=1))
-    FrameStreamer(detector, FrameLayout(data / "llhoft", data / "lldetchar"), speed=1.0).run(start, duration=seconds)
+    FrameStreamer(
+        detector, FrameLayout(data / "llhoft", data / "lldetchar"), speed=1.0
+    ).run(start, duration=seconds)
 
 
-def throughput(work: Path, repository: Path, channels: list[str], seconds: int, threads: int) -> float:
+def throughput(
+    work: Path, repository: Path, channels: list[str], seconds: int, threads: int
+) -> float:
     from deepclean_cleaner.main import main
 
     data = work / "history"
     write_history(data, START, seconds)
     cleaned = work / "cleaned-history"
     began, cpu = time.perf_counter(), time.process_time()
-    main(**cleaner_arguments(data, repository, cleaned, channels), start_gps=START, stop_gps=START + seconds,
-         inference_threads=threads)
+    main(
+        **cleaner_arguments(data, repository, cleaned, channels),
+        start_gps=START,
+        stop_gps=START + seconds,
+        inference_threads=threads,
+    )
     elapsed = time.perf_counter() - began
     cpu = time.process_time() - cpu
     written = len(list(cleaned.glob("*.gwf")))
@@ -135,7 +168,9 @@ def throughput(work: Path, repository: Path, channels: list[str], seconds: int, 
     return seconds / elapsed, cpu / seconds
 
 
-def latency(work: Path, repository: Path, channels: list[str], seconds: int, threads: int) -> np.ndarray:
+def latency(
+    work: Path, repository: Path, channels: list[str], seconds: int, threads: int
+) -> np.ndarray:
     """Per-frame delay from input arrival to cleaned frame written, over a real-time replay.
 
     The cleaner starts once the replay's first frame is on disk, with 16 s of
@@ -148,7 +183,9 @@ def latency(work: Path, repository: Path, channels: list[str], seconds: int, thr
     start = START + 100000
     write_history(data, start - 16, 16)
     cleaned = work / "cleaned-live"
-    writer = multiprocessing.get_context("spawn").Process(target=stream_live, args=(data, start, seconds))
+    writer = multiprocessing.get_context("spawn").Process(
+        target=stream_live, args=(data, start, seconds)
+    )
     writer.start()
     first_live = data / "llhoft" / f"H-H1_llhoft-{start}-1.gwf"
     deadline = time.monotonic() + 120
@@ -158,8 +195,12 @@ def latency(work: Path, repository: Path, channels: list[str], seconds: int, thr
             raise RuntimeError("the replay did not start")
         time.sleep(0.05)
     try:
-        main(**cleaner_arguments(data, repository, cleaned, channels), start_gps=start - 16,
-             stop_gps=start + seconds - 1, inference_threads=threads)
+        main(
+            **cleaner_arguments(data, repository, cleaned, channels),
+            start_gps=start - 16,
+            stop_gps=start + seconds - 1,
+            inference_threads=threads,
+        )
     finally:
         writer.join(timeout=seconds + 30)
     delays = []
@@ -172,7 +213,9 @@ def latency(work: Path, repository: Path, channels: list[str], seconds: int, thr
     return np.array(delays)
 
 
-def quality(work: Path, repository: Path, channels: list[str], seconds: int, seed: int) -> dict:
+def quality(
+    work: Path, repository: Path, channels: list[str], seconds: int, seed: int
+) -> dict:
     """Removed in-band fraction and out-of-band ratio of the production model against the truth.
 
     The test span starts 16 s after the production version's training span
@@ -191,31 +234,75 @@ def quality(work: Path, repository: Path, channels: list[str], seconds: int, see
     data = work / "quality"
     write_history(data, start, seconds, seed)
     cleaned = work / "cleaned-quality"
-    main(**cleaner_arguments(data, repository, cleaned, channels), start_gps=start, stop_gps=start + seconds)
+    main(
+        **cleaner_arguments(data, repository, cleaned, channels),
+        start_gps=start,
+        stop_gps=start + seconds,
+    )
     raw, clean, truth = [], [], []
     for gps in range(start + 16, start + seconds - 4):
-        raw.append(read_frame(data / "llhoft" / f"H-H1_llhoft-{gps}-1.gwf", [STRAIN])[STRAIN])
-        truth.append(read_frame(data / "truth" / f"H-H1_llnoise-{gps}-1.gwf")["H1:SYN-INJECTED_NOISE"])
-        clean.append(read_frame(cleaned / f"H-H1_DEEPCLEAN-{gps}-1.gwf")["H1:GDS-CALIB_STRAIN_DEEPCLEAN_PRODUCTION"])
+        raw.append(
+            read_frame(data / "llhoft" / f"H-H1_llhoft-{gps}-1.gwf", [STRAIN])[STRAIN]
+        )
+        truth.append(
+            read_frame(data / "truth" / f"H-H1_llnoise-{gps}-1.gwf")[
+                "H1:SYN-INJECTED_NOISE"
+            ]
+        )
+        clean.append(
+            read_frame(cleaned / f"H-H1_DEEPCLEAN-{gps}-1.gwf")[
+                "H1:GDS-CALIB_STRAIN_DEEPCLEAN_PRODUCTION"
+            ]
+        )
     raw, clean, truth = (np.concatenate(x) for x in (raw, clean, truth))
     return {
         "version": production,
         "start": start,
         "fraction_removed": fraction_removed(truth, raw - clean, 16384, BAND),
-        "worst_out_of_band_ratio": worst_out_of_band_ratio(clean, raw, 16384, BAND, (10.0, 2000.0)),
+        "worst_out_of_band_ratio": worst_out_of_band_ratio(
+            clean, raw, 16384, BAND, (10.0, 2000.0)
+        ),
     }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seconds", type=int, default=120, help="seconds of history for the throughput run")
-    parser.add_argument("--replay", type=int, default=60, help="seconds of real-time replay for the latency")
-    parser.add_argument("--threads", type=int, default=1, help="onnxruntime threads per session")
-    parser.add_argument("--trained-model-repository", type=Path, default=None,
-                        help="repository whose production version was trained on the synthetic detector")
-    parser.add_argument("--seed", type=int, default=1, help="the synthetic detector's seed for the quality span")
-    parser.add_argument("--quality-seconds", type=int, default=256, help="seconds cleaned for the quality figures")
-    parser.add_argument("--skip-speed", action="store_true", help="only the quality figures")
+    parser.add_argument(
+        "--seconds",
+        type=int,
+        default=120,
+        help="seconds of history for the throughput run",
+    )
+    parser.add_argument(
+        "--replay",
+        type=int,
+        default=60,
+        help="seconds of real-time replay for the latency",
+    )
+    parser.add_argument(
+        "--threads", type=int, default=1, help="onnxruntime threads per session"
+    )
+    parser.add_argument(
+        "--trained-model-repository",
+        type=Path,
+        default=None,
+        help="repository whose production version was trained on the synthetic detector",
+    )
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=1,
+        help="the synthetic detector's seed for the quality span",
+    )
+    parser.add_argument(
+        "--quality-seconds",
+        type=int,
+        default=256,
+        help="seconds cleaned for the quality figures",
+    )
+    parser.add_argument(
+        "--skip-speed", action="store_true", help="only the quality figures"
+    )
     args = parser.parse_args()
 
     from deepclean.synthetic import DetectorConfig
@@ -225,25 +312,46 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-clean-") as tmp:
         work = Path(tmp)
         if not args.skip_speed:
-            speed(work, make_random_repository(work / "model-repo", channels, config.sample_rates), channels, args)
+            speed(
+                work,
+                make_random_repository(
+                    work / "model-repo", channels, config.sample_rates
+                ),
+                channels,
+                args,
+            )
         if args.trained_model_repository is not None:
-            figures = quality(work, args.trained_model_repository, channels, args.quality_seconds, args.seed)
-            print(f"quality (production version {figures['version']}, {args.quality_seconds} s from GPS {figures['start']}, "
-                  f"against the injected truth): in-band noise power removed {figures['fraction_removed']:.3f}, "
-                  f"worst out-of-band ASD ratio (1 Hz bins, 10-2000 Hz) {figures['worst_out_of_band_ratio']:.4f}")
+            figures = quality(
+                work,
+                args.trained_model_repository,
+                channels,
+                args.quality_seconds,
+                args.seed,
+            )
+            print(
+                f"quality (production version {figures['version']}, {args.quality_seconds} s from GPS {figures['start']}, "
+                f"against the injected truth): in-band noise power removed {figures['fraction_removed']:.3f}, "
+                f"worst out-of-band ASD ratio (1 Hz bins, 10-2000 Hz) {figures['worst_out_of_band_ratio']:.4f}"
+            )
     sys.stdout.flush()
 
 
-def speed(work: Path, repository: Path, channels: list[str], args: argparse.Namespace) -> None:
+def speed(
+    work: Path, repository: Path, channels: list[str], args: argparse.Namespace
+) -> None:
     """Print the throughput and latency figures (random-weight models: speed does not depend on the weights)."""
     rtf, cpu = throughput(work, repository, channels, args.seconds, args.threads)
-    print(f"throughput (embedded, production + canary, {len(channels)} witnesses, frame I/O included, "
-          f"{args.threads} onnxruntime thread(s)): {rtf:.1f}x real time over {args.seconds} s "
-          f"({cpu * 1e3:.1f} ms of CPU per second of data, all threads: {1 / cpu:.0f}x if the CPU were free)")
+    print(
+        f"throughput (embedded, production + canary, {len(channels)} witnesses, frame I/O included, "
+        f"{args.threads} onnxruntime thread(s)): {rtf:.1f}x real time over {args.seconds} s "
+        f"({cpu * 1e3:.1f} ms of CPU per second of data, all threads: {1 / cpu:.0f}x if the CPU were free)"
+    )
     delays = latency(work, repository, channels, args.replay, args.threads)
-    print(f"latency, input frame arrival -> cleaned frame written, real-time replay of {args.replay} s "
-          f"({delays.size} frames): p50 {np.percentile(delays, 50):.3f} s, p99 {np.percentile(delays, 99):.3f} s, "
-          f"max {delays.max():.3f} s")
+    print(
+        f"latency, input frame arrival -> cleaned frame written, real-time replay of {args.replay} s "
+        f"({delays.size} frames): p50 {np.percentile(delays, 50):.3f} s, p99 {np.percentile(delays, 99):.3f} s, "
+        f"max {delays.max():.3f} s"
+    )
 
 
 if __name__ == "__main__":

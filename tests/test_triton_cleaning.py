@@ -23,7 +23,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from deepclean.frames import read_frame, write_frame
 from deepclean.model_repository import PYTHON_BACKEND_MODEL, Platform, TritonModelConfig
 
@@ -32,10 +31,17 @@ TRITON_VENV = ROOT / ".venvs" / "triton-server"
 CLEANER_VENV = ROOT / ".venvs" / "cleaner"
 START = 1400000000
 DURATION = 24
-WITNESSES = {"H1:PEM-CS_MAINSMON_EBAY_1_DQ": 1024, "H1:ASC-INP1_P_OUT_DQ": 256, "H1:ASC-DHARD_Y_OUT_DQ": 512}
+WITNESSES = {
+    "H1:PEM-CS_MAINSMON_EBAY_1_DQ": 1024,
+    "H1:ASC-INP1_P_OUT_DQ": 256,
+    "H1:ASC-DHARD_Y_OUT_DQ": 512,
+}
 STRAIN = "H1:GDS-CALIB_STRAIN"
 STATE = "H1:GDS-CALIB_STATE_VECTOR"
-CHANNELS = ("H1:GDS-CALIB_STRAIN_DEEPCLEAN_PRODUCTION", "H1:GDS-CALIB_STRAIN_DEEPCLEAN_CANARY")
+CHANNELS = (
+    "H1:GDS-CALIB_STRAIN_DEEPCLEAN_PRODUCTION",
+    "H1:GDS-CALIB_STRAIN_DEEPCLEAN_CANARY",
+)
 STARTUP_TIMEOUT = 90.0
 
 pytestmark = [
@@ -43,7 +49,10 @@ pytestmark = [
         not (TRITON_VENV / "tritonserver" / "bin" / "tritonserver").exists(),
         reason="the Triton server environment is not built (./build.sh triton-server)",
     ),
-    pytest.mark.skipif(not (CLEANER_VENV / "bin" / "deepclean-clean").exists(), reason="the cleaner environment is not built"),
+    pytest.mark.skipif(
+        not (CLEANER_VENV / "bin" / "deepclean-clean").exists(),
+        reason="the cleaner environment is not built",
+    ),
 ]
 
 EXPORT = textwrap.dedent(
@@ -74,21 +83,54 @@ def make_repository(root: Path) -> Path:
     channels = list(WITNESSES)
     for version in (1, 2):
         directory = model_dir / str(version)
-        subprocess.run([str(CLEANER_VENV / "bin" / "python"), "-c", EXPORT, str(directory), str(version), json.dumps(channels)],
-                       check=True, capture_output=True, timeout=120)
+        subprocess.run(
+            [
+                str(CLEANER_VENV / "bin" / "python"),
+                "-c",
+                EXPORT,
+                str(directory),
+                str(version),
+                json.dumps(channels),
+            ],
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
         shutil.copy(PYTHON_BACKEND_MODEL, directory / "model.py")
         metadata = {
-            "ifo": "H1", "strain_channel": STRAIN, "witness_channels": channels, "witness_sample_rates": WITNESSES,
-            "sample_rate": 4096, "strain_sample_rate": 16384, "band": [58.0, 62.0],
-            "filter": {"kind": "butter-sos-zero-phase", "order": 8, "band": [58.0, 62.0]},
-            "scaler": {"witness_mean": [0.0] * 3, "witness_std": [1.0] * 3, "target_mean": 0.0, "target_std": 1e-21},
-            "architecture": {"name": "DeepClean", "kwargs": {"num_witnesses": 3, "kernel_size": 7}},
-            "version": version, "source": "test",
+            "ifo": "H1",
+            "strain_channel": STRAIN,
+            "witness_channels": channels,
+            "witness_sample_rates": WITNESSES,
+            "sample_rate": 4096,
+            "strain_sample_rate": 16384,
+            "band": [58.0, 62.0],
+            "filter": {
+                "kind": "butter-sos-zero-phase",
+                "order": 8,
+                "band": [58.0, 62.0],
+            },
+            "scaler": {
+                "witness_mean": [0.0] * 3,
+                "witness_std": [1.0] * 3,
+                "target_mean": 0.0,
+                "target_std": 1e-21,
+            },
+            "architecture": {
+                "name": "DeepClean",
+                "kwargs": {"num_witnesses": 3, "kernel_size": 7},
+            },
+            "version": version,
+            "source": "test",
         }
         (directory / "metadata.json").write_text(json.dumps(metadata))
-    config = TritonModelConfig("deepclean", Platform.PYTHON, len(channels), (1, 2), intra_op_threads=1)
+    config = TritonModelConfig(
+        "deepclean", Platform.PYTHON, len(channels), (1, 2), intra_op_threads=1
+    )
     (model_dir / "config.pbtxt").write_text(config.render())
-    (model_dir / "pins.json").write_text(json.dumps({"production": 1, "canary": 2, "history": [1]}))
+    (model_dir / "pins.json").write_text(
+        json.dumps({"production": 1, "canary": 2, "history": [1]})
+    )
     return root
 
 
@@ -96,27 +138,45 @@ def write_input(data: Path) -> None:
     rng = np.random.default_rng(0)
     for gps in range(START, START + DURATION):
         t = gps + np.arange(16384) / 16384
-        write_frame(data / "llhoft" / f"H-H1_llhoft-{gps}-1.gwf",
-                    {STRAIN: 1e-21 * np.sin(2 * np.pi * 60 * t) + 1e-22 * rng.normal(size=16384),
-                     STATE: np.full(16, 3, dtype=np.int32)}, t0=gps)
-        write_frame(data / "lldetchar" / f"H-H1_lldetchar-{gps}-1.gwf",
-                    {c: rng.normal(size=rate) for c, rate in WITNESSES.items()}, t0=gps)
+        write_frame(
+            data / "llhoft" / f"H-H1_llhoft-{gps}-1.gwf",
+            {
+                STRAIN: 1e-21 * np.sin(2 * np.pi * 60 * t)
+                + 1e-22 * rng.normal(size=16384),
+                STATE: np.full(16, 3, dtype=np.int32),
+            },
+            t0=gps,
+        )
+        write_frame(
+            data / "lldetchar" / f"H-H1_lldetchar-{gps}-1.gwf",
+            {c: rng.normal(size=rate) for c, rate in WITNESSES.items()},
+            t0=gps,
+        )
 
 
 def wait_until_ready(http_port: int, process: subprocess.Popen, log: Path) -> None:
     """Poll Triton's HTTP readiness of both versions, bounded by STARTUP_TIMEOUT."""
     deadline = time.monotonic() + STARTUP_TIMEOUT
-    urls = [f"http://127.0.0.1:{http_port}/v2/models/deepclean/versions/{v}/ready" for v in (1, 2)]
+    urls = [
+        f"http://127.0.0.1:{http_port}/v2/models/deepclean/versions/{v}/ready"
+        for v in (1, 2)
+    ]
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            pytest.fail(f"tritonserver exited with {process.returncode}:\n{log.read_text()[-3000:]}")
+            pytest.fail(
+                f"tritonserver exited with {process.returncode}:\n{log.read_text()[-3000:]}"
+            )
         try:
-            if all(urllib.request.urlopen(url, timeout=1).status == 200 for url in urls):
+            if all(
+                urllib.request.urlopen(url, timeout=1).status == 200 for url in urls
+            ):
                 return
         except OSError:
             pass
         time.sleep(0.5)
-    pytest.fail(f"Triton did not load the model within {STARTUP_TIMEOUT:.0f} s:\n{log.read_text()[-3000:]}")
+    pytest.fail(
+        f"Triton did not load the model within {STARTUP_TIMEOUT:.0f} s:\n{log.read_text()[-3000:]}"
+    )
 
 
 @pytest.fixture()
@@ -127,8 +187,17 @@ def triton(tmp_path):
     log = tmp_path / "triton.log"
     with open(log, "w") as out:
         process = subprocess.Popen(
-            ["bash", str(ROOT / "servers" / "triton" / "serve.sh"), str(repository), str(grpc_port), str(http_port), str(metrics_port)],
-            stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+            [
+                "bash",
+                str(ROOT / "servers" / "triton" / "serve.sh"),
+                str(repository),
+                str(grpc_port),
+                str(http_port),
+                str(metrics_port),
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
     try:
         wait_until_ready(http_port, process, log)
@@ -147,21 +216,34 @@ def clean(tmp_path: Path, repository: Path, backend: str, url: str) -> Path:
     cleaned = tmp_path / f"cleaned-{backend}"
     command = [
         str(CLEANER_VENV / "bin" / "deepclean-clean"),
-        "--model_repository", str(repository),
-        "--strain_dir", str(tmp_path / "data" / "llhoft"),
-        "--witness_dir", str(tmp_path / "data" / "lldetchar"),
-        "--cleaned_dir", str(cleaned),
-        "--witness_channels", json.dumps(list(WITNESSES)),
-        "--backend", backend,
-        "--triton_url", url,
-        "--start_gps", str(START),
-        "--stop_gps", str(START + DURATION),
-        "--safety", "false",
-        "--strain_timeout", "1",
+        "--model_repository",
+        str(repository),
+        "--strain_dir",
+        str(tmp_path / "data" / "llhoft"),
+        "--witness_dir",
+        str(tmp_path / "data" / "lldetchar"),
+        "--cleaned_dir",
+        str(cleaned),
+        "--witness_channels",
+        json.dumps(list(WITNESSES)),
+        "--backend",
+        backend,
+        "--triton_url",
+        url,
+        "--start_gps",
+        str(START),
+        "--stop_gps",
+        str(START + DURATION),
+        "--safety",
+        "false",
+        "--strain_timeout",
+        "1",
     ]
     env = {**os.environ, "DEEPCLEAN_CONFIG": str(ROOT / "pyproject.toml")}
     env.pop("DEEPCLEAN_PROFILE", None)
-    result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=180)
+    result = subprocess.run(
+        command, check=False, capture_output=True, text=True, env=env, timeout=180
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert f"with the {backend} backend" in result.stderr
     return cleaned
@@ -177,12 +259,23 @@ def test_triton_and_embedded_backends_write_the_same_cleaned_frames(tmp_path, tr
     for gps in range(START, START + DURATION):
         a = read_frame(embedded / f"H-H1_DEEPCLEAN-{gps}-1.gwf")
         b = read_frame(served / f"H-H1_DEEPCLEAN-{gps}-1.gwf")
-        raw = read_frame(tmp_path / "data" / "llhoft" / f"H-H1_llhoft-{gps}-1.gwf")[STRAIN]
+        raw = read_frame(tmp_path / "data" / "llhoft" / f"H-H1_llhoft-{gps}-1.gwf")[
+            STRAIN
+        ]
         np.testing.assert_array_equal(a["H1:DEEPCLEAN-DQ"], b["H1:DEEPCLEAN-DQ"])
-        np.testing.assert_array_equal(a["H1:DEEPCLEAN-CANARY_VERSION"], b["H1:DEEPCLEAN-CANARY_VERSION"])
+        np.testing.assert_array_equal(
+            a["H1:DEEPCLEAN-CANARY_VERSION"], b["H1:DEEPCLEAN-CANARY_VERSION"]
+        )
         for channel in CHANNELS:
             estimate = raw - a[channel]
             if np.any(estimate):
                 compared += 1
-            np.testing.assert_allclose(b[channel], a[channel], rtol=0, atol=1e-6 * max(np.abs(estimate).max(), 1e-30))
-    assert compared >= 2 * (DURATION - 10)  # production and canary cleaned after the warm-up
+            np.testing.assert_allclose(
+                b[channel],
+                a[channel],
+                rtol=0,
+                atol=1e-6 * max(np.abs(estimate).max(), 1e-30),
+            )
+    assert compared >= 2 * (
+        DURATION - 10
+    )  # production and canary cleaned after the warm-up

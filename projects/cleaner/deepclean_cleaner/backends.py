@@ -15,6 +15,7 @@ network runs elsewhere.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -62,12 +63,18 @@ class OnnxPredictor:
         options.intra_op_num_threads = self.threads
         options.inter_op_num_threads = 1
         try:
-            self._session = ort.InferenceSession(str(self.path), sess_options=options, providers=["CPUExecutionProvider"])
-        except Exception as exc:  # onnxruntime raises its own exception types for bad files
+            self._session = ort.InferenceSession(
+                str(self.path), sess_options=options, providers=["CPUExecutionProvider"]
+            )
+        except (
+            Exception
+        ) as exc:  # onnxruntime raises its own exception types for bad files
             raise ModelLoadError(f"cannot load {self.path}: {exc}") from exc
 
     def predict(self, witness: np.ndarray) -> np.ndarray:
-        return self._session.run([OUTPUT_NAME], {INPUT_NAME: np.ascontiguousarray(witness, dtype=np.float32)})[0]
+        return self._session.run(
+            [OUTPUT_NAME], {INPUT_NAME: np.ascontiguousarray(witness, dtype=np.float32)}
+        )[0]
 
 
 @dataclass
@@ -100,14 +107,18 @@ class TritonConnection:
     retry_interval: float = 5.0
     _client: object | None = field(default=None, init=False, repr=False)
     _down_until: float = field(default=0.0, init=False, repr=False)
-    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+    _lock: threading.Lock = field(
+        default_factory=threading.Lock, init=False, repr=False
+    )
 
     def client(self):
         """The gRPC client (created on first use and after a failure)."""
         import tritonclient.grpc as grpcclient
 
         if time.monotonic() < self._down_until:
-            raise BackendUnavailableError(f"Triton at {self.url} is unavailable (retrying in a moment)")
+            raise BackendUnavailableError(
+                f"Triton at {self.url} is unavailable (retrying in a moment)"
+            )
         with self._lock:
             if self._client is None:
                 self._client = grpcclient.InferenceServerClient(self.url)
@@ -119,10 +130,10 @@ class TritonConnection:
             client, self._client = self._client, None
             self._down_until = time.monotonic() + self.retry_interval
         if client is not None:
-            try:
+            with contextlib.suppress(
+                Exception
+            ):  # the channel is being discarded anyway
                 client.close()
-            except Exception:  # noqa: BLE001 - the channel is being discarded anyway
-                pass
         return BackendUnavailableError(f"Triton at {self.url} failed: {exc}")
 
     def is_live(self) -> bool:
@@ -150,7 +161,9 @@ class TritonConnection:
         last: Exception | None = None
         while time.monotonic() < deadline:
             try:
-                if self.client().is_model_ready(model_name, str(version), client_timeout=self.timeout):
+                if self.client().is_model_ready(
+                    model_name, str(version), client_timeout=self.timeout
+                ):
                     return
             except Exception as exc:  # noqa: BLE001 - retried until the deadline
                 last = exc
@@ -221,7 +234,9 @@ def select_backend(
         return EmbeddedBackend(threads)
     if not triton_url:
         if kind == "triton":
-            raise BackendUnavailableError("backend 'triton' needs triton_url (host:port of Triton's gRPC endpoint)")
+            raise BackendUnavailableError(
+                "backend 'triton' needs triton_url (host:port of Triton's gRPC endpoint)"
+            )
         log.info("inference backend: embedded (onnxruntime; no triton_url configured)")
         return EmbeddedBackend(threads)
     connection = TritonConnection(triton_url, timeout=timeout)
@@ -236,5 +251,8 @@ def select_backend(
     if connection.is_live():
         log.info("inference backend: triton at %s", triton_url)
         return TritonBackend(connection, load_timeout)
-    log.info("inference backend: embedded (onnxruntime; no Triton server answers at %s)", triton_url)
+    log.info(
+        "inference backend: embedded (onnxruntime; no Triton server answers at %s)",
+        triton_url,
+    )
     return EmbeddedBackend(threads)

@@ -16,8 +16,8 @@ from deepclean.model_repository import ModelRepository
 from jsonargparse.typing import NonNegativeInt, PositiveFloat, PositiveInt
 
 from .backends import BackendName, select_backend
-from .model_chain import ChainSettings
 from .buffers import Gap
+from .model_chain import ChainSettings
 from .pipeline import CleanedSecond, CleaningPipeline
 from .source import InputSource
 from .watcher import ModelWatcher
@@ -123,7 +123,9 @@ def main(
     log_level
         Logging level.
     """
-    logging.basicConfig(level=log_level, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.basicConfig(
+        level=log_level, format="%(asctime)s %(name)s %(levelname)s %(message)s"
+    )
     settings = ChainSettings(
         witness_channels=tuple(witness_channels),
         sample_rate=int(sample_rate),
@@ -136,20 +138,26 @@ def main(
         band=(float(band[0]), float(band[1])),
         max_wait=int(max_wait),
         workers=int(workers),
-        safety=dict(
-            enabled=safety,
-            window=int(safety_window),
-            band_tolerance=float(safety_band_tolerance),
-            out_of_band_tolerance=float(safety_out_of_band_tolerance),
-            taper=float(safety_taper),
-            check_range=(float(safety_check_range[0]), float(safety_check_range[1])),
-        ),
+        safety={
+            "enabled": safety,
+            "window": int(safety_window),
+            "band_tolerance": float(safety_band_tolerance),
+            "out_of_band_tolerance": float(safety_out_of_band_tolerance),
+            "taper": float(safety_taper),
+            "check_range": (float(safety_check_range[0]), float(safety_check_range[1])),
+        },
     )
     writer = CleanedFrameWriter(
         Path(cleaned_dir),
         site,
         ifo,
-        CleanedChannels(production_channel, canary_channel, production_version_channel, canary_version_channel, dq_channel),
+        CleanedChannels(
+            production_channel,
+            canary_channel,
+            production_version_channel,
+            canary_version_channel,
+            dq_channel,
+        ),
         tag=cleaned_tag,
         compress=compress,
     )
@@ -172,7 +180,13 @@ def main(
         max_lag=None if max_lag is None else float(max_lag),
     )
     first = _first_second(writer, source, start, start_gps)
-    chosen = select_backend(backend, triton_url, int(inference_threads), float(inference_timeout), float(model_load_timeout))
+    chosen = select_backend(
+        backend,
+        triton_url,
+        int(inference_threads),
+        float(inference_timeout),
+        float(model_load_timeout),
+    )
     watcher = ModelWatcher(
         ModelRepository(Path(model_repository)).model(model_name),
         chosen,
@@ -183,11 +197,22 @@ def main(
     watcher.start()
     if first is None:
         read_from = None
-        log.info("cleaning from the live edge of %s with the %s backend", strain_dir, chosen.name)
+        log.info(
+            "cleaning from the live edge of %s with the %s backend",
+            strain_dir,
+            chosen.name,
+        )
     else:
         oldest = source.oldest()
-        read_from = first if oldest is None else max(first - int(preroll), min(oldest, first))
-        log.info("cleaning from GPS %d (reading from %d) with the %s backend", first, read_from, chosen.name)
+        read_from = (
+            first if oldest is None else max(first - int(preroll), min(oldest, first))
+        )
+        log.info(
+            "cleaning from GPS %d (reading from %d) with the %s backend",
+            first,
+            read_from,
+            chosen.name,
+        )
     written = 0
     output = BackgroundWriter(writer)
     try:
@@ -200,8 +225,14 @@ def main(
                     written += _write(output, pipeline.process(item), first)
             except StreamDeadError as exc:
                 log.error("%s; still waiting for input", exc)
-                if read_from is not None:  # write out what is pending; the stages restart with the stream
-                    written += _write(output, pipeline.process(Gap(read_from, read_from + 1, "stream dead")), first)
+                if (
+                    read_from is not None
+                ):  # write out what is pending; the stages restart with the stream
+                    written += _write(
+                        output,
+                        pipeline.process(Gap(read_from, read_from + 1, "stream dead")),
+                        first,
+                    )
                 continue
             break
         if stop_gps is not None:
@@ -214,7 +245,9 @@ def main(
     return 0
 
 
-def _write(output: BackgroundWriter, seconds: list[CleanedSecond], first: int | None) -> int:
+def _write(
+    output: BackgroundWriter, seconds: list[CleanedSecond], first: int | None
+) -> int:
     """Queue the cleaned seconds at or after ``first`` for writing (earlier ones only refilled the stages)."""
     count = 0
     for second in seconds:
@@ -224,7 +257,9 @@ def _write(output: BackgroundWriter, seconds: list[CleanedSecond], first: int | 
     return count
 
 
-def _first_second(writer: CleanedFrameWriter, source: InputSource, start: str, start_gps: int | None) -> int | None:
+def _first_second(
+    writer: CleanedFrameWriter, source: InputSource, start: str, start_gps: int | None
+) -> int | None:
     """The first GPS second to write (None: the live edge)."""
     if start_gps is not None:
         return int(start_gps)

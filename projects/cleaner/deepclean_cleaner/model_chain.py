@@ -56,9 +56,13 @@ class ModelChain:
                 f"{where}: strain_sample_rate {meta['strain_sample_rate']} differs from the configured "
                 f"{settings.strain_sample_rate}"
             )
-        unknown = [c for c in meta["witness_channels"] if c not in settings.witness_channels]
+        unknown = [
+            c for c in meta["witness_channels"] if c not in settings.witness_channels
+        ]
         if unknown:
-            raise IncompatibleModelError(f"{where}: witness channels {unknown} are not in the configured witness_channels")
+            raise IncompatibleModelError(
+                f"{where}: witness channels {unknown} are not in the configured witness_channels"
+            )
         scaler = meta["scaler"]
         kwargs = meta["architecture"].get("kwargs", {})
         kernel_size = int(kwargs.get("kernel_size", 7))
@@ -66,7 +70,9 @@ class ModelChain:
         self.model = model
         self.network = StreamedNetwork(
             predictor=model.predictor,
-            channel_index=np.array([settings.witness_channels.index(c) for c in meta["witness_channels"]]),
+            channel_index=np.array(
+                [settings.witness_channels.index(c) for c in meta["witness_channels"]]
+            ),
             witness_mean=np.asarray(scaler["witness_mean"], dtype=np.float64),
             witness_std=np.asarray(scaler["witness_std"], dtype=np.float64),
             context=streaming_context(kernel_size, levels),
@@ -77,8 +83,8 @@ class ModelChain:
             sos=design_bandpass(meta["filter"], rate),
             target_mean=float(scaler["target_mean"]),
             target_std=float(scaler["target_std"]),
-            history=int(round(settings.bandpass_history * rate)),
-            lookahead=int(round(settings.bandpass_lookahead * rate)),
+            history=round(settings.bandpass_history * rate),
+            lookahead=round(settings.bandpass_lookahead * rate),
         )
         self.upsampler = BlockResampler(rate, settings.strain_sample_rate)
 
@@ -90,7 +96,9 @@ class ModelChain:
     def delay(self) -> float:
         """Seconds the chain's output lags its input."""
         rate = self.noise_filter_rate
-        return (self.network.context + self.noise_filter.lookahead) / rate + self.upsampler.delay / self.upsampler.output_rate
+        return (
+            self.network.context + self.noise_filter.lookahead
+        ) / rate + self.upsampler.delay / self.upsampler.output_rate
 
     @property
     def noise_filter_rate(self) -> int:

@@ -37,8 +37,12 @@ def design_bandpass(filter_spec: dict, sample_rate: float) -> np.ndarray:
     """
     kind = filter_spec.get("kind")
     if kind != "butter-sos-zero-phase":
-        raise ValueError(f"metadata 'filter.kind' {kind!r} is not supported (butter-sos-zero-phase)")
-    return bandpass_sos(filter_spec["band"], sample_rate, order=int(filter_spec["order"]))
+        raise ValueError(
+            f"metadata 'filter.kind' {kind!r} is not supported (butter-sos-zero-phase)"
+        )
+    return bandpass_sos(
+        filter_spec["band"], sample_rate, order=int(filter_spec["order"])
+    )
 
 
 @dataclass
@@ -94,7 +98,11 @@ class NoiseFilter:
         padding = item.size if self.padding is None else self.padding
         forward, self._state = sosfilt(self.sos, noise, zi=self._state)
         self._forward.append(Block(item.start, item.rate, forward))
-        self._tail = noise[-(padding + 1) :] if self._tail is None else np.concatenate([self._tail, noise])[-(padding + 1) :]
+        self._tail = (
+            noise[-(padding + 1) :]
+            if self._tail is None
+            else np.concatenate([self._tail, noise])[-(padding + 1) :]
+        )
         self._seen += item.size
         if self._seen < self.history + item.size + self.lookahead:
             return None
@@ -102,7 +110,11 @@ class NoiseFilter:
         start = stop - self.lookahead - item.size
         reflection = self._tail[-2::-1][:padding]
         extension, _ = sosfilt(self.sos, reflection, zi=self._state)
-        backward_input = np.concatenate([self._forward.get(start, stop), extension])[::-1]
-        backward, _ = sosfilt(self.sos, backward_input, zi=self._unit_state * backward_input[0])
+        backward_input = np.concatenate([self._forward.get(start, stop), extension])[
+            ::-1
+        ]
+        backward, _ = sosfilt(
+            self.sos, backward_input, zi=self._unit_state * backward_input[0]
+        )
         self._forward.keep_last(self.lookahead)
         return Block(start, item.rate, backward[::-1][: item.size])

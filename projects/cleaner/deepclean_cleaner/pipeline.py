@@ -95,7 +95,11 @@ class ModelSlot:
             out = self.chain.process(block)
         except BackendUnavailableError as exc:
             if not self.unavailable:
-                log.error("%s: inference failed, writing raw strain until it recovers: %s", self.name, exc)
+                log.error(
+                    "%s: inference failed, writing raw strain until it recovers: %s",
+                    self.name,
+                    exc,
+                )
             self.unavailable = True
             self.chain.reset()
             self.noise = None
@@ -143,12 +147,20 @@ class CleaningPipeline:
     _witness_history: deque = field(default_factory=deque, init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self._executor = ThreadPoolExecutor(self.workers, thread_name_prefix="clean") if self.workers > 1 else None
+        self._executor = (
+            ThreadPoolExecutor(self.workers, thread_name_prefix="clean")
+            if self.workers > 1
+            else None
+        )
         self.witness_stage = WitnessResampler(
-            self.settings.witness_channels, self.settings.sample_rate, executor=self._executor
+            self.settings.witness_channels,
+            self.settings.sample_rate,
+            executor=self._executor,
         )
         for name in SLOTS:
-            gate = SafetyGate(self.settings.strain_sample_rate, self.band, **self.safety)
+            gate = SafetyGate(
+                self.settings.strain_sample_rate, self.band, **self.safety
+            )
             self._slots[name] = ModelSlot(name, gate)
 
     def version(self, slot: str) -> int:
@@ -165,7 +177,12 @@ class CleaningPipeline:
         target.chain, target.noise = ModelChain(model, self.settings), None
         for block in self._witness_history:
             target.feed(block)
-        log.info("%s: now version %d (primed on %d s of witnesses)", slot, model.version, len(self._witness_history))
+        log.info(
+            "%s: now version %d (primed on %d s of witnesses)",
+            slot,
+            model.version,
+            len(self._witness_history),
+        )
 
     def process(self, item: InputSecond | Gap) -> list[CleanedSecond]:
         """Feed one input second (or a dropped-strain gap); return the seconds now complete."""
@@ -179,7 +196,10 @@ class CleaningPipeline:
             self._witness_history.append(block)
             while len(self._witness_history) > self.prime_seconds:
                 self._witness_history.popleft()
-            self._map(lambda slot: slot.feed(block), [s for s in self._slots.values() if s.chain is not None])
+            self._map(
+                lambda slot: slot.feed(block),
+                [s for s in self._slots.values() if s.chain is not None],
+            )
         return self._emit()
 
     def _resample_witnesses(self, item: InputSecond) -> Block | None:
@@ -223,7 +243,10 @@ class CleaningPipeline:
         while self._pending:
             second = self._pending[0]
             start, stop = self._span(second.gps)
-            waiting = any(slot.chain is not None and _may_still_cover(slot.noise, start, stop) for slot in self._slots.values())
+            waiting = any(
+                slot.chain is not None and _may_still_cover(slot.noise, start, stop)
+                for slot in self._slots.values()
+            )
             overdue = self._pending[-1].gps - second.gps >= self.max_wait
             if waiting and not (flush or overdue):
                 break
@@ -235,15 +258,26 @@ class CleaningPipeline:
         not_ready = np.zeros(self.dq_rate, dtype=bool)
         if second.state is not None and len(second.state):
             ready = (np.asarray(second.state).astype(np.int64) & 0b11) == 0b11
-            not_ready = ~ready.reshape(self.dq_rate, -1).all(axis=1) if ready.size % self.dq_rate == 0 else np.full(
-                self.dq_rate, not ready.all()
+            not_ready = (
+                ~ready.reshape(self.dq_rate, -1).all(axis=1)
+                if ready.size % self.dq_rate == 0
+                else np.full(self.dq_rate, not ready.all())
             )
         slots = list(self._slots.values())
-        results = self._map(lambda slot: self._clean_slot(slot, second, start, stop, not_ready), slots)
+        results = self._map(
+            lambda slot: self._clean_slot(slot, second, start, stop, not_ready), slots
+        )
         outputs = {slot.name: result for slot, result in zip(slots, results)}
         return CleanedSecond(second.gps, second.strain, second.arrival, outputs)
 
-    def _clean_slot(self, slot: ModelSlot, second: InputSecond, start: int, stop: int, not_ready: np.ndarray) -> SlotOutput:
+    def _clean_slot(
+        self,
+        slot: ModelSlot,
+        second: InputSecond,
+        start: int,
+        stop: int,
+        not_ready: np.ndarray,
+    ) -> SlotOutput:
         """One slot's output for ``second``: subtract its noise (if complete) through the safety gate."""
         bits = np.where(not_ready, dq.NOT_ANALYSIS_READY, 0).astype(np.int32)
         noise = None
@@ -264,7 +298,9 @@ class CleaningPipeline:
             slot.noise.keep_last(max(slot.noise.stop - stop, 0))
             if len(slot.noise) == 0:
                 slot.noise = None
-        return SlotOutput(decision.output, slot.chain.version if slot.chain else 0, bits)
+        return SlotOutput(
+            decision.output, slot.chain.version if slot.chain else 0, bits
+        )
 
 
 def _may_still_cover(noise: SampleBuffer | None, start: int, stop: int) -> bool:

@@ -70,8 +70,12 @@ class SafetyGate:
         frequencies = np.fft.rfftfreq(self.sample_rate, 1.0 / self.sample_rate)
         low, high = self.band
         self._in_band = (frequencies >= low) & (frequencies <= high)
-        self._out_of_band = (frequencies >= self.check_range[0]) & (frequencies <= self.check_range[1]) & ~self._in_band
-        ramp = int(round(self.taper * self.sample_rate))
+        self._out_of_band = (
+            (frequencies >= self.check_range[0])
+            & (frequencies <= self.check_range[1])
+            & ~self._in_band
+        )
+        ramp = round(self.taper * self.sample_rate)
         self._ramp = 0.5 - 0.5 * np.cos(np.pi * np.arange(ramp) / max(ramp, 1))
 
     def _power(self, samples: np.ndarray) -> np.ndarray:
@@ -82,7 +86,14 @@ class SafetyGate:
         if noise is None:
             self._weight = 0.0  # fade the subtraction back in when the estimate returns
             self._was_fallback = False
-            return SafetyDecision(raw.copy(), np.zeros(raw.size), False, np.zeros(raw.size, bool), 1.0, 1.0)
+            return SafetyDecision(
+                raw.copy(),
+                np.zeros(raw.size),
+                False,
+                np.zeros(raw.size, bool),
+                1.0,
+                1.0,
+            )
         raw_power = self._power(raw)
         cleaned_power = self._power(raw - noise)
         self._raw.append(raw_power)
@@ -92,18 +103,24 @@ class SafetyGate:
             self._cleaned.popleft()
         raw_sum = np.sum(self._raw, axis=0)
         cleaned_sum = np.sum(self._cleaned, axis=0)
-        band_ratio = float(np.sqrt(cleaned_sum[self._in_band].sum() / raw_sum[self._in_band].sum()))
+        band_ratio = float(
+            np.sqrt(cleaned_sum[self._in_band].sum() / raw_sum[self._in_band].sum())
+        )
         with np.errstate(divide="ignore", invalid="ignore"):
             bins = np.sqrt(cleaned_sum[self._out_of_band] / raw_sum[self._out_of_band])
         worst = float(np.nanmax(bins)) if bins.size else 1.0
-        fallback = self.enabled and (band_ratio > self.band_tolerance or worst > self.out_of_band_tolerance)
+        fallback = self.enabled and (
+            band_ratio > self.band_tolerance or worst > self.out_of_band_tolerance
+        )
         weight = self._weights(0.0 if fallback else 1.0)
         if fallback or self._was_fallback:
             fallback_samples = weight < 1.0
         else:
             fallback_samples = np.zeros(raw.size, bool)
         self._was_fallback = fallback
-        return SafetyDecision(raw - weight * noise, weight, fallback, fallback_samples, band_ratio, worst)
+        return SafetyDecision(
+            raw - weight * noise, weight, fallback, fallback_samples, band_ratio, worst
+        )
 
     def _weights(self, target: float) -> np.ndarray:
         """Per-sample subtraction weights moving from the last weight to ``target``."""

@@ -65,7 +65,9 @@ class InputSource:
         frames = list_frames(self.strain_dir, self.site, self.ifo, self.strain_tag)
         return frames[-1].gps if frames else None
 
-    def follow(self, start: int | None, stop: threading.Event, end: int | None = None) -> Iterator[InputSecond | Gap]:
+    def follow(
+        self, start: int | None, stop: threading.Event, end: int | None = None
+    ) -> Iterator[InputSecond | Gap]:
         """Input seconds from GPS ``start`` (None: the live edge) until ``stop`` is set or GPS ``end``.
 
         Raises :class:`deepclean.frames.StreamDeadError` when nothing arrives for a long time.

@@ -15,7 +15,12 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from deepclean.model_repository import MetadataError, Model, PinsError, VersionNotFoundError
+from deepclean.model_repository import (
+    MetadataError,
+    Model,
+    PinsError,
+    VersionNotFoundError,
+)
 
 from .backends import Backend, BackendUnavailableError, ModelLoadError
 from .model_chain import ChainSettings, IncompatibleModelError, LoadedModel, ModelChain
@@ -57,7 +62,9 @@ class ModelWatcher:
     settings: ChainSettings
     poll_interval: float = 1.0
     retry_interval: float = 30.0
-    _wanted: dict[str, int | None] = field(default_factory=lambda: dict.fromkeys(SLOTS), init=False)
+    _wanted: dict[str, int | None] = field(
+        default_factory=lambda: dict.fromkeys(SLOTS), init=False
+    )
     _changes: dict[str, LoadedModel | None] = field(default_factory=dict, init=False)
     _loaded: dict[int, LoadedModel] = field(default_factory=dict, init=False)
     _failed: dict[int, float] = field(default_factory=dict, init=False)
@@ -94,14 +101,23 @@ class ModelWatcher:
             metadata = self.model.metadata(version)
             predictor = self.backend.load(self.model, version)
             loaded = LoadedModel(version, metadata, predictor)
-            ModelChain(loaded, self.settings)  # raises if the version does not fit the configuration
+            ModelChain(
+                loaded, self.settings
+            )  # raises if the version does not fit the configuration
         except _LOAD_ERRORS as exc:
             self._failed[version] = time.monotonic()
-            log.error("cannot use model version %d (retrying in %.0f s): %s", version, self.retry_interval, exc)
+            log.error(
+                "cannot use model version %d (retrying in %.0f s): %s",
+                version,
+                self.retry_interval,
+                exc,
+            )
             return None
         self._failed.pop(version, None)
         self._loaded[version] = loaded
-        log.info("loaded model version %d with the %s backend", version, self.backend.name)
+        log.info(
+            "loaded model version %d with the %s backend", version, self.backend.name
+        )
         return loaded
 
     def _hand_over(self, slot: str, loaded: LoadedModel | None) -> None:
@@ -117,14 +133,16 @@ class ModelWatcher:
 
     def start(self) -> None:
         """Poll in a daemon thread until :meth:`stop`."""
-        self._thread = threading.Thread(target=self._run, name="model-watcher", daemon=True)
+        self._thread = threading.Thread(
+            target=self._run, name="model-watcher", daemon=True
+        )
         self._thread.start()
 
     def _run(self) -> None:
         while not self._stop.wait(self.poll_interval):
             try:
                 self.poll()
-            except Exception:  # noqa: BLE001 - the watcher must outlive any one bad poll
+            except Exception:
                 log.exception("model watcher: unexpected error")
 
     def stop(self) -> None:

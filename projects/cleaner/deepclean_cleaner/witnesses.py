@@ -39,7 +39,9 @@ class WitnessResampler:
     sample_rate: int
     align: int = 2**DOWNSAMPLING_LEVELS
     executor: Executor | None = None
-    _groups: dict[int, tuple[list[int], BlockResampler]] = field(default_factory=dict, init=False, repr=False)
+    _groups: dict[int, tuple[list[int], BlockResampler]] = field(
+        default_factory=dict, init=False, repr=False
+    )
     _rates: dict[str, int] = field(default_factory=dict, init=False, repr=False)
 
     def reset(self) -> None:
@@ -52,7 +54,10 @@ class WitnessResampler:
         self._groups = {}
         for rate in sorted(set(rates.values())):
             rows = [i for i, c in enumerate(self.channels) if rates[c] == rate]
-            self._groups[rate] = (rows, BlockResampler(rate, self.sample_rate, delay=delay))
+            self._groups[rate] = (
+                rows,
+                BlockResampler(rate, self.sample_rate, delay=delay),
+            )
         self._rates = rates
 
     @property
@@ -60,7 +65,9 @@ class WitnessResampler:
         """Output lag in samples at the working rate (0 before the first second)."""
         return next(iter(self._groups.values()))[1].delay if self._groups else 0
 
-    def process(self, gps: int, witnesses: dict[str, np.ndarray] | Gap, duration: int = 1) -> Block | Gap | None:
+    def process(
+        self, gps: int, witnesses: dict[str, np.ndarray] | Gap, duration: int = 1
+    ) -> Block | Gap | None:
         """The resampled witnesses ``delay`` samples behind second ``gps``; ``None`` while priming."""
         if isinstance(witnesses, Gap):
             self.reset()
@@ -74,11 +81,20 @@ class WitnessResampler:
 
         def resample(rate: int) -> Block | None:
             rows, resampler = self._groups[rate]
-            samples = np.stack([np.asarray(witnesses[self.channels[i]], dtype=np.float64) for i in rows])
+            samples = np.stack(
+                [
+                    np.asarray(witnesses[self.channels[i]], dtype=np.float64)
+                    for i in rows
+                ]
+            )
             return resampler.process(Block(gps * rate, rate, samples))
 
         rates_present = list(self._groups)
-        blocks = list(self.executor.map(resample, rates_present)) if self.executor else [resample(r) for r in rates_present]
+        blocks = (
+            list(self.executor.map(resample, rates_present))
+            if self.executor
+            else [resample(r) for r in rates_present]
+        )
         if any(block is None for block in blocks):
             return None
         out = np.empty((len(self.channels), blocks[0].size), dtype=np.float64)

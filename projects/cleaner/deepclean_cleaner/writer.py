@@ -67,11 +67,21 @@ class CleanedFrameWriter:
         data = {
             self.channels.production: production.strain.astype(np.float64, copy=False),
             self.channels.canary: canary.strain.astype(np.float64, copy=False),
-            self.channels.production_version: np.full(rate, production.version, dtype=np.int32),
+            self.channels.production_version: np.full(
+                rate, production.version, dtype=np.int32
+            ),
             self.channels.canary_version: np.full(rate, canary.version, dtype=np.int32),
-            self.channels.dq: (production.dq | (canary.dq << dq.CANARY_SHIFT)).astype(np.int32),
+            self.channels.dq: (production.dq | (canary.dq << dq.CANARY_SHIFT)).astype(
+                np.int32
+            ),
         }
-        return write_frame(self.path(second.gps), data, t0=second.gps, duration=1.0, compress=self.compress)
+        return write_frame(
+            self.path(second.gps),
+            data,
+            t0=second.gps,
+            duration=1.0,
+            compress=self.compress,
+        )
 
 
 class BackgroundWriter:
@@ -94,14 +104,20 @@ class BackgroundWriter:
         self.writer = writer
         self._queue: queue.Queue[CleanedSecond | None] = queue.Queue(maxsize=depth)
         self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name="frame-writer", daemon=True)
+        self._thread = threading.Thread(
+            target=self._run, name="frame-writer", daemon=True
+        )
         self._thread.start()
 
     def _run(self) -> None:
         while (second := self._queue.get()) is not None:
             try:
                 path = self.writer.write(second)
-                log.debug("wrote %s (%.3f s after its input arrived)", path.name, time.time() - second.arrival)
+                log.debug(
+                    "wrote %s (%.3f s after its input arrived)",
+                    path.name,
+                    time.time() - second.arrival,
+                )
             except BaseException as exc:  # noqa: BLE001 - handed to the streaming thread
                 self._error = exc
 

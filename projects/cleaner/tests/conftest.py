@@ -10,11 +10,20 @@ import pytest
 import torch
 from deepclean.architecture import DeepClean
 from deepclean.frames import write_frame
-
 from deepclean_cleaner.model_chain import ChainSettings
 
-WITNESSES = ["H1:PEM-CS_MAINSMON_EBAY_1_DQ", "H1:ASC-INP1_P_OUT_DQ", "H1:ASC-INP1_Y_OUT_DQ", "H1:ASC-MICH_P_OUT_DQ"]
-WITNESS_RATES = {WITNESSES[0]: 1024, WITNESSES[1]: 256, WITNESSES[2]: 512, WITNESSES[3]: 2048}
+WITNESSES = [
+    "H1:PEM-CS_MAINSMON_EBAY_1_DQ",
+    "H1:ASC-INP1_P_OUT_DQ",
+    "H1:ASC-INP1_Y_OUT_DQ",
+    "H1:ASC-MICH_P_OUT_DQ",
+]
+WITNESS_RATES = {
+    WITNESSES[0]: 1024,
+    WITNESSES[1]: 256,
+    WITNESSES[2]: 512,
+    WITNESSES[3]: 2048,
+}
 STRAIN = "H1:GDS-CALIB_STRAIN"
 STATE = "H1:GDS-CALIB_STATE_VECTOR"
 STRAIN_RATE = 16384
@@ -28,7 +37,11 @@ def settings(lookahead: float = 0.85, history: float = 2.0) -> ChainSettings:
 
 
 def export_model(
-    directory: Path, seed: int, channels: list[str] = WITNESSES, target_std: float = 1e-21, **architecture
+    directory: Path,
+    seed: int,
+    channels: list[str] = WITNESSES,
+    target_std: float = 1e-21,
+    **architecture,
 ) -> None:
     """Write a random DeepClean (``architecture``: extra constructor arguments) as a published version."""
     torch.manual_seed(seed)
@@ -41,7 +54,10 @@ def export_model(
         str(directory / "model.onnx"),
         input_names=["witness"],
         output_names=["noise"],
-        dynamic_axes={"witness": {0: "batch", 2: "time"}, "noise": {0: "batch", 1: "time"}},
+        dynamic_axes={
+            "witness": {0: "batch", 2: "time"},
+            "noise": {0: "batch", 1: "time"},
+        },
         dynamo=False,
     )
     metadata = {
@@ -59,7 +75,14 @@ def export_model(
             "target_mean": 0.0,
             "target_std": target_std,
         },
-        "architecture": {"name": "DeepClean", "kwargs": {"num_witnesses": len(channels), "kernel_size": 7, **architecture}},
+        "architecture": {
+            "name": "DeepClean",
+            "kwargs": {
+                "num_witnesses": len(channels),
+                "kernel_size": 7,
+                **architecture,
+            },
+        },
         "span": {"start": 0, "end": 1},
         "validation": {"loss": 1.0, "band_asd_ratio": 1.0},
         "library_version": "0.1.0",
@@ -74,7 +97,15 @@ def export_model(
 def set_pins(model_dir: Path, production: int | None, canary: int | None) -> None:
     """Replace pins.json atomically."""
     tmp = model_dir / ".pins.tmp"
-    tmp.write_text(json.dumps({"production": production, "canary": canary, "history": [production] if production else []}))
+    tmp.write_text(
+        json.dumps(
+            {
+                "production": production,
+                "canary": canary,
+                "history": [production] if production else [],
+            }
+        )
+    )
     tmp.replace(model_dir / "pins.json")
 
 
@@ -97,13 +128,22 @@ def synthetic_input(start: int, duration: int, seed: int = 0) -> dict:
     witnesses = {}
     for channel, rate in WITNESS_RATES.items():
         witnesses[channel] = rng.normal(size=duration * rate)
-    witnesses[WITNESSES[0]] = mains[:: STRAIN_RATE // 1024] + 0.01 * rng.normal(size=duration * 1024)
+    witnesses[WITNESSES[0]] = mains[:: STRAIN_RATE // 1024] + 0.01 * rng.normal(
+        size=duration * 1024
+    )
     strain = 1e-22 * rng.normal(size=t.size) + 1e-21 * mains
     state = np.full(duration * 16, 3, dtype=np.int32)
     return {"strain": strain, "state": state, "witnesses": witnesses}
 
 
-def write_input(directory: Path, start: int, duration: int, seed: int = 0, skip_strain=(), skip_witness=()) -> None:
+def write_input(
+    directory: Path,
+    start: int,
+    duration: int,
+    seed: int = 0,
+    skip_strain=(),
+    skip_witness=(),
+) -> None:
     """Write strain and witness frames for ``[start, start + duration)`` under ``directory``."""
     data = synthetic_input(start, duration, seed)
     for i in range(duration):
@@ -111,12 +151,18 @@ def write_input(directory: Path, start: int, duration: int, seed: int = 0, skip_
         if gps not in skip_strain:
             write_frame(
                 directory / "llhoft" / f"H-H1_llhoft-{gps}-1.gwf",
-                {STRAIN: data["strain"][i * STRAIN_RATE : (i + 1) * STRAIN_RATE], STATE: data["state"][i * 16 : (i + 1) * 16]},
+                {
+                    STRAIN: data["strain"][i * STRAIN_RATE : (i + 1) * STRAIN_RATE],
+                    STATE: data["state"][i * 16 : (i + 1) * 16],
+                },
                 t0=gps,
             )
         if gps not in skip_witness:
             write_frame(
                 directory / "lldetchar" / f"H-H1_lldetchar-{gps}-1.gwf",
-                {c: x[i * WITNESS_RATES[c] : (i + 1) * WITNESS_RATES[c]] for c, x in data["witnesses"].items()},
+                {
+                    c: x[i * WITNESS_RATES[c] : (i + 1) * WITNESS_RATES[c]]
+                    for c, x in data["witnesses"].items()
+                },
                 t0=gps,
             )

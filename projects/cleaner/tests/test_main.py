@@ -6,10 +6,8 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import pytest
 from conftest import STATE, STRAIN, WITNESSES, write_input
 from deepclean.frames import read_frame
-
 from deepclean_cleaner import dq
 from deepclean_cleaner.main import main
 
@@ -19,27 +17,27 @@ PRODUCTION = "H1:GDS-CALIB_STRAIN_DEEPCLEAN_PRODUCTION"
 
 
 def arguments(tmp_path, repository, **overrides):
-    values = dict(
-        model_repository=repository,
-        model_name="deepclean",
-        strain_dir=tmp_path / "data" / "llhoft",
-        witness_dir=tmp_path / "data" / "lldetchar",
-        cleaned_dir=tmp_path / "cleaned",
-        site="H",
-        ifo="H1",
-        strain_tag="llhoft",
-        witness_tag="lldetchar",
-        strain_channel=STRAIN,
-        state_channel=STATE,
-        witness_channels=WITNESSES,
-        strain_sample_rate=16384,
-        sample_rate=4096,
-        band=(58.0, 62.0),
-        backend="embedded",
-        safety=False,
-        strain_timeout=0.5,
-        witness_timeout=0.2,
-    )
+    values = {
+        "model_repository": repository,
+        "model_name": "deepclean",
+        "strain_dir": tmp_path / "data" / "llhoft",
+        "witness_dir": tmp_path / "data" / "lldetchar",
+        "cleaned_dir": tmp_path / "cleaned",
+        "site": "H",
+        "ifo": "H1",
+        "strain_tag": "llhoft",
+        "witness_tag": "lldetchar",
+        "strain_channel": STRAIN,
+        "state_channel": STATE,
+        "witness_channels": WITNESSES,
+        "strain_sample_rate": 16384,
+        "sample_rate": 4096,
+        "band": (58.0, 62.0),
+        "backend": "embedded",
+        "safety": False,
+        "strain_timeout": 0.5,
+        "witness_timeout": 0.2,
+    }
     values.update(overrides)
     return values
 
@@ -48,34 +46,46 @@ def cleaned(tmp_path, gps):
     return read_frame(tmp_path / "cleaned" / f"H-H1_DEEPCLEAN-{gps}-1.gwf")
 
 
-def test_a_restart_resumes_after_the_last_frame_without_duplicate_or_hole(tmp_path, repository):
+def test_a_restart_resumes_after_the_last_frame_without_duplicate_or_hole(
+    tmp_path, repository
+):
     """Stopped at +15 and restarted: every second once, and the resumed seconds match an uninterrupted run."""
     write_input(tmp_path / "data", START, 30)
     main(**arguments(tmp_path, repository, stop_gps=START + 15))
-    assert sorted(p.name for p in (tmp_path / "cleaned").iterdir()) == [f"H-H1_DEEPCLEAN-{g}-1.gwf" for g in range(START, START + 15)]
+    assert sorted(p.name for p in (tmp_path / "cleaned").iterdir()) == [
+        f"H-H1_DEEPCLEAN-{g}-1.gwf" for g in range(START, START + 15)
+    ]
     first_run = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "cleaned").iterdir()}
     main(**arguments(tmp_path, repository, stop_gps=START + 30))
     names = sorted(p.name for p in (tmp_path / "cleaned").iterdir())
     assert names == [f"H-H1_DEEPCLEAN-{g}-1.gwf" for g in range(START, START + 30)]
-    assert all((tmp_path / "cleaned" / n).stat().st_mtime_ns == t for n, t in first_run.items())  # not rewritten
+    assert all(
+        (tmp_path / "cleaned" / n).stat().st_mtime_ns == t for n, t in first_run.items()
+    )  # not rewritten
 
     reference = tmp_path / "reference"
     main(**arguments(tmp_path, repository, cleaned_dir=reference, stop_gps=START + 30))
     for gps in range(START + 15, START + 27):
         resumed = cleaned(tmp_path, gps)
         uninterrupted = read_frame(reference / f"H-H1_DEEPCLEAN-{gps}-1.gwf")
-        raw = read_frame(tmp_path / "data" / "llhoft" / f"H-H1_llhoft-{gps}-1.gwf")[STRAIN]
+        raw = read_frame(tmp_path / "data" / "llhoft" / f"H-H1_llhoft-{gps}-1.gwf")[
+            STRAIN
+        ]
         assert resumed["H1:DEEPCLEAN-DQ"][0] & dq.CLEANED
         estimate = raw - uninterrupted[PRODUCTION]
         difference = resumed[PRODUCTION] - uninterrupted[PRODUCTION]
         assert np.sqrt(np.mean(difference**2) / np.mean(estimate**2)) < 1e-3
 
 
-def test_a_dropped_strain_frame_has_no_output_and_cleaning_resumes(tmp_path, repository):
+def test_a_dropped_strain_frame_has_no_output_and_cleaning_resumes(
+    tmp_path, repository
+):
     """No cleaned frame for a second whose strain never came; the seconds after it are written."""
     write_input(tmp_path / "data", START, 30, skip_strain={START + 10})
     main(**arguments(tmp_path, repository, stop_gps=START + 30))
-    written = sorted(int(p.name.split("-")[2]) for p in (tmp_path / "cleaned").iterdir())
+    written = sorted(
+        int(p.name.split("-")[2]) for p in (tmp_path / "cleaned").iterdir()
+    )
     assert written == [g for g in range(START, START + 30) if g != START + 10]
     assert cleaned(tmp_path, START + 25)["H1:DEEPCLEAN-DQ"][0] & dq.CLEANED
 
@@ -85,7 +95,9 @@ def test_a_missing_witness_frame_is_written_raw_with_the_gap_bit(tmp_path, repos
     write_input(tmp_path / "data", START, 24, skip_witness={START + 12})
     main(**arguments(tmp_path, repository, stop_gps=START + 24))
     frame = cleaned(tmp_path, START + 12)
-    raw = read_frame(tmp_path / "data" / "llhoft" / f"H-H1_llhoft-{START + 12}-1.gwf")[STRAIN]
+    raw = read_frame(tmp_path / "data" / "llhoft" / f"H-H1_llhoft-{START + 12}-1.gwf")[
+        STRAIN
+    ]
     np.testing.assert_array_equal(frame[PRODUCTION], raw)
     assert np.all(frame["H1:DEEPCLEAN-DQ"] & dq.INPUT_GAP)
 
@@ -94,8 +106,20 @@ def test_the_command_line_reads_the_clean_table_and_names_a_bad_key(tmp_path):
     """deepclean-clean parses the project's table; an out-of-range value stops it naming the key."""
     env = {**os.environ, "DEEPCLEAN_CONFIG": str(ROOT / "pyproject.toml")}
     result = subprocess.run(
-        [sys.executable, "-m", "deepclean_cleaner", "--safety_window", "0"], capture_output=True, text=True, env=env, timeout=60
+        [sys.executable, "-m", "deepclean_cleaner", "--safety_window", "0"],
+        check=False,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
     )
     assert result.returncode != 0 and "safety_window" in result.stderr
-    result = subprocess.run([sys.executable, "-m", "deepclean_cleaner", "--help"], capture_output=True, text=True, env=env, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "deepclean_cleaner", "--help"],
+        check=False,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
     assert result.returncode == 0 and "bandpass_lookahead" in result.stdout

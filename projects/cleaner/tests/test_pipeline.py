@@ -2,10 +2,17 @@
 
 import numpy as np
 import pytest
-from conftest import BAND, RATE, STRAIN_RATE, WITNESS_RATES, WITNESSES, settings, synthetic_input
+from conftest import (
+    BAND,
+    RATE,
+    STRAIN_RATE,
+    WITNESS_RATES,
+    WITNESSES,
+    settings,
+    synthetic_input,
+)
 from deepclean.model_repository import ModelRepository
 from deepclean.signal import bandpass_sos, resample, zero_phase_bandpass
-
 from deepclean_cleaner import dq
 from deepclean_cleaner.backends import EmbeddedBackend
 from deepclean_cleaner.buffers import Gap
@@ -18,7 +25,9 @@ START = 1400000000
 def load(repository, version):
     """A version of the test repository loaded with the embedded backend."""
     model = ModelRepository(repository).model("deepclean")
-    return LoadedModel(version, model.metadata(version), EmbeddedBackend().load(model, version))
+    return LoadedModel(
+        version, model.metadata(version), EmbeddedBackend().load(model, version)
+    )
 
 
 def seconds(data, start, duration, missing_witness=()):
@@ -26,7 +35,10 @@ def seconds(data, start, duration, missing_witness=()):
     for i in range(duration):
         witnesses = None
         if start + i not in missing_witness:
-            witnesses = {c: x[i * WITNESS_RATES[c] : (i + 1) * WITNESS_RATES[c]] for c, x in data["witnesses"].items()}
+            witnesses = {
+                c: x[i * WITNESS_RATES[c] : (i + 1) * WITNESS_RATES[c]]
+                for c, x in data["witnesses"].items()
+            }
         yield InputSecond(
             start + i,
             data["strain"][i * STRAIN_RATE : (i + 1) * STRAIN_RATE],
@@ -49,21 +61,33 @@ def run(pipeline, items):
 def offline_noise(model, data, duration):
     """The noise estimate of one pass over the whole span (resample, network, un-scale, band-pass, upsample)."""
     meta = model.metadata
-    witnesses = np.stack([resample(data["witnesses"][c], WITNESS_RATES[c], RATE) for c in WITNESSES])
+    witnesses = np.stack(
+        [resample(data["witnesses"][c], WITNESS_RATES[c], RATE) for c in WITNESSES]
+    )
     scaler = meta["scaler"]
-    standardised = (witnesses - np.array(scaler["witness_mean"])[:, None]) / np.array(scaler["witness_std"])[:, None]
-    predicted = model.predictor.predict(standardised[None].astype(np.float32))[0].astype(np.float64)
+    standardised = (witnesses - np.array(scaler["witness_mean"])[:, None]) / np.array(
+        scaler["witness_std"]
+    )[:, None]
+    predicted = model.predictor.predict(standardised[None].astype(np.float32))[
+        0
+    ].astype(np.float64)
     noise = predicted * scaler["target_std"] + scaler["target_mean"]
     filtered = zero_phase_bandpass(noise, bandpass_sos(BAND, RATE, 8))
     return resample(filtered, RATE, STRAIN_RATE)
 
 
 def pipeline_for(lookahead=0.85, history=2.0, max_wait=2):
-    return CleaningPipeline(settings(lookahead, history), BAND, max_wait=max_wait, safety={"enabled": False})
+    return CleaningPipeline(
+        settings(lookahead, history), BAND, max_wait=max_wait, safety={"enabled": False}
+    )
 
 
-@pytest.mark.parametrize("lookahead,history,tolerance", [(0.85, 2.0, 0.06), (3.0, 3.0, 0.005)])
-def test_streamed_noise_estimate_matches_one_offline_pass(repository, lookahead, history, tolerance):
+@pytest.mark.parametrize(
+    "lookahead,history,tolerance", [(0.85, 2.0, 0.06), (3.0, 3.0, 0.005)]
+)
+def test_streamed_noise_estimate_matches_one_offline_pass(
+    repository, lookahead, history, tolerance
+):
     """The subtracted noise equals the offline estimate; the error is set by the band-pass look-ahead.
 
     The network's output here is broadband (random weights), the hard case for
@@ -77,7 +101,9 @@ def test_streamed_noise_estimate_matches_one_offline_pass(repository, lookahead,
     out = run(pipeline, seconds(data, START, duration))
     assert sorted(out) == list(range(START, START + duration))
     reference = offline_noise(model, data, duration)
-    cleaned_seconds = [g for g, s in out.items() if s.outputs["production"].dq[0] & dq.CLEANED]
+    cleaned_seconds = [
+        g for g, s in out.items() if s.outputs["production"].dq[0] & dq.CLEANED
+    ]
     middle = [g for g in cleaned_seconds[1:] if g < START + duration - 4]
     assert len(middle) >= 8
     for gps in middle:
@@ -94,7 +120,9 @@ def test_steady_state_writes_a_second_once_the_next_one_arrived(repository):
     pipeline = pipeline_for()
     pipeline.swap("production", load(repository, 1))
     pipeline.swap("canary", load(repository, 2))
-    emitted = [[s.gps for s in pipeline.process(item)] for item in seconds(data, START, 12)]
+    emitted = [
+        [s.gps for s in pipeline.process(item)] for item in seconds(data, START, 12)
+    ]
     assert emitted[-1] == [START + 10]
     assert emitted[-2] == [START + 9]
 
@@ -130,7 +158,12 @@ def test_dropped_strain_second_has_no_output_and_the_stream_restarts(repository)
     """A strain gap: nothing for the missing second, every other second written once."""
     duration = 30
     data = synthetic_input(START, duration)
-    items = [s if s.gps != START + 12 else Gap(START + 12, START + 13, "strain frames missing") for s in seconds(data, START, duration)]
+    items = [
+        s
+        if s.gps != START + 12
+        else Gap(START + 12, START + 13, "strain frames missing")
+        for s in seconds(data, START, duration)
+    ]
     pipeline = pipeline_for()
     pipeline.swap("production", load(repository, 1))
     out = run(pipeline, items)
@@ -144,10 +177,14 @@ def test_not_analysis_ready_samples_are_flagged(repository):
     data["state"][16 * 2 + 5] = 1
     out = run(pipeline_for(), seconds(data, START, 4))
     bits = out[START + 2].outputs["production"].dq
-    assert bits[5] & dq.NOT_ANALYSIS_READY and not np.any(np.delete(bits, 5) & dq.NOT_ANALYSIS_READY)
+    assert bits[5] & dq.NOT_ANALYSIS_READY and not np.any(
+        np.delete(bits, 5) & dq.NOT_ANALYSIS_READY
+    )
 
 
-def test_a_swap_at_a_block_edge_cleans_as_if_the_new_version_had_run_all_along(repository):
+def test_a_swap_at_a_block_edge_cleans_as_if_the_new_version_had_run_all_along(
+    repository,
+):
     """After a swap, the seconds not yet written come from the new version alone (no glitch)."""
     duration = 24
     data = synthetic_input(START, duration)
@@ -168,7 +205,10 @@ def test_a_swap_at_a_block_edge_cleans_as_if_the_new_version_had_run_all_along(r
     for gps in range(START + 13, START + 20):
         assert out[gps].outputs["production"].version == 2
         np.testing.assert_allclose(
-            out[gps].outputs["production"].strain, reference[gps].outputs["production"].strain, rtol=0, atol=1e-30
+            out[gps].outputs["production"].strain,
+            reference[gps].outputs["production"].strain,
+            rtol=0,
+            atol=1e-30,
         )
 
 

@@ -1,7 +1,6 @@
 """The safety gate: never write a second cleaned worse than raw."""
 
 import numpy as np
-
 from deepclean_cleaner.safety import SafetyGate
 
 RATE = 16384
@@ -59,10 +58,16 @@ def test_cleaning_fades_back_in_once_the_window_is_good_again():
     gate = SafetyGate(RATE, (58.0, 62.0), window=2, taper=0.25)
     noise = line(0, 20.0)
     gate.process(floor(rng) + noise, -noise)
-    states = [gate.process(floor(rng) + line(s, 20.0), line(s, 20.0)) for s in range(1, 5)]
+    states = [
+        gate.process(floor(rng) + line(s, 20.0), line(s, 20.0)) for s in range(1, 5)
+    ]
     back = next(i for i, d in enumerate(states) if not d.fallback)
     ramp_in = states[back]
-    assert ramp_in.weight[0] == 0.0 and ramp_in.weight[-1] == 1.0 and ramp_in.fallback_samples[0]
+    assert (
+        ramp_in.weight[0] == 0.0
+        and ramp_in.weight[-1] == 1.0
+        and ramp_in.fallback_samples[0]
+    )
     assert not states[back + 1].fallback_samples.any()
 
 
@@ -74,7 +79,11 @@ def test_a_second_without_estimate_is_raw_and_the_next_one_fades_in():
     decision = gate.process(raw, None)
     np.testing.assert_array_equal(decision.output, raw)
     following = gate.process(floor(rng) + line(1, 20.0), line(1, 20.0))
-    assert following.weight[0] == 0.0 and following.weight[-1] == 1.0 and not following.fallback_samples.any()
+    assert (
+        following.weight[0] == 0.0
+        and following.weight[-1] == 1.0
+        and not following.fallback_samples.any()
+    )
 
 
 def test_disabled_gate_never_falls_back():

@@ -5,14 +5,18 @@ import shutil
 import time
 
 from conftest import export_model, set_pins, settings
-
+from deepclean.model_repository import ModelRepository
 from deepclean_cleaner.backends import EmbeddedBackend
 from deepclean_cleaner.watcher import ModelWatcher
-from deepclean.model_repository import ModelRepository
 
 
 def watcher_for(root, **kwargs):
-    return ModelWatcher(ModelRepository(root).model("deepclean"), EmbeddedBackend(), settings(), **kwargs)
+    return ModelWatcher(
+        ModelRepository(root).model("deepclean"),
+        EmbeddedBackend(),
+        settings(),
+        **kwargs,
+    )
 
 
 def copy_repository(repository, tmp_path):
@@ -26,12 +30,17 @@ def test_pinned_versions_are_handed_over_once(repository, tmp_path):
     watcher = watcher_for(copy_repository(repository, tmp_path))
     watcher.poll()
     changes = watcher.take_changes()
-    assert {slot: model.version for slot, model in changes.items()} == {"production": 1, "canary": 2}
+    assert {slot: model.version for slot, model in changes.items()} == {
+        "production": 1,
+        "canary": 2,
+    }
     watcher.poll()
     assert watcher.take_changes() == {}
 
 
-def test_a_promotion_and_a_new_canary_are_picked_up_in_the_background(repository, tmp_path):
+def test_a_promotion_and_a_new_canary_are_picked_up_in_the_background(
+    repository, tmp_path
+):
     """The watcher thread notices new pins within its poll interval."""
     root = copy_repository(repository, tmp_path)
     export_model(root / "deepclean" / "3", seed=3)
@@ -48,7 +57,10 @@ def test_a_promotion_and_a_new_canary_are_picked_up_in_the_background(repository
             time.sleep(0.05)
     finally:
         watcher.stop()
-    assert {slot: model.version for slot, model in changes.items()} == {"production": 2, "canary": 3}
+    assert {slot: model.version for slot, model in changes.items()} == {
+        "production": 2,
+        "canary": 3,
+    }
 
 
 def test_an_unpinned_canary_is_handed_over_as_none(repository, tmp_path):
@@ -62,7 +74,9 @@ def test_an_unpinned_canary_is_handed_over_as_none(repository, tmp_path):
     assert watcher.take_changes() == {"canary": None}
 
 
-def test_a_version_that_does_not_fit_is_refused_and_the_old_one_kept(repository, tmp_path, caplog):
+def test_a_version_that_does_not_fit_is_refused_and_the_old_one_kept(
+    repository, tmp_path, caplog
+):
     """A canary whose channels are not configured is logged by version and not handed over."""
     root = copy_repository(repository, tmp_path)
     export_model(root / "deepclean" / "4", seed=4)
@@ -79,7 +93,9 @@ def test_a_version_that_does_not_fit_is_refused_and_the_old_one_kept(repository,
     assert "version 4" in caplog.text and "H1:NOT-A-CONFIGURED_CHANNEL" in caplog.text
 
 
-def test_a_pinned_version_that_is_not_published_is_refused(repository, tmp_path, caplog):
+def test_a_pinned_version_that_is_not_published_is_refused(
+    repository, tmp_path, caplog
+):
     """A pin to a missing version is an error naming it; nothing is handed over."""
     root = copy_repository(repository, tmp_path)
     watcher = watcher_for(root)

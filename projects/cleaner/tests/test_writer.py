@@ -3,7 +3,6 @@
 import numpy as np
 import pytest
 from deepclean.frames import read_timeseries
-
 from deepclean_cleaner import dq
 from deepclean_cleaner.pipeline import CleanedSecond, SlotOutput
 from deepclean_cleaner.writer import CleanedChannels, CleanedFrameWriter
@@ -18,27 +17,50 @@ def test_a_cleaned_frame_reads_back_with_gwpy(tmp_path):
     canary_bits[4] |= dq.NOT_ANALYSIS_READY
     canary = SlotOutput(raw, 4, canary_bits)
     writer = CleanedFrameWriter(tmp_path, "H", "H1", CleanedChannels())
-    path = writer.write(CleanedSecond(1400000123, raw, 0.0, {"production": production, "canary": canary}))
+    path = writer.write(
+        CleanedSecond(
+            1400000123, raw, 0.0, {"production": production, "canary": canary}
+        )
+    )
     assert path.name == "H-H1_DEEPCLEAN-1400000123-1.gwf"
     channels = CleanedChannels()
-    data = read_timeseries(path, [channels.production, channels.canary, channels.production_version,
-                                  channels.canary_version, channels.dq])
+    data = read_timeseries(
+        path,
+        [
+            channels.production,
+            channels.canary,
+            channels.production_version,
+            channels.canary_version,
+            channels.dq,
+        ],
+    )
     assert data[channels.production].sample_rate.value == 16384
     assert data[channels.production].t0.value == 1400000123
     np.testing.assert_array_equal(data[channels.production].value, production.strain)
     np.testing.assert_array_equal(data[channels.canary].value, raw)
     assert data[channels.dq].sample_rate.value == 16
-    assert set(data[channels.production_version].value) == {3} and set(data[channels.canary_version].value) == {4}
+    assert set(data[channels.production_version].value) == {3} and set(
+        data[channels.canary_version].value
+    ) == {4}
     bits = data[channels.dq].value.astype(int)
-    assert np.all(bits & dq.CLEANED) and np.all(bits & (dq.SAFETY_FALLBACK << dq.CANARY_SHIFT))
-    assert bits[4] & (dq.NOT_ANALYSIS_READY << dq.CANARY_SHIFT) and not bits[5] & (dq.NOT_ANALYSIS_READY << dq.CANARY_SHIFT)
+    assert np.all(bits & dq.CLEANED) and np.all(
+        bits & (dq.SAFETY_FALLBACK << dq.CANARY_SHIFT)
+    )
+    assert bits[4] & (dq.NOT_ANALYSIS_READY << dq.CANARY_SHIFT) and not bits[5] & (
+        dq.NOT_ANALYSIS_READY << dq.CANARY_SHIFT
+    )
 
 
 def test_the_newest_written_frame_is_found_for_resuming(tmp_path):
     """last_written ignores other streams and temporary files."""
     writer = CleanedFrameWriter(tmp_path, "H", "H1", CleanedChannels())
     assert writer.last_written() is None
-    for name in ("H-H1_DEEPCLEAN-100-1.gwf", "H-H1_DEEPCLEAN-102-1.gwf", "H-H1_llhoft-200-1.gwf", ".H-H1_DEEPCLEAN-300-1.gwf.x.tmp"):
+    for name in (
+        "H-H1_DEEPCLEAN-100-1.gwf",
+        "H-H1_DEEPCLEAN-102-1.gwf",
+        "H-H1_llhoft-200-1.gwf",
+        ".H-H1_DEEPCLEAN-300-1.gwf.x.tmp",
+    ):
         (tmp_path / name).write_bytes(b"")
     assert writer.last_written() == 102
 
@@ -53,14 +75,20 @@ def test_the_background_writer_writes_in_order_and_reports_a_failure(tmp_path):
     """Queued frames all land; a write that fails is raised on the streaming thread, not lost."""
     from deepclean_cleaner.writer import BackgroundWriter
 
-    output = BackgroundWriter(CleanedFrameWriter(tmp_path / "cleaned", "H", "H1", CleanedChannels()))
+    output = BackgroundWriter(
+        CleanedFrameWriter(tmp_path / "cleaned", "H", "H1", CleanedChannels())
+    )
     for gps in range(100, 110):
         output.submit(_second(gps))
     output.close()
-    assert sorted(p.name for p in (tmp_path / "cleaned").iterdir()) == [f"H-H1_DEEPCLEAN-{g}-1.gwf" for g in range(100, 110)]
+    assert sorted(p.name for p in (tmp_path / "cleaned").iterdir()) == [
+        f"H-H1_DEEPCLEAN-{g}-1.gwf" for g in range(100, 110)
+    ]
 
     (tmp_path / "blocked").write_text("a file where the directory should be")
-    failing = BackgroundWriter(CleanedFrameWriter(tmp_path / "blocked", "H", "H1", CleanedChannels()))
+    failing = BackgroundWriter(
+        CleanedFrameWriter(tmp_path / "blocked", "H", "H1", CleanedChannels())
+    )
     failing.submit(_second(200))
     with pytest.raises(OSError):
         failing.close()
