@@ -65,6 +65,7 @@ def monitor(
     first_model_max_band_ratio: PositiveFloat = 0.9,
     max_out_of_band_ratio: PositiveFloat = 1.05,
     max_band_ratio: PositiveFloat = 1.0,
+    max_fallback_fraction: ClosedUnitInterval = 0.5,
     exporter_timeout: PositiveFloat = 5.0,
     retry_initial_seconds: PositiveFloat = 1.0,
     retry_max_seconds: PositiveFloat = 60.0,
@@ -119,6 +120,7 @@ def monitor(
         first_model_max_band_ratio=first_model_max_band_ratio,
         max_out_of_band_ratio=max_out_of_band_ratio,
         max_band_ratio=max_band_ratio,
+        max_fallback_fraction=max_fallback_fraction,
         settle_seconds=settle_seconds,
     )
     log_file = DecisionLog(decision_log)

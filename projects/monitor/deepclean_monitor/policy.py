@@ -15,8 +15,12 @@ Rules
   yet, the canary only has to clean at all: band ratio at most
   ``first_model_max_band_ratio``.
 - Roll production back to the newest previous good version when, for
-  ``rollback_sustain_seconds``, production adds noise: worst out-of-band ratio
-  above ``max_out_of_band_ratio`` or band ratio above ``max_band_ratio``.
+  ``rollback_sustain_seconds``, production degrades: it adds noise (worst
+  out-of-band ratio above ``max_out_of_band_ratio`` or band ratio above
+  ``max_band_ratio``), or the cleaner's safety fallback replaced more than
+  ``max_fallback_fraction`` of its window with raw strain (a model so bad the
+  cleaner refuses it looks harmless in the figures, which then show raw data).
+  A canary over that fraction is not promoted either.
 - A version promoted once is not promoted again by this rule; a version rolled
   back from is never promoted again.
 - After a decision is applied, nothing else is decided until the frames show
@@ -45,6 +49,7 @@ class Policy:
     max_out_of_band_ratio: float
     max_band_ratio: float
     settle_seconds: int
+    max_fallback_fraction: float = 0.5
 
 
 @dataclass(frozen=True)
@@ -90,7 +95,7 @@ class DecisionMachine:
         if self._still_settling(observation):
             return None
         production = self._trusted(observation, observation.production_version)
-        if production is not None and self._adds_noise(production) is None:
+        if production is not None and self._degraded(production) is None:
             self._mark_good(production.version)
         rollback = self._rollback(observation, production)
         if rollback is not None:
@@ -145,13 +150,16 @@ class DecisionMachine:
             return None
         return quality
 
-    def _adds_noise(self, quality: VersionQuality) -> str | None:
+    def _degraded(self, quality: VersionQuality) -> str | None:
         if quality.out_of_band_ratio > self.policy.max_out_of_band_ratio:
             return (
                 f"out-of-band ASD ratio {quality.out_of_band_ratio:.4f} > {self.policy.max_out_of_band_ratio:g}"
             )
         if quality.band_ratio > self.policy.max_band_ratio:
             return f"band ASD ratio {quality.band_ratio:.4f} > {self.policy.max_band_ratio:g}"
+        fallback = quality.fallback_seconds / quality.seconds
+        if fallback > self.policy.max_fallback_fraction:
+            return f"safety fallback in {fallback:.0%} of the window > {self.policy.max_fallback_fraction:.0%}"
         return None
 
     def _mark_good(self, version: int) -> None:
@@ -165,7 +173,7 @@ class DecisionMachine:
         if production is None or production.version in self.bad:
             self._rollback_since.clear()
             return None
-        problem = self._adds_noise(production)
+        problem = self._degraded(production)
         if problem is None:
             self._rollback_since.pop(production.version, None)
             return None
@@ -180,7 +188,7 @@ class DecisionMachine:
             version=target,
             previous=production.version,
             gps=observation.gps,
-            reason=f"production {production.version} adds noise since GPS {since}: {problem}",
+            reason=f"production {production.version} degraded since GPS {since}: {problem}",
             figures={str(production.version): production.figures()},
         )
 
@@ -215,6 +223,8 @@ class DecisionMachine:
     def _why_promote(self, canary: VersionQuality, production: VersionQuality | None) -> str | None:
         policy = self.policy
         if canary.out_of_band_ratio > policy.max_out_of_band_ratio:
+            return None
+        if canary.fallback_seconds > policy.max_fallback_fraction * canary.seconds:
             return None
         if production is None:
             if canary.band_ratio <= policy.first_model_max_band_ratio:

@@ -70,7 +70,7 @@ def test_degrading_production_is_rolled_back(frame_dirs, exporter, monitor_setti
     decided = [e for e in decision_events(monitor_settings) if e["event"] == "decided"]
     assert [(d["action"], d["version"], d["previous"]) for d in decided] == [("promote", 2, 1), ("rollback", 1, 2)]
     assert decided[1]["gps"] > T0 + 40
-    assert "adds noise" in decided[1]["reason"]
+    assert "degraded" in decided[1]["reason"] and "ASD ratio" in decided[1]["reason"]
 
 
 def test_exporter_down_delays_but_does_not_lose_the_decision(frame_dirs, exporter, monitor_settings):

@@ -154,3 +154,14 @@ def test_rejected_rollback_target_is_not_asked_again():
     machine.rejected(first)
     second = run(machine, 50, 100, 3, 0, quality(3, 1.5), step=5)[0][1]
     assert (second.action, second.version, second.previous) == ("rollback", 1, 3)
+
+
+def test_production_mostly_in_safety_fallback_is_rolled_back():
+    """A production the cleaner keeps replacing with raw strain is degraded, and such a canary is not promoted."""
+    machine = DecisionMachine(POLICY, good_history=[1])
+    fallback = VersionQuality(2, 64, 0, 0.98, 1.0, 40, EMPTY)  # 40 of 64 s fell back
+    decision = run(machine, 0, 50, 2, 0, fallback, step=5)[0][1]
+    assert (decision.action, decision.version) == ("rollback", 1)
+    assert "safety fallback in 62%" in decision.reason
+    canary = VersionQuality(3, 64, 0, 0.1, 1.0, 40, EMPTY)
+    assert run(DecisionMachine(POLICY), 0, 200, 1, 3, quality(1, 0.5), canary) == []
