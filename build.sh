@@ -72,7 +72,9 @@ inputs_hash() {
     requirements "$name"
     case "$name" in
       library) ;;
-      *-server) cat "$ROOT/servers/${name%-server}/requirements.txt" ;;
+      *-server) cat "$ROOT/servers/${name%-server}/requirements.txt"
+                [ -f "$ROOT/servers/${name%-server}/setup.sh" ] && cat "$ROOT/servers/${name%-server}/setup.sh"
+                true ;;
       *) cat "$ROOT/projects/$name/pyproject.toml" ;;
     esac
   } | sha256sum | cut -d' ' -f1
