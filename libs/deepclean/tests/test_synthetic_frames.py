@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from deepclean.frames import FrameName, read_frame
+from deepclean.frames import FrameName, list_frames, read_frame
 from deepclean.synthetic import (
     FaultInjection,
     FrameLayout,
@@ -170,6 +170,20 @@ def test_stop_event_finishes_the_current_frame(tmp_path):
     assert T0 + 1 in _gps(tmp_path / "lldetchar")
     for path in (tmp_path / "llhoft").iterdir():
         read_frame(path)
+
+
+def test_retention_keeps_a_rolling_window(tmp_path, monkeypatch):
+    """With a retention, frames older than it (all three streams) are deleted as the stream goes; other files stay."""
+    monkeypatch.setattr(streaming, "PROGRESS_EVERY", 4)
+    layout = _layout(tmp_path)
+    (tmp_path / "llhoft").mkdir()
+    foreign = tmp_path / "llhoft" / "H-H1_other-1300000000-1.gwf"
+    foreign.write_text("not ours")
+    FrameStreamer(SyntheticDetector(), layout, retention=3).run(T0, history=12, duration=12)
+    for directory, tag in (("llhoft", "llhoft"), ("lldetchar", "lldetchar"), ("truth", "llnoise")):
+        assert [f.gps for f in list_frames(tmp_path / directory, "H", "H1", tag)] == [T0 + 9, T0 + 10, T0 + 11]
+    assert foreign.exists()
+    assert layout.remove_before(T0 + 11) == 6 and layout.span_on_disk() == (T0 + 11, T0 + 11)
 
 
 def test_resume_plan(tmp_path):

@@ -55,6 +55,23 @@ class FrameLayout:
         ]
         return (min(seconds), max(seconds)) if seconds else None
 
+    def remove_before(self, gps: int) -> int:
+        """Delete this layout's frames (strain, witness, truth) older than ``gps``; returns how many.
+
+        Only files named as this layout's frames are touched.
+        """
+        streams = [(self.strain_dir, self.strain_tag), (self.witness_dir, self.witness_tag)]
+        if self.truth_dir is not None:
+            streams.append((self.truth_dir, self.truth_tag))
+        removed = 0
+        for directory, tag in streams:
+            for name in list_frames(directory, self.site, self.ifo, tag):
+                if name.gps >= gps:
+                    break
+                name.path(directory).unlink(missing_ok=True)
+                removed += 1
+        return removed
+
 
 def write_strain(span: SyntheticSpan, layout: FrameLayout) -> Path:
     """Write the strain frame of the one-second ``span``."""

@@ -74,6 +74,7 @@ def main(
     late_witness_gps: list[int] | None = None,
     late_witness_delay: PositiveFloat = 3.0,
     write_truth: bool = True,
+    retention_seconds: PositiveInt | None = None,
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO",
 ) -> StreamReport:
     """Write synthetic live frames (strain, witnesses, state vector, truth).
@@ -126,6 +127,9 @@ def main(
         Witness frames written ``late_witness_delay`` s after their slot.
     write_truth
         Also write the injected noise into ``truth_dir``.
+    retention_seconds
+        Delete this detector's frames older than this many GPS seconds
+        before the newest (None: keep all; at 0.4 MB per second of data).
     log_level
         Logging level.
     """
@@ -187,7 +191,9 @@ def main(
         ", ".join(detector.coupled_channels),
     )
     try:
-        report = FrameStreamer(detector, layout, faults, speed=speed, stop=stop).run(start, history, duration)
+        report = FrameStreamer(detector, layout, faults, speed=speed, stop=stop, retention=retention_seconds).run(
+            start, history, duration
+        )
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)

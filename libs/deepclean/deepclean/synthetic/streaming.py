@@ -63,6 +63,10 @@ class FrameStreamer:
         Set it (e.g. from a signal handler) to stop after the current frame.
     clock
         Monotonic clock in seconds (replaceable in tests).
+    retention
+        Keep only the frames of the last ``retention`` GPS seconds on disk
+        (checked every :data:`PROGRESS_EVERY` frames; None keeps everything),
+        like a detector's rolling low-latency directory.
     """
 
     def __init__(
@@ -73,9 +77,13 @@ class FrameStreamer:
         speed: float = 1.0,
         stop: threading.Event | None = None,
         clock: Callable[[], float] = time.monotonic,
+        retention: int | None = None,
     ) -> None:
         if speed <= 0:
             raise ValueError(f"speed must be positive, got {speed}")
+        if retention is not None and retention < 1:
+            raise ValueError(f"retention must be at least 1 s, got {retention}")
+        self.retention = retention
         self.detector = detector
         self.layout = layout
         self.faults = faults or FaultInjection.none()
@@ -112,6 +120,7 @@ class FrameStreamer:
             gps += 1
             report.next_gps = gps
             if (gps - start) % PROGRESS_EVERY == 0:
+                self._apply_retention(gps)
                 logger.info(
                     "up to GPS %d: %d strain, %d witness frames written",
                     gps,
@@ -162,6 +171,13 @@ class FrameStreamer:
             return
         write_witness(second, self.layout)
         report.witness_frames += 1
+
+    def _apply_retention(self, next_gps: int) -> None:
+        if self.retention is None:
+            return
+        removed = self.layout.remove_before(next_gps - self.retention)
+        if removed:
+            logger.debug("removed %d frames older than GPS %d", removed, next_gps - self.retention)
 
     def _write_late(self, gps: int, report: StreamReport) -> None:
         write_witness(self.detector.generate(gps, 1), self.layout)
