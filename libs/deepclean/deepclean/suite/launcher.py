@@ -1,8 +1,9 @@
 """``python -m deepclean.suite``: start, stop and inspect the suite.
 
 start: every service under its supervisor, one named tmux pane each in the
-session ``deepclean`` (``--headless``: background processes, logs in
-``<log_dir>/<service>.log``, pid files in ``<run_dir>/pids``).
+session ``deepclean`` (``--headless``: background processes). Each service's
+console (and its supervisor's restarts) goes to ``<log_dir>/<service>.console.log``
+beside the service's own log; pid files are in ``<run_dir>/pids``.
 stop: SIGTERM to every supervisor (which stops its service), then the tmux
 session goes. status: which services run.
 """
@@ -44,7 +45,7 @@ def _supervisor_command(service: Service, log_dir: Path, pid_dir: Path) -> list[
     return [
         sys.executable, "-m", "deepclean.suite", "supervise",
         "--name", service.name,
-        "--log-file", str(log_dir / f"{service.name}.log"),
+        "--log-file", str(log_dir / f"{service.name}.console.log"),
         "--pid-file", str(pid_dir / f"{service.name}.pid"),
         "--", *service.command,
     ]
@@ -84,13 +85,12 @@ def start(args: argparse.Namespace, config: Path) -> int:
     names = ", ".join(s.name for s in services)
     profile = args.profile or "full-size"
     if args.headless or not tmux_available():
-        for service in services:
-            with open(log_dir / f"{service.name}.supervisor.log", "a") as out:
-                subprocess.Popen(
-                    _supervisor_command(service, log_dir, pid_dir),
-                    stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                    start_new_session=True, cwd=config.parent,
-                )
+        for service in services:  # the supervisor copies the service's console to <name>.console.log
+            subprocess.Popen(
+                _supervisor_command(service, log_dir, pid_dir),
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                start_new_session=True, cwd=config.parent,
+            )
         print(f"started headless ({profile} profile): {names}; logs in {log_dir}; stop with ./run.sh stop")
         return 0
     _start_tmux(services, args.session, config.parent, log_dir, pid_dir)
@@ -168,7 +168,7 @@ def status(config: Path) -> int:
         print("the suite is not running")
         return 3
     for name, pid in running.items():
-        print(f"{name:10s} running (supervisor pid {pid}), log {log_dir / (name + '.log')}")
+        print(f"{name:10s} running (supervisor pid {pid}), console {log_dir / (name + '.console.log')}")
     return 0
 
 
