@@ -172,6 +172,16 @@ def test_stop_event_finishes_the_current_frame(tmp_path):
         read_frame(path)
 
 
+def test_write_errors_are_logged_and_the_stream_goes_on(tmp_path, caplog):
+    """A frame that cannot be written (its directory is a file) is logged with its GPS; the other streams go on."""
+    (tmp_path / "lldetchar").write_text("a file where the witness directory should be")
+    report = FrameStreamer(SyntheticDetector(), _layout(tmp_path, truth=False)).run(T0, history=3, duration=3)
+    assert _gps(tmp_path / "llhoft") == [T0, T0 + 1, T0 + 2]
+    assert report.failed == [("witness", T0), ("witness", T0 + 1), ("witness", T0 + 2)]
+    assert report.witness_frames == 0 and report.strain_frames == 3
+    assert f"GPS {T0 + 1}: cannot write the witness frame" in caplog.text
+
+
 def test_retention_keeps_a_rolling_window(tmp_path, monkeypatch):
     """With a retention, frames older than it (all three streams) are deleted as the stream goes; other files stay."""
     monkeypatch.setattr(streaming, "PROGRESS_EVERY", 4)

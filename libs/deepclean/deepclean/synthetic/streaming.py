@@ -17,10 +17,12 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from .detector import SyntheticDetector
 from .faults import FaultInjection
 from .frame_writer import FrameLayout, write_strain, write_truth, write_witness
+from .span import SyntheticSpan
 
 logger = logging.getLogger(__name__)
 
@@ -33,7 +35,11 @@ BEHIND_WARNING = 5.0
 
 @dataclass
 class StreamReport:
-    """What a run of :meth:`FrameStreamer.run` wrote."""
+    """What a run of :meth:`FrameStreamer.run` wrote.
+
+    ``failed`` lists the (stream, GPS) of frames that could not be written
+    (an OSError, logged); the stream goes on without them.
+    """
 
     first_gps: int
     next_gps: int = 0
@@ -43,6 +49,7 @@ class StreamReport:
     dropped_strain: list[int] = field(default_factory=list)
     dropped_witness: list[int] = field(default_factory=list)
     late_witness: list[int] = field(default_factory=list)
+    failed: list[tuple[str, int]] = field(default_factory=list)
     stopped: bool = False
 
 
@@ -153,11 +160,9 @@ class FrameStreamer:
         if self.faults.drops_strain(gps):
             report.dropped_strain.append(gps)
             logger.info("GPS %d: strain frame dropped (injected)", gps)
-        else:
-            write_strain(second, self.layout)
+        elif self._write("strain", write_strain, second, report):
             report.strain_frames += 1
-        if self.layout.truth_dir is not None:
-            write_truth(second, self.layout)
+        if self.layout.truth_dir is not None and self._write("truth", write_truth, second, report):
             report.truth_frames += 1
         if self.faults.drops_witness(gps):
             report.dropped_witness.append(gps)
@@ -169,16 +174,36 @@ class FrameStreamer:
             report.late_witness.append(gps)
             logger.info("GPS %d: witness frame delayed by %g s (injected)", gps, delay)
             return
-        write_witness(second, self.layout)
-        report.witness_frames += 1
+        if self._write("witness", write_witness, second, report):
+            report.witness_frames += 1
+
+    def _write(
+        self,
+        stream: str,
+        writer: Callable[[SyntheticSpan, FrameLayout], Path],
+        second: SyntheticSpan,
+        report: StreamReport,
+    ) -> bool:
+        """Write one frame; a failure is logged and recorded, and the stream goes on."""
+        try:
+            writer(second, self.layout)
+        except OSError as exc:
+            logger.error("GPS %d: cannot write the %s frame: %s", second.start, stream, exc)
+            report.failed.append((stream, second.start))
+            return False
+        return True
 
     def _apply_retention(self, next_gps: int) -> None:
         if self.retention is None:
             return
-        removed = self.layout.remove_before(next_gps - self.retention)
+        try:
+            removed = self.layout.remove_before(next_gps - self.retention)
+        except OSError as exc:
+            logger.warning("cannot remove frames older than GPS %d: %s", next_gps - self.retention, exc)
+            return
         if removed:
             logger.debug("removed %d frames older than GPS %d", removed, next_gps - self.retention)
 
     def _write_late(self, gps: int, report: StreamReport) -> None:
-        write_witness(self.detector.generate(gps, 1), self.layout)
-        report.witness_frames += 1
+        if self._write("witness", write_witness, self.detector.generate(gps, 1), report):
+            report.witness_frames += 1
