@@ -163,9 +163,16 @@ def test_stop_event_finishes_the_current_frame(tmp_path):
     stop = threading.Event()
     faults = FaultInjection(late_witness_gps={T0 + 1}, late_witness_delay=100.0)
     streamer = FrameStreamer(SyntheticDetector(), _layout(tmp_path), faults, speed=20.0, stop=stop)
-    threading.Timer(0.4, stop.set).start()
-    report = streamer.run(T0, history=0, duration=None)
-    assert report.stopped and T0 + 3 <= report.next_gps < T0 + 20
+    reports = []
+    runner = threading.Thread(target=lambda: reports.append(streamer.run(T0, history=0, duration=None)))
+    runner.start()
+    deadline = time.monotonic() + 60
+    while len(list((tmp_path / "llhoft").glob("*.gwf"))) < 3 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    stop.set()
+    runner.join(timeout=30)
+    (report,) = reports
+    assert report.stopped and T0 + 3 <= report.next_gps < T0 + 60
     assert _gps(tmp_path / "llhoft") == list(range(T0, report.next_gps))
     assert T0 + 1 in _gps(tmp_path / "lldetchar")
     for path in (tmp_path / "llhoft").iterdir():
