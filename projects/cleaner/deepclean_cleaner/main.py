@@ -213,36 +213,50 @@ def main(
             read_from,
             chosen.name,
         )
-    written = 0
     output = BackgroundWriter(writer)
     try:
-        while not stopping.is_set():
-            try:
-                for item in source.follow(read_from, stopping, end=stop_gps):
-                    read_from = item.stop if isinstance(item, Gap) else item.gps + 1
-                    for slot, model in watcher.take_changes().items():
-                        pipeline.swap(slot, model)
-                    written += _write(output, pipeline.process(item), first)
-            except StreamDeadError as exc:
-                log.error("%s; still waiting for input", exc)
-                if (
-                    read_from is not None
-                ):  # write out what is pending; the stages restart with the stream
-                    written += _write(
-                        output,
-                        pipeline.process(Gap(read_from, read_from + 1, "stream dead")),
-                        first,
-                    )
-                continue
-            break
-        if stop_gps is not None:
-            written += _write(output, pipeline.flush(), first)
+        written = _stream(
+            source, pipeline, watcher, output, read_from, first, stop_gps, stopping
+        )
     finally:
         watcher.stop()
         pipeline.close()
         output.close()
     log.info("stopped after writing %d cleaned frames", written)
     return 0
+
+
+def _stream(
+    source: InputSource,
+    pipeline: CleaningPipeline,
+    watcher: ModelWatcher,
+    output: BackgroundWriter,
+    read_from: int | None,
+    first: int | None,
+    stop_gps: int | None,
+    stopping: threading.Event,
+) -> int:
+    """Clean the input from ``read_from`` until ``stopping`` or ``stop_gps``; the frames written."""
+    written = 0
+    while not stopping.is_set():
+        try:
+            for item in source.follow(read_from, stopping, end=stop_gps):
+                read_from = item.stop if isinstance(item, Gap) else item.gps + 1
+                for slot, model in watcher.take_changes().items():
+                    pipeline.swap(slot, model)  # between two blocks
+                written += _write(output, pipeline.process(item), first)
+        except StreamDeadError as exc:
+            log.error("%s; still waiting for input", exc)
+            if (
+                read_from is not None
+            ):  # write out what is pending; the stages restart with the stream
+                gap = Gap(read_from, read_from + 1, "stream dead")
+                written += _write(output, pipeline.process(gap), first)
+            continue
+        break
+    if stop_gps is not None:
+        written += _write(output, pipeline.flush(), first)
+    return written
 
 
 def _write(
