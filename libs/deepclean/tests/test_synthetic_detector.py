@@ -84,6 +84,16 @@ def test_floor_follows_design_curve(spectra):
         assert ratio == pytest.approx(1.0, abs=0.05), (low, high)
 
 
+def test_other_design_curves_can_be_chosen():
+    """Another lalsimulation curve (aLIGO design, P1200087) gives a floor that follows that curve."""
+    config = DetectorConfig(design_curve="aLIGODesignSensitivityP1200087", noise_rms=0.0, not_ready_interval=None)
+    span = SyntheticDetector(config).generate(T0, 16)
+    frequencies, psd = signal.welch(span.strain, 16384, nperseg=4 * 16384)
+    design = design_asd(frequencies[1], len(frequencies), "aLIGODesignSensitivityP1200087")
+    band = (frequencies >= 20) & (frequencies < 2000)
+    assert np.median(np.sqrt(psd[band]) / design[band]) == pytest.approx(1.0, abs=0.05)
+
+
 def test_injected_noise_dominates_band_and_nothing_else(spectra):
     """In 58-62 Hz the injected noise exceeds the floor in every bin; outside 50-70 Hz it is negligible."""
     frequencies, _, floor, truth = spectra
@@ -171,6 +181,7 @@ def test_state_vector_not_ready_segments():
         ({"num_coupled": 99}, "num_coupled"),
         ({"bilinear_fraction": 1.5}, "bilinear_fraction"),
         ({"not_ready_interval": 10.0}, "not_ready_interval"),
+        ({"design_curve": "NoSuchCurve"}, "design_curve"),
     ],
 )
 def test_bad_configuration_names_the_key(overrides, message):

@@ -48,7 +48,7 @@ def design_asd(
     """
     function = getattr(lalsimulation, f"SimNoisePSD{name}", None)
     if function is None:
-        raise ValueError(f"unknown design curve {name!r}: lalsimulation has no SimNoisePSD{name}")
+        raise ValueError(f"design_curve {name!r} is unknown: lalsimulation has no SimNoisePSD{name}")
     series = lal.CreateREAL8FrequencySeries("psd", 0, 0.0, frequency_step, lal.HertzUnit, num_frequencies)
     function(series, low_frequency)
     psd = np.array(series.data.data, dtype=float)

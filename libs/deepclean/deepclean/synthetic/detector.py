@@ -69,7 +69,7 @@ class DetectorConfig:
         linear filter cannot remove).
     num_coupled
         How many angular loops modulate the mains coupling (chosen from the seed).
-    psd
+    design_curve
         lalsimulation design curve of the strain floor.
     not_ready_interval, not_ready_duration
         Mean spacing and length (s) of not-analysis-ready segments; an
@@ -87,7 +87,7 @@ class DetectorConfig:
     noise_rms: float = 5e-22
     bilinear_fraction: float = 0.45
     num_coupled: int = 4
-    psd: str = DEFAULT_PSD
+    design_curve: str = DEFAULT_PSD
     not_ready_interval: float | None = 3600.0
     not_ready_duration: float = 30.0
 
@@ -139,7 +139,9 @@ class SyntheticDetector:
         self.coupled_channels = [self.angular_channels[i] for i in sorted(choice[: cfg.num_coupled])]
         self.mains = MainsModel.random(cfg.seed, cfg.num_coupled, cfg.noise_rms, cfg.bilinear_fraction)
         self.state = StateModel(cfg.seed, cfg.not_ready_interval, cfg.not_ready_duration)
-        self._floor_filter = FirFilter(strain_floor_filter(cfg.strain_sample_rate, _FLOOR_FILTER_SECONDS, cfg.psd))
+        self._floor_filter = FirFilter(
+            strain_floor_filter(cfg.strain_sample_rate, _FLOOR_FILTER_SECONDS, cfg.design_curve)
+        )
         self._blocks: OrderedDict[int, SyntheticSpan] = OrderedDict()
         self._carrier: np.ndarray | None = None
         self._lock = threading.Lock()

@@ -11,6 +11,7 @@ from typing import Literal
 
 from jsonargparse.typing import ClosedUnitInterval, NonNegativeInt, PositiveFloat, PositiveInt
 
+from .colouring import DEFAULT_PSD
 from .detector import H1_WITNESSES, DetectorConfig, SyntheticDetector
 from .faults import FaultInjection
 from .frame_writer import FrameLayout
@@ -64,6 +65,7 @@ def main(
     noise_rms: PositiveFloat = 5e-22,
     bilinear_fraction: ClosedUnitInterval = 0.45,
     num_coupled: NonNegativeInt = 4,
+    design_curve: str = DEFAULT_PSD,
     not_ready_interval: PositiveFloat | None = 3600.0,
     not_ready_duration: PositiveFloat = 30.0,
     drop_strain_probability: ClosedUnitInterval = 0.0,
@@ -118,6 +120,9 @@ def main(
         Fraction of the injected noise power in the mains x angular sidebands.
     num_coupled
         Number of angular loops that modulate the mains coupling.
+    design_curve
+        Sensitivity curve of the strain floor: ``lalsimulation.SimNoisePSD<name>``
+        (default the O4 curve of T1800545).
     not_ready_interval, not_ready_duration
         Mean spacing and length (s) of not-analysis-ready segments (interval
         None: always ready; at least 600 s).
@@ -147,6 +152,7 @@ def main(
             noise_rms=noise_rms,
             bilinear_fraction=bilinear_fraction,
             num_coupled=num_coupled,
+            design_curve=design_curve,
             not_ready_interval=not_ready_interval,
             not_ready_duration=not_ready_duration,
         )

@@ -4,8 +4,8 @@ Each ASC channel records the motion of one control loop: Gaussian noise
 coloured to a few hertz and below, plus a few slow lines, scaled to counts,
 plus the channel's own white sensor noise at its native sample rate. The
 motion is generated at :data:`MOTION_RATE` and resampled to each channel's
-rate (and, for the loops that modulate the mains coupling, to the strain
-rate).
+rate (and, for the loops that modulate the mains coupling, to the rate of
+the injected noise's envelope).
 """
 
 from __future__ import annotations
