@@ -9,17 +9,21 @@ a witness timeout): a :class:`FramePair` becomes an :class:`InputSecond`
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 from deepclean.frames import FrameFollower, FramePair, JoinedFollower, list_frames
 from deepclean.frames import Gap as FollowerGap
 
 from .buffers import Gap
 from .pipeline import InputSecond
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -99,10 +103,25 @@ class InputSource:
 
     def _second(self, pair: FramePair) -> InputSecond:
         frame = pair.strain
+        witnesses = pair.witness.data if pair.witness is not None else None
+        if witnesses is not None:
+            witnesses = self._finite_or_none(frame.gps, witnesses)
         return InputSecond(
             gps=frame.gps,
             strain=frame.data[self.strain_channel],
             state=frame.data[self.state_channel],
-            witnesses=pair.witness.data if pair.witness is not None else None,
+            witnesses=witnesses,
             arrival=time.time() - (time.monotonic() - frame.arrived),
         )
+
+    def _finite_or_none(self, gps: int, witnesses: dict) -> dict | None:
+        """The witnesses, or None (an input gap) when a sample is NaN or infinite.
+
+        One such sample would otherwise stay in the filters' carried state and
+        spoil every later second of the stream.
+        """
+        bad = [channel for channel in self.witness_channels if not np.isfinite(witnesses[channel]).all()]
+        if not bad:
+            return witnesses
+        log.warning("GPS %d: non-finite witness samples in %s; writing raw strain for this second", gps, ", ".join(bad))
+        return None

@@ -9,6 +9,7 @@ parallel when an executor is given (the filtering releases the GIL).
 
 from __future__ import annotations
 
+import logging
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 
@@ -17,6 +18,8 @@ import numpy as np
 from .buffers import Block, Gap
 from .network import DOWNSAMPLING_LEVELS
 from .resampling import BlockResampler, minimum_delay
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -77,6 +80,9 @@ class WitnessResampler:
             raise KeyError(f"GPS {gps}: witness frame lacks channels {missing}")
         rates = {c: len(witnesses[c]) // duration for c in self.channels}
         if rates != self._rates:
+            if self._rates:
+                changed = {c: f"{self._rates.get(c)} -> {r} Hz" for c, r in rates.items() if self._rates.get(c) != r}
+                log.warning("GPS %d: witness sample rate changed (%s); the resamplers start again", gps, changed)
             self._configure(rates)
 
         def resample(rate: int) -> Block | None:
