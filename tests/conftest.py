@@ -287,3 +287,27 @@ def exporter(tmp_path):
 
 def auth() -> dict:
     return {"Authorization": f"Bearer {TOKEN}"}
+
+
+@pytest.fixture(scope="session")
+def model_repository(tmp_path_factory) -> Path:
+    """A model repository made by the real exporter: versions 1 (production) and 2 (canary).
+
+    Tests copy it (``shutil.copytree``) before changing anything in it.
+    """
+    import requests
+
+    run = tmp_path_factory.mktemp("exported")
+    port = free_port()
+    config = write_config(run, port)
+    (run / "run" / "training").mkdir(parents=True)
+    server = start_exporter(run, port, config)
+    try:
+        for seed in (1, 2):
+            directory = write_training_dir(server.training_root, f"run-{seed}", seed=seed)
+            response = requests.post(f"{server.url}/export", json={"training_dir": str(directory)}, headers=auth(), timeout=120)
+            assert response.status_code == 201, response.text
+        assert requests.put(f"{server.url}/production", json={"version": 1}, headers=auth(), timeout=30).ok
+    finally:
+        stop(server.process)
+    return run / "run" / "model-repo"
