@@ -106,10 +106,14 @@ class Monitor:
                 len(replay.applied), len(replay.pending),
             )
 
-    def process_available(self) -> int:
-        """Read every frame that is ready, in order; the number read."""
+    def process_available(self, limit: int = 256) -> int:
+        """Read the frames that are ready, in order, at most ``limit``; the number read.
+
+        The limit lets a monitor catching up on a backlog still retry decisions
+        and refresh its reports in between.
+        """
         count = 0
-        while True:
+        while count < limit:
             frame, missing = self.cleaned.next_frame()
             if missing:
                 self._missing("cleaned", missing, "never arrived")
@@ -133,6 +137,7 @@ class Monitor:
             self._handle(second)
             self.cleaned.done(frame.gps)
             count += 1
+        return count
 
     def _handle(self, second: PairedSecond) -> None:
         state = self.state
