@@ -240,6 +240,7 @@ def quality(
         stop_gps=start + seconds,
     )
     raw, clean, truth = [], [], []
+    cleaned_seconds = fallback_seconds = 0
     for gps in range(start + 16, start + seconds - 4):
         raw.append(
             read_frame(data / "llhoft" / f"H-H1_llhoft-{gps}-1.gwf", [STRAIN])[STRAIN]
@@ -249,15 +250,18 @@ def quality(
                 "H1:SYN-INJECTED_NOISE"
             ]
         )
-        clean.append(
-            read_frame(cleaned / f"H-H1_DEEPCLEAN-{gps}-1.gwf")[
-                "H1:GDS-CALIB_STRAIN_DEEPCLEAN_PRODUCTION"
-            ]
-        )
+        frame = read_frame(cleaned / f"H-H1_DEEPCLEAN-{gps}-1.gwf")
+        clean.append(frame["H1:GDS-CALIB_STRAIN_DEEPCLEAN_PRODUCTION"])
+        bits = frame["H1:DEEPCLEAN-DQ"] & 0xFF
+        cleaned_seconds += int(np.all(bits & 1))
+        fallback_seconds += int(np.any(bits & 2))
     raw, clean, truth = (np.concatenate(x) for x in (raw, clean, truth))
     return {
         "version": production,
         "start": start,
+        "seconds": seconds - 20,
+        "cleaned_seconds": cleaned_seconds,
+        "fallback_seconds": fallback_seconds,
         "fraction_removed": fraction_removed(truth, raw - clean, 16384, BAND),
         "worst_out_of_band_ratio": worst_out_of_band_ratio(
             clean, raw, 16384, BAND, (10.0, 2000.0)
@@ -331,7 +335,9 @@ def main() -> None:
             print(
                 f"quality (production version {figures['version']}, {args.quality_seconds} s from GPS {figures['start']}, "
                 f"against the injected truth): in-band noise power removed {figures['fraction_removed']:.3f}, "
-                f"worst out-of-band ASD ratio (1 Hz bins, 10-2000 Hz) {figures['worst_out_of_band_ratio']:.4f}"
+                f"worst out-of-band ASD ratio (1 Hz bins, 10-2000 Hz) {figures['worst_out_of_band_ratio']:.4f}; "
+                f"of {figures['seconds']} s measured, {figures['cleaned_seconds']} cleaned throughout, "
+                f"{figures['fallback_seconds']} with a safety fallback"
             )
     sys.stdout.flush()
 
