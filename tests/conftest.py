@@ -311,3 +311,53 @@ def model_repository(tmp_path_factory) -> Path:
     finally:
         stop(server.process)
     return run / "run" / "model-repo"
+
+
+class LiveFeed:
+    """Writes the seconds ``[start, start + duration)`` at ``rate`` frames per wall second on a thread.
+
+    ``history`` seconds are written at once before the thread starts (already on disk).
+    """
+
+    def __init__(self, data: Path, start: int, duration: int, rate: float, history: int = 10) -> None:
+        import threading
+
+        self.data, self.start_gps, self.duration, self.rate = data, start, duration, rate
+        (data / "llhoft").mkdir(parents=True, exist_ok=True)
+        (data / "lldetchar").mkdir(parents=True, exist_ok=True)
+        self.seconds = synthetic_seconds(start, duration)
+        for gps in range(start, start + history):
+            write_second(data, gps, self.seconds[gps])
+        self.history = history
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        for gps in range(self.start_gps + self.history, self.start_gps + self.duration):
+            if self.stopping.wait(1.0 / self.rate):
+                return
+            write_second(self.data, gps, self.seconds[gps])
+
+    def __enter__(self) -> LiveFeed:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *_) -> None:
+        self.stopping.set()
+        self.thread.join()
+
+    @property
+    def end(self) -> int:
+        return self.start_gps + self.duration
+
+
+def cleaner_command(config: Path, *arguments) -> list:
+    """deepclean-clean on ``config`` (the ``faults`` profile), embedded backend, debug log (frame writes)."""
+    return [program("cleaner", "deepclean-clean"), "--config", config, "--profile", "faults",
+            "--backend", "embedded", "--log_level", "DEBUG", *arguments]
+
+
+def children(pid: int) -> list[int]:
+    """Process ids whose parent is ``pid``."""
+    result = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True)
+    return [int(p) for p in result.stdout.split()]
