@@ -18,6 +18,8 @@ import subprocess
 import time
 from pathlib import Path
 
+import pytest
+
 from conftest import (
     LiveFeed,
     children,
@@ -189,3 +191,58 @@ def test_a_version_that_fails_to_load_is_logged_and_the_stream_goes_on(tmp_path,
     ok = code == 0 and named and 3 not in canary_versions.values() and canary_versions[feed.end - 1] == 4
     _check_stream("services: a model version that fails to load", ok, run / "cleaned", log, START, feed.end)
     assert len(production_cleaned) == 20, "production stopped cleaning while the canary failed to load"
+
+
+TRITON = Path(__file__).resolve().parents[1] / ".venvs" / "triton-server" / "tritonserver" / "bin" / "tritonserver"
+
+
+def _triton_ready(http_port: int, process: subprocess.Popen) -> bool:
+    import urllib.request
+
+    if process.poll() is not None:
+        raise AssertionError(f"tritonserver exited with {process.returncode}")
+    try:
+        return all(urllib.request.urlopen(f"http://127.0.0.1:{http_port}/v2/models/deepclean/versions/{v}/ready", timeout=1).status == 200
+                   for v in (1, 2))
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not TRITON.exists(), reason="the Triton server environment is not built (./build.sh triton-server)")
+def test_inference_backend_away_for_10_s_writes_raw_then_cleans_again(tmp_path, model_repository):
+    """Triton frozen (SIGSTOP) for 10 s: the seconds it could not predict are raw with the no-model bit,
+    none is lost or written twice, and cleaning comes back once it answers."""
+    config = _prepare(tmp_path, model_repository)
+    run = tmp_path / "run"
+    grpc_port, http_port, metrics_port = free_port(), free_port(), free_port()
+    root = Path(__file__).resolve().parents[1]
+    triton = start(["bash", root / "servers" / "triton" / "serve.sh", run / "model-repo", grpc_port, http_port, metrics_port],
+                   tmp_path / "triton.log")
+    cleaner = None
+    try:
+        wait_for(lambda: _triton_ready(http_port, triton), 120, "Triton to load versions 1 and 2")
+        feed = LiveFeed(run / "data", START, 150, RATE)
+        log = tmp_path / "cleaner.log"
+        command = cleaner_command(config, "--stop_gps", feed.end, "--safety", "false", "--inference_timeout", "1.0")
+        command[command.index("embedded")] = "triton"
+        cleaner = start([*command, "--triton_url", f"127.0.0.1:{grpc_port}"], log)
+        with feed:
+            wait_for(lambda: len(cleaned_seconds(run / "cleaned")) > 20, 60, "the first cleaned frames")
+            os.killpg(triton.pid, signal.SIGSTOP)
+            try:
+                time.sleep(10.0)
+            finally:
+                os.killpg(triton.pid, signal.SIGCONT)
+            feed.thread.join()
+            wait_for(lambda: cleaner.poll() is not None, 120, "the cleaner to finish its span")
+    finally:
+        code = stop(cleaner) if cleaner is not None else None
+        stop(triton)
+    bits = {gps: int(read_frame(run / "cleaned" / f"H-H1_DEEPCLEAN-{gps}-1.gwf", [DQ])[DQ][0])
+            for gps in cleaned_seconds(run / "cleaned")}
+    no_model = [gps for gps, b in bits.items() if b & 4]
+    cleaned_after = [gps for gps, b in bits.items() if b & 1 and no_model and gps > max(no_model)]
+    text = log.read_text()
+    ok = code == 0 and bool(no_model) and len(cleaned_after) > 10 and "inference failed" in text
+    _check_stream("services: inference backend away for 10 s", ok, run / "cleaned", log, START, feed.end)
+    _latency_ok(run / "cleaned", run / "data", range(feed.end - 6, feed.end - 1))
