@@ -80,58 +80,67 @@ def free_port() -> int:
 def make_repository(root: Path) -> Path:
     """Versions 1 and 2 (random weights) as python-backend models; production 1, canary 2."""
     model_dir = root / "deepclean"
-    channels = list(WITNESSES)
     for version in (1, 2):
-        directory = model_dir / str(version)
-        subprocess.run(
-            [
-                str(CLEANER_VENV / "bin" / "python"),
-                "-c",
-                EXPORT,
-                str(directory),
-                str(version),
-                json.dumps(channels),
-            ],
-            check=True,
-            capture_output=True,
-            timeout=120,
-        )
-        shutil.copy(PYTHON_BACKEND_MODEL, directory / "model.py")
-        metadata = {
-            "ifo": "H1",
-            "strain_channel": STRAIN,
-            "witness_channels": channels,
-            "witness_sample_rates": WITNESSES,
-            "sample_rate": 4096,
-            "strain_sample_rate": 16384,
-            "band": [58.0, 62.0],
-            "filter": {
-                "kind": "butter-sos-zero-phase",
-                "order": 8,
-                "band": [58.0, 62.0],
-            },
-            "scaler": {
-                "witness_mean": [0.0] * 3,
-                "witness_std": [1.0] * 3,
-                "target_mean": 0.0,
-                "target_std": 1e-21,
-            },
-            "architecture": {
-                "name": "DeepClean",
-                "kwargs": {"num_witnesses": 3, "kernel_size": 7},
-            },
-            "version": version,
-            "source": "test",
-        }
-        (directory / "metadata.json").write_text(json.dumps(metadata))
-    config = TritonModelConfig(
-        "deepclean", Platform.PYTHON, len(channels), (1, 2), intra_op_threads=1
-    )
-    (model_dir / "config.pbtxt").write_text(config.render())
+        add_version(model_dir, version)
+    write_config(model_dir, (1, 2))
     (model_dir / "pins.json").write_text(
         json.dumps({"production": 1, "canary": 2, "history": [1]})
     )
     return root
+
+
+def write_config(model_dir: Path, versions: tuple[int, ...]) -> None:
+    """config.pbtxt of the python-backend model keeping ``versions`` loaded."""
+    config = TritonModelConfig(
+        "deepclean", Platform.PYTHON, len(WITNESSES), versions, intra_op_threads=1
+    )
+    tmp = model_dir / ".config.pbtxt.tmp"
+    tmp.write_text(config.render())
+    tmp.replace(model_dir / "config.pbtxt")
+
+
+def add_version(model_dir: Path, version: int) -> None:
+    """Publish ``version`` (random weights, seed = version) with its model.py and metadata.
+
+    It is written outside the repository and renamed into place, as the exporter does.
+    """
+    channels = list(WITNESSES)
+    staging = model_dir.parent.parent / f"staging-{version}"
+    export = [
+        str(CLEANER_VENV / "bin" / "python"),
+        "-c",
+        EXPORT,
+        str(staging),
+        str(version),
+        json.dumps(channels),
+    ]
+    subprocess.run(export, check=True, capture_output=True, timeout=120)
+    shutil.copy(PYTHON_BACKEND_MODEL, staging / "model.py")
+    metadata = {
+        "ifo": "H1",
+        "strain_channel": STRAIN,
+        "witness_channels": channels,
+        "witness_sample_rates": WITNESSES,
+        "sample_rate": 4096,
+        "strain_sample_rate": 16384,
+        "band": [58.0, 62.0],
+        "filter": {"kind": "butter-sos-zero-phase", "order": 8, "band": [58.0, 62.0]},
+        "scaler": {
+            "witness_mean": [0.0] * 3,
+            "witness_std": [1.0] * 3,
+            "target_mean": 0.0,
+            "target_std": 1e-21,
+        },
+        "architecture": {
+            "name": "DeepClean",
+            "kwargs": {"num_witnesses": 3, "kernel_size": 7},
+        },
+        "version": version,
+        "source": "test",
+    }
+    (staging / "metadata.json").write_text(json.dumps(metadata))
+    model_dir.mkdir(parents=True, exist_ok=True)
+    staging.rename(model_dir / str(version))
 
 
 def write_input(data: Path) -> None:
@@ -179,9 +188,10 @@ def wait_until_ready(http_port: int, process: subprocess.Popen, log: Path) -> No
     )
 
 
-@pytest.fixture()
-def triton(tmp_path):
-    """A Triton server on a fresh repository; stopped (process group) at the end."""
+@pytest.fixture(scope="module")
+def triton(tmp_path_factory):
+    """A Triton server on a fresh repository, shared by the module's tests; stopped (process group) at the end."""
+    tmp_path = tmp_path_factory.mktemp("triton")
     repository = make_repository(tmp_path / "model-repo")
     grpc_port, http_port, metrics_port = free_port(), free_port(), free_port()
     log = tmp_path / "triton.log"
@@ -279,3 +289,46 @@ def test_triton_and_embedded_backends_write_the_same_cleaned_frames(tmp_path, tr
     assert compared >= 2 * (
         DURATION - 10
     )  # production and canary cleaned after the warm-up
+
+
+SERVE_NEW_VERSION = textwrap.dedent(
+    """
+    import sys, time
+    import numpy as np
+    from deepclean.model_repository import ModelRepository
+    from deepclean_cleaner.backends import OnnxPredictor, TritonBackend, TritonConnection
+    model = ModelRepository(sys.argv[1]).model("deepclean")
+    began = time.monotonic()
+    predictor = TritonBackend(TritonConnection(sys.argv[2]), load_timeout=60).load(model, 3)
+    waited = time.monotonic() - began
+    witness = np.random.default_rng(3).normal(size=(1, 3, 4096 + 224)).astype(np.float32)
+    served = predictor.predict(witness)
+    local = OnnxPredictor(model.model_file(3)).predict(witness)
+    print(waited, float(np.abs(served - local).max()), float(np.abs(local).max()))
+    """
+)
+
+
+def test_a_new_version_is_picked_up_in_poll_mode_and_served_by_its_number(triton):
+    """A version published while the server runs is loaded by Triton and answers as the file on disk does."""
+    repository, url = triton
+    model_dir = repository / "deepclean"
+    add_version(model_dir, 3)
+    write_config(model_dir, (1, 2, 3))
+    result = subprocess.run(
+        [
+            str(CLEANER_VENV / "bin" / "python"),
+            "-c",
+            SERVE_NEW_VERSION,
+            str(repository),
+            url,
+        ],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    waited, difference, scale = (float(x) for x in result.stdout.split())
+    assert waited < 60
+    assert difference <= 1e-6 * scale
