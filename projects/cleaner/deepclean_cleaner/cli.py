@@ -6,4 +6,4 @@ from .main import main as clean
 
 
 def main() -> None:
-    run_cli(clean, "clean")
+    raise SystemExit(run_cli(clean, "clean"))

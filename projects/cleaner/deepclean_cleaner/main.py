@@ -15,7 +15,7 @@ from deepclean.frames import StreamDeadError
 from deepclean.model_repository import ModelRepository
 from jsonargparse.typing import NonNegativeInt, PositiveFloat, PositiveInt
 
-from .backends import BackendName, select_backend
+from .backends import BackendName, BackendUnavailableError, select_backend
 from .buffers import Gap
 from .model_chain import ChainSettings
 from .pipeline import CleanedSecond, CleaningPipeline
@@ -54,6 +54,7 @@ def main(
     inference_threads: PositiveInt = 1,
     workers: PositiveInt = 2,
     model_load_timeout: PositiveFloat = 30.0,
+    triton_startup_timeout: PositiveFloat = 60.0,
     pins_poll_interval: PositiveFloat = 1.0,
     bandpass_history: PositiveFloat = 2.0,
     bandpass_lookahead: PositiveFloat = 0.85,
@@ -96,6 +97,8 @@ def main(
         ``embedded`` (onnxruntime), ``triton`` (gRPC to ``triton_url``) or ``auto``.
     inference_timeout, inference_threads, model_load_timeout
         Seconds per Triton call, onnxruntime threads, seconds for Triton to load a version.
+    triton_startup_timeout
+        With ``backend = "triton"``: seconds to wait for the server to answer at start-up.
     workers
         Threads running the two models (and the witness groups, the safety gates) side by side.
     pins_poll_interval
@@ -180,13 +183,18 @@ def main(
         max_lag=None if max_lag is None else float(max_lag),
     )
     first = _first_second(writer, source, start, start_gps)
-    chosen = select_backend(
-        backend,
-        triton_url,
-        int(inference_threads),
-        float(inference_timeout),
-        float(model_load_timeout),
-    )
+    try:
+        chosen = select_backend(
+            backend,
+            triton_url,
+            int(inference_threads),
+            float(inference_timeout),
+            float(model_load_timeout),
+            float(triton_startup_timeout),
+        )
+    except BackendUnavailableError as exc:
+        log.error("%s", exc)
+        return 1
     watcher = ModelWatcher(
         ModelRepository(Path(model_repository)).model(model_name),
         chosen,

@@ -120,8 +120,16 @@ class InputSource:
         One such sample would otherwise stay in the filters' carried state and
         spoil every later second of the stream.
         """
-        bad = [channel for channel in self.witness_channels if not np.isfinite(witnesses[channel]).all()]
+        bad = [
+            channel
+            for channel in self.witness_channels
+            if not np.isfinite(witnesses[channel]).all()
+        ]
         if not bad:
             return witnesses
-        log.warning("GPS %d: non-finite witness samples in %s; writing raw strain for this second", gps, ", ".join(bad))
+        log.warning(
+            "GPS %d: non-finite witness samples in %s; writing raw strain for this second",
+            gps,
+            ", ".join(bad),
+        )
         return None

@@ -81,8 +81,16 @@ class WitnessResampler:
         rates = {c: len(witnesses[c]) // duration for c in self.channels}
         if rates != self._rates:
             if self._rates:
-                changed = {c: f"{self._rates.get(c)} -> {r} Hz" for c, r in rates.items() if self._rates.get(c) != r}
-                log.warning("GPS %d: witness sample rate changed (%s); the resamplers start again", gps, changed)
+                changed = {
+                    c: f"{self._rates.get(c)} -> {r} Hz"
+                    for c, r in rates.items()
+                    if self._rates.get(c) != r
+                }
+                log.warning(
+                    "GPS %d: witness sample rate changed (%s); the resamplers start again",
+                    gps,
+                    changed,
+                )
             self._configure(rates)
 
         def resample(rate: int) -> Block | None:

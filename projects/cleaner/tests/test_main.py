@@ -123,3 +123,29 @@ def test_the_command_line_reads_the_clean_table_and_names_a_bad_key(tmp_path):
         timeout=60,
     )
     assert result.returncode == 0 and "bandpass_lookahead" in result.stdout
+
+
+def test_the_triton_backend_without_a_server_stops_with_a_clear_error(
+    tmp_path, repository
+):
+    """backend triton and nobody listening: exit status 1 and a message naming the endpoint."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    write_input(tmp_path / "data", START, 2)
+    env = {**os.environ, "DEEPCLEAN_CONFIG": str(ROOT / "pyproject.toml")}
+    command = [
+        sys.executable, "-m", "deepclean_cleaner",
+        "--model_repository", str(repository),
+        "--strain_dir", str(tmp_path / "data" / "llhoft"),
+        "--witness_dir", str(tmp_path / "data" / "lldetchar"),
+        "--cleaned_dir", str(tmp_path / "cleaned"),
+        "--backend", "triton", "--triton_url", f"127.0.0.1:{port}", "--triton_startup_timeout", "1",
+    ]  # fmt: skip
+    result = subprocess.run(
+        command, check=False, capture_output=True, text=True, env=env, timeout=120
+    )
+    assert result.returncode == 1
+    assert f"no Triton server answers at 127.0.0.1:{port}" in result.stderr
