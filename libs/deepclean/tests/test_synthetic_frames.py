@@ -225,7 +225,19 @@ def _dirs(root: Path) -> list[str]:
 def test_cli_resumes_seamlessly_and_stops_cleanly_on_sigterm(tmp_path):
     """The CLI resumes after the frames on disk with the same data and exits 0 on SIGTERM mid-stream."""
     write_span(SyntheticDetector().generate(T0, 3), FrameLayout(tmp_path / "s", tmp_path / "w", tmp_path / "t"))
-    second = _cli(*_dirs(tmp_path), "--speed", "20", "--history", "0", "--drop_witness_gps", f"[{T0 + 4}]")
+    second = _cli(
+        *_dirs(tmp_path),
+        "--speed",
+        "20",
+        "--history",
+        "0",
+        "--not_ready_interval",
+        "0",
+        "--retention_seconds",
+        "0",
+        "--drop_witness_gps",
+        f"[{T0 + 4}]",
+    )
     deadline = time.monotonic() + 120
     while len(_gps(tmp_path / "s")) < 8 and time.monotonic() < deadline:
         time.sleep(0.05)

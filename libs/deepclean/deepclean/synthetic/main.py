@@ -9,7 +9,7 @@ import threading
 from pathlib import Path
 from typing import Literal
 
-from jsonargparse.typing import ClosedUnitInterval, NonNegativeInt, PositiveFloat, PositiveInt
+from jsonargparse.typing import ClosedUnitInterval, NonNegativeFloat, NonNegativeInt, PositiveFloat, PositiveInt
 
 from .colouring import DEFAULT_PSD
 from .detector import H1_WITNESSES, DetectorConfig, SyntheticDetector
@@ -66,7 +66,7 @@ def main(
     bilinear_fraction: ClosedUnitInterval = 0.45,
     num_coupled: NonNegativeInt = 4,
     design_curve: str = DEFAULT_PSD,
-    not_ready_interval: PositiveFloat | None = 3600.0,
+    not_ready_interval: NonNegativeFloat = 3600.0,
     not_ready_duration: PositiveFloat = 30.0,
     drop_strain_probability: ClosedUnitInterval = 0.0,
     drop_witness_probability: ClosedUnitInterval = 0.0,
@@ -76,7 +76,7 @@ def main(
     late_witness_gps: list[int] | None = None,
     late_witness_delay: PositiveFloat = 3.0,
     write_truth: bool = True,
-    retention_seconds: PositiveInt | None = None,
+    retention_seconds: NonNegativeInt = 0,
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO",
 ) -> StreamReport:
     """Write synthetic live frames (strain, witnesses, state vector, truth).
@@ -125,7 +125,7 @@ def main(
         (default the O4 curve of T1800545).
     not_ready_interval, not_ready_duration
         Mean spacing and length (s) of not-analysis-ready segments (interval
-        None: always ready; at least 600 s).
+        0: always ready; otherwise at least 600 s).
     drop_strain_probability, drop_witness_probability, drop_strain_gps, drop_witness_gps
         Strain or witness frames never written (by chance or listed GPS).
     late_witness_probability, late_witness_gps, late_witness_delay
@@ -134,7 +134,7 @@ def main(
         Also write the injected noise into ``truth_dir``.
     retention_seconds
         Delete this detector's frames older than this many GPS seconds
-        before the newest (None: keep all; at 0.4 MB per second of data).
+        before the newest (0: keep all; frames take 0.4 MB per second of data).
     log_level
         Logging level.
     """
@@ -153,7 +153,7 @@ def main(
             bilinear_fraction=bilinear_fraction,
             num_coupled=num_coupled,
             design_curve=design_curve,
-            not_ready_interval=not_ready_interval,
+            not_ready_interval=not_ready_interval or None,
             not_ready_duration=not_ready_duration,
         )
         faults = FaultInjection(
@@ -197,9 +197,9 @@ def main(
         ", ".join(detector.coupled_channels),
     )
     try:
-        report = FrameStreamer(detector, layout, faults, speed=speed, stop=stop, retention=retention_seconds).run(
-            start, history, duration
-        )
+        report = FrameStreamer(
+            detector, layout, faults, speed=speed, stop=stop, retention=retention_seconds or None
+        ).run(start, history, duration)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
