@@ -35,6 +35,7 @@ PROFILE = """
 [tool.typeo.profiles.loop.detector]
 history = 200
 speed = 6.0
+not_ready_interval = 0
 
 [tool.typeo.profiles.loop.train]
 mode = "continuous"

@@ -102,17 +102,17 @@ def write_frame(
             raise ValueError(f"channel {name}: {len(samples)} samples do not span {duration} s at an integer rate")
         rates[name] = rate
     ifo = next(iter(data)).split(":")[0] if data else ""
+    payload = gwframe.write_bytes(
+        {name: np.ascontiguousarray(samples) for name, samples in data.items()},
+        start=float(t0),
+        sample_rate=rates,
+        name=ifo,
+        compression=6 if compress else 0,
+    )
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
     try:
-        gwframe.write(
-            tmp,
-            {name: np.ascontiguousarray(samples) for name, samples in data.items()},
-            start=float(t0),
-            sample_rate=rates,
-            name=ifo,
-            compression=6 if compress else 0,
-        )
+        with os.fdopen(fd, "wb") as f:
+            f.write(payload)
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException:
