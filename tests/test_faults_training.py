@@ -143,3 +143,84 @@ def test_trainer_killed_then_finishing_while_the_exporter_is_down_loses_nothing(
     assert versions["canary"] == max(exported)
     assert all(listed[v] == json.loads((p / "metadata.json").read_text())["span"]
                for p in pending for v in [json.loads((p / "exported.json").read_text())["version"]])
+
+
+def _write_cleaned(data: Path, cleaned: Path, gps: int, second: dict) -> None:
+    """The raw frames of ``gps`` and a cleaned frame: production removes half the 60 Hz line, canary 90 %."""
+    import numpy as np
+
+    from deepclean.frames import write_frame
+
+    write_second(data, gps, second)
+    strain = second["strain"]["H1:GDS-CALIB_STRAIN"]
+    line = 1e-21 * np.sin(2 * np.pi * 60.0 * (gps + np.arange(strain.size) / strain.size))
+    write_frame(cleaned / f"H-H1_DEEPCLEAN-{gps}-1.gwf", {
+        "H1:GDS-CALIB_STRAIN_DEEPCLEAN_PRODUCTION": strain - 0.5 * line,
+        "H1:GDS-CALIB_STRAIN_DEEPCLEAN_CANARY": strain - 0.9 * line,
+        "H1:DEEPCLEAN-PRODUCTION_VERSION": np.full(16, 1, dtype=np.int32),
+        "H1:DEEPCLEAN-CANARY_VERSION": np.full(16, 2, dtype=np.int32),
+        "H1:DEEPCLEAN-DQ": np.full(16, 1 | 1 << 8, dtype=np.int32),
+    }, t0=gps)
+
+
+def test_monitor_killed_twice_applies_its_promotion_exactly_once(tmp_path, model_repository):
+    """kill -9 of the supervised monitor while it measures and right after it decides: the promotion
+    reaches the real exporter once, the decision log has one decision and one application."""
+    import shutil
+
+    from conftest import children, supervised
+
+    port = free_port()
+    config = write_config(tmp_path, port, monitor={
+        "fftlength": 1.0, "segment_seconds": 4, "window_seconds": 12, "min_seconds": 12, "sustain_seconds": 8,
+        "settle_seconds": 8, "retry_initial_seconds": 0.2, "retry_max_seconds": 1.0, "start_gps": START,
+        "frame_timeout": 2.0, "poll_interval": 0.1, "report_interval": 3600.0, "period_seconds": 16,
+        "metrics_port": 0, "out_of_band_range": [10.0, 1500.0],
+    })
+    shutil.copytree(model_repository, tmp_path / "run" / "model-repo")
+    server = start_exporter(tmp_path, port, config)
+    data, cleaned = tmp_path / "run" / "data", tmp_path / "run" / "cleaned"
+    decisions = tmp_path / "run" / "monitor" / "decisions.jsonl"
+    seconds = synthetic_seconds(START, 60)
+    command = [program("monitor", "deepclean-monitor"), "--config", config, "--profile", "faults"]
+    supervisor = start(supervised("monitor", command, tmp_path), tmp_path / "out.log",
+                       env={"DEEPCLEAN_EXPORTER_TOKEN": "fault-suite-token-0123456789"})
+    kills = 0
+
+    def kill_monitor() -> None:
+        nonlocal kills
+        for pid in children(supervisor.pid):
+            os.kill(pid, signal.SIGKILL)
+            kills += 1
+
+    try:
+        for gps in list(seconds)[:12]:
+            _write_cleaned(data, cleaned, gps, seconds[gps])
+        monitor_log = tmp_path / "monitor.log"
+        wait_for(lambda: monitor_log.exists() and "monitor: cleaned frames" in monitor_log.read_text(), 60,
+                 "the monitor to start measuring")
+        time.sleep(random.Random(4).uniform(0.0, 1.0))
+        kill_monitor()  # while it measures, before any decision
+        for gps in list(seconds)[12:]:
+            _write_cleaned(data, cleaned, gps, seconds[gps])
+            time.sleep(1.0 / 6.0)
+        wait_for(lambda: decisions.exists() and '"decided"' in decisions.read_text(), 60, "the monitor to decide")
+        kill_monitor()  # right after the decision was logged (before or after it was applied)
+        # the restarted monitor reads the same frames again (start_gps) and must not decide again
+        wait_for(lambda: monitor_log.read_text().count("monitor: cleaned frames") == 3, 60, "the second restart")
+        time.sleep(3.0)
+        wait_for(lambda: requests.get(f"{server.url}/production", timeout=5).json()["version"] == 2, 90,
+                 "the promotion of version 2 to reach the exporter")
+        events = [json.loads(line) for line in decisions.read_text().splitlines() if line.strip()]
+        pins = json.loads((tmp_path / "run" / "model-repo" / "deepclean" / "pins.json").read_text())
+    finally:
+        stop(supervisor)
+        stop(server.process)
+    decided = [e for e in events if e["event"] == "decided"]
+    applied = [e for e in events if e["event"] == "applied"]
+    ok = len(decided) == 1 and len(applied) == 1 and pins["history"] == [1, 2] and kills >= 1
+    record_fault(f"services: kill -9 of the monitor x{kills}", ok)
+    assert kills >= 1
+    assert [(d["action"], d["version"]) for d in decided] == [("promote", 2)]
+    assert [a["id"] for a in applied] == [decided[0]["id"]]
+    assert pins["history"] == [1, 2], pins
