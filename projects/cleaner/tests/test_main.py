@@ -149,3 +149,12 @@ def test_the_triton_backend_without_a_server_stops_with_a_clear_error(
     )
     assert result.returncode == 1
     assert f"no Triton server answers at 127.0.0.1:{port}" in result.stderr
+
+
+def test_start_at_the_live_edge_skips_the_history(tmp_path, repository):
+    """start = live begins at the newest input frame instead of resuming or replaying history."""
+    write_input(tmp_path / "data", START, 10)
+    main(**arguments(tmp_path, repository, start="live", stop_gps=START + 10))
+    assert [p.name for p in (tmp_path / "cleaned").iterdir()] == [
+        f"H-H1_DEEPCLEAN-{START + 9}-1.gwf"
+    ]
