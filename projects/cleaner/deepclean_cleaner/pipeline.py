@@ -8,12 +8,12 @@
     (native rates)  (to 4096 Hz,     │    StreamedNetwork              │                       │
                      fixed delay)    │    -> NoiseFilter (un-scale,    │                       ├──> CleanedSecond
                                      │       zero-phase band-pass)     │                       │    (-> CleanedFrameWriter)
-                                     │    -> StreamingResampler        │                       │
+                                     │    -> BlockResampler            │                       │
                                      │       (to 16384 Hz)             │                       │
                                      └──> canary ModelChain ─────> subtract ──> SafetyGate ──┘
                                           (same stages)
 
-Delays: witness resampling (~43 ms) + network context (~27 ms) + band-pass
+Delays: witness resampling (~39 ms for 256 Hz witnesses) + network context (~27 ms) + band-pass
 look-ahead (``bandpass_lookahead``) + upsampling (~3 ms) stay under one
 second, so second ``t`` is written as soon as second ``t + 1`` has arrived.
 

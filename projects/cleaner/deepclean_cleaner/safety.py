@@ -94,6 +94,27 @@ class SafetyGate:
                 1.0,
                 1.0,
             )
+        if not np.isfinite(noise).all():
+            # A version that predicts NaN or inf: raw strain, flagged, never a poisoned output.
+            self._weight, self._was_fallback = 0.0, True
+            return SafetyDecision(
+                raw.copy(),
+                np.zeros(raw.size),
+                True,
+                np.ones(raw.size, bool),
+                float("nan"),
+                float("nan"),
+            )
+        if not np.isfinite(raw).all():
+            # Bad strain samples stay what they are; they must not enter the spectral window.
+            return SafetyDecision(
+                raw - self._weight * noise,
+                np.full(raw.size, self._weight),
+                False,
+                np.zeros(raw.size, bool),
+                float("nan"),
+                float("nan"),
+            )
         raw_power = self._power(raw)
         cleaned_power = self._power(raw - noise)
         self._raw.append(raw_power)

@@ -94,3 +94,32 @@ def test_disabled_gate_never_falls_back():
     decision = gate.process(raw, -line(0, 20.0))
     assert not decision.fallback
     np.testing.assert_allclose(decision.output, raw + line(0, 20.0))
+
+
+def test_a_non_finite_estimate_is_never_written():
+    """A version predicting NaN or inf gives raw strain with the safety bit, then fades back in."""
+    rng = np.random.default_rng(6)
+    gate = SafetyGate(RATE, (58.0, 62.0))
+    raw = floor(rng) + line(0, 20.0)
+    noise = line(0, 20.0)
+    noise[100] = np.nan
+    decision = gate.process(raw, noise)
+    assert decision.fallback and decision.fallback_samples.all()
+    np.testing.assert_array_equal(decision.output, raw)
+    following = gate.process(floor(rng) + line(1, 20.0), line(1, 20.0))
+    assert np.isfinite(following.output).all() and following.weight[0] == 0.0
+
+
+def test_non_finite_strain_does_not_spoil_the_window():
+    """A NaN in the raw strain stays in that second only; the next seconds are judged normally."""
+    rng = np.random.default_rng(7)
+    gate = SafetyGate(RATE, (58.0, 62.0))
+    raw = floor(rng) + line(0, 20.0)
+    raw[5] = np.nan
+    gate.process(raw, line(0, 20.0))
+    decision = gate.process(floor(rng) + line(1, 20.0), line(1, 20.0))
+    assert (
+        np.isfinite(decision.band_ratio)
+        and decision.band_ratio < 0.5
+        and not decision.fallback
+    )
