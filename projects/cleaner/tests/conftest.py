@@ -143,9 +143,17 @@ def write_input(
     seed: int = 0,
     skip_strain=(),
     skip_witness=(),
+    nan_witness=(),
 ) -> None:
-    """Write strain and witness frames for ``[start, start + duration)`` under ``directory``."""
+    """Write strain and witness frames for ``[start, start + duration)`` under ``directory``.
+
+    Seconds in ``nan_witness`` get a NaN in their first witness channel.
+    """
     data = synthetic_input(start, duration, seed)
+    for gps in nan_witness:
+        data["witnesses"][WITNESSES[0]][(gps - start) * WITNESS_RATES[WITNESSES[0]]] = (
+            np.nan
+        )
     for i in range(duration):
         gps = start + i
         if gps not in skip_strain:

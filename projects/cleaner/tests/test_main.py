@@ -158,3 +158,18 @@ def test_start_at_the_live_edge_skips_the_history(tmp_path, repository):
     assert [p.name for p in (tmp_path / "cleaned").iterdir()] == [
         f"H-H1_DEEPCLEAN-{START + 9}-1.gwf"
     ]
+
+
+def test_a_witness_second_with_a_nan_is_written_raw_and_does_not_spoil_later_seconds(
+    tmp_path, repository
+):
+    """A NaN witness sample makes its second an input gap; cleaning resumes cleanly after it."""
+    write_input(tmp_path / "data", START, 30, nan_witness={START + 10})
+    main(**arguments(tmp_path, repository, stop_gps=START + 30))
+    gap = cleaned(tmp_path, START + 10)
+    assert np.all(gap["H1:DEEPCLEAN-DQ"] & dq.INPUT_GAP)
+    later = cleaned(tmp_path, START + 26)
+    assert (
+        np.all(later["H1:DEEPCLEAN-DQ"] & dq.CLEANED)
+        and np.isfinite(later[PRODUCTION]).all()
+    )
