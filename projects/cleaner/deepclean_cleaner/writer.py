@@ -89,8 +89,11 @@ class BackgroundWriter:
 
     Frames are written in submission order; :meth:`close` waits for the queue
     to drain. A frame lost in a crash is simply re-cleaned on resume (the
-    cleaner resumes after the newest frame on disk). A failed write is raised
-    again by the next :meth:`submit` or by :meth:`close`.
+    cleaner resumes after the newest frame on disk). A write failing with an
+    OS error (disk full, directory read-only) is retried for ``retry_seconds``
+    while the queue (and then the stream) waits; if it still fails, it is
+    raised again by the next :meth:`submit` or by :meth:`close`, and no later
+    frame is written, so the resume point leaves no hole.
 
     Parameters
     ----------
@@ -98,12 +101,16 @@ class BackgroundWriter:
         The frame writer.
     depth
         Frames that may wait in the queue before :meth:`submit` blocks.
+    retry_seconds
+        How long a failing write is retried before the failure is raised.
     """
 
-    def __init__(self, writer: CleanedFrameWriter, depth: int = 8) -> None:
+    def __init__(self, writer: CleanedFrameWriter, depth: int = 8, retry_seconds: float = 10.0) -> None:
         self.writer = writer
+        self.retry_seconds = retry_seconds
         self._queue: queue.Queue[CleanedSecond | None] = queue.Queue(maxsize=depth)
         self._error: BaseException | None = None
+        self._failed = False
         self._thread = threading.Thread(
             target=self._run, name="frame-writer", daemon=True
         )
@@ -111,15 +118,32 @@ class BackgroundWriter:
 
     def _run(self) -> None:
         while (second := self._queue.get()) is not None:
+            if self._failed:
+                continue  # never write past a frame that could not be written
             try:
-                path = self.writer.write(second)
+                path = self._write_with_retry(second)
                 log.debug(
                     "wrote %s (%.3f s after its input arrived)",
                     path.name,
                     time.time() - second.arrival,
                 )
             except BaseException as exc:  # noqa: BLE001 - handed to the streaming thread
-                self._error = exc
+                self._error, self._failed = exc, True
+
+    def _write_with_retry(self, second: CleanedSecond) -> Path:
+        deadline = time.monotonic() + self.retry_seconds
+        delay = 0.25
+        while True:
+            try:
+                return self.writer.write(second)
+            except OSError as exc:
+                if time.monotonic() + delay > deadline:
+                    log.error("cannot write %s: %s; giving up after %.0f s", self.writer.path(second.gps), exc,
+                              self.retry_seconds)
+                    raise
+                log.error("cannot write %s: %s; retrying", self.writer.path(second.gps), exc)
+                time.sleep(delay)
+                delay = min(2 * delay, 2.0)
 
     def _raise(self) -> None:
         if self._error is not None:

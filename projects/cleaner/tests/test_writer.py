@@ -87,8 +87,32 @@ def test_the_background_writer_writes_in_order_and_reports_a_failure(tmp_path):
 
     (tmp_path / "blocked").write_text("a file where the directory should be")
     failing = BackgroundWriter(
-        CleanedFrameWriter(tmp_path / "blocked", "H", "H1", CleanedChannels())
+        CleanedFrameWriter(tmp_path / "blocked", "H", "H1", CleanedChannels()), retry_seconds=0.5
     )
     failing.submit(_second(200))
     with pytest.raises(OSError):
         failing.close()
+
+
+def test_no_frame_is_written_after_one_that_failed(tmp_path):
+    """Frames queued behind a write that failed for good are not written: resuming after the newest leaves no hole."""
+    import threading
+
+    from deepclean_cleaner.writer import BackgroundWriter
+
+    queued = threading.Event()
+
+    class DiskFullAt201(CleanedFrameWriter):
+        def write(self, second):
+            if second.gps == 201:
+                queued.wait(10)
+                raise OSError("No space left on device")
+            return super().write(second)
+
+    output = BackgroundWriter(DiskFullAt201(tmp_path / "cleaned", "H", "H1", CleanedChannels()), retry_seconds=0.0)
+    for gps in range(200, 205):
+        output.submit(_second(gps))
+    queued.set()
+    with pytest.raises(OSError):
+        output.close()
+    assert [p.name for p in (tmp_path / "cleaned").iterdir()] == ["H-H1_DEEPCLEAN-200-1.gwf"]
