@@ -110,13 +110,15 @@ def _immutable(path: Path, on: bool) -> None:
         path.chmod(0o555 if on else 0o755)
 
 
-def test_output_directory_unwritable_then_recovering_loses_nothing(tmp_path, model_repository):
-    """Writes into the cleaned directory fail for 6 s: the failure is logged, the cleaner is restarted
-    as often as needed, and afterwards every second is on disk exactly once."""
+@pytest.mark.parametrize("seconds, restarts", [(6.0, False), (16.0, True)], ids=["6s-retried", "16s-restarted"])
+def test_output_directory_unwritable_then_recovering_loses_nothing(tmp_path, model_repository, seconds, restarts):
+    """Writes into the cleaned directory fail for a while. For 6 s the cleaner retries and carries on; for
+    16 s it gives up with a message naming the file, exits non-zero and the supervisor restarts it until
+    the disk is back. Either way every second ends up on disk exactly once."""
     config = _prepare(tmp_path, model_repository)
     run = tmp_path / "run"
     cleaned = run / "cleaned"
-    feed = LiveFeed(run / "data", START, 180, RATE)
+    feed = LiveFeed(run / "data", START, 240 if restarts else 180, RATE)  # long enough to catch up again
     log = tmp_path / "cleaner.log"
     supervisor = start(supervised("cleaner", cleaner_command(config, "--stop_gps", feed.end), tmp_path), tmp_path / "out.log")
     try:
@@ -124,7 +126,7 @@ def test_output_directory_unwritable_then_recovering_loses_nothing(tmp_path, mod
             wait_for(lambda: len(cleaned_seconds(cleaned)) > 20, 60, "the first cleaned frames")
             _immutable(cleaned, True)
             try:
-                time.sleep(6.0)
+                time.sleep(seconds)
             finally:
                 _immutable(cleaned, False)
             feed.thread.join()
@@ -134,11 +136,17 @@ def test_output_directory_unwritable_then_recovering_loses_nothing(tmp_path, mod
             _immutable(cleaned, False)
         stop(supervisor)
     text = log.read_text()
-    named = "Operation not permitted" in text or "Permission denied" in text
-    _check_stream("services: output directory unwritable for 6 s", code == 0 and named, cleaned, log, START, feed.end)
+    named = "cannot write " in text and ("Operation not permitted" in text or "Permission denied" in text)
+    restarted = "exited with 1; restarting" in text
+    fault = f"services: output directory unwritable for {seconds:.0f} s"
+    _check_stream(fault, code == 0 and named and restarted == restarts, cleaned, log, START, feed.end)
+    assert restarted == restarts, "restarted" if restarted else "not restarted"
+    if restarts:
+        assert "giving up after" in text
     # a temporary file created just before the directory turned read-only cannot be removed then;
     # it is a dot-file, which readers ignore (docs/interfaces.md)
     assert len(list(cleaned.glob(".*.tmp"))) <= 1
+    _latency_ok(cleaned, run / "data", range(feed.end - 6, feed.end - 1))
 
 
 def _publish(model_dir: Path, version: int, source: int, corrupt: bool) -> None:
