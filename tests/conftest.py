@@ -18,10 +18,10 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Self
 
 import numpy as np
 import pytest
-
 from deepclean.frames import write_frame
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -53,8 +53,9 @@ class FaultRecord:
 LEDGER: list[FaultRecord] = []
 
 
-def record_fault(fault: str, survived: bool, expected: int | None = None, written: int | None = None,
-                 duplicated: int | None = None) -> None:
+def record_fault(
+    fault: str, survived: bool, expected: int | None = None, written: int | None = None, duplicated: int | None = None
+) -> None:
     """Add one line to the summary printed at the end of the run."""
     LEDGER.append(FaultRecord(fault, survived, expected, written, duplicated))
 
@@ -97,8 +98,13 @@ def program(env: str, script: str) -> Path:
 def start(command: list, log: Path, env: dict | None = None) -> subprocess.Popen:
     """Start ``command`` in a process group of its own, output appended to ``log``."""
     with open(log, "a") as out:
-        return subprocess.Popen([str(c) for c in command], stdout=out, stderr=subprocess.STDOUT,
-                                start_new_session=True, env={**os.environ, **(env or {})})
+        return subprocess.Popen(
+            [str(c) for c in command],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            env={**os.environ, **(env or {})},
+        )
 
 
 def stop(process: subprocess.Popen, timeout: float = 20.0) -> int:
@@ -115,8 +121,20 @@ def stop(process: subprocess.Popen, timeout: float = 20.0) -> int:
 
 def supervised(name: str, command: list, run: Path) -> list:
     """The command line of ``command`` under the suite's supervisor (as ``./run.sh`` starts it)."""
-    return [VENVS / "library" / "bin" / "python", "-m", "deepclean.suite", "supervise", "--name", name,
-            "--log-file", run / f"{name}.log", "--pid-file", run / f"{name}.pid", "--", *command]
+    return [
+        VENVS / "library" / "bin" / "python",
+        "-m",
+        "deepclean.suite",
+        "supervise",
+        "--name",
+        name,
+        "--log-file",
+        run / f"{name}.log",
+        "--pid-file",
+        run / f"{name}.pid",
+        "--",
+        *command,
+    ]
 
 
 def wait_for(condition, timeout: float, what: str, interval: float = 0.2):
@@ -167,7 +185,10 @@ def synthetic_seconds(start: int, duration: int, seed: int = 0) -> dict[int, dic
         witnesses = {c: rng.normal(size=rate) for c, rate in WITNESS_RATES.items()}
         witnesses[WITNESSES[0]] = mains[:: STRAIN_RATE // 1024] + 0.01 * rng.normal(size=1024)
         seconds[gps] = {
-            "strain": {STRAIN: 1e-22 * rng.normal(size=STRAIN_RATE) + 1e-21 * mains, STATE: np.full(16, 3, dtype=np.int32)},
+            "strain": {
+                STRAIN: 1e-22 * rng.normal(size=STRAIN_RATE) + 1e-21 * mains,
+                STATE: np.full(16, 3, dtype=np.int32),
+            },
             "witness": witnesses,
         }
     return seconds
@@ -213,7 +234,6 @@ def writes_per_second(*logs: Path) -> Counter:
 def write_training_dir(root: Path, name: str, seed: int = 0) -> Path:
     """A complete training directory (random weights, contract metadata) for the four test witnesses."""
     import torch
-
     from deepclean.architecture import DeepClean
 
     torch.manual_seed(seed)
@@ -222,13 +242,21 @@ def write_training_dir(root: Path, name: str, seed: int = 0) -> Path:
     directory.mkdir(parents=True)
     torch.save(DeepClean(**kwargs).state_dict(), directory / "weights.pt")
     metadata = {
-        "ifo": "H1", "strain_channel": STRAIN, "witness_channels": WITNESSES,
-        "witness_sample_rates": WITNESS_RATES, "sample_rate": 4096, "strain_sample_rate": STRAIN_RATE,
-        "band": [58.0, 62.0], "filter": {"kind": "butter-sos-zero-phase", "order": 8, "band": [58.0, 62.0]},
+        "ifo": "H1",
+        "strain_channel": STRAIN,
+        "witness_channels": WITNESSES,
+        "witness_sample_rates": WITNESS_RATES,
+        "sample_rate": 4096,
+        "strain_sample_rate": STRAIN_RATE,
+        "band": [58.0, 62.0],
+        "filter": {"kind": "butter-sos-zero-phase", "order": 8, "band": [58.0, 62.0]},
         "scaler": {"witness_mean": [0.0] * 4, "witness_std": [1.0] * 4, "target_mean": 0.0, "target_std": 1e-22},
         "architecture": {"name": "DeepClean", "kwargs": kwargs},
-        "span": {"start": 1400000000, "end": 1400001024}, "validation": {"loss": 0.05, "band_asd_ratio": 0.2},
-        "library_version": "0.1.0", "training_seconds": 1.0, "created": "2026-11-29T10:00:00Z",
+        "span": {"start": 1400000000, "end": 1400001024},
+        "validation": {"loss": 0.05, "band_asd_ratio": 0.2},
+        "library_version": "0.1.0",
+        "training_seconds": 1.0,
+        "created": "2026-11-29T10:00:00Z",
     }
     (directory / "metadata.json").write_text(json.dumps(metadata))
     return directory
@@ -258,8 +286,11 @@ def start_exporter(run: Path, port: int, config: Path, log_name: str = "exporter
     import requests
 
     log = run / log_name
-    process = start([program("exporter", "deepclean-export"), "--config", config, "--profile", "faults"], log,
-                    env={"DEEPCLEAN_EXPORTER_TOKEN": TOKEN})
+    process = start(
+        [program("exporter", "deepclean-export"), "--config", config, "--profile", "faults"],
+        log,
+        env={"DEEPCLEAN_EXPORTER_TOKEN": TOKEN},
+    )
     url = f"http://127.0.0.1:{port}"
 
     def healthy():
@@ -305,7 +336,9 @@ def model_repository(tmp_path_factory) -> Path:
     try:
         for seed in (1, 2):
             directory = write_training_dir(server.training_root, f"run-{seed}", seed=seed)
-            response = requests.post(f"{server.url}/export", json={"training_dir": str(directory)}, headers=auth(), timeout=120)
+            response = requests.post(
+                f"{server.url}/export", json={"training_dir": str(directory)}, headers=auth(), timeout=120
+            )
             assert response.status_code == 201, response.text
         assert requests.put(f"{server.url}/production", json={"version": 1}, headers=auth(), timeout=30).ok
     finally:
@@ -338,7 +371,7 @@ class LiveFeed:
                 return
             write_second(self.data, gps, self.seconds[gps])
 
-    def __enter__(self) -> LiveFeed:
+    def __enter__(self) -> Self:
         self.thread.start()
         return self
 
@@ -353,11 +386,21 @@ class LiveFeed:
 
 def cleaner_command(config: Path, *arguments) -> list:
     """deepclean-clean on ``config`` (the ``faults`` profile), embedded backend, debug log (frame writes)."""
-    return [program("cleaner", "deepclean-clean"), "--config", config, "--profile", "faults",
-            "--backend", "embedded", "--log_level", "DEBUG", *arguments]
+    return [
+        program("cleaner", "deepclean-clean"),
+        "--config",
+        config,
+        "--profile",
+        "faults",
+        "--backend",
+        "embedded",
+        "--log_level",
+        "DEBUG",
+        *arguments,
+    ]
 
 
 def children(pid: int) -> list[int]:
     """Process ids whose parent is ``pid``."""
-    result = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True)
+    result = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True, check=False)
     return [int(p) for p in result.stdout.split()]

@@ -19,7 +19,9 @@ def _unchanged(exporter) -> bool:
     """No version, no pin, no staging directory."""
     versions = requests.get(f"{exporter.url}/versions", timeout=5).json()
     entries = [p.name for p in exporter.model_dir.iterdir()] if exporter.model_dir.exists() else []
-    return versions == {"versions": [], "production": None, "canary": None} and not [e for e in entries if e[0].isdigit() or e.startswith(".staging")]
+    return versions == {"versions": [], "production": None, "canary": None} and not [
+        e for e in entries if e[0].isdigit() or e.startswith(".staging")
+    ]
 
 
 def test_abusive_requests_are_refused_and_change_nothing(exporter, tmp_path):
@@ -47,7 +49,9 @@ def test_abusive_requests_are_refused_and_change_nothing(exporter, tmp_path):
     for fault, (method, path, body, headers, _) in calls.items():
         response = getattr(requests, method)(f"{exporter.url}{path}", json=body, headers=headers, timeout=10)
         statuses[fault] = response.status_code
-        json_error = response.headers.get("Content-Type", "").startswith("application/json") and "error" in response.json()
+        json_error = (
+            response.headers.get("Content-Type", "").startswith("application/json") and "error" in response.json()
+        )
         assert json_error or fault == "huge body", (
             f"{fault}: {response.status_code} without a JSON error: {response.text[:200]!r}"
         )
@@ -64,7 +68,9 @@ def test_a_burst_of_concurrent_exports_and_pin_calls_leaves_one_consistent_state
     rng = random.Random(0)
 
     def export(directory):
-        return requests.post(f"{exporter.url}/export", json={"training_dir": str(directory)}, headers=auth(), timeout=120)
+        return requests.post(
+            f"{exporter.url}/export", json={"training_dir": str(directory)}, headers=auth(), timeout=120
+        )
 
     def pin(_):
         slot = rng.choice(["production", "canary"])
@@ -78,7 +84,9 @@ def test_a_burst_of_concurrent_exports_and_pin_calls_leaves_one_consistent_state
 
     assert sorted(r.status_code for r in exported) == [201] * 4, [r.text for r in exported]
     assert sorted(r.json()["version"] for r in exported) == [1, 2, 3, 4]
-    assert all(r.status_code in (200, 404) for r in pins), [(r.status_code, r.text) for r in pins if r.status_code >= 500]
+    assert all(r.status_code in (200, 404) for r in pins), [
+        (r.status_code, r.text) for r in pins if r.status_code >= 500
+    ]
     for version in (1, 2, 3, 4):
         directory = exporter.model_dir / str(version)
         assert (directory / "model.onnx").stat().st_size > 0

@@ -19,7 +19,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from conftest import (
     LiveFeed,
     children,
@@ -35,7 +34,6 @@ from conftest import (
     write_config,
     writes_per_second,
 )
-
 from deepclean.frames import read_frame
 
 START = 1400000000
@@ -57,7 +55,9 @@ def _check_stream(fault: str, survived: bool, cleaned: Path, log: Path, start_gp
     twice = sorted(gps for gps, n in writes_per_second(log).items() if n > 1)
     record_fault(fault, survived, len(expected), len(written), len(twice))
     assert survived
-    assert written == expected, f"missing {sorted(set(expected) - set(written))}, extra {sorted(set(written) - set(expected))}"
+    assert written == expected, (
+        f"missing {sorted(set(expected) - set(written))}, extra {sorted(set(written) - set(expected))}"
+    )
     assert twice == [], f"written twice: {twice}"
 
 
@@ -80,14 +80,18 @@ def test_cleaner_killed_at_random_points_restarts_without_duplicate_or_hole(tmp_
     # long enough for the cleaner to catch up after the last restart (back-off 2, 4, 8 s + start-up)
     feed = LiveFeed(run / "data", START, 300, RATE)
     log = tmp_path / "cleaner.log"
-    supervisor = start(supervised("cleaner", cleaner_command(config, "--stop_gps", feed.end), tmp_path), tmp_path / "out.log")
+    supervisor = start(
+        supervised("cleaner", cleaner_command(config, "--stop_gps", feed.end), tmp_path), tmp_path / "out.log"
+    )
     rng = random.Random(9)
     kills = 0
     try:
         with feed:
             for _ in range(3):
                 before = len(cleaned_seconds(run / "cleaned"))
-                wait_for(lambda: len(cleaned_seconds(run / "cleaned")) > before + 3, 60, "new cleaned frames")
+                wait_for(
+                    lambda before=before: len(cleaned_seconds(run / "cleaned")) > before + 3, 60, "new cleaned frames"
+                )
                 time.sleep(rng.uniform(0.0, 2.0))
                 for pid in children(supervisor.pid):
                     os.kill(pid, signal.SIGKILL)
@@ -98,7 +102,14 @@ def test_cleaner_killed_at_random_points_restarts_without_duplicate_or_hole(tmp_
         stop(supervisor)
     text = log.read_text()
     restarts = text.count("exited with -9; restarting")
-    _check_stream("services: kill -9 of the cleaner x3", code == 0 and restarts == kills == 3, run / "cleaned", log, START, feed.end)
+    _check_stream(
+        "services: kill -9 of the cleaner x3",
+        code == 0 and restarts == kills == 3,
+        run / "cleaned",
+        log,
+        START,
+        feed.end,
+    )
     _latency_ok(run / "cleaned", run / "data", range(feed.end - 6, feed.end - 1))
 
 
@@ -120,7 +131,9 @@ def test_output_directory_unwritable_then_recovering_loses_nothing(tmp_path, mod
     cleaned = run / "cleaned"
     feed = LiveFeed(run / "data", START, 240 if restarts else 180, RATE)  # long enough to catch up again
     log = tmp_path / "cleaner.log"
-    supervisor = start(supervised("cleaner", cleaner_command(config, "--stop_gps", feed.end), tmp_path), tmp_path / "out.log")
+    supervisor = start(
+        supervised("cleaner", cleaner_command(config, "--stop_gps", feed.end), tmp_path), tmp_path / "out.log"
+    )
     try:
         with feed:
             wait_for(lambda: len(cleaned_seconds(cleaned)) > 20, 60, "the first cleaned frames")
@@ -192,10 +205,15 @@ def test_a_version_that_fails_to_load_is_logged_and_the_stream_goes_on(tmp_path,
         code = stop(cleaner)
     text = log.read_text()
     named = "cannot use model version 3" in text
-    canary_versions = {gps: int(read_frame(run / "cleaned" / f"H-H1_DEEPCLEAN-{gps}-1.gwf", [CANARY_VERSION])[CANARY_VERSION][0])
-                       for gps in cleaned_seconds(run / "cleaned")}
-    production_cleaned = [gps for gps in range(bad_until - 5, bad_until + 15)
-                          if int(read_frame(run / "cleaned" / f"H-H1_DEEPCLEAN-{gps}-1.gwf", [DQ])[DQ][0]) & 1]
+    canary_versions = {
+        gps: int(read_frame(run / "cleaned" / f"H-H1_DEEPCLEAN-{gps}-1.gwf", [CANARY_VERSION])[CANARY_VERSION][0])
+        for gps in cleaned_seconds(run / "cleaned")
+    }
+    production_cleaned = [
+        gps
+        for gps in range(bad_until - 5, bad_until + 15)
+        if int(read_frame(run / "cleaned" / f"H-H1_DEEPCLEAN-{gps}-1.gwf", [DQ])[DQ][0]) & 1
+    ]
     ok = code == 0 and named and 3 not in canary_versions.values() and canary_versions[feed.end - 1] == 4
     _check_stream("services: a model version that fails to load", ok, run / "cleaned", log, START, feed.end)
     assert len(production_cleaned) == 20, "production stopped cleaning while the canary failed to load"
@@ -210,8 +228,13 @@ def _triton_ready(http_port: int, process: subprocess.Popen) -> bool:
     if process.poll() is not None:
         raise AssertionError(f"tritonserver exited with {process.returncode}")
     try:
-        return all(urllib.request.urlopen(f"http://127.0.0.1:{http_port}/v2/models/deepclean/versions/{v}/ready", timeout=1).status == 200
-                   for v in (1, 2))
+        return all(
+            urllib.request.urlopen(
+                f"http://127.0.0.1:{http_port}/v2/models/deepclean/versions/{v}/ready", timeout=1
+            ).status
+            == 200
+            for v in (1, 2)
+        )
     except OSError:
         return False
 
@@ -224,8 +247,10 @@ def test_inference_backend_away_for_10_s_writes_raw_then_cleans_again(tmp_path, 
     run = tmp_path / "run"
     grpc_port, http_port, metrics_port = free_port(), free_port(), free_port()
     root = Path(__file__).resolve().parents[1]
-    triton = start(["bash", root / "servers" / "triton" / "serve.sh", run / "model-repo", grpc_port, http_port, metrics_port],
-                   tmp_path / "triton.log")
+    triton = start(
+        ["bash", root / "servers" / "triton" / "serve.sh", run / "model-repo", grpc_port, http_port, metrics_port],
+        tmp_path / "triton.log",
+    )
     cleaner = None
     try:
         wait_for(lambda: _triton_ready(http_port, triton), 120, "Triton to load versions 1 and 2")
@@ -246,8 +271,10 @@ def test_inference_backend_away_for_10_s_writes_raw_then_cleans_again(tmp_path, 
     finally:
         code = stop(cleaner) if cleaner is not None else None
         stop(triton)
-    bits = {gps: int(read_frame(run / "cleaned" / f"H-H1_DEEPCLEAN-{gps}-1.gwf", [DQ])[DQ][0])
-            for gps in cleaned_seconds(run / "cleaned")}
+    bits = {
+        gps: int(read_frame(run / "cleaned" / f"H-H1_DEEPCLEAN-{gps}-1.gwf", [DQ])[DQ][0])
+        for gps in cleaned_seconds(run / "cleaned")
+    }
     no_model = [gps for gps, b in bits.items() if b & 4]
     cleaned_after = [gps for gps, b in bits.items() if b & 1 and no_model and gps > max(no_model)]
     text = log.read_text()

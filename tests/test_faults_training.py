@@ -33,9 +33,20 @@ from conftest import (
 
 START = 1400000000
 TRAINING = {  # a tiny, quick training; any validation ratio is exported
-    "train_duration": 48, "min_ready_seconds": 32, "min_stretch_seconds": 16, "edge_seconds": 2.0,
-    "window_seconds": 2.0, "fftlength": 1.0, "batch_size": 4, "max_epochs": 2, "steps_per_epoch": 2, "max_band_asd_ratio": 100.0,
-    "export_attempts": 2, "num_threads": 1, "retrain_cadence": 100000, "poll_interval": 1.0,
+    "train_duration": 48,
+    "min_ready_seconds": 32,
+    "min_stretch_seconds": 16,
+    "edge_seconds": 2.0,
+    "window_seconds": 2.0,
+    "fftlength": 1.0,
+    "batch_size": 4,
+    "max_epochs": 2,
+    "steps_per_epoch": 2,
+    "max_band_asd_ratio": 100.0,
+    "export_attempts": 2,
+    "num_threads": 1,
+    "retrain_cadence": 100000,
+    "poll_interval": 1.0,
 }
 
 
@@ -43,7 +54,9 @@ def _complete_versions(model_dir: Path) -> list[int]:
     versions = []
     for entry in model_dir.iterdir() if model_dir.exists() else []:
         if entry.name.isdigit():
-            assert (entry / "model.onnx").stat().st_size > 0 and (entry / "metadata.json").exists(), f"half version {entry}"
+            assert (entry / "model.onnx").stat().st_size > 0 and (entry / "metadata.json").exists(), (
+                f"half version {entry}"
+            )
             versions.append(int(entry.name))
     return sorted(versions)
 
@@ -54,7 +67,10 @@ def test_exporter_killed_mid_export_restarts_with_no_half_version(exporter):
     first = write_training_dir(exporter.training_root, "run-1", seed=1)
     second = write_training_dir(exporter.training_root, "run-2", seed=2)
     url, headers = exporter.url, auth()
-    assert requests.post(f"{url}/export", json={"training_dir": str(first)}, headers=headers, timeout=60).status_code == 201
+    assert (
+        requests.post(f"{url}/export", json={"training_dir": str(first)}, headers=headers, timeout=60).status_code
+        == 201
+    )
     assert requests.put(f"{url}/production", json={"version": 1}, headers=headers, timeout=30).ok
 
     def export():
@@ -70,7 +86,9 @@ def test_exporter_killed_mid_export_restarts_with_no_half_version(exporter):
     exporter.process.wait(timeout=10)
     thread.join()
 
-    restarted = start_exporter(exporter.run, int(url.rsplit(":", 1)[1]), exporter.config, log_name="exporter-restarted.log")
+    restarted = start_exporter(
+        exporter.run, int(url.rsplit(":", 1)[1]), exporter.config, log_name="exporter-restarted.log"
+    )
     exporter.process = restarted.process  # stopped by the fixture
     staging = [p.name for p in exporter.model_dir.iterdir() if p.name.startswith(".staging")]
     versions = _complete_versions(exporter.model_dir)
@@ -141,26 +159,32 @@ def test_trainer_killed_then_finishing_while_the_exporter_is_down_loses_nothing(
     assert code == 0, continuous_log.read_text()[-3000:]
     assert exported <= set(listed)
     assert versions["canary"] == max(exported)
-    assert all(listed[v] == json.loads((p / "metadata.json").read_text())["span"]
-               for p in pending for v in [json.loads((p / "exported.json").read_text())["version"]])
+    assert all(
+        listed[v] == json.loads((p / "metadata.json").read_text())["span"]
+        for p in pending
+        for v in [json.loads((p / "exported.json").read_text())["version"]]
+    )
 
 
 def _write_cleaned(data: Path, cleaned: Path, gps: int, second: dict) -> None:
     """The raw frames of ``gps`` and a cleaned frame: production removes half the 60 Hz line, canary 90 %."""
     import numpy as np
-
     from deepclean.frames import write_frame
 
     write_second(data, gps, second)
     strain = second["strain"]["H1:GDS-CALIB_STRAIN"]
     line = 1e-21 * np.sin(2 * np.pi * 60.0 * (gps + np.arange(strain.size) / strain.size))
-    write_frame(cleaned / f"H-H1_DEEPCLEAN-{gps}-1.gwf", {
-        "H1:GDS-CALIB_STRAIN_DEEPCLEAN_PRODUCTION": strain - 0.5 * line,
-        "H1:GDS-CALIB_STRAIN_DEEPCLEAN_CANARY": strain - 0.9 * line,
-        "H1:DEEPCLEAN-PRODUCTION_VERSION": np.full(16, 1, dtype=np.int32),
-        "H1:DEEPCLEAN-CANARY_VERSION": np.full(16, 2, dtype=np.int32),
-        "H1:DEEPCLEAN-DQ": np.full(16, 1 | 1 << 8, dtype=np.int32),
-    }, t0=gps)
+    write_frame(
+        cleaned / f"H-H1_DEEPCLEAN-{gps}-1.gwf",
+        {
+            "H1:GDS-CALIB_STRAIN_DEEPCLEAN_PRODUCTION": strain - 0.5 * line,
+            "H1:GDS-CALIB_STRAIN_DEEPCLEAN_CANARY": strain - 0.9 * line,
+            "H1:DEEPCLEAN-PRODUCTION_VERSION": np.full(16, 1, dtype=np.int32),
+            "H1:DEEPCLEAN-CANARY_VERSION": np.full(16, 2, dtype=np.int32),
+            "H1:DEEPCLEAN-DQ": np.full(16, 1 | 1 << 8, dtype=np.int32),
+        },
+        t0=gps,
+    )
 
 
 def test_monitor_killed_twice_applies_its_promotion_exactly_once(tmp_path, model_repository):
@@ -171,20 +195,38 @@ def test_monitor_killed_twice_applies_its_promotion_exactly_once(tmp_path, model
     from conftest import children, supervised
 
     port = free_port()
-    config = write_config(tmp_path, port, monitor={
-        "fftlength": 1.0, "segment_seconds": 4, "window_seconds": 12, "min_seconds": 12, "sustain_seconds": 8,
-        "settle_seconds": 8, "retry_initial_seconds": 0.2, "retry_max_seconds": 1.0, "start_gps": START,
-        "frame_timeout": 2.0, "poll_interval": 0.1, "report_interval": 3600.0, "period_seconds": 16,
-        "metrics_port": 0, "out_of_band_range": [10.0, 1500.0],
-    })
+    config = write_config(
+        tmp_path,
+        port,
+        monitor={
+            "fftlength": 1.0,
+            "segment_seconds": 4,
+            "window_seconds": 12,
+            "min_seconds": 12,
+            "sustain_seconds": 8,
+            "settle_seconds": 8,
+            "retry_initial_seconds": 0.2,
+            "retry_max_seconds": 1.0,
+            "start_gps": START,
+            "frame_timeout": 2.0,
+            "poll_interval": 0.1,
+            "report_interval": 3600.0,
+            "period_seconds": 16,
+            "metrics_port": 0,
+            "out_of_band_range": [10.0, 1500.0],
+        },
+    )
     shutil.copytree(model_repository, tmp_path / "run" / "model-repo")
     server = start_exporter(tmp_path, port, config)
     data, cleaned = tmp_path / "run" / "data", tmp_path / "run" / "cleaned"
     decisions = tmp_path / "run" / "monitor" / "decisions.jsonl"
     seconds = synthetic_seconds(START, 60)
     command = [program("monitor", "deepclean-monitor"), "--config", config, "--profile", "faults"]
-    supervisor = start(supervised("monitor", command, tmp_path), tmp_path / "out.log",
-                       env={"DEEPCLEAN_EXPORTER_TOKEN": "fault-suite-token-0123456789"})
+    supervisor = start(
+        supervised("monitor", command, tmp_path),
+        tmp_path / "out.log",
+        env={"DEEPCLEAN_EXPORTER_TOKEN": "fault-suite-token-0123456789"},
+    )
     kills = 0
 
     def kill_monitor() -> None:
@@ -197,8 +239,11 @@ def test_monitor_killed_twice_applies_its_promotion_exactly_once(tmp_path, model
         for gps in list(seconds)[:12]:
             _write_cleaned(data, cleaned, gps, seconds[gps])
         monitor_log = tmp_path / "monitor.log"
-        wait_for(lambda: monitor_log.exists() and "monitor: cleaned frames" in monitor_log.read_text(), 60,
-                 "the monitor to start measuring")
+        wait_for(
+            lambda: monitor_log.exists() and "monitor: cleaned frames" in monitor_log.read_text(),
+            60,
+            "the monitor to start measuring",
+        )
         time.sleep(random.Random(4).uniform(0.0, 1.0))
         kill_monitor()  # while it measures, before any decision
         for gps in list(seconds)[12:]:
@@ -209,8 +254,11 @@ def test_monitor_killed_twice_applies_its_promotion_exactly_once(tmp_path, model
         # the restarted monitor reads the same frames again (start_gps) and must not decide again
         wait_for(lambda: monitor_log.read_text().count("monitor: cleaned frames") == 3, 60, "the second restart")
         time.sleep(3.0)
-        wait_for(lambda: requests.get(f"{server.url}/production", timeout=5).json()["version"] == 2, 90,
-                 "the promotion of version 2 to reach the exporter")
+        wait_for(
+            lambda: requests.get(f"{server.url}/production", timeout=5).json()["version"] == 2,
+            90,
+            "the promotion of version 2 to reach the exporter",
+        )
         events = [json.loads(line) for line in decisions.read_text().splitlines() if line.strip()]
         pins = json.loads((tmp_path / "run" / "model-repo" / "deepclean" / "pins.json").read_text())
     finally:

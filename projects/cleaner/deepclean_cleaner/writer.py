@@ -105,7 +105,9 @@ class BackgroundWriter:
         How long a failing write is retried before the failure is raised.
     """
 
-    def __init__(self, writer: CleanedFrameWriter, depth: int = 8, retry_seconds: float = 10.0) -> None:
+    def __init__(
+        self, writer: CleanedFrameWriter, depth: int = 8, retry_seconds: float = 10.0
+    ) -> None:
         self.writer = writer
         self.retry_seconds = retry_seconds
         self._queue: queue.Queue[CleanedSecond | None] = queue.Queue(maxsize=depth)
@@ -138,10 +140,16 @@ class BackgroundWriter:
                 return self.writer.write(second)
             except OSError as exc:
                 if time.monotonic() + delay > deadline:
-                    log.error("cannot write %s: %s; giving up after %.0f s", self.writer.path(second.gps), exc,
-                              self.retry_seconds)
+                    log.error(
+                        "cannot write %s: %s; giving up after %.0f s",
+                        self.writer.path(second.gps),
+                        exc,
+                        self.retry_seconds,
+                    )
                     raise
-                log.error("cannot write %s: %s; retrying", self.writer.path(second.gps), exc)
+                log.error(
+                    "cannot write %s: %s; retrying", self.writer.path(second.gps), exc
+                )
                 time.sleep(delay)
                 delay = min(2 * delay, 2.0)
 

@@ -87,7 +87,8 @@ def test_the_background_writer_writes_in_order_and_reports_a_failure(tmp_path):
 
     (tmp_path / "blocked").write_text("a file where the directory should be")
     failing = BackgroundWriter(
-        CleanedFrameWriter(tmp_path / "blocked", "H", "H1", CleanedChannels()), retry_seconds=0.5
+        CleanedFrameWriter(tmp_path / "blocked", "H", "H1", CleanedChannels()),
+        retry_seconds=0.5,
     )
     failing.submit(_second(200))
     with pytest.raises(OSError):
@@ -109,10 +110,15 @@ def test_no_frame_is_written_after_one_that_failed(tmp_path):
                 raise OSError("No space left on device")
             return super().write(second)
 
-    output = BackgroundWriter(DiskFullAt201(tmp_path / "cleaned", "H", "H1", CleanedChannels()), retry_seconds=0.0)
+    output = BackgroundWriter(
+        DiskFullAt201(tmp_path / "cleaned", "H", "H1", CleanedChannels()),
+        retry_seconds=0.0,
+    )
     for gps in range(200, 205):
         output.submit(_second(gps))
     queued.set()
     with pytest.raises(OSError):
         output.close()
-    assert [p.name for p in (tmp_path / "cleaned").iterdir()] == ["H-H1_DEEPCLEAN-200-1.gwf"]
+    assert [p.name for p in (tmp_path / "cleaned").iterdir()] == [
+        "H-H1_DEEPCLEAN-200-1.gwf"
+    ]
