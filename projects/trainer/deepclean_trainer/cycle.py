@@ -19,16 +19,15 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import torch
-
 import deepclean
+import torch
 from deepclean.architecture import DeepClean
 
+from .batches import WindowSampler, validation_windows
 from .checks import DataCheckError, check_enough_ready, check_stretch_channels
 from .dataset import FrameSource, load_span
 from .fitting import FitSettings, fit
 from .loss import PsdRatioLoss
-from .batches import WindowSampler, validation_windows
 from .preprocessing import Scaler, split_validation, to_segments
 from .training_directory import (
     LOG,
@@ -127,7 +126,7 @@ def _train(settings: CycleSettings, start: int, end: int, name: str, stop: threa
 
     torch.manual_seed(settings.seed)
     network = DeepClean(**settings.architecture)
-    window = int(round(settings.window_seconds * settings.sample_rate)) // network.stride * network.stride
+    window = round(settings.window_seconds * settings.sample_rate) // network.stride * network.stride
     segments = to_segments(span, list(source.witness_channels), settings.sample_rate, settings.band,
                            settings.filter_order, settings.edge_seconds)
     training, validation = split_validation(segments, settings.validation_fraction, window)
@@ -169,7 +168,7 @@ def _train(settings: CycleSettings, start: int, end: int, name: str, stop: threa
         "validation": {"loss": result.best_validation_loss, "band_asd_ratio": ratio},
         "library_version": deepclean.__version__,
         "training_seconds": time.monotonic() - started,
-        "created": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "created": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "training": {
             "epochs": len(result.history),
             "best_epoch": result.best_epoch,

@@ -15,9 +15,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-
 from deepclean.analysis_ready import analysis_ready_mask
-from deepclean.frames import FrameError, FrameName, MissingChannelError, list_frames, read_frame
+from deepclean.frames import (
+    FrameError,
+    FrameName,
+    MissingChannelError,
+    list_frames,
+    read_frame,
+)
 
 from .checks import DataCheckError, check_finite, check_rate
 

@@ -19,7 +19,7 @@ class WelchPsd(nn.Module):
 
     def __init__(self, sample_rate: float, fftlength: float, band: tuple[float, float]) -> None:
         super().__init__()
-        self.nperseg = int(round(fftlength * sample_rate))
+        self.nperseg = round(fftlength * sample_rate)
         if self.nperseg < 2:
             raise ValueError(f"fftlength {fftlength} s is too short at {sample_rate} Hz")
         self.step = self.nperseg // 2

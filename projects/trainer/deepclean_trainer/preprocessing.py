@@ -14,7 +14,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-
 from deepclean.signal import bandpass_sos, resample, zero_phase_bandpass
 
 from .dataset import SpanData
@@ -83,7 +82,7 @@ def to_segments(
 ) -> list[Segment]:
     """Resample every stretch to ``sample_rate``, band-pass the strain and trim the ends."""
     sos = bandpass_sos(band, sample_rate, filter_order)
-    edge = int(round(edge_seconds * sample_rate))
+    edge = round(edge_seconds * sample_rate)
     segments = []
     for stretch in span.stretches:
         strain = resample(stretch.strain, span.strain_rate, sample_rate)

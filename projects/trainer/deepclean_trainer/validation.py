@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from torch import nn
-
 from deepclean.signal import band_asd_ratio, bandpass_sos, zero_phase_bandpass
+from torch import nn
 
 from .preprocessing import Scaler, Segment
 

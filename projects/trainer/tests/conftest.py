@@ -9,9 +9,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-
 from deepclean.frames import read_frame, write_frame
-from deepclean.synthetic import H1_WITNESSES, DetectorConfig, FrameLayout, SyntheticDetector, write_span
+from deepclean.synthetic import (
+    H1_WITNESSES,
+    DetectorConfig,
+    FrameLayout,
+    SyntheticDetector,
+    write_span,
+)
 from deepclean_trainer.cycle import CycleSettings
 from deepclean_trainer.dataset import FrameSource
 from deepclean_trainer.fitting import FitSettings

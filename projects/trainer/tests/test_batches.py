@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from deepclean_trainer.batches import WindowSampler, validation_windows
 from deepclean_trainer.preprocessing import Scaler, Segment
 

@@ -7,11 +7,14 @@ import json
 import numpy as np
 import pytest
 import torch
-
 from conftest import DURATION, MAINS, START, quick_settings, rewrite_frame, witness_path
 from deepclean_trainer.checks import DataCheckError
 from deepclean_trainer.cycle import run_cycle
-from deepclean_trainer.training_directory import REQUIRED, complete_directories, load_network
+from deepclean_trainer.training_directory import (
+    REQUIRED,
+    complete_directories,
+    load_network,
+)
 
 
 def test_training_reduces_the_in_band_residual(frames):
@@ -31,6 +34,7 @@ def test_training_reduces_the_in_band_residual(frames):
     assert "epoch 6/6" in (result.directory.path / "train.log").read_text()
     network, scaler = load_network(result.directory)
     assert scaler.target_std == metadata["scaler"]["target_std"]
+    assert not network.training and network.stride == 16
 
 
 def test_same_seed_same_weights_and_warm_start(frames):

@@ -4,8 +4,16 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-from conftest import DURATION, MAINS, START, STATE, rewrite_frame, source_for, strain_path, witness_path
+from conftest import (
+    DURATION,
+    MAINS,
+    START,
+    STATE,
+    rewrite_frame,
+    source_for,
+    strain_path,
+    witness_path,
+)
 from deepclean_trainer.checks import DataCheckError
 from deepclean_trainer.dataset import load_span
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import threading
 
 import torch
-
 from deepclean_trainer.export_queue import ExportWorker, pending, send_pending
 from deepclean_trainer.exporter_client import ExporterClient
 from deepclean_trainer.training_directory import write_training_directory

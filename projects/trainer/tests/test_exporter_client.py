@@ -6,8 +6,12 @@ import socket
 import threading
 
 import pytest
-
-from deepclean_trainer.exporter_client import ExporterClient, ExporterUnavailable, ExportRejected, read_token
+from deepclean_trainer.exporter_client import (
+    ExporterClient,
+    ExporterUnavailable,
+    ExportRejected,
+    read_token,
+)
 from exporter_stub import ExporterStub
 
 
@@ -40,9 +44,8 @@ def test_retries_with_backoff_while_unavailable(token_file, tmp_path):
 def test_bad_token_is_rejected_not_retried(tmp_path, monkeypatch):
     """A 401 raises ExportRejected at once with the exporter's reason."""
     monkeypatch.setenv("DEEPCLEAN_EXPORTER_TOKEN", "wrong")
-    with ExporterStub() as stub:
-        with pytest.raises(ExportRejected, match="401.*bad token"):
-            ExporterClient(stub.url).export_with_retry(tmp_path, threading.Event(), first_delay=0.01)
+    with ExporterStub() as stub, pytest.raises(ExportRejected, match="401.*bad token"):
+        ExporterClient(stub.url).export_with_retry(tmp_path, threading.Event(), first_delay=0.01)
     assert len(stub.requests) == 1
 
 

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from scipy.signal import welch
-
 from deepclean_trainer.loss import PsdRatioLoss, WelchPsd
+from scipy.signal import welch
 
 RATE = 4096
 BAND = (58.0, 62.0)

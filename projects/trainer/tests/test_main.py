@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
-
 from conftest import DURATION, START
 from deepclean.synthetic import H1_WITNESSES
 from deepclean_trainer.main import main
@@ -74,7 +77,36 @@ def test_cli_rejects_out_of_range_value_naming_the_key(tmp_path):
     """deepclean-train with a negative batch size stops at start-up naming batch_size."""
     completed = subprocess.run(
         [sys.executable, "-m", "deepclean_trainer", "--config", str(ROOT / "pyproject.toml"), "--batch_size", "-3"],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True, text=True, timeout=120, check=False,
     )
     assert completed.returncode != 0
     assert "batch_size" in completed.stderr
+
+
+def test_continuous_mode_trains_exports_and_stops_on_sigterm(frames, monkeypatch):
+    """Continuous mode trains once enough ready data is there, exports it, and exits 0 on SIGTERM."""
+    monkeypatch.setenv("DEEPCLEAN_EXPORTER_TOKEN", "secret")
+    previous = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
+    with ExporterStub() as stub:
+
+        def stop_when_exported():
+            while not stub.requests and not done.is_set():
+                time.sleep(0.1)
+            time.sleep(0.5)  # let the worker write exported.json
+            os.kill(os.getpid(), signal.SIGTERM)
+
+        done = threading.Event()
+        watcher = threading.Thread(target=stop_when_exported, daemon=True)
+        watcher.start()
+        try:
+            status = main(**arguments(frames, mode="continuous", start=None, end=None, train_duration=DURATION,
+                                      exporter_url=stub.url, max_band_asd_ratio=1.5, poll_interval=0.1,
+                                      max_epochs=1))
+        finally:
+            done.set()
+            for number, handler in previous.items():
+                signal.signal(number, handler)
+    assert status == 0
+    (directory,) = complete_directories(frames / "training")
+    assert directory.metadata["span"] == {"start": START, "end": START + DURATION}
+    assert directory.exported_version == 1

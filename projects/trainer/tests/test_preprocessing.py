@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from conftest import DURATION, MAINS, START, source_for
 from deepclean.synthetic import H1_WITNESSES
 from deepclean_trainer.dataset import load_span
-from deepclean_trainer.preprocessing import Scaler, Segment, split_validation, to_segments
+from deepclean_trainer.preprocessing import (
+    Scaler,
+    Segment,
+    split_validation,
+    to_segments,
+)
 
 
 def segment(start: float, seconds: int, rate: int = 16) -> Segment:

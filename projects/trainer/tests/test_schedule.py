@@ -5,7 +5,12 @@ from __future__ import annotations
 import threading
 
 from conftest import DURATION, START, STATE, rewrite_frame, source_for, strain_path
-from deepclean_trainer.schedule import ContinuousSchedule, ReadyCounter, default_span, run_continuously
+from deepclean_trainer.schedule import (
+    ContinuousSchedule,
+    ReadyCounter,
+    default_span,
+    run_continuously,
+)
 
 
 def unready(data):

@@ -6,7 +6,6 @@ import json
 
 import pytest
 import torch
-
 from deepclean_trainer import training_directory as td
 
 
