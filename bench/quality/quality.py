@@ -33,7 +33,7 @@ import spans  # noqa: E402
 from wiener import wiener_noise  # noqa: E402
 
 from deepclean.config import find_config, load_table  # noqa: E402
-from deepclean.synthetic import DetectorConfig, SyntheticDetector  # noqa: E402
+from deepclean.synthetic import DetectorConfig, SyntheticDetector, SyntheticSpan  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 METHODS = ("deepclean", "nomad", "wiener")
@@ -70,7 +70,9 @@ def log(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
 
 
-def run_deepclean(args, suite, train_span, test_span, test_start, test_end) -> dict:
+def run_deepclean(args: argparse.Namespace, suite: deepclean_method.Suite, train_span: SyntheticSpan,
+                  test_span: SyntheticSpan, test_start: int, test_end: int) -> dict:
+    """Train, export and clean with the suite's services; the cleaned test span and details."""
     log("DeepClean: writing frames (training span and test span with margins)")
     spans.write_training_frames(train_span, suite.strain_dir, suite.witness_dir)
     spans.write_training_frames(test_span, suite.strain_dir, suite.witness_dir)
@@ -100,8 +102,9 @@ def run_deepclean(args, suite, train_span, test_span, test_start, test_end) -> d
     }
 
 
-def run_nomad(args, work: Path, train_npz: Path, test_npz: Path, cut: slice, test_raw: np.ndarray,
+def run_nomad(args: argparse.Namespace, work: Path, train_npz: Path, test_npz: Path, cut: slice, test_raw: np.ndarray,
               bandpass: bool) -> dict:
+    """Train NOMAD and estimate the test span's noise in its own environment."""
     subprocess.run([str(ROOT / "bench" / "quality" / "setup_nomad.sh")], check=True)
     output = work / ("nomad.npz" if bandpass else "nomad-unfiltered.npz")
     command = [str(ROOT / ".venvs" / "bench-nomad" / "bin" / "python"), str(ROOT / "bench" / "quality" / "nomad_runner.py"),

@@ -15,11 +15,15 @@ filter can do, not a streaming one.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import numpy as np
 from scipy.signal import oaconvolve
 from scipy.signal.windows import hann
+
+from deepclean.signal import bandpass_sos, resample, zero_phase_bandpass
+from deepclean.synthetic import SyntheticSpan
 
 Band = tuple[float, float]
 
@@ -86,14 +90,12 @@ class WienerFilter:
         return total
 
 
-def witnesses_at(span, sample_rate: int) -> np.ndarray:
+def witnesses_at(span: SyntheticSpan, sample_rate: int) -> np.ndarray:
     """The witnesses of a synthetic span resampled to ``sample_rate`` (N x T), in channel order."""
-    from deepclean.signal import resample
-
     return np.stack([resample(x, span.witness_sample_rates[name], sample_rate) for name, x in span.witnesses.items()])
 
 
-def wiener_noise(train, test, sample_rate: int, band: Band, fftlength: float, fit_band: Band,
+def wiener_noise(train: SyntheticSpan, test: SyntheticSpan, sample_rate: int, band: Band, fftlength: float, fit_band: Band,
                  filter_order: int) -> tuple[np.ndarray, float]:
     """Fit on the ``train`` span, estimate the noise of the ``test`` span at the strain rate.
 
@@ -102,10 +104,6 @@ def wiener_noise(train, test, sample_rate: int, band: Band, fftlength: float, fi
     working rate, then resampling to the strain rate. Returns the estimate
     and the seconds the fit took.
     """
-    import time
-
-    from deepclean.signal import bandpass_sos, resample, zero_phase_bandpass
-
     strain_rate = train.strain_sample_rate
     began = time.perf_counter()
     target = resample(train.strain, strain_rate, sample_rate)
