@@ -2,7 +2,7 @@
 # The quality benchmark in one command (see bench/quality/README.md).
 #
 #   bench/quality/run.sh                                  full run: 1024 s training, 1024 s test (~20-30 min)
-#   bench/quality/run.sh --train-seconds 128 --test-seconds 128 --max-train-seconds 60    smoke run
+#   bench/quality/run.sh --smoke                          smoke run: 128 s spans, tiny training (1-5 min)
 #   bench/quality/run.sh --help                           every option
 #
 # Builds the environments it uses when they are missing or stale (./build.sh
