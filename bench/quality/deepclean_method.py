@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import time
 from dataclasses import dataclass
@@ -73,6 +74,13 @@ class Suite:
             tail = log_path.read_text().splitlines()[-15:]
             raise StepError(f"{step} failed (exit {done.returncode}); last lines of {log_path}:\n" + "\n".join(tail))
         return time.perf_counter() - began
+
+
+def forget_previous_run(suite: Suite) -> None:
+    """Remove the training directories, model repository and cleaned frames of an earlier run
+    in the same working directory (the frames stay: they are the same for the same seed)."""
+    for name in ("training", "model-repo", "cleaned"):
+        shutil.rmtree(suite.work / name, ignore_errors=True)
 
 
 def train(suite: Suite, start: int, end: int, profile: str | None, seed: int, extra: list[str]) -> tuple[Path, float]:

@@ -81,6 +81,7 @@ def log(message: str) -> None:
 def run_deepclean(args: argparse.Namespace, suite: deepclean_method.Suite, train_span: SyntheticSpan,
                   test_span: SyntheticSpan, test_start: int, test_end: int) -> dict:
     """Train, export and clean with the suite's services; the cleaned test span and details."""
+    deepclean_method.forget_previous_run(suite)
     log("DeepClean: writing frames (training span and test span with margins)")
     spans.write_training_frames(train_span, suite.strain_dir, suite.witness_dir)
     spans.write_training_frames(test_span, suite.strain_dir, suite.witness_dir)
