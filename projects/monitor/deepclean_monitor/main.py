@@ -6,6 +6,8 @@ See ``monitor_loop`` for the pipeline and ``policy`` for the decision rules.
 from __future__ import annotations
 
 import logging
+import signal
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
@@ -147,11 +149,15 @@ def monitor(
         cleaned_retention_seconds, report_retention_seconds, metrics_textfile,
     )
     log.info("monitor: cleaned frames %s, raw %s, exporter %s", cleaned_dir, strain_dir, exporter_url)
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _interrupt) if in_main_thread else None
     try:
         run_loop(service, reports.write, poll_interval, report_interval, run_seconds, exit_when_idle)
     except KeyboardInterrupt:
-        log.info("monitor: interrupted")
+        log.info("monitor: stopping on a signal")
     finally:
+        if in_main_thread:
+            signal.signal(signal.SIGTERM, previous)
         stop_serving()
         if service.state.last_gps is not None:
             summaries.flush(service.state.last_gps + 1)
@@ -190,3 +196,8 @@ def check_settings(
         raise ConfigError(
             f"min_seconds ({min_seconds}) exceeds window_seconds ({window_seconds}): no version could ever be trusted"
         )
+
+
+def _interrupt(signum, _frame) -> None:
+    """SIGTERM stops the loop like Ctrl-C: final reports and summaries are written, exit 0."""
+    raise KeyboardInterrupt
