@@ -16,7 +16,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
-from .atomic_files import replace_file
+from deepclean.atomic_files import replace_file
+
 from .policy import Decision
 from .version_windows import VersionQuality
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
 
-from .atomic_files import replace_file
+from deepclean.atomic_files import replace_file
 from .policy import Decision
 from .version_windows import VersionQuality
 

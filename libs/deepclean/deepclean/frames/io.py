@@ -10,13 +10,13 @@ half-written file with a frame name.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import gwframe
 import numpy as np
+
+from ..atomic_files import replace_file
 
 
 class FrameError(RuntimeError):
@@ -109,16 +109,7 @@ def write_frame(
         name=ifo,
         compression=6 if compress else 0,
     )
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(payload)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return replace_file(path, payload)
 
 
 def read_timeseries(path: str | Path, channels: list[str]):
