@@ -73,6 +73,16 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
+def _value(text: str) -> int | float | str:
+    """A command-line value: an int, a float, else the text itself."""
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
 def trainer_settings(args: argparse.Namespace, data: Path) -> dict:
     """The [tool.typeo.scripts.train] table with the benchmark's paths and overrides."""
     settings = load_table("train", ROOT / "pyproject.toml")
@@ -87,7 +97,7 @@ def trainer_settings(args: argparse.Namespace, data: Path) -> dict:
         settings["mains_channel"] = None
     for item in args.set:
         key, value = item.split("=", 1)
-        settings[key] = type(settings[key])(value) if settings.get(key) is not None else float(value)
+        settings[key] = type(settings[key])(value) if settings.get(key) is not None else _value(value)
     return settings
 
 

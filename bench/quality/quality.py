@@ -162,6 +162,8 @@ def main(argv: list[str] | None = None) -> int:
     config_path = find_config(ROOT)
     base = load_table("train", config_path)
     band = tuple(float(edge) for edge in base["band"])
+    margin = float(base.get("filter_margin", 1.0))
+    filter_band = (band[0] - margin, band[1] + margin)  # the trainer's subtraction filter
     sample_rate = int(base["sample_rate"])
     seed = args.seed if args.seed is not None else int(load_table("detector", config_path)["seed"])
     out = args.out.resolve()
@@ -194,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
             log(f"NOMAD: trained in {results[-1]['training_seconds']:.0f} s")
     if "wiener" in args.methods:
         log("Wiener: fitting and filtering")
-        noise, fit_seconds = wiener_noise(train_span, test_span, sample_rate, band, args.wiener_fftlength,
+        noise, fit_seconds = wiener_noise(train_span, test_span, sample_rate, filter_band, args.wiener_fftlength,
                                           tuple(args.wiener_fit_band), int(base.get("filter_order", 8)))
         results.append({"label": "Wiener (linear, 21 witnesses)", "cleaned": raw - noise[cut],
                         "training_seconds": fit_seconds,

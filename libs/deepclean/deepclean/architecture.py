@@ -19,6 +19,21 @@ convolutions next to the witnesses themselves::
          │                                      ├─ concat (2N-1) ─ input conv ─ down ×4 ─ up ×4 ─ output conv
          └─ mains[:, i] × other witnesses (N-1) ┘
 
+Linear path
+-----------
+Most of the mains noise is a linear filter of the witnesses and their
+products (a complex gain around 60 Hz), which the autoencoder can only
+approximate through its tanh bottleneck. With ``linear_kernel_size`` set, one
+convolution without activation maps the same inputs straight to the output
+and the autoencoder's output is added to it, so the network learns the linear
+part exactly and spends its non-linear capacity on what is left::
+
+    inputs ─┬─ autoencoder ──────────┬─ + ─ prediction
+            └─ linear conv (no bias) ┘
+
+The linear path starts at zero: an untrained network predicts what the
+autoencoder alone would.
+
 The exporter rebuilds the network from ``metadata["architecture"]["kwargs"]``,
 so every option is a keyword argument of :class:`DeepClean` with a JSON value.
 """
@@ -70,6 +85,9 @@ class DeepClean(nn.Module):
         Index of the mains-monitor witness; when set, its products with every
         other witness are fed to the convolutions too (see the module notes).
         None gives the original network.
+    linear_kernel_size
+        Odd length of the linear path's kernel (see the module notes); None:
+        no linear path.
     widths
         Channels of the downsampling blocks (their number sets :attr:`stride`).
     """
@@ -82,6 +100,7 @@ class DeepClean(nn.Module):
         kernel_size: int = 7,
         mains_index: int | None = None,
         widths: Sequence[int] = (8, 16, 32, 64),
+        linear_kernel_size: int | None = None,
     ) -> None:
         super().__init__()
         if num_witnesses < 1:
@@ -90,6 +109,8 @@ class DeepClean(nn.Module):
             raise ValueError(f"kernel_size must be odd and positive, got {kernel_size}")
         if not widths or any(w < 1 for w in widths):
             raise ValueError(f"widths must be positive channel counts, got {list(widths)}")
+        if linear_kernel_size is not None and (linear_kernel_size % 2 != 1 or linear_kernel_size < 1):
+            raise ValueError(f"linear_kernel_size must be odd and positive, got {linear_kernel_size}")
         self.num_witnesses = num_witnesses
         self.kernel_size = kernel_size
         self.widths = tuple(int(w) for w in widths)
@@ -119,6 +140,13 @@ class DeepClean(nn.Module):
             channels = width
         self.upsampler = nn.Sequential(*up)
         self.output_conv = nn.Conv1d(n, 1, kernel_size, padding=pad)
+        self.linear_kernel_size = linear_kernel_size
+        self.linear: nn.Conv1d | None = None
+        if linear_kernel_size is not None:
+            self.linear = nn.Conv1d(
+                self.input_conv[0].in_channels, 1, linear_kernel_size, padding=linear_kernel_size // 2, bias=False
+            )
+            nn.init.zeros_(self.linear.weight)
 
     @property
     def stride(self) -> int:
@@ -134,11 +162,17 @@ class DeepClean(nn.Module):
             reach += half * 2**level
         for level in reversed(range(len(self.widths))):  # transposed convs
             reach += (half + 1) * 2**level
-        return reach + half  # output conv
+        reach += half  # output conv
+        if self.linear_kernel_size is not None:
+            reach = max(reach, self.linear_kernel_size // 2)
+        return reach
 
     def forward(self, witnesses: torch.Tensor) -> torch.Tensor:
-        x = self.products(witnesses)
-        x = self.input_conv(x)
+        inputs = self.products(witnesses)
+        x = self.input_conv(inputs)
         x = self.downsampler(x)
         x = self.upsampler(x)
-        return self.output_conv(x)[:, 0]
+        prediction = self.output_conv(x)[:, 0]
+        if self.linear is not None:
+            prediction = prediction + self.linear(inputs)[:, 0]
+        return prediction

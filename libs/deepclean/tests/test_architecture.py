@@ -14,7 +14,10 @@ from deepclean.architecture import DeepClean, WitnessProducts
 torch.set_num_threads(2)
 
 
-@pytest.mark.parametrize("kwargs", [{}, {"mains_index": 0}, {"kernel_size": 5, "widths": [4, 8, 16]}])
+@pytest.mark.parametrize(
+    "kwargs",
+    [{}, {"mains_index": 0}, {"kernel_size": 5, "widths": [4, 8, 16]}, {"mains_index": 0, "linear_kernel_size": 31}],
+)
 def test_output_shape_and_stride(kwargs):
     """(batch, witnesses, time) in, (batch, time) out, for time a multiple of the stride."""
     network = DeepClean(5, **kwargs).eval()
@@ -24,7 +27,7 @@ def test_output_shape_and_stride(kwargs):
     assert network.stride == 2 ** len(kwargs.get("widths", DeepClean.widths))
 
 
-@pytest.mark.parametrize("kwargs", [{}, {"mains_index": 2}])
+@pytest.mark.parametrize("kwargs", [{}, {"mains_index": 2}, {"mains_index": 2, "linear_kernel_size": 31}])
 def test_receptive_field_bounds_the_reach(kwargs):
     """A change farther than receptive_field samples never reaches an output; the bound is tight within a stride."""
     torch.manual_seed(0)
@@ -75,6 +78,20 @@ def test_products_let_the_network_fit_a_bilinear_coupling():
     assert losses[0] < 0.5 * losses[None]
 
 
+def test_linear_path_starts_at_zero_and_widens_the_reach_only_when_longer():
+    """An untrained linear path leaves the output as the autoencoder's; a kernel longer than the
+    autoencoder's reach sets the receptive field."""
+    torch.manual_seed(0)
+    plain = DeepClean(3, mains_index=0).eval()
+    torch.manual_seed(0)
+    linear = DeepClean(3, mains_index=0, linear_kernel_size=31).eval()
+    x = torch.randn(2, 3, 512)
+    with torch.no_grad():
+        torch.testing.assert_close(linear(x), plain(x))
+    assert linear.receptive_field == plain.receptive_field
+    assert DeepClean(3, linear_kernel_size=2 * plain.receptive_field + 41).receptive_field == plain.receptive_field + 20
+
+
 def test_bad_arguments_are_rejected():
     """Even kernels, a mains index out of range and empty widths raise ValueError naming the argument."""
     with pytest.raises(ValueError, match="kernel_size"):
@@ -83,12 +100,15 @@ def test_bad_arguments_are_rejected():
         DeepClean(3, mains_index=3)
     with pytest.raises(ValueError, match="widths"):
         DeepClean(3, widths=[])
+    with pytest.raises(ValueError, match="linear_kernel_size"):
+        DeepClean(3, linear_kernel_size=32)
 
 
 def test_onnx_export_with_dynamic_time_matches_torch():
-    """The legacy ONNX exporter handles the product stage; onnxruntime (if present) agrees with torch."""
+    """The legacy ONNX exporter handles the product stage and the linear path; onnxruntime (if present) agrees with torch."""
     torch.manual_seed(0)
-    network = DeepClean(4, mains_index=0).eval()
+    network = DeepClean(4, mains_index=0, linear_kernel_size=31).eval()
+    torch.nn.init.normal_(network.linear.weight, std=0.1)
     buffer = io.BytesIO()
     torch.onnx.export(
         network, (torch.randn(1, 4, 256),), buffer, input_names=["witness"], output_names=["noise"],

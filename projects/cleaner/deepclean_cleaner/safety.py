@@ -1,10 +1,17 @@
 """Stage: never write a second cleaned worse than raw.
 
 Over a sliding window of seconds, the gate compares the spectrum the cleaning
-would produce with the raw strain's: the mean ASD ratio in the band, and the
-worst ratio in 1 Hz bins anywhere else in ``check_range``. While either exceeds
-its tolerance the raw strain is written (the subtraction weight ramps to 0 and
-back to 1 with half-cosine tapers) and the fallback is reported.
+would produce with the raw strain's: the ASD ratio of the total power in the
+band and its shoulders, and the worst ratio in 1 Hz bins anywhere else in
+``check_range``. While either exceeds its tolerance the raw strain is written
+(the subtraction weight ramps to 0 and back to 1 with half-cosine tapers) and
+the fallback is reported.
+
+The shoulders are the :data:`SHOULDER_HZ` either side of the band: a 1 s Hann
+window mixes each bin with its neighbours within 2 Hz, so a bin there measures
+the band's edge as much as itself. Judged one by one they would fail on the
+reshuffling of the (large) in-band noise near the edge; judged with the band,
+by total power, they fail only when the cleaning adds power overall.
 """
 
 from __future__ import annotations
@@ -14,6 +21,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from scipy.signal.windows import hann
+
+SHOULDER_HZ = 2.0
+"""Half-width of a 1 s Hann window's main lobe: bins this close to the band are judged with it."""
 
 
 @dataclass(frozen=True)
@@ -43,9 +53,9 @@ class SafetyGate:
     window
         Seconds in the sliding window.
     band_tolerance
-        Largest accepted mean ASD ratio cleaned/raw in the band.
+        Largest accepted ASD ratio cleaned/raw of the total power in the band and its shoulders.
     out_of_band_tolerance
-        Largest accepted ASD ratio in any 1 Hz bin of ``check_range`` outside the band.
+        Largest accepted ASD ratio in any 1 Hz bin of ``check_range`` outside the band and its shoulders.
     check_range
         Frequencies (Hz) checked outside the band.
     taper
@@ -69,7 +79,7 @@ class SafetyGate:
         self._hann = hann(self.sample_rate, sym=False)
         frequencies = np.fft.rfftfreq(self.sample_rate, 1.0 / self.sample_rate)
         low, high = self.band
-        self._in_band = (frequencies >= low) & (frequencies <= high)
+        self._in_band = (frequencies >= low - SHOULDER_HZ) & (frequencies <= high + SHOULDER_HZ)
         self._out_of_band = (
             (frequencies >= self.check_range[0])
             & (frequencies <= self.check_range[1])

@@ -76,6 +76,7 @@ def test_command_serves_from_the_configuration_file(tmp_path: Path) -> None:
         "--exporter_token_file", str(token_file),
         "--log_dir", str(tmp_path / "logs"),
         "--check_samples", "512",
+        "--sample_rate", "4096",  # the rate the test's training directory was made at
     ]  # fmt: skip
     env = {k: v for k, v in os.environ.items() if k != "DEEPCLEAN_EXPORTER_TOKEN"}
     process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -52,6 +52,7 @@ class CycleSettings:
     training_root: Path
     sample_rate: int
     band: tuple[float, float]
+    filter_band: tuple[float, float]
     filter_order: int
     edge_seconds: float
     min_ready_seconds: int
@@ -67,6 +68,7 @@ class CycleSettings:
     seed: int
     device: torch.device
     recency_seconds: float | None = None
+    loss_weighting: str = "power"
     extra_metadata: dict = field(default_factory=dict)
 
 
@@ -127,7 +129,7 @@ def _train(settings: CycleSettings, start: int, end: int, name: str, stop: threa
     torch.manual_seed(settings.seed)
     network = DeepClean(**settings.architecture)
     window = round(settings.window_seconds * settings.sample_rate) // network.stride * network.stride
-    segments = to_segments(span, list(source.witness_channels), settings.sample_rate, settings.band,
+    segments = to_segments(span, list(source.witness_channels), settings.sample_rate, settings.filter_band,
                            settings.filter_order, settings.edge_seconds)
     training, validation = split_validation(segments, settings.validation_fraction, window)
     scaler = Scaler.fit(training)
@@ -142,14 +144,14 @@ def _train(settings: CycleSettings, start: int, end: int, name: str, stop: threa
     if previous is not None:
         fit_settings = FitSettings(**{**asdict(fit_settings),
                                       "learning_rate": fit_settings.learning_rate * settings.warm_start_lr_factor})
-    loss = PsdRatioLoss(settings.sample_rate, settings.band, settings.fftlength)
+    loss = PsdRatioLoss(settings.sample_rate, settings.filter_band, settings.fftlength, settings.loss_weighting)
     result = fit(network, loss, sampler, held_out, fit_settings, settings.device, stop)
     if result.best_state is None:
         raise DataCheckError(f"training on GPS {start}-{end} produced no finite validation loss")
     network.load_state_dict(result.best_state)
     network.cpu()
-    ratio = validation_band_asd_ratio(network, validation, scaler, settings.band, settings.filter_order,
-                                      settings.fftlength)
+    ratio = validation_band_asd_ratio(network, validation, scaler, settings.band, settings.filter_band,
+                                      settings.filter_order, settings.fftlength)
     log.info("validation: loss %.4f, in-band ASD ratio %.4f", result.best_validation_loss, ratio)
 
     metadata = {
@@ -160,7 +162,7 @@ def _train(settings: CycleSettings, start: int, end: int, name: str, stop: threa
         "sample_rate": settings.sample_rate,
         "strain_sample_rate": int(span.strain_rate),
         "band": list(settings.band),
-        "filter": {"kind": FILTER_KIND, "order": settings.filter_order, "band": list(settings.band)},
+        "filter": {"kind": FILTER_KIND, "order": settings.filter_order, "band": list(settings.filter_band)},
         "scaler": scaler.to_metadata(),
         "architecture": {"name": "DeepClean", "kwargs": settings.architecture},
         "span": {"start": start, "end": end},
@@ -176,6 +178,7 @@ def _train(settings: CycleSettings, start: int, end: int, name: str, stop: threa
             "warm_start_from": str(previous.path.name) if previous else None,
             "window_seconds": window / settings.sample_rate,
             "recency_seconds": settings.recency_seconds,
+            "loss_weighting": settings.loss_weighting,
             "seed": settings.seed,
             **asdict(fit_settings),
         },

@@ -1,16 +1,27 @@
 """The training loss: the in-band PSD ratio of the residual to the target.
 
 Both PSDs are Welch estimates (Hann window, half overlap, mean removed per
-segment, as ``scipy.signal.welch``) pooled over the batch; the loss is the
-ratio PSD(target - prediction) / PSD(target) averaged over the frequency bins
-of the band. 0 means the in-band noise is predicted perfectly, 1 means the
-prediction removes nothing.
+segment, as ``scipy.signal.welch``) pooled over the batch. Two weightings of
+the band's bins:
+
+- ``"power"``: the in-band power of the residual over that of the target,
+  i.e. the fraction of the in-band noise power left. Bins count by their
+  power, so the mains line itself, where most of the noise is, dominates;
+- ``"per_bin"``: the ratio PSD(target - prediction) / PSD(target) averaged
+  over the bins (the original DeepClean loss), which weights a sideband bin
+  barely above the floor as much as the line and so trades line residual for
+  small gains where little can be removed.
+
+0 means the in-band noise is predicted perfectly, 1 means the prediction
+removes nothing.
 """
 
 from __future__ import annotations
 
 import torch
 from torch import nn
+
+LOSS_WEIGHTINGS = ("power", "per_bin")
 
 
 class WelchPsd(nn.Module):
@@ -44,12 +55,19 @@ class WelchPsd(nn.Module):
 
 
 class PsdRatioLoss(nn.Module):
-    """Mean over the band of PSD(target - prediction) / PSD(target)."""
+    """In-band PSD(target - prediction) relative to PSD(target), weighted per ``weighting``."""
 
-    def __init__(self, sample_rate: float, band: tuple[float, float], fftlength: float = 2.0) -> None:
+    def __init__(
+        self, sample_rate: float, band: tuple[float, float], fftlength: float = 2.0, weighting: str = "power"
+    ) -> None:
         super().__init__()
+        if weighting not in LOSS_WEIGHTINGS:
+            raise ValueError(f"loss weighting must be one of {LOSS_WEIGHTINGS}, got {weighting!r}")
         self.psd = WelchPsd(sample_rate, fftlength, band)
+        self.weighting = weighting
 
     def forward(self, prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        residual = target - prediction
-        return (self.psd(residual) / self.psd(target)).mean()
+        residual, reference = self.psd(target - prediction), self.psd(target)
+        if self.weighting == "power":
+            return residual.sum() / reference.sum()
+        return (residual / reference).mean()

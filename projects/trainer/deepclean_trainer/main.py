@@ -66,11 +66,14 @@ def main(
     validation_fraction: OpenUnitInterval = 0.125,
     edge_seconds: NonNegativeFloat = 4.0,
     filter_order: PositiveInt = 8,
+    filter_margin: NonNegativeFloat = 1.0,
     mains_channel: str | None = "H1:PEM-CS_MAINSMON_EBAY_1_DQ",
     kernel_size: PositiveInt = 7,
+    linear_kernel_size: PositiveInt | None = None,
     window_seconds: PositiveFloat = 4.0,
     recency_seconds: PositiveFloat | None = None,
     fftlength: PositiveFloat = 2.0,
+    loss_weighting: Literal["power", "per_bin"] = "power",
     batch_size: PositiveInt = 16,
     max_epochs: PositiveInt = 100,
     steps_per_epoch: PositiveInt = 10,
@@ -114,9 +117,17 @@ def main(
         Most recent fraction of the ready data held out for validation.
     edge_seconds
         Seconds dropped at both ends of each ready stretch (filter transients).
+    filter_margin
+        Hz added on each side of ``band`` for the zero-phase Butterworth filter
+        of the target and the estimate (and the loss): a filter with its edges
+        at the band's edges passes only half of the noise there, so the band
+        sits in the flat part of a slightly wider filter.
     mains_channel
         Witness whose products with every other witness the network forms
         (None: the original network without products).
+    linear_kernel_size
+        Odd kernel length of the network's linear path from the witnesses and
+        products straight to the output (None: no linear path).
     window_seconds, batch_size
         Length and number of the random training windows per step.
     recency_seconds
@@ -125,6 +136,10 @@ def main(
         recent data describes the drifting couplings best.
     fftlength
         Welch segment length of the PSD-ratio loss and the validation ASDs.
+    loss_weighting
+        "power": the loss is the fraction of the in-band noise power left;
+        "per_bin": the PSD ratio averaged over the band's bins (the original
+        DeepClean loss).
     max_epochs, steps_per_epoch
         An epoch is steps_per_epoch steps followed by a validation pass.
     lr_patience, lr_factor, early_stop_patience
@@ -230,6 +245,11 @@ def _cycle_settings(**values) -> CycleSettings:
     band = tuple(float(f) for f in values["band"])
     if not 0 < band[0] < band[1] < values["sample_rate"] / 2:
         raise ConfigError(f"band {list(band)} must satisfy 0 < low < high < sample_rate/2")
+    filter_band = (band[0] - values["filter_margin"], band[1] + values["filter_margin"])
+    if not 0 < filter_band[0] < filter_band[1] < values["sample_rate"] / 2:
+        raise ConfigError(
+            f"filter_margin {values['filter_margin']} puts the filter band {list(filter_band)} outside (0, sample_rate/2)"
+        )
     channels = list(values["witness_channels"])
     if not channels or len(set(channels)) != len(channels):
         raise ConfigError(f"witness_channels must be non-empty and unique, got {channels}")
@@ -243,6 +263,10 @@ def _cycle_settings(**values) -> CycleSettings:
     architecture = {"num_witnesses": len(channels), "kernel_size": values["kernel_size"]}
     if mains is not None:
         architecture["mains_index"] = channels.index(mains)
+    if values["linear_kernel_size"] is not None:
+        if values["linear_kernel_size"] % 2 != 1:
+            raise ConfigError(f"linear_kernel_size must be odd, got {values['linear_kernel_size']}")
+        architecture["linear_kernel_size"] = values["linear_kernel_size"]
     device = values["device"]
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
@@ -256,6 +280,7 @@ def _cycle_settings(**values) -> CycleSettings:
         training_root=values["training_root"],
         sample_rate=values["sample_rate"],
         band=band,
+        filter_band=filter_band,
         filter_order=values["filter_order"],
         edge_seconds=values["edge_seconds"],
         min_ready_seconds=values["min_ready_seconds"],
@@ -277,6 +302,7 @@ def _cycle_settings(**values) -> CycleSettings:
         seed=values["seed"],
         device=torch.device(device),
         recency_seconds=values["recency_seconds"],
+        loss_weighting=values["loss_weighting"],
     )
 
 

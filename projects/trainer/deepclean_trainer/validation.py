@@ -40,11 +40,12 @@ def predict(network: nn.Module, witnesses: np.ndarray, chunk: int = 65536) -> np
 
 
 def noise_estimate(
-    network: nn.Module, segment: Segment, scaler: Scaler, band: tuple[float, float], filter_order: int
+    network: nn.Module, segment: Segment, scaler: Scaler, filter_band: tuple[float, float], filter_order: int
 ) -> np.ndarray:
-    """The network's estimate of the in-band noise in strain units at the working rate."""
+    """The network's estimate of the noise in strain units at the working rate, band-passed
+    to ``filter_band`` as the cleaner does."""
     prediction = scaler.unscale_prediction(predict(network, scaler.scale_witnesses(segment.witnesses)))
-    return zero_phase_bandpass(prediction, bandpass_sos(band, segment.sample_rate, filter_order))
+    return zero_phase_bandpass(prediction, bandpass_sos(filter_band, segment.sample_rate, filter_order))
 
 
 def validation_band_asd_ratio(
@@ -52,15 +53,17 @@ def validation_band_asd_ratio(
     segments: list[Segment],
     scaler: Scaler,
     band: tuple[float, float],
+    filter_band: tuple[float, float],
     filter_order: int,
     fftlength: float,
 ) -> float:
-    """Mean in-band ASD(cleaned)/ASD(raw) over the held-out segments, weighted by length."""
+    """Mean ASD(cleaned)/ASD(raw) in ``band`` over the held-out segments, weighted by length,
+    the estimate band-passed to ``filter_band``."""
     ratios, weights = [], []
     for segment in segments:
         if segment.num_samples < fftlength * segment.sample_rate:
             continue
-        cleaned = segment.strain - noise_estimate(network, segment, scaler, band, filter_order)
+        cleaned = segment.strain - noise_estimate(network, segment, scaler, filter_band, filter_order)
         ratios.append(band_asd_ratio(cleaned, segment.strain, segment.sample_rate, band, fftlength))
         weights.append(segment.num_samples)
     if not ratios:

@@ -79,10 +79,11 @@ def quick_settings(root: Path, **overrides) -> CycleSettings:
         early_stop_patience=4,
     )
     values = dict(
-        source=source_for(root), training_root=root / "training", sample_rate=4096, band=(58.0, 62.0),
-        filter_order=8, edge_seconds=2.0, min_ready_seconds=48, min_stretch_seconds=16,
+        source=source_for(root), training_root=root / "training", sample_rate=1024, band=(58.0, 62.0),
+        filter_band=(57.0, 63.0), filter_order=8, edge_seconds=2.0, min_ready_seconds=48, min_stretch_seconds=16,
         max_saturated_fraction=0.01, validation_fraction=0.25, window_seconds=1.0, fftlength=0.5,
-        architecture={"num_witnesses": len(H1_WITNESSES), "kernel_size": 7, "mains_index": 0},
+        architecture={"num_witnesses": len(H1_WITNESSES), "kernel_size": 7, "mains_index": 0,
+                      "linear_kernel_size": 31},
         fit=fit, warm_start=True, warm_start_lr_factor=0.3, seed=0, device=torch.device("cpu"),
     )
     values.update(overrides)

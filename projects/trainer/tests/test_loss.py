@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 from deepclean_trainer.loss import PsdRatioLoss, WelchPsd
 from scipy.signal import welch
@@ -20,10 +21,11 @@ def test_welch_psd_matches_scipy():
     np.testing.assert_allclose(ours, theirs[:, in_band].mean(axis=0), rtol=1e-4)
 
 
-def test_loss_is_zero_for_perfect_and_one_for_no_prediction():
+@pytest.mark.parametrize("weighting", ["power", "per_bin"])
+def test_loss_is_zero_for_perfect_and_one_for_no_prediction(weighting):
     """Predicting the target exactly gives 0; predicting nothing gives 1."""
     target = torch.randn(4, 4 * RATE)
-    loss = PsdRatioLoss(RATE, BAND, fftlength=1.0)
+    loss = PsdRatioLoss(RATE, BAND, fftlength=1.0, weighting=weighting)
     assert float(loss(target, target)) == 0.0
     assert abs(float(loss(torch.zeros_like(target), target)) - 1.0) < 1e-6
 
@@ -37,3 +39,25 @@ def test_loss_ignores_out_of_band_error():
     in_band = target + torch.sin(2 * torch.pi * 59.5 * t)
     assert float(loss(out_of_band, target)) < 1e-6
     assert float(loss(in_band, target)) > 0.1
+
+
+def test_power_weighting_is_the_fraction_of_in_band_power_left():
+    """"power" is P_band(residual) / P_band(target) (scipy Welch); "per_bin" weights a weak bin like the line."""
+    rng = np.random.default_rng(3)
+    t = np.arange(8 * RATE) / RATE
+    target = 10 * np.sin(2 * np.pi * 60 * t) + rng.standard_normal(t.size)
+    prediction = 10 * np.sin(2 * np.pi * 60 * t)  # the line removed, the broadband part left
+    frequencies, residual = welch(target - prediction, fs=RATE, nperseg=RATE)
+    _, reference = welch(target, fs=RATE, nperseg=RATE)
+    in_band = (frequencies >= BAND[0]) & (frequencies <= BAND[1])
+    expected = residual[in_band].sum() / reference[in_band].sum()
+    as_tensors = (torch.from_numpy(prediction)[None], torch.from_numpy(target)[None])
+    power = float(PsdRatioLoss(RATE, BAND, fftlength=1.0, weighting="power")(*as_tensors))
+    per_bin = float(PsdRatioLoss(RATE, BAND, fftlength=1.0, weighting="per_bin")(*as_tensors))
+    assert power == pytest.approx(expected, rel=1e-4)
+    assert power < 1e-3 and per_bin > 0.3  # the line's bins count like the empty ones
+
+
+def test_unknown_weighting_is_rejected():
+    with pytest.raises(ValueError, match="weighting"):
+        PsdRatioLoss(RATE, BAND, weighting="median")

@@ -25,7 +25,7 @@ def arguments(root: Path, **overrides) -> dict:
         strain_dir=root / "llhoft", witness_dir=root / "lldetchar", training_root=root / "training",
         log_dir=root / "logs", site="H", ifo="H1", strain_tag="llhoft", witness_tag="lldetchar",
         strain_channel="H1:GDS-CALIB_STRAIN", state_channel="H1:GDS-CALIB_STATE_VECTOR",
-        witness_channels=list(H1_WITNESSES), strain_sample_rate=16384, sample_rate=4096, band=(58.0, 62.0),
+        witness_channels=list(H1_WITNESSES), strain_sample_rate=16384, sample_rate=1024, band=(58.0, 62.0),
         exporter_url="http://127.0.0.1:9", exporter_token_file=None, mode="one-shot", start=START,
         end=START + DURATION, min_ready_seconds=48, min_stretch_seconds=16, edge_seconds=2.0,
         validation_fraction=0.25, window_seconds=2.0, fftlength=1.0, batch_size=8, max_epochs=2,
@@ -61,6 +61,8 @@ def test_one_shot_with_bad_data_exits_1_naming_the_reason(frames, caplog):
         ({"band": (62.0, 58.0)}, "band"),
         ({"mains_channel": "H1:NOT-A-WITNESS"}, "mains_channel"),
         ({"window_seconds": 1.0}, "window_seconds"),
+        ({"filter_margin": 60.0}, "filter_margin"),
+        ({"linear_kernel_size": 32}, "linear_kernel_size"),
         ({"start": START}, "start and end"),
     ],
 )
