@@ -237,7 +237,7 @@ def write_training_dir(root: Path, name: str, seed: int = 0) -> Path:
     from deepclean.architecture import DeepClean
 
     torch.manual_seed(seed)
-    kwargs = {"num_witnesses": len(WITNESSES), "kernel_size": 7, "mains_index": 0}
+    kwargs = {"num_witnesses": len(WITNESSES), "kernel_size": 7, "mains_index": 0, "linear_kernel_size": 31}
     directory = root / name
     directory.mkdir(parents=True)
     torch.save(DeepClean(**kwargs).state_dict(), directory / "weights.pt")
@@ -246,10 +246,10 @@ def write_training_dir(root: Path, name: str, seed: int = 0) -> Path:
         "strain_channel": STRAIN,
         "witness_channels": WITNESSES,
         "witness_sample_rates": WITNESS_RATES,
-        "sample_rate": 4096,
+        "sample_rate": 1024,
         "strain_sample_rate": STRAIN_RATE,
         "band": [58.0, 62.0],
-        "filter": {"kind": "butter-sos-zero-phase", "order": 8, "band": [58.0, 62.0]},
+        "filter": {"kind": "butter-sos-zero-phase", "order": 8, "band": [57.0, 63.0]},
         "scaler": {"witness_mean": [0.0] * 4, "witness_std": [1.0] * 4, "target_mean": 0.0, "target_std": 1e-22},
         "architecture": {"name": "DeepClean", "kwargs": kwargs},
         "span": {"start": 1400000000, "end": 1400001024},

@@ -121,10 +121,10 @@ def add_version(model_dir: Path, version: int) -> None:
         "strain_channel": STRAIN,
         "witness_channels": channels,
         "witness_sample_rates": WITNESSES,
-        "sample_rate": 4096,
+        "sample_rate": 1024,
         "strain_sample_rate": 16384,
         "band": [58.0, 62.0],
-        "filter": {"kind": "butter-sos-zero-phase", "order": 8, "band": [58.0, 62.0]},
+        "filter": {"kind": "butter-sos-zero-phase", "order": 8, "band": [57.0, 63.0]},
         "scaler": {
             "witness_mean": [0.0] * 3,
             "witness_std": [1.0] * 3,

@@ -54,13 +54,13 @@ def test_an_estimate_that_adds_noise_out_of_band_falls_back_to_raw():
 
 def test_bins_next_to_the_band_are_judged_with_it_by_total_power():
     """A little power moved into the band's shoulder (63 Hz) while the line goes is accepted;
-    the same power added well away from the band (70 Hz) is refused."""
+    the same power added well away from the band (75 Hz) is refused."""
     rng = np.random.default_rng(4)
     noise = line(0, 20.0)
     raw = floor(rng) + noise
     shoulder = SafetyGate(RATE, (58.0, 62.0)).process(raw, noise + line(0, 0.5, frequency=63.0))
     assert not shoulder.fallback and shoulder.band_ratio < 0.5
-    away = SafetyGate(RATE, (58.0, 62.0)).process(raw, noise + line(0, 0.5, frequency=70.0))
+    away = SafetyGate(RATE, (58.0, 62.0)).process(raw, noise + line(0, 0.5, frequency=75.0))
     assert away.fallback and away.worst_out_of_band_ratio > 1.05
 
 

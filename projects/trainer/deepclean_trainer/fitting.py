@@ -115,24 +115,34 @@ def fit(
             return (time.process_time() - cpu_started) / torch.get_num_threads()
         return time.monotonic() - started
 
-    epochs_without_improvement = 0
+    def over_budget() -> bool:
+        return settings.max_train_seconds is not None and budget_used() > settings.max_train_seconds
+
+    epochs_without_improvement, total_steps = 0, 0
     for epoch in range(1, settings.max_epochs + 1):
-        running = 0.0
+        running, steps = 0.0, 0
         for _ in range(settings.steps_per_epoch):
             if stop is not None and stop.is_set():
                 raise TrainingInterrupted(f"stopped during epoch {epoch}")
+            if over_budget():  # a slow step (a loaded machine) must not overrun the budget by an epoch
+                break
             witnesses, targets = sampler.batch(settings.batch_size)
             value = loss(network(witnesses.to(device)), targets.to(device))
             optimizer.zero_grad(set_to_none=True)
             value.backward()
             optimizer.step()
             running += float(value.detach())
+            steps += 1
+        if steps == 0:
+            result.stop_reason = f"{settings.budget_clock} time budget of {settings.max_train_seconds:g} s reached"
+            break
+        total_steps += steps
         validation_loss = evaluate(network, loss, val_witnesses, val_targets, settings.batch_size)
         elapsed = time.monotonic() - started
         record = EpochRecord(
             epoch=epoch,
-            steps=epoch * settings.steps_per_epoch,
-            train_loss=running / settings.steps_per_epoch,
+            steps=total_steps,
+            train_loss=running / steps,
             validation_loss=validation_loss,
             learning_rate=optimizer.param_groups[0]["lr"],
             seconds=elapsed,
@@ -159,7 +169,9 @@ def fit(
             result.stop_reason = f"early stop: no improvement in {epochs_without_improvement} epochs"
             break
         used = budget_used()
-        if settings.max_train_seconds is not None and used + used / epoch > settings.max_train_seconds:
+        if settings.max_train_seconds is not None and (
+            steps < settings.steps_per_epoch or used + used / epoch > settings.max_train_seconds
+        ):
             result.stop_reason = f"{settings.budget_clock} time budget of {settings.max_train_seconds:g} s reached"
             break
     result.seconds = time.monotonic() - started
