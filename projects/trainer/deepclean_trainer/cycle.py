@@ -27,6 +27,7 @@ from .batches import WindowSampler, validation_windows
 from .checks import DataCheckError, check_enough_ready, check_stretch_channels
 from .dataset import FrameSource, load_span
 from .fitting import FitSettings, fit
+from .linear_init import fit_linear_path
 from .loss import PsdRatioLoss
 from .preprocessing import Scaler, split_validation, to_segments
 from .training_directory import (
@@ -69,6 +70,7 @@ class CycleSettings:
     device: torch.device
     recency_seconds: float | None = None
     loss_weighting: str = "power"
+    linear_init: str = "least_squares"
     extra_metadata: dict = field(default_factory=dict)
 
 
@@ -144,6 +146,12 @@ def _train(settings: CycleSettings, start: int, end: int, name: str, stop: threa
     if previous is not None:
         fit_settings = FitSettings(**{**asdict(fit_settings),
                                       "learning_rate": fit_settings.learning_rate * settings.warm_start_lr_factor})
+    if network.linear is not None and settings.linear_init == "least_squares":
+        if previous is None:
+            with torch.no_grad():  # a cold autoencoder starts silent; the linear fit is the whole prediction
+                network.output_conv.weight.zero_()
+                network.output_conv.bias.zero_()
+        fit_linear_path(network, training, scaler)
     loss = PsdRatioLoss(settings.sample_rate, settings.filter_band, settings.fftlength, settings.loss_weighting)
     result = fit(network, loss, sampler, held_out, fit_settings, settings.device, stop)
     if result.best_state is None:
@@ -179,6 +187,7 @@ def _train(settings: CycleSettings, start: int, end: int, name: str, stop: threa
             "window_seconds": window / settings.sample_rate,
             "recency_seconds": settings.recency_seconds,
             "loss_weighting": settings.loss_weighting,
+            "linear_init": settings.linear_init if settings.architecture.get("linear_kernel_size") else None,
             "seed": settings.seed,
             **asdict(fit_settings),
         },

@@ -115,6 +115,15 @@ def fit(
             return (time.process_time() - cpu_started) / torch.get_num_threads()
         return time.monotonic() - started
 
+    # the starting point counts as epoch 0: a network that starts at a closed-form fit
+    # (linear_init) is kept unless gradient descent improves on it
+    result.best_validation_loss = evaluate(network, loss, val_witnesses, val_targets, settings.batch_size)
+    if math.isfinite(result.best_validation_loss):
+        result.best_state = copy.deepcopy({k: v.detach().cpu() for k, v in network.state_dict().items()})
+    else:
+        result.best_validation_loss = math.inf
+    log.info("before training: validation loss %.4f", result.best_validation_loss)
+
     def over_budget() -> bool:
         return settings.max_train_seconds is not None and budget_used() > settings.max_train_seconds
 

@@ -70,6 +70,7 @@ def main(
     mains_channel: str | None = "H1:PEM-CS_MAINSMON_EBAY_1_DQ",
     kernel_size: PositiveInt = 7,
     linear_kernel_size: PositiveInt | None = None,
+    linear_init: Literal["least_squares", "zero"] = "least_squares",
     window_seconds: PositiveFloat = 4.0,
     recency_seconds: PositiveFloat | None = None,
     fftlength: PositiveFloat = 2.0,
@@ -128,6 +129,9 @@ def main(
     linear_kernel_size
         Odd kernel length of the network's linear path from the witnesses and
         products straight to the output (None: no linear path).
+    linear_init
+        "least_squares": the linear path starts at the least-squares fit to the
+        training data (deepclean_trainer/linear_init.py); "zero": from zero.
     window_seconds, batch_size
         Length and number of the random training windows per step.
     recency_seconds
@@ -303,6 +307,7 @@ def _cycle_settings(**values) -> CycleSettings:
         device=torch.device(device),
         recency_seconds=values["recency_seconds"],
         loss_weighting=values["loss_weighting"],
+        linear_init=values["linear_init"],
     )
 
 
