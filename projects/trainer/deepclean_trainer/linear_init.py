@@ -13,6 +13,14 @@ To keep the normal equations small, only every ``tap_step``-th tap of the
 kernel is solved for (the others stay 0) and only every ``row_step``-th
 sample is used as an equation; the noise is a narrow band near 60 Hz, far
 below the working rate, so neither loses anything measurable.
+
+The mains line is nearly a pure sinusoid, so the lags of the mains channel
+(and of its products) are nearly collinear: unregularised, the solution puts
+large taps of opposite sign on them that cancel in double precision but not in
+the float32 of ONNX (or the float16 of TensorRT). A ridge of ``ridge`` times
+the mean diagonal of the normal equations keeps the largest tap below 1 on the
+synthetic detector (6 without it); gradient descent recovers the little fit it
+costs (98.05 % held-out removal against 97.99 % without it).
 """
 
 from __future__ import annotations
@@ -36,7 +44,7 @@ def fit_linear_path(
     scaler: Scaler,
     tap_step: int = 3,
     row_step: int = 2,
-    ridge: float = 1e-6,
+    ridge: float = 1e-3,
     chunk_rows: int = 32768,
 ) -> float:
     """Set ``network.linear`` to the least-squares fit on ``segments``; the fraction of the
@@ -82,6 +90,6 @@ def fit_linear_path(
         weight[0, :, half + offsets] = torch.from_numpy(
             coefficients.reshape(network.linear.in_channels, offsets.size)
         ).to(weight.dtype)
-    log.info("linear path: least-squares fit of %d taps on %d samples leaves %.4f of the target power (%.1f s)",
-             unknowns, rows_used, left, time.monotonic() - began)
+    log.info("linear path: least-squares fit of %d taps on %d samples leaves %.4f of the target power, "
+             "largest tap %.3g (%.1f s)", unknowns, rows_used, left, np.abs(coefficients).max(), time.monotonic() - began)
     return float(left)

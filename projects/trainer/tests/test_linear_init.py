@@ -21,11 +21,12 @@ def coupled_segment(seconds: int, seed: int) -> Segment:
     motion = np.convolve(rng.standard_normal(t.size), np.hanning(257) / 16, mode="same")
     delayed = np.roll(mains, 6)  # a 6-sample delay: the fit must put its weight on the right taps
     target = 2.0 * delayed + 1.5 * np.roll(mains * motion, -3)
-    return Segment(start=0.0, sample_rate=RATE, witnesses=np.stack([mains, motion]), strain=target, target=target)
+    monitor = mains + 1e-3 * rng.standard_normal(t.size)  # the monitor's own sensor noise, as in the detector
+    return Segment(start=0.0, sample_rate=RATE, witnesses=np.stack([monitor, motion]), strain=target, target=target)
 
 
 def test_the_fit_reproduces_a_linear_coupling_of_witnesses_and_products():
-    """Taps on a 3-sample grid reach delays of -3 and +6; the network then predicts unseen data to 1e-4."""
+    """Taps on a 3-sample grid reach delays of -3 and +6; the network then predicts unseen data to 1e-3."""
     torch.manual_seed(0)
     network = DeepClean(2, mains_index=0, linear_kernel_size=31)
     with torch.no_grad():
@@ -34,16 +35,17 @@ def test_the_fit_reproduces_a_linear_coupling_of_witnesses_and_products():
     training = [coupled_segment(32, seed=1)]
     scaler = Scaler.fit(training)
     left = fit_linear_path(network, training, scaler)
-    assert left < 1e-4
+    assert left < 1e-3
     test = coupled_segment(16, seed=2)
     prediction = predict(network, scaler.scale_witnesses(test.witnesses))
     expected = scaler.scale_target(test.target)
     inner = slice(64, -64)
     residual = np.mean((prediction[inner] - expected[inner]) ** 2) / np.mean(expected[inner] ** 2)
-    assert residual < 1e-4
+    assert residual < 1e-3
 
 
 def test_a_network_without_a_linear_path_is_refused():
     segment = coupled_segment(4, seed=3)
     with pytest.raises(ValueError, match="linear path"):
         fit_linear_path(DeepClean(2, mains_index=0), [segment], Scaler.fit([segment]))
+
