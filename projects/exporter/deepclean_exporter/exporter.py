@@ -13,6 +13,7 @@ from deepclean.architecture import DeepClean
 from deepclean.model_repository import (
     METADATA_FILENAME,
     ONNX_FILENAME,
+    MetadataError,
     PYTHON_BACKEND_MODEL,
     Model,
     ModelRepository,
@@ -123,13 +124,20 @@ class Exporter:
     # --- reading and pinning ---------------------------------------------------------------
 
     def versions(self) -> list[dict[str, Any]]:
-        """Every published version with its metadata, oldest first."""
+        """Every published version with its metadata, oldest first.
+
+        A version whose metadata cannot be read is listed with ``metadata`` None
+        and the reason in ``error``: one damaged version must not hide the others.
+        """
         listed = []
         for version in self.model.versions():
             try:
                 listed.append({"version": version, "metadata": self.model.metadata(version)})
             except VersionNotFoundError:
                 continue  # pruned while listing
+            except MetadataError as exc:
+                log.warning("version %d: %s", version, exc)
+                listed.append({"version": version, "metadata": None, "error": str(exc)})
         return listed
 
     def pins(self) -> Pins:

@@ -36,6 +36,19 @@ def test_export_list_and_pin(client, make_training_dir) -> None:
     assert client.get("/canary").json == {"version": None}
 
 
+def test_a_damaged_version_is_listed_with_its_error_beside_the_others(client, exporter, make_training_dir) -> None:
+    """GET /versions answers 200 when one version's metadata is damaged, naming what is wrong with it."""
+    for name in ("run-1", "run-2"):
+        make_training_dir(name, seed=len(name))
+        assert client.post("/export", json={"training_dir": name}, headers=AUTH).status_code == 201
+    (exporter.model.version_dir(1) / "metadata.json").write_text("{not json")
+    response = client.get("/versions")
+    assert response.status_code == 200
+    first, second = response.json["versions"]
+    assert first["version"] == 1 and first["metadata"] is None and "not valid JSON" in first["error"]
+    assert second["metadata"]["witness_channels"] == list(CHANNELS)
+
+
 @pytest.mark.parametrize(
     "method, path, body",
     [
