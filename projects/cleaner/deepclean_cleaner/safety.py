@@ -82,11 +82,11 @@ class SafetyGate:
         self._hann = hann(self.sample_rate, sym=False)
         frequencies = np.fft.rfftfreq(self.sample_rate, 1.0 / self.sample_rate)
         low, high = self.band
-        self._in_band = (frequencies >= low - SHOULDER_HZ) & (frequencies <= high + SHOULDER_HZ)
+        self._band_and_shoulders = (frequencies >= low - SHOULDER_HZ) & (frequencies <= high + SHOULDER_HZ)
         self._out_of_band = (
             (frequencies >= self.check_range[0])
             & (frequencies <= self.check_range[1])
-            & ~self._in_band
+            & ~self._band_and_shoulders
         )
         ramp = round(self.taper * self.sample_rate)
         self._ramp = 0.5 - 0.5 * np.cos(np.pi * np.arange(ramp) / max(ramp, 1))
@@ -138,7 +138,7 @@ class SafetyGate:
         raw_sum = np.sum(self._raw, axis=0)
         cleaned_sum = np.sum(self._cleaned, axis=0)
         band_ratio = float(
-            np.sqrt(cleaned_sum[self._in_band].sum() / raw_sum[self._in_band].sum())
+            np.sqrt(cleaned_sum[self._band_and_shoulders].sum() / raw_sum[self._band_and_shoulders].sum())
         )
         with np.errstate(divide="ignore", invalid="ignore"):
             bins = np.sqrt(cleaned_sum[self._out_of_band] / raw_sum[self._out_of_band])

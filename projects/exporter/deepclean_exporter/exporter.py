@@ -13,8 +13,8 @@ from deepclean.architecture import DeepClean
 from deepclean.model_repository import (
     METADATA_FILENAME,
     ONNX_FILENAME,
-    MetadataError,
     PYTHON_BACKEND_MODEL,
+    MetadataError,
     Model,
     ModelRepository,
     Pins,

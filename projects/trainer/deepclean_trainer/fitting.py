@@ -124,6 +124,8 @@ def fit(
         result.best_validation_loss = math.inf
     log.info("before training: validation loss %.4f", result.best_validation_loss)
 
+    budget_reason = f"{settings.budget_clock} time budget of {settings.max_train_seconds} s reached"
+
     def over_budget() -> bool:
         return settings.max_train_seconds is not None and budget_used() > settings.max_train_seconds
 
@@ -143,7 +145,7 @@ def fit(
             running += float(value.detach())
             steps += 1
         if steps == 0:
-            result.stop_reason = f"{settings.budget_clock} time budget of {settings.max_train_seconds:g} s reached"
+            result.stop_reason = budget_reason
             break
         total_steps += steps
         validation_loss = evaluate(network, loss, val_witnesses, val_targets, settings.batch_size)
@@ -181,7 +183,7 @@ def fit(
         if settings.max_train_seconds is not None and (
             steps < settings.steps_per_epoch or used + used / epoch > settings.max_train_seconds
         ):
-            result.stop_reason = f"{settings.budget_clock} time budget of {settings.max_train_seconds:g} s reached"
+            result.stop_reason = budget_reason
             break
     result.seconds = time.monotonic() - started
     log.info("training stopped after %d epochs (%s); best validation loss %.4f at epoch %d",

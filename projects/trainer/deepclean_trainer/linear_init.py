@@ -66,10 +66,14 @@ def fit_linear_path(
     gram = np.zeros((unknowns, unknowns))
     rhs = np.zeros(unknowns)
     target_power, rows_used = 0.0, 0
+    # the autoencoder's part of the prediction (the linear path is 0 now) is held fixed;
+    # a silent one (output convolution all zero, a cold start) needs no pass over the data
+    autoencoder_silent = not (network.output_conv.weight.any() or network.output_conv.bias.any())
     for segment in segments:
         witnesses = scaler.scale_witnesses(segment.witnesses)
-        # the autoencoder's part of the prediction (the linear path is 0 now) is held fixed
-        target = scaler.scale_target(segment.target).astype(np.float64) - predict(network, witnesses)
+        target = scaler.scale_target(segment.target).astype(np.float64)
+        if not autoencoder_silent:
+            target -= predict(network, witnesses)
         with torch.no_grad():
             inputs = network.products(torch.from_numpy(witnesses)[None])[0].numpy().astype(np.float64)
         rows = np.arange(half, target.size - half, row_step)
@@ -82,8 +86,8 @@ def fit_linear_path(
         rows_used += rows.size
     if rows_used < unknowns:
         raise ValueError(f"{rows_used} samples are too few to fit {unknowns} linear taps")
-    gram[np.diag_indices_from(gram)] += ridge * np.trace(gram) / unknowns
-    coefficients = np.linalg.solve(gram, rhs)
+    regularised = gram + np.eye(unknowns) * (ridge * np.trace(gram) / unknowns)
+    coefficients = np.linalg.solve(regularised, rhs)
     left = (target_power - 2 * coefficients @ rhs + coefficients @ gram @ coefficients) / target_power
     with torch.no_grad():
         weight = network.linear.weight  # (1, channels, kernel): a cross-correlation, tap half + o reads x[t + o]
