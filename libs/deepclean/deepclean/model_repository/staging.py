@@ -2,7 +2,10 @@
 
 A writer reserves the next version number by creating ``.staging-<version>``
 under the model lock and holding a lock on that directory while it fills it.
-Two writers, in threads or in processes, therefore get distinct versions. A
+Publishing (the rename to ``<version>``) and discarding take the model lock
+too, so a reservation never lists the directory halfway through a rename
+(seeing neither ``.staging-4`` nor ``4``, it would hand out 4 again). Two
+writers, in threads or in processes, therefore get distinct versions. A
 staging directory whose lock nobody holds belongs to a writer that crashed:
 :func:`remove_abandoned` deletes it (the exporter calls it at start-up).
 """
@@ -39,7 +42,8 @@ class StagedVersion:
                 with open(path, "rb") as f:
                     os.fsync(f.fileno())
         target = self.model.directory / str(self.version)
-        os.rename(self.directory, target)  # fails rather than merge if target exists
+        with self.model.lock():
+            os.rename(self.directory, target)  # fails rather than merge if target exists
         _fsync_directory(self.model.directory)
         self._release()
         return target
@@ -48,7 +52,8 @@ class StagedVersion:
         """Remove the staging directory (nothing is published)."""
         if self._lock_fd is None:
             return
-        shutil.rmtree(self.directory, ignore_errors=True)
+        with self.model.lock():
+            shutil.rmtree(self.directory, ignore_errors=True)
         self._release()
 
     def _release(self) -> None:
