@@ -11,12 +11,14 @@ import threading
 from pathlib import Path
 from typing import Literal
 
+from deepclean.figures import DEFAULT_MIN_EXCESS, DEFAULT_SIGMA
 from deepclean.frames import StreamDeadError
 from deepclean.model_repository import ModelRepository
-from jsonargparse.typing import NonNegativeInt, PositiveFloat, PositiveInt
+from jsonargparse.typing import NonNegativeInt, PositiveFloat, PositiveInt, restricted_number_type
 
 from .backends import BackendName, BackendUnavailableError, select_backend
 from .buffers import Gap
+from .metrics import CleanerMetrics, serve_metrics
 from .model_chain import ChainSettings
 from .pipeline import CleanedSecond, CleaningPipeline
 from .source import InputSource
@@ -24,6 +26,8 @@ from .watcher import ModelWatcher
 from .writer import BackgroundWriter, CleanedChannels, CleanedFrameWriter
 
 log = logging.getLogger("deepclean.cleaner")
+
+Port = restricted_number_type("Port", int, [(">=", 0), ("<=", 65535)])
 
 
 def main(
@@ -67,12 +71,14 @@ def main(
     stop_gps: NonNegativeInt | None = None,
     preroll: NonNegativeInt = 8,
     safety: bool = True,
-    safety_window: PositiveInt = 8,
+    safety_window: PositiveInt = 16,
     safety_band_tolerance: PositiveFloat = 1.0,
-    safety_out_of_band_tolerance: PositiveFloat = 1.05,
+    safety_sigma: PositiveFloat = DEFAULT_SIGMA,
+    safety_min_excess: PositiveFloat = DEFAULT_MIN_EXCESS,
     safety_taper: PositiveFloat = 0.25,
     safety_check_range: tuple[PositiveFloat, PositiveFloat] = (10.0, 2000.0),
     compress: bool = False,
+    metrics_port: Port = 9106,
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO",
 ) -> int:
     """Clean live strain with the production and canary models and write cleaned frames.
@@ -118,11 +124,17 @@ def main(
         stop before ``stop_gps`` (None: never) and write out what is pending.
     preroll
         Seconds of input read before a resume point to refill the stages (not written).
-    safety, safety_window, safety_band_tolerance, safety_out_of_band_tolerance, safety_taper, safety_check_range
-        The safety gate: on/off, window (s), largest accepted ASD ratios in and out of band
-        (1 Hz bins), taper (s), frequencies (Hz) checked outside the band.
+    safety, safety_window, safety_band_tolerance, safety_taper, safety_check_range
+        The safety gate (:mod:`deepclean_cleaner.safety`): on/off, window (s), largest accepted
+        mean ASD ratio over the band's 1 Hz bins, taper (s), frequencies (Hz) whose bins are judged.
+    safety_sigma, safety_min_excess
+        A 1 Hz bin counts as noise added when its ASD ratio exceeds raw by more than
+        ``safety_sigma`` standard deviations of the chance cross term over the window and by
+        more than ``safety_min_excess`` (see :mod:`deepclean.figures`).
     compress
         gzip the cleaned frames.
+    metrics_port
+        Serve Prometheus metrics on 127.0.0.1:``metrics_port`` (0: not at all).
     log_level
         Logging level.
     """
@@ -136,6 +148,7 @@ def main(
         bandpass_history=float(bandpass_history),
         bandpass_lookahead=float(bandpass_lookahead),
     )
+    metrics = CleanerMetrics()
     pipeline = CleaningPipeline(
         settings,
         band=(float(band[0]), float(band[1])),
@@ -145,10 +158,12 @@ def main(
             "enabled": safety,
             "window": int(safety_window),
             "band_tolerance": float(safety_band_tolerance),
-            "out_of_band_tolerance": float(safety_out_of_band_tolerance),
+            "sigma": float(safety_sigma),
+            "min_excess": float(safety_min_excess),
             "taper": float(safety_taper),
             "check_range": (float(safety_check_range[0]), float(safety_check_range[1])),
         },
+        metrics=metrics,
     )
     writer = CleanedFrameWriter(
         Path(cleaned_dir),
@@ -222,6 +237,7 @@ def main(
             chosen.name,
         )
     output = BackgroundWriter(writer)
+    stop_serving = serve_metrics(metrics, int(metrics_port))
     try:
         written = _stream(
             source, pipeline, watcher, output, read_from, first, stop_gps, stopping
@@ -230,6 +246,7 @@ def main(
         watcher.stop()
         pipeline.close()
         output.close()
+        stop_serving()
     log.info("stopped after writing %d cleaned frames", written)
     return 0
 

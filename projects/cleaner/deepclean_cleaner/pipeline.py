@@ -38,6 +38,7 @@ import numpy as np
 from . import dq
 from .backends import BackendUnavailableError
 from .buffers import Block, Gap, SampleBuffer
+from .metrics import CleanerMetrics
 from .model_chain import ChainSettings, LoadedModel, ModelChain
 from .safety import SafetyGate
 from .witnesses import WitnessResampler
@@ -125,6 +126,8 @@ class CleaningPipeline:
         Seconds a second may wait for its noise estimate before it is written raw.
     safety
         Keyword arguments of :class:`SafetyGate` (window, tolerances, taper, enabled).
+    metrics
+        Where the safety gates' decisions are counted (None: nowhere).
     prime_seconds
         Seconds of resampled witnesses kept to prime a swapped-in model.
     workers
@@ -139,6 +142,7 @@ class CleaningPipeline:
     band: tuple[float, float]
     max_wait: int = 2
     safety: dict = field(default_factory=dict)
+    metrics: CleanerMetrics | None = None
     prime_seconds: int = 10
     workers: int = 2
     dq_rate: int = 16
@@ -159,7 +163,7 @@ class CleaningPipeline:
         )
         for name in SLOTS:
             gate = SafetyGate(
-                self.settings.strain_sample_rate, self.band, **self.safety
+                self.settings.strain_sample_rate, self.band, stream=name, **self.safety
             )
             self._slots[name] = ModelSlot(name, gate)
 
@@ -175,6 +179,7 @@ class CleaningPipeline:
             target.chain, target.noise = None, None
             return
         target.chain, target.noise = ModelChain(model, self.settings), None
+        target.gate.new_estimate()
         for block in self._witness_history:
             target.feed(block)
         log.info(
@@ -290,6 +295,8 @@ class CleaningPipeline:
         else:
             bits |= dq.INPUT_GAP
         decision = slot.gate.process(second.strain, noise)
+        if self.metrics is not None:
+            self.metrics.record_safety(slot.name, decision)
         per_sample = decision.weight.reshape(self.dq_rate, -1)
         bits |= np.where(per_sample.max(axis=1) > 0, dq.CLEANED, 0).astype(np.int32)
         fallback = decision.fallback_samples.reshape(self.dq_rate, -1).any(axis=1)

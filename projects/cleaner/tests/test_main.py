@@ -6,7 +6,10 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 from conftest import STATE, STRAIN, WITNESSES, write_input
+from deepclean.config import parse_config
+from deepclean.figures import DEFAULT_MIN_EXCESS, DEFAULT_SIGMA
 from deepclean.frames import read_frame
 from deepclean_cleaner import dq
 from deepclean_cleaner.main import main
@@ -35,6 +38,7 @@ def arguments(tmp_path, repository, **overrides):
         "band": (58.0, 62.0),
         "backend": "embedded",
         "safety": False,
+        "metrics_port": 0,
         "strain_timeout": 0.5,
         "witness_timeout": 0.2,
     }
@@ -123,6 +127,17 @@ def test_the_command_line_reads_the_clean_table_and_names_a_bad_key(tmp_path):
         timeout=60,
     )
     assert result.returncode == 0 and "bandpass_lookahead" in result.stdout
+
+
+def test_bad_safety_and_metrics_settings_stop_the_cleaner_naming_the_key(monkeypatch, capsys):
+    """A non-positive safety_sigma or safety_min_excess, or a metrics_port past 65535, is refused by name."""
+    monkeypatch.setenv("DEEPCLEAN_CONFIG", str(ROOT / "pyproject.toml"))
+    for key, value in (("safety_sigma", "0"), ("safety_min_excess", "-0.01"), ("metrics_port", "70000")):
+        with pytest.raises(SystemExit) as stopped:
+            parse_config(main, "clean", [f"--{key}", value])
+        assert stopped.value.code != 0 and f'"{key}"' in capsys.readouterr().err
+    values = parse_config(main, "clean", [])
+    assert (values["safety_sigma"], values["safety_min_excess"], values["metrics_port"]) == (DEFAULT_SIGMA, DEFAULT_MIN_EXCESS, 9106)
 
 
 def test_the_triton_backend_without_a_server_stops_with_a_clear_error(

@@ -1,4 +1,6 @@
-"""The wired pipeline: streamed cleaning against an offline pass, DQ bits, gaps and swaps."""
+"""The wired pipeline: streamed cleaning against an offline pass, DQ bits, gaps, swaps and unpinning."""
+
+import shutil
 
 import numpy as np
 import pytest
@@ -8,6 +10,7 @@ from conftest import (
     STRAIN_RATE,
     WITNESS_RATES,
     WITNESSES,
+    set_pins,
     settings,
     synthetic_input,
 )
@@ -18,6 +21,7 @@ from deepclean_cleaner.backends import EmbeddedBackend
 from deepclean_cleaner.buffers import Gap
 from deepclean_cleaner.model_chain import LoadedModel
 from deepclean_cleaner.pipeline import CleaningPipeline, InputSecond
+from deepclean_cleaner.watcher import ModelWatcher
 
 START = 1400000000
 
@@ -137,6 +141,35 @@ def test_no_model_writes_raw_strain_with_version_zero(repository):
     assert canary.version == 0
     assert np.all(canary.dq & dq.NO_MODEL)
     np.testing.assert_array_equal(canary.strain, out[START + 3].raw)
+
+
+def test_no_production_pin_writes_raw_strain_with_the_no_model_bit(repository, tmp_path):
+    """Pins without production (from the start, or removed while running) give raw strain flagged no-model."""
+    root = tmp_path / "repo"
+    shutil.copytree(repository, root)
+    model_dir = root / "deepclean"
+    watcher = ModelWatcher(ModelRepository(root).model("deepclean"), EmbeddedBackend(), settings())
+    pipeline = pipeline_for()
+    pins_at = {START: (None, 2), START + 10: (1, 2), START + 20: (None, 2)}
+    out = {}
+    for item in seconds(synthetic_input(START, 30), START, 30):
+        if item.gps in pins_at:
+            set_pins(model_dir, *pins_at[item.gps])
+            watcher.poll()
+        for slot, model in watcher.take_changes().items():
+            pipeline.swap(slot, model)
+        out.update((second.gps, second) for second in pipeline.process(item))
+    out.update((second.gps, second) for second in pipeline.flush())
+    for gps in [*range(START, START + 8), *range(START + 22, START + 30)]:
+        production = out[gps].outputs["production"]
+        assert production.version == 0, gps
+        assert np.all(production.dq & dq.NO_MODEL) and not np.any(production.dq & dq.CLEANED)
+        np.testing.assert_array_equal(production.strain, out[gps].raw)
+        assert out[gps].outputs["canary"].version == 2
+    for gps in range(START + 12, START + 18):
+        production = out[gps].outputs["production"]
+        assert production.version == 1 and np.all(production.dq & dq.CLEANED)
+        assert not np.any(production.dq & dq.NO_MODEL)
 
 
 def test_missing_witness_second_is_raw_with_the_input_gap_bit(repository):

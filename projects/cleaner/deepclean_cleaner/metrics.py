@@ -1,0 +1,87 @@
+"""Prometheus metrics of the cleaner: what the safety gate did, per stream.
+
+Metrics live in their own registry and are served over HTTP on a localhost
+port (``metrics_port``, 0 for none). ``stream`` is ``production`` or ``canary``.
+
+- ``deepclean_cleaner_safety_fallback_seconds_total{stream}``: seconds written
+  raw because of the gate.
+- ``deepclean_cleaner_safety_tripped_bins_total{stream,bin_hz}``: per 1 Hz bin,
+  fallback seconds in which that bin was judged to have had noise added
+  (bounded by the bins of the gate's check range and band).
+- ``deepclean_cleaner_safety_band_asd_ratio{stream}``,
+  ``deepclean_cleaner_safety_worst_bin_asd_ratio{stream}`` and
+  ``deepclean_cleaner_safety_worst_bin_hz{stream}``: the figures of the last
+  judged window.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, start_http_server
+
+from .safety import SafetyDecision
+
+log = logging.getLogger(__name__)
+
+
+class CleanerMetrics:
+    """The cleaner's metrics in one registry."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.fallback_seconds = Counter(
+            "deepclean_cleaner_safety_fallback_seconds", "Seconds written raw by the safety gate",
+            ["stream"], registry=r,
+        )
+        self.tripped_bins = Counter(
+            "deepclean_cleaner_safety_tripped_bins", "Fallback seconds in which the 1 Hz bin had noise added",
+            ["stream", "bin_hz"], registry=r,
+        )
+        self.band_ratio = Gauge(
+            "deepclean_cleaner_safety_band_asd_ratio", "Mean ASD(cleaned)/ASD(raw) over the band's bins, last window",
+            ["stream"], registry=r,
+        )
+        self.worst_bin = Gauge(
+            "deepclean_cleaner_safety_worst_bin_asd_ratio",
+            "Largest ASD(cleaned)/ASD(raw) of a checked bin outside the band, last window", ["stream"], registry=r,
+        )
+        self.worst_bin_frequency = Gauge(
+            "deepclean_cleaner_safety_worst_bin_hz", "Centre of the worst bin outside the band, last window",
+            ["stream"], registry=r,
+        )
+
+    def record_safety(self, stream: str, decision: SafetyDecision) -> None:
+        """Count and show what the gate decided for one second of ``stream``."""
+        if decision.fallback:
+            self.fallback_seconds.labels(stream=stream).inc()
+            for frequency, _ in decision.failing_bins:
+                self.tripped_bins.labels(stream=stream, bin_hz=f"{frequency:g}").inc()
+        if decision.judgement is not None:
+            self.band_ratio.labels(stream=stream).set(decision.band_ratio)
+            self.worst_bin.labels(stream=stream).set(decision.worst_bin)
+            self.worst_bin_frequency.labels(stream=stream).set(decision.worst_bin_frequency)
+
+    def serve(self, port: int, address: str = "127.0.0.1") -> Callable[[], None]:
+        """Serve ``/metrics`` on ``address:port`` from a daemon thread; returns the function that stops it."""
+        server, thread = start_http_server(port, addr=address, registry=self.registry)
+
+        def stop() -> None:
+            server.shutdown()
+            server.server_close()
+            thread.join(timeout=5)
+
+        return stop
+
+
+def serve_metrics(metrics: CleanerMetrics, port: int) -> Callable[[], None]:
+    """Serve ``metrics`` on 127.0.0.1:``port`` (0: not at all); a busy port is logged, not fatal."""
+    if not port:
+        return lambda: None
+    try:
+        return metrics.serve(port)
+    except OSError as exc:
+        log.error("cannot serve metrics on 127.0.0.1:%d (%s); cleaning without them", port, exc)
+        return lambda: None

@@ -1,0 +1,73 @@
+"""A signal in the strain passes through the cleaning untouched (the estimate comes from the witnesses alone).
+
+The same witnesses are cleaned twice by the streaming pipeline, safety gate on:
+once with a 60 Hz sine-Gaussian in the strain, once without. Whatever the
+pipeline does, ``cleaned_with - cleaned_without`` must be the injection.
+The strain's noise is the model's own estimate planted into white noise, so
+the model really removes it and the gate lets the cleaning through (the case
+where a change in the subtraction would show), unless the gate is made to
+fall back.
+"""
+
+import numpy as np
+import pytest
+from conftest import STRAIN_RATE, settings, synthetic_input
+from deepclean.signal.matched import noise_weighted_mismatch, optimal_snr
+from deepclean.synthetic.injections import sine_gaussian
+from deepclean_cleaner import dq
+from deepclean_cleaner.pipeline import CleaningPipeline
+from test_pipeline import BAND, START, load, offline_noise, run, seconds
+
+DURATION = 16
+FLOOR_RMS = 1e-25  # the planted noise (the random model's estimate, ~2e-25 RMS) dominates the band
+INJECTION_SNR = 20.0
+
+
+def _clean(model, data, safety):
+    """The production output of the pipeline over the span: strain and per-second DQ words."""
+    pipeline = CleaningPipeline(settings(), BAND, safety=safety)
+    try:
+        pipeline.swap("production", model)
+        out = run(pipeline, seconds(data, START, DURATION))
+    finally:
+        pipeline.close()
+    gps = sorted(out)
+    assert gps == list(range(START, START + DURATION))
+    strain = np.concatenate([out[g].outputs["production"].strain for g in gps])
+    return strain, {g: out[g].outputs["production"].dq for g in gps}
+
+
+@pytest.mark.parametrize(
+    "safety,expect",
+    [({"enabled": True}, dq.CLEANED), ({"enabled": True, "band_tolerance": 1e-3}, dq.SAFETY_FALLBACK)],
+    ids=["gate-passes", "gate-falls-back"],
+)
+def test_cleaned_with_minus_cleaned_without_is_the_injection(repository, safety, expect):
+    """Cleaned with the signal minus cleaned without it equals the signal (mismatch and SNR change ~0)."""
+    model = load(repository, 1)
+    data = synthetic_input(START, DURATION)
+    planted = offline_noise(model, data, DURATION)
+    rng = np.random.default_rng(1)
+    without = dict(data, strain=FLOOR_RMS * rng.normal(size=planted.size) + planted)
+    wave, centre = sine_gaussian(60.0, 20.0, 0.3, STRAIN_RATE)
+    injection = np.zeros(planted.size)
+    peak = (DURATION // 2) * STRAIN_RATE + STRAIN_RATE // 20  # straddles a second's edge
+    injection[peak - centre : peak - centre + wave.size] = wave
+    psd = np.full(planted.size // 2 + 1, 2.0 * FLOOR_RMS**2 / STRAIN_RATE)  # the white floor's
+    injection *= INJECTION_SNR / optimal_snr(injection, psd, STRAIN_RATE)
+    with_signal = dict(without, strain=without["strain"] + injection)
+
+    cleaned_with, dq_with = _clean(model, with_signal, safety)
+    cleaned_without, dq_without = _clean(model, without, safety)
+
+    touched = range(START + DURATION // 2 - 1, START + DURATION // 2 + 2)
+    assert all(np.all(dq_with[g] & expect) and np.all(dq_without[g] & expect) for g in touched)
+    recovered = cleaned_with - cleaned_without
+    mismatch = noise_weighted_mismatch(recovered, injection, psd, STRAIN_RATE)
+    snr_change = abs(optimal_snr(recovered, psd, STRAIN_RATE) - INJECTION_SNR) / INJECTION_SNR
+    assert mismatch <= 1e-3 and snr_change <= 0.005, f"mismatch {mismatch:.2e}, |dSNR|/SNR {snr_change:.2e}"
+    assert mismatch < 1e-9  # in fact exact to rounding: nothing in the subtraction depends on the strain
+    if expect == dq.CLEANED:  # the noise was really removed around the signal
+        noise = with_signal["strain"] - cleaned_with
+        middle = slice((touched[0] - START) * STRAIN_RATE, (touched[-1] + 1 - START) * STRAIN_RATE)
+        assert np.std(planted[middle] - noise[middle]) < 0.2 * np.std(planted[middle])
