@@ -71,6 +71,8 @@ class CycleSettings:
     recency_seconds: float | None = None
     loss_weighting: str = "power"
     linear_init: str = "least_squares"
+    linear_recency: tuple[float, ...] = ()
+    freeze_linear: bool = False
     extra_metadata: dict = field(default_factory=dict)
 
 
@@ -151,7 +153,9 @@ def _train(settings: CycleSettings, start: int, end: int, name: str, stop: threa
             with torch.no_grad():  # a cold autoencoder starts silent; the linear fit is the whole prediction
                 network.output_conv.weight.zero_()
                 network.output_conv.bias.zero_()
-        fit_linear_path(network, training, scaler)
+        fit_linear_path(network, training, scaler, validation, settings.linear_recency)
+        if settings.freeze_linear:
+            network.linear.weight.requires_grad_(False)
     loss = PsdRatioLoss(settings.sample_rate, settings.filter_band, settings.fftlength, settings.loss_weighting)
     result = fit(network, loss, sampler, held_out, fit_settings, settings.device, stop)
     if result.best_state is None:
@@ -159,7 +163,7 @@ def _train(settings: CycleSettings, start: int, end: int, name: str, stop: threa
     network.load_state_dict(result.best_state)
     network.cpu()
     ratio = validation_band_asd_ratio(network, validation, scaler, settings.band, settings.filter_band,
-                                      settings.filter_order, settings.fftlength)
+                                      settings.filter_order)
     log.info("validation: loss %.4f, in-band ASD ratio %.4f", result.best_validation_loss, ratio)
 
     metadata = {
@@ -188,6 +192,8 @@ def _train(settings: CycleSettings, start: int, end: int, name: str, stop: threa
             "recency_seconds": settings.recency_seconds,
             "loss_weighting": settings.loss_weighting,
             "linear_init": settings.linear_init if settings.architecture.get("linear_kernel_size") else None,
+            "linear_recency": list(settings.linear_recency),
+            "freeze_linear": settings.freeze_linear,
             "seed": settings.seed,
             **asdict(fit_settings),
         },

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -38,17 +39,95 @@ from .validation import predict
 log = logging.getLogger(__name__)
 
 
+BLOCK_SECONDS = 32.0
+"""The normal equations are summed per block of this many seconds, so any weighting by age is a cheap re-sum."""
+
+
+@dataclass
+class _Equations:
+    """Normal equations of the linear path, summed per block of time."""
+
+    grams: list[np.ndarray] = field(default_factory=list)
+    rhs: list[np.ndarray] = field(default_factory=list)
+    power: list[float] = field(default_factory=list)
+    times: list[float] = field(default_factory=list)  # GPS of each block's middle
+    rows: int = 0
+
+    def weighted(self, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+        gram = np.tensordot(weights, np.asarray(self.grams), axes=1)
+        rhs = np.tensordot(weights, np.asarray(self.rhs), axes=1)
+        return gram, rhs, float(weights @ np.asarray(self.power))
+
+    def total(self) -> tuple[np.ndarray, np.ndarray, float]:
+        return self.weighted(np.ones(len(self.grams)))
+
+
+def _equations(network: DeepClean, segments: list[Segment], scaler: Scaler, offsets: np.ndarray, row_step: int,
+               chunk_rows: int, autoencoder_silent: bool) -> _Equations:
+    half = network.linear.kernel_size[0] // 2
+    unknowns = network.linear.in_channels * offsets.size
+    equations = _Equations()
+    for segment in segments:
+        witnesses = scaler.scale_witnesses(segment.witnesses)
+        target = scaler.scale_target(segment.target).astype(np.float64)
+        if not autoencoder_silent:
+            target -= predict(network, witnesses)
+        with torch.no_grad():
+            inputs = network.products(torch.from_numpy(witnesses)[None])[0].numpy().astype(np.float64)
+        rows = np.arange(half, target.size - half, row_step)
+        block_rows = max(1, round(BLOCK_SECONDS * segment.sample_rate / row_step))
+        for begin in range(0, rows.size, block_rows):
+            block = rows[begin : begin + block_rows]
+            gram, rhs, power = np.zeros((unknowns, unknowns)), np.zeros(unknowns), 0.0
+            for first in range(0, block.size, chunk_rows):
+                chunk = block[first : first + chunk_rows]
+                design = inputs[:, chunk[:, None] + offsets[None, :]].transpose(1, 0, 2).reshape(chunk.size, unknowns)
+                gram += design.T @ design
+                rhs += design.T @ target[chunk]
+                power += float(target[chunk] @ target[chunk])
+            equations.grams.append(gram)
+            equations.rhs.append(rhs)
+            equations.power.append(power)
+            equations.times.append(segment.start + (block[0] + block[-1]) / 2 / segment.sample_rate)
+            equations.rows += block.size
+    return equations
+
+
+def _solve(gram: np.ndarray, rhs: np.ndarray, ridge: float) -> np.ndarray:
+    unknowns = rhs.size
+    return np.linalg.solve(gram + np.eye(unknowns) * (ridge * np.trace(gram) / unknowns), rhs)
+
+
+def _left(coefficients: np.ndarray, gram: np.ndarray, rhs: np.ndarray, power: float) -> float:
+    """Fraction of the target power ``coefficients`` leave, from the normal equations of some data."""
+    return float((power - 2 * coefficients @ rhs + coefficients @ gram @ coefficients) / power)
+
+
 def fit_linear_path(
     network: DeepClean,
     segments: list[Segment],
     scaler: Scaler,
+    validation: list[Segment] | None = None,
+    recent_candidates: tuple[float, ...] = (),
+    switch_factor: float = 0.5,
     tap_step: int = 3,
     row_step: int = 2,
     ridge: float = 1e-3,
     chunk_rows: int = 32768,
 ) -> float:
     """Set ``network.linear`` to the least-squares fit on ``segments``; the fraction of the
-    target's power it leaves (over the equations used).
+    target's power it leaves (over the training equations, unweighted).
+
+    With ``validation`` segments and ``recent_candidates``, the fit is also
+    made on only the most recent ``T`` seconds of training data for each ``T``
+    of ``recent_candidates``, and a shorter span replaces the whole one only
+    when it leaves at most ``switch_factor`` of what the whole span's fit leaves
+    of the validation target. Couplings that drift slowly are best fitted on all
+    the data (the model serves the next minutes, not the last ones: a fit to the
+    freshest seconds follows the drift's current phase and is worse a few
+    minutes later); a coupling that stepped is not, and a step makes the fit on
+    all data leave several times more of the validation target than a fit on
+    the data after the step.
 
     Raises
     ------
@@ -63,37 +142,38 @@ def fit_linear_path(
     with torch.no_grad():
         network.linear.weight.zero_()
     unknowns = network.linear.in_channels * offsets.size
-    gram = np.zeros((unknowns, unknowns))
-    rhs = np.zeros(unknowns)
-    target_power, rows_used = 0.0, 0
     # the autoencoder's part of the prediction (the linear path is 0 now) is held fixed;
     # a silent one (output convolution all zero, a cold start) needs no pass over the data
     autoencoder_silent = not (network.output_conv.weight.any() or network.output_conv.bias.any())
-    for segment in segments:
-        witnesses = scaler.scale_witnesses(segment.witnesses)
-        target = scaler.scale_target(segment.target).astype(np.float64)
-        if not autoencoder_silent:
-            target -= predict(network, witnesses)
-        with torch.no_grad():
-            inputs = network.products(torch.from_numpy(witnesses)[None])[0].numpy().astype(np.float64)
-        rows = np.arange(half, target.size - half, row_step)
-        for begin in range(0, rows.size, chunk_rows):
-            chunk = rows[begin : begin + chunk_rows]
-            design = inputs[:, chunk[:, None] + offsets[None, :]].transpose(1, 0, 2).reshape(chunk.size, unknowns)
-            gram += design.T @ design
-            rhs += design.T @ target[chunk]
-            target_power += float(target[chunk] @ target[chunk])
-        rows_used += rows.size
-    if rows_used < unknowns:
-        raise ValueError(f"{rows_used} samples are too few to fit {unknowns} linear taps")
-    regularised = gram + np.eye(unknowns) * (ridge * np.trace(gram) / unknowns)
-    coefficients = np.linalg.solve(regularised, rhs)
-    left = (target_power - 2 * coefficients @ rhs + coefficients @ gram @ coefficients) / target_power
+    training = _equations(network, segments, scaler, offsets, row_step, chunk_rows, autoencoder_silent)
+    if training.rows < unknowns:
+        raise ValueError(f"{training.rows} samples are too few to fit {unknowns} linear taps")
+    gram, rhs, power = training.total()
+    coefficients, chosen = _solve(gram, rhs, ridge), None
+    if validation and recent_candidates:
+        held_out = _equations(network, validation, scaler, offsets, row_step, chunk_rows, autoencoder_silent).total()
+        ages = max(training.times) - np.asarray(training.times)
+        whole = _left(coefficients, *held_out)
+        scores = {}
+        for seconds in sorted(recent_candidates, reverse=True):
+            recent = ages <= seconds
+            if recent.sum() * BLOCK_SECONDS * segments[0].sample_rate / row_step < 4 * unknowns:
+                continue  # too few equations for a meaningful fit
+            candidate = _solve(*training.weighted(recent.astype(float))[:2], ridge)
+            scores[seconds] = (_left(candidate, *held_out), candidate)
+        best = min(scores, key=lambda seconds: scores[seconds][0], default=None)
+        if best is not None and scores[best][0] <= switch_factor * whole:
+            chosen, coefficients = best, scores[best][1]
+        log.info("linear path: validation power left by the fit on all training data %.4f, on the most recent %s; "
+                 "kept %s", whole, {f"{t:g} s": round(v[0], 4) for t, v in scores.items()},
+                 "all" if chosen is None else f"the most recent {chosen:g} s")
+    left = _left(coefficients, gram, rhs, power)
     with torch.no_grad():
         weight = network.linear.weight  # (1, channels, kernel): a cross-correlation, tap half + o reads x[t + o]
         weight[0, :, half + offsets] = torch.from_numpy(
             coefficients.reshape(network.linear.in_channels, offsets.size)
         ).to(weight.dtype)
     log.info("linear path: least-squares fit of %d taps on %d samples leaves %.4f of the target power, "
-             "largest tap %.3g (%.1f s)", unknowns, rows_used, left, np.abs(coefficients).max(), time.monotonic() - began)
+             "largest tap %.3g (%.1f s)", unknowns, training.rows, left, np.abs(coefficients).max(),
+             time.monotonic() - began)
     return float(left)

@@ -71,6 +71,8 @@ def main(
     kernel_size: PositiveInt = 7,
     linear_kernel_size: PositiveInt | None = None,
     linear_init: Literal["least_squares", "zero"] = "least_squares",
+    linear_recency: list[PositiveFloat] | None = None,
+    freeze_linear: bool = False,
     window_seconds: PositiveFloat = 4.0,
     recency_seconds: PositiveFloat | None = None,
     fftlength: PositiveFloat = 2.0,
@@ -132,6 +134,14 @@ def main(
     linear_init
         "least_squares": the linear path starts at the least-squares fit to the
         training data (deepclean_trainer/linear_init.py); "zero": from zero.
+    linear_recency
+        Spans (s) of the most recent training data on which the least-squares
+        start is also fitted; one replaces the fit on all training data only
+        when it leaves at most half as much of the validation target (a
+        coupling step; deepclean_trainer/linear_init.py). None or []: all data.
+    freeze_linear
+        Keep the linear path at its least-squares start while gradient descent
+        trains the autoencoder on what is left.
     window_seconds, batch_size
         Length and number of the random training windows per step.
     recency_seconds
@@ -308,6 +318,8 @@ def _cycle_settings(**values) -> CycleSettings:
         recency_seconds=values["recency_seconds"],
         loss_weighting=values["loss_weighting"],
         linear_init=values["linear_init"],
+        linear_recency=tuple(values["linear_recency"] or ()),
+        freeze_linear=values["freeze_linear"],
     )
 
 
