@@ -3,7 +3,7 @@
 Writes ``--seconds`` of synthetic 16384 Hz raw strain and cleaned frames
 (production removes half of a 60 Hz line, the canary 90 %) to a temporary
 directory, runs the monitor over them with the repository's full-size
-settings (64 s windows of 8 s segments, 2 s FFTs, out-of-band 10-2000 Hz),
+settings (64 s windows of 8 s segments of 1 s spectra, bins judged 10-2000 Hz),
 and prints the real-time factor of the measuring loop and the time one
 report (plots, page, metrics) takes. The exporter URL points at a closed
 port, so the promotion it decides stays pending (its retries are in the time).

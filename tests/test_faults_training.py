@@ -199,7 +199,6 @@ def test_monitor_killed_twice_applies_its_promotion_exactly_once(tmp_path, model
         tmp_path,
         port,
         monitor={
-            "fftlength": 1.0,
             "segment_seconds": 4,
             "window_seconds": 12,
             "min_seconds": 12,

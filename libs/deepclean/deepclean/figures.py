@@ -18,6 +18,9 @@ figure                     definition
 ``bns_range_mpc``          sensemon binary-neutron-star range (1.4 + 1.4 Msun) of a PSD
 ``removed_fraction``       where the injected noise is known: ``1 - P_band(truth - estimate) /
                            P_band(truth)`` (:func:`deepclean.signal.fraction_removed`)
+``optimal_snr``            a signal through the cleaning (:mod:`deepclean.signal.matched`): its SNR
+                           ``sqrt(<h, h>)``; ``noise_weighted_mismatch`` is ``1 - <a, b> /
+                           sqrt(<a, a> <b, b>)``, with the noise-weighted inner product (20-1000 Hz)
 =========================  ==================================================================
 
 Why the tolerance has that form: the cleaned strain is ``C = R - N`` (raw minus
@@ -44,6 +47,7 @@ import numpy as np
 from scipy.signal.windows import hann
 
 from .signal import fraction_removed
+from .signal.matched import noise_weighted_mismatch, optimal_snr
 
 __all__ = [
     "BinJudgement",
@@ -53,6 +57,9 @@ __all__ = [
     "family_sigma",
     "fraction_removed",
     "judge_bins",
+    "range_lost",
+    "noise_weighted_mismatch",
+    "optimal_snr",
     "removed_fraction",
     "second_spectra",
     "strain_bns_range_mpc",
@@ -69,6 +76,11 @@ DEFAULT_MIN_EXCESS = 0.005
 
 RANGE_FMIN = 10.0
 """Lowest frequency (Hz) of the BNS range integral."""
+
+RANGE_TOLERANCE = 1e-4
+"""A cleaned BNS range this fraction below raw still counts as not below it: a model that removes
+a line far above the noise floor gains no range, and its figure then differs from raw only in the
+last digits of the estimate's cross terms with the raw strain (~1e-6)."""
 
 removed_fraction = fraction_removed
 
@@ -232,6 +244,11 @@ def bns_range_mpc(frequencies: np.ndarray, psd: np.ndarray, fmin: float = RANGE_
     keep = frequencies > 0
     series = FrequencySeries(psd[keep], frequencies=frequencies[keep], unit="1/Hz")
     return float(sensemon_range(series, fmin=fmin).value)
+
+
+def range_lost(raw_range: float, cleaned_range: float, tolerance: float = RANGE_TOLERANCE) -> bool:
+    """The cleaned BNS range is below the raw one by more than ``tolerance`` (a fraction)."""
+    return cleaned_range < raw_range * (1.0 - tolerance)
 
 
 def strain_bns_range_mpc(

@@ -110,6 +110,17 @@ def test_pins_history_is_bounded() -> None:
     assert pins.history[-1] == 59
 
 
+def test_unpinned_production_keeps_the_history(tmp_path: Path) -> None:
+    """Without production the file says null, the history stays for a rollback, and a new production appends."""
+    path = tmp_path / "pins.json"
+    pins = Pins().with_production(1).with_production(3).with_canary(4).without_production()
+    write_pins(path, pins)
+    assert json.loads(path.read_text()) == {"production": None, "canary": 4, "history": [1, 3]}
+    assert read_pins(path) == pins
+    assert pins.pinned == {4}
+    assert pins.with_production(4).history == (1, 3, 4)
+
+
 @pytest.mark.parametrize(
     "content, message",
     [

@@ -118,13 +118,18 @@ def create_app(exporter: Exporter, token: str, max_body_bytes: int = 4096) -> Fl
                 else:
                     exporter.set_canary(version)
                 metrics.pin_changes.labels(pin).inc()
+            elif request.method == "DELETE":  # production only: no model on purpose
+                require_token()
+                exporter.unset_production()
+                metrics.pin_changes.labels(pin).inc()
             return jsonify(version=getattr(exporter.pins(), pin))
 
         view.__name__ = f"{pin}_pin"
         return view
 
     for pin in PINS:
-        app.add_url_rule(f"/{pin}", view_func=pin_view(pin), methods=["GET", "PUT"])
+        methods = ["GET", "PUT", "DELETE"] if pin == "production" else ["GET", "PUT"]
+        app.add_url_rule(f"/{pin}", view_func=pin_view(pin), methods=methods)
 
     @app.get("/metrics")
     def prometheus() -> Response:

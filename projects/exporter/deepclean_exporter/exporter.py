@@ -158,6 +158,13 @@ class Exporter:
         log.info("production is now version %d", version)
         return pins
 
+    def unset_production(self) -> Pins:
+        """Leave no model in production: the cleaner writes raw strain flagged no-model."""
+        pins = update_pins(self.model, lambda pins: pins.without_production())
+        self.refresh_config()
+        log.info("production is now unpinned (no model: the cleaner writes raw strain)")
+        return pins
+
     def set_canary(self, version: int | None) -> Pins:
         """Pin ``version`` as the canary (``None``: no canary)."""
         if version is not None:

@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import json
 import os
 
 import pytest
 import torch
 
 from conftest import AUTH, CHANNELS
+from deepclean_exporter.pbtxt_check import parse_model_config
 
 WRONG = {"Authorization": "Bearer not-the-token"}
+
+
+def _policy(exporter) -> list[int]:
+    """The versions config.pbtxt keeps loaded."""
+    parsed = parse_model_config(exporter.model.config_path.read_text())
+    return list(parsed.version_policy.specific.versions)
 
 
 def test_healthz_and_empty_repository(client) -> None:
@@ -55,6 +63,7 @@ def test_a_damaged_version_is_listed_with_its_error_beside_the_others(client, ex
         ("post", "/export", {"training_dir": "run-1"}),
         ("put", "/production", {"version": 1}),
         ("put", "/canary", {"version": 1}),
+        ("delete", "/production", None),
     ],
 )
 @pytest.mark.parametrize("headers", [{}, WRONG, {"Authorization": "Basic abc"}])
@@ -137,18 +146,41 @@ def test_pinning_an_unknown_or_malformed_version(client, make_training_dir, pin:
     assert client.get("/production").json == {"version": None}
 
 
-def test_production_cannot_be_unset(client) -> None:
-    """null is a valid canary (none) but not a valid production version."""
+def test_production_cannot_be_put_to_null(client) -> None:
+    """null is a valid canary (none) but not a valid production version: unpinning production is a DELETE."""
     response = client.put("/production", json={"version": None}, headers=AUTH)
     assert response.status_code == 400
     assert "positive integer" in response.json["error"]
 
 
+def test_production_is_unpinned_deliberately_with_delete(client, exporter, make_training_dir) -> None:
+    """DELETE /production (token needed) leaves no production model; the history and the files stay for a rollback."""
+    for name in ("run-1", "run-2"):
+        make_training_dir(name, seed=len(name))
+        assert client.post("/export", json={"training_dir": name}, headers=AUTH).status_code == 201
+    client.put("/production", json={"version": 1}, headers=AUTH)
+    refused = client.delete("/production", headers=WRONG)
+    assert refused.status_code == 401 and client.get("/production").json == {"version": 1}
+    response = client.delete("/production", headers=AUTH)
+    assert (response.status_code, response.json) == (200, {"version": None})
+    assert client.get("/production").json == {"version": None}
+    listed = client.get("/versions").json
+    assert (listed["production"], listed["canary"]) == (None, 2)
+    assert [v["version"] for v in listed["versions"]] == [1, 2]
+    assert json.loads(exporter.model.pins_path.read_text()) == {"production": None, "canary": 2, "history": [1]}
+    assert _policy(exporter) == [2]  # the canary (also the newest) stays loaded
+    assert "deepclean_exporter_production_version 0.0" in client.get("/metrics").data.decode()
+    assert client.delete("/production", headers=AUTH).json == {"version": None}  # already unpinned: no change
+    assert client.put("/production", json={"version": 1}, headers=AUTH).json == {"version": 1}
+    assert _policy(exporter) == [1, 2]
+
+
 def test_unknown_routes_and_methods_answer_json(client) -> None:
-    """404 and 405 come back as JSON errors too."""
+    """404 and 405 come back as JSON errors too; only production can be deleted (the canary is PUT to null)."""
     assert client.get("/nope").status_code == 404
     assert "error" in client.get("/nope").json
-    assert client.delete("/production").status_code == 405
+    response = client.delete("/canary", headers=AUTH)
+    assert response.status_code == 405 and "error" in response.json
 
 
 def test_metrics_report_versions_pins_and_requests(client, make_training_dir) -> None:

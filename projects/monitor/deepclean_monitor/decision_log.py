@@ -1,7 +1,7 @@
 """The decision log: JSON lines, appended and fsynced before anything is done.
 
-Each decision writes a ``decided`` record (the decision and the figures behind
-it) before the exporter is called, then ``attempt_failed`` records while the
+Each decision (``promote``, ``rollback`` or ``unpin``) writes a ``decided``
+record (the decision and the figures behind it) before the exporter is called, then ``attempt_failed`` records while the
 call fails, and an ``applied`` record once it succeeded, or ``rejected`` when
 the exporter refused it for good. Replaying the log at start-up gives the
 decisions already settled (not to be redone) and those still pending (to be

@@ -6,9 +6,9 @@ up to ``max_delay``; while one is pending no new decision is taken (the
 monitor's loop asks :attr:`DecisionRunner.busy`). A decision the exporter
 refuses for good (an unknown version, say) is logged as rejected and dropped,
 so it cannot block the monitor forever. Before changing the pin the
-runner reads it: when it already holds the target (the call went through but
-the monitor stopped before logging it), the decision is logged as applied
-without a second call.
+runner reads it: when it already holds the target (or no production at all,
+for an ``unpin``), the call went through but the monitor stopped before
+logging it, so the decision is logged as applied without a second call.
 """
 
 from __future__ import annotations
@@ -106,6 +106,11 @@ class DecisionRunner:
 
     def _apply(self, decision: Decision) -> str:
         current = self.exporter.pin("production")
+        if decision.action == "unpin":
+            if current is None:
+                return "production already unpinned"
+            self.exporter.unpin_production()
+            return f"production {current} -> unpinned"
         if current == decision.version:
             return f"production already {current}"
         self.exporter.set_pin("production", decision.version)

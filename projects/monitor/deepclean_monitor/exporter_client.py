@@ -1,10 +1,12 @@
 """The exporter's HTTP API as the monitor uses it (docs/interfaces.md).
 
-GET /versions and GET/PUT /production, /canary; mutating calls carry the
+GET /versions, GET/PUT /production, /canary and DELETE /production (no
+production model: the cleaner writes raw strain); mutating calls carry the
 bearer token (read again for every call, so a token file fixed by an operator
 is picked up). Every failure is raised as :class:`ExporterError`; the decision
 runner retries it with back-off unless the exporter refused the request
-itself (:attr:`ExporterError.permanent`: 400, 404, 409, 422).
+itself (:attr:`ExporterError.permanent`: 400, 404, 405, 409, 422; 405 is an
+exporter without ``DELETE /production``).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ TOKEN_ENV = "DEEPCLEAN_EXPORTER_TOKEN"
 Pin = Literal["production", "canary"]
 
 
-PERMANENT_STATUSES = frozenset({400, 404, 409, 422})
+PERMANENT_STATUSES = frozenset({400, 404, 405, 409, 422})
 
 
 class ExporterError(RuntimeError):
@@ -83,6 +85,14 @@ class ExporterClient:
         if answer.get("version") != version:
             raise ExporterError(f"PUT /{which} {version}: exporter answered {answer}")
         return version
+
+    def unpin_production(self) -> None:
+        """Leave no model in production (``DELETE /production``)."""
+        if not self.token:
+            raise ExporterError(f"no exporter token (set {TOKEN_ENV} or exporter_token_file) to unpin production")
+        answer = self._call("DELETE", "/production")
+        if answer.get("version") is not None:
+            raise ExporterError(f"DELETE /production: exporter answered {answer}")
 
     def _call(self, method: str, path: str, json: dict | None = None) -> dict[str, Any]:
         token = self.token if method != "GET" else None

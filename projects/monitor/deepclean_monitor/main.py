@@ -1,4 +1,4 @@
-"""The monitor service: measure the cleaning per model version, promote or roll back, report.
+"""The monitor service: judge every model version against raw strain, promote, roll back or unpin, report.
 
 See ``monitor_loop`` for the pipeline and ``policy`` for the decision rules.
 """
@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Literal
 
 from deepclean.config import ConfigError
+from deepclean.figures import DEFAULT_MIN_EXCESS, DEFAULT_SIGMA
 from jsonargparse.typing import (
     ClosedUnitInterval,
     NonNegativeFloat,
@@ -31,7 +32,7 @@ from .monitor_loop import Monitor, RawStream, run_loop
 from .policy import DecisionMachine, Policy
 from .reports import Reports
 from .summaries import PeriodSummaries
-from .version_windows import SpectrumSettings, VersionWindows
+from .version_windows import FigureSettings, VersionWindows
 
 log = logging.getLogger("deepclean_monitor")
 
@@ -56,7 +57,8 @@ def monitor(
     dq_channel: str = "H1:DEEPCLEAN-DQ",
     band: tuple[PositiveFloat, PositiveFloat] = (58.0, 62.0),
     out_of_band_range: tuple[NonNegativeFloat, PositiveFloat] = (10.0, 2000.0),
-    fftlength: PositiveFloat = 2.0,
+    sigma: PositiveFloat = DEFAULT_SIGMA,
+    min_excess: NonNegativeFloat = DEFAULT_MIN_EXCESS,
     segment_seconds: PositiveInt = 8,
     window_seconds: PositiveInt = 64,
     min_seconds: PositiveInt = 64,
@@ -65,9 +67,8 @@ def monitor(
     settle_seconds: PositiveInt = 60,
     margin: ClosedUnitInterval = 0.05,
     first_model_max_band_ratio: PositiveFloat = 0.9,
-    max_out_of_band_ratio: PositiveFloat = 1.05,
-    max_band_ratio: PositiveFloat = 1.0,
     max_fallback_fraction: ClosedUnitInterval = 0.5,
+    rollback_memory_seconds: PositiveInt = 1800,
     exporter_timeout: PositiveFloat = 5.0,
     retry_initial_seconds: PositiveFloat = 1.0,
     retry_max_seconds: PositiveFloat = 60.0,
@@ -84,18 +85,22 @@ def monitor(
     exit_when_idle: bool = False,
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO",
 ) -> Monitor:
-    """Validate the canary, promote or roll back through the exporter, and report the cleaning.
+    """Validate the canary, promote, roll back or unpin through the exporter, and report the cleaning.
 
     Reads cleaned frames from ``cleaned_dir`` and the raw strain from
     ``strain_dir`` in GPS order from ``start_gps`` (0: the newest
     ``window_seconds`` on disk), keeps a sliding window of ``window_seconds``
-    per model version, decides with the rules in ``deepclean_monitor.policy``,
-    logs every decision to ``decision_log`` before calling the exporter, and
-    writes plots, a status page, metrics and per-period summaries.
+    per model version and judges it against the raw strain with the figures of
+    ``deepclean.figures`` (1 Hz bins of 1 s segments over ``out_of_band_range``
+    and the ``band``; ``sigma`` and ``min_excess`` set when a bin has had noise
+    added), decides with the rules in ``deepclean_monitor.policy`` (production
+    unpinned when no version better than raw is left), logs every decision to
+    ``decision_log`` before calling the exporter, and writes plots, a status
+    page, metrics and per-period summaries.
     ``run_seconds`` (0: forever) and ``exit_when_idle`` stop the loop.
     """
     logging.basicConfig(level=log_level, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    check_settings(band, out_of_band_range, fftlength, segment_seconds, window_seconds, min_seconds)
+    check_settings(band, out_of_band_range, segment_seconds, window_seconds, min_seconds)
     metrics = MonitorMetrics()
     stop_serving = serve_metrics(metrics, metrics_port)
     cleaned = CleanedFrameStream(cleaned_dir, site, ifo, cleaned_tag, frame_timeout)
@@ -106,12 +111,13 @@ def monitor(
         if frames:
             cleaned.start_at(max(frames[0].gps, frames[-1].gps - window_seconds + 1))
     windows = VersionWindows(
-        SpectrumSettings(
-            fftlength=fftlength,
+        FigureSettings(
             band=tuple(band),
-            out_of_band_range=tuple(out_of_band_range),
+            check_range=tuple(out_of_band_range),
             segment_seconds=segment_seconds,
             window_seconds=window_seconds,
+            sigma=sigma,
+            min_excess=min_excess,
         )
     )
     policy = Policy(
@@ -120,10 +126,9 @@ def monitor(
         rollback_sustain_seconds=rollback_sustain_seconds,
         margin=margin,
         first_model_max_band_ratio=first_model_max_band_ratio,
-        max_out_of_band_ratio=max_out_of_band_ratio,
-        max_band_ratio=max_band_ratio,
         max_fallback_fraction=max_fallback_fraction,
         settle_seconds=settle_seconds,
+        rollback_memory_seconds=rollback_memory_seconds,
     )
     log_file = DecisionLog(decision_log)
     runner = DecisionRunner(
@@ -178,7 +183,6 @@ def serve_metrics(metrics: MonitorMetrics, port: int) -> Callable[[], None]:
 def check_settings(
     band: tuple[float, float],
     out_of_band_range: tuple[float, float],
-    fftlength: float,
     segment_seconds: int,
     window_seconds: int,
     min_seconds: int,
@@ -188,8 +192,6 @@ def check_settings(
         raise ConfigError(f"band {list(band)}: the low edge must be below the high edge")
     if not out_of_band_range[0] < out_of_band_range[1]:
         raise ConfigError(f"out_of_band_range {list(out_of_band_range)}: the low edge must be below the high edge")
-    if fftlength > segment_seconds:
-        raise ConfigError(f"fftlength ({fftlength} s) must not exceed segment_seconds ({segment_seconds} s)")
     if segment_seconds > window_seconds:
         raise ConfigError(f"segment_seconds ({segment_seconds}) must not exceed window_seconds ({window_seconds})")
     if min_seconds > window_seconds:

@@ -1,4 +1,4 @@
-"""Prometheus metrics of the monitor: ratios per version, decisions, lag, missing frames.
+"""Prometheus metrics of the monitor: figures per version, decisions, lag, missing frames.
 
 Metrics live in their own registry; they are served over HTTP on a localhost
 port (``metrics_port``, 0 for none) and/or written as a node-exporter textfile
@@ -46,8 +46,21 @@ class MonitorMetrics:
             "deepclean_monitor_bns_range_mpc", "BNS (1.4+1.4 Msun) sensemon range over the window",
             ["version", "strain"], registry=r,
         )
+        self.failing_bins = Gauge(
+            "deepclean_monitor_failing_bins", "1 Hz bins where the cleaning added noise over the window",
+            ["version"], registry=r,
+        )
+        self.better_than_raw = Gauge(
+            "deepclean_monitor_better_than_raw",
+            "1 when no bin has noise added, the band ratio is at most 1 and the range is at least raw's",
+            ["version"], registry=r,
+        )
         self.promotions = Counter("deepclean_monitor_promotions", "Canary promotions applied", registry=r)
         self.rollbacks = Counter("deepclean_monitor_rollbacks", "Production rollbacks applied", registry=r)
+        self.unpins = Counter(
+            "deepclean_monitor_unpins", "Production unpinned (raw strain written) for want of a good version",
+            registry=r,
+        )
         self.pending_decisions = Gauge(
             "deepclean_monitor_pending_decisions", "Decisions waiting for the exporter", registry=r,
         )
@@ -65,17 +78,23 @@ class MonitorMetrics:
         self.last_gps = Gauge("deepclean_monitor_last_gps", "GPS of the last cleaned frame read", registry=r)
 
     def record_quality(self, quality: VersionQuality) -> None:
-        labels = {"version": str(quality.version)}
-        self.band_ratio.labels(**labels).set(quality.band_ratio)
-        self.out_of_band_ratio.labels(**labels).set(quality.out_of_band_ratio)
-        self.window_seconds.labels(**labels).set(quality.seconds)
+        version = str(quality.version)
+        self.band_ratio.labels(version).set(quality.band_ratio)
+        self.out_of_band_ratio.labels(version).set(quality.worst_bin)
+        self.window_seconds.labels(version).set(quality.seconds)
+        self.failing_bins.labels(version).set(len(quality.judgement.failing_bins))
+        self.better_than_raw.labels(version).set(int(quality.better_than_raw))
+        self.bns_range.labels(version=version, strain="raw").set(quality.range_raw)
+        self.bns_range.labels(version=version, strain="cleaned").set(quality.range_cleaned)
 
-    def record_ranges(self, version: int, raw: float, cleaned: float) -> None:
-        self.bns_range.labels(version=str(version), strain="raw").set(raw)
-        self.bns_range.labels(version=str(version), strain="cleaned").set(cleaned)
+    def count_decision(self, action: str) -> None:
+        """Count an applied decision (``promote``, ``rollback`` or ``unpin``)."""
+        {"promote": self.promotions, "rollback": self.rollbacks, "unpin": self.unpins}[action].inc()
 
     def forget_version(self, version: int) -> None:
-        labelled = [(g, (str(version),)) for g in (self.band_ratio, self.out_of_band_ratio, self.window_seconds)]
+        per_version = (self.band_ratio, self.out_of_band_ratio, self.window_seconds, self.failing_bins,
+                       self.better_than_raw)
+        labelled = [(g, (str(version),)) for g in per_version]
         labelled += [(self.bns_range, (str(version), strain)) for strain in ("raw", "cleaned")]
         for gauge, labels in labelled:
             try:

@@ -178,7 +178,7 @@ class Monitor:
             if stream == "canary" and version == state.production_version:
                 continue  # one version on both streams: one point
             if quality is not None and quality.end_gps == gps:
-                point = RatioPoint(gps, version, stream, quality.band_ratio, quality.out_of_band_ratio)
+                point = RatioPoint(gps, version, stream, quality.band_ratio, quality.worst_bin)
                 state.points.append(point)
                 self.summaries.add_point(point)
         if self.runner.busy:
@@ -207,7 +207,7 @@ class Monitor:
     def _applied(self, decision: Decision) -> None:
         self.machine.applied(decision)
         self.state.decisions.append(decision)
-        (self.metrics.promotions if decision.action == "promote" else self.metrics.rollbacks).inc()
+        self.metrics.count_decision(decision.action)
         self.summaries.add_decision(decision.action, decision.gps)
 
     def _missing(self, stream: str, seconds: list[int], why: str) -> None:

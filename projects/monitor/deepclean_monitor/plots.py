@@ -30,7 +30,7 @@ class RatioPoint:
     version: int
     stream: str
     band_ratio: float
-    out_of_band_ratio: float
+    worst_bin: float
 
 
 def plot_asds(
@@ -45,14 +45,17 @@ def plot_asds(
         axis.set_title(f"{stream}: " + (f"version {quality.version}" if quality else "no data"))
         axis.axvspan(*band, color="0.9", label="target band")
         if quality is not None:
-            spectra = quality.spectra
-            shown = (spectra.frequencies >= band[0] - margin_hz) & (spectra.frequencies <= band[1] + margin_hz)
-            f = spectra.frequencies[shown]
-            axis.semilogy(f, np.sqrt(spectra.raw_psd[shown]), color="0.4", label="raw")
-            axis.semilogy(f, np.sqrt(spectra.cleaned_psd[shown]), color="tab:blue", label="cleaned")
+            powers = quality.powers
+            shown = (powers.frequencies >= band[0] - margin_hz) & (powers.frequencies <= band[1] + margin_hz)
+            f = powers.frequencies[shown]
+            axis.semilogy(f, np.sqrt(powers.psd("raw")[shown]), color="0.4", label="raw")
+            axis.semilogy(f, np.sqrt(powers.psd("cleaned")[shown]), color="tab:blue", label="cleaned")
             axis.text(
                 0.02, 0.02,
-                f"band ratio {quality.band_ratio:.3f}\nworst out of band {quality.out_of_band_ratio:.3f}\n"
+                f"band ratio {quality.band_ratio:.3f}\n"
+                f"worst out of band {quality.worst_bin:.3f} at {quality.worst_bin_frequency:g} Hz\n"
+                f"BNS range {quality.range_raw:.4g} -> {quality.range_cleaned:.4g} Mpc "
+                f"({'better than raw' if quality.better_than_raw else 'NOT better than raw'})\n"
                 f"{quality.seconds} s of data",
                 transform=axis.transAxes, fontsize=8, va="bottom",
                 bbox={"facecolor": "white", "alpha": 0.85, "edgecolor": "none"},
@@ -67,7 +70,7 @@ def plot_asds(
 def plot_band_ratio(
     points: Sequence[RatioPoint], decisions: Sequence[Decision], path: Path, pending: Sequence[Decision] = ()
 ) -> Path:
-    """Band ratio per version over time, with promotions and rollbacks marked (dotted: still pending)."""
+    """Band ratio per version over time, with the decisions marked (dotted: still pending)."""
     figure, axis = plt.subplots(figsize=(11, 4))
     t0 = min([p.gps for p in points] + [d.gps for d in (*decisions, *pending)], default=0)
     for version in sorted({p.version for p in points}):
@@ -77,7 +80,7 @@ def plot_band_ratio(
     for decision, waiting in marks:
         color = "0.5" if waiting else "tab:green" if decision.action == "promote" else "tab:red"
         axis.axvline(decision.gps - t0, color=color, linestyle=":" if waiting else "--")
-        label = f"{decision.action} {decision.version}" + (" (pending)" if waiting else "")
+        label = decision.label + (" (pending)" if waiting else "")
         axis.annotate(
             label, (decision.gps - t0, 0.97), xycoords=("data", "axes fraction"),
             rotation=90, va="top", ha="right", fontsize=8, color=color,

@@ -1,30 +1,43 @@
-"""When to promote the canary and when to roll production back: a small state machine.
+"""When to promote the canary, roll production back, or leave no model in production.
 
-Pure logic: it is fed one :class:`Observation` at a time (the versions live in
-the latest frame and the figures of each version over its window) and answers
-with at most one :class:`Decision`. It does no I/O; the decision runner
-carries decisions out and tells the machine when one has been applied.
+A small state machine. Pure logic: it is fed one :class:`Observation` at a time
+(the versions live in the latest frame and the figures of each version over its
+window) and answers with at most one :class:`Decision`. It does no I/O; the
+decision runner carries decisions out and tells the machine when one has been
+applied.
+
+Every model is judged against the raw strain, not only against another model:
+with no model in production the cleaner writes the raw strain (flagged
+no-model), and a model worse than that is worse than nothing.
 
 Rules
 -----
 - A version's figures count only once its window holds ``min_seconds`` of data:
   nothing is decided about a version the monitor has not seen enough of.
-- Promote the canary when, for ``sustain_seconds`` without interruption, its
-  band ratio is at most ``(1 - margin)`` times production's and its worst
-  out-of-band ratio is at most ``max_out_of_band_ratio``. With no production
-  yet, the canary only has to clean at all: band ratio at most
-  ``first_model_max_band_ratio``.
-- Roll production back to the newest previous good version when, for
-  ``rollback_sustain_seconds``, production degrades: it adds noise (worst
-  out-of-band ratio above ``max_out_of_band_ratio`` or band ratio above
-  ``max_band_ratio``), or the cleaner's safety fallback replaced more than
-  ``max_fallback_fraction`` of its window with raw strain (a model so bad the
+- A version is *better than raw* over its window when the judgement of its 1 Hz
+  bins against the raw strain passed (:func:`deepclean.figures.judge_bins`: no
+  bin with noise added, band mean ASD ratio at most 1), its cleaned BNS range is
+  at least the raw strain's (within the same ``min_excess`` allowance as a bin:
+  :attr:`VersionQuality.range_lost`), and the cleaner's safety fallback replaced at most
+  ``max_fallback_fraction`` of the window with raw strain (a model so bad the
   cleaner refuses it looks harmless in the figures, which then show raw data).
-  A canary over that fraction is not promoted either.
+- For every version the machine remembers the end GPS of its last window measured
+  better than raw; a window measured not better than raw forgets it.
+- Promote the canary when, for ``sustain_seconds`` without interruption, it is
+  better than raw and its band ratio is at most ``(1 - margin)`` times
+  production's. With no production (none yet, or unpinned) its band ratio must
+  be at most ``first_model_max_band_ratio`` instead.
+- When production has not been better than raw for ``rollback_sustain_seconds``,
+  roll it back to the newest earlier version (a lower version number) measured
+  better than raw within the last ``rollback_memory_seconds`` of data and not
+  rolled back from. With no such version, unpin production: the cleaner then
+  writes the raw strain with the no-model bit until a canary better than raw is
+  promoted as a first model.
 - A version promoted once is not promoted again by this rule; a version rolled
-  back from is never promoted again.
+  back from (or unpinned) is never promoted again.
 - After a decision is applied, nothing else is decided until the frames show
-  the new production version, or ``settle_seconds`` of data have passed.
+  the new production version (0 after unpinning), or ``settle_seconds`` of data
+  have passed.
 """
 
 from __future__ import annotations
@@ -34,7 +47,9 @@ from typing import Literal
 
 from .version_windows import VersionQuality
 
-Action = Literal["promote", "rollback"]
+Action = Literal["promote", "rollback", "unpin"]
+NO_PRODUCTION = 0
+"""The version of an unpinned production (what the cleaned frames say: no model)."""
 
 
 @dataclass(frozen=True)
@@ -46,9 +61,8 @@ class Policy:
     rollback_sustain_seconds: int
     margin: float
     first_model_max_band_ratio: float
-    max_out_of_band_ratio: float
-    max_band_ratio: float
     settle_seconds: int
+    rollback_memory_seconds: int = 1800
     max_fallback_fraction: float = 0.5
 
 
@@ -64,7 +78,10 @@ class Observation:
 
 @dataclass(frozen=True)
 class Decision:
-    """Set production to ``version`` (``action`` says why); ``previous`` is production before."""
+    """Set production to ``version`` (0: unpin; ``action`` says why); ``previous`` is production before.
+
+    ``figures`` holds :meth:`VersionQuality.figures` of the versions concerned, by version.
+    """
 
     action: Action
     version: int
@@ -77,6 +94,11 @@ class Decision:
     def id(self) -> str:
         return f"{self.action}-{self.version}-from-{self.previous}-at-{self.gps}"
 
+    @property
+    def label(self) -> str:
+        """``promote 3``, ``rollback 1`` or ``unpin``."""
+        return "unpin" if self.action == "unpin" else f"{self.action} {self.version}"
+
 
 @dataclass
 class DecisionMachine:
@@ -85,32 +107,44 @@ class DecisionMachine:
     policy: Policy
     promoted: set[int] = field(default_factory=set)
     bad: set[int] = field(default_factory=set)
-    good_history: list[int] = field(default_factory=list)
+    last_good: dict[int, int] = field(default_factory=dict)
+    """Version -> end GPS of its last window measured better than raw."""
     settling: tuple[int, int] | None = None  # (expected production version, gps applied)
     _promote_since: dict[int, int] = field(default_factory=dict)
     _rollback_since: dict[int, int] = field(default_factory=dict)
 
     def observe(self, observation: Observation) -> Decision | None:
-        """Update the streaks with ``observation``; the decision it calls for, if any."""
+        """Update the memory and the streaks with ``observation``; the decision it calls for, if any."""
+        for quality in observation.qualities.values():
+            if quality.seconds >= self.policy.min_seconds:
+                self._remember(quality.version, quality.end_gps, self.worse_than_raw(quality) is None)
         if self._still_settling(observation):
             return None
         production = self._trusted(observation, observation.production_version)
-        if production is not None and self._degraded(production) is None:
-            self._mark_good(production.version)
         rollback = self._rollback(observation, production)
         if rollback is not None:
             return rollback
         return self._promotion(observation, production)
 
+    def worse_than_raw(self, quality: VersionQuality) -> str | None:
+        """Why ``quality`` is not better than raw under this policy (None when it is)."""
+        problem = quality.worse_than_raw()
+        if problem is not None:
+            return problem
+        fallback = quality.fallback_seconds / quality.seconds
+        if fallback > self.policy.max_fallback_fraction:
+            return f"safety fallback in {fallback:.0%} of the window > {self.policy.max_fallback_fraction:.0%}"
+        return None
+
     def applied(self, decision: Decision) -> None:
         """Record that ``decision`` has been carried out (also used to replay the log)."""
+        for key, figures in decision.figures.items():
+            if "better_than_raw" in figures and "end_gps" in figures:
+                self._remember(int(key), int(figures["end_gps"]), bool(figures["better_than_raw"]))
         if decision.action == "promote":
             self.promoted.add(decision.version)
         else:
             self.bad.add(decision.previous)
-            if decision.previous in self.good_history:
-                self.good_history.remove(decision.previous)
-        self._mark_good(decision.version)
         self.settling = (decision.version, decision.gps)
         self._promote_since.clear()
         self._rollback_since.clear()
@@ -119,19 +153,24 @@ class DecisionMachine:
         """Record that the exporter refused ``decision``: do not ask for the same change again."""
         if decision.action == "promote":
             self.promoted.add(decision.version)
-        else:
+        elif decision.action == "rollback":
             self.bad.add(decision.version)  # the rollback target is unusable; another may be tried
-            if decision.version in self.good_history:
-                self.good_history.remove(decision.version)
+        else:
+            self.bad.add(decision.previous)  # unpinning refused: a better canary is the way out
         self._promote_since.clear()
         self._rollback_since.clear()
 
-    def rollback_target(self, current: int) -> int | None:
-        """The newest good version other than ``current`` that was not rolled back from."""
-        for version in reversed(self.good_history):
-            if version != current and version not in self.bad:
-                return version
-        return None
+    def rollback_target(self, current: int, gps: int) -> int | None:
+        """The newest version before ``current`` measured better than raw within the memory, not rolled back from."""
+        oldest = gps - self.policy.rollback_memory_seconds
+        targets = [v for v, end in self.last_good.items() if v < current and v not in self.bad and end >= oldest]
+        return max(targets, default=None)
+
+    def _remember(self, version: int, end_gps: int, good: bool) -> None:
+        if good:
+            self.last_good[version] = max(end_gps, self.last_good.get(version, end_gps))
+        elif end_gps >= self.last_good.get(version, end_gps):
+            self.last_good.pop(version, None)
 
     def _still_settling(self, observation: Observation) -> bool:
         if self.settling is None:
@@ -143,53 +182,47 @@ class DecisionMachine:
         return True
 
     def _trusted(self, observation: Observation, version: int) -> VersionQuality | None:
-        if version == 0:
+        if version == NO_PRODUCTION:
             return None
         quality = observation.qualities.get(version)
         if quality is None or quality.seconds < self.policy.min_seconds:
             return None
         return quality
 
-    def _degraded(self, quality: VersionQuality) -> str | None:
-        if quality.out_of_band_ratio > self.policy.max_out_of_band_ratio:
-            return (
-                f"out-of-band ASD ratio {quality.out_of_band_ratio:.4f} > {self.policy.max_out_of_band_ratio:g}"
-            )
-        if quality.band_ratio > self.policy.max_band_ratio:
-            return f"band ASD ratio {quality.band_ratio:.4f} > {self.policy.max_band_ratio:g}"
-        fallback = quality.fallback_seconds / quality.seconds
-        if fallback > self.policy.max_fallback_fraction:
-            return f"safety fallback in {fallback:.0%} of the window > {self.policy.max_fallback_fraction:.0%}"
-        return None
-
-    def _mark_good(self, version: int) -> None:
-        if version in self.bad or version == 0:
-            return
-        if version in self.good_history:
-            self.good_history.remove(version)
-        self.good_history.append(version)
-
     def _rollback(self, observation: Observation, production: VersionQuality | None) -> Decision | None:
         if production is None or production.version in self.bad:
             self._rollback_since.clear()
             return None
-        problem = self._degraded(production)
+        problem = self.worse_than_raw(production)
         if problem is None:
             self._rollback_since.pop(production.version, None)
             return None
         since = self._rollback_since.setdefault(production.version, observation.gps)
         if observation.gps - since < self.policy.rollback_sustain_seconds:
             return None
-        target = self.rollback_target(production.version)
+        reason = f"production {production.version} not better than raw since GPS {since}: {problem}"
+        figures = {str(production.version): production.figures()}
+        target = self.rollback_target(production.version, observation.gps)
         if target is None:
-            return None  # nothing to go back to; a better canary is the way out
+            return Decision(
+                action="unpin",
+                version=NO_PRODUCTION,
+                previous=production.version,
+                gps=observation.gps,
+                reason=f"{reason}; no earlier version measured better than raw in the last "
+                f"{self.policy.rollback_memory_seconds} s: raw strain until a better canary",
+                figures=figures,
+            )
+        target_quality = observation.qualities.get(target)
+        if target_quality is not None:
+            figures[str(target)] = target_quality.figures()
         return Decision(
             action="rollback",
             version=target,
             previous=production.version,
             gps=observation.gps,
-            reason=f"production {production.version} degraded since GPS {since}: {problem}",
-            figures={str(production.version): production.figures()},
+            reason=f"{reason}; version {target} was better than raw up to GPS {self.last_good[target]}",
+            figures=figures,
         )
 
     def _promotion(self, observation: Observation, production: VersionQuality | None) -> Decision | None:
@@ -198,7 +231,7 @@ class DecisionMachine:
             self._promote_since.clear()
             return None
         canary = self._trusted(observation, candidate)
-        if canary is None or (observation.production_version != 0 and production is None):
+        if canary is None or (observation.production_version != NO_PRODUCTION and production is None):
             self._promote_since.pop(candidate, None)
             return None
         reason = self._why_promote(canary, production)
@@ -222,19 +255,20 @@ class DecisionMachine:
 
     def _why_promote(self, canary: VersionQuality, production: VersionQuality | None) -> str | None:
         policy = self.policy
-        if canary.out_of_band_ratio > policy.max_out_of_band_ratio:
+        if self.worse_than_raw(canary) is not None:
             return None
-        if canary.fallback_seconds > policy.max_fallback_fraction * canary.seconds:
-            return None
+        ranges = f"BNS range {canary.range_cleaned:.4g} Mpc, raw {canary.range_raw:.4g} Mpc"
         if production is None:
             if canary.band_ratio <= policy.first_model_max_band_ratio:
-                return f"first model: band ASD ratio {canary.band_ratio:.4f} <= {policy.first_model_max_band_ratio:g}"
+                return (
+                    f"no production model; better than raw ({ranges}), band ASD ratio "
+                    f"{canary.band_ratio:.4f} <= {policy.first_model_max_band_ratio:g}"
+                )
             return None
         limit = (1.0 - policy.margin) * production.band_ratio
         if canary.band_ratio <= limit:
             return (
-                f"band ASD ratio {canary.band_ratio:.4f} <= (1 - {policy.margin:g}) x production's "
-                f"{production.band_ratio:.4f}"
+                f"better than raw ({ranges}); band ASD ratio {canary.band_ratio:.4f} <= (1 - {policy.margin:g}) "
+                f"x production's {production.band_ratio:.4f}"
             )
         return None
-

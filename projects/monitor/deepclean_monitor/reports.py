@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from .bns_range import bns_ranges
 from .exporter_client import ExporterError
 from .frame_stream import CleanedFrameStream
 from .metrics import MonitorMetrics
@@ -81,7 +80,6 @@ class Reports:
                 frame_lag=state.frame_lag,
                 images=["asd.png", "band_ratio.png"],
                 exporter_pins=self._exporter_pins(),
-                ranges=self._ranges(),
             ),
             self.refresh_seconds,
         )
@@ -90,13 +88,6 @@ class Reports:
         if state.last_gps is not None:
             self._snapshot(ratio_plot, state.last_gps)
             self._retention(self.monitor.cleaned, state.last_gps)
-
-    def _ranges(self) -> dict[int, tuple[float, float]]:
-        ranges = {}
-        for version, quality in self.monitor.state.qualities.items():
-            ranges[version] = bns_ranges(quality.spectra)
-            self.monitor.metrics.record_ranges(version, *ranges[version])
-        return ranges
 
     def _exporter_pins(self) -> dict[str, int | None] | None:
         try:

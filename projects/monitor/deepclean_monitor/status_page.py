@@ -1,9 +1,13 @@
-"""The status page: a static HTML file in the reports directory that refreshes itself."""
+"""The status page: a static HTML file in the reports directory that refreshes itself.
+
+Per version it shows the figures of :mod:`deepclean.figures` over the window, the BNS
+range of the raw and the cleaned strain, and whether the version is better than raw.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from html import escape
 from pathlib import Path
 
@@ -27,7 +31,6 @@ class StatusSnapshot:
     frame_lag: float | None
     images: Sequence[str]
     exporter_pins: dict[str, int | None] | None = None  # None: the exporter did not answer
-    ranges: dict[int, tuple[float, float]] = field(default_factory=dict)  # version -> BNS range raw, cleaned
 
 
 def write_status_page(path: Path, snapshot: StatusSnapshot, refresh_seconds: int) -> Path:
@@ -35,19 +38,21 @@ def write_status_page(path: Path, snapshot: StatusSnapshot, refresh_seconds: int
     stamp = snapshot.last_gps or 0
     rows = "\n".join(
         f"<tr><td>{v}</td><td>{_role(v, snapshot)}</td><td>{q.band_ratio:.4f}</td>"
-        f"<td>{q.out_of_band_ratio:.4f}</td><td>{_ranges(snapshot.ranges.get(v))}</td>"
+        f"<td>{q.worst_bin:.4f} at {q.worst_bin_frequency:g} Hz</td><td>{len(q.judgement.failing_bins)}</td>"
+        f"<td>{q.range_raw:.4g} / {q.range_cleaned:.4g}</td>{_verdict(q)}"
         f"<td>{q.seconds}</td><td>{q.fallback_seconds}</td></tr>"
         for v, q in sorted(snapshot.qualities.items())
-    ) or '<tr><td colspan="7">no complete window yet</td></tr>'
+    ) or '<tr><td colspan="9">no complete window yet</td></tr>'
     decisions = "\n".join(
-        f"<li><b>{escape(d.action)} {d.version}</b> (from {d.previous}) at GPS {d.gps}: {escape(d.reason)}</li>"
+        f"<li><b>{escape(d.label)}</b> (from {d.previous}) at GPS {d.gps}: {escape(d.reason)}</li>"
         for d in reversed(snapshot.decisions[-10:])
     ) or "<li>none yet</li>"
     pending = "".join(
-        f'<p class="warn">waiting for the exporter: {escape(d.action)} {d.version} (decided at GPS {d.gps})</p>'
+        f'<p class="warn">waiting for the exporter: {escape(d.label)} (decided at GPS {d.gps})</p>'
         for d in snapshot.pending
     )
     images = "\n".join(f'<img src="{escape(name)}?gps={stamp}" alt="{escape(name)}">' for name in snapshot.images)
+    no_model = " (raw strain, flagged no model)" if snapshot.production_version <= 0 else ""
     lag = "unknown" if snapshot.frame_lag is None else f"{snapshot.frame_lag:.0f} s"
     if snapshot.exporter_pins is None:
         pins = '<span class="warn">exporter not answering</span>'
@@ -70,15 +75,15 @@ img {{ max-width: 100%; display: block; margin: 0.5em 0; }}
 </head>
 <body>
 <h1>DeepClean monitor</h1>
-<p class="versions"><span id="production">production: <b>{_version(snapshot.production_version)}</b></span>
+<p class="versions"><span id="production">production: <b>{_version(snapshot.production_version)}</b>{no_model}</span>
 <span id="canary">canary: <b>{_version(snapshot.canary_version)}</b></span></p>
 <p>versions in the latest cleaned frame; pinned at the exporter: <span id="pins">{pins}</span></p>
 <p>last cleaned frame GPS {snapshot.last_gps if snapshot.last_gps is not None else "none"};
 lag {lag}; frames missing {snapshot.frames_missing}; updated {escape(snapshot.updated)}</p>
 {pending}
 <table>
-<tr><th>version</th><th>stream</th><th>band ASD ratio</th><th>worst out-of-band ratio</th>
-<th>BNS range raw / cleaned [Mpc]</th><th>seconds in window</th><th>fallback seconds</th></tr>
+<tr><th>version</th><th>stream</th><th>band ASD ratio</th><th>worst out-of-band bin</th><th>bins with noise added</th>
+<th>BNS range raw / cleaned [Mpc]</th><th>better than raw</th><th>seconds in window</th><th>fallback seconds</th></tr>
 {rows}
 </table>
 {images}
@@ -92,8 +97,11 @@ lag {lag}; frames missing {snapshot.frames_missing}; updated {escape(snapshot.up
     return replace_file(path, html.encode("utf-8"))
 
 
-def _ranges(ranges: tuple[float, float] | None) -> str:
-    return "-" if ranges is None else f"{ranges[0]:.4g} / {ranges[1]:.4g}"
+def _verdict(quality: VersionQuality) -> str:
+    problem = quality.worse_than_raw()
+    if problem is None:
+        return "<td>yes</td>"
+    return f'<td class="warn" title="{escape(problem)}">no</td>'
 
 
 def _version(version: int) -> str:

@@ -2,7 +2,8 @@
 
 One row per (period, version): the span, the seconds of data, the band ratio
 (mean, min, max over the evaluations of the period), the worst out-of-band
-ratio, and the period's promotions, rollbacks and missing frames. Rows are
+bin's ratio, and the period's promotions, rollbacks (unpinning production
+counts as one) and missing frames. Rows are
 appended to a resizable compound dataset ``summaries``. When the monitor stops
 mid-period it writes the part it saw (``period_end`` says where it stopped);
 after a restart the rest of that period gets a row of its own.
@@ -95,7 +96,7 @@ class PeriodSummaries:
         rows = np.zeros(len(versions), dtype=ROW)
         for row, version in zip(rows, versions, strict=True):
             ratios = np.array([p.band_ratio for p in self.points if p.version == version])
-            worst = [p.out_of_band_ratio for p in self.points if p.version == version]
+            worst = [p.worst_bin for p in self.points if p.version == version]
             row["period_start"], row["period_end"], row["version"] = start, end, version
             row["evaluations"] = ratios.size
             row["band_ratio_mean"] = ratios.mean() if ratios.size else np.nan

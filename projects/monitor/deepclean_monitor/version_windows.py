@@ -1,11 +1,15 @@
-"""Sliding windows of raw vs cleaned strain, one per model version.
+"""Sliding windows of raw vs cleaned strain, one per model version, and their figures.
 
-Frames arrive one second at a time. Each version's contiguous seconds are
-gathered into segments of ``segment_seconds``; a complete segment is reduced
-to a :class:`~deepclean_monitor.spectra.SpectrumPair` straight away, so a
-window holds a few spectra, not the samples. A gap (a frame missing, or not
-usable for that version) drops the partial segment. The window keeps the
-segments that end within the last ``window_seconds`` of data seen.
+Frames arrive one second at a time. Each second is reduced straight away to its
+:class:`~deepclean.figures.SecondSpectra` (1 s Hann periodograms of the raw strain
+and of the noise the cleaning subtracted, ``raw - cleaned``); a version's
+contiguous seconds are summed into :class:`~deepclean.figures.BinPowers`
+segments of ``segment_seconds``, so a window holds a few sums, not the samples.
+A gap (a frame missing, or not usable for that version) drops the partial
+segment. The window keeps the segments that end within the last
+``window_seconds`` of data seen; its figures are those of :mod:`deepclean.figures`
+on the window's summed powers, exactly as the cleaner's safety gate takes them
+over its 8 s.
 """
 
 from __future__ import annotations
@@ -14,56 +18,132 @@ from collections import deque
 from dataclasses import dataclass, field
 
 import numpy as np
-
-from .spectra import (
-    SpectrumPair,
-    band_asd_ratio,
-    spectrum_pair,
-    worst_out_of_band_ratio,
+from deepclean.figures import range_lost as figures_range_lost
+from deepclean.figures import (
+    DEFAULT_MIN_EXCESS,
+    DEFAULT_SIGMA,
+    BinJudgement,
+    BinPowers,
+    SecondSpectra,
+    judge_bins,
+    second_spectra,
 )
+
+FAILING_BINS_LOGGED = 16
+"""Failing bins listed (the worst ones) in a version's figures; all of them are counted."""
 
 
 @dataclass(frozen=True)
-class SpectrumSettings:
-    """How spectra are taken and which figures are read from them."""
+class FigureSettings:
+    """How the windows are cut and the settings of :func:`deepclean.figures.judge_bins`."""
 
-    fftlength: float
     band: tuple[float, float]
-    out_of_band_range: tuple[float, float]
+    check_range: tuple[float, float]
     segment_seconds: int
     window_seconds: int
+    sigma: float = DEFAULT_SIGMA
+    min_excess: float = DEFAULT_MIN_EXCESS
 
 
 @dataclass(frozen=True)
 class VersionQuality:
-    """The figures of one model version over its current window."""
+    """The figures of one model version over its current window, judged against the raw strain."""
 
     version: int
     seconds: int
     end_gps: int
-    band_ratio: float
-    out_of_band_ratio: float
     fallback_seconds: int
-    spectra: SpectrumPair
+    judgement: BinJudgement
+    range_raw: float
+    """BNS range (Mpc) of the raw strain over the window."""
+    range_cleaned: float
+    """BNS range (Mpc) of the cleaned strain over the window."""
+    powers: BinPowers
+    min_excess: float = DEFAULT_MIN_EXCESS
+    """The allowance of :func:`~deepclean.figures.judge_bins`, also applied to the range (see ``range_lost``)."""
 
-    def figures(self) -> dict[str, float | int]:
-        """The figures as plain numbers (for the decision log and metrics)."""
+    @classmethod
+    def measure(
+        cls, version: int, powers: BinPowers, settings: FigureSettings, end_gps: int, fallback_seconds: int
+    ) -> VersionQuality:
+        """The figures of ``powers`` summed over the window ending at ``end_gps``."""
+        judgement = judge_bins(powers, settings.band, settings.check_range, settings.sigma, settings.min_excess)
+        return cls(
+            version=version,
+            seconds=powers.seconds,
+            end_gps=end_gps,
+            fallback_seconds=fallback_seconds,
+            judgement=judgement,
+            range_raw=powers.bns_range_mpc("raw"),
+            range_cleaned=powers.bns_range_mpc("cleaned"),
+            powers=powers,
+            min_excess=settings.min_excess,
+        )
+
+    @property
+    def band_ratio(self) -> float:
+        """Mean ASD(cleaned)/ASD(raw) over the band's 1 Hz bins (``deepclean.figures``)."""
+        return self.judgement.band_ratio
+
+    @property
+    def worst_bin(self) -> float:
+        """Largest ASD ratio of a 1 Hz bin in the checked range outside the band."""
+        return self.judgement.worst_bin
+
+    @property
+    def worst_bin_frequency(self) -> float:
+        return self.judgement.worst_bin_frequency
+
+    @property
+    def range_lost(self) -> bool:
+        """The cleaned BNS range is below the raw strain's (:func:`deepclean.figures.range_lost`)."""
+        return figures_range_lost(self.range_raw, self.range_cleaned)
+
+    @property
+    def better_than_raw(self) -> bool:
+        """No bin with noise added, band mean ratio at most 1, and no BNS range lost (``range_lost``)."""
+        return self.judgement.passed and not self.range_lost
+
+    def worse_than_raw(self) -> str | None:
+        """Why the cleaned strain is not better than raw (None when it is)."""
+        problems = [] if self.judgement.passed else [self.judgement.describe()]
+        if self.range_lost:
+            loss = 1.0 - self.range_cleaned / self.range_raw
+            problems.append(f"BNS range {self.range_cleaned:.4g} Mpc, {loss:.2%} below raw {self.range_raw:.4g} Mpc")
+        return "; ".join(problems) or None
+
+    def figures(self) -> dict[str, float | int | bool | list]:
+        """The figures as plain numbers (for the decision log)."""
+        judgement = self.judgement
+        worst = sorted(
+            zip(judgement.failing_bins, judgement.failing_ratios, strict=True), key=lambda b: b[1], reverse=True
+        )[:FAILING_BINS_LOGGED]
         return {
             "version": self.version,
             "seconds": self.seconds,
             "end_gps": self.end_gps,
-            "band_ratio": round(self.band_ratio, 6),
-            "out_of_band_ratio": round(self.out_of_band_ratio, 6),
             "fallback_seconds": self.fallback_seconds,
+            "band_ratio": round(self.band_ratio, 6),
+            "worst_bin": round(self.worst_bin, 6),
+            "worst_bin_frequency": _number(self.worst_bin_frequency),
+            "failing_bin_count": len(judgement.failing_bins),
+            "failing_bins": [[f, round(r, 6)] for f, r in sorted(worst)],
+            "range_raw_mpc": _number(self.range_raw),
+            "range_cleaned_mpc": _number(self.range_cleaned),
+            "better_than_raw": self.better_than_raw,
         }
+
+
+def _number(value: float) -> float | None:
+    """``value`` for JSON: None for NaN (no bin outside the band, a range of nothing)."""
+    return float(value) if np.isfinite(value) else None
 
 
 @dataclass
 class _Segment:
     start: int
-    seconds: int
     fallback_seconds: int
-    spectra: SpectrumPair
+    powers: BinPowers
 
 
 @dataclass
@@ -71,13 +151,12 @@ class VersionWindow:
     """The sliding window of one model version."""
 
     version: int
-    settings: SpectrumSettings
+    settings: FigureSettings
     _segments: deque[_Segment] = field(default_factory=deque)
-    _raw: list[np.ndarray] = field(default_factory=list)
-    _cleaned: list[np.ndarray] = field(default_factory=list)
+    _partial: list[SecondSpectra] = field(default_factory=list)
     _partial_start: int | None = None
     _partial_fallback: int = 0
-    sample_rate: float | None = None
+    sample_rate: int | None = None
     last_gps: int | None = None
     _quality: VersionQuality | None = None  # of the current segments; reset when they change
 
@@ -85,20 +164,21 @@ class VersionWindow:
         """Add one second of data sampled at ``sample_rate``; True when it completed a segment."""
         if self.last_gps is not None and gps <= self.last_gps:
             return False  # already seen (a version on both streams, or a replayed frame)
-        if sample_rate != self.sample_rate:
-            self._segments.clear()  # spectra at another rate cannot be averaged with these
+        rate = round(sample_rate)
+        if rate != self.sample_rate:
+            self._segments.clear()  # bins at another rate cannot be summed with these
             self._quality = None
-            self.sample_rate = sample_rate
+            self.sample_rate = rate
             self._drop_partial()
         if self.last_gps is None or gps != self.last_gps + 1:
             self._drop_partial()
         if self._partial_start is None:
             self._partial_start = gps
         self.last_gps = gps
-        self._raw.append(raw)
-        self._cleaned.append(cleaned)
+        raw = np.asarray(raw, dtype=float)
+        self._partial.append(second_spectra(raw, raw - np.asarray(cleaned, dtype=float)))
         self._partial_fallback += int(fallback)
-        if len(self._raw) < self.settings.segment_seconds:
+        if len(self._partial) < self.settings.segment_seconds:
             return False
         self._close_segment()
         return True
@@ -108,34 +188,20 @@ class VersionWindow:
         if not self._segments:
             return None
         if self._quality is None:
-            self._quality = self._measure()
+            last = self._segments[-1]
+            self._quality = VersionQuality.measure(
+                self.version,
+                BinPowers.total(s.powers for s in self._segments),
+                self.settings,
+                end_gps=last.start + last.powers.seconds,
+                fallback_seconds=sum(s.fallback_seconds for s in self._segments),
+            )
         return self._quality
 
-    def _measure(self) -> VersionQuality:
-        first = self._segments[0].spectra
-        raw_psd = np.mean([s.spectra.raw_psd for s in self._segments], axis=0)
-        cleaned_psd = np.mean([s.spectra.cleaned_psd for s in self._segments], axis=0)
-        mean = SpectrumPair(first.frequencies, raw_psd, cleaned_psd)
-        last = self._segments[-1]
-        return VersionQuality(
-            version=self.version,
-            seconds=sum(s.seconds for s in self._segments),
-            end_gps=last.start + last.seconds,
-            band_ratio=band_asd_ratio(mean, self.settings.band),
-            out_of_band_ratio=worst_out_of_band_ratio(mean, self.settings.band, self.settings.out_of_band_range),
-            fallback_seconds=sum(s.fallback_seconds for s in self._segments),
-            spectra=mean,
-        )
-
     def _close_segment(self) -> None:
-        spectra = spectrum_pair(
-            np.concatenate(self._raw),
-            np.concatenate(self._cleaned),
-            self.sample_rate or 0.0,
-            self.settings.fftlength,
-        )
         start = self._partial_start if self._partial_start is not None else 0
-        self._segments.append(_Segment(start, len(self._raw), self._partial_fallback, spectra))
+        powers = BinPowers.of(self._partial, self.sample_rate or 0)
+        self._segments.append(_Segment(start, self._partial_fallback, powers))
         self._quality = None
         self._drop_partial()
         newest_end = start + self.settings.segment_seconds
@@ -143,8 +209,7 @@ class VersionWindow:
             self._segments.popleft()
 
     def _drop_partial(self) -> None:
-        self._raw.clear()
-        self._cleaned.clear()
+        self._partial.clear()
         self._partial_start = None
         self._partial_fallback = 0
 
@@ -153,7 +218,7 @@ class VersionWindow:
 class VersionWindows:
     """Windows of every version seen recently, created on first sight."""
 
-    settings: SpectrumSettings
+    settings: FigureSettings
     windows: dict[int, VersionWindow] = field(default_factory=dict)
 
     def add(

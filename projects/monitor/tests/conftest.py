@@ -38,7 +38,6 @@ def monitor_settings(tmp_path: Path, frame_dirs: FrameDirs, exporter: ServedExpo
         "summary_file": tmp_path / "reports" / "summaries.h5",
         "exporter_url": exporter.url,
         "out_of_band_range": (10.0, 1500.0),
-        "fftlength": 1.0,
         "segment_seconds": 4,
         "window_seconds": 12,
         "min_seconds": 12,

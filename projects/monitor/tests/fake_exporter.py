@@ -25,10 +25,10 @@ class FakeExporter:
     canary: int | None = None
     down: bool = False
     calls: list[tuple[str, str]] = field(default_factory=list)
-    accepted: list[tuple[str, int]] = field(default_factory=list)
+    accepted: list[tuple[str, int | None]] = field(default_factory=list)
 
-    def puts(self, which: str = "production") -> list[int]:
-        """The versions successfully PUT to ``/<which>``, in order."""
+    def puts(self, which: str = "production") -> list[int | None]:
+        """The versions successfully set as ``which``, in order (None: production unpinned by DELETE)."""
         return [version for pin, version in self.accepted if pin == which]
 
     def app(self) -> Flask:
@@ -68,6 +68,14 @@ class FakeExporter:
             setattr(self, which, version)
             self.accepted.append((which, version))
             return jsonify(version=version)
+
+        @app.delete("/production")
+        def unpin_production():
+            if request.headers.get("Authorization") != f"Bearer {TOKEN}":
+                return jsonify(error="missing or wrong token"), 401
+            self.production = None
+            self.accepted.append(("production", None))
+            return jsonify(version=None)
 
         return app
 

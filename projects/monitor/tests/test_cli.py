@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 from deepclean.config import parse_config
+from deepclean.figures import DEFAULT_MIN_EXCESS, DEFAULT_SIGMA
 from deepclean_monitor.cli import main
 from deepclean_monitor.main import monitor
 
@@ -20,11 +21,19 @@ def test_repository_table_parses():
     assert values["decision_log"] == CONFIG.parent / "run" / "monitor" / "decisions.jsonl"
     assert values["production_channel"] == "H1:GDS-CALIB_STRAIN_DEEPCLEAN_PRODUCTION"
     assert values["min_seconds"] <= values["window_seconds"]
+    assert values["rollback_memory_seconds"] == 1800
+    # the judgement of the bins takes the library's defaults, as the cleaner's safety gate does
+    assert (values["sigma"], values["min_excess"]) == (DEFAULT_SIGMA, DEFAULT_MIN_EXCESS)
 
 
 @pytest.mark.parametrize(
     ("argument", "key"),
-    [("--margin=1.5", "margin"), ("--segment_seconds=0", "segment_seconds"), ("--fftlength=-1", "fftlength")],
+    [
+        ("--margin=1.5", "margin"),
+        ("--segment_seconds=0", "segment_seconds"),
+        ("--sigma=-1", "sigma"),
+        ("--rollback_memory_seconds=0", "rollback_memory_seconds"),
+    ],
 )
 def test_out_of_range_value_stops_at_start_up(argument, key, capsys, monkeypatch):
     """A value out of range stops the monitor before it does anything, naming the key."""

@@ -43,6 +43,66 @@ def test_replay_sorts_applied_from_pending(tmp_path):
     assert replay.pending == [second]
 
 
+UNPIN = Decision(
+    "unpin", 0, 3, 3000, "production 3 not better than raw; no earlier version measured better than raw",
+    {"3": {"band_ratio": 0.43, "worst_bin": 1.12, "worst_bin_frequency": 120.0, "failing_bins": [[120.0, 1.12]],
+           "failing_bin_count": 1, "range_raw_mpc": 100.0, "range_cleaned_mpc": 99.0, "seconds": 64,
+           "fallback_seconds": 0, "end_gps": 3000, "better_than_raw": False}},
+)
+
+
+def test_replay_of_an_unpin(tmp_path):
+    """An applied unpin replays as applied with its figures; the machine then expects no production model."""
+    from deepclean_monitor.policy import DecisionMachine, Policy
+
+    log = DecisionLog(tmp_path / "decisions.jsonl")
+    log.decided(PROMOTE)
+    log.applied(PROMOTE)
+    log.decided(UNPIN)
+    log.applied(UNPIN, "production 3 -> unpinned")
+    replay = DecisionLog(tmp_path / "decisions.jsonl").replay()
+    assert replay.applied == [PROMOTE, UNPIN] and replay.pending == []
+    assert replay.applied[1].figures["3"]["failing_bins"] == [[120.0, 1.12]]
+    machine = DecisionMachine(Policy(64, 120, 32, 0.05, 0.9, 60))
+    for decision in replay.applied:
+        machine.applied(decision)
+    assert machine.settling == (0, 3000) and 3 in machine.bad and 3 not in machine.last_good
+
+
+def test_unpin_is_carried_out_with_delete_once(tmp_path):
+    """An unpin DELETEs production; replayed after the exporter already did it, no second call is made."""
+    fake = FakeExporter(versions=[1, 2, 3], production=3, canary=3)
+    served = ServedExporter(fake)
+    try:
+        applied = []
+        runner = make_runner(tmp_path, served.url, Clock(), applied)
+        runner.submit(UNPIN)
+        assert applied == [UNPIN] and fake.production is None and fake.puts() == [None]
+        assert ("DELETE", "/production") in fake.calls
+        runner.resume([UNPIN])  # as after a crash before "applied" was logged
+        runner.retry_due()
+        assert applied == [UNPIN, UNPIN] and fake.puts() == [None]
+        records = DecisionLog(tmp_path / "decisions.jsonl").records()
+        assert [r["event"] for r in records] == ["decided", "applied", "applied"]
+        assert records[0]["action"] == "unpin" and records[0]["figures"]["3"]["better_than_raw"] is False
+        assert records[1]["detail"] == "production 3 -> unpinned"
+        assert records[2]["detail"] == "production already unpinned"
+    finally:
+        served.close()
+
+
+def test_client_unpins_with_the_token_and_a_405_is_permanent(exporter):
+    """unpin_production needs the token; a 405 (an exporter without the method) is not worth retrying."""
+    client = ExporterClient(exporter.url, TOKEN)
+    with pytest.raises(ExporterError, match="HTTP 401"):
+        ExporterClient(exporter.url, "wrong-token").unpin_production()
+    client.unpin_production()
+    assert exporter.exporter.production is None
+    with pytest.raises(ExporterError, match="HTTP 405") as refused:
+        client._call("DELETE", "/canary")
+    assert refused.value.permanent
+
+
 def test_torn_last_line_is_skipped(tmp_path):
     """A line cut short by a crash does not stop the replay."""
     log = DecisionLog(tmp_path / "decisions.jsonl")

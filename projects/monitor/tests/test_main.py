@@ -44,7 +44,7 @@ def test_worse_or_noisy_canary_is_not_promoted(frame_dirs, exporter, monitor_set
     canary = service.state.qualities[2]
     if canary_kind == "noisy":
         assert canary.band_ratio < service.state.qualities[1].band_ratio
-        assert canary.out_of_band_ratio > monitor_settings.get("max_out_of_band_ratio", 1.05)
+        assert not canary.better_than_raw and canary.range_cleaned < canary.range_raw
 
 
 def test_first_model_is_promoted_when_it_cleans(frame_dirs, exporter, monitor_settings):
@@ -60,7 +60,8 @@ def test_first_model_is_promoted_when_it_cleans(frame_dirs, exporter, monitor_se
 
 @pytest.mark.parametrize("degradation", ["adds", "noisy"])
 def test_degrading_production_is_rolled_back(frame_dirs, exporter, monitor_settings, degradation):
-    """Production that starts adding noise (in band, or out of band) is rolled back to the previous good version."""
+    """Production that starts adding noise (in band, or out of band) is rolled back to the previous version
+    measured better than raw."""
     exporter.exporter.production, exporter.exporter.canary = 1, 2
     write_seconds(frame_dirs, T0, 24, production=(1, "clean50"), canary=(2, "clean90"))
     write_seconds(frame_dirs, T0 + 24, 16, production=(2, "clean90"), canary=(2, "clean90"))
@@ -70,7 +71,38 @@ def test_degrading_production_is_rolled_back(frame_dirs, exporter, monitor_setti
     decided = [e for e in decision_events(monitor_settings) if e["event"] == "decided"]
     assert [(d["action"], d["version"], d["previous"]) for d in decided] == [("promote", 2, 1), ("rollback", 1, 2)]
     assert decided[1]["gps"] > T0 + 40
-    assert "degraded" in decided[1]["reason"] and "ASD ratio" in decided[1]["reason"]
+    reason = decided[1]["reason"]
+    assert "production 2 not better than raw" in reason and "version 1 was better than raw" in reason
+    assert ("noise added" if degradation == "adds" else "BNS range") in reason
+    assert decided[1]["figures"]["2"]["better_than_raw"] is False
+
+
+def test_production_worse_than_raw_with_nothing_to_go_back_to_is_unpinned(frame_dirs, exporter, monitor_settings):
+    """Production 1 adds noise and no earlier version was good: production is unpinned (raw strain), a canary
+    better than raw then becomes the first model, and a restart repeats neither decision."""
+    exporter.exporter.production, exporter.exporter.canary = 1, 1
+    write_seconds(frame_dirs, T0, 20, production=(1, "noisy"), canary=(1, "noisy"))
+    no_model = 1 << 2
+    write_seconds(frame_dirs, T0 + 20, 28, production=(0, "none"), canary=(2, "clean90"), dq=no_model | (1 << 8))
+    service = monitor(**monitor_settings)
+    assert exporter.exporter.puts() == [None, 2]
+    decided = [e for e in decision_events(monitor_settings) if e["event"] == "decided"]
+    assert [(d["action"], d["version"], d["previous"]) for d in decided] == [("unpin", 0, 1), ("promote", 2, 0)]
+    unpin, promote = decided
+    assert "no earlier version measured better than raw" in unpin["reason"]
+    figures = unpin["figures"]["1"]
+    assert figures["better_than_raw"] is False and figures["range_cleaned_mpc"] < figures["range_raw_mpc"]
+    assert {"band_ratio", "worst_bin", "worst_bin_frequency", "failing_bins", "fallback_seconds"} <= set(figures)
+    assert "no production model" in promote["reason"] and promote["figures"]["2"]["better_than_raw"] is True
+    assert [d.label for d in service.state.decisions] == ["unpin", "promote 2"]
+    text = (monitor_settings["reports_dir"] / "monitor.prom").read_text()
+    assert "deepclean_monitor_unpins_total 1.0" in text and "deepclean_monitor_promotions_total 1.0" in text
+    page = (monitor_settings["reports_dir"] / "index.html").read_text()
+    assert "<b>unpin</b> (from 1)" in page
+
+    monitor(**monitor_settings)  # restart: the log is replayed, nothing is decided again
+    assert exporter.exporter.puts() == [None, 2]
+    assert [e["event"] for e in decision_events(monitor_settings)] == ["decided", "applied"] * 2
 
 
 def test_exporter_down_delays_but_does_not_lose_the_decision(frame_dirs, exporter, monitor_settings):

@@ -1,24 +1,18 @@
-"""Spectra, per-version windows and the order frames are read in."""
+"""Per-version windows and their figures (deepclean.figures), and the order frames are read in."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
-from deepclean_monitor.bns_range import bns_ranges
+from deepclean.figures import BinPowers, judge_bins
 from deepclean_monitor.frame_stream import CleanedFrameStream
-from deepclean_monitor.spectra import (
-    SpectrumPair,
-    band_asd_ratio,
-    spectrum_pair,
-    worst_out_of_band_ratio,
-)
-from deepclean_monitor.version_windows import SpectrumSettings, VersionWindows
+from deepclean_monitor.version_windows import FigureSettings, VersionWindows
 from synthetic_cleaning import write_seconds
 
 RATE = 1024
 BAND = (58.0, 62.0)
-SETTINGS = SpectrumSettings(fftlength=1.0, band=BAND, out_of_band_range=(10.0, 400.0), segment_seconds=4,
-                            window_seconds=12)
+CHECK = (10.0, 400.0)
+SETTINGS = FigureSettings(band=BAND, check_range=CHECK, segment_seconds=4, window_seconds=12)
 
 
 def strain(seconds: int, seed: int = 0, line: float = 20.0) -> tuple[np.ndarray, np.ndarray]:
@@ -28,38 +22,66 @@ def strain(seconds: int, seed: int = 0, line: float = 20.0) -> tuple[np.ndarray,
     return rng.normal(size=t.size) + mains, mains
 
 
-def test_removing_the_line_lowers_the_band_ratio_only():
-    """Removing 90 % of the line gives a band ratio well below 1 and leaves the out-of-band ratio at 1."""
-    raw, mains = strain(8)
-    pair = spectrum_pair(raw, raw - 0.9 * mains, RATE, 1.0)
-    assert band_asd_ratio(pair, BAND) < 0.8
-    assert worst_out_of_band_ratio(pair, BAND, (10.0, 400.0)) == pytest.approx(1.0, abs=1e-9)
-    assert band_asd_ratio(spectrum_pair(raw, raw, RATE, 1.0), BAND) == pytest.approx(1.0)
+def measured(raw: np.ndarray, cleaned: np.ndarray, start: int = 100):
+    """The quality of version 7 after feeding ``raw`` and ``cleaned`` second by second."""
+    windows = VersionWindows(SETTINGS)
+    for i in range(raw.size // RATE):
+        second = slice(i * RATE, (i + 1) * RATE)
+        windows.add(7, start + i, raw[second], cleaned[second], RATE)
+    return windows.quality(7)
 
 
-def test_broadband_noise_shows_out_of_band():
-    """Noise added at half the raw level raises the worst out-of-band ratio above sqrt(1.25)."""
-    raw, _ = strain(8)
-    noise = np.random.default_rng(1).normal(scale=0.5, size=raw.size)
-    worst = worst_out_of_band_ratio(spectrum_pair(raw, raw + noise, RATE, 1.0), BAND, (10.0, 400.0))
-    assert worst > 1.12
+def test_window_figures_are_those_of_deepclean_figures():
+    """The window's figures equal judge_bins and the BNS ranges of BinPowers.of_strain over the same seconds."""
+    raw, mains = strain(12)
+    noise = np.random.default_rng(1).normal(scale=1.5, size=raw.size)
+    cleaned = raw - 0.9 * mains + noise * (np.arange(raw.size) % RATE < RATE // 2)
+    quality = measured(raw, cleaned)
+    powers = BinPowers.of_strain(raw, cleaned, RATE)
+    expected = judge_bins(powers, BAND, CHECK)
+    assert quality.seconds == powers.seconds == 12
+    assert quality.band_ratio == pytest.approx(expected.band_ratio, rel=1e-12)
+    assert quality.worst_bin == pytest.approx(expected.worst_bin, rel=1e-12)
+    assert quality.worst_bin_frequency == expected.worst_bin_frequency
+    assert quality.judgement.failing_bins == expected.failing_bins and expected.failing_bins
+    assert quality.range_raw == pytest.approx(powers.bns_range_mpc("raw"), rel=1e-12)
+    assert quality.range_cleaned == pytest.approx(powers.bns_range_mpc("cleaned"), rel=1e-12)
+    assert not quality.better_than_raw
+    np.testing.assert_allclose(quality.powers.psd("cleaned"), powers.psd("cleaned"), rtol=1e-12)
 
 
-def test_spectrum_rejects_mismatched_or_short_data():
-    """Raw and cleaned of different lengths, or shorter than one FFT, are refused with a message."""
-    with pytest.raises(ValueError, match="differ in length"):
-        spectrum_pair(np.zeros(2048), np.zeros(1024), RATE, 1.0)
-    with pytest.raises(ValueError, match="shorter than one FFT"):
-        spectrum_pair(np.zeros(512), np.zeros(512), RATE, 1.0)
+def test_removing_the_line_is_better_than_raw():
+    """Removing 90 % of the line: band ratio well below 1, no bin with noise added, a longer BNS range."""
+    raw, mains = strain(12)
+    quality = measured(raw, raw - 0.9 * mains)
+    assert quality.band_ratio < 0.8
+    assert quality.worst_bin == pytest.approx(1.0, abs=1e-9)
+    assert quality.judgement.failing_bins == ()
+    assert quality.range_cleaned > quality.range_raw
+    assert quality.better_than_raw and quality.worse_than_raw() is None
+    figures = quality.figures()
+    assert figures["better_than_raw"] is True and figures["failing_bin_count"] == 0
+    nothing = measured(raw, raw.copy())  # raw written (fallback): judged passing, equal ranges
+    assert nothing.band_ratio == 1.0 and nothing.range_cleaned == nothing.range_raw and nothing.better_than_raw
 
 
-def test_bns_range_grows_as_the_noise_falls():
-    """A PSD four times lower gives twice the BNS range; a flat 4e-24/rtHz gives a few hundred Mpc."""
-    frequencies = np.arange(0, 2048.5, 0.5)
-    psd = np.full(frequencies.size, (4e-24) ** 2)
-    raw_range, cleaned_range = bns_ranges(SpectrumPair(frequencies, psd, psd / 4))
-    assert cleaned_range == pytest.approx(2 * raw_range, rel=1e-6)
-    assert 300 < raw_range < 700
+@pytest.mark.parametrize("level", [0.5, 2.0])
+def test_broadband_noise_is_worse_than_raw(level):
+    """Broadband noise added is worse than raw: twice the raw level fails many bins; half of it, which single
+    bins over 12 s cannot tell from the cross term, still lowers the BNS range."""
+    raw, mains = strain(12)
+    noise = np.random.default_rng(1).normal(scale=level, size=raw.size)
+    quality = measured(raw, raw - 0.9 * mains + noise)
+    assert quality.worst_bin > 1.05
+    assert quality.range_cleaned < quality.range_raw
+    assert not quality.better_than_raw
+    problem = quality.worse_than_raw()
+    assert "BNS range" in problem
+    if level == 2.0:
+        assert len(quality.judgement.failing_bins) > 100 and "noise added in" in problem
+        figures = quality.figures()
+        assert figures["failing_bin_count"] == len(quality.judgement.failing_bins)
+        assert len(figures["failing_bins"]) == 16  # the worst ones, by frequency
 
 
 def test_window_slides_and_gaps_drop_partial_segments():

@@ -6,7 +6,9 @@ always sees a complete pin set::
     {"production": 3, "canary": 4, "history": [1, 3]}
 
 ``history`` lists every version that has been production, oldest first (the
-current one last), so a rollback can go back to the one before.
+current one last), so a rollback can go back to the one before. ``production``
+null means no production model (none yet, or unpinned on purpose): the cleaner
+writes the raw strain with the no-model bit; the history is kept.
 """
 
 from __future__ import annotations
@@ -41,6 +43,10 @@ class Pins:
         if not history or history[-1] != version:
             history.append(version)
         return dataclasses.replace(self, production=version, history=tuple(history[-HISTORY_LENGTH:]))
+
+    def without_production(self) -> Pins:
+        """These pins with no production model (the history is kept for a later rollback)."""
+        return dataclasses.replace(self, production=None)
 
     def with_canary(self, version: int | None) -> Pins:
         """These pins with ``version`` as the canary."""
