@@ -127,7 +127,10 @@ def fit_linear_path(
     freshest seconds follows the drift's current phase and is worse a few
     minutes later); a coupling that stepped is not, and a step makes the fit on
     all data leave several times more of the validation target than a fit on
-    the data after the step.
+    the data after the step. A shorter span chosen, the fit is made again on it
+    and the validation data together (the freshest seconds after a step are
+    too valuable to hold out), so the validation loss of the start is then
+    optimistic and gradient descent rarely improves on it.
 
     Raises
     ------
@@ -163,7 +166,11 @@ def fit_linear_path(
             scores[seconds] = (_left(candidate, *held_out), candidate)
         best = min(scores, key=lambda seconds: scores[seconds][0], default=None)
         if best is not None and scores[best][0] <= switch_factor * whole:
-            chosen, coefficients = best, scores[best][1]
+            # After a step the data since it is all that describes the coupling now: the fit is
+            # made again on the recent training span and the validation span together.
+            chosen = best
+            recent_gram, recent_rhs, _ = training.weighted((ages <= best).astype(float))
+            coefficients = _solve(recent_gram + held_out[0], recent_rhs + held_out[1], ridge)
         log.info("linear path: validation power left by the fit on all training data %.4f, on the most recent %s; "
                  "kept %s", whole, {f"{t:g} s": round(v[0], 4) for t, v in scores.items()},
                  "all" if chosen is None else f"the most recent {chosen:g} s")

@@ -49,3 +49,58 @@ def test_a_network_without_a_linear_path_is_refused():
     with pytest.raises(ValueError, match="linear path"):
         fit_linear_path(DeepClean(2, mains_index=0), [segment], Scaler.fit([segment]))
 
+
+
+def stepped_segments(seconds: int, step_at: int, factor: float, seed: int) -> tuple[Segment, Segment]:
+    """A coupled segment whose mains x motion coupling is ``factor`` times stronger from ``step_at`` on,
+    cut into training and the last quarter as validation."""
+    segment = coupled_segment(seconds, seed)
+    rng = np.random.default_rng(seed)
+    t = np.arange(seconds * RATE) / RATE
+    mains, motion = segment.witnesses
+    extra = np.where(t >= step_at, factor - 1.0, 0.0) * 1.5 * np.roll(mains * motion, -3)
+    target = segment.target + extra + 1e-3 * rng.standard_normal(t.size)
+    cut = (3 * seconds // 4) * RATE
+    whole = Segment(0.0, RATE, segment.witnesses, target, target)
+    training = Segment(0.0, RATE, whole.witnesses[:, :cut], target[:cut], target[:cut])
+    validation = Segment(cut / RATE, RATE, whole.witnesses[:, cut:], target[cut:], target[cut:])
+    return training, validation
+
+
+def silent_network() -> DeepClean:
+    torch.manual_seed(0)
+    network = DeepClean(2, mains_index=0, linear_kernel_size=31)
+    with torch.no_grad():
+        network.output_conv.weight.zero_()
+        network.output_conv.bias.zero_()
+    return network
+
+
+def test_after_a_coupling_step_the_fit_follows_the_data_since_the_step(caplog):
+    """A sideband coupling doubled 3/4 into the training data: the fit on the recent span is chosen and
+    predicts post-step data to 1e-2, where the fit on all data leaves several times more."""
+    training, validation = stepped_segments(256, step_at=160, factor=2.0, seed=4)
+    scaler = Scaler.fit([training])
+    test, _ = stepped_segments(64, step_at=0, factor=2.0, seed=5)
+
+    def residual(network: DeepClean) -> float:
+        prediction = predict(network, scaler.scale_witnesses(test.witnesses))[64:-64]
+        expected = scaler.scale_target(test.target)[64:-64]
+        return float(np.mean((prediction - expected) ** 2) / np.mean(expected**2))
+
+    everything = silent_network()
+    fit_linear_path(everything, [training], scaler)
+    recent = silent_network()
+    with caplog.at_level("INFO", logger="deepclean_trainer.linear_init"):
+        fit_linear_path(recent, [training], scaler, [validation], (128.0, 32.0))
+    assert "kept the most recent" in caplog.text
+    assert residual(recent) < 1e-2 < residual(everything) / 3
+
+
+def test_without_a_step_the_fit_on_all_data_is_kept(caplog):
+    """Couplings that do not change: no recent span fits the validation data twice as well."""
+    training, validation = stepped_segments(256, step_at=0, factor=1.0, seed=6)
+    scaler = Scaler.fit([training])
+    with caplog.at_level("INFO", logger="deepclean_trainer.linear_init"):
+        fit_linear_path(silent_network(), [training], scaler, [validation], (128.0, 32.0))
+    assert "kept all" in caplog.text
