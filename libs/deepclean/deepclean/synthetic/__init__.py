@@ -14,6 +14,14 @@ power). The injected noise alone is available as truth.
 Every GPS second has the same content however it is produced (in a long
 span, second by second, after a restart), given the seed.
 
+That is the baseline world; :mod:`deepclean.synthetic.scenarios` names others
+(coupling steps, fast drifts, sideband lines, broad skirts, other witness
+rates, mains harmonics, nonlinear couplings, ...), each with its truth::
+
+    from deepclean.synthetic import SCENARIOS, scenario_config
+
+    detector = SyntheticDetector(scenario_config("coupling-step", seed=3))
+
 Python API (no files)::
 
     from deepclean.synthetic import DetectorConfig, SyntheticDetector
@@ -38,16 +46,22 @@ Command line: ``deepclean-detector`` (table ``[tool.typeo.scripts.detector]``),
 see :func:`deepclean.synthetic.main.main`.
 
 Modules: ``random_streams`` (seeded noise by block), ``colouring`` (design
-curve, FIR colouring), ``drifts`` (slow drifts of GPS time), ``mains`` (line
-and couplings), ``witnesses`` (angular loops, sample rates), ``state_vector``,
-``span`` (the data of a stretch), ``detector`` (configuration, generation in
-blocks), ``faults`` (dropped and late frames), ``frame_writer``,
+curve, FIR colouring), ``drifts`` (slow drifts and steps of GPS time),
+``mains`` (line, harmonics and couplings), ``couplings`` (forms of the
+modulation, coupling steps), ``witnesses`` (angular loops, sample rates,
+response delays), ``state_vector``, ``span`` (the data of a stretch),
+``detector_config`` (what to produce), ``scenarios`` (named worlds),
+``detector`` (generation in blocks), ``injections`` (astrophysical signals in
+the strain only: inspirals and sine-Gaussians, on a schedule from the seed),
+``faults`` (dropped and late frames), ``frame_writer``,
 ``streaming`` (history and paced live writing), ``main``/``cli``.
 """
 
 from .detector import BLOCK_SECONDS, H1_WITNESSES, DetectorConfig, SyntheticDetector
 from .faults import FaultInjection
 from .frame_writer import FrameLayout, write_span
+from .injections import InjectedDetector, InjectionConfig, InjectionSchedule
+from .scenarios import SCENARIOS, scenario_config
 from .span import SyntheticSpan
 from .state_vector import ANALYSIS_READY, STATE_RATE
 from .streaming import FrameStreamer, StreamReport
@@ -56,13 +70,18 @@ __all__ = [
     "ANALYSIS_READY",
     "BLOCK_SECONDS",
     "H1_WITNESSES",
+    "SCENARIOS",
     "STATE_RATE",
     "DetectorConfig",
     "FaultInjection",
     "FrameLayout",
     "FrameStreamer",
+    "InjectedDetector",
+    "InjectionConfig",
+    "InjectionSchedule",
     "StreamReport",
     "SyntheticDetector",
     "SyntheticSpan",
+    "scenario_config",
     "write_span",
 ]

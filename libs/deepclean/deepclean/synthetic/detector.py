@@ -1,4 +1,4 @@
-"""The synthetic detector: configuration, spans, and generation in fixed blocks.
+"""The synthetic detector: spans generated in fixed blocks.
 
 Time is cut into blocks of :data:`BLOCK_SECONDS` aligned to multiples of
 that length in GPS. Each block is produced by the same computation whatever
@@ -7,23 +7,29 @@ drifts and the mains phase are functions of GPS time, filters reach into the
 neighbouring blocks' noise deterministically), so every GPS second has the
 same samples however it is reached: in a long history span, one second at a
 time, after a restart, at any speed.
+
+The world the detector simulates is set by :class:`DetectorConfig`; its
+defaults are the baseline detector, and :mod:`deepclean.synthetic.scenarios`
+names other worlds (coupling steps, faster drifts, harmonics, ...).
 """
 
 from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass, field
-from functools import cached_property
+from dataclasses import replace
 
 import numpy as np
 
-from .colouring import DEFAULT_PSD, FirFilter, strain_floor_filter
+from .colouring import FirFilter, strain_floor_filter
+from .detector_config import H1_WITNESSES, STEP_GPS, DetectorConfig
 from .mains import MainsModel
 from .random_streams import Stream, generator, white_noise
 from .span import SyntheticSpan
 from .state_vector import StateModel
-from .witnesses import MAINS_MONITOR_NOISE, MOTION_RATE, LoopMotion, default_sample_rates, resample
+from .witnesses import MAINS_MONITOR_NOISE, MOTION_RATE, LoopMotion, ResponseDelay, resample
+
+__all__ = ["BLOCK_SECONDS", "ENVELOPE_RATE", "H1_WITNESSES", "STEP_GPS", "DetectorConfig", "SyntheticDetector"]
 
 BLOCK_SECONDS = 16
 """Generation block length (part of the seed: changing it changes the data)."""
@@ -34,87 +40,6 @@ ENVELOPE_RATE = 4 * MOTION_RATE
 _MARGIN_SECONDS = 1  # motion generated beyond the block so that resampling has no edges
 _FLOOR_FILTER_SECONDS = 2
 _CACHED_BLOCKS = 3
-
-H1_WITNESSES = (
-    "H1:PEM-CS_MAINSMON_EBAY_1_DQ",
-    *(
-        f"H1:ASC-{loop}_{dof}_OUT_DQ"
-        for loop in ("INP1", "MICH", "PRC1", "PRC2", "SRC1", "SRC2", "DHARD", "CHARD", "DSOFT", "CSOFT")
-        for dof in ("P", "Y")
-    ),
-)
-
-
-@dataclass(frozen=True)
-class DetectorConfig:
-    """What the synthetic detector produces.
-
-    Parameters
-    ----------
-    seed
-        Everything random follows from it.
-    strain_channel, state_channel, truth_channel
-        Channel names of the strain, the state vector and the injected noise.
-    strain_sample_rate
-        Strain sample rate (Hz).
-    witness_channels
-        All witness channels; ``mains_channel`` among them is the mains
-        monitor, the others are angular-control loops.
-    witness_sample_rates
-        Native rate per witness; missing ones follow :func:`default_sample_rates`.
-    noise_rms
-        RMS strain of the injected mains noise (line plus sidebands).
-    bilinear_fraction
-        Fraction of the injected noise power in the sidebands (the part a
-        linear filter cannot remove).
-    num_coupled
-        How many angular loops modulate the mains coupling (chosen from the seed).
-    design_curve
-        lalsimulation design curve of the strain floor.
-    not_ready_interval, not_ready_duration
-        Mean spacing and length (s) of not-analysis-ready segments; an
-        interval of None means always ready.
-    """
-
-    seed: int = 1
-    strain_channel: str = "H1:GDS-CALIB_STRAIN"
-    state_channel: str = "H1:GDS-CALIB_STATE_VECTOR"
-    truth_channel: str = "H1:SYN-INJECTED_NOISE"
-    strain_sample_rate: int = 16384
-    witness_channels: tuple[str, ...] = H1_WITNESSES
-    mains_channel: str = "H1:PEM-CS_MAINSMON_EBAY_1_DQ"
-    witness_sample_rates: dict[str, int] = field(default_factory=dict)
-    noise_rms: float = 5e-22
-    bilinear_fraction: float = 0.45
-    num_coupled: int = 4
-    design_curve: str = DEFAULT_PSD
-    not_ready_interval: float | None = 3600.0
-    not_ready_duration: float = 30.0
-
-    def __post_init__(self) -> None:
-        if self.mains_channel not in self.witness_channels:
-            raise ValueError(f"mains_channel {self.mains_channel!r} is not one of witness_channels")
-        unknown = sorted(set(self.witness_sample_rates) - set(self.witness_channels))
-        if unknown:
-            raise ValueError(f"witness_sample_rates names channels that are not witnesses: {unknown}")
-        if not 0 <= self.num_coupled <= len(self.witness_channels) - 1:
-            raise ValueError(
-                f"num_coupled={self.num_coupled} but there are {len(self.witness_channels) - 1} angular witnesses"
-            )
-        if not 0.0 <= self.bilinear_fraction <= 1.0:
-            raise ValueError(f"bilinear_fraction must be in [0, 1], got {self.bilinear_fraction}")
-        if self.noise_rms < 0:
-            raise ValueError(f"noise_rms must be non-negative, got {self.noise_rms}")
-        for channel, rate in self.sample_rates.items():
-            if int(rate) != rate or rate <= 0:
-                raise ValueError(f"witness_sample_rates[{channel!r}] = {rate} is not a positive whole number of Hz")
-
-    @cached_property
-    def sample_rates(self) -> dict[str, int]:
-        """The native sample rate of every witness."""
-        rates = default_sample_rates(list(self.witness_channels), self.mains_channel)
-        rates.update(self.witness_sample_rates)
-        return rates
 
 
 class SyntheticDetector:
@@ -133,11 +58,19 @@ class SyntheticDetector:
         cfg = self.config
         self.angular_channels = [c for c in cfg.witness_channels if c != cfg.mains_channel]
         self.loops = {
-            channel: LoopMotion.random(cfg.seed, index) for index, channel in enumerate(self.angular_channels)
+            channel: LoopMotion.random(cfg.seed, index, cfg.loops)
+            for index, channel in enumerate(self.angular_channels)
         }
-        choice = generator(cfg.seed, Stream.COUPLING_CHOICE).permutation(len(self.angular_channels))
-        self.coupled_channels = [self.angular_channels[i] for i in sorted(choice[: cfg.num_coupled])]
-        self.mains = MainsModel.random(cfg.seed, cfg.num_coupled, cfg.noise_rms, cfg.bilinear_fraction)
+        self.coupled_channels = self._coupled_channels()
+        for channel in self.coupled_channels if cfg.loops.delayed else ():
+            loop = self.loops[channel]
+            self.loops[channel] = replace(loop, delay=ResponseDelay.random(cfg.seed, loop.index, cfg.loops))
+        for channel, scale in cfg.counts_scale.items():
+            loop = self.loops[channel]
+            self.loops[channel] = replace(loop, counts_per_unit=loop.counts_per_unit * scale)
+        self.mains = MainsModel.random(
+            cfg.seed, cfg.num_coupled, cfg.noise_rms, cfg.bilinear_fraction, settings=cfg.mains, step_gps=cfg.step_gps
+        )
         self.state = StateModel(cfg.seed, cfg.not_ready_interval, cfg.not_ready_duration)
         self._floor_filter = FirFilter(
             strain_floor_filter(cfg.strain_sample_rate, _FLOOR_FILTER_SECONDS, cfg.design_curve)
@@ -145,6 +78,14 @@ class SyntheticDetector:
         self._blocks: OrderedDict[int, SyntheticSpan] = OrderedDict()
         self._carrier: np.ndarray | None = None
         self._lock = threading.Lock()
+
+    def _coupled_channels(self) -> list[str]:
+        """``coupled_witnesses``, then loops in the seed's random order, up to ``num_coupled``."""
+        cfg = self.config
+        choice = generator(cfg.seed, Stream.COUPLING_CHOICE).permutation(len(self.angular_channels))
+        forced = [self.angular_channels.index(channel) for channel in dict.fromkeys(cfg.coupled_witnesses)]
+        chosen = forced + [index for index in choice if index not in forced]
+        return [self.angular_channels[i] for i in sorted(chosen[: cfg.num_coupled])]
 
     def generate(self, start: int, duration: int) -> SyntheticSpan:
         """The data of ``[start, start + duration)`` (whole GPS seconds)."""
@@ -175,6 +116,8 @@ class SyntheticDetector:
         rate = cfg.strain_sample_rate
         offsets = np.arange(BLOCK_SECONDS * rate) / rate
         floor = self._floor(gps)
+        if self.mains.strain_harmonics:
+            floor = floor + self.mains.harmonics_in_strain(gps, offsets)
         margin = _MARGIN_SECONDS * MOTION_RATE
         motions = {
             channel: loop.motion(cfg.seed, gps, -margin, BLOCK_SECONDS * MOTION_RATE + margin)
@@ -233,6 +176,9 @@ class SyntheticDetector:
             )
             return self.mains.voltage(gps, offsets) + MAINS_MONITOR_NOISE * sensor
         loop = self.loops[channel]
-        motion = resample(motions[channel], MOTION_RATE, rate)[_MARGIN_SECONDS * rate : -_MARGIN_SECONDS * rate]
+        motion = motions[channel]
+        if loop.delay is not None:
+            motion = loop.delay.recorded(motion, gps, -_MARGIN_SECONDS * MOTION_RATE)
+        motion = resample(motion, MOTION_RATE, rate)[_MARGIN_SECONDS * rate : -_MARGIN_SECONDS * rate]
         sensor = loop.sensor(cfg.seed, rate, gps * rate, (gps + BLOCK_SECONDS) * rate)
         return loop.counts_per_unit * (motion + sensor)

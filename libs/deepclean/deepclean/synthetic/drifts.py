@@ -1,9 +1,10 @@
-"""Slow drifts as functions of absolute GPS time.
+"""Slow drifts and steps as functions of absolute GPS time.
 
 A drift is a sum of a few sinusoids with random periods (hundreds of
 seconds), phases and weights. Being a closed-form function of time, it needs
 no state carried from one block to the next, and its time integral (used for
-the phase of a line whose frequency wanders) is closed-form too.
+the phase of a line whose frequency wanders) is closed-form too. A step goes
+from 0 to 1 at a given GPS time, over a short raised-cosine ramp.
 """
 
 from __future__ import annotations
@@ -49,6 +50,19 @@ class SlowDrift:
         """An antiderivative of the drift (in value x seconds) at ``gps + offsets``."""
         scale = -self.amplitudes / (2 * np.pi * self.frequencies)
         return scale @ np.cos(2 * np.pi * self._cycles(gps, offsets))
+
+
+@dataclass(frozen=True)
+class Step:
+    """0 before ``gps``, 1 from ``gps + ramp`` seconds on, a raised cosine in between."""
+
+    gps: int
+    ramp: float = 1.0
+
+    def value(self, gps: int, offsets: np.ndarray) -> np.ndarray:
+        """The step at times ``gps + offsets`` (seconds)."""
+        progress = np.clip((float(gps - self.gps) + offsets) / self.ramp, 0.0, 1.0)
+        return 0.5 - 0.5 * np.cos(np.pi * progress)
 
 
 def interpolated(function, gps: int, offsets: np.ndarray, grid_step: float = 1.0 / 16.0) -> np.ndarray:

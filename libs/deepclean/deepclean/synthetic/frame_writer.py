@@ -2,12 +2,17 @@
 
 ``<strain_dir>/<site>-<ifo>_<strain_tag>-<gps>-1.gwf`` holds the strain and
 the state vector, ``<witness_dir>/..._<witness_tag>-...`` the witnesses at
-their native rates, and ``<truth_dir>/..._<truth_tag>-...`` the injected noise.
-Every file is written atomically (:func:`deepclean.frames.write_frame`).
+their native rates, and ``<truth_dir>/..._<truth_tag>-...`` the injected noise
+(and the injected signals, when there are any).
+Every frame is written atomically (:func:`deepclean.frames.write_frame`). The
+records of the injected signals go to ``<truth_dir>/<site>-<ifo>_<truth_tag>-injections.jsonl``
+(:attr:`FrameLayout.injection_log`), one JSON line each, appended when the
+truth frame of the signal's first second is written.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,6 +46,13 @@ class FrameLayout:
         if self.truth_dir is None:
             raise ValueError("this layout writes no truth frames (truth_dir is None)")
         return FrameName(gps, self.site, self.ifo, self.truth_tag).path(self.truth_dir)
+
+    @property
+    def injection_log(self) -> Path:
+        """The JSON-lines file of the injected signals' records, next to the truth frames."""
+        if self.truth_dir is None:
+            raise ValueError("this layout writes no truth frames (truth_dir is None)")
+        return Path(self.truth_dir) / f"{self.site}-{self.ifo}_{self.truth_tag}-injections.jsonl"
 
     def span_on_disk(self) -> tuple[int, int] | None:
         """The oldest and newest GPS seconds with a strain or witness frame on disk, if any."""
@@ -84,8 +96,14 @@ def write_witness(span: SyntheticSpan, layout: FrameLayout) -> Path:
 
 
 def write_truth(span: SyntheticSpan, layout: FrameLayout) -> Path:
-    """Write the truth frame of the one-second ``span``."""
-    return write_frame(layout.truth_path(span.start), span.truth_frame, span.start, span.duration)
+    """Write the truth frame of the one-second ``span``, and log the injected signals that begin in it."""
+    path = write_frame(layout.truth_path(span.start), span.truth_frame, span.start, span.duration)
+    starting = [i for i in span.injections if span.start <= i.start_gps < span.end]
+    if starting:
+        with open(layout.injection_log, "a") as log:  # one short write per line: readers see whole lines
+            for record in starting:
+                log.write(json.dumps(record.as_json()) + "\n")
+    return path
 
 
 def write_span(span: SyntheticSpan, layout: FrameLayout) -> list[Path]:

@@ -12,9 +12,11 @@ from typing import Literal
 from jsonargparse.typing import ClosedUnitInterval, NonNegativeFloat, NonNegativeInt, PositiveFloat, PositiveInt
 
 from .colouring import DEFAULT_PSD
-from .detector import H1_WITNESSES, DetectorConfig, SyntheticDetector
+from .detector import H1_WITNESSES, STEP_GPS, SyntheticDetector
 from .faults import FaultInjection
 from .frame_writer import FrameLayout
+from .injections import INJECTION_KINDS, InjectedDetector, InjectionConfig
+from .scenarios import ScenarioName, scenario_config
 from .streaming import FrameStreamer, StreamReport
 
 logger = logging.getLogger("deepclean.synthetic")
@@ -62,6 +64,8 @@ def main(
     speed: PositiveFloat = 1.0,
     history: NonNegativeInt = 0,
     seed: NonNegativeInt = 1,
+    scenario: ScenarioName = "baseline",
+    step_gps: PositiveInt = STEP_GPS,
     noise_rms: PositiveFloat = 5e-22,
     bilinear_fraction: ClosedUnitInterval = 0.45,
     num_coupled: NonNegativeInt = 4,
@@ -76,10 +80,14 @@ def main(
     late_witness_gps: list[int] | None = None,
     late_witness_delay: PositiveFloat = 3.0,
     write_truth: bool = True,
+    injection_interval: NonNegativeInt = 0,
+    injection_kinds: list[Literal["inspiral", "sine_gaussian"]] | None = None,
+    injection_snr_range: tuple[PositiveFloat, PositiveFloat] = (10.0, 30.0),
+    injection_channel: str = "H1:SYN-INJECTION",
     retention_seconds: NonNegativeInt = 0,
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO",
 ) -> StreamReport:
-    """Write synthetic live frames (strain, witnesses, state vector, truth).
+    """Write synthetic live frames (strain, witnesses, state vector, truth) of one scenario (--list-scenarios).
 
     Writes ``history`` seconds from ``start`` at once, then one frame per
     ``1 / speed`` s of wall time, for ``duration`` seconds in all (forever
@@ -114,6 +122,11 @@ def main(
         Seconds written at once before going live.
     seed
         Seed of everything random: the same seed gives the same data.
+    scenario
+        The simulated world (:mod:`deepclean.synthetic.scenarios`;
+        ``--list-scenarios`` prints them); the other settings apply on top.
+    step_gps
+        GPS second of the coupling step of the scenarios that have one.
     noise_rms
         RMS strain of the injected mains noise.
     bilinear_fraction
@@ -132,6 +145,13 @@ def main(
         Witness frames written ``late_witness_delay`` s after their slot.
     write_truth
         Also write the injected noise into ``truth_dir``.
+    injection_interval, injection_kinds, injection_snr_range, injection_channel
+        Astrophysical signals added to the strain only (never the witnesses):
+        one every ``injection_interval`` s (0: none), of the kinds taken in
+        turn (None: inspiral and sine_gaussian), at optimal SNRs drawn from the
+        range; their strain is the truth frames' ``injection_channel`` and their
+        records a JSON-lines file next to them (see
+        :mod:`deepclean.synthetic.injections`).
     retention_seconds
         Delete this detector's frames older than this many GPS seconds
         before the newest (0: keep all; frames take 0.4 MB per second of data).
@@ -140,7 +160,8 @@ def main(
     """
     logging.basicConfig(level=log_level, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     try:
-        config = DetectorConfig(
+        config = scenario_config(
+            scenario,
             seed=seed,
             strain_channel=strain_channel,
             state_channel=state_channel,
@@ -155,6 +176,7 @@ def main(
             design_curve=design_curve,
             not_ready_interval=not_ready_interval or None,
             not_ready_duration=not_ready_duration,
+            step_gps=step_gps,
         )
         faults = FaultInjection(
             seed=seed,
@@ -177,6 +199,16 @@ def main(
             truth_tag=truth_tag,
         )
         detector = SyntheticDetector(config)
+        if injection_interval:
+            detector = InjectedDetector(
+                detector,
+                InjectionConfig(
+                    interval=injection_interval,
+                    kinds=tuple(injection_kinds or INJECTION_KINDS),
+                    snr_range=(float(injection_snr_range[0]), float(injection_snr_range[1])),
+                    channel=injection_channel,
+                ),
+            )
     except ValueError as exc:  # settings that pass their types but not the detector's checks
         print(f"deepclean-detector: configuration error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
@@ -189,7 +221,8 @@ def main(
             sig: signal.signal(sig, lambda signum, frame: stop.set()) for sig in (signal.SIGTERM, signal.SIGINT)
         }
     logger.info(
-        "writing from GPS %d (%d s history, then %g x real time, %s); coupled loops: %s",
+        "writing scenario %s from GPS %d (%d s history, then %g x real time, %s); coupled loops: %s",
+        scenario,
         start,
         history,
         speed,

@@ -27,8 +27,12 @@ class Stream(IntEnum):
     DROP_WITNESS = 7
     LATE_WITNESS = 8
     WITNESS_SHAPE = 9
+    MAINS_HARMONICS = 10
+    COUPLING_STEP = 11
+    RESPONSE_DELAY = 12  # indexed by witness index
     WITNESS_MOTION = 1000  # + witness index
     WITNESS_SENSOR_NOISE = 2000  # + witness index
+    INJECTIONS = 3000  # indexed by injection slot (injections.py)
 
 
 def generator(seed: int, stream: int, index: int = 0) -> np.random.Generator:

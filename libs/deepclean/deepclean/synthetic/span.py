@@ -4,18 +4,26 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from itertools import pairwise
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .state_vector import STATE_RATE
+
+if TYPE_CHECKING:
+    from .injections import Injection
 
 
 @dataclass
 class SyntheticSpan:
     """A stretch of synthetic data, ``duration`` seconds from GPS ``start``.
 
-    ``strain = floor + truth``: ``floor`` is the design-curve noise and
-    ``truth`` the injected mains noise (line plus sidebands).
+    ``strain = floor + truth``: ``floor`` is the design-curve noise (plus
+    the mains harmonics in scenarios that have them) and ``truth`` the
+    injected mains noise around 60 Hz (line plus sidebands). With
+    astrophysical injections (:mod:`deepclean.synthetic.injections`)
+    ``strain = floor + truth + injection`` and ``injections`` lists the
+    records of those with samples in the span; without, ``injection`` is None.
     """
 
     start: int
@@ -31,6 +39,9 @@ class SyntheticSpan:
     strain_channel: str = "H1:GDS-CALIB_STRAIN"
     state_channel: str = "H1:GDS-CALIB_STATE_VECTOR"
     truth_channel: str = "H1:SYN-INJECTED_NOISE"
+    injection: np.ndarray | None = None
+    injection_channel: str = "H1:SYN-INJECTION"
+    injections: tuple[Injection, ...] = ()
 
     @property
     def end(self) -> int:
@@ -43,8 +54,10 @@ class SyntheticSpan:
 
     @property
     def truth_frame(self) -> dict[str, np.ndarray]:
-        """Channels of the truth frame: the injected noise."""
-        return {self.truth_channel: self.truth}
+        """Channels of the truth frame: the injected noise (and the injected signals, if any)."""
+        if self.injection is None:
+            return {self.truth_channel: self.truth}
+        return {self.truth_channel: self.truth, self.injection_channel: self.injection}
 
     def _like(self, start: int, duration: int, **arrays) -> SyntheticSpan:
         return SyntheticSpan(
@@ -56,6 +69,7 @@ class SyntheticSpan:
             strain_channel=self.strain_channel,
             state_channel=self.state_channel,
             truth_channel=self.truth_channel,
+            injection_channel=self.injection_channel,
             **arrays,
         )
 
@@ -79,6 +93,8 @@ class SyntheticSpan:
             truth=cut(self.truth, self.strain_sample_rate),
             state=cut(self.state, self.state_sample_rate),
             witnesses={name: cut(x, self.witness_sample_rates[name]) for name, x in self.witnesses.items()},
+            injection=None if self.injection is None else cut(self.injection, self.strain_sample_rate),
+            injections=tuple(i for i in self.injections if i.start_gps < start + duration and i.end_gps > start),
         )
 
     @staticmethod
@@ -98,4 +114,15 @@ class SyntheticSpan:
             truth=np.concatenate([span.truth for span in spans]),
             state=np.concatenate([span.state for span in spans]),
             witnesses={name: np.concatenate([span.witnesses[name] for span in spans]) for name in first.witnesses},
+            injection=_joined_injection(spans),
+            injections=tuple({i.slot: i for span in spans for i in span.injections}.values()),
         )
+
+
+def _joined_injection(spans: list[SyntheticSpan]) -> np.ndarray | None:
+    """The injections of consecutive spans joined (None if none has any; zeros for those without)."""
+    if all(span.injection is None for span in spans):
+        return None
+    return np.concatenate(
+        [np.zeros(span.strain.size) if span.injection is None else span.injection for span in spans]
+    )
