@@ -16,7 +16,7 @@ CONFIG = Path(__file__).resolve().parents[3] / "pyproject.toml"
 def test_repository_table_parses():
     """Every key of the monitor's table is an argument of monitor() and has a valid value."""
     values = parse_config(monitor, "monitor", ["--config", str(CONFIG)])
-    assert list(values["band"]) == [58.0, 62.0]
+    assert list(values["band"]) == [55.0, 65.0]
     assert values["cleaned_dir"] == CONFIG.parent / "run" / "cleaned"
     assert values["decision_log"] == CONFIG.parent / "run" / "monitor" / "decisions.jsonl"
     assert values["production_channel"] == "H1:GDS-CALIB_STRAIN_DEEPCLEAN_PRODUCTION"
