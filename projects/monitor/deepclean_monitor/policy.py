@@ -17,8 +17,8 @@ Rules
 - A version is *better than raw* over its window when the judgement of its 1 Hz
   bins against the raw strain passed (:func:`deepclean.figures.judge_bins`: no
   bin with noise added, band mean ASD ratio at most 1), its cleaned BNS range is
-  at least the raw strain's (within the same ``min_excess`` allowance as a bin:
-  :attr:`VersionQuality.range_lost`), and the cleaner's safety fallback replaced at most
+  not below the raw strain's (:func:`deepclean.figures.range_lost`, which
+  allows only rounding: :data:`deepclean.figures.RANGE_TOLERANCE`), and the cleaner's safety fallback replaced at most
   ``max_fallback_fraction`` of the window with raw strain (a model so bad the
   cleaner refuses it looks harmless in the figures, which then show raw data).
 - For every version the machine remembers the end GPS of its last window measured
