@@ -114,7 +114,7 @@ def export(suite: Suite, training_dir: Path) -> int:
     return int(json.loads(next(line for line in reversed(log_lines) if line.startswith("{")))["version"])
 
 
-def clean(suite: Suite, start: int, stop: int) -> float:
+def clean(suite: Suite, start: int, stop: int, extra: list[str] = ()) -> float:
     """Clean ``[start, stop)`` with the cleaner's CLI (embedded backend); the wall time."""
     command = [
         suite.tool("cleaner", "deepclean-clean"),
@@ -122,7 +122,7 @@ def clean(suite: Suite, start: int, stop: int) -> float:
         "--strain_dir", suite.strain_dir, "--witness_dir", suite.witness_dir,
         "--cleaned_dir", suite.work / "cleaned",
         "--backend", "embedded", "--inference_threads", suite.threads,
-        "--start_gps", start, "--stop_gps", stop, "--log_level", "WARNING",
+        "--start_gps", start, "--stop_gps", stop, "--log_level", "WARNING", *extra,
     ]
     return suite.run("clean", command)
 

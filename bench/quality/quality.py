@@ -1,11 +1,12 @@
 """Quality benchmark: DeepClean as the suite runs it against NOMAD, a linear Wiener filter and no cleaning.
 
-On one synthetic data set (the suite's synthetic detector, seed from
-``[tool.typeo.scripts.detector]``), every method is trained on the same
+For each scenario of the synthetic detector's library (``--scenarios``, seed
+from ``[tool.typeo.scripts.detector]``), every method is trained on the same
 training span and applied to the same held-out test span that follows it;
 the figures (``metrics.py``) are measured over the test span against the
-injected-noise truth. Prints a table and writes ``quality.json`` and
-``asd.png`` to ``--out``.
+injected-noise truth. Prints a table per scenario and a summary across them
+(with the worst case), and writes ``<out>/<scenario>/quality.json``,
+``<out>/<scenario>/asd.png`` and ``<out>/summary.json``.
 
 Run it with ``bench/quality/run.sh`` (builds what is missing, runs under
 nice); ``--train-seconds 128 --test-seconds 128`` is a quick smoke run.
@@ -35,6 +36,11 @@ from wiener import wiener_noise  # noqa: E402
 from deepclean.config import find_config, load_table  # noqa: E402
 from deepclean.synthetic import DetectorConfig, SyntheticDetector, SyntheticSpan  # noqa: E402
 
+try:
+    from deepclean.synthetic import scenarios as scenarios_module  # noqa: E402
+except ImportError:  # a library without the scenario library: baseline only
+    scenarios_module = None
+
 ROOT = Path(__file__).resolve().parents[2]
 METHODS = ("deepclean", "nomad", "wiener")
 
@@ -47,6 +53,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--margin", type=int, default=16, help="seconds cleaned but not measured on each side of the test span")
     parser.add_argument("--seed", type=int, default=None, help="detector seed (default: the detector table's)")
     parser.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS))
+    parser.add_argument("--scenarios", nargs="+", default=["baseline"],
+                        help="synthetic detector scenarios to run ('all': the whole library; "
+                             "deepclean-detector --list-scenarios lists them)")
+    parser.add_argument("--band", type=float, nargs=2, default=None,
+                        help="target band (Hz) for the trainer, the cleaner and the figures (default: the config's)")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "out" / "quality")
     parser.add_argument("--threads", type=int, default=2, help="threads for torch/onnxruntime/BLAS (this machine: 2 cores)")
     parser.add_argument("--profile", default="cpu", help="trainer profile ('' for the full-size settings)")
@@ -79,7 +90,7 @@ def log(message: str) -> None:
 
 
 def run_deepclean(args: argparse.Namespace, suite: deepclean_method.Suite, train_span: SyntheticSpan,
-                  test_span: SyntheticSpan, test_start: int, test_end: int) -> dict:
+                  test_span: SyntheticSpan, test_start: int, test_end: int, band_args: list[str]) -> dict:
     """Train, export and clean with the suite's services; the cleaned test span and details."""
     deepclean_method.forget_previous_run(suite)
     log("DeepClean: writing frames (training span and test span with margins)")
@@ -92,11 +103,11 @@ def run_deepclean(args: argparse.Namespace, suite: deepclean_method.Suite, train
     if args.train_seconds < 1024:  # the table asks for 512 ready seconds; a smoke run has fewer
         overrides += ["--min_ready_seconds", str(args.train_seconds // 2)]
     training_dir, wall = deepclean_method.train(suite, train_span.start, train_span.end, args.profile or None,
-                                                0, overrides + args.trainer_args)
+                                                0, overrides + band_args + args.trainer_args)
     meta = deepclean_method.metadata(training_dir)
     log(f"DeepClean: trained in {wall:.0f} s wall ({training_dir.name}); exporting")
     version = deepclean_method.export(suite, training_dir)
-    clean_wall = deepclean_method.clean(suite, test_span.start + 4, test_span.end - 4)
+    clean_wall = deepclean_method.clean(suite, test_span.start + 4, test_span.end - 4, band_args)
     cleaned, dq = deepclean_method.read_cleaned(suite, test_start, test_end)
     log(f"DeepClean: cleaned {test_span.duration - 8} s in {clean_wall:.0f} s; DQ over the test span: {dq}")
     return {
@@ -131,28 +142,132 @@ def run_nomad(args: argparse.Namespace, work: Path, train_npz: Path, test_npz: P
             "details": details}
 
 
-def target_checks(results: list[dict], raw_range: float, out_of_band_tolerance: float = 0.01) -> dict:
-    """The issue's targets for DeepClean, each with a verdict line."""
+def target_checks(results: list[dict], raw_range: float) -> dict:
+    """The one-shot targets for DeepClean, each with a verdict line."""
     ours = next((r for r in results if r["label"].startswith("DeepClean")), None)
     if ours is None:
         return {"lines": [], "passed": {}}
     others = [r for r in results if r is not ours]
     passed = {
         "removes_at_least_95_percent": ours["removed_fraction"] >= 0.95,
-        f"out_of_band_ratio_at_most_1+{out_of_band_tolerance:g}": ours["worst_out_of_band_ratio"] <= 1 + out_of_band_tolerance,
+        "worst_bin_at_most_1.02": ours["worst_out_of_band_ratio"] <= 1.02,
         "range_not_below_raw": ours["bns_range_mpc"] >= raw_range,
+        "recovers_half_the_range_gap": ours["range_gap_recovered"] >= 0.5,
     }
     if others:
-        passed["beats_every_baseline"] = all(ours["removed_fraction"] > r["removed_fraction"] for r in others)
+        passed["beats_every_baseline"] = all(
+            ours["removed_fraction"] > r["removed_fraction"] and ours["bns_range_mpc"] > r["bns_range_mpc"] for r in others
+        )
     best_other = max((r["removed_fraction"] for r in others), default=float("nan"))
     lines = [
         "targets for DeepClean: " + ", ".join(f"{name} {'PASS' if ok else 'FAIL'}" for name, ok in passed.items()),
         f"  removed {ours['removed_fraction']:.2%}"
         + (f" (best baseline {best_other:.2%})" if others else "")
         + f"; max OOB {ours['worst_out_of_band_ratio']:.4f} at {ours['worst_out_of_band_frequency']:g} Hz; range "
-        f"{ours['bns_range_mpc'] - raw_range:+.3f} Mpc vs raw",
+        f"{ours['bns_range_mpc'] - raw_range:+.3f} Mpc vs raw ({ours['range_gap_recovered']:.0%} of the gap)",
     ]
     return {"lines": lines, "passed": passed}
+
+
+def detector_for(scenario: str, seed: int, train_start: int, train_seconds: int) -> SyntheticDetector:
+    """The synthetic detector of ``scenario``; a coupling step falls 3/4 into the training span."""
+    if scenario == "baseline" and scenarios_module is None:
+        return SyntheticDetector(DetectorConfig(seed=seed))
+    config = scenarios_module.scenario_config(scenario, seed=seed)
+    if getattr(config, "step_gps", None) is not None:
+        config = scenarios_module.scenario_config(scenario, seed=seed, step_gps=train_start + (3 * train_seconds) // 4)
+    return SyntheticDetector(config)
+
+
+def scenario_names(requested: list[str]) -> list[str]:
+    """The scenarios to run, ``all`` expanded to the whole library."""
+    if requested == ["baseline"] and scenarios_module is None:
+        return requested
+    if scenarios_module is None:
+        raise SystemExit("this library has no scenario library (deepclean.synthetic.scenarios)")
+    names = list(scenarios_module.SCENARIOS) if "all" in requested else requested
+    unknown = [name for name in names if name not in scenarios_module.SCENARIOS]
+    if unknown:
+        raise SystemExit(f"unknown scenario(s) {unknown}; known: {', '.join(scenarios_module.SCENARIOS)}")
+    return names
+
+
+def run_scenario(args: argparse.Namespace, scenario: str, seed: int, base: dict) -> dict:
+    """Every method on one scenario: the per-method figures (also written to ``<out>/<scenario>/``)."""
+    band = tuple(args.band) if args.band else tuple(float(edge) for edge in base["band"])
+    margin = float(base.get("filter_margin", 1.0))
+    filter_band = (band[0] - margin, band[1] + margin)  # the trainer's subtraction filter
+    sample_rate = int(base["sample_rate"])
+    out = (args.out / scenario).resolve()
+    work = out / "work"
+    work.mkdir(parents=True, exist_ok=True)
+
+    detector = detector_for(scenario, seed, args.start, args.train_seconds)
+    train_start, train_end = args.start, args.start + args.train_seconds
+    test_start = train_end + args.margin
+    test_end = test_start + args.test_seconds
+    log(f"[{scenario}] generating data: seed {seed}, training [{train_start}, {train_end}), "
+        f"test [{test_start}, {test_end}) (+{args.margin} s each side)")
+    train_span = spans.generate(detector, train_start, args.train_seconds)
+    test_span = spans.generate(detector, test_start - args.margin, args.test_seconds + 2 * args.margin)
+    rate = test_span.strain_sample_rate
+    cut = slice(args.margin * rate, (args.margin + args.test_seconds) * rate)
+    raw, truth = test_span.strain[cut], test_span.truth[cut]
+
+    band_args = ["--band", f"[{band[0]:g}, {band[1]:g}]"] if args.band else []
+    results = []
+    if "deepclean" in args.methods:
+        suite = deepclean_method.Suite(ROOT, work, args.threads)
+        results.append(run_deepclean(args, suite, train_span, test_span, test_start, test_end, band_args))
+    if "nomad" in args.methods:
+        log(f"[{scenario}] NOMAD: saving spans for the NOMAD environment")
+        train_npz = spans.save_npz(train_span, work / "train.npz")
+        test_npz = spans.save_npz(test_span, work / "test.npz")
+        for bandpass in (True, False) if args.nomad_unfiltered else (True,):
+            log(f"[{scenario}] NOMAD: training and subtracting ({'band-passed' if bandpass else 'unfiltered'} witnesses)")
+            results.append(run_nomad(args, work, train_npz, test_npz, cut, raw, bandpass))
+            log(f"[{scenario}] NOMAD: trained in {results[-1]['training_seconds']:.0f} s")
+    if "wiener" in args.methods:
+        log(f"[{scenario}] Wiener: fitting and filtering")
+        noise, fit_seconds = wiener_noise(train_span, test_span, sample_rate, filter_band, args.wiener_fftlength,
+                                          tuple(args.wiener_fit_band), int(base.get("filter_order", 8)))
+        results.append({"label": f"Wiener (linear, {len(train_span.witnesses)} witnesses)", "cleaned": raw - noise[cut],
+                        "training_seconds": fit_seconds,
+                        "details": {"fftlength": args.wiener_fftlength, "fit_band": list(args.wiener_fit_band)}})
+
+    log(f"[{scenario}] measuring")
+    settings = metrics.Settings(sample_rate=rate, band=band)
+    ref = metrics.reference(raw, truth, settings)
+    spectra = {}
+    for result in results:
+        quality, spectra[result["label"]] = metrics.measure(result.pop("cleaned"), raw, truth, settings, ref)
+        result.update(quality.as_dict())
+
+    print()
+    print(f"Scenario {scenario}: test span [{test_start}, {test_end}) ({args.test_seconds} s), trained on "
+          f"[{train_start}, {train_end}); band {band[0]:g}-{band[1]:g} Hz; worst OOB over "
+          f"{settings.out_of_band_range[0]:g}-{settings.out_of_band_range[1]:g} Hz in 1 Hz bins")
+    print(report.table(results, ref.raw_range_mpc))
+    print(f"(range with the injected noise absent: {ref.floor_range_mpc:.2f} Mpc; not-ready seconds: "
+          f"training {spans.not_ready_seconds(train_span)}, test {spans.not_ready_seconds(test_span.slice(test_start, args.test_seconds))})")
+    checks = target_checks(results, ref.raw_range_mpc)
+    for line in checks["lines"]:
+        print(line)
+    summary = {
+        "command": " ".join(sys.argv),
+        "machine": {"cpus": os.cpu_count(), "load_average": os.getloadavg(), "python": platform.python_version()},
+        "scenario": scenario, "seed": seed, "band": band, "train_span": [train_start, train_end],
+        "test_span": [test_start, test_end], "margin_seconds": args.margin,
+        "raw": {"bns_range_mpc": ref.raw_range_mpc}, "floor": {"bns_range_mpc": ref.floor_range_mpc},
+        "metrics": {"fftlength": settings.fftlength, "out_of_band_range": settings.out_of_band_range},
+        "methods": results,
+        "targets": checks["passed"],
+    }
+    report.write_json(out / "quality.json", summary)
+    report.plot_asds(out / "asd.png", ref.frequencies, ref.raw_psd, ref.floor_psd, spectra, band,
+                     title=f"{scenario}: test span {args.test_seconds} s after {args.train_seconds} s of training")
+    log(f"[{scenario}] wrote {out / 'quality.json'} and {out / 'asd.png'}")
+    return summary
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -161,80 +276,18 @@ def main(argv: list[str] | None = None) -> int:
         os.environ.setdefault(name, str(args.threads))
     config_path = find_config(ROOT)
     base = load_table("train", config_path)
-    band = tuple(float(edge) for edge in base["band"])
-    margin = float(base.get("filter_margin", 1.0))
-    filter_band = (band[0] - margin, band[1] + margin)  # the trainer's subtraction filter
-    sample_rate = int(base["sample_rate"])
     seed = args.seed if args.seed is not None else int(load_table("detector", config_path)["seed"])
-    out = args.out.resolve()
-    work = out / "work"
-    work.mkdir(parents=True, exist_ok=True)
-
-    detector = SyntheticDetector(DetectorConfig(seed=seed))
-    train_start, train_end = args.start, args.start + args.train_seconds
-    test_start = train_end + args.margin
-    test_end = test_start + args.test_seconds
-    log(f"generating data: seed {seed}, training [{train_start}, {train_end}), test [{test_start}, {test_end}) "
-        f"(+{args.margin} s each side)")
-    train_span = spans.generate(detector, train_start, args.train_seconds)
-    test_span = spans.generate(detector, test_start - args.margin, args.test_seconds + 2 * args.margin)
-    rate = test_span.strain_sample_rate
-    cut = slice(args.margin * rate, (args.margin + args.test_seconds) * rate)
-    raw, truth = test_span.strain[cut], test_span.truth[cut]
-
-    results = []
-    if "deepclean" in args.methods:
-        suite = deepclean_method.Suite(ROOT, work, args.threads)
-        results.append(run_deepclean(args, suite, train_span, test_span, test_start, test_end))
-    if "nomad" in args.methods:
-        log("NOMAD: saving spans for the NOMAD environment")
-        train_npz = spans.save_npz(train_span, work / "train.npz")
-        test_npz = spans.save_npz(test_span, work / "test.npz")
-        for bandpass in (True, False) if args.nomad_unfiltered else (True,):
-            log(f"NOMAD: training and subtracting ({'band-passed' if bandpass else 'unfiltered'} witnesses)")
-            results.append(run_nomad(args, work, train_npz, test_npz, cut, raw, bandpass))
-            log(f"NOMAD: trained in {results[-1]['training_seconds']:.0f} s")
-    if "wiener" in args.methods:
-        log("Wiener: fitting and filtering")
-        noise, fit_seconds = wiener_noise(train_span, test_span, sample_rate, filter_band, args.wiener_fftlength,
-                                          tuple(args.wiener_fit_band), int(base.get("filter_order", 8)))
-        results.append({"label": "Wiener (linear, 21 witnesses)", "cleaned": raw - noise[cut],
-                        "training_seconds": fit_seconds,
-                        "details": {"fftlength": args.wiener_fftlength, "fit_band": list(args.wiener_fit_band)}})
-
-    log("measuring")
-    settings = metrics.Settings(sample_rate=rate, band=band)
-    raw_range, frequencies, raw_psd = metrics.bns_range(raw, settings)
-    floor_range, _, floor_psd = metrics.bns_range(raw - truth, settings)
-    spectra = {}
-    for result in results:
-        quality, spectra[result["label"]] = metrics.measure(result.pop("cleaned"), raw, truth, settings)
-        result.update(quality.as_dict())
-
+    names = scenario_names(args.scenarios)
+    summaries = []
+    for scenario in names:
+        try:
+            summaries.append(run_scenario(args, scenario, seed, base))
+        except deepclean_method.StepError as exc:
+            log(f"[{scenario}] FAILED: {exc}")
+            summaries.append({"scenario": scenario, "error": str(exc), "methods": [], "targets": {}})
     print()
-    print(f"Test span [{test_start}, {test_end}) ({args.test_seconds} s), trained on [{train_start}, {train_end}); "
-          f"band {band[0]:g}-{band[1]:g} Hz; worst OOB over {settings.out_of_band_range[0]:g}-"
-          f"{settings.out_of_band_range[1]:g} Hz in 1 Hz bins")
-    print(report.table(results, raw_range))
-    print(f"(range with the injected noise absent: {floor_range:.2f} Mpc; not-ready seconds: "
-          f"training {spans.not_ready_seconds(train_span)}, test {spans.not_ready_seconds(test_span.slice(test_start, args.test_seconds))})")
-    checks = target_checks(results, raw_range)
-    for line in checks["lines"]:
-        print(line)
-    summary = {
-        "command": " ".join(sys.argv),
-        "machine": {"cpus": os.cpu_count(), "load_average": os.getloadavg(), "python": platform.python_version()},
-        "seed": seed, "band": band, "train_span": [train_start, train_end], "test_span": [test_start, test_end],
-        "margin_seconds": args.margin, "raw": {"bns_range_mpc": raw_range}, "floor": {"bns_range_mpc": floor_range},
-        "metrics": {"fftlength": settings.fftlength, "out_of_band_range": settings.out_of_band_range,
-                    "range_fmin": settings.range_fmin},
-        "methods": results,
-        "targets": checks["passed"],
-    }
-    report.write_json(out / "quality.json", summary)
-    report.plot_asds(out / "asd.png", frequencies, raw_psd, floor_psd, spectra, band,
-                     title=f"test span {args.test_seconds} s after {args.train_seconds} s of training")
-    log(f"wrote {out / 'quality.json'} and {out / 'asd.png'}")
+    print(report.scenario_table(summaries))
+    report.write_json(args.out.resolve() / "summary.json", {"command": " ".join(sys.argv), "scenarios": summaries})
     return 0
 
 

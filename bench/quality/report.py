@@ -15,10 +15,12 @@ import numpy as np  # noqa: E402
 COLUMNS = (
     ("method", "{}", 34),
     ("removed", "{:.1%}", 8),
+    ("58-62", "{:.1%}", 7),
     ("residual", "{:+.1f} dB", 10),
     ("band ASD", "{:.3f}", 9),
     ("max OOB", "{:.4f}", 9),
     ("range Mpc", "{:.2f}", 10),
+    ("gap rec.", "{:.0%}", 9),
     ("train s", "{:.0f}", 8),
 )
 
@@ -33,13 +35,56 @@ def table(results: list[dict[str, Any]], raw_range: float) -> str:
     """The comparison as fixed-width text, one row per method (raw first)."""
     header = " ".join(f"{name:>{width}}" if i else f"{name:<{width}}" for i, (name, _, width) in enumerate(COLUMNS))
     lines = [header, "-" * len(header)]
-    rows = [{"label": "no cleaning (raw)", "removed_fraction": 0.0, "residual_db": 0.0, "band_asd_ratio": 1.0,
-             "worst_out_of_band_ratio": 1.0, "bns_range_mpc": raw_range, "training_seconds": None}, *results]
+    rows = [{"label": "no cleaning (raw)", "removed_fraction": 0.0, "removed_58_62": 0.0, "residual_db": 0.0,
+             "band_asd_ratio": 1.0, "worst_out_of_band_ratio": 1.0, "bns_range_mpc": raw_range,
+             "range_gap_recovered": 0.0, "training_seconds": None}, *results]
     for row in rows:
-        values = (row["label"], row["removed_fraction"], row["residual_db"], row["band_asd_ratio"],
-                  row["worst_out_of_band_ratio"], row["bns_range_mpc"], row["training_seconds"])
+        values = (row["label"], row["removed_fraction"], row["removed_58_62"], row["residual_db"], row["band_asd_ratio"],
+                  row["worst_out_of_band_ratio"], row["bns_range_mpc"], row["range_gap_recovered"],
+                  row["training_seconds"])
         cells = [_cell(fmt, value) for (_, fmt, _), value in zip(COLUMNS, values, strict=True)]
         lines.append(" ".join(f"{c:>{w}}" if i else f"{c:<{w}}" for i, (c, (_, _, w)) in enumerate(zip(cells, COLUMNS))))
+    return "\n".join(lines)
+
+
+def scenario_table(summaries: list[dict[str, Any]]) -> str:
+    """One row per scenario and method: removal, worst bin, range gap recovered; then DeepClean's worst case."""
+    header = (f"{'scenario':<22} {'method':<12} {'removed':>8} {'58-62':>7} {'band ASD':>9} {'max OOB':>9} "
+              f"{'range raw':>10} {'cleaned':>8} {'no noise':>9} {'gap rec.':>9} {'train s':>8}")
+    lines = [header, "-" * len(header)]
+    worst: dict[str, tuple[float, str]] = {}
+    for summary in summaries:
+        name = summary["scenario"]
+        if "error" in summary:
+            lines.append(f"{name:<22} FAILED: {summary['error'].splitlines()[0][:80]}")
+            continue
+        raw, floor = summary["raw"]["bns_range_mpc"], summary["floor"]["bns_range_mpc"]
+        for method in summary["methods"]:
+            short = method["label"].split(" (")[0]
+            lines.append(
+                f"{name:<22} {short:<12} {method['removed_fraction']:>8.1%} {method['removed_58_62']:>7.1%} "
+                f"{method['band_asd_ratio']:>9.3f} {method['worst_out_of_band_ratio']:>9.4f} {raw:>10.2f} "
+                f"{method['bns_range_mpc']:>8.2f} {floor:>9.2f} {method['range_gap_recovered']:>9.0%} "
+                f"{_cell('{:.0f}', method['training_seconds']):>8}"
+            )
+            if short == "DeepClean":
+                for key, value in (("removed_fraction", method["removed_fraction"]),
+                                   ("range_gap_recovered", method["range_gap_recovered"]),
+                                   ("worst_out_of_band_ratio", -method["worst_out_of_band_ratio"])):
+                    if key not in worst or value < worst[key][0]:
+                        worst[key] = (value, name)
+        passed = summary.get("targets", {})
+        if passed:
+            failed = [k for k, ok in passed.items() if not ok]
+            lines.append(f"{'':<22} targets: {'all PASS' if not failed else 'FAIL ' + ', '.join(failed)}")
+    if worst:
+        lines.append(
+            "DeepClean worst case: removed {:.1%} ({}), range gap recovered {:.0%} ({}), max OOB {:.4f} ({})".format(
+                worst["removed_fraction"][0], worst["removed_fraction"][1],
+                worst["range_gap_recovered"][0], worst["range_gap_recovered"][1],
+                -worst["worst_out_of_band_ratio"][0], worst["worst_out_of_band_ratio"][1],
+            )
+        )
     return "\n".join(lines)
 
 
