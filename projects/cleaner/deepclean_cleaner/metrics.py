@@ -16,14 +16,12 @@ port (``metrics_port``, 0 for none). ``stream`` is ``production`` or ``canary``.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, start_http_server
+from deepclean.metrics_http import serve_or_log, serve_registry
+from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from .safety import SafetyDecision
-
-log = logging.getLogger(__name__)
 
 
 class CleanerMetrics:
@@ -66,22 +64,9 @@ class CleanerMetrics:
 
     def serve(self, port: int, address: str = "127.0.0.1") -> Callable[[], None]:
         """Serve ``/metrics`` on ``address:port`` from a daemon thread; returns the function that stops it."""
-        server, thread = start_http_server(port, addr=address, registry=self.registry)
-
-        def stop() -> None:
-            server.shutdown()
-            server.server_close()
-            thread.join(timeout=5)
-
-        return stop
+        return serve_registry(self.registry, port, address)
 
 
 def serve_metrics(metrics: CleanerMetrics, port: int) -> Callable[[], None]:
     """Serve ``metrics`` on 127.0.0.1:``port`` (0: not at all); a busy port is logged, not fatal."""
-    if not port:
-        return lambda: None
-    try:
-        return metrics.serve(port)
-    except OSError as exc:
-        log.error("cannot serve metrics on 127.0.0.1:%d (%s); cleaning without them", port, exc)
-        return lambda: None
+    return serve_or_log(metrics.registry, port, "cleaner")

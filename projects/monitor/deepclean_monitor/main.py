@@ -14,6 +14,7 @@ from typing import Literal
 
 from deepclean.config import ConfigError
 from deepclean.figures import DEFAULT_MIN_EXCESS, DEFAULT_SIGMA
+from deepclean.metrics_http import serve_or_log
 from jsonargparse.typing import (
     ClosedUnitInterval,
     NonNegativeFloat,
@@ -170,14 +171,9 @@ def monitor(
 
 
 def serve_metrics(metrics: MonitorMetrics, port: int) -> Callable[[], None]:
-    """Serve the metrics on 127.0.0.1:``port`` (0: not at all); a busy port is logged, not fatal."""
-    if not port:
-        return lambda: None
-    try:
-        return metrics.serve(port)
-    except OSError as exc:
-        log.error("cannot serve metrics on 127.0.0.1:%d (%s); the textfile is still written", port, exc)
-        return lambda: None
+    """Serve the metrics on 127.0.0.1:``port`` (0: not at all); a busy port is logged, not fatal
+    (the textfile is still written)."""
+    return serve_or_log(metrics.registry, port, "monitor")
 
 
 def check_settings(

@@ -10,11 +10,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from deepclean.metrics_http import serve_registry
 from prometheus_client import (
     CollectorRegistry,
     Counter,
     Gauge,
-    start_http_server,
     write_to_textfile,
 )
 
@@ -104,14 +104,7 @@ class MonitorMetrics:
 
     def serve(self, port: int, address: str = "127.0.0.1") -> Callable[[], None]:
         """Serve ``/metrics`` on ``address:port`` from a daemon thread; returns the function that stops it."""
-        server, thread = start_http_server(port, addr=address, registry=self.registry)
-
-        def stop() -> None:
-            server.shutdown()
-            server.server_close()
-            thread.join(timeout=5)
-
-        return stop
+        return serve_registry(self.registry, port, address)
 
     def write_textfile(self, path: Path) -> None:
         """Write the metrics in the text format (atomically) to ``path``."""
