@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from conftest import STRAIN_RATE, settings, synthetic_input
 from deepclean.signal.matched import noise_weighted_mismatch, optimal_snr
-from deepclean.synthetic.injections import sine_gaussian
+from deepclean.synthetic.waveforms import sine_gaussian
 from deepclean_cleaner import dq
 from deepclean_cleaner.pipeline import CleaningPipeline
 from test_pipeline import BAND, START, load, offline_noise, run, seconds

@@ -9,11 +9,11 @@ frames (``H1:SYN-INJECTION``), so ``strain = floor + truth + injection``.
 Schedule. GPS time is cut into slots of ``interval`` seconds (slot ``k`` is
 ``[k * interval, (k + 1) * interval)``); every slot holds one injection that
 lies wholly inside it, of the kind ``kinds[k % len(kinds)]``, with parameters
-drawn from ``(seed, slot)``:
+drawn from ``(seed, slot)`` (the waveforms: :mod:`deepclean.synthetic.waveforms`):
 
 - ``inspiral``: a binary-neutron-star-like inspiral (IMRPhenomD through
   ``lalsimulation.SimInspiralChooseTDWaveform``), component masses 1.2-1.6
-  Msun, no spins, from :data:`INSPIRAL_F_LOWER`, random inclination,
+  Msun, no spins, from 40 Hz, random inclination,
   polarisation and phase, seen by a detector with ``F+ = cos 2psi``,
   ``Fx = sin 2psi``; 25-40 s long, so slots must be at least
   :data:`MIN_INSPIRAL_INTERVAL` s;
@@ -50,30 +50,19 @@ import numpy as np
 
 from ..signal.matched import optimal_snr
 from .colouring import DEFAULT_PSD, design_asd
+from .detector import DetectorConfig, SyntheticDetector
 from .random_streams import Stream, generator
 from .span import SyntheticSpan
+from .waveforms import REFERENCE_DISTANCE_MPC, random_inspiral, random_sine_gaussian
 
 INJECTION_KINDS = ("inspiral", "sine_gaussian")
 """The kinds of signal the schedule can inject."""
-
-INSPIRAL_F_LOWER = 40.0
-"""Frequency (Hz) the inspirals start at."""
-
-INSPIRAL_MASSES = (1.2, 1.6)
-"""Range of the component masses (Msun)."""
-
-SINE_GAUSSIAN_FREQUENCIES = (55.0, 65.0)
-SINE_GAUSSIAN_Q = (10.0, 30.0)
-SINE_GAUSSIAN_WIDTHS = 6.0
-"""A sine-Gaussian is cut at this many ``tau`` either side of its centre."""
 
 MIN_INSPIRAL_INTERVAL = 64
 MIN_SINE_GAUSSIAN_INTERVAL = 4
 SLOT_MARGIN = 1.0
 """Seconds kept free of signal at both ends of a slot."""
 
-REFERENCE_DISTANCE_MPC = 100.0
-_END_TAPER_SECONDS = 0.01
 _CACHED_WAVEFORMS = 8
 
 
@@ -132,7 +121,7 @@ class Injection:
     samples: int
     sample_rate: int
     snr: float
-    parameters: dict[str, float] = field(hash=False, compare=True)
+    parameters: dict[str, float | str] = field(hash=False, compare=True)
 
     @property
     def start_gps(self) -> float:
@@ -257,9 +246,9 @@ class InjectionSchedule:
         rng = generator(self.seed, Stream.INJECTIONS, slot)
         snr = float(rng.uniform(*self.config.snr_range))
         if kind == "inspiral":
-            wave, peak, parameters = self._inspiral(rng)
+            wave, peak, parameters = random_inspiral(rng, self.sample_rate)
         else:
-            wave, peak, parameters = self._sine_gaussian(rng)
+            wave, peak, parameters = random_sine_gaussian(rng, self.sample_rate)
         rate = self.sample_rate
         slot_start = slot * self.config.interval
         earliest = slot_start + SLOT_MARGIN + peak / rate
@@ -293,59 +282,6 @@ class InjectionSchedule:
         """The floor's one-sided PSD on the rfft grid of ``samples`` samples."""
         return design_asd(self.sample_rate / samples, samples // 2 + 1, self.design_curve) ** 2
 
-    def _inspiral(self, rng: np.random.Generator) -> tuple[np.ndarray, int, dict[str, float]]:
-        """An inspiral at :data:`REFERENCE_DISTANCE_MPC`; the samples, the index of its peak, its parameters."""
-        import lal
-        import lalsimulation
-
-        mass1, mass2 = sorted(rng.uniform(*INSPIRAL_MASSES, size=2), reverse=True)
-        inclination = float(np.arccos(rng.uniform(-1.0, 1.0)))
-        polarization = float(rng.uniform(0.0, np.pi))
-        phase = float(rng.uniform(0.0, 2.0 * np.pi))
-        plus, cross = lalsimulation.SimInspiralChooseTDWaveform(
-            mass1 * lal.MSUN_SI, mass2 * lal.MSUN_SI,
-            0.0, 0.0, 0.0, 0.0, 0.0, 0.0,
-            REFERENCE_DISTANCE_MPC * 1e6 * lal.PC_SI,
-            inclination, phase, 0.0, 0.0, 0.0,
-            1.0 / self.sample_rate, INSPIRAL_F_LOWER, INSPIRAL_F_LOWER,
-            lal.CreateDict(), lalsimulation.IMRPhenomD,
-        )  # fmt: skip
-        wave = np.cos(2 * polarization) * plus.data.data + np.sin(2 * polarization) * cross.data.data
-        taper = round(_END_TAPER_SECONDS * self.sample_rate)
-        wave[-taper:] *= 0.5 + 0.5 * np.cos(np.pi * np.arange(1, taper + 1) / taper)
-        peak = round(-float(plus.epoch) * self.sample_rate)  # the waveform's t = 0
-        parameters = {
-            "mass1": float(mass1),
-            "mass2": float(mass2),
-            "inclination": inclination,
-            "polarization": polarization,
-            "phase": phase,
-            "f_lower": INSPIRAL_F_LOWER,
-            "approximant": "IMRPhenomD",
-        }
-        return wave, peak, parameters
-
-    def _sine_gaussian(self, rng: np.random.Generator) -> tuple[np.ndarray, int, dict[str, float]]:
-        """A unit-amplitude sine-Gaussian; the samples, the index of its centre, its parameters."""
-        frequency = float(rng.uniform(*SINE_GAUSSIAN_FREQUENCIES))
-        quality = float(rng.uniform(*SINE_GAUSSIAN_Q))
-        phase = float(rng.uniform(0.0, 2.0 * np.pi))
-        wave, centre = sine_gaussian(frequency, quality, phase, self.sample_rate)
-        return wave, centre, {"frequency": frequency, "q": quality, "phase": phase}
-
-
-def sine_gaussian(frequency: float, quality: float, phase: float, sample_rate: int) -> tuple[np.ndarray, int]:
-    """A unit-amplitude sine-Gaussian cut at ``+-SINE_GAUSSIAN_WIDTHS`` tau; the samples and the centre's index.
-
-    ``exp(-(t/tau)^2) sin(2 pi f t + phase)`` with ``tau = quality / (sqrt(2) pi f)``.
-    """
-    if frequency <= 0 or quality <= 0:
-        raise ValueError(f"a sine-Gaussian needs a positive frequency and Q, got {frequency}, {quality}")
-    tau = quality / (np.sqrt(2.0) * np.pi * frequency)
-    half = math.ceil(SINE_GAUSSIAN_WIDTHS * tau * sample_rate)
-    t = np.arange(-half, half + 1) / sample_rate
-    return np.exp(-((t / tau) ** 2)) * np.sin(2 * np.pi * frequency * t + phase), half
-
 
 class InjectedDetector:
     """A synthetic detector whose strain also carries the injections of an :class:`InjectionSchedule`.
@@ -355,14 +291,14 @@ class InjectedDetector:
     floor, truth and state are the wrapped detector's.
     """
 
-    def __init__(self, detector, config: InjectionConfig) -> None:
+    def __init__(self, detector: SyntheticDetector, config: InjectionConfig) -> None:
         self.detector = detector
         self.schedule = InjectionSchedule(
             config, detector.config.seed, detector.config.strain_sample_rate, detector.config.design_curve
         )
 
     @property
-    def config(self):
+    def config(self) -> DetectorConfig:
         return self.detector.config
 
     @property
