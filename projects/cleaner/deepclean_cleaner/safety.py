@@ -138,6 +138,7 @@ class SafetyGate:
     _was_fallback: bool = field(default=False, init=False, repr=False)
     _fallback_seconds: int = field(default=0, init=False, repr=False)
     _hold: int = field(default=0, init=False, repr=False)
+    _fading_in: bool = field(default=False, init=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.window < 1:
@@ -158,6 +159,7 @@ class SafetyGate:
         if noise is None:
             self._weight = 0.0  # fade the subtraction back in when the estimate returns
             self._was_fallback = False
+            self._fading_in = True
             self._report("no noise estimate")
             return SafetyDecision(raw.copy(), np.zeros(raw.size), False, np.zeros(raw.size, bool))
         if not np.isfinite(noise).all():
@@ -189,10 +191,13 @@ class SafetyGate:
             self._hold -= 1
         fallback = self.enabled and (not judgement.passed or self._hold > 0)
         weight = self._weights(0.0 if fallback else 1.0)
-        if fallback or self._was_fallback:
+        if fallback or self._was_fallback or self._fading_in:
+            # the fade back in writes raw strain in part, and a strong line faded in or out spreads over
+            # the bins around it: those samples are flagged like the fallback itself
             fallback_samples = weight < 1.0
         else:
             fallback_samples = np.zeros(raw.size, bool)
+        self._fading_in = False
         self._was_fallback = fallback
         self._report(judgement.describe() if fallback else "cleaning again")
         return SafetyDecision(raw - weight * noise, weight, fallback, fallback_samples, judgement)

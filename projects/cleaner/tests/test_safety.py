@@ -174,7 +174,8 @@ def test_cleaning_fades_back_in_once_the_window_is_good_again():
 
 
 def test_a_second_without_estimate_is_raw_and_the_next_one_fades_in():
-    """No estimate: raw output; the following cleaned second starts from weight 0 (tapered in)."""
+    """No estimate: raw output; the following cleaned second starts from weight 0 (tapered in), and the
+    taper's samples are flagged (raw written in part: a line faded in spreads over its neighbouring bins)."""
     rng = np.random.default_rng(4)
     gate = SafetyGate(RATE, BAND)
     raw = floor(rng)
@@ -182,7 +183,9 @@ def test_a_second_without_estimate_is_raw_and_the_next_one_fades_in():
     np.testing.assert_array_equal(decision.output, raw)
     assert decision.judgement is None and np.isnan(decision.band_ratio)
     following = gate.process(floor(rng) + line(1, 20.0), line(1, 20.0))
-    assert following.weight[0] == 0.0 and following.weight[-1] == 1.0 and not following.fallback_samples.any()
+    assert following.weight[0] == 0.0 and following.weight[-1] == 1.0
+    np.testing.assert_array_equal(following.fallback_samples, following.weight < 1.0)
+    assert not following.fallback and not gate.process(floor(rng) + line(2, 20.0), line(2, 20.0)).fallback_samples.any()
 
 
 def test_disabled_gate_never_falls_back():

@@ -55,10 +55,16 @@ class StreamSecond:
     version: int
     cleaned: np.ndarray
     dq_bits: int
+    """The DQ bits of the stream, ORed over the second."""
+    transition: bool = False
+    """CLEANING_APPLIED on some of the second's DQ samples but not all."""
 
     @property
     def measurable(self) -> bool:
-        return self.version > 0 and not self.dq_bits & NOT_MEASURABLE
+        """One version held the whole second, with an estimate, and the subtraction did not fade in or
+        out within it (a line faded in or out spreads over the bins around it: the cleaner's doing, not
+        the model's)."""
+        return self.version > 0 and not self.dq_bits & NOT_MEASURABLE and not self.transition
 
     @property
     def fell_back(self) -> bool:
@@ -98,6 +104,7 @@ def read_paired_second(gps: int, cleaned_path: Path, raw_path: Path, channels: C
             version=_single_version(cleaned[stream.version]),
             cleaned=strain,
             dq_bits=int(np.bitwise_or.reduce((dq >> stream.dq_shift) & 0xFF)),
+            transition=bool(len(set(((dq >> stream.dq_shift) & CLEANING_APPLIED).tolist())) > 1),
         )
     return PairedSecond(
         gps=gps,

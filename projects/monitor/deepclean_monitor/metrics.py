@@ -52,7 +52,8 @@ class MonitorMetrics:
         )
         self.better_than_raw = Gauge(
             "deepclean_monitor_better_than_raw",
-            "1 when no bin has noise added, the band ratio is at most 1 and the range is at least raw's",
+            "1 when no bin has noise added, the band ratio is at most 1 and the range is not below raw's "
+            "(the figures of what was written: the policy also refuses a version mostly in safety fallback)",
             ["version"], registry=r,
         )
         self.promotions = Counter("deepclean_monitor_promotions", "Canary promotions applied", registry=r)

@@ -59,3 +59,14 @@ def test_follows_live_frames_and_gives_up_on_a_dropped_one(frame_dirs, exporter,
     assert service.state.last_gps == T0 + 19
     assert service.state.frames_missing == 1
     assert service.state.qualities[1].seconds == 8  # 11-14 and 15-18 after the gap (0-7 slid out)
+
+
+def test_a_second_in_which_the_subtraction_fades_in_is_not_measured():
+    """CLEANING_APPLIED on part of a second's DQ samples (a fade in or out) keeps the second out of the figures."""
+    from deepclean_monitor.cleaned_frames import CLEANING_APPLIED, SAFETY_FALLBACK, StreamSecond
+
+    steady = StreamSecond(version=1, cleaned=np.zeros(4), dq_bits=CLEANING_APPLIED)
+    fading = StreamSecond(version=1, cleaned=np.zeros(4), dq_bits=CLEANING_APPLIED | SAFETY_FALLBACK, transition=True)
+    raw_written = StreamSecond(version=1, cleaned=np.zeros(4), dq_bits=SAFETY_FALLBACK)
+    assert steady.measurable and raw_written.measurable and raw_written.fell_back
+    assert not fading.measurable
