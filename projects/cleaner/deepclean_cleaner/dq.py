@@ -11,7 +11,8 @@ SAFETY_FALLBACK = 1 << 1
 NO_MODEL = 1 << 2
 """No model version available for this slot: raw strain written."""
 INPUT_GAP = 1 << 3
-"""Witness data missing or late (or the stream restarting after a gap): raw strain written."""
+"""Witness data missing or late (or the stream restarting after a gap): raw strain written; also the
+samples of non-finite strain (written as they came, never flagged cleaned)."""
 NOT_ANALYSIS_READY = 1 << 4
 """The state vector says the detector was not analysis ready."""
 CANARY_SHIFT = 8

@@ -268,9 +268,17 @@ class CleaningPipeline:
                 if ready.size % self.dq_rate == 0
                 else np.full(self.dq_rate, not ready.all())
             )
+        # Non-finite strain is written as it came, but never as cleaned data: an input gap there.
+        bad_strain = ~np.isfinite(second.strain).reshape(self.dq_rate, -1).all(axis=1)
+        if bad_strain.any():
+            log.warning(
+                "GPS %d: %d non-finite strain sample(s); flagged as an input gap",
+                second.gps,
+                int(np.count_nonzero(~np.isfinite(second.strain))),
+            )
         slots = list(self._slots.values())
         results = self._map(
-            lambda slot: self._clean_slot(slot, second, start, stop, not_ready), slots
+            lambda slot: self._clean_slot(slot, second, start, stop, not_ready, bad_strain), slots
         )
         outputs = {slot.name: result for slot, result in zip(slots, results)}
         return CleanedSecond(second.gps, second.strain, second.arrival, outputs)
@@ -282,6 +290,7 @@ class CleaningPipeline:
         start: int,
         stop: int,
         not_ready: np.ndarray,
+        bad_strain: np.ndarray,
     ) -> SlotOutput:
         """One slot's output for ``second``: subtract its noise (if complete) through the safety gate."""
         bits = np.where(not_ready, dq.NOT_ANALYSIS_READY, 0).astype(np.int32)
@@ -301,6 +310,7 @@ class CleaningPipeline:
         bits |= np.where(per_sample.max(axis=1) > 0, dq.CLEANED, 0).astype(np.int32)
         fallback = decision.fallback_samples.reshape(self.dq_rate, -1).any(axis=1)
         bits |= np.where(fallback, dq.SAFETY_FALLBACK, 0).astype(np.int32)
+        bits = np.where(bad_strain, (bits | dq.INPUT_GAP) & ~dq.CLEANED, bits).astype(np.int32)
         if slot.noise is not None:
             slot.noise.keep_last(max(slot.noise.stop - stop, 0))
             if len(slot.noise) == 0:

@@ -144,12 +144,17 @@ def write_input(
     skip_strain=(),
     skip_witness=(),
     nan_witness=(),
+    nan_strain=(),
 ) -> None:
     """Write strain and witness frames for ``[start, start + duration)`` under ``directory``.
 
-    Seconds in ``nan_witness`` get a NaN in their first witness channel.
+    Seconds in ``nan_witness`` get a NaN in their first witness channel; seconds in
+    ``nan_strain`` get 0.1 s of NaN strain from 0.5 s into the second.
     """
     data = synthetic_input(start, duration, seed)
+    for gps in nan_strain:
+        first = (gps - start) * STRAIN_RATE + STRAIN_RATE // 2
+        data["strain"][first : first + STRAIN_RATE // 10] = np.nan
     for gps in nan_witness:
         data["witnesses"][WITNESSES[0]][(gps - start) * WITNESS_RATES[WITNESSES[0]]] = (
             np.nan

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import STATE, STRAIN, WITNESSES, write_input
+from conftest import STATE, STRAIN, STRAIN_RATE, WITNESSES, write_input
 from deepclean.config import parse_config
 from deepclean.figures import DEFAULT_MIN_EXCESS, DEFAULT_SIGMA
 from deepclean.frames import read_frame
@@ -188,3 +188,22 @@ def test_a_witness_second_with_a_nan_is_written_raw_and_does_not_spoil_later_sec
         np.all(later["H1:DEEPCLEAN-DQ"] & dq.CLEANED)
         and np.isfinite(later[PRODUCTION]).all()
     )
+
+
+def test_non_finite_strain_is_never_written_as_cleaned(tmp_path, repository):
+    """0.1 s of NaN strain: those DQ samples say input gap and not cleaned, in both streams; the rest of the
+    second and later seconds are cleaned as usual."""
+    write_input(tmp_path / "data", START, 30, nan_strain={START + 20})
+    main(**arguments(tmp_path, repository, stop_gps=START + 30))
+    second = cleaned(tmp_path, START + 20)
+    bits = second["H1:DEEPCLEAN-DQ"]
+    bad = np.zeros(16, bool)
+    bad[8:10] = True  # samples 0.5-0.6 s fall in the 9th and 10th sixteenths
+    for shift in (0, dq.CANARY_SHIFT):
+        stream = bits >> shift
+        assert np.all(stream[bad] & dq.INPUT_GAP) and not np.any(stream[bad] & dq.CLEANED)
+        assert not np.any(stream[~bad] & dq.INPUT_GAP)
+    assert np.all(bits[~bad] & dq.CLEANED)
+    assert np.isnan(second[PRODUCTION]).sum() == STRAIN_RATE // 10
+    later = cleaned(tmp_path, START + 26)
+    assert np.all(later["H1:DEEPCLEAN-DQ"] & dq.CLEANED) and np.isfinite(later[PRODUCTION]).all()
