@@ -14,6 +14,7 @@ from typing import Literal
 from deepclean.figures import DEFAULT_MIN_EXCESS, DEFAULT_SIGMA
 from deepclean.frames import StreamDeadError
 from deepclean.model_repository import ModelRepository
+from deepclean.single_writer import AlreadyRunningError, hold
 from jsonargparse.typing import NonNegativeInt, PositiveFloat, PositiveInt, restricted_number_type
 
 from .backends import BackendName, BackendUnavailableError, select_backend
@@ -165,6 +166,11 @@ def main(
         },
         metrics=metrics,
     )
+    try:
+        writer_lock = hold(Path(cleaned_dir), "cleaner")
+    except AlreadyRunningError as exc:
+        log.error("%s", exc)
+        return 1
     writer = CleanedFrameWriter(
         Path(cleaned_dir),
         site,
@@ -209,6 +215,7 @@ def main(
         )
     except BackendUnavailableError as exc:
         log.error("%s", exc)
+        writer_lock.release()
         return 1
     watcher = ModelWatcher(
         ModelRepository(Path(model_repository)).model(model_name),
@@ -247,6 +254,7 @@ def main(
         pipeline.close()
         output.close()
         stop_serving()
+        writer_lock.release()
     log.info("stopped after writing %d cleaned frames", written)
     return 0
 

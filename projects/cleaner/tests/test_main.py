@@ -207,3 +207,15 @@ def test_non_finite_strain_is_never_written_as_cleaned(tmp_path, repository):
     assert np.isnan(second[PRODUCTION]).sum() == STRAIN_RATE // 10
     later = cleaned(tmp_path, START + 26)
     assert np.all(later["H1:DEEPCLEAN-DQ"] & dq.CLEANED) and np.isfinite(later[PRODUCTION]).all()
+
+
+def test_a_second_cleaner_on_the_same_output_directory_refuses_to_start(tmp_path, repository, caplog):
+    """While another cleaner holds the cleaned-frame directory this one exits 1 naming it, and writes nothing."""
+    from deepclean.single_writer import single_writer
+
+    write_input(tmp_path / "data", START, 10)
+    with single_writer(tmp_path / "cleaned", "cleaner"):
+        assert main(**arguments(tmp_path, repository, stop_gps=START + 10)) == 1
+    assert "already writes to" in caplog.text and str(tmp_path / "cleaned") in caplog.text
+    assert not list((tmp_path / "cleaned").glob("*.gwf"))
+    assert main(**arguments(tmp_path, repository, stop_gps=START + 10)) == 0

@@ -13,6 +13,7 @@ import waitress
 from jsonargparse.typing import NonNegativeInt, PositiveFloat, PositiveInt
 
 from deepclean.model_repository import Platform
+from deepclean.single_writer import AlreadyRunningError, hold
 
 from .app import create_app
 from .auth import TokenError, load_token
@@ -122,6 +123,10 @@ def main(
         token = load_token(exporter_token_file)
     except TokenError as exc:
         raise SystemExit(f"deepclean-export: configuration error: key 'exporter_token_file': {exc}") from None
+    try:  # two exporters must never publish into one model
+        writer_lock = hold(Path(model_repository), "exporter")
+    except AlreadyRunningError as exc:
+        raise SystemExit(f"deepclean-export: {exc}") from None
     torch.set_num_threads(torch_threads)
     settings = ExportSettings(
         model_repository=model_repository,
@@ -157,4 +162,7 @@ def main(
         "on" if exporter.build_plans else "off",
     )
     # waitress only guards memory; Flask's own, smaller limit answers an oversized body with JSON.
-    waitress.serve(app, host=host, port=port, threads=server_threads, max_request_body_size=max_body_bytes + 65536)
+    try:
+        waitress.serve(app, host=host, port=port, threads=server_threads, max_request_body_size=max_body_bytes + 65536)
+    finally:
+        writer_lock.release()

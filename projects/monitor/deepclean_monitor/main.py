@@ -15,6 +15,7 @@ from typing import Literal
 from deepclean.config import ConfigError
 from deepclean.figures import DEFAULT_MIN_EXCESS, DEFAULT_SIGMA
 from deepclean.metrics_http import serve_or_log
+from deepclean.single_writer import AlreadyRunningError, hold
 from jsonargparse.typing import (
     ClosedUnitInterval,
     NonNegativeFloat,
@@ -102,6 +103,10 @@ def monitor(
     """
     logging.basicConfig(level=log_level, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     check_settings(band, out_of_band_range, segment_seconds, window_seconds, min_seconds)
+    try:
+        writer_lock = hold(Path(decision_log).parent, "monitor")
+    except AlreadyRunningError as exc:
+        raise SystemExit(f"deepclean-monitor: {exc}") from None
     metrics = MonitorMetrics()
     stop_serving = serve_metrics(metrics, metrics_port)
     cleaned = CleanedFrameStream(cleaned_dir, site, ifo, cleaned_tag, frame_timeout)
@@ -165,6 +170,7 @@ def monitor(
         if in_main_thread:
             signal.signal(signal.SIGTERM, previous)
         stop_serving()
+        writer_lock.release()
         if service.state.last_gps is not None:
             summaries.flush(service.state.last_gps + 1)
     return service

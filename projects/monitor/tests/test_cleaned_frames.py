@@ -70,3 +70,14 @@ def test_a_second_in_which_the_subtraction_fades_in_is_not_measured():
     raw_written = StreamSecond(version=1, cleaned=np.zeros(4), dq_bits=SAFETY_FALLBACK)
     assert steady.measurable and raw_written.measurable and raw_written.fell_back
     assert not fading.measurable
+
+
+def test_a_second_monitor_on_the_same_decision_log_refuses_to_start(frame_dirs, exporter, monitor_settings):
+    """While another monitor holds the decision log's directory this one stops at once, naming it."""
+    import pytest
+    from deepclean.single_writer import single_writer
+
+    directory = monitor_settings["decision_log"].parent
+    with single_writer(directory, "monitor"), pytest.raises(SystemExit, match="already writes to"):
+        monitor(**monitor_settings)
+    assert not monitor_settings["decision_log"].exists()
