@@ -34,12 +34,7 @@ import spans  # noqa: E402
 from wiener import wiener_noise  # noqa: E402
 
 from deepclean.config import find_config, load_table  # noqa: E402
-from deepclean.synthetic import DetectorConfig, SyntheticDetector, SyntheticSpan  # noqa: E402
-
-try:
-    from deepclean.synthetic import scenarios as scenarios_module  # noqa: E402
-except ImportError:  # a library without the scenario library: baseline only
-    scenarios_module = None
+from deepclean.synthetic import SCENARIOS, SyntheticDetector, SyntheticSpan, scenario_config  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 METHODS = ("deepclean", "nomad", "wiener")
@@ -170,25 +165,16 @@ def target_checks(results: list[dict], raw_range: float) -> dict:
 
 
 def detector_for(scenario: str, seed: int, train_start: int, train_seconds: int) -> SyntheticDetector:
-    """The synthetic detector of ``scenario``; a coupling step falls 3/4 into the training span."""
-    if scenario == "baseline" and scenarios_module is None:
-        return SyntheticDetector(DetectorConfig(seed=seed))
-    config = scenarios_module.scenario_config(scenario, seed=seed)
-    if getattr(config, "step_gps", None) is not None:
-        config = scenarios_module.scenario_config(scenario, seed=seed, step_gps=train_start + (3 * train_seconds) // 4)
-    return SyntheticDetector(config)
+    """The synthetic detector of ``scenario``; a coupling step (if it has one) falls 3/4 into the training span."""
+    return SyntheticDetector(scenario_config(scenario, seed=seed, step_gps=train_start + (3 * train_seconds) // 4))
 
 
 def scenario_names(requested: list[str]) -> list[str]:
     """The scenarios to run, ``all`` expanded to the whole library."""
-    if requested == ["baseline"] and scenarios_module is None:
-        return requested
-    if scenarios_module is None:
-        raise SystemExit("this library has no scenario library (deepclean.synthetic.scenarios)")
-    names = list(scenarios_module.SCENARIOS) if "all" in requested else requested
-    unknown = [name for name in names if name not in scenarios_module.SCENARIOS]
+    names = list(SCENARIOS) if "all" in requested else requested
+    unknown = [name for name in names if name not in SCENARIOS]
     if unknown:
-        raise SystemExit(f"unknown scenario(s) {unknown}; known: {', '.join(scenarios_module.SCENARIOS)}")
+        raise SystemExit(f"unknown scenario(s) {unknown}; known: {', '.join(SCENARIOS)}")
     return names
 
 

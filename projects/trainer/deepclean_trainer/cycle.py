@@ -72,7 +72,6 @@ class CycleSettings:
     loss_weighting: str = "power"
     linear_init: str = "least_squares"
     linear_recency: tuple[float, ...] = ()
-    freeze_linear: bool = False
     extra_metadata: dict = field(default_factory=dict)
 
 
@@ -154,8 +153,6 @@ def _train(settings: CycleSettings, start: int, end: int, name: str, stop: threa
                 network.output_conv.weight.zero_()
                 network.output_conv.bias.zero_()
         fit_linear_path(network, training, scaler, validation, settings.linear_recency)
-        if settings.freeze_linear:
-            network.linear.weight.requires_grad_(False)
     loss = PsdRatioLoss(settings.sample_rate, settings.filter_band, settings.fftlength, settings.loss_weighting)
     result = fit(network, loss, sampler, held_out, fit_settings, settings.device, stop)
     if result.best_state is None:
@@ -193,7 +190,6 @@ def _train(settings: CycleSettings, start: int, end: int, name: str, stop: threa
             "loss_weighting": settings.loss_weighting,
             "linear_init": settings.linear_init if settings.architecture.get("linear_kernel_size") else None,
             "linear_recency": list(settings.linear_recency),
-            "freeze_linear": settings.freeze_linear,
             "seed": settings.seed,
             **asdict(fit_settings),
         },

@@ -72,7 +72,6 @@ def main(
     linear_kernel_size: PositiveInt | None = None,
     linear_init: Literal["least_squares", "zero"] = "least_squares",
     linear_recency: list[PositiveFloat] | None = None,
-    freeze_linear: bool = False,
     window_seconds: PositiveFloat = 4.0,
     recency_seconds: PositiveFloat | None = None,
     fftlength: PositiveFloat = 2.0,
@@ -139,9 +138,6 @@ def main(
         start is also fitted; one replaces the fit on all training data only
         when it leaves at most half as much of the validation target (a
         coupling step; deepclean_trainer/linear_init.py). None or []: all data.
-    freeze_linear
-        Keep the linear path at its least-squares start while gradient descent
-        trains the autoencoder on what is left.
     window_seconds, batch_size
         Length and number of the random training windows per step.
     recency_seconds
@@ -319,7 +315,6 @@ def _cycle_settings(**values) -> CycleSettings:
         loss_weighting=values["loss_weighting"],
         linear_init=values["linear_init"],
         linear_recency=tuple(values["linear_recency"] or ()),
-        freeze_linear=values["freeze_linear"],
     )
 
 
