@@ -99,7 +99,9 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as scratch:
         root = Path(scratch) / "training"
-        write_training_dir(root / "run", channels, kwargs)
+        # A repeated export of one training run returns its version: each repeat exports a new run.
+        for repeat in range(args.repeats + 1):
+            write_training_dir(root / f"run-{repeat}", channels, kwargs)
         settings = ExportSettings(
             model_repository=Path(scratch) / "repo",
             model_name="deepclean",
@@ -113,12 +115,12 @@ def main() -> None:
         exporter.start()
 
         totals = []
-        for _ in range(args.repeats):
+        for repeat in range(args.repeats):
             started = time.perf_counter()
-            version = exporter.export("run")
+            version = exporter.export(f"run-{repeat}").version
             totals.append(time.perf_counter() - started)
 
-        network = onnx_export.build_network(load_training(root / "run", tuple(channels), SAMPLE_RATE))
+        network = onnx_export.build_network(load_training(root / "run-0", tuple(channels), SAMPLE_RATE))
         onnx_path = Path(scratch) / "split.onnx"
         started = time.perf_counter()
         onnx_export.export_onnx(network, onnx_path, settings.onnx_opset, args.check_samples)
@@ -134,7 +136,7 @@ def main() -> None:
         started = time.perf_counter()
         response = requests.post(
             f"http://127.0.0.1:{server.effective_port}/export",
-            json={"training_dir": "run"},
+            json={"training_dir": f"run-{args.repeats}"},
             headers={"Authorization": f"Bearer {token}"},
             timeout=300,
         )

@@ -38,7 +38,7 @@ def main() -> None:
     exporter = Exporter(settings)
     exporter.start()
     began = time.perf_counter()
-    version = exporter.export(str(args.training_dir))
+    version = exporter.export(str(args.training_dir)).version
     exporter.set_production(version)
     print(json.dumps({"version": version, "export_seconds": time.perf_counter() - began}))
 

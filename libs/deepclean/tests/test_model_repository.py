@@ -96,7 +96,7 @@ def test_pins_round_trip_and_history(tmp_path: Path) -> None:
     path = tmp_path / "pins.json"
     pins = Pins().with_production(1).with_production(3).with_production(3).with_canary(4)
     write_pins(path, pins)
-    assert json.loads(path.read_text()) == {"production": 3, "canary": 4, "history": [1, 3]}
+    assert json.loads(path.read_text()) == {"production": 3, "canary": 4, "history": [1, 3], "offered": 4}
     assert read_pins(path) == pins
     assert pins.pinned == {3, 4}
 
@@ -115,7 +115,7 @@ def test_unpinned_production_keeps_the_history(tmp_path: Path) -> None:
     path = tmp_path / "pins.json"
     pins = Pins().with_production(1).with_production(3).with_canary(4).without_production()
     write_pins(path, pins)
-    assert json.loads(path.read_text()) == {"production": None, "canary": 4, "history": [1, 3]}
+    assert json.loads(path.read_text()) == {"production": None, "canary": 4, "history": [1, 3], "offered": 4}
     assert read_pins(path) == pins
     assert pins.pinned == {4}
     assert pins.with_production(4).history == (1, 3, 4)
@@ -144,8 +144,8 @@ def test_update_pins_leaves_no_temporary_file(tmp_path: Path) -> None:
     model = ModelRepository(tmp_path).model("deepclean")
     update_pins(model, lambda pins: pins.with_canary(2))
     update_pins(model, lambda pins: pins.with_production(2))
-    assert model.pins() == Pins(production=2, canary=2, history=(2,))
-    assert sorted(p.name for p in model.directory.iterdir()) == [".lock", "pins.json"]
+    assert model.pins() == Pins(production=2, canary=2, history=(2,), offered=2)
+    assert sorted(p.name for p in model.directory.iterdir()) == [".lock", "pins.json", "pins.json.last-good"]
 
 
 @pytest.mark.parametrize(

@@ -2,8 +2,8 @@
 
 The repository is the contract (no HTTP to the exporter): the watcher reads
 ``pins.json`` every ``poll_interval`` seconds; when the production or canary
-pin changes it reads the version's metadata, checks it fits the cleaner, and
-loads it with the backend, all off the streaming thread. The pipeline takes the
+pin changes it reads the version's metadata, checks its files against the
+checksums recorded at export, checks it fits the cleaner, and loads it with the backend, all off the streaming thread. The pipeline takes the
 loaded versions with :meth:`ModelWatcher.take_changes` between two blocks.
 A version that fails to load is logged and retried after ``retry_interval``.
 """
@@ -16,10 +16,12 @@ import time
 from dataclasses import dataclass, field
 
 from deepclean.model_repository import (
+    IntegrityError,
     MetadataError,
     Model,
     PinsError,
     VersionNotFoundError,
+    verify_files,
 )
 
 from .backends import Backend, BackendUnavailableError, ModelLoadError
@@ -29,6 +31,7 @@ from .pipeline import SLOTS
 log = logging.getLogger(__name__)
 
 _LOAD_ERRORS = (
+    IntegrityError,
     MetadataError,
     VersionNotFoundError,
     ModelLoadError,
@@ -99,6 +102,8 @@ class ModelWatcher:
             return None
         try:
             metadata = self.model.metadata(version)
+            # A damaged file is refused by name (the checksums the exporter recorded), never served.
+            verify_files(self.model.version_dir(version), metadata)
             predictor = self.backend.load(self.model, version)
             loaded = LoadedModel(version, metadata, predictor)
             ModelChain(

@@ -5,7 +5,7 @@ import shutil
 import time
 
 from conftest import export_model, set_pins, settings
-from deepclean.model_repository import ModelRepository
+from deepclean.model_repository import ModelRepository, file_digests
 from deepclean_cleaner.backends import EmbeddedBackend
 from deepclean_cleaner.watcher import ModelWatcher
 
@@ -105,3 +105,34 @@ def test_a_pinned_version_that_is_not_published_is_refused(
     watcher.poll()
     assert watcher.take_changes() == {}
     assert "version 9" in caplog.text
+
+
+def _record_checksums(version_dir):
+    metadata_path = version_dir / "metadata.json"
+    metadata = json.loads(metadata_path.read_text())
+    metadata["export"] = {"files": file_digests(version_dir, ["model.onnx"])}
+    metadata_path.write_text(json.dumps(metadata))
+
+
+def test_a_version_whose_file_no_longer_matches_its_checksum_is_refused(
+    repository, tmp_path, caplog
+):
+    """A model.onnx changed on disk after export (still loadable) is refused by name, not served."""
+    root = copy_repository(repository, tmp_path)
+    for version, seed in ((4, 4), (5, 5)):
+        export_model(root / "deepclean" / str(version), seed=seed)
+        _record_checksums(root / "deepclean" / str(version))
+    onnx = root / "deepclean" / "5" / "model.onnx"
+    data = bytearray(onnx.read_bytes())
+    data[-200] ^= 0x01  # a low bit of one stored weight: onnxruntime still loads it
+    onnx.write_bytes(bytes(data))
+    EmbeddedBackend().load(ModelRepository(root).model("deepclean"), 5)  # loadable
+    watcher = watcher_for(root)
+    watcher.poll()
+    watcher.take_changes()
+    set_pins(root / "deepclean", 4, 5)
+    watcher.poll()
+    assert {s: m.version for s, m in watcher.take_changes().items()} == {
+        "production": 4
+    }
+    assert "model.onnx of version 5 is damaged" in caplog.text

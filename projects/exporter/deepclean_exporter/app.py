@@ -19,10 +19,15 @@ from .metrics import ExporterMetrics
 
 log = logging.getLogger(__name__)
 PINS = ("production", "canary")
+MAX_VERSION = 2**31 - 1
+"""Versions are directory names Triton reads as integers; larger numbers are refused, not looked up."""
 
 
 def _json_body(allowed: set[str]) -> dict[str, Any]:
-    body = request.get_json(force=True, silent=True)
+    try:
+        body = request.get_json(force=True, silent=True)
+    except (RecursionError, ValueError):  # nesting deeper than the parser's stack, numbers too long
+        raise BadRequest("the body is not a JSON object this API accepts (too deeply nested or too large a number)") from None
     if not isinstance(body, dict):
         raise BadRequest("the body must be a JSON object")
     unknown = sorted(set(body) - allowed)
@@ -38,8 +43,11 @@ def _version_from(body: dict[str, Any], nullable: bool) -> int | None:
     version = body["version"]
     if version is None and nullable:
         return None
-    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
-        raise BadRequest(f"'version' must be a positive integer{' or null' if nullable else ''}, got {version!r}")
+    if isinstance(version, bool) or not isinstance(version, int) or not 1 <= version <= MAX_VERSION:
+        shown = repr(version) if len(repr(version)) <= 40 else repr(version)[:40] + "…"
+        raise BadRequest(
+            f"'version' must be an integer from 1 to {MAX_VERSION}{' or null' if nullable else ''}, got {shown}"
+        )
     return version
 
 
@@ -72,7 +80,8 @@ def create_app(exporter: Exporter, token: str, max_body_bytes: int = 4096) -> Fl
             log.error("repository error on %s %s: %s", request.method, request.path, exc)
         else:
             log.exception("unexpected error on %s %s", request.method, request.path)
-        return jsonify(error=f"internal error: {exc}"), 500
+        # The exception text may name files of the server: it goes to the log, not to the client.
+        return jsonify(error=f"internal error ({type(exc).__name__}); the exporter's log has the details"), 500
 
     @app.after_request
     def count(response: Response) -> Response:
@@ -81,8 +90,11 @@ def create_app(exporter: Exporter, token: str, max_body_bytes: int = 4096) -> Fl
         return response
 
     @app.get("/healthz")
-    def healthz() -> Response:
-        return jsonify(status="ok")
+    def healthz() -> tuple[Response, int]:
+        problems = exporter.problems()
+        if problems:
+            return jsonify(status="damaged", problems=problems), 503
+        return jsonify(status="ok"), 200
 
     @app.get("/versions")
     def versions() -> Response:
@@ -97,16 +109,19 @@ def create_app(exporter: Exporter, token: str, max_body_bytes: int = 4096) -> Fl
             raise BadRequest("'training_dir' must be a non-empty string")
         started = time.monotonic()
         try:
-            version = exporter.export(body["training_dir"])
+            export = exporter.export(body["training_dir"])
         except ApiError:
             metrics.exports.labels("rejected").inc()
             raise
         except Exception:
             metrics.exports.labels("error").inc()
             raise
+        if not export.created:
+            metrics.exports.labels("existing").inc()
+            return jsonify(version=export.version, created=False), 200
         metrics.exports.labels("ok").inc()
         metrics.export_seconds.observe(time.monotonic() - started)
-        return jsonify(version=version), 201
+        return jsonify(version=export.version, created=True), 201
 
     def pin_view(pin: str):
         def view() -> Response:

@@ -37,3 +37,9 @@ class Rejected(ApiError):
     """The training directory is incomplete or the model failed its checks: nothing was published."""
 
     status = 422
+
+
+class Unavailable(ApiError):
+    """The repository cannot be changed now (disk full, read-only, damaged); nothing was published."""
+
+    status = 503

@@ -8,7 +8,13 @@ from typing import Any
 
 import torch
 
-from deepclean.model_repository import METADATA_FILENAME, MetadataError, check_matches_configuration, read_metadata
+from deepclean.model_repository import (
+    METADATA_FILENAME,
+    MetadataError,
+    check_matches_configuration,
+    read_metadata,
+    training_digest,
+)
 
 from .errors import BadRequest, NotFound, Rejected
 
@@ -37,16 +43,45 @@ def locate(training_root: Path, requested: str) -> Path:
         candidate = root / candidate
     try:
         resolved = candidate.resolve(strict=False)
-    except (OSError, ValueError, RuntimeError) as exc:  # NUL bytes, symlink loops
-        raise BadRequest(f"training_dir {requested!r} is not a usable path: {exc}") from exc
+        is_dir = resolved.is_dir()
+    except (OSError, ValueError, RuntimeError) as exc:  # NUL bytes, symlink loops, names too long
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
+        raise BadRequest(f"training_dir {_shown(requested)} is not a usable path: {reason}") from None
     if resolved == root or not resolved.is_relative_to(root):
-        raise BadRequest(f"training_dir {requested!r} is not inside the training root {root}")
-    if not resolved.is_dir():
-        raise NotFound(f"training_dir {requested!r} does not exist")
+        raise BadRequest(f"training_dir {_shown(requested)} is not inside the training root")
+    if not is_dir:
+        raise NotFound(f"training_dir {_shown(requested)} does not exist")
     relative = resolved.relative_to(root)
     if any(part.startswith(".") for part in relative.parts):
         raise Rejected(f"training_dir {requested!r} is hidden or still being written (leading dot)")
     return resolved
+
+
+def _shown(requested: str, limit: int = 200) -> str:
+    """``requested`` quoted for an error message, shortened so an abusive request is not echoed whole."""
+    return repr(requested if len(requested) <= limit else requested[:limit] + "…")
+
+
+def training_files(directory: Path) -> tuple[Path, Path]:
+    """The metadata and weights files of ``directory``; raises :class:`Rejected` for a link leading out of it.
+
+    The directory itself was located under the training root; a file linked
+    from elsewhere would export something nobody put under the root.
+    """
+    files = (directory / METADATA_FILENAME, directory / WEIGHTS_FILENAME)
+    for path in files:
+        if not path.resolve().is_relative_to(directory.resolve()):
+            raise Rejected(f"{path.name} in {directory.name!r} is a link to a file outside the training directory")
+    return files
+
+
+def training_digest_of(directory: Path) -> str:
+    """The identity of a training run: one SHA-256 over its metadata and weights."""
+    files = training_files(directory)
+    missing = [f.name for f in files if not f.is_file()]
+    if missing:
+        raise Rejected(f"{directory.name!r} is incomplete: {' and '.join(missing)} is missing")
+    return training_digest(files)
 
 
 def _load_weights(path: Path) -> dict[str, torch.Tensor]:
@@ -66,13 +101,14 @@ def _load_weights(path: Path) -> dict[str, torch.Tensor]:
 
 def load_training(directory: Path, witness_channels: tuple[str, ...], sample_rate: float) -> TrainingRun:
     """Read and check the metadata and weights of ``directory``; raises :class:`Rejected`."""
+    metadata_path, weights_path = training_files(directory)
     try:
-        metadata = read_metadata(directory / METADATA_FILENAME)
-        check_matches_configuration(metadata, witness_channels, sample_rate, directory / METADATA_FILENAME)
+        metadata = read_metadata(metadata_path)
+        check_matches_configuration(metadata, witness_channels, sample_rate, metadata_path)
     except MetadataError as exc:
         raise Rejected(str(exc)) from exc
     name = metadata["architecture"]["name"]
     if name not in ARCHITECTURES:
         raise Rejected(f"{directory / METADATA_FILENAME}: unknown architecture {name!r} (known: {ARCHITECTURES})")
-    state_dict = _load_weights(directory / WEIGHTS_FILENAME)
+    state_dict = _load_weights(weights_path)
     return TrainingRun(directory=directory, metadata=metadata, state_dict=state_dict)

@@ -31,10 +31,10 @@ def test_healthz_and_empty_repository(client) -> None:
 def test_export_list_and_pin(client, make_training_dir) -> None:
     """Export twice, promote the first, list: versions, metadata and pins are as set."""
     first = client.post("/export", json={"training_dir": str(make_training_dir("run-1"))}, headers=AUTH)
-    assert (first.status_code, first.json) == (201, {"version": 1})
+    assert (first.status_code, first.json) == (201, {"version": 1, "created": True})
     make_training_dir("run-2", seed=2)
     second = client.post("/export", json={"training_dir": "run-2"}, headers=AUTH)
-    assert (second.status_code, second.json) == (201, {"version": 2})
+    assert (second.status_code, second.json) == (201, {"version": 2, "created": True})
     assert client.put("/production", json={"version": 1}, headers=AUTH).json == {"version": 1}
     listed = client.get("/versions").json
     assert [v["version"] for v in listed["versions"]] == [1, 2]
@@ -47,7 +47,7 @@ def test_export_list_and_pin(client, make_training_dir) -> None:
 def test_a_damaged_version_is_listed_with_its_error_beside_the_others(client, exporter, make_training_dir) -> None:
     """GET /versions answers 200 when one version's metadata is damaged, naming what is wrong with it."""
     for name in ("run-1", "run-2"):
-        make_training_dir(name, seed=len(name))
+        make_training_dir(name, seed=int(name[-1]))
         assert client.post("/export", json={"training_dir": name}, headers=AUTH).status_code == 201
     (exporter.model.version_dir(1) / "metadata.json").write_text("{not json")
     response = client.get("/versions")
@@ -61,8 +61,8 @@ def test_a_damaged_version_is_listed_with_its_error_beside_the_others(client, ex
     "method, path, body",
     [
         ("post", "/export", {"training_dir": "run-1"}),
-        ("put", "/production", {"version": 1}),
-        ("put", "/canary", {"version": 1}),
+        ("put", "/production", {"version": 1, "created": True}),
+        ("put", "/canary", {"version": 1, "created": True}),
         ("delete", "/production", None),
     ],
 )
@@ -150,13 +150,13 @@ def test_production_cannot_be_put_to_null(client) -> None:
     """null is a valid canary (none) but not a valid production version: unpinning production is a DELETE."""
     response = client.put("/production", json={"version": None}, headers=AUTH)
     assert response.status_code == 400
-    assert "positive integer" in response.json["error"]
+    assert "an integer from 1 to" in response.json["error"]
 
 
 def test_production_is_unpinned_deliberately_with_delete(client, exporter, make_training_dir) -> None:
     """DELETE /production (token needed) leaves no production model; the history and the files stay for a rollback."""
     for name in ("run-1", "run-2"):
-        make_training_dir(name, seed=len(name))
+        make_training_dir(name, seed=int(name[-1]))
         assert client.post("/export", json={"training_dir": name}, headers=AUTH).status_code == 201
     client.put("/production", json={"version": 1}, headers=AUTH)
     refused = client.delete("/production", headers=WRONG)
@@ -167,7 +167,7 @@ def test_production_is_unpinned_deliberately_with_delete(client, exporter, make_
     listed = client.get("/versions").json
     assert (listed["production"], listed["canary"]) == (None, 2)
     assert [v["version"] for v in listed["versions"]] == [1, 2]
-    assert json.loads(exporter.model.pins_path.read_text()) == {"production": None, "canary": 2, "history": [1]}
+    assert json.loads(exporter.model.pins_path.read_text()) == {"production": None, "canary": 2, "history": [1], "offered": 2}
     assert _policy(exporter) == [2]  # the canary (also the newest) stays loaded
     assert "deepclean_exporter_production_version 0.0" in client.get("/metrics").data.decode()
     assert client.delete("/production", headers=AUTH).json == {"version": None}  # already unpinned: no change

@@ -23,7 +23,7 @@ def _policy(exporter: Exporter) -> list[int]:
 def test_export_publishes_a_complete_version_and_makes_it_canary(exporter, make_training_dir) -> None:
     """A version holds model.onnx, model.py and the training metadata plus version, source and the check."""
     directory = make_training_dir("run-1")
-    assert exporter.export(str(directory)) == 1
+    assert exporter.export(str(directory)).version == 1
     version_dir = exporter.model.directory / "1"
     assert sorted(p.name for p in version_dir.iterdir()) == ["metadata.json", "model.onnx", "model.py"]
     metadata = exporter.model.metadata(1)
@@ -32,7 +32,7 @@ def test_export_publishes_a_complete_version_and_makes_it_canary(exporter, make_
     assert metadata["version"] == 1 and metadata["source"] == str(directory.resolve())
     assert metadata["export"]["onnx_check"]["max_abs_difference"] < 1e-5
     assert (metadata["export"]["stride"], metadata["export"]["receptive_field"]) == (16, 47)
-    assert exporter.pins() == Pins(canary=1)
+    assert exporter.pins() == Pins(canary=1, offered=1)
     assert _policy(exporter) == [1]
 
 
@@ -42,7 +42,7 @@ def test_policy_keeps_production_while_canaries_come_and_go(exporter, make_train
     exporter.set_production(1)
     for seed in range(2, 5):
         exporter.export(str(make_training_dir(f"run-{seed}", seed=seed)))
-    assert exporter.pins() == Pins(production=1, canary=4, history=(1,))
+    assert exporter.pins() == Pins(production=1, canary=4, history=(1,), offered=4)
     assert _policy(exporter) == [1, 4]
     exporter.set_production(4)
     exporter.set_production(1)  # rollback
@@ -125,13 +125,13 @@ def test_crash_mid_export_leaves_the_repository_valid(settings, exporter, make_t
     assert crashed.returncode == -9, crashed.stderr.decode()[-2000:]
     assert (exporter.model.directory / ".staging-2" / "model.onnx").is_file()
     assert exporter.model.versions() == [1]  # readers never see the half-written version
-    assert exporter.pins() == Pins(canary=1)
+    assert exporter.pins() == Pins(canary=1, offered=1)
     assert _policy(exporter) == [1]
 
     restarted = Exporter(settings)
     restarted.start()
     assert not (exporter.model.directory / ".staging-2").exists()
-    assert restarted.export(str(settings.training_root / "run-2")) == 2
+    assert restarted.export(str(settings.training_root / "run-2")).version == 2
     assert _policy(restarted) == [2]  # nothing in production: the newest canary only
 
 

@@ -59,7 +59,7 @@ def _load_model_py(path: Path):
 def test_model_py_serves_the_version_it_lives_in(pb_utils, exporter, make_training_dir) -> None:
     """model.py of an exported version answers like the torch network; a bad request gets an error."""
     directory = make_training_dir("run-1")
-    version = exporter.export(str(directory))
+    version = exporter.export(str(directory)).version
     model_dir = exporter.model.directory
     module = _load_model_py(model_dir / str(version) / "model.py")
     instance = module.TritonPythonModel()

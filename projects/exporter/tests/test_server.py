@@ -86,7 +86,7 @@ def test_command_serves_from_the_configuration_file(tmp_path: Path) -> None:
         assert oct(token_file.stat().st_mode & 0o777) == "0o600"
         headers = {"Authorization": f"Bearer {token}"}
         response = requests.post(f"{url}/export", json={"training_dir": "run-1"}, headers=headers, timeout=60)
-        assert (response.status_code, response.json()) == (201, {"version": 1})
+        assert (response.status_code, response.json()) == (201, {"version": 1, "created": True})
     finally:
         process.terminate()
         process.wait(timeout=20)

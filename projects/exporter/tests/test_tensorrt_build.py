@@ -101,7 +101,7 @@ def test_exporter_adds_a_plan_where_tensorrt_is_available(settings, make_trainin
     monkeypatch.setattr(tensorrt_build, "tensorrt_available", lambda: True)
     exporter = Exporter(dataclasses.replace(settings, platform=Platform.TENSORRT))
     exporter.start()
-    version = exporter.export(str(make_training_dir("run-1")))
+    version = exporter.export(str(make_training_dir("run-1"))).version
     files = sorted(p.name for p in exporter.model.version_dir(version).iterdir())
     assert files == ["metadata.json", "model.onnx", "model.plan"]
     assert exporter.model.metadata(version)["export"]["tensorrt_plan"] is True

@@ -18,6 +18,7 @@ Reading (cleaner, monitor, anything that serves or inspects models)::
     model.metadata(3)           # training metadata + "version", "source"
     model.model_file(3)         # .../deepclean/3/model.onnx
     model.version_dir(3)        # raises VersionNotFoundError if not published
+    verify_files(model.version_dir(3), model.metadata(3))   # raises IntegrityError if a file is damaged
 
 A version directory appears complete (it is renamed into place) and pins.json
 is replaced atomically, so polling these calls is safe while the exporter
@@ -44,7 +45,8 @@ from .pruning import prune, versions_to_keep
 from .repository import ModelRepository
 from .staging import StagedVersion, remove_abandoned, reserve_version
 from .triton_config import CONFIG_FILENAME, INPUT_NAME, OUTPUT_NAME, TritonModelConfig, policy_versions
-from .writing import update_pins, write_config
+from .integrity import IntegrityError, file_digests, recorded_digests, training_digest, verify_files
+from .writing import repair_pins, update_pins, write_config
 
 PYTHON_BACKEND_MODEL = __path__[0] + "/python_backend_model.py"
 """Source of the python-backend ``model.py`` copied into each version (platform ``python``)."""
@@ -57,6 +59,7 @@ __all__ = [
     "OUTPUT_NAME",
     "PINS_FILENAME",
     "PYTHON_BACKEND_MODEL",
+    "IntegrityError",
     "MetadataError",
     "Model",
     "ModelRepository",
@@ -68,13 +71,18 @@ __all__ = [
     "VersionNotFoundError",
     "check_matches_configuration",
     "check_metadata",
+    "file_digests",
     "policy_versions",
     "prune",
     "read_metadata",
     "read_pins",
+    "recorded_digests",
     "remove_abandoned",
+    "repair_pins",
     "reserve_version",
+    "training_digest",
     "update_pins",
+    "verify_files",
     "versions_to_keep",
     "write_config",
     "write_pins",

@@ -3,12 +3,15 @@
 One small file in the model directory, replaced atomically, so a reader
 always sees a complete pin set::
 
-    {"production": 3, "canary": 4, "history": [1, 3]}
+    {"production": 3, "canary": 4, "history": [1, 3], "offered": 4}
 
 ``history`` lists every version that has been production, oldest first (the
 current one last), so a rollback can go back to the one before. ``production``
 null means no production model (none yet, or unpinned on purpose): the cleaner
-writes the raw strain with the no-model bit; the history is kept.
+writes the raw strain with the no-model bit; the history is kept. ``offered``
+is the newest version ever made the canary: a published version newer than it
+was never offered (an export interrupted between publishing and pinning), which
+the exporter repairs at start-up.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ class Pins:
     production: int | None = None
     canary: int | None = None
     history: tuple[int, ...] = ()
+    offered: int | None = None
 
     def with_production(self, version: int) -> Pins:
         """These pins with ``version`` in production and appended to the history."""
@@ -49,8 +53,13 @@ class Pins:
         return dataclasses.replace(self, production=None)
 
     def with_canary(self, version: int | None) -> Pins:
-        """These pins with ``version`` as the canary."""
-        return dataclasses.replace(self, canary=version)
+        """These pins with ``version`` as the canary (and offered, if newer than any before)."""
+        return dataclasses.replace(self, canary=version, offered=max(version or 0, self.newest_offered) or None)
+
+    @property
+    def newest_offered(self) -> int:
+        """The newest version ever pinned (0 for none); pins files older than ``offered`` count their pins."""
+        return max((self.offered or 0, self.production or 0, self.canary or 0, *self.history), default=0)
 
     @property
     def pinned(self) -> set[int]:
@@ -59,7 +68,12 @@ class Pins:
 
     def to_json(self) -> dict[str, Any]:
         """The JSON object stored in pins.json."""
-        return {"production": self.production, "canary": self.canary, "history": list(self.history)}
+        return {
+            "production": self.production,
+            "canary": self.canary,
+            "history": list(self.history),
+            "offered": self.offered,
+        }
 
 
 def _version_or_none(value: Any, key: str, path: Path) -> int | None:
@@ -87,6 +101,7 @@ def read_pins(path: Path) -> Pins:
         production=_version_or_none(data.get("production"), "production", path),
         canary=_version_or_none(data.get("canary"), "canary", path),
         history=tuple(_version_or_none(v, "history", path) for v in history),  # type: ignore[misc]
+        offered=_version_or_none(data.get("offered"), "offered", path),
     )
 
 

@@ -1,0 +1,77 @@
+"""Checksums of a version's files: written by the exporter, verified by every reader.
+
+A version's ``metadata.json`` records the SHA-256 of each model file it holds::
+
+    "export": {"files": {"model.onnx": "<hex>", ...}, "training_sha256": "<hex>", ...}
+
+The exporter verifies the files after writing them and before publishing; the
+cleaner verifies them before loading a version, so a model file damaged on disk
+is refused by name instead of being served. ``training_sha256`` identifies the
+training run a version came from (its weights and metadata), which makes an
+export of the same run twice return the existing version.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+_CHUNK = 1 << 20
+
+
+class IntegrityError(ValueError):
+    """A version's files do not match the checksums in its metadata."""
+
+
+def sha256_of(path: Path) -> str:
+    """The hex SHA-256 of the file ``path``."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def file_digests(directory: Path, names: Iterable[str]) -> dict[str, str]:
+    """SHA-256 of each file ``names`` in ``directory``, by name."""
+    return {name: sha256_of(directory / name) for name in sorted(names)}
+
+
+def training_digest(files: Iterable[Path]) -> str:
+    """One SHA-256 over the names and contents of a training run's files (in the given order)."""
+    digest = hashlib.sha256()
+    for path in files:
+        digest.update(path.name.encode() + b"\0")
+        digest.update(sha256_of(path).encode())
+    return digest.hexdigest()
+
+
+def recorded_digests(metadata: Mapping[str, Any]) -> dict[str, str] | None:
+    """The file checksums a version's metadata records, or ``None`` (a version exported before them)."""
+    files = metadata.get("export", {}).get("files") if isinstance(metadata.get("export"), dict) else None
+    if not isinstance(files, dict) or not all(isinstance(v, str) for v in files.values()):
+        return None
+    return dict(files)
+
+
+def verify_files(directory: Path, metadata: Mapping[str, Any]) -> None:
+    """Check every file recorded in ``metadata`` against its checksum; raises :class:`IntegrityError`.
+
+    A version without recorded checksums passes (nothing to compare with).
+    """
+    recorded = recorded_digests(metadata)
+    if recorded is None:
+        return
+    for name, expected in sorted(recorded.items()):
+        path = directory / name
+        try:
+            actual = sha256_of(path)
+        except OSError as exc:
+            raise IntegrityError(f"{name} of version {metadata.get('version')} cannot be read: {exc.strerror or exc}") from exc
+        if actual != expected:
+            raise IntegrityError(
+                f"{name} of version {metadata.get('version')} is damaged: SHA-256 {actual[:12]}…, "
+                f"the metadata records {expected[:12]}…"
+            )
