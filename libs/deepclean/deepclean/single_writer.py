@@ -15,8 +15,11 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import socket
 from collections.abc import Iterator
 from pathlib import Path
+
+PROC_LOCKS = Path("/proc/locks")
 
 
 class AlreadyRunningError(RuntimeError):
@@ -50,12 +53,39 @@ def hold(directory: Path, service: str) -> WriterLock:
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
+        holders = lock_holders(os.fstat(fd))
         os.close(fd)
+        who = f"pid {', '.join(map(str, holders))} on {socket.gethostname()}" if holders else "a process"
         raise AlreadyRunningError(
-            f"another {service} already writes to {directory} (it holds the directory's lock); "
+            f"another {service} ({who}) already writes to {directory} (it holds the directory's lock); "
             f"stop it, or give this one another directory"
         ) from None
     return WriterLock(fd, directory)
+
+
+def lock_holders(stat: os.stat_result, proc_locks: Path = PROC_LOCKS) -> list[int]:
+    """Pids holding an ``flock`` on the file of ``stat`` according to the kernel (``/proc/locks``).
+
+    An empty list when the kernel does not say (another system, a file system that keeps locks elsewhere).
+    """
+    try:
+        lines = proc_locks.read_text().splitlines()
+    except OSError:
+        return []
+    device = (os.major(stat.st_dev), os.minor(stat.st_dev))
+    pids = []
+    for line in lines:
+        fields = line.split()
+        # "1: FLOCK  ADVISORY  WRITE 12345 fe:00:16039973 0 EOF" (device numbers in hex)
+        if len(fields) < 6 or fields[1] != "FLOCK" or fields[0].endswith("->"):
+            continue
+        try:
+            major, minor, inode = fields[5].split(":")
+            if (int(major, 16), int(minor, 16)) == device and int(inode) == stat.st_ino:
+                pids.append(int(fields[4]))
+        except ValueError:
+            continue
+    return sorted(set(pids))
 
 
 @contextlib.contextmanager

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 
@@ -22,7 +23,8 @@ def test_a_second_process_is_refused_naming_the_directory(tmp_path):
     holder = subprocess.Popen([sys.executable, "-c", HOLD, str(tmp_path)], stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "held"
-        with pytest.raises(AlreadyRunningError, match=rf"another cleaner already writes to {tmp_path}"):
+        holder_is = rf"another cleaner \(pid {holder.pid} on {socket.gethostname()}\) already writes to {tmp_path}"
+        with pytest.raises(AlreadyRunningError, match=holder_is):
             with single_writer(tmp_path, "cleaner"):
                 pass
     finally:

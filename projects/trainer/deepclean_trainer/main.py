@@ -17,6 +17,7 @@ from typing import Literal
 
 import torch
 from deepclean.config import ConfigError
+from deepclean.single_writer import AlreadyRunningError, hold
 from jsonargparse.typing import (
     ClosedUnitInterval,
     NonNegativeFloat,
@@ -181,7 +182,8 @@ def main(
     -------
     int
         Exit status: 0 when a one-shot cycle trained (or continuous mode
-        stopped cleanly), 1 when a one-shot cycle failed.
+        stopped cleanly), 1 when a one-shot cycle failed, 2 on a configuration error
+        or when another trainer holds ``training_root``.
     """
     setup_logging(log_dir)
     try:
@@ -189,65 +191,73 @@ def main(
     except ConfigError as exc:
         log.error("configuration error: %s", exc)
         return 2
-    if num_threads:
-        torch.set_num_threads(num_threads)
-    removed = remove_stale_temporaries(training_root)
-    if removed:
-        log.info("removed unfinished training directories left by a crash: %s", [p.name for p in removed])
-    stop = threading.Event()
-    _stop_on_signals(stop)
-    client = ExporterClient(exporter_url, exporter_token_file)
+    try:  # two trainers would each clean up the other's unfinished directories
+        writer_lock = hold(Path(training_root), "trainer")
+    except AlreadyRunningError as exc:
+        log.error("%s", exc)
+        return 2
+    try:
+        if num_threads:
+            torch.set_num_threads(num_threads)
+        removed = remove_stale_temporaries(training_root)
+        if removed:
+            log.info("removed unfinished training directories left by a crash: %s", [p.name for p in removed])
+        stop = threading.Event()
+        _stop_on_signals(stop)
+        client = ExporterClient(exporter_url, exporter_token_file)
 
-    if mode == "one-shot":
-        if (start is None) != (end is None):
-            log.error("configuration error: give both start and end, or neither")
-            return 2
-        try:
-            span = (start, end) if start is not None else default_span(settings.source, train_duration)
-            result = run_cycle(settings, *span, stop)
-        except DataCheckError as exc:
-            log.error("training skipped: %s", exc)
-            return 1
-        except TrainingInterrupted as exc:
-            log.warning("training interrupted (%s); nothing written", exc)
-            return 1
-        if not is_eligible(result.directory, max_band_asd_ratio):
-            log.warning("not exported: validation in-band ASD ratio %.3f is above max_band_asd_ratio %.3f",
-                        result.band_asd_ratio, max_band_asd_ratio)
-        if export:
-            send_pending(client, training_root, max_band_asd_ratio, stop, max_attempts=export_attempts)
+        if mode == "one-shot":
+            if (start is None) != (end is None):
+                log.error("configuration error: give both start and end, or neither")
+                return 2
+            try:
+                span = (start, end) if start is not None else default_span(settings.source, train_duration)
+                result = run_cycle(settings, *span, stop)
+            except DataCheckError as exc:
+                log.error("training skipped: %s", exc)
+                return 1
+            except TrainingInterrupted as exc:
+                log.warning("training interrupted (%s); nothing written", exc)
+                return 1
+            if not is_eligible(result.directory, max_band_asd_ratio):
+                log.warning("not exported: validation in-band ASD ratio %.3f is above max_band_asd_ratio %.3f",
+                            result.band_asd_ratio, max_band_asd_ratio)
+            if export:
+                send_pending(client, training_root, max_band_asd_ratio, stop, max_attempts=export_attempts)
+            return 0
+
+        worker = ExportWorker(client, training_root, max_band_asd_ratio, stop) if export else None
+        if worker:
+            worker.start()
+        newest = complete_directories(training_root)
+        schedule = ContinuousSchedule(
+            settings.source, train_duration, retrain_cadence, min_ready_seconds, retry_after,
+            last_end=newest[-1].metadata["span"]["end"] if newest else None,
+        )
+
+        def train_span(span_start: int, span_end: int) -> bool:
+            try:
+                result = run_cycle(settings, span_start, span_end, stop)
+            except DataCheckError as exc:
+                log.warning("cycle on GPS %d-%d skipped: %s", span_start, span_end, exc)
+                return False
+            except TrainingInterrupted as exc:
+                log.warning("cycle on GPS %d-%d interrupted (%s); nothing written", span_start, span_end, exc)
+                return False
+            if not is_eligible(result.directory, max_band_asd_ratio):
+                log.warning("%s not exported: validation in-band ASD ratio %.3f is above %.3f",
+                            result.directory.path.name, result.band_asd_ratio, max_band_asd_ratio)
+            elif worker:
+                worker.wake()
+            return True
+
+        run_continuously(schedule, train_span, stop, poll_interval)
+        if worker:
+            worker.join(timeout=10)
+        log.info("stopped")
         return 0
-
-    worker = ExportWorker(client, training_root, max_band_asd_ratio, stop) if export else None
-    if worker:
-        worker.start()
-    newest = complete_directories(training_root)
-    schedule = ContinuousSchedule(
-        settings.source, train_duration, retrain_cadence, min_ready_seconds, retry_after,
-        last_end=newest[-1].metadata["span"]["end"] if newest else None,
-    )
-
-    def train_span(span_start: int, span_end: int) -> bool:
-        try:
-            result = run_cycle(settings, span_start, span_end, stop)
-        except DataCheckError as exc:
-            log.warning("cycle on GPS %d-%d skipped: %s", span_start, span_end, exc)
-            return False
-        except TrainingInterrupted as exc:
-            log.warning("cycle on GPS %d-%d interrupted (%s); nothing written", span_start, span_end, exc)
-            return False
-        if not is_eligible(result.directory, max_band_asd_ratio):
-            log.warning("%s not exported: validation in-band ASD ratio %.3f is above %.3f",
-                        result.directory.path.name, result.band_asd_ratio, max_band_asd_ratio)
-        elif worker:
-            worker.wake()
-        return True
-
-    run_continuously(schedule, train_span, stop, poll_interval)
-    if worker:
-        worker.join(timeout=10)
-    log.info("stopped")
-    return 0
+    finally:
+        writer_lock.release()
 
 
 def _cycle_settings(**values) -> CycleSettings:

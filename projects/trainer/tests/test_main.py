@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from conftest import DURATION, START
+from deepclean.single_writer import single_writer
 from deepclean.synthetic import H1_WITNESSES
 from deepclean_trainer.main import main
 from deepclean_trainer.training_directory import complete_directories
@@ -73,6 +74,14 @@ def test_inconsistent_configuration_exits_2_naming_the_key(tmp_path, caplog, ove
         values["end"] = None
     assert main(**values) == 2
     assert message in caplog.text
+
+
+def test_a_second_trainer_on_one_training_root_exits_2_naming_the_holder(frames, caplog):
+    """Two trainers on one root would remove each other's unfinished directories: the second is refused."""
+    with single_writer(frames / "training", "trainer"):
+        assert main(**arguments(frames)) == 2
+    assert f"another trainer (pid {os.getpid()}" in caplog.text and str(frames / "training") in caplog.text
+    assert complete_directories(frames / "training") == []
 
 
 def test_cli_rejects_out_of_range_value_naming_the_key(tmp_path):
