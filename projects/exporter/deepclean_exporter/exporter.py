@@ -114,34 +114,38 @@ class Exporter:
         started = time.monotonic()
         run = load_training(directory, settings.witness_channels, settings.sample_rate)
         network = onnx_export.build_network(run)
-        with reserve_version(self.model) as staged:
-            onnx_path = staged.directory / ONNX_FILENAME
-            onnx_export.export_onnx(network, onnx_path, settings.onnx_opset, settings.check_samples)
-            check = onnx_export.check_onnx(
-                network, onnx_path, settings.check_samples, settings.onnx_atol, settings.onnx_rtol
-            )
-            if settings.platform is Platform.PYTHON:
-                shutil.copyfile(PYTHON_BACKEND_MODEL, staged.directory / Platform.PYTHON.model_filename)
-            if self.build_plans:
-                stride = network.stride
-                tensorrt_build.build_plan(
-                    onnx_path,
-                    staged.directory / Platform.TENSORRT.model_filename,
-                    network.num_witnesses,
-                    min_samples=stride * 8,
-                    opt_samples=int(settings.sample_rate),
-                    max_samples=int(settings.sample_rate) * 8,
+        try:
+            with reserve_version(self.model) as staged:
+                onnx_path = staged.directory / ONNX_FILENAME
+                onnx_export.export_onnx(network, onnx_path, settings.onnx_opset, settings.check_samples)
+                check = onnx_export.check_onnx(
+                    network, onnx_path, settings.check_samples, settings.onnx_atol, settings.onnx_rtol
                 )
-            files = file_digests(staged.directory, [p.name for p in staged.directory.iterdir() if p.is_file()])
-            metadata = self._version_metadata(run.metadata, staged.version, str(run.directory), network, check)
-            metadata["export"].update(files=files, training_sha256=digest)
-            (staged.directory / METADATA_FILENAME).write_text(json.dumps(metadata, indent=2) + "\n")
-            published = staged.publish()
+                if settings.platform is Platform.PYTHON:
+                    shutil.copyfile(PYTHON_BACKEND_MODEL, staged.directory / Platform.PYTHON.model_filename)
+                if self.build_plans:
+                    stride = network.stride
+                    tensorrt_build.build_plan(
+                        onnx_path,
+                        staged.directory / Platform.TENSORRT.model_filename,
+                        network.num_witnesses,
+                        min_samples=stride * 8,
+                        opt_samples=int(settings.sample_rate),
+                        max_samples=int(settings.sample_rate) * 8,
+                    )
+                files = file_digests(staged.directory, [p.name for p in staged.directory.iterdir() if p.is_file()])
+                metadata = self._version_metadata(run.metadata, staged.version, str(run.directory), network, check)
+                metadata["export"].update(files=files, training_sha256=digest)
+                (staged.directory / METADATA_FILENAME).write_text(json.dumps(metadata, indent=2) + "\n")
+                published = staged.publish()
+        except OSError as exc:  # disk full, read-only: the staging directory is gone, nothing changed
+            reason = exc.strerror or type(exc).__name__
+            raise Unavailable(f"the new version could not be written ({reason}); nothing was published") from exc
         version = staged.version
         try:
             verify_files(published, metadata)  # what Triton and the cleaner will read, read back
             self._offer(version)
-        except (IntegrityError, OSError) as exc:
+        except (IntegrityError, OSError, Unavailable) as exc:
             self._unpublish(version)
             raise Unavailable(f"version {version} was written but could not be kept, nothing was published: {exc}") from exc
         try:  # the version is published and pinned: a failure from here on must not fail the export
@@ -260,12 +264,15 @@ class Exporter:
         return self.model.pins()
 
     def _update_pins(self, change: Callable[[Pins], Pins]) -> Pins:
-        """Apply ``change`` to the pins, restoring a damaged pins.json first."""
+        """Apply ``change`` to the pins, restoring a damaged pins.json first; 503 when they cannot be written."""
         try:
-            return update_pins(self.model, change)
-        except PinsError as exc:
-            log.error("pins.json is damaged (%s): repaired: %s", exc, repair_pins(self.model))
-            return update_pins(self.model, change)
+            try:
+                return update_pins(self.model, change)
+            except PinsError as exc:
+                log.error("pins.json is damaged (%s): repaired: %s", exc, repair_pins(self.model))
+                return update_pins(self.model, change)
+        except OSError as exc:  # pins.json is replaced atomically: the old pins still stand
+            raise Unavailable(f"the pins could not be written ({exc.strerror or type(exc).__name__}); unchanged") from exc
 
     def _require(self, version: int) -> None:
         """Raise :class:`NotFound` unless ``version`` is published (call under the model lock)."""
