@@ -24,6 +24,16 @@ def _unchanged(exporter) -> bool:
     ]
 
 
+def _complete(model_dir, version: int) -> bool:
+    """The version's directory holds a model file and metadata naming that version."""
+    directory = model_dir / str(version)
+    try:
+        metadata = json.loads((directory / "metadata.json").read_text())
+        return (directory / "model.onnx").stat().st_size > 0 and metadata["version"] == version
+    except (OSError, ValueError, KeyError):
+        return False
+
+
 def test_abusive_requests_are_refused_and_change_nothing(exporter, tmp_path):
     """Traversal, symlink escape, wrong types, oversized body, bad token, unknown version: 4xx, nothing changed."""
     outside = tmp_path / "outside"
@@ -45,21 +55,23 @@ def test_abusive_requests_are_refused_and_change_nothing(exporter, tmp_path):
         "unknown version": ("put", "/production", {"version": 99}, auth(), 404),
         "unknown training directory": ("post", "/export", {"training_dir": str(root / "nothing")}, auth(), 404),
     }
-    statuses = {}
+    answers = {}
     for fault, (method, path, body, headers, _) in calls.items():
         response = getattr(requests, method)(f"{exporter.url}{path}", json=body, headers=headers, timeout=10)
-        statuses[fault] = response.status_code
         json_error = (
             response.headers.get("Content-Type", "").startswith("application/json") and "error" in response.json()
         )
-        assert json_error or fault == "huge body", (
-            f"{fault}: {response.status_code} without a JSON error: {response.text[:200]!r}"
-        )
+        answers[fault] = (response.status_code, json_error or fault == "huge body")
+    alive = exporter.process.poll() is None
+    unchanged = alive and _unchanged(exporter)
     for fault, (*_, expected) in calls.items():
-        record_fault(f"API: {fault}", statuses[fault] == expected and exporter.process.poll() is None)
-    assert statuses == {fault: call[-1] for fault, call in calls.items()}
-    assert exporter.process.poll() is None, "the exporter exited"
-    assert _unchanged(exporter)
+        status, explained = answers[fault]
+        record_fault(f"API: {fault}", status == expected and explained and alive and unchanged)
+    assert {fault: answer[0] for fault, answer in answers.items()} == {fault: call[-1] for fault, call in calls.items()}
+    unexplained = [fault for fault, (_, explained) in answers.items() if not explained]
+    assert unexplained == [], f"refused without a JSON error: {unexplained}"
+    assert alive, "the exporter exited"
+    assert unchanged, "a refused request changed the repository"
 
 
 def test_a_burst_of_concurrent_exports_and_pin_calls_leaves_one_consistent_state(exporter):
@@ -82,20 +94,31 @@ def test_a_burst_of_concurrent_exports_and_pin_calls_leaves_one_consistent_state
         pins = list(pool.map(pin, range(40)))
         exported = [f.result() for f in exports]
 
-    assert sorted(r.status_code for r in exported) == [201] * 4, [r.text for r in exported]
-    assert sorted(r.json()["version"] for r in exported) == [1, 2, 3, 4]
-    assert all(r.status_code in (200, 404) for r in pins), [
-        (r.status_code, r.text) for r in pins if r.status_code >= 500
-    ]
-    for version in (1, 2, 3, 4):
-        directory = exporter.model_dir / str(version)
-        assert (directory / "model.onnx").stat().st_size > 0
-        assert json.loads((directory / "metadata.json").read_text())["version"] == version
-    assert not [p.name for p in exporter.model_dir.iterdir() if p.name.startswith(".staging")]
+    answered = sorted(r.status_code for r in exported)
+    versions = sorted(r.json()["version"] for r in exported if r.status_code == 201)
+    unexpected_pin_answers = [(r.status_code, r.text[:200]) for r in pins if r.status_code not in (200, 404)]
+    incomplete = [v for v in (1, 2, 3, 4) if not _complete(exporter.model_dir, v)]
+    staging = [p.name for p in exporter.model_dir.iterdir() if p.name.startswith(".staging")]
     on_disk = json.loads((exporter.model_dir / "pins.json").read_text())
     served = requests.get(f"{exporter.url}/versions", timeout=5).json()
-    assert (on_disk["production"], on_disk["canary"]) == (served["production"], served["canary"])
-    # a pin call that succeeded after the last export took effect: the state is one of the answered ones
-    assert on_disk["production"] in (1, 2, 3, 4) and on_disk["history"][-1] == on_disk["production"]
-    assert exporter.process.poll() is None
-    record_fault("API: burst of 4 exports + 40 pin calls", True)
+    checks = {
+        "four exports answered 201": answered == [201] * 4,
+        "they made versions 1-4": versions == [1, 2, 3, 4],
+        "every pin call answered 200 or 404": unexpected_pin_answers == [],
+        "versions 1-4 complete on disk": incomplete == [],
+        "no staging directory left": staging == [],
+        "pins.json is what /versions serves": (on_disk["production"], on_disk["canary"])
+        == (served["production"], served["canary"]),
+        # a pin call that succeeded after the last export took effect: the state is one of the answered ones
+        "production a published version, the last of the history": on_disk["production"] in (1, 2, 3, 4)
+        and on_disk["history"][-1:] == [on_disk["production"]],
+        "the exporter still running": exporter.process.poll() is None,
+    }
+    record_fault("API: burst of 4 exports + 40 pin calls", all(checks.values()))
+    failed = [name for name, ok in checks.items() if not ok]
+    assert not failed, (
+        f"{failed}: exports {answered} -> {versions} {[r.text[:200] for r in exported if r.status_code != 201]}; "
+        f"pin answers {unexpected_pin_answers}; incomplete {incomplete}; staging {staging}; "
+        f"pins.json {on_disk}; served {served['production'], served['canary']}"
+    )
+

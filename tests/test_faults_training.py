@@ -61,45 +61,90 @@ def _complete_versions(model_dir: Path) -> list[int]:
     return sorted(versions)
 
 
-def test_exporter_killed_mid_export_restarts_with_no_half_version(exporter):
-    """kill -9 of deepclean-export during an export: after the restart no staging is left, every version is
-    complete, the pins are intact, and the export sent again succeeds."""
-    first = write_training_dir(exporter.training_root, "run-1", seed=1)
-    second = write_training_dir(exporter.training_root, "run-2", seed=2)
-    url, headers = exporter.url, auth()
-    assert (
-        requests.post(f"{url}/export", json={"training_dir": str(first)}, headers=headers, timeout=60).status_code
-        == 201
+SLOW_CHECK_SAMPLES = 262144
+"""``check_samples`` of the exporter killed mid-export: its ONNX check then keeps the version staged for
+about 2 s (0.3 s at the default 4096), a window a kill polled for cannot miss."""
+
+
+def _staged(model_dir: Path) -> list[str]:
+    """Names of the staging directories that already hold a model file (a version half written)."""
+    if not model_dir.exists():
+        return []
+    return sorted(p.name for p in model_dir.glob(".staging-*") if (p / "model.onnx").exists())
+
+
+def test_exporter_killed_mid_export_restarts_with_no_half_version(tmp_path):
+    """kill -9 of deepclean-export while its version is staged (``.staging-<n>`` holds model.onnx): the
+    restarted exporter removes the staging directory with a log line, publishes no half version, keeps the
+    pins, and the same export sent again leaves exactly one complete version of that training directory."""
+    port = free_port()
+    config = write_config(tmp_path, port, export={"check_samples": SLOW_CHECK_SAMPLES})
+    (tmp_path / "run" / "training").mkdir(parents=True)
+    server = start_exporter(tmp_path, port, config)
+    url, headers = server.url, auth()
+    try:
+        first = write_training_dir(server.training_root, "run-1", seed=1)
+        second = write_training_dir(server.training_root, "run-2", seed=2)
+        answer = requests.post(f"{url}/export", json={"training_dir": str(first)}, headers=headers, timeout=60)
+        assert answer.status_code == 201, answer.text
+        assert requests.put(f"{url}/production", json={"version": 1}, headers=headers, timeout=30).ok
+        before = requests.get(f"{url}/versions", timeout=5).json()
+
+        def export():
+            try:
+                requests.post(f"{url}/export", json={"training_dir": str(second)}, headers=headers, timeout=60)
+            except requests.RequestException:
+                pass  # the server died under it
+
+        thread = threading.Thread(target=export)
+        thread.start()
+        # the moment a model file is staged, kill -9 (polled every 2 ms; the check after it takes ~2 s)
+        wait_for(
+            lambda: _staged(server.model_dir) or not thread.is_alive(), 60, "the export to stage a version", 0.002
+        )
+        os.killpg(server.process.pid, signal.SIGKILL)
+        server.process.wait(timeout=10)
+        thread.join()
+        # the exporter is dead: what is on disk now is what the kill left
+        staged_at_kill = _staged(server.model_dir)
+        published_at_kill = _complete_versions(server.model_dir)
+
+        server = start_exporter(tmp_path, port, config, log_name="exporter-restarted.log")
+        staging_after = [p.name for p in server.model_dir.iterdir() if p.name.startswith(".staging")]
+        versions_after = _complete_versions(server.model_dir)
+        pins = requests.get(f"{url}/versions", timeout=5).json()
+        restarted_log = server.log.read_text()
+        again = requests.post(f"{url}/export", json={"training_dir": str(second)}, headers=headers, timeout=60)
+        listed = requests.get(f"{url}/versions", timeout=5).json()
+        versions_final = _complete_versions(server.model_dir)
+    finally:
+        stop(server.process)
+    from_second = [
+        v["version"]
+        for v in listed["versions"]
+        if v["metadata"] and Path(v["metadata"]["source"]).resolve() == second.resolve()
+    ]
+    retried = again.json().get("version") if again.status_code in (200, 201) else None
+    checks = {
+        "the kill landed while a version was staged": len(staged_at_kill) == 1 and published_at_kill == [1],
+        "the restart removed the staging directory, with a log line": staging_after == []
+        and all(f"{name} left by an interrupted export" in restarted_log for name in staged_at_kill),
+        "no half version after the restart; the pins as before the kill": versions_after == [1]
+        and (pins["production"], pins["canary"]) == (before["production"], before["canary"]) == (1, 1),
+        "the retried export succeeded (200 or 201)": retried is not None,
+        "exactly one complete version of the retried training directory": from_second == [retried]
+        and versions_final == [1, retried],
+        "production still version 1; a version created by the retry is the canary": listed["production"] == 1
+        and (again.status_code != 201 or listed["canary"] == retried),
+    }
+    record_fault("services: kill -9 of the exporter mid-export", all(checks.values()))
+    failed = [name for name, ok in checks.items() if not ok]
+    assert not failed, (
+        f"{failed}: staged at the kill {staged_at_kill}, published {published_at_kill}; after the restart "
+        f"staging {staging_after}, versions {versions_after}, pins {pins['production'], pins['canary']}; "
+        f"retry {again.status_code} {again.text[:200]}; versions of {second.name}: {from_second}, "
+        f"on disk {versions_final}"
     )
-    assert requests.put(f"{url}/production", json={"version": 1}, headers=headers, timeout=30).ok
-
-    def export():
-        try:
-            requests.post(f"{url}/export", json={"training_dir": str(second)}, headers=headers, timeout=60)
-        except requests.ConnectionError:
-            pass  # the server died under it
-
-    thread = threading.Thread(target=export)
-    thread.start()
-    time.sleep(random.Random(3).uniform(0.2, 1.5))
-    os.killpg(exporter.process.pid, signal.SIGKILL)
-    exporter.process.wait(timeout=10)
-    thread.join()
-
-    restarted = start_exporter(
-        exporter.run, int(url.rsplit(":", 1)[1]), exporter.config, log_name="exporter-restarted.log"
-    )
-    exporter.process = restarted.process  # stopped by the fixture
-    staging = [p.name for p in exporter.model_dir.iterdir() if p.name.startswith(".staging")]
-    versions = _complete_versions(exporter.model_dir)
-    pins = requests.get(f"{url}/versions", timeout=5).json()
-    again = requests.post(f"{url}/export", json={"training_dir": str(second)}, headers=headers, timeout=60)
-    ok = not staging and pins["production"] == 1 and again.status_code == 201
-    record_fault("services: kill -9 of the exporter mid-export", ok)
-    assert staging == []
-    assert pins["production"] == 1
-    assert again.status_code == 201, again.text
-    assert _complete_versions(exporter.model_dir) == [*versions, again.json()["version"]]
 
 
 def _trainer(config: Path, log: Path, *arguments) -> list:
