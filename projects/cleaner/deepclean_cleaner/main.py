@@ -202,6 +202,7 @@ def main(
         strain_timeout=float(strain_timeout),
         witness_timeout=float(witness_timeout),
         max_lag=None if max_lag is None else float(max_lag),
+        metrics=metrics,
     )
     first = _first_second(writer, source, start, start_gps)
     try:

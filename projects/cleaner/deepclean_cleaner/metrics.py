@@ -1,7 +1,8 @@
-"""Prometheus metrics of the cleaner: what the safety gate did, per stream.
+"""Prometheus metrics of the cleaner: what the safety gate did, per stream, and input frames replaced.
 
 Metrics live in their own registry and are served over HTTP on a localhost
-port (``metrics_port``, 0 for none). ``stream`` is ``production`` or ``canary``.
+port (``metrics_port``, 0 for none). ``stream`` is ``production`` or ``canary``,
+except on the input counter, where it is ``strain`` or ``witness``.
 
 - ``deepclean_cleaner_safety_fallback_seconds_total{stream}``: seconds written
   raw because of the gate.
@@ -12,6 +13,9 @@ port (``metrics_port``, 0 for none). ``stream`` is ``production`` or ``canary``.
   ``deepclean_cleaner_safety_worst_bin_asd_ratio{stream}`` and
   ``deepclean_cleaner_safety_worst_bin_hz{stream}``: the figures of the last
   judged window.
+- ``deepclean_cleaner_input_frames_replaced_total{stream}``: GPS seconds of the
+  ``strain`` or ``witness`` input whose frame was rewritten, or got a second
+  file, after the cleaner had read it (the first read is kept; once per second).
 """
 
 from __future__ import annotations
@@ -50,6 +54,11 @@ class CleanerMetrics:
             "deepclean_cleaner_safety_worst_bin_hz", "Centre of the worst bin outside the band, last window",
             ["stream"], registry=r,
         )
+        self.input_frames_replaced = Counter(
+            "deepclean_cleaner_input_frames_replaced",
+            "Input seconds whose frame was rewritten or duplicated after it was read (first read kept)",
+            ["stream"], registry=r,
+        )
 
     def record_safety(self, stream: str, decision: SafetyDecision) -> None:
         """Count and show what the gate decided for one second of ``stream``."""
@@ -61,6 +70,10 @@ class CleanerMetrics:
             self.band_ratio.labels(stream=stream).set(decision.band_ratio)
             self.worst_bin.labels(stream=stream).set(decision.worst_bin)
             self.worst_bin_frequency.labels(stream=stream).set(decision.worst_bin_frequency)
+
+    def record_input_replaced(self, stream: str) -> None:
+        """Count one second of the ``strain`` or ``witness`` input whose frame was replaced after it was read."""
+        self.input_frames_replaced.labels(stream=stream).inc()
 
     def serve(self, port: int, address: str = "127.0.0.1") -> Callable[[], None]:
         """Serve ``/metrics`` on ``address:port`` from a daemon thread; returns the function that stops it."""

@@ -5,6 +5,11 @@ An adapter over the shared :class:`deepclean.frames.follower.JoinedFollower`
 a witness timeout): a :class:`FramePair` becomes an :class:`InputSecond`
 (witnesses ``None`` when late or corrupt), a strain gap becomes a
 :class:`Gap` of the cleaner's stages.
+
+Each second is read once. A strain or witness frame rewritten after it was read,
+or a second file for a second already read, is not read again (the cleaned
+frame already written stays as it is): one warning per stream and second, and
+``deepclean_cleaner_input_frames_replaced_total{stream}`` counts it.
 """
 
 from __future__ import annotations
@@ -13,14 +18,24 @@ import logging
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
-from deepclean.frames import FrameFollower, FramePair, JoinedFollower, list_frames
+from deepclean.frames import (
+    ConsumedFrames,
+    FrameFollower,
+    FramePair,
+    JoinedFollower,
+    ReplacedFrame,
+    list_frames,
+)
 from deepclean.frames import Gap as FollowerGap
 
 from .buffers import Gap
+from .metrics import CleanerMetrics
 from .pipeline import InputSecond
 
 log = logging.getLogger(__name__)
@@ -44,6 +59,10 @@ class InputSource:
         Seconds after a strain frame's arrival to wait for its witness frame.
     max_lag
         Seconds behind the newest frame beyond which the follower jumps ahead (None: never).
+    metrics
+        Where input frames replaced after they were read are counted (None: nowhere).
+    replaced_window
+        Seconds of frames read that are watched for a rewrite or a second file.
     """
 
     strain_dir: Path
@@ -58,6 +77,11 @@ class InputSource:
     strain_timeout: float = 5.0
     witness_timeout: float = 3.0
     max_lag: float | None = None
+    metrics: CleanerMetrics | None = None
+    replaced_window: int = 300
+    _consumed: dict[str, ConsumedFrames] = field(
+        default_factory=dict, init=False, repr=False
+    )
 
     def oldest(self) -> int | None:
         """GPS of the oldest strain frame present."""
@@ -87,6 +111,7 @@ class InputSource:
             timeout=self.strain_timeout,
             max_lag=self.max_lag,
             stop=stop,
+            consumed=self._frames_read("strain"),
         )
         joined = JoinedFollower(
             strain,
@@ -94,12 +119,41 @@ class InputSource:
             self.witness_tag,
             witness_channels=self.witness_channels,
             witness_timeout=self.witness_timeout,
+            witness_consumed=self._frames_read("witness"),
         )
         for item in joined:
             if isinstance(item, FollowerGap):
                 yield Gap(item.start, item.end, f"{item.reason}: {item.detail}")
                 continue
             yield self._second(item)
+
+    def _frames_read(self, stream: Literal["strain", "witness"]) -> ConsumedFrames:
+        """The frames of ``stream`` read so far, kept across :meth:`follow` calls."""
+        if stream not in self._consumed:
+            directory, tag = (
+                (self.strain_dir, self.strain_tag)
+                if stream == "strain"
+                else (self.witness_dir, self.witness_tag)
+            )
+            self._consumed[stream] = ConsumedFrames(
+                directory,
+                self.site,
+                self.ifo,
+                tag,
+                on_replaced=partial(self._replaced, stream),
+                window=self.replaced_window,
+            )
+        return self._consumed[stream]
+
+    def _replaced(self, stream: str, event: ReplacedFrame) -> None:
+        log.warning(
+            "GPS %d: %s frame %s; keeping the frame read first (not cleaned again)",
+            event.gps,
+            stream,
+            event,
+        )
+        if self.metrics is not None:
+            self.metrics.record_input_replaced(stream)
 
     def _second(self, pair: FramePair) -> InputSecond:
         frame = pair.strain

@@ -1,5 +1,6 @@
 """GWF frames: names, reading and writing, and following live directories."""
 
+from .consumed import ConsumedFrames, ReplacedFrame
 from .follower import FrameFollower
 from .io import FrameData, FrameError, MissingChannelError, read_frame, read_timeseries, write_frame
 from .items import Frame, FramePair, Gap, GapReason, StreamDeadError
@@ -7,6 +8,7 @@ from .joined import JoinedFollower
 from .naming import FrameName, list_frames
 
 __all__ = [
+    "ConsumedFrames",
     "Frame",
     "FrameData",
     "FrameError",
@@ -17,6 +19,7 @@ __all__ = [
     "GapReason",
     "JoinedFollower",
     "MissingChannelError",
+    "ReplacedFrame",
     "StreamDeadError",
     "list_frames",
     "read_frame",

@@ -15,12 +15,19 @@ inside a :class:`Gap` that says why it is missing::
                             +--> JoinedFollower (joined.py) --> FramePair(gps, strain, witness | None)
     witness directory ------+                                   Gap (the strain's own gaps)
 
+    each stream's frames already read --> ConsumedFrames (consumed.py): a rewrite, or a
+                                          second file for the same second, is reported
+                                          once and never read
+
 Waiting costs one ``os.stat`` per poll; the directory is listed only every
-``scan_interval`` seconds (to notice lag) and when a frame times out (to find
-the frames after a gap, so that a jump of hundreds of seconds is one
-:class:`Gap`). A file that fails to parse is read again once it has stopped
-changing for ``settle_time``. Timeouts use a monotonic clock; the clock and
-the sleep are injectable.
+``scan_interval`` seconds (to notice lag, and to check the frames already read
+for rewrites and duplicates, once more when the stream ends) and when a frame
+times out (to find the frames after a gap, so that a jump of hundreds of
+seconds is one :class:`Gap`). Only a file named exactly as :class:`FrameName`
+spells it is the frame: one with a zero-padded GPS is a duplicate, never read.
+A file that fails to parse is read again once it has stopped changing for
+``settle_time``. Timeouts use a monotonic clock; the clock and the sleep are
+injectable.
 """
 
 from __future__ import annotations
@@ -34,8 +41,9 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
 
+from .consumed import ConsumedFrames
 from .items import Frame, Gap, StreamDeadError
-from .naming import FrameName
+from .naming import FrameName, gps_in_name
 from .pending import Clock, PendingFrameFile
 
 __all__ = ["FrameFollower"]
@@ -80,6 +88,9 @@ class FrameFollower:
         Monotonic clock and sleep (injectable for tests).
     stop
         When set, iteration ends at the next check.
+    consumed
+        Where the frames read are remembered and checked for rewrites and duplicates
+        (default: a :class:`ConsumedFrames` of this stream that logs a warning for each).
     """
 
     def __init__(
@@ -102,6 +113,7 @@ class FrameFollower:
         clock: Clock = time.monotonic,
         sleep: Sleep | None = None,
         stop: threading.Event | None = None,
+        consumed: ConsumedFrames | None = None,
     ) -> None:
         if timeout <= 0 or settle_time < 0 or poll_interval <= 0 or scan_interval < 0 or duration < 1:
             raise ValueError(
@@ -126,26 +138,30 @@ class FrameFollower:
         self._queue: deque[Frame | Gap] = deque()
         self._consecutive_drops = 0
         self._last_scan = -float("inf")
+        if consumed is None:
+            consumed = ConsumedFrames(
+                self.directory, site, ifo, tag, duration, check_interval=scan_interval, clock=clock
+            )
+        self.consumed = consumed
 
     def __iter__(self) -> Iterator[Frame | Gap]:
         while (item := self.read_next()) is not None:
             yield item
+        self.consumed.check()  # a rewrite just before the end is reported too
 
     def describe(self) -> str:
         return f"{self.directory}/{self._prefix}*{self._suffix}"
 
     def scan(self) -> list[int]:
-        """GPS starts of the stream's files in the directory, sorted."""
+        """GPS starts of the stream's files in the directory (canonical names only), sorted."""
         self._last_scan = self.clock()
         found = []
         try:
             with os.scandir(self.directory) as entries:
                 for entry in entries:
-                    name = entry.name
-                    if name.startswith(self._prefix) and name.endswith(self._suffix):
-                        gps = name[len(self._prefix) : -len(self._suffix)]
-                        if gps.isdigit():
-                            found.append(int(gps))
+                    parsed = gps_in_name(entry.name, self._prefix, self._suffix)
+                    if parsed is not None and parsed[1]:
+                        found.append(parsed[0])
         except FileNotFoundError:
             return []
         return sorted(found)
@@ -171,6 +187,7 @@ class FrameFollower:
         pending = PendingFrameFile(name, self.directory, self.channels, self.settle_time, self.clock)
         waiting_since = self.clock()
         while not self.stopped():
+            self.consumed.poll()
             if self.max_lag is not None and self.clock() - self._last_scan >= self.scan_interval:
                 gap = self._catch_up(self.scan(), position, self.max_lag)
                 if gap is not None:
@@ -179,11 +196,11 @@ class FrameFollower:
             if data is not None:
                 self._consecutive_drops = 0
                 self.position = position + self.duration
+                self.consumed.remember(name.gps, pending.path, pending.signature)
                 return Frame(name.gps, self.duration, pending.path, data, pending.arrival())
             # A file that appeared late gets the full timeout to become readable.
             since = max(waiting_since, pending.first_seen) if pending.seen else waiting_since
-            if self.clock() - since >= self.timeout:
-                self._time_out(pending, position)
+            if self.clock() - since >= self.timeout and self._time_out(pending, position):
                 return self._queue.popleft()
             self.idle()
         return None
@@ -217,13 +234,14 @@ class FrameFollower:
         self.position = frames[-1]
         return gap
 
-    def _time_out(self, pending: PendingFrameFile, position: int) -> None:
+    def _time_out(self, pending: PendingFrameFile, position: int) -> bool:
         """Queue the gaps for a frame that did not come in time, and for the missing frames after it.
 
         A frame whose file exists but never became readable is a "corrupt" gap of
         its own; the missing frames up to the next one present are one "dropped"
         gap. With nothing later present, only this frame is dropped, and enough
-        such drops in a row mean the stream is dead.
+        such drops in a row mean the stream is dead. False (nothing queued) when
+        the frame's file appeared after its last poll: it is read at the next one.
         """
         gaps = []
         start = position
@@ -255,3 +273,4 @@ class FrameFollower:
         for gap in gaps:
             logger.warning("%s: GPS %d-%d %s (%s)", self.describe(), gap.start, gap.end, gap.reason, gap.detail)
         self._queue.extend(gaps)
+        return bool(gaps)

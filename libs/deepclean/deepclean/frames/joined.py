@@ -7,6 +7,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Literal
 
+from .consumed import ConsumedFrames
 from .follower import FrameFollower
 from .items import Frame, FramePair, Gap
 from .naming import FrameName
@@ -24,7 +25,9 @@ class JoinedFollower:
     :class:`FramePair` as soon as its witness frame can be read, or without it
     once ``witness_timeout`` seconds have passed since the strain frame
     arrived. Strain gaps are passed through. Witness frames are read by name
-    when needed, so nothing is buffered ahead.
+    when needed, so nothing is buffered ahead. The witness frames read are
+    checked for rewrites and duplicates as the strain's are (see
+    :mod:`deepclean.frames.consumed`), as often as the strain directory is.
 
     Parameters
     ----------
@@ -36,6 +39,9 @@ class JoinedFollower:
         Channels to read from witness frames (all when None).
     witness_timeout
         Seconds after a strain frame's arrival to wait for its witness frame.
+    witness_consumed
+        Where the witness frames read are remembered and checked (default: a
+        :class:`ConsumedFrames` of the witness stream that logs a warning for each).
     """
 
     def __init__(
@@ -46,6 +52,7 @@ class JoinedFollower:
         *,
         witness_channels: Sequence[str] | None = None,
         witness_timeout: float = 3.0,
+        witness_consumed: ConsumedFrames | None = None,
     ) -> None:
         if witness_timeout < 0:
             raise ValueError(f"witness_timeout must not be negative, got {witness_timeout}")
@@ -54,9 +61,21 @@ class JoinedFollower:
         self.witness_tag = witness_tag
         self.witness_channels = witness_channels
         self.witness_timeout = witness_timeout
+        if witness_consumed is None:
+            witness_consumed = ConsumedFrames(
+                witness_directory,
+                strain.site,
+                strain.ifo,
+                witness_tag,
+                strain.duration,
+                check_interval=strain.scan_interval,
+                clock=strain.clock,
+            )
+        self.witness_consumed = witness_consumed
 
     def __iter__(self) -> Iterator[FramePair | Gap]:
         for item in self.strain:
+            self.witness_consumed.poll()
             if isinstance(item, Gap):
                 yield item
                 continue
@@ -64,6 +83,7 @@ class JoinedFollower:
             if pair is None:
                 return
             yield pair
+        self.witness_consumed.check()  # a rewrite just before the end is reported too
 
     def _join(self, frame: Frame) -> FramePair | None:
         strain = self.strain
@@ -75,6 +95,7 @@ class JoinedFollower:
         while not strain.stopped():
             data = pending.poll()
             if data is not None:
+                self.witness_consumed.remember(frame.gps, pending.path, pending.signature)
                 return FramePair(frame, data)
             if strain.clock() >= deadline:
                 reason: Literal["late", "corrupt"] = "corrupt" if pending.seen else "late"

@@ -44,6 +44,23 @@ class FrameName:
         return (self.site, self.ifo, self.tag) == (site, ifo, tag)
 
 
+def gps_in_name(name: str, prefix: str, suffix: str) -> tuple[int, bool] | None:
+    """The GPS second in the file name of one stream, and whether the name is the canonical one.
+
+    ``prefix`` and ``suffix`` surround the GPS (``H-H1_llhoft-`` and ``-1.gwf``); None when
+    ``name`` is not a file of that stream. Only the canonical spelling (no leading zeros, so
+    exactly :attr:`FrameName.filename`) is the file a reader opens: ``H-H1_llhoft-01400000000-1.gwf``
+    gives GPS 1400000000 but is a second file for that second, not the frame.
+    """
+    if len(name) <= len(prefix) + len(suffix) or not (name.startswith(prefix) and name.endswith(suffix)):
+        return None
+    text = name[len(prefix) : len(name) - len(suffix)]
+    if not (text.isascii() and text.isdigit()):
+        return None
+    gps = int(text)
+    return gps, text == str(gps)
+
+
 def list_frames(directory: str | Path, site: str, ifo: str, tag: str) -> list[FrameName]:
     """The frames of one stream in ``directory``, in GPS order (others ignored)."""
     names = []

@@ -18,11 +18,19 @@ from pathlib import Path
 from .io import FrameData, FrameError, read_frame
 from .naming import FrameName
 
-__all__ = ["Clock", "PendingFrameFile"]
+__all__ = ["Clock", "PendingFrameFile", "Signature", "file_signature"]
 
 logger = logging.getLogger(__name__)
 
 Clock = Callable[[], float]
+
+Signature = tuple[int, int, int]
+"""What identifies one version of a file: size, modification time (ns) and inode."""
+
+
+def file_signature(stat: os.stat_result) -> Signature:
+    """The :data:`Signature` of a file from its ``os.stat`` result."""
+    return stat.st_size, stat.st_mtime_ns, stat.st_ino
 
 
 class PendingFrameFile:
@@ -40,9 +48,9 @@ class PendingFrameFile:
         self.first_seen = 0.0  # when it was first seen, on the clock
         self.error = ""  # why the last read failed
         self.mtime = 0.0  # of the file when it was read
-        self._signature: tuple[int, int, int] | None = None
+        self._signature: Signature | None = None
         self._stable_since = 0.0
-        self._failed_signature: tuple[int, int, int] | None = None
+        self._failed_signature: Signature | None = None
         self._failed_at = 0.0
         self._retried_unchanged = False
 
@@ -55,7 +63,7 @@ class PendingFrameFile:
         now = self.clock()
         if not self.seen:
             self.seen, self.first_seen = True, now
-        signature = (stat.st_size, stat.st_mtime_ns, stat.st_ino)
+        signature = file_signature(stat)
         if signature != self._signature:
             self._signature, self._stable_since = signature, now
         if self._failed_signature is not None:
@@ -83,6 +91,11 @@ class PendingFrameFile:
             self.error = f"frame {self.path} holds GPS {data.t0:.0f}+{data.duration:g} s, not what its name says"
             return None
         return data
+
+    @property
+    def signature(self) -> Signature | None:
+        """The file's signature at the last poll: after a successful one, that of the file read."""
+        return self._signature
 
     def arrival(self) -> float:
         """When the file landed, on the monotonic clock, from its modification time."""
