@@ -80,6 +80,8 @@ class PairedSecond:
     raw: np.ndarray
     production: StreamSecond
     canary: StreamSecond
+    written: float = 0.0
+    """When the cleaned frame was written (its modification time, seconds since the epoch)."""
 
 
 def read_paired_second(gps: int, cleaned_path: Path, raw_path: Path, channels: CleanedChannels) -> PairedSecond:
@@ -89,6 +91,7 @@ def read_paired_second(gps: int, cleaned_path: Path, raw_path: Path, channels: C
     FrameError) and ValueError when the two frames do not line up.
     """
     cleaned = read_frame(cleaned_path, channels.cleaned_list())
+    written = cleaned_path.stat().st_mtime
     raw = read_frame(raw_path, [channels.raw_strain])
     raw_strain = raw[channels.raw_strain]
     dq = np.asarray(cleaned[channels.dq], dtype=np.int64)
@@ -112,6 +115,7 @@ def read_paired_second(gps: int, cleaned_path: Path, raw_path: Path, channels: C
         raw=raw_strain,
         production=streams["production"],
         canary=streams["canary"],
+        written=written,
     )
 
 

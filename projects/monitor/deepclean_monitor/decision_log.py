@@ -1,11 +1,12 @@
 """The decision log: JSON lines, appended and fsynced before anything is done.
 
-Each decision (``promote``, ``rollback`` or ``unpin``) writes a ``decided``
+Each decision (``promote``, ``rollback``, ``unpin`` or ``reject``) writes a ``decided``
 record (the decision and the figures behind it) before the exporter is called, then ``attempt_failed`` records while the
 call fails, and an ``applied`` record once it succeeded, or ``rejected`` when
 the exporter refused it for good. Replaying the log at start-up gives the
 decisions already settled (not to be redone) and those still pending (to be
-retried), so a restart neither loses nor repeats one.
+retried), so a restart neither loses nor repeats one. A line torn by a crash
+is skipped; the first record written after it starts on a line of its own.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ class DecisionLog:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._line_started = False
 
     def decided(self, decision: Decision) -> None:
         """Record a new decision (before acting on it)."""
@@ -90,7 +92,22 @@ class DecisionLog:
     def _append(self, record: dict[str, Any]) -> None:
         record = {"time": datetime.now(UTC).isoformat(timespec="milliseconds"), **record}
         line = json.dumps(record, sort_keys=False) + "\n"
+        if not self._line_started:
+            line = self._after_torn_line() + line
+            self._line_started = True
         with open(self.path, "a", encoding="utf-8") as f:
             f.write(line)
             f.flush()
             os.fsync(f.fileno())
+
+    def _after_torn_line(self) -> str:
+        """A newline if the log ends mid-line (torn by a crash): appended to, it would lose the new record too."""
+        try:
+            with open(self.path, "rb") as f:
+                f.seek(0, os.SEEK_END)
+                if f.tell() == 0:
+                    return ""
+                f.seek(-1, os.SEEK_END)
+                return "" if f.read(1) == b"\n" else "\n"
+        except FileNotFoundError:
+            return ""

@@ -8,12 +8,20 @@ refuses for good (an unknown version, say) is logged as rejected and dropped,
 so it cannot block the monitor forever. Before changing the pin the
 runner reads it: when it already holds the target (or no production at all,
 for an ``unpin``), the call went through but the monitor stopped before
-logging it, so the decision is logged as applied without a second call.
+logging it, so the decision is logged as applied without a second call. A
+``reject`` (a canary never to be promoted) changes no pin: it is logged and
+applied without a call.
+
+For fault tests, ``$DEEPCLEAN_MONITOR_PAUSE_AT`` set to ``call`` (before the
+exporter is called for a decision) or ``applied`` (after the call, before it
+is logged applied) makes the runner log where it is and sleep
+:data:`PAUSE_SECONDS` there, so a test can kill the monitor at that point.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,6 +31,9 @@ from .exporter_client import ExporterClient, ExporterError
 from .policy import Decision
 
 log = logging.getLogger(__name__)
+
+PAUSE_ENV = "DEEPCLEAN_MONITOR_PAUSE_AT"
+PAUSE_SECONDS = 120.0
 
 
 @dataclass
@@ -82,6 +93,7 @@ class DecisionRunner:
                 return
             entry.attempts += 1
             try:
+                _pause_if_asked("call", entry.decision)
                 detail = self._apply(entry.decision)
             except ExporterError as exc:
                 self.failures += 1
@@ -99,12 +111,15 @@ class DecisionRunner:
                     entry.decision.id, entry.attempts, exc, delay,
                 )
                 return
+            _pause_if_asked("applied", entry.decision)
             self.decision_log.applied(entry.decision, detail)
             self.pending.pop(0)
             log.info("decision %s applied (%s)", entry.decision.id, detail)
             self.on_applied(entry.decision)
 
     def _apply(self, decision: Decision) -> str:
+        if decision.action == "reject":
+            return f"canary {decision.version} will not be promoted (the monitor leaves the canary pin alone)"
         current = self.exporter.pin("production")
         if decision.action == "unpin":
             if current is None:
@@ -115,3 +130,10 @@ class DecisionRunner:
             return f"production already {current}"
         self.exporter.set_pin("production", decision.version)
         return f"production {current} -> {decision.version}"
+
+
+def _pause_if_asked(point: str, decision: Decision) -> None:
+    """Sleep at ``point`` when :data:`PAUSE_ENV` names it (fault tests only)."""
+    if os.environ.get(PAUSE_ENV) == point:
+        log.warning("decision %s: pausing %.0f s before %s (%s)", decision.id, PAUSE_SECONDS, point, PAUSE_ENV)
+        time.sleep(PAUSE_SECONDS)

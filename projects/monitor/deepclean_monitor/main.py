@@ -31,6 +31,7 @@ from .exporter_client import ExporterClient
 from .frame_stream import CleanedFrameStream
 from .metrics import MonitorMetrics
 from .monitor_loop import Monitor, RawStream, run_loop
+from .no_model_runs import NoModelRuns
 from .policy import DecisionMachine, Policy
 from .reports import Reports
 from .summaries import PeriodSummaries
@@ -137,9 +138,10 @@ def monitor(
         rollback_memory_seconds=rollback_memory_seconds,
     )
     log_file = DecisionLog(decision_log)
+    exporter = ExporterClient(exporter_url, token_file=exporter_token_file, timeout=exporter_timeout)
     runner = DecisionRunner(
         decision_log=log_file,
-        exporter=ExporterClient(exporter_url, token_file=exporter_token_file, timeout=exporter_timeout),
+        exporter=exporter,
         backoff=Backoff(retry_initial_seconds, retry_max_seconds),
         on_applied=lambda decision: None,  # replaced by the Monitor
     )
@@ -153,6 +155,7 @@ def monitor(
     service = Monitor(
         cleaned, RawStream(strain_dir, site, ifo, strain_tag), channels, windows,
         DecisionMachine(policy), log_file, runner, metrics, summaries,
+        NoModelRuns(lambda: {pin: exporter.pin(pin) for pin in ("production", "canary")}),
     )
     service.resume_from_log()
     reports = Reports(

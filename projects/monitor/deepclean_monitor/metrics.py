@@ -62,6 +62,15 @@ class MonitorMetrics:
             "deepclean_monitor_unpins", "Production unpinned (raw strain written) for want of a good version",
             registry=r,
         )
+        self.rejections = Counter(
+            "deepclean_monitor_canary_rejections", "Canaries rejected (never to be promoted) as never served",
+            registry=r,
+        )
+        self.no_model_seconds = Gauge(
+            "deepclean_monitor_no_model_seconds",
+            "Seconds the stream has been written with the no-model bit while a version was pinned for it",
+            ["stream"], registry=r,
+        )
         self.pending_decisions = Gauge(
             "deepclean_monitor_pending_decisions", "Decisions waiting for the exporter", registry=r,
         )
@@ -89,8 +98,11 @@ class MonitorMetrics:
         self.bns_range.labels(version=version, strain="cleaned").set(quality.range_cleaned)
 
     def count_decision(self, action: str) -> None:
-        """Count an applied decision (``promote``, ``rollback`` or ``unpin``)."""
-        {"promote": self.promotions, "rollback": self.rollbacks, "unpin": self.unpins}[action].inc()
+        """Count an applied decision (``promote``, ``rollback``, ``unpin`` or ``reject``)."""
+        counters = {
+            "promote": self.promotions, "rollback": self.rollbacks, "unpin": self.unpins, "reject": self.rejections,
+        }
+        counters[action].inc()
 
     def forget_version(self, version: int) -> None:
         per_version = (self.band_ratio, self.out_of_band_ratio, self.window_seconds, self.failing_bins,

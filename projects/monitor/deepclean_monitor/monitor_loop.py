@@ -3,9 +3,11 @@
 ::
 
     cleaned frame + raw frame --> PairedSecond --> VersionWindows (per version)
-            |                                            | segment complete
-            v                                            v
-    CleanedFrameStream (order, missing)           Observation --> DecisionMachine
+            |                           |                | segment complete
+            v                           v                v
+    CleanedFrameStream           NoModelRuns -------> Observation --> DecisionMachine
+    (order, missing)        (pins asked of the     (also each second a pinned
+                             exporter)              version is not served)
                                                                         | decision
                                                                         v
                                          DecisionLog <-- DecisionRunner --> exporter
@@ -27,6 +29,7 @@ from .decision_log import DecisionLog
 from .decision_runner import DecisionRunner
 from .frame_stream import CleanedFrameStream
 from .metrics import MonitorMetrics
+from .no_model_runs import NoModelRuns
 from .plots import RatioPoint
 from .policy import Decision, DecisionMachine, Observation
 from .summaries import PeriodSummaries
@@ -76,6 +79,7 @@ class Monitor:
         runner: DecisionRunner,
         metrics: MonitorMetrics,
         summaries: PeriodSummaries,
+        no_model: NoModelRuns,
     ) -> None:
         self.cleaned = cleaned
         self.raw = raw
@@ -86,6 +90,7 @@ class Monitor:
         self.runner = runner
         self.metrics = metrics
         self.summaries = summaries
+        self.no_model = no_model
         self.state = MonitorState()
         self._failures_counted = 0
         runner.on_applied = self._applied
@@ -151,12 +156,16 @@ class Monitor:
         self.metrics.live_version.labels(stream="production").set(state.production_version)
         self.metrics.live_version.labels(stream="canary").set(state.canary_version)
         completed = False
-        for stream in (second.production, second.canary):
+        for name, stream in (("production", second.production), ("canary", second.canary)):
             if stream.measurable:
                 completed |= self.windows.add(
                     stream.version, second.gps, second.raw, stream.cleaned, second.sample_rate, stream.fell_back
                 )
-        if completed:
+            self.no_model.add(name, second.gps, stream, second.written)
+        runs = self.no_model.runs()
+        for name in ("production", "canary"):
+            self.metrics.no_model_seconds.labels(stream=name).set(runs[name].seconds if name in runs else 0)
+        if completed or self.no_model.counting():
             self._evaluate(second.gps + 1)
 
     def _evaluate(self, gps: int) -> None:
@@ -183,7 +192,10 @@ class Monitor:
                 self.summaries.add_point(point)
         if self.runner.busy:
             return
-        decision = self.machine.observe(Observation(gps, state.production_version, state.canary_version, qualities))
+        observation = Observation(
+            gps, state.production_version, state.canary_version, qualities, self.no_model.runs()
+        )
+        decision = self.machine.observe(observation)
         if decision is not None:
             self.runner.submit(decision)
             self._count_attempts()
@@ -205,6 +217,8 @@ class Monitor:
         self.metrics.pending_decisions.set(len(self.runner.pending))
 
     def _applied(self, decision: Decision) -> None:
+        if decision.action != "reject":
+            self.no_model.forget("production")  # a new pin: its no-model seconds start from nothing
         self.machine.applied(decision)
         self.state.decisions.append(decision)
         self.metrics.count_decision(decision.action)

@@ -33,8 +33,19 @@ Rules
   rolled back from. With no such version, unpin production: the cleaner then
   writes the raw strain with the no-model bit until a canary better than raw is
   promoted as a first model.
+- A pinned version the cleaner does not serve (:class:`NoModelRun`: its stream
+  written with the no-model bit and no version, a model that fails to load) for
+  ``sustain_seconds`` of data written after the monitor saw the pin, and over as
+  many seconds of wall time, is a failure: production is replaced as above
+  (rollback, else unpin), a canary is rejected (never promoted; the monitor does
+  not change the canary pin). The sustain time covers the few no-model seconds of
+  a legitimate load (start-up, a new pin); loading takes wall time, hence both.
+  When production and canary, two different versions, are both not served, the
+  cleaner or its backend is at fault, not a version: nothing is decided.
+- Seconds with the no-model bit count for no version: they are not measured,
+  and a canary stream carrying the bit interrupts the canary's promotion streak.
 - A version promoted once is not promoted again by this rule; a version rolled
-  back from (or unpinned) is never promoted again.
+  back from (or unpinned, or rejected) is never promoted again.
 - After a decision is applied, nothing else is decided until the frames show
   the new production version (0 after unpinning), or ``settle_seconds`` of data
   have passed.
@@ -45,9 +56,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from .no_model_runs import NoModelRun
 from .version_windows import VersionQuality
 
-Action = Literal["promote", "rollback", "unpin"]
+Action = Literal["promote", "rollback", "unpin", "reject"]
 NO_PRODUCTION = 0
 """The version of an unpinned production (what the cleaned frames say: no model)."""
 
@@ -68,19 +80,22 @@ class Policy:
 
 @dataclass(frozen=True)
 class Observation:
-    """What the monitor knows at ``gps``: the live versions (0: none) and figures per version."""
+    """What the monitor knows at ``gps``: the live versions (0: none), figures per version, and the
+    streams whose latest second carried the no-model bit (``"production"``, ``"canary"``)."""
 
     gps: int
     production_version: int
     canary_version: int
     qualities: dict[int, VersionQuality]
+    no_model: dict[str, NoModelRun] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class Decision:
     """Set production to ``version`` (0: unpin; ``action`` says why); ``previous`` is production before.
 
-    ``figures`` holds :meth:`VersionQuality.figures` of the versions concerned, by version.
+    A ``reject`` changes no pin: ``version`` is the canary never to be promoted. ``figures`` holds
+    :meth:`VersionQuality.figures` (or :meth:`NoModelRun.figures`) of the versions concerned, by version.
     """
 
     action: Action
@@ -96,7 +111,7 @@ class Decision:
 
     @property
     def label(self) -> str:
-        """``promote 3``, ``rollback 1`` or ``unpin``."""
+        """``promote 3``, ``rollback 1``, ``unpin`` or ``reject 4``."""
         return "unpin" if self.action == "unpin" else f"{self.action} {self.version}"
 
 
@@ -120,6 +135,9 @@ class DecisionMachine:
                 self._remember(quality.version, quality.end_gps, self.worse_than_raw(quality) is None)
         if self._still_settling(observation):
             return None
+        not_served = self._not_served(observation)
+        if not_served is not None:
+            return not_served
         production = self._trusted(observation, observation.production_version)
         rollback = self._rollback(observation, production)
         if rollback is not None:
@@ -141,6 +159,10 @@ class DecisionMachine:
         for key, figures in decision.figures.items():
             if "better_than_raw" in figures and "end_gps" in figures:
                 self._remember(int(key), int(figures["end_gps"]), bool(figures["better_than_raw"]))
+        if decision.action == "reject":
+            self.bad.add(decision.version)
+            self._promote_since.clear()
+            return  # no pin changed: nothing to settle
         if decision.action == "promote":
             self.promoted.add(decision.version)
         else:
@@ -155,6 +177,8 @@ class DecisionMachine:
             self.promoted.add(decision.version)
         elif decision.action == "rollback":
             self.bad.add(decision.version)  # the rollback target is unusable; another may be tried
+        elif decision.action == "reject":
+            self.bad.add(decision.version)
         else:
             self.bad.add(decision.previous)  # unpinning refused: a better canary is the way out
         self._promote_since.clear()
@@ -202,12 +226,46 @@ class DecisionMachine:
             return None
         reason = f"production {production.version} not better than raw since GPS {since}: {problem}"
         figures = {str(production.version): production.figures()}
-        target = self.rollback_target(production.version, observation.gps)
+        return self._replace_production(production.version, observation, reason, figures)
+
+    def _not_served(self, observation: Observation) -> Decision | None:
+        """Replace a production, or reject a canary, that the cleaner has not served for ``sustain_seconds``."""
+        runs = {
+            stream: run for stream, run in observation.no_model.items()
+            if run.version != NO_PRODUCTION and run.version not in self.bad
+        }
+        production, canary = runs.get("production"), runs.get("canary")
+        if production is not None and canary is not None and production.version != canary.version:
+            return None  # two versions failing at once: the cleaner or its backend, not a version
+        gps = observation.gps
+        if production is not None and self._sustained(production):
+            reason = f"production version {production.version} not served: {_describe(production)}"
+            figures = {str(production.version): production.figures("production", gps)}
+            return self._replace_production(production.version, observation, reason, figures)
+        if canary is not None and self._sustained(canary) and production is None:
+            return Decision(
+                action="reject",
+                version=canary.version,
+                previous=observation.production_version,
+                gps=gps,
+                reason=f"canary version {canary.version} not served: {_describe(canary)}; never to be promoted",
+                figures={str(canary.version): canary.figures("canary", gps)},
+            )
+        return None
+
+    def _sustained(self, run: NoModelRun) -> bool:
+        return run.seconds >= self.policy.sustain_seconds and run.wall_seconds >= self.policy.sustain_seconds
+
+    def _replace_production(
+        self, previous: int, observation: Observation, reason: str, figures: dict[str, dict]
+    ) -> Decision:
+        """Roll production ``previous`` back to the newest earlier version good within the memory, else unpin."""
+        target = self.rollback_target(previous, observation.gps)
         if target is None:
             return Decision(
                 action="unpin",
                 version=NO_PRODUCTION,
-                previous=production.version,
+                previous=previous,
                 gps=observation.gps,
                 reason=f"{reason}; no earlier version measured better than raw in the last "
                 f"{self.policy.rollback_memory_seconds} s: raw strain until a better canary",
@@ -219,7 +277,7 @@ class DecisionMachine:
         return Decision(
             action="rollback",
             version=target,
-            previous=production.version,
+            previous=previous,
             gps=observation.gps,
             reason=f"{reason}; version {target} was better than raw up to GPS {self.last_good[target]}",
             figures=figures,
@@ -231,7 +289,8 @@ class DecisionMachine:
             self._promote_since.clear()
             return None
         canary = self._trusted(observation, candidate)
-        if canary is None or (observation.production_version != NO_PRODUCTION and production is None):
+        interrupted = "canary" in observation.no_model  # its window is older than this second: not judged good
+        if canary is None or interrupted or (observation.production_version != NO_PRODUCTION and production is None):
             self._promote_since.pop(candidate, None)
             return None
         reason = self._why_promote(canary, production)
@@ -272,3 +331,7 @@ class DecisionMachine:
                 f"x production's {production.band_ratio:.4f}"
             )
         return None
+
+
+def _describe(run: NoModelRun) -> str:
+    return f"{run.seconds} s of no-model seconds since GPS {run.since} (written over {run.wall_seconds:.0f} s)"

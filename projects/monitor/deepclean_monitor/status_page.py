@@ -44,7 +44,8 @@ def write_status_page(path: Path, snapshot: StatusSnapshot, refresh_seconds: int
         for v, q in sorted(snapshot.qualities.items())
     ) or '<tr><td colspan="9">no complete window yet</td></tr>'
     decisions = "\n".join(
-        f"<li><b>{escape(d.label)}</b> (from {d.previous}) at GPS {d.gps}: {escape(d.reason)}</li>"
+        f"<li><b>{escape(d.label)}</b> ({'canary; production' if d.action == 'reject' else 'from'} {d.previous})"
+        f" at GPS {d.gps}: {escape(d.reason)}</li>"
         for d in reversed(snapshot.decisions[-10:])
     ) or "<li>none yet</li>"
     pending = "".join(

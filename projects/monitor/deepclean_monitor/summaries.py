@@ -3,7 +3,7 @@
 One row per (period, version): the span, the seconds of data, the band ratio
 (mean, min, max over the evaluations of the period), the worst out-of-band
 bin's ratio, and the period's promotions, rollbacks (unpinning production
-counts as one) and missing frames. Rows are
+counts as one; rejecting a canary, in neither) and missing frames. Rows are
 appended to a resizable compound dataset ``summaries``. When the monitor stops
 mid-period it writes the part it saw (``period_end`` says where it stopped);
 after a restart the rest of that period gets a row of its own.
@@ -56,7 +56,7 @@ class PeriodSummaries:
         self._roll_to(gps)
         if action == "promote":
             self.promotions += 1
-        else:
+        elif action != "reject":  # a rejected canary changes no pin
             self.rollbacks += 1
 
     def add_missing(self, gps: int, count: int = 1) -> None:

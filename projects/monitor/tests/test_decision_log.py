@@ -112,6 +112,19 @@ def test_torn_last_line_is_skipped(tmp_path):
     assert log.replay().pending == [PROMOTE]
 
 
+def test_record_after_a_torn_line_is_kept(tmp_path):
+    """Regression: a monitor killed mid-write left a line without its newline; the restarted monitor's next record
+    (the decision applied at last) was appended to it and lost with it, so the next restart found the decision
+    pending and applied it again, over any decision taken since."""
+    log = DecisionLog(tmp_path / "decisions.jsonl")
+    log.decided(PROMOTE)
+    with open(log.path, "a") as f:
+        f.write('{"event": "applied", "id": "promote-2')
+    restarted = DecisionLog(tmp_path / "decisions.jsonl")
+    restarted.applied(PROMOTE, "production already 2")
+    assert restarted.replay().applied == [PROMOTE] and restarted.replay().pending == []
+
+
 def test_decision_logged_before_the_exporter_is_called(tmp_path):
     """The decided record is on disk even when the exporter cannot be reached at all."""
     clock, applied = Clock(), []

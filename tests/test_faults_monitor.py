@@ -1,0 +1,155 @@
+"""Faults of the monitor: kill -9 between a decision logged and the decision applied.
+
+The monitor logs a decision (fsynced) before it calls the exporter, and logs it
+applied after the call. A kill in between must neither lose the decision nor
+apply it twice: the restarted monitor replays its log, finds the decision
+pending, reads the exporter's pin and makes the call only if it has not gone
+through. The kill lands exactly there: ``$DEEPCLEAN_MONITOR_PAUSE_AT`` makes the
+monitor's decision runner pause at that point (``call``: before calling the
+exporter; ``applied``: after the call, before logging it applied) and log that
+it does, and the test kills it then.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+from pathlib import Path
+
+import numpy as np
+import pytest
+import requests
+from conftest import (
+    STRAIN,
+    TOKEN,
+    free_port,
+    program,
+    record_fault,
+    start,
+    start_exporter,
+    stop,
+    synthetic_seconds,
+    wait_for,
+    write_config,
+    write_second,
+)
+from deepclean.frames import write_frame
+
+START = 1400000000
+MONITOR = {  # short windows: the promotion of canary 2 is decided about 20 s of data after START
+    "segment_seconds": 4,
+    "window_seconds": 12,
+    "min_seconds": 12,
+    "sustain_seconds": 8,
+    "settle_seconds": 8,
+    "retry_initial_seconds": 0.2,
+    "retry_max_seconds": 1.0,
+    "start_gps": START,
+    "frame_timeout": 2.0,
+    "poll_interval": 0.1,
+    "report_interval": 2.0,  # the metrics textfile says how far the monitor has read
+    "period_seconds": 16,
+    "metrics_port": 0,
+    "out_of_band_range": [10.0, 1500.0],
+}
+
+
+def _write_cleaned(data: Path, cleaned: Path, gps: int, second: dict, production: int) -> None:
+    """The raw frames of ``gps`` and a cleaned frame: version 1 removes half the 60 Hz line, version 2 90 %;
+    ``production`` is the version on the production stream, the canary stream has version 2."""
+    write_second(data, gps, second)
+    strain = second["strain"][STRAIN]
+    line = 1e-21 * np.sin(2 * np.pi * 60.0 * (gps + np.arange(strain.size) / strain.size))
+    removed = {1: 0.5, 2: 0.9}
+    write_frame(
+        cleaned / f"H-H1_DEEPCLEAN-{gps}-1.gwf",
+        {
+            "H1:GDS-CALIB_STRAIN_DEEPCLEAN_PRODUCTION": strain - removed[production] * line,
+            "H1:GDS-CALIB_STRAIN_DEEPCLEAN_CANARY": strain - removed[2] * line,
+            "H1:DEEPCLEAN-PRODUCTION_VERSION": np.full(16, production, dtype=np.int32),
+            "H1:DEEPCLEAN-CANARY_VERSION": np.full(16, 2, dtype=np.int32),
+            "H1:DEEPCLEAN-DQ": np.full(16, 1 | 1 << 8, dtype=np.int32),
+        },
+        t0=gps,
+    )
+
+
+def _events(decisions: Path) -> list[dict]:
+    return [json.loads(line) for line in decisions.read_text().splitlines()] if decisions.exists() else []
+
+
+def _last_gps(reports: Path) -> int:
+    """The last GPS the monitor read, from its metrics textfile (0 before the first report)."""
+    textfile = reports / "monitor.prom"
+    text = textfile.read_text() if textfile.exists() else ""
+    match = re.search(r"^deepclean_monitor_last_gps (\S+)$", text, re.MULTILINE)
+    return int(float(match.group(1))) if match else 0
+
+
+@pytest.mark.parametrize("point", ["call", "applied"])
+def test_monitor_killed_between_deciding_and_applying_applies_once(tmp_path, model_repository, point):
+    """kill -9 of the monitor after its promotion of canary 2 is logged, before the exporter is called (``call``)
+    or after the call, before it is logged applied (``applied``): the restarted monitor carries the promotion out
+    once (one PUT at the exporter, one ``applied`` in the log) and decides nothing else."""
+    port = free_port()
+    config = write_config(tmp_path, port, monitor=MONITOR)
+    shutil.copytree(model_repository, tmp_path / "run" / "model-repo")
+    server = start_exporter(tmp_path, port, config)
+    run = tmp_path / "run"
+    data, cleaned, reports = run / "data", run / "cleaned", run / "reports"
+    decisions = run / "monitor" / "decisions.jsonl"
+    cleaned.mkdir(parents=True)
+    seconds = synthetic_seconds(START, 64)
+    for gps in range(START, START + 40):
+        _write_cleaned(data, cleaned, gps, seconds[gps], production=1)
+    command = [program("monitor", "deepclean-monitor"), "--config", config, "--profile", "faults"]
+    token = {"DEEPCLEAN_EXPORTER_TOKEN": TOKEN}
+    first_log, second_log = tmp_path / "monitor-1.log", tmp_path / "monitor-2.log"
+    first = start(command, first_log, env={**token, "DEEPCLEAN_MONITOR_PAUSE_AT": point})
+    second = None
+    try:
+        wait_for(
+            lambda: first.poll() is None and f"before {point}" in first_log.read_text(),
+            120,
+            f"the monitor to pause before {point}",
+        )
+        os.killpg(first.pid, signal.SIGKILL)
+        first.wait(timeout=10)
+        at_kill = [e["event"] for e in _events(decisions)]
+        production_at_kill = requests.get(f"{server.url}/production", timeout=5).json()["version"]
+
+        second = start(command, second_log, env=token)
+        wait_for(
+            lambda: any(e["event"] == "applied" for e in _events(decisions)), 60, "the pending decision applied"
+        )
+        for gps in range(START + 40, START + 64):  # the cleaner now serves version 2 on both streams
+            _write_cleaned(data, cleaned, gps, seconds[gps], production=2)
+        wait_for(lambda: _last_gps(reports) >= START + 63, 60, "the restarted monitor to read every frame")
+        code = stop(second)
+        events = _events(decisions)
+        pins = json.loads((run / "model-repo" / "deepclean" / "pins.json").read_text())
+    finally:
+        for process in (first, second):
+            if process is not None and process.poll() is None:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(timeout=10)
+        stop(server.process)
+    exporter_log = server.log.read_text()
+    puts = exporter_log.count("production is now version 2")
+    decided = [e for e in events if e["event"] == "decided"]
+    applied = [e for e in events if e["event"] == "applied"]
+    ok = len(decided) == 1 and len(applied) == 1 and puts == 1 and pins["history"] == [1, 2]
+    record_fault(f"services: kill -9 of the monitor before {point}", ok)
+    assert at_kill == ["decided"], at_kill  # killed between the two records
+    assert production_at_kill == (1 if point == "call" else 2)
+    assert code == 0, second_log.read_text()[-3000:]
+    assert [(d["action"], d["version"], d["previous"]) for d in decided] == [("promote", 2, 1)], events
+    assert [a["id"] for a in applied] == [decided[0]["id"]]
+    assert applied[0]["detail"] == ("production 1 -> 2" if point == "call" else "production already 2")
+    assert "was not carried out before the last stop; retrying" in second_log.read_text()
+    assert puts == 1, exporter_log[-3000:]
+    assert pins["production"] == 2 and pins["history"] == [1, 2], pins
+
