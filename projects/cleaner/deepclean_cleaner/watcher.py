@@ -96,7 +96,15 @@ class ModelWatcher:
 
     def _load(self, version: int) -> LoadedModel | None:
         if version in self._loaded:
-            return self._loaded[version]
+            cached = self._loaded[version]
+            try:  # moving to another slot: a server (Triton) may reload the files, so they must still match
+                verify_files(self.model.version_dir(version), cached.metadata)
+                return cached
+            except (IntegrityError, VersionNotFoundError) as exc:
+                del self._loaded[version]
+                self._failed[version] = time.monotonic()
+                log.error("cannot use model version %d any more: %s", version, exc)
+                return None
         failed_at = self._failed.get(version)
         if failed_at is not None and time.monotonic() - failed_at < self.retry_interval:
             return None

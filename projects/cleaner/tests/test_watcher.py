@@ -136,3 +136,29 @@ def test_a_version_whose_file_no_longer_matches_its_checksum_is_refused(
         "production": 4
     }
     assert "model.onnx of version 5 is damaged" in caplog.text
+
+
+def test_a_loaded_canary_damaged_on_disk_is_not_promoted_into_production(
+    repository, tmp_path, caplog
+):
+    """Files are checked again when a loaded version moves to another slot (a server may reload them)."""
+    root = copy_repository(repository, tmp_path)
+    for version, seed in ((4, 4), (5, 5)):
+        export_model(root / "deepclean" / str(version), seed=seed)
+        _record_checksums(root / "deepclean" / str(version))
+    watcher = watcher_for(root)
+    set_pins(root / "deepclean", 4, 5)
+    watcher.poll()
+    assert {s: m.version for s, m in watcher.take_changes().items()} == {
+        "production": 4,
+        "canary": 5,
+    }
+    onnx = root / "deepclean" / "5" / "model.onnx"
+    data = bytearray(onnx.read_bytes())
+    data[-200] ^= 0x01
+    onnx.write_bytes(bytes(data))
+    set_pins(root / "deepclean", 5, 5)
+    watcher.poll()
+    assert "production" not in watcher.take_changes()
+    assert "cannot use model version 5 any more" in caplog.text
+    assert "model.onnx of version 5 is damaged" in caplog.text

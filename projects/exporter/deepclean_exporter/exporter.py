@@ -39,6 +39,7 @@ from deepclean.model_repository import (
     write_config,
 )
 from deepclean.model_repository.staging import PRUNED_PREFIX
+from deepclean.model_repository.writing import last_good_is_stale
 
 from . import onnx_export, tensorrt_build
 from .errors import NotFound, Unavailable
@@ -242,6 +243,8 @@ class Exporter:
         found = []
         try:
             self.pins()
+            if self.model.pins_path.exists() and last_good_is_stale(self.model):
+                found.append("pins.json.last-good is stale: its last update failed (a damaged pins.json could not be restored)")
         except PinsError as exc:
             found.append(f"pins.json: {exc}")
         if self.model.versions() and not found:

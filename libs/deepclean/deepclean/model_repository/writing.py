@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -14,14 +15,27 @@ LAST_GOOD_SUFFIX = ".last-good"
 """``pins.json.last-good``: a copy of the last pins written, from which a damaged pins.json is restored."""
 DAMAGED_SUFFIX = ".damaged"
 
+log = logging.getLogger(__name__)
+
 
 def _last_good_path(model: Model) -> Path:
     return model.pins_path.with_name(model.pins_path.name + LAST_GOOD_SUFFIX)
 
 
 def _store(model: Model, pins: Pins) -> None:
-    write_pins(model.pins_path, pins)
-    write_pins(_last_good_path(model), pins)
+    write_pins(model.pins_path, pins)  # the commit point: once it is replaced, the change has happened
+    try:
+        write_pins(_last_good_path(model), pins)
+    except OSError as exc:  # only the repair copy is stale: the change stands and must be reported as made
+        log.error("pins changed, but their repair copy %s could not be updated: %s", _last_good_path(model), exc)
+
+
+def last_good_is_stale(model: Model) -> bool:
+    """Whether the repair copy differs from a readable pins.json (its last update failed)."""
+    try:
+        return read_pins(_last_good_path(model)) != read_pins(model.pins_path)
+    except PinsError:
+        return True
 
 
 def update_pins(model: Model, change: Callable[[Pins], Pins]) -> Pins:
