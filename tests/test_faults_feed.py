@@ -427,12 +427,6 @@ def test_feed_gps_an_hour_off_the_wall_clock_is_cleaned_as_it_arrives(tmp_path, 
     _verdict(f"GPS {skew:+d} s off the wall clock", checks, counts, context)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: PendingFrameFile.arrival() dates a frame's arrival from its modification time against this "
-    "host's clock; a file stamped by a clock an hour behind (a file server's) 'arrived' an hour ago, so its "
-    "witness is not waited for at all (raw, input-gap bit) and the logged latency is ~3600 s",
-)
 def test_frames_stamped_by_a_clock_an_hour_behind_are_cleaned_as_they_arrive(tmp_path, model_repository):
     """Frames whose modification times are an hour behind this host's clock (written through a file server
     whose clock is off) are treated like any live frame: witnesses 0.1 s after their strain are waited for,

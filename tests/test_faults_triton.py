@@ -385,13 +385,6 @@ def test_production_version_unloaded_by_triton_is_raw_with_the_no_model_bit_then
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: TritonPredictor.predict treats a per-version error ('version 1 is not at ready state') as a "
-    "server failure: TritonConnection.failed() closes the gRPC client shared by both slots (the canary's call "
-    "in flight ends 'Channel closed!') and fails every call for retry_interval, so the canary, whose version "
-    "is served, is written raw for the whole outage",
-)
 def test_canary_keeps_cleaning_while_triton_has_unloaded_production_version(unload_run):
     """The canary's version 2 stays loaded while production's version 1 is unloaded: every canary second
     then is cleaned (exactly its cleaned bit), and the canary logs no inference failure."""

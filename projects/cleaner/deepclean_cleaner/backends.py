@@ -176,6 +176,16 @@ class TritonConnection:
         )
 
 
+_VERSION_ERRORS = ("not at ready state", "unknown model", "not found")
+"""Words of an error about one version (the server answered): the other slot's version is unaffected."""
+
+
+def is_version_error(exc: Exception) -> bool:
+    """Whether ``exc`` says the server does not serve this version, rather than that the server failed."""
+    text = str(exc).lower()
+    return any(words in text for words in _VERSION_ERRORS)
+
+
 @dataclass
 class TritonPredictor:
     """Runs one version of a model on a Triton server."""
@@ -183,10 +193,15 @@ class TritonPredictor:
     connection: TritonConnection
     model_name: str
     version: int
+    _down_until: float = field(default=0.0, init=False, repr=False)
 
     def predict(self, witness: np.ndarray) -> np.ndarray:
         import tritonclient.grpc as grpcclient
 
+        if time.monotonic() < self._down_until:
+            raise BackendUnavailableError(
+                f"Triton at {self.connection.url} does not serve version {self.version} (retrying in a moment)"
+            )
         client = self.connection.client()
         witness = np.ascontiguousarray(witness, dtype=np.float32)
         request = grpcclient.InferInput(INPUT_NAME, list(witness.shape), "FP32")
@@ -200,6 +215,12 @@ class TritonPredictor:
                 client_timeout=self.connection.timeout,
             )
         except Exception as exc:  # InferenceServerException and gRPC errors
+            if is_version_error(exc):
+                # Only this version is away (unloaded): the channel, shared with the other slot, stays open.
+                self._down_until = time.monotonic() + self.connection.retry_interval
+                raise BackendUnavailableError(
+                    f"Triton at {self.connection.url} does not serve version {self.version}: {exc}"
+                ) from exc
             raise self.connection.failed(exc) from exc
         return result.as_numpy(OUTPUT_NAME)
 

@@ -137,6 +137,7 @@ class FrameFollower:
         self._prefix, self._suffix = f"{site}-{ifo}_{tag}-", f"-{duration}.gwf"
         self._queue: deque[Frame | Gap] = deque()
         self._consecutive_drops = 0
+        self._last_arrival: float | None = None  # frames arrive in order: an earlier stamp is a skewed clock
         self._last_scan = -float("inf")
         if consumed is None:
             consumed = ConsumedFrames(
@@ -197,7 +198,12 @@ class FrameFollower:
                 self._consecutive_drops = 0
                 self.position = position + self.duration
                 self.consumed.remember(name.gps, pending.path, pending.signature)
-                return Frame(name.gps, self.duration, pending.path, data, pending.arrival())
+                arrival = pending.arrival()
+                if self._last_arrival is not None and arrival < self._last_arrival:
+                    # Before the frame before it: the writer's clock is off, so its stamp says nothing.
+                    arrival = pending.first_seen
+                self._last_arrival = arrival
+                return Frame(name.gps, self.duration, pending.path, data, arrival)
             # A file that appeared late gets the full timeout to become readable.
             since = max(waiting_since, pending.first_seen) if pending.seen else waiting_since
             if self.clock() - since >= self.timeout and self._time_out(pending, position):

@@ -48,6 +48,7 @@ class PendingFrameFile:
         self.first_seen = 0.0  # when it was first seen, on the clock
         self.error = ""  # why the last read failed
         self.mtime = 0.0  # of the file when it was read
+        self.absent_at: float | None = None  # the last poll that found no file, on the clock
         self._signature: Signature | None = None
         self._stable_since = 0.0
         self._failed_signature: Signature | None = None
@@ -59,6 +60,8 @@ class PendingFrameFile:
         try:
             stat = os.stat(self.path)
         except FileNotFoundError:
+            if not self.seen:
+                self.absent_at = self.clock()
             return None
         now = self.clock()
         if not self.seen:
@@ -98,5 +101,13 @@ class PendingFrameFile:
         return self._signature
 
     def arrival(self) -> float:
-        """When the file landed, on the monotonic clock, from its modification time."""
-        return self.clock() - max(0.0, time.time() - self.mtime)
+        """When the file landed, on the monotonic clock.
+
+        From its modification time, but never before the last poll that found no
+        file nor after the first that found it: a writer whose clock is off
+        (a file server an hour behind) must not make a frame look long arrived.
+        """
+        estimate = self.clock() - max(0.0, time.time() - self.mtime)
+        if self.absent_at is not None:
+            estimate = max(estimate, self.absent_at)
+        return min(estimate, self.first_seen) if self.seen else estimate
