@@ -295,12 +295,6 @@ def test_each_replayed_second_is_logged_and_counted_once_per_stream(backwards):
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="not reported: a frame arriving for a second the cleaner never read (declared dropped, or before its "
-    "first second) is ignored without a word (docs/interfaces.md: 'not read either, and not reported by this "
-    "check'); the feed going backwards over such seconds leaves no trace in the log or the metrics",
-)
 def test_never_seen_earlier_seconds_are_logged_once_each(backwards):
     """Each earlier second the cleaner never read that turns up after the feed moved on (the dropped span's,
     those before the first) is named once in the log: the feed went backwards."""

@@ -179,3 +179,27 @@ def test_the_joined_follower_reports_a_witness_duplicate_once(tmp_path):
         if pair.gps == GPS:
             write(witness_dir, GPS, value=7.0, name=f"{SITE}-{IFO}_lldetchar-0{GPS}-1.gwf", tag="lldetchar")
     assert [(e.gps, e.change) for e in reported] == [(GPS, "duplicate")]
+
+
+def test_a_frame_for_a_second_passed_unread_is_reported_once_and_history_is_not(tmp_path):
+    """The feed goes back: a file appearing for a second behind the newest read, never read, is "passed";
+    files there at the first check (history) and files ahead of the stream are not reported."""
+    reported: list[ReplacedFrame] = []
+    consumed = ConsumedFrames(tmp_path, SITE, IFO, TAG, on_replaced=reported.append, report_passed=True)
+    write(tmp_path, GPS - 5)  # history, never read
+    for gps in (GPS, GPS + 1, GPS + 3):  # GPS + 2 was dropped
+        read(consumed, write(tmp_path, gps), gps)
+    write(tmp_path, GPS + 4)  # ahead: not passed yet
+    assert consumed.check() == []
+    late = write(tmp_path, GPS + 2)
+    earlier = write(tmp_path, GPS - 2)
+    events = consumed.check()
+    assert events == [ReplacedFrame(GPS - 2, earlier, None, "passed"), ReplacedFrame(GPS + 2, late, None, "passed")]
+    assert consumed.check() == [] and len(reported) == 2
+    assert str(events[1]) == f"{late} arrived after the stream had passed GPS {GPS + 2}; not read"
+    quiet = ConsumedFrames(tmp_path / "q", SITE, IFO, TAG, on_replaced=reported.append)
+    (tmp_path / "q").mkdir()
+    read(quiet, write(tmp_path / "q", GPS + 3), GPS + 3)
+    quiet.check()
+    write(tmp_path / "q", GPS + 1)
+    assert quiet.check() == []  # not asked to report passed seconds

@@ -16,6 +16,9 @@ except on the input counter, where it is ``strain`` or ``witness``.
 - ``deepclean_cleaner_input_frames_replaced_total{stream}``: GPS seconds of the
   ``strain`` or ``witness`` input whose frame was rewritten, or got a second
   file, after the cleaner had read it (the first read is kept; once per second).
+- ``deepclean_cleaner_input_frames_after_passed_total{stream}``: strain frames
+  that arrived for a second the cleaner had passed unread (declared dropped, or
+  before its first second: the feed went back); not read, once per second.
 """
 
 from __future__ import annotations
@@ -59,6 +62,11 @@ class CleanerMetrics:
             "Input seconds whose frame was rewritten or duplicated after it was read (first read kept)",
             ["stream"], registry=r,
         )
+        self.input_frames_passed = Counter(
+            "deepclean_cleaner_input_frames_after_passed",
+            "Input frames that arrived for a second the stream had passed unread (the feed went back)",
+            ["stream"], registry=r,
+        )
 
     def record_safety(self, stream: str, decision: SafetyDecision) -> None:
         """Count and show what the gate decided for one second of ``stream``."""
@@ -71,9 +79,10 @@ class CleanerMetrics:
             self.worst_bin.labels(stream=stream).set(decision.worst_bin)
             self.worst_bin_frequency.labels(stream=stream).set(decision.worst_bin_frequency)
 
-    def record_input_replaced(self, stream: str) -> None:
-        """Count one second of the ``strain`` or ``witness`` input whose frame was replaced after it was read."""
-        self.input_frames_replaced.labels(stream=stream).inc()
+    def record_input_replaced(self, stream: str, passed: bool = False) -> None:
+        """Count one second of the ``strain`` or ``witness`` input whose frame was replaced after it was read
+        (``passed``: whose frame arrived after the stream had passed it unread)."""
+        (self.input_frames_passed if passed else self.input_frames_replaced).labels(stream=stream).inc()
 
     def serve(self, port: int, address: str = "127.0.0.1") -> Callable[[], None]:
         """Serve ``/metrics`` on ``address:port`` from a daemon thread; returns the function that stops it."""

@@ -142,18 +142,20 @@ class InputSource:
                 tag,
                 on_replaced=partial(self._replaced, stream),
                 window=self.replaced_window,
+                # a witness arriving after its second was passed was already logged as late
+                report_passed=stream == "strain",
             )
         return self._consumed[stream]
 
     def _replaced(self, stream: str, event: ReplacedFrame) -> None:
-        log.warning(
-            "GPS %d: %s frame %s; keeping the frame read first (not cleaned again)",
-            event.gps,
-            stream,
-            event,
+        outcome = (
+            "the feed went back: not cleaned"
+            if event.change == "passed"
+            else "keeping the frame read first (not cleaned again)"
         )
+        log.warning("GPS %d: %s frame %s; %s", event.gps, stream, event, outcome)
         if self.metrics is not None:
-            self.metrics.record_input_replaced(stream)
+            self.metrics.record_input_replaced(stream, passed=event.change == "passed")
 
     def _second(self, pair: FramePair) -> InputSecond:
         frame = pair.strain

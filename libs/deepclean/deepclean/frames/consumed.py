@@ -14,6 +14,11 @@ reported once per second, so that the consumer can log and count it::
 Only the last ``window`` seconds read are remembered, so memory stays bounded
 and a file rewritten longer after it was read goes unnoticed. A file read and
 then deleted (a live directory pruned of old frames) is not a change.
+
+With ``report_passed``, a file that appears for a second the follower had
+already passed without reading it (declared dropped, or before the first
+second read: the feed went backwards) is reported once too, as ``"passed"``;
+files already there at the first check (history) are not.
 """
 
 from __future__ import annotations
@@ -48,15 +53,18 @@ class ReplacedFrame:
         The file the second was read from.
     change
         ``"rewritten"``: ``read`` changed after it was read (``path == read``);
-        ``"duplicate"``: ``path`` is another file for the same second.
+        ``"duplicate"``: ``path`` is another file for the same second;
+        ``"passed"``: ``path`` appeared after the stream had passed its second unread (``read`` is None).
     """
 
     gps: int
     path: Path
-    read: Path
-    change: Literal["rewritten", "duplicate"]
+    read: Path | None
+    change: Literal["rewritten", "duplicate", "passed"]
 
     def __str__(self) -> str:
+        if self.change == "passed":
+            return f"{self.path} arrived after the stream had passed GPS {self.gps}; not read"
         if self.change == "rewritten":
             return f"{self.path} was rewritten after it was read"
         return f"{self.path} is a second file for GPS {self.gps}, already read from {self.read.name}"
@@ -81,6 +89,8 @@ class ConsumedFrames:
         Seconds before the newest second read that are still remembered.
     check_interval
         Seconds between two checks by :meth:`poll`.
+    report_passed
+        Also report files for seconds passed unread (see the module docstring).
     clock
         Monotonic clock (injectable for tests).
     """
@@ -96,6 +106,7 @@ class ConsumedFrames:
         on_replaced: Callable[[ReplacedFrame], None] | None = None,
         window: int = 300,
         check_interval: float = 1.0,
+        report_passed: bool = False,
         clock: Clock = time.monotonic,
     ) -> None:
         if window < 1 or check_interval < 0:
@@ -108,6 +119,8 @@ class ConsumedFrames:
         self._read: dict[int, tuple[Path, Signature]] = {}
         self._reported: set[int] = set()
         self._last_check = -float("inf")
+        self.report_passed = report_passed
+        self._listed: set[int] | None = None  # seconds seen in a listing (None: not listed yet)
 
     def __len__(self) -> int:
         """Seconds remembered (at most ``window + 1``)."""
@@ -122,6 +135,8 @@ class ConsumedFrames:
         if min(self._read) < oldest:
             self._read = {g: read for g, read in self._read.items() if g >= oldest}
             self._reported = {g for g in self._reported if g >= oldest}
+            if self._listed is not None:
+                self._listed = {g for g in self._listed if g >= oldest}
 
     def poll(self) -> list[ReplacedFrame]:
         """:meth:`check` if ``check_interval`` has passed since the last check, else nothing."""
@@ -135,25 +150,30 @@ class ConsumedFrames:
         if not self._read:
             return []
         found = []
+        first_listing = self._listed is None
+        listed = set() if first_listing else self._listed
         try:
             with os.scandir(self.directory) as entries:
                 for entry in entries:
-                    event = self._compare(entry)
+                    event = self._compare(entry, listed, first_listing)
                     if event is not None:
                         self._reported.add(event.gps)
                         found.append(event)
         except FileNotFoundError:
             return []
+        self._listed = listed
         found.sort(key=lambda event: event.gps)
         for event in found:
             self.on_replaced(event)
         return found
 
-    def _compare(self, entry: os.DirEntry) -> ReplacedFrame | None:
+    def _compare(self, entry: os.DirEntry, listed: set[int], first_listing: bool) -> ReplacedFrame | None:
         parsed = gps_in_name(entry.name, self._prefix, self._suffix)
-        if parsed is None or parsed[0] not in self._read or parsed[0] in self._reported:
+        if parsed is None or parsed[0] in self._reported:
             return None
         gps = parsed[0]
+        if gps not in self._read:
+            return self._passed(gps, entry, listed, first_listing) if self.report_passed else None
         read, signature = self._read[gps]
         path = self.directory / entry.name
         if entry.name != read.name:
@@ -164,3 +184,13 @@ class ConsumedFrames:
         except FileNotFoundError:
             return None  # deleted since it was listed: gone, not changed
         return ReplacedFrame(gps, path, read, "rewritten")
+
+    def _passed(self, gps: int, entry: os.DirEntry, listed: set[int], first_listing: bool) -> ReplacedFrame | None:
+        """A file for a second behind the newest read, never read and not there before: the feed went back."""
+        newest = max(self._read)
+        if gps < newest - self.window or gps in listed:
+            return None
+        listed.add(gps)  # also while ahead of the stream: a file listed before it was passed is not news
+        if first_listing or gps >= newest:
+            return None  # history (there before anything was read), or not passed yet
+        return ReplacedFrame(gps, self.directory / entry.name, None, "passed")
