@@ -35,11 +35,15 @@ def _complete(model_dir, version: int) -> bool:
 
 
 def test_abusive_requests_are_refused_and_change_nothing(exporter, tmp_path):
-    """Traversal, symlink escape, wrong types, oversized body, bad token, unknown version: 4xx, nothing changed."""
+    """Traversal, symlink escapes, wrong types, deep nesting, huge numbers, long names, oversized body, bad token,
+    unknown version: 4xx with a JSON error naming no server path, nothing changed."""
     outside = tmp_path / "outside"
     write_training_dir(outside, "stolen")
     (exporter.training_root / "escape").symlink_to(outside / "stolen")
     root = exporter.training_root
+    linked = write_training_dir(root, "linked-weights")  # its weights.pt a link to a file outside
+    (linked / "weights.pt").unlink()
+    (linked / "weights.pt").symlink_to(outside / "stolen" / "weights.pt")
     calls = {
         "path traversal": ("post", "/export", {"training_dir": str(root / ".." / "outside" / "stolen")}, auth(), 400),
         "symlink escape": ("post", "/export", {"training_dir": str(root / "escape")}, auth(), 400),
@@ -54,14 +58,25 @@ def test_abusive_requests_are_refused_and_change_nothing(exporter, tmp_path):
         "wrong token": ("put", "/production", {"version": 1}, {"Authorization": "Bearer nope"}, 401),
         "unknown version": ("put", "/production", {"version": 99}, auth(), 404),
         "unknown training directory": ("post", "/export", {"training_dir": str(root / "nothing")}, auth(), 404),
+        "file linked from outside": ("post", "/export", {"training_dir": str(linked)}, auth(), 422),
+        # raw bodies (bytes): what a JSON encoder would not produce
+        "JSON nested 1900 deep": ("post", "/export", b"[" * 1900 + b"]" * 1900, auth(), 400),
+        "version of 4000 digits": ("put", "/production", b'{"version": 1' + b"0" * 4000 + b"}", auth(), 400),
+        "version beyond 2^31": ("put", "/canary", {"version": 2**31}, auth(), 400),
+        "path component of 300 characters": ("post", "/export", {"training_dir": str(root / ("y" * 300))}, auth(), 400),
     }
     answers = {}
     for fault, (method, path, body, headers, _) in calls.items():
-        response = getattr(requests, method)(f"{exporter.url}{path}", json=body, headers=headers, timeout=10)
+        payload = {"data": body, "headers": {**headers, "Content-Type": "application/json"}} if isinstance(
+            body, bytes
+        ) else {"json": body, "headers": headers}
+        response = getattr(requests, method)(f"{exporter.url}{path}", timeout=10, **payload)
         json_error = (
             response.headers.get("Content-Type", "").startswith("application/json") and "error" in response.json()
         )
-        answers[fault] = (response.status_code, json_error or fault == "huge body")
+        # an error names nothing of the server's file system beyond what the request named
+        private = json_error and (str(exporter.model_dir) in response.json()["error"] or str(outside) in response.json()["error"])
+        answers[fault] = (response.status_code, (json_error or fault == "huge body") and not private)
     alive = exporter.process.poll() is None
     unchanged = alive and _unchanged(exporter)
     for fault, (*_, expected) in calls.items():
