@@ -32,8 +32,10 @@ import time
 from pathlib import Path
 
 import numpy as np
+from deepclean.cleaned_frames import CLEANED, SAFETY_FALLBACK, STREAM_BITS, default_channels
 
 ROOT = Path(__file__).resolve().parents[1]
+NAMES = default_channels("H1")
 START = 1400000000
 STRAIN = "H1:GDS-CALIB_STRAIN"
 STATE = "H1:GDS-CALIB_STATE_VECTOR"
@@ -251,10 +253,10 @@ def quality(
             ]
         )
         frame = read_frame(cleaned / f"H-H1_DEEPCLEAN-{gps}-1.gwf")
-        clean.append(frame["H1:GDS-CALIB_STRAIN_DEEPCLEAN_PRODUCTION"])
-        bits = frame["H1:DEEPCLEAN-DQ"] & 0xFF
-        cleaned_seconds += int(np.all(bits & 1))
-        fallback_seconds += int(np.any(bits & 2))
+        clean.append(frame[NAMES.production])
+        bits = frame[NAMES.dq] & STREAM_BITS
+        cleaned_seconds += int(np.all(bits & CLEANED))
+        fallback_seconds += int(np.any(bits & SAFETY_FALLBACK))
     raw, clean, truth = (np.concatenate(x) for x in (raw, clean, truth))
     return {
         "version": production,

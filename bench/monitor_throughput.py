@@ -21,8 +21,11 @@ import time
 from pathlib import Path
 
 import numpy as np
+from deepclean.cleaned_frames import CANARY_SHIFT, CLEANED, DQ_RATE, default_channels
 from deepclean.frames import FrameName, write_frame
 from deepclean_monitor.main import monitor
+
+NAMES = default_channels("H1")
 
 RATE = 16384
 T0 = 1_400_000_000
@@ -39,11 +42,11 @@ def write_frames(root: Path, seconds: int) -> tuple[Path, Path]:
         write_frame(
             FrameName(gps, "H", "H1", "DEEPCLEAN").path(cleaned_dir),
             {
-                "H1:GDS-CALIB_STRAIN_DEEPCLEAN_PRODUCTION": raw - 0.5 * line,
-                "H1:GDS-CALIB_STRAIN_DEEPCLEAN_CANARY": raw - 0.9 * line,
-                "H1:DEEPCLEAN-PRODUCTION_VERSION": np.full(16, 1, dtype=np.int32),
-                "H1:DEEPCLEAN-CANARY_VERSION": np.full(16, 2, dtype=np.int32),
-                "H1:DEEPCLEAN-DQ": np.full(16, 0x101, dtype=np.int32),
+                NAMES.production: raw - 0.5 * line,
+                NAMES.canary: raw - 0.9 * line,
+                NAMES.production_version: np.full(DQ_RATE, 1, dtype=np.int32),
+                NAMES.canary_version: np.full(DQ_RATE, 2, dtype=np.int32),
+                NAMES.dq: np.full(DQ_RATE, CLEANED | CLEANED << CANARY_SHIFT, dtype=np.int32),
             },
             t0=gps,
         )

@@ -43,6 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent / "quality"))
 
 import loop  # noqa: E402  the loop benchmark's configuration copy and suite control
 
+from deepclean.cleaned_frames import CANARY_SHIFT, CLEANED, FLAGS, STREAM_BITS, CleanedChannelNames  # noqa: E402
 from deepclean.frames import FrameError, FrameName, list_frames, read_frame  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -50,8 +51,6 @@ SERVICES = ("trainer", "exporter", "cleaner", "monitor")
 KILL_AT = {"trainer": 0.04, "exporter": 0.08, "cleaner": 0.12, "monitor": 0.16}
 """Fraction of the stream at which each service is killed: all before the warm-up reference."""
 WARMUP_AT = 0.25
-DQ_CLEANED = 1  # production bit 0 (docs/interfaces.md, "Cleaned frames")
-DQ_FLAGS = 0b11110  # production bits 1-4: fallback, no model, input gap, not analysis ready
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -187,27 +186,26 @@ class Ledger:
                     self.rewritten.add(name.gps)
                 continue
             self.cleaned[name.gps] = identity
-            self._check(path, name.gps, clean)
+            self._check(path, name.gps, work.channels())
 
-    def _check(self, path: Path, gps: int, clean: dict) -> None:
-        channels = [clean["production_channel"], clean["canary_channel"], clean["dq_channel"]]
+    def _check(self, path: Path, gps: int, names: CleanedChannelNames) -> None:
         try:
-            frame = read_frame(path, channels)
+            frame = read_frame(path, [names.production, names.canary, names.dq])
         except (FrameError, OSError):
             self.unreadable.add(gps)
             return
-        dq = np.asarray(frame[clean["dq_channel"]]).astype(np.int64)
-        for channel, shift in ((clean["production_channel"], 0), (clean["canary_channel"], 8)):
+        dq = np.asarray(frame[names.dq]).astype(np.int64)
+        for channel, shift in ((names.production, 0), (names.canary, CANARY_SHIFT)):
             data = np.asarray(frame[channel])
             bad = ~np.isfinite(data)
             if bad.any():
                 self.nonfinite_samples += int(bad.sum())
                 per_dq = len(data) // len(dq)
                 bits = (np.repeat(dq, per_dq) >> shift)[bad]
-                self.nonfinite_unflagged += int(np.sum((bits & DQ_FLAGS) == 0))
-        production = dq & 0xFF
-        self.dq_seconds["cleaned"] += int(np.all(production & DQ_CLEANED))
-        self.dq_seconds["flagged"] += int(np.any(production & DQ_FLAGS))
+                self.nonfinite_unflagged += int(np.sum((bits & FLAGS) == 0))
+        production = dq & STREAM_BITS
+        self.dq_seconds["cleaned"] += int(np.all(production & CLEANED))
+        self.dq_seconds["flagged"] += int(np.any(production & FLAGS))
 
     def summary(self) -> dict:
         if not self.cleaned:

@@ -35,9 +35,10 @@ import metrics  # noqa: E402
 import spans  # noqa: E402
 from quality import detector_for  # noqa: E402
 
+from deepclean.cleaned_frames import default_channels  # noqa: E402
 from deepclean.frames import FrameName, read_frame  # noqa: E402
 
-PRODUCTION = "H1:GDS-CALIB_STRAIN_DEEPCLEAN_PRODUCTION"
+PRODUCTION = default_channels("H1").production  # the synthetic detector is H1
 
 
 def regressors(estimate: np.ndarray, rate: int, edges: list[float], causal: bool) -> np.ndarray:

@@ -26,11 +26,12 @@ from pathlib import Path
 
 import numpy as np
 
+from deepclean.cleaned_frames import CLEANED, SAFETY_FALLBACK, default_channels
 from deepclean.frames import FrameName, read_frame
 
-PRODUCTION_CHANNEL = "H1:GDS-CALIB_STRAIN_DEEPCLEAN_PRODUCTION"
-DQ_CHANNEL = "H1:DEEPCLEAN-DQ"
-DQ_CLEANED, DQ_FALLBACK = 1 << 0, 1 << 1
+CHANNELS = default_channels("H1")  # the synthetic detector is H1
+PRODUCTION_CHANNEL, DQ_CHANNEL = CHANNELS.production, CHANNELS.dq
+DQ_CLEANED, DQ_FALLBACK = CLEANED, SAFETY_FALLBACK  # production bits (deepclean.cleaned_frames)
 
 
 class StepError(RuntimeError):

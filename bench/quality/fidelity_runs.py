@@ -19,10 +19,11 @@ from pathlib import Path
 import numpy as np
 from deepclean_method import DQ_CHANNEL, StepError, Suite, clean, read_cleaned
 
+from deepclean.cleaned_frames import default_channels
 from deepclean.frames import FrameName, read_frame
 from deepclean.model_repository import ModelRepository, update_pins
 
-VERSION_CHANNEL = "H1:DEEPCLEAN-PRODUCTION_VERSION"
+VERSION_CHANNEL = default_channels("H1").production_version
 QUIET_SECONDS = 3.0  # no new cleaned frame for this long: the cleaner waits for input
 
 

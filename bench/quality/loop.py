@@ -49,6 +49,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import metrics  # noqa: E402
 from deepclean_method import DQ_CLEANED, DQ_FALLBACK  # noqa: E402
 
+from deepclean.cleaned_frames import (  # noqa: E402
+    INPUT_GAP,
+    NO_MODEL,
+    NOT_ANALYSIS_READY,
+    CleanedChannelNames,
+    cleaned_channel_names,
+)
 from deepclean.config import load_table  # noqa: E402
 from deepclean.figures import removed_fraction  # noqa: E402
 from deepclean.frames import FrameError, FrameName, list_frames, read_frame  # noqa: E402
@@ -57,8 +64,7 @@ from deepclean.synthetic import scenarios as scenarios_module  # noqa: E402
 detector_main = importlib.import_module("deepclean.synthetic.main")  # the module (its main() and current_gps())
 ROOT = Path(__file__).resolve().parents[2]
 PROFILE = "cpu"
-# DQ bits of the production stream (docs/interfaces.md, "Cleaned frames")
-DQ_NO_MODEL, DQ_INPUT_GAP, DQ_NOT_READY = 1 << 2, 1 << 3, 1 << 4
+DQ_NO_MODEL, DQ_INPUT_GAP, DQ_NOT_READY = NO_MODEL, INPUT_GAP, NOT_ANALYSIS_READY  # production bits
 TRUTH_TAG, TRUTH_CHANNEL = "llnoise", "H1:SYN-INJECTED_NOISE"
 WINDOW_SECONDS = 64
 RECOVERED = 0.95
@@ -219,6 +225,12 @@ class Work:
     def path(self, script: str, name: str) -> Path:
         return Path(self.tables[script][name])
 
+    def channels(self) -> CleanedChannelNames:
+        """The cleaned frames' channel names: the contract's defaults unless the cleaner's table sets them."""
+        clean = self.tables["clean"]
+        return cleaned_channel_names(clean["ifo"], **{
+            field: clean.get(f"{field}_channel") for field in CleanedChannelNames.__dataclass_fields__})
+
     def _stream(self, kind: str) -> tuple[str, str]:
         """Directory and tag of the ``kind`` frames: strain, cleaned or truth."""
         clean = self.tables["clean"]
@@ -355,8 +367,9 @@ class Seconds:
 def read_seconds(work: Work, start: int, stop: int) -> Seconds:
     """The seconds ``[start, stop)`` of the production channel, the raw strain and the truth."""
     clean = work.tables["clean"]
-    strain_channel, production, dq_channel = clean["strain_channel"], clean["production_channel"], clean["dq_channel"]
-    version_channel = clean["production_version_channel"]
+    names = work.channels()
+    strain_channel, production, dq_channel = clean["strain_channel"], names.production, names.dq
+    version_channel = names.production_version
     raw, cleaned, truth, versions = [], [], [], set()
     counts = {"cleaned": 0, "safety_fallback": 0, "no_model": 0, "input_gap": 0, "not_ready": 0}
     for gps in range(start, stop):
@@ -388,7 +401,7 @@ def scored_span(work: Work, seconds: int) -> tuple[int, int]:
 
 def first_production_second(work: Work, after: int, stop: int) -> int | None:
     """The first cleaned second from ``after`` on written with a production version."""
-    channel = work.tables["clean"]["production_version_channel"]
+    channel = work.channels().production_version
     for gps in range(after, stop):
         path = work.frame("cleaned", gps)
         if path.exists() and np.any(read_frame(path, [channel])[channel] > 0):

@@ -14,6 +14,7 @@ from typing import Literal
 from deepclean.figures import DEFAULT_MIN_EXCESS, DEFAULT_SIGMA
 from deepclean.frames import StreamDeadError
 from deepclean.model_repository import ModelRepository
+from deepclean.cleaned_frames import cleaned_channel_names
 from deepclean.single_writer import AlreadyRunningError, hold
 from jsonargparse.typing import NonNegativeInt, PositiveFloat, PositiveInt, restricted_number_type
 
@@ -48,11 +49,11 @@ def main(
     sample_rate: PositiveInt,
     band: tuple[PositiveFloat, PositiveFloat],
     cleaned_tag: str = "DEEPCLEAN",
-    production_channel: str = "H1:GDS-CALIB_STRAIN_DEEPCLEAN_PRODUCTION",
-    canary_channel: str = "H1:GDS-CALIB_STRAIN_DEEPCLEAN_CANARY",
-    production_version_channel: str = "H1:DEEPCLEAN-PRODUCTION_VERSION",
-    canary_version_channel: str = "H1:DEEPCLEAN-CANARY_VERSION",
-    dq_channel: str = "H1:DEEPCLEAN-DQ",
+    production_channel: str | None = None,
+    canary_channel: str | None = None,
+    production_version_channel: str | None = None,
+    canary_version_channel: str | None = None,
+    dq_channel: str | None = None,
     backend: BackendName = "auto",
     triton_url: str | None = None,
     inference_timeout: PositiveFloat = 2.0,
@@ -99,7 +100,7 @@ def main(
     band
         Cleaning band (Hz), checked by the safety gate.
     production_channel, canary_channel, production_version_channel, canary_version_channel, dq_channel
-        Output channel names.
+        Output channel names; by default those of ``deepclean.cleaned_frames.default_channels(ifo)``.
     backend, triton_url
         ``embedded`` (onnxruntime), ``triton`` (gRPC to ``triton_url``) or ``auto``.
     inference_timeout, inference_threads, model_load_timeout
@@ -175,12 +176,13 @@ def main(
         Path(cleaned_dir),
         site,
         ifo,
-        CleanedChannels(
-            production_channel,
-            canary_channel,
-            production_version_channel,
-            canary_version_channel,
-            dq_channel,
+        cleaned_channel_names(
+            ifo,
+            production=production_channel,
+            canary=canary_channel,
+            production_version=production_version_channel,
+            canary_version=canary_version_channel,
+            dq=dq_channel,
         ),
         tag=cleaned_tag,
         compress=compress,

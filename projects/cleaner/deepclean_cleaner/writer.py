@@ -12,21 +12,16 @@ from pathlib import Path
 import numpy as np
 from deepclean.frames import FrameName, list_frames, write_frame
 
+from deepclean.cleaned_frames import CleanedChannelNames
+
 from . import dq
 from .pipeline import CleanedSecond
 
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class CleanedChannels:
-    """Channel names of the cleaned frames."""
-
-    production: str = "H1:GDS-CALIB_STRAIN_DEEPCLEAN_PRODUCTION"
-    canary: str = "H1:GDS-CALIB_STRAIN_DEEPCLEAN_CANARY"
-    production_version: str = "H1:DEEPCLEAN-PRODUCTION_VERSION"
-    canary_version: str = "H1:DEEPCLEAN-CANARY_VERSION"
-    dq: str = "H1:DEEPCLEAN-DQ"
+CleanedChannels = CleanedChannelNames
+"""Channel names of the cleaned frames (the contract's, ``deepclean.cleaned_frames``)."""
 
 
 @dataclass

@@ -5,6 +5,7 @@ import pytest
 from deepclean.frames import read_timeseries
 from deepclean_cleaner import dq
 from deepclean_cleaner.pipeline import CleanedSecond, SlotOutput
+from deepclean.cleaned_frames import default_channels
 from deepclean_cleaner.writer import CleanedChannels, CleanedFrameWriter
 
 
@@ -16,14 +17,14 @@ def test_a_cleaned_frame_reads_back_with_gwpy(tmp_path):
     canary_bits = np.full(16, dq.SAFETY_FALLBACK, dtype=np.int32)
     canary_bits[4] |= dq.NOT_ANALYSIS_READY
     canary = SlotOutput(raw, 4, canary_bits)
-    writer = CleanedFrameWriter(tmp_path, "H", "H1", CleanedChannels())
+    writer = CleanedFrameWriter(tmp_path, "H", "H1", default_channels("H1"))
     path = writer.write(
         CleanedSecond(
             1400000123, raw, 0.0, {"production": production, "canary": canary}
         )
     )
     assert path.name == "H-H1_DEEPCLEAN-1400000123-1.gwf"
-    channels = CleanedChannels()
+    channels = default_channels("H1")
     data = read_timeseries(
         path,
         [
@@ -53,7 +54,7 @@ def test_a_cleaned_frame_reads_back_with_gwpy(tmp_path):
 
 def test_the_newest_written_frame_is_found_for_resuming(tmp_path):
     """last_written ignores other streams and temporary files."""
-    writer = CleanedFrameWriter(tmp_path, "H", "H1", CleanedChannels())
+    writer = CleanedFrameWriter(tmp_path, "H", "H1", default_channels("H1"))
     assert writer.last_written() is None
     for name in (
         "H-H1_DEEPCLEAN-100-1.gwf",
@@ -76,7 +77,7 @@ def test_the_background_writer_writes_in_order_and_reports_a_failure(tmp_path):
     from deepclean_cleaner.writer import BackgroundWriter
 
     output = BackgroundWriter(
-        CleanedFrameWriter(tmp_path / "cleaned", "H", "H1", CleanedChannels())
+        CleanedFrameWriter(tmp_path / "cleaned", "H", "H1", default_channels("H1"))
     )
     for gps in range(100, 110):
         output.submit(_second(gps))
@@ -87,7 +88,7 @@ def test_the_background_writer_writes_in_order_and_reports_a_failure(tmp_path):
 
     (tmp_path / "blocked").write_text("a file where the directory should be")
     failing = BackgroundWriter(
-        CleanedFrameWriter(tmp_path / "blocked", "H", "H1", CleanedChannels()),
+        CleanedFrameWriter(tmp_path / "blocked", "H", "H1", default_channels("H1")),
         retry_seconds=0.5,
     )
     failing.submit(_second(200))
@@ -111,7 +112,7 @@ def test_no_frame_is_written_after_one_that_failed(tmp_path):
             return super().write(second)
 
     output = BackgroundWriter(
-        DiskFullAt201(tmp_path / "cleaned", "H", "H1", CleanedChannels()),
+        DiskFullAt201(tmp_path / "cleaned", "H", "H1", default_channels("H1")),
         retry_seconds=0.0,
     )
     for gps in range(200, 205):

@@ -14,15 +14,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from deepclean.cleaned_frames import (  # noqa: F401 - the contract's bits, for the monitor's modules
+    CANARY_SHIFT,
+    CLEANED,
+    INPUT_GAP,
+    NO_MODEL,
+    NOT_ANALYSIS_READY,
+    NOT_MEASURABLE,
+    SAFETY_FALLBACK,
+)
 from deepclean.frames import read_frame
-
-CLEANING_APPLIED = 1 << 0
-SAFETY_FALLBACK = 1 << 1
-NO_MODEL = 1 << 2
-INPUT_GAP = 1 << 3
-NOT_ANALYSIS_READY = 1 << 4
-CANARY_SHIFT = 8
-NOT_MEASURABLE = NO_MODEL | INPUT_GAP | NOT_ANALYSIS_READY
 
 
 @dataclass(frozen=True)
@@ -57,7 +58,7 @@ class StreamSecond:
     dq_bits: int
     """The DQ bits of the stream, ORed over the second."""
     transition: bool = False
-    """CLEANING_APPLIED on some of the second's DQ samples but not all."""
+    """CLEANED on some of the second's DQ samples but not all."""
 
     @property
     def measurable(self) -> bool:
@@ -107,7 +108,7 @@ def read_paired_second(gps: int, cleaned_path: Path, raw_path: Path, channels: C
             version=_single_version(cleaned[stream.version]),
             cleaned=strain,
             dq_bits=int(np.bitwise_or.reduce((dq >> stream.dq_shift) & 0xFF)),
-            transition=bool(len(set(((dq >> stream.dq_shift) & CLEANING_APPLIED).tolist())) > 1),
+            transition=bool(len(set(((dq >> stream.dq_shift) & CLEANED).tolist())) > 1),
         )
     return PairedSecond(
         gps=gps,

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
 
+from deepclean.cleaned_frames import cleaned_channel_names, default_strain_channel
 from deepclean.config import ConfigError
 from deepclean.figures import DEFAULT_MIN_EXCESS, DEFAULT_SIGMA
 from deepclean.metrics_http import serve_or_log
@@ -52,12 +53,12 @@ def monitor(
     ifo: str = "H1",
     strain_tag: str = "llhoft",
     cleaned_tag: str = "DEEPCLEAN",
-    strain_channel: str = "H1:GDS-CALIB_STRAIN",
-    production_channel: str = "H1:GDS-CALIB_STRAIN_DEEPCLEAN_PRODUCTION",
-    canary_channel: str = "H1:GDS-CALIB_STRAIN_DEEPCLEAN_CANARY",
-    production_version_channel: str = "H1:DEEPCLEAN-PRODUCTION_VERSION",
-    canary_version_channel: str = "H1:DEEPCLEAN-CANARY_VERSION",
-    dq_channel: str = "H1:DEEPCLEAN-DQ",
+    strain_channel: str | None = None,
+    production_channel: str | None = None,
+    canary_channel: str | None = None,
+    production_version_channel: str | None = None,
+    canary_version_channel: str | None = None,
+    dq_channel: str | None = None,
     band: tuple[PositiveFloat, PositiveFloat] = (58.0, 62.0),
     out_of_band_range: tuple[NonNegativeFloat, PositiveFloat] = (10.0, 2000.0),
     sigma: PositiveFloat = DEFAULT_SIGMA,
@@ -145,11 +146,19 @@ def monitor(
         backoff=Backoff(retry_initial_seconds, retry_max_seconds),
         on_applied=lambda decision: None,  # replaced by the Monitor
     )
-    channels = CleanedChannels(
-        raw_strain=strain_channel,
-        production=StreamChannels(production_channel, production_version_channel, 0),
-        canary=StreamChannels(canary_channel, canary_version_channel, CANARY_SHIFT),
+    names = cleaned_channel_names(
+        ifo,
+        production=production_channel,
+        canary=canary_channel,
+        production_version=production_version_channel,
+        canary_version=canary_version_channel,
         dq=dq_channel,
+    )
+    channels = CleanedChannels(
+        raw_strain=strain_channel or default_strain_channel(ifo),
+        production=StreamChannels(names.production, names.production_version, 0),
+        canary=StreamChannels(names.canary, names.canary_version, CANARY_SHIFT),
+        dq=names.dq,
     )
     summaries = PeriodSummaries(summary_file, period_seconds)
     service = Monitor(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from deepclean.cleaned_frames import INPUT_GAP, NO_MODEL, NOT_ANALYSIS_READY, SAFETY_FALLBACK
 from deepclean.frames import read_frame, write_frame
 from deepclean_monitor.main import monitor
 from synthetic_cleaning import DQ, write_seconds
@@ -12,7 +13,7 @@ T0 = 1_400_000_000
 
 def test_seconds_without_a_usable_model_are_not_measured(frame_dirs, exporter, monitor_settings):
     """Seconds flagged no model, input gap or not analysis ready do not count; fallback seconds do."""
-    no_model, gap, not_ready, fallback = 1 << 2, 1 << 3, 1 << 4, 1 << 1
+    no_model, gap, not_ready, fallback = NO_MODEL, INPUT_GAP, NOT_ANALYSIS_READY, SAFETY_FALLBACK
     write_seconds(frame_dirs, T0, 12, production=(1, "clean90"), canary=(2, "clean90"),
                   dq=gap | (no_model << 8))
     write_seconds(frame_dirs, T0 + 12, 12, production=(1, "clean90"), canary=(2, "clean90"),
@@ -62,11 +63,11 @@ def test_follows_live_frames_and_gives_up_on_a_dropped_one(frame_dirs, exporter,
 
 
 def test_a_second_in_which_the_subtraction_fades_in_is_not_measured():
-    """CLEANING_APPLIED on part of a second's DQ samples (a fade in or out) keeps the second out of the figures."""
-    from deepclean_monitor.cleaned_frames import CLEANING_APPLIED, SAFETY_FALLBACK, StreamSecond
+    """CLEANED on part of a second's DQ samples (a fade in or out) keeps the second out of the figures."""
+    from deepclean_monitor.cleaned_frames import CLEANED, SAFETY_FALLBACK, StreamSecond
 
-    steady = StreamSecond(version=1, cleaned=np.zeros(4), dq_bits=CLEANING_APPLIED)
-    fading = StreamSecond(version=1, cleaned=np.zeros(4), dq_bits=CLEANING_APPLIED | SAFETY_FALLBACK, transition=True)
+    steady = StreamSecond(version=1, cleaned=np.zeros(4), dq_bits=CLEANED)
+    fading = StreamSecond(version=1, cleaned=np.zeros(4), dq_bits=CLEANED | SAFETY_FALLBACK, transition=True)
     raw_written = StreamSecond(version=1, cleaned=np.zeros(4), dq_bits=SAFETY_FALLBACK)
     assert steady.measurable and raw_written.measurable and raw_written.fell_back
     assert not fading.measurable

@@ -19,7 +19,7 @@ def test_repository_table_parses():
     assert list(values["band"]) == [55.0, 65.0]
     assert values["cleaned_dir"] == CONFIG.parent / "run" / "cleaned"
     assert values["decision_log"] == CONFIG.parent / "run" / "monitor" / "decisions.jsonl"
-    assert values["production_channel"] == "H1:GDS-CALIB_STRAIN_DEEPCLEAN_PRODUCTION"
+    assert values["production_channel"] is None  # the contract's name for the ifo (deepclean.cleaned_frames)
     assert values["min_seconds"] <= values["window_seconds"]
     assert values["rollback_memory_seconds"] == 1800
     # the judgement of the bins takes the library's defaults, as the cleaner's safety gate does

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from deepclean.cleaned_frames import NO_MODEL
 from deepclean_monitor.main import monitor
 from synthetic_cleaning import write_seconds
 
@@ -82,7 +83,7 @@ def test_production_worse_than_raw_with_nothing_to_go_back_to_is_unpinned(frame_
     better than raw then becomes the first model, and a restart repeats neither decision."""
     exporter.exporter.production, exporter.exporter.canary = 1, 1
     write_seconds(frame_dirs, T0, 20, production=(1, "noisy"), canary=(1, "noisy"))
-    no_model = 1 << 2
+    no_model = NO_MODEL
     write_seconds(frame_dirs, T0 + 20, 28, production=(0, "none"), canary=(2, "clean90"), dq=no_model | (1 << 8))
     service = monitor(**monitor_settings)
     assert exporter.exporter.puts() == [None, 2]

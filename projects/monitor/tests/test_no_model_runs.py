@@ -7,7 +7,7 @@ import os
 import time
 
 import numpy as np
-from deepclean_monitor.cleaned_frames import CLEANING_APPLIED, NO_MODEL, StreamSecond
+from deepclean_monitor.cleaned_frames import CLEANED, NO_MODEL, StreamSecond
 from deepclean_monitor.exporter_client import ExporterError
 from deepclean_monitor.main import monitor
 from deepclean_monitor.no_model_runs import NoModelRun, NoModelRuns
@@ -15,7 +15,7 @@ from synthetic_cleaning import write_seconds
 
 T0 = 1_400_000_000
 RAW = StreamSecond(version=0, cleaned=np.zeros(4), dq_bits=NO_MODEL)
-SERVED = StreamSecond(version=2, cleaned=np.zeros(4), dq_bits=CLEANING_APPLIED)
+SERVED = StreamSecond(version=2, cleaned=np.zeros(4), dq_bits=CLEANED)
 
 
 class Pins:

@@ -36,6 +36,9 @@ from .logs import setup_logging
 from .schedule import ContinuousSchedule, default_span, run_continuously
 from .training_directory import complete_directories, remove_stale_temporaries
 
+MAINS_MONITOR = "PEM-CS_MAINSMON_EBAY_1_DQ"
+"""The mains voltage monitor's channel (after ``<ifo>:``): ``mains_channel = "auto"``."""
+
 log = logging.getLogger(__name__)
 
 
@@ -68,7 +71,7 @@ def main(
     edge_seconds: NonNegativeFloat = 4.0,
     filter_order: PositiveInt = 8,
     filter_margin: NonNegativeFloat = 1.0,
-    mains_channel: str | None = "H1:PEM-CS_MAINSMON_EBAY_1_DQ",
+    mains_channel: str | None = "auto",
     kernel_size: PositiveInt = 7,
     linear_kernel_size: PositiveInt | None = None,
     linear_init: Literal["least_squares", "zero"] = "least_squares",
@@ -127,7 +130,8 @@ def main(
         sits in the flat part of a slightly wider filter.
     mains_channel
         Witness whose products with every other witness the network forms
-        (None: the original network without products).
+        (``auto``: ``<ifo>:PEM-CS_MAINSMON_EBAY_1_DQ``, the mains monitor; None: the
+        original network without products).
     linear_kernel_size
         Odd kernel length of the network's linear path from the witnesses and
         products straight to the output (None: no linear path).
@@ -274,6 +278,8 @@ def _cycle_settings(**values) -> CycleSettings:
     if not channels or len(set(channels)) != len(channels):
         raise ConfigError(f"witness_channels must be non-empty and unique, got {channels}")
     mains = values["mains_channel"]
+    if mains == "auto":
+        mains = f"{values['ifo']}:{MAINS_MONITOR}"
     if mains is not None and mains not in channels:
         raise ConfigError(f"mains_channel {mains!r} is not one of witness_channels")
     if values["window_seconds"] < 2 * values["fftlength"]:
