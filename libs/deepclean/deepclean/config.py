@@ -154,3 +154,40 @@ def run_cli(func: Callable, script: str, argv: Sequence[str] | None = None) -> A
         print(f"deepclean-{script}: configuration error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
     return func(**values)
+
+
+DEPLOYMENT_KEYS = frozenset({
+    "band", "exporter_token_file", "exporter_url", "log_dir", "metrics_port", "retention_seconds", "strain_channel",
+    "triton_url", "witness_channels",
+})
+"""Keys whose value is a fact of one deployment (where things are, what is measured): the configuration
+sets them whatever the function's default, which only serves a bare call (tests, a library user)."""
+
+
+def drifted_defaults(
+    func: Callable, script: str, config: Path, deployment_keys: frozenset[str] = DEPLOYMENT_KEYS
+) -> dict[str, tuple[Any, Any]]:
+    """Keys of ``[tool.typeo.scripts.<script>]`` whose value differs from ``func``'s default.
+
+    The rule of this project: a function's default is the shipped default, and the
+    configuration restates or overrides only deployment facts (``deployment_keys``,
+    paths, interpolated ``${base.*}`` values) and profiles. Anything else in the
+    table that disagrees with the signature is a default kept in two places that
+    drifted: returned as ``{key: (signature default, configuration value)}``.
+    """
+    raw = _load_toml(config)["tool"]["typeo"]["scripts"][script]
+    table = load_table(script, config)
+    hints = typing.get_type_hints(func)
+    drifted = {}
+    for name, parameter in inspect.signature(func).parameters.items():
+        default = parameter.default
+        if name not in table or default is inspect.Parameter.empty or name in deployment_keys:
+            continue
+        if _is_path(hints.get(name)) or (isinstance(raw.get(name), str) and _REFERENCE.search(raw[name])):
+            continue
+        value = table[name]
+        if isinstance(default, tuple):
+            default = list(default)
+        if value != default:
+            drifted[name] = (parameter.default, value)
+    return drifted
