@@ -13,9 +13,10 @@
                                      └──> canary ModelChain ─────> subtract ──> SafetyGate ──┘
                                           (same stages)
 
-Delays: witness resampling (~39 ms for 256 Hz witnesses) + network context (~27 ms) + band-pass
-look-ahead (``bandpass_lookahead``) + upsampling (~3 ms) stay under one
-second, so second ``t`` is written as soon as second ``t + 1`` has arrived.
+Delays: witness resampling (48 samples at the 1024 Hz working rate) + network context (112 samples)
++ band-pass look-ahead (``bandpass_lookahead``, 0.8 s) + upsampling (~3 ms) stay under one second,
+so second ``t`` is written as soon as second ``t + 1`` has arrived (a warning says when a model's
+delays exceed it: then ``t`` waits for ``t + 2``).
 
 A model swap (new canary, promotion) arrives from the background watcher and
 is applied here, between two input seconds: the new chain is primed with the
@@ -149,6 +150,7 @@ class CleaningPipeline:
     _slots: dict[str, ModelSlot] = field(default_factory=dict, init=False, repr=False)
     _pending: deque = field(default_factory=deque, init=False, repr=False)
     _witness_history: deque = field(default_factory=deque, init=False, repr=False)
+    _warned_delay: bool = field(default=False, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self._executor = (
@@ -179,6 +181,7 @@ class CleaningPipeline:
             target.chain, target.noise = None, None
             return
         target.chain, target.noise = ModelChain(model, self.settings), None
+        self._warn_if_over_a_second(target.chain)
         target.gate.new_estimate()
         for block in self._witness_history:
             target.feed(block)
@@ -189,6 +192,22 @@ class CleaningPipeline:
             len(self._witness_history),
         )
 
+    def _warn_if_over_a_second(self, chain: ModelChain) -> None:
+        """Say so once when second t cannot be written before t + 2 arrives (the delays exceed 1 s)."""
+        witness = self.witness_stage.delay / self.settings.sample_rate
+        total = witness + chain.delay
+        if total >= 1.0 and not self._warned_delay:
+            self._warned_delay = True
+            log.warning(
+                "the delays add up to %.3f s (witness resampling %.3f s + network, band-pass look-ahead and "
+                "upsampling %.3f s): second t is written only after t + 2 arrives; lower bandpass_lookahead "
+                "to %.2f s or less",
+                total,
+                witness,
+                chain.delay,
+                self.settings.bandpass_lookahead - (total - 1.0) - 0.01,
+            )
+
     def process(self, item: InputSecond | Gap) -> list[CleanedSecond]:
         """Feed one input second (or a dropped-strain gap); return the seconds now complete."""
         if isinstance(item, Gap):
@@ -197,6 +216,10 @@ class CleaningPipeline:
             return done
         self._pending.append(item)
         block = self._resample_witnesses(item)
+        if not self._warned_delay and self.witness_stage.delay:
+            for slot in self._slots.values():
+                if slot.chain is not None:
+                    self._warn_if_over_a_second(slot.chain)
         if isinstance(block, Block):
             self._witness_history.append(block)
             while len(self._witness_history) > self.prime_seconds:

@@ -268,3 +268,18 @@ def test_a_witness_frame_without_a_configured_channel_counts_as_missing(reposito
     out = run(pipeline, items)
     assert sorted(out) == list(range(START, START + duration))
     assert np.all(out[START + 5].outputs["production"].dq & dq.INPUT_GAP)
+
+
+def test_delays_over_one_second_are_warned_about_once(repository, caplog):
+    """Look-ahead so long that the delays exceed 1 s: second t waits for t + 2, and the log says so once."""
+    import logging
+
+    caplog.set_level(logging.WARNING)
+    data = synthetic_input(START, 4)
+    for lookahead, warned in ((0.8, False), (0.99, True)):
+        caplog.clear()
+        pipeline = pipeline_for(lookahead=lookahead)
+        pipeline.swap("production", load(repository, 1))
+        for item in seconds(data, START, 4):
+            pipeline.process(item)
+        assert caplog.text.count("written only after t + 2 arrives") == int(warned), lookahead
