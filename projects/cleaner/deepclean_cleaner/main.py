@@ -246,7 +246,7 @@ def main(
             read_from,
             chosen.name,
         )
-    output = BackgroundWriter(writer)
+    output = BackgroundWriter(writer, metrics=metrics)
     stop_serving = serve_metrics(metrics, int(metrics_port))
     try:
         written = _stream(

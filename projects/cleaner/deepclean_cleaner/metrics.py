@@ -16,6 +16,12 @@ except on the input counter, where it is ``strain`` or ``witness``.
 - ``deepclean_cleaner_input_frames_replaced_total{stream}``: GPS seconds of the
   ``strain`` or ``witness`` input whose frame was rewritten, or got a second
   file, after the cleaner had read it (the first read is kept; once per second).
+- ``deepclean_cleaner_latency_seconds`` (histogram): from a second's input
+  arrival (its strain frame seen) to its cleaned frame written;
+  ``deepclean_cleaner_frames_written_total``, ``deepclean_cleaner_newest_gps``;
+  ``deepclean_cleaner_seconds_total{stream,outcome}`` (``cleaned``, ``fallback``,
+  ``no_model``, ``input_gap``, ``not_ready``: seconds with that DQ bit set in some
+  sample) and ``deepclean_cleaner_version{stream}``.
 - ``deepclean_cleaner_input_frames_after_passed_total{stream}``: strain frames
   that arrived for a second the cleaner had passed unread (declared dropped, or
   before its first second: the feed went back); not read, once per second.
@@ -25,10 +31,23 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from deepclean.metrics_http import serve_or_log, serve_registry
-from prometheus_client import CollectorRegistry, Counter, Gauge
+import numpy as np
 
+from deepclean.metrics_http import serve_or_log, serve_registry
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from . import dq
 from .safety import SafetyDecision
+
+LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 1.25, 1.5, 2.0, 3.0, 5.0, 10.0, 30.0)
+"""Seconds from a second's input arrival to its cleaned frame on disk."""
+OUTCOMES = (
+    ("cleaned", dq.CLEANED),
+    ("fallback", dq.SAFETY_FALLBACK),
+    ("no_model", dq.NO_MODEL),
+    ("input_gap", dq.INPUT_GAP),
+    ("not_ready", dq.NOT_ANALYSIS_READY),
+)
 
 
 class CleanerMetrics:
@@ -62,6 +81,23 @@ class CleanerMetrics:
             "Input seconds whose frame was rewritten or duplicated after it was read (first read kept)",
             ["stream"], registry=r,
         )
+        self.latency = Histogram(
+            "deepclean_cleaner_latency_seconds", "From a second's input arrival to its cleaned frame written",
+            buckets=LATENCY_BUCKETS, registry=r,
+        )
+        self.frames_written = Counter(
+            "deepclean_cleaner_frames_written", "Cleaned frames written (one per GPS second)", registry=r,
+        )
+        self.seconds_by_outcome = Counter(
+            "deepclean_cleaner_seconds", "Seconds written per stream with a DQ bit set somewhere in them",
+            ["stream", "outcome"], registry=r,
+        )
+        self.version = Gauge(
+            "deepclean_cleaner_version", "Model version of the newest second written (0: none)", ["stream"], registry=r,
+        )
+        self.newest_gps = Gauge(
+            "deepclean_cleaner_newest_gps", "GPS second of the newest cleaned frame written", registry=r,
+        )
         self.input_frames_passed = Counter(
             "deepclean_cleaner_input_frames_after_passed",
             "Input frames that arrived for a second the stream had passed unread (the feed went back)",
@@ -78,6 +114,18 @@ class CleanerMetrics:
             self.band_ratio.labels(stream=stream).set(decision.band_ratio)
             self.worst_bin.labels(stream=stream).set(decision.worst_bin)
             self.worst_bin_frequency.labels(stream=stream).set(decision.worst_bin_frequency)
+
+    def record_written(self, gps: int, latency: float, outputs: dict) -> None:
+        """Count one cleaned frame: its latency, and per stream its version and the DQ bits it carries."""
+        self.frames_written.inc()
+        self.latency.observe(latency)
+        self.newest_gps.set(gps)
+        for stream, output in outputs.items():
+            self.version.labels(stream=stream).set(output.version)
+            bits = int(np.bitwise_or.reduce(output.dq))
+            for outcome, bit in OUTCOMES:
+                if bits & bit:
+                    self.seconds_by_outcome.labels(stream=stream, outcome=outcome).inc()
 
     def record_input_replaced(self, stream: str, passed: bool = False) -> None:
         """Count one second of the ``strain`` or ``witness`` input whose frame was replaced after it was read

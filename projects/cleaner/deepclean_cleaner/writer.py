@@ -15,6 +15,7 @@ from deepclean.frames import FrameName, list_frames, write_frame
 from deepclean.cleaned_frames import CleanedChannelNames
 
 from . import dq
+from .metrics import CleanerMetrics
 from .pipeline import CleanedSecond
 
 log = logging.getLogger(__name__)
@@ -101,9 +102,14 @@ class BackgroundWriter:
     """
 
     def __init__(
-        self, writer: CleanedFrameWriter, depth: int = 8, retry_seconds: float = 10.0
+        self,
+        writer: CleanedFrameWriter,
+        depth: int = 8,
+        retry_seconds: float = 10.0,
+        metrics: CleanerMetrics | None = None,
     ) -> None:
         self.writer = writer
+        self.metrics = metrics
         self.retry_seconds = retry_seconds
         self._queue: queue.Queue[CleanedSecond | None] = queue.Queue(maxsize=depth)
         self._error: BaseException | None = None
@@ -119,11 +125,10 @@ class BackgroundWriter:
                 continue  # never write past a frame that could not be written
             try:
                 path = self._write_with_retry(second)
-                log.debug(
-                    "wrote %s (%.3f s after its input arrived)",
-                    path.name,
-                    time.time() - second.arrival,
-                )
+                latency = time.time() - second.arrival
+                log.debug("wrote %s (%.3f s after its input arrived)", path.name, latency)
+                if self.metrics is not None:
+                    self.metrics.record_written(second.gps, latency, second.outputs)
             except BaseException as exc:  # noqa: BLE001 - handed to the streaming thread
                 self._error, self._failed = exc, True
 
