@@ -36,6 +36,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from deepclean.analysis_ready import analysis_ready_mask
+
 from . import dq
 from .backends import BackendUnavailableError
 from .buffers import Block, Gap, SampleBuffer
@@ -285,7 +287,10 @@ class CleaningPipeline:
     def _clean(self, second: InputSecond, start: int, stop: int) -> CleanedSecond:
         not_ready = np.zeros(self.dq_rate, dtype=bool)
         if second.state is not None and len(second.state):
-            ready = (np.asarray(second.state).astype(np.int64) & 0b11) == 0b11
+            try:
+                ready = analysis_ready_mask(np.asarray(second.state))
+            except ValueError:  # a state vector that is not a bit field says nothing is ready
+                ready = np.zeros(len(second.state), dtype=bool)
             not_ready = (
                 ~ready.reshape(self.dq_rate, -1).all(axis=1)
                 if ready.size % self.dq_rate == 0
