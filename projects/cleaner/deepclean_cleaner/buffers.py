@@ -1,4 +1,4 @@
-"""What flows between the cleaner's stages: blocks of samples and gap markers.
+"""What flows between the cleaner's stages: blocks of samples and gap markers (the library's ``Gap``).
 
 Time is counted in integer sample indices at a block's own rate from GPS 0
 (sample ``i`` at ``rate`` Hz is at GPS ``i / rate``), so stages align blocks
@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from deepclean.frames import Gap  # noqa: F401 - GPS [start, end) without data: every stage restarts after it
 
 
 @dataclass(frozen=True)
@@ -31,15 +32,6 @@ class Block:
     @property
     def gps(self) -> float:
         return self.start / self.rate
-
-
-@dataclass(frozen=True)
-class Gap:
-    """No data for GPS ``[start, stop)``; every stage restarts its state after it."""
-
-    start: int
-    stop: int
-    reason: str
 
 
 class SampleBuffer:

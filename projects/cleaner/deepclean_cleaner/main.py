@@ -277,7 +277,7 @@ def _stream(
     while not stopping.is_set():
         try:
             for item in source.follow(read_from, stopping, end=stop_gps):
-                read_from = item.stop if isinstance(item, Gap) else item.gps + 1
+                read_from = item.end if isinstance(item, Gap) else item.gps + 1
                 for slot, model in watcher.take_changes().items():
                     pipeline.swap(slot, model)  # between two blocks
                 written += _write(output, pipeline.process(item), first)
@@ -286,7 +286,7 @@ def _stream(
             if (
                 read_from is not None
             ):  # write out what is pending; the stages restart with the stream
-                gap = Gap(read_from, read_from + 1, "stream dead")
+                gap = Gap(read_from, read_from + 1, "dropped", "stream dead")
                 written += _write(output, pipeline.process(gap), first)
             continue
         break

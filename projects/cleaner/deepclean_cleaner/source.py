@@ -32,7 +32,6 @@ from deepclean.frames import (
     ReplacedFrame,
     list_frames,
 )
-from deepclean.frames import Gap as FollowerGap
 
 from .buffers import Gap
 from .metrics import CleanerMetrics
@@ -122,8 +121,8 @@ class InputSource:
             witness_consumed=self._frames_read("witness"),
         )
         for item in joined:
-            if isinstance(item, FollowerGap):
-                yield Gap(item.start, item.end, f"{item.reason}: {item.detail}")
+            if isinstance(item, Gap):
+                yield item
                 continue
             yield self._second(item)
 

@@ -194,7 +194,7 @@ def test_dropped_strain_second_has_no_output_and_the_stream_restarts(repository)
     items = [
         s
         if s.gps != START + 12
-        else Gap(START + 12, START + 13, "strain frames missing")
+        else Gap(START + 12, START + 13, "dropped", "strain frames missing")
         for s in seconds(data, START, duration)
     ]
     pipeline = pipeline_for()
