@@ -63,7 +63,7 @@ def main(
     triton_startup_timeout: PositiveFloat = 60.0,
     pins_poll_interval: PositiveFloat = 1.0,
     bandpass_history: PositiveFloat = 2.0,
-    bandpass_lookahead: PositiveFloat = 0.8,
+    bandpass_lookahead: PositiveFloat = 0.85,
     max_wait: PositiveInt = 2,
     witness_timeout: PositiveFloat = 3.0,
     strain_timeout: PositiveFloat = 5.0,

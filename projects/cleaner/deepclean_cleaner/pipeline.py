@@ -14,9 +14,9 @@
                                           (same stages)
 
 Delays: witness resampling (48 samples at the 1024 Hz working rate) + network context (112 samples)
-+ band-pass look-ahead (``bandpass_lookahead``, 0.8 s) + upsampling (~3 ms) stay under one second,
-so second ``t`` is written as soon as second ``t + 1`` has arrived (a warning says when a model's
-delays exceed it: then ``t`` waits for ``t + 2``).
++ band-pass look-ahead (``bandpass_lookahead``) + upsampling (~3 ms). Under one second, second ``t``
+is written as soon as second ``t + 1`` has arrived; over it (0.85 s of look-ahead at 1024 Hz: 1030
+samples), ``t`` waits for ``t + 2`` and the log says so once.
 
 A model swap (new canary, promotion) arrives from the background watcher and
 is applied here, between two input seconds: the new chain is primed with the
@@ -200,10 +200,10 @@ class CleaningPipeline:
         total = witness + chain.delay
         if total >= 1.0 and not self._warned_delay:
             self._warned_delay = True
-            log.warning(
+            log.info(
                 "the delays add up to %.3f s (witness resampling %.3f s + network, band-pass look-ahead and "
-                "upsampling %.3f s): second t is written only after t + 2 arrives; lower bandpass_lookahead "
-                "to %.2f s or less",
+                "upsampling %.3f s): second t is written only after t + 2 arrives; bandpass_lookahead "
+                "%.2f s or less writes it when t + 1 arrives",
                 total,
                 witness,
                 chain.delay,

@@ -274,7 +274,7 @@ def test_delays_over_one_second_are_warned_about_once(repository, caplog):
     """Look-ahead so long that the delays exceed 1 s: second t waits for t + 2, and the log says so once."""
     import logging
 
-    caplog.set_level(logging.WARNING)
+    caplog.set_level(logging.INFO)
     data = synthetic_input(START, 4)
     for lookahead, warned in ((0.8, False), (0.99, True)):
         caplog.clear()
