@@ -1,50 +1,28 @@
-"""The bearer token of mutating calls: where it comes from and how it is checked."""
+"""The bearer token of mutating calls: the exporter's copy of it, and the check of each request.
+
+Where the token comes from (and its minimum length) is :mod:`deepclean.exporter_api`'s rule, shared with
+the services that call the exporter; the exporter only adds that it creates the file on first start.
+"""
 
 from __future__ import annotations
 
 import hmac
-import logging
-import os
-import secrets
 from pathlib import Path
 
-TOKEN_ENV = "DEEPCLEAN_EXPORTER_TOKEN"
-log = logging.getLogger(__name__)
+from deepclean.exporter_api import TOKEN_ENV, TokenError, read_token
 
-
-class TokenError(RuntimeError):
-    """No usable token could be found or created."""
+__all__ = ["TOKEN_ENV", "TokenError", "bearer_matches", "load_token"]
 
 
 def load_token(token_file: Path | None, create: bool = True) -> str:
-    """The token: ``$DEEPCLEAN_EXPORTER_TOKEN`` if set, else the content of ``token_file``.
+    """The token by :func:`deepclean.exporter_api.read_token`; a missing ``token_file`` is created (mode 0600).
 
-    When neither exists and ``create`` is true, a random token is written to
-    ``token_file`` (mode 0600) for the other services to read. The token itself
-    is never logged.
+    Raises
+    ------
+    TokenError
+        When no usable token can be found or created. The token itself is never logged.
     """
-    from_env = os.environ.get(TOKEN_ENV, "").strip()
-    if from_env:
-        return from_env
-    if token_file is None:
-        raise TokenError(f"no token: set ${TOKEN_ENV} or configure exporter_token_file")
-    if not token_file.exists() and create:
-        token_file.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            fd = os.open(token_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            pass  # another process created it first: read theirs
-        else:
-            with os.fdopen(fd, "w") as f:
-                f.write(secrets.token_urlsafe(32) + "\n")
-            log.info("generated a new exporter token in %s", token_file)
-    try:
-        token = token_file.read_text().strip()
-    except OSError as exc:
-        raise TokenError(f"cannot read exporter_token_file {token_file}: {exc.strerror or exc}") from exc
-    if not token:
-        raise TokenError(f"exporter_token_file {token_file} is empty")
-    return token
+    return read_token(token_file, create=create)
 
 
 def bearer_matches(header: str | None, token: str) -> bool:

@@ -1,4 +1,4 @@
-"""Tests of the exporter token: its sources and the bearer check."""
+"""Tests of the exporter's token: created on first start, the library's rule, the bearer check."""
 
 from __future__ import annotations
 
@@ -10,37 +10,27 @@ from deepclean_exporter.auth import TOKEN_ENV, TokenError, bearer_matches, load_
 from deepclean_exporter.main import listen_address
 
 
-def test_environment_wins_over_the_file(tmp_path: Path, monkeypatch) -> None:
-    """$DEEPCLEAN_EXPORTER_TOKEN is used when set, and the file is then not created."""
-    monkeypatch.setenv(TOKEN_ENV, "from-env")
-    assert load_token(tmp_path / "token") == "from-env"
-    assert not (tmp_path / "token").exists()
-
-
-def test_token_file_is_read_or_created_private(tmp_path: Path, monkeypatch) -> None:
-    """An existing file is read (stripped); a missing one is created with a random token, mode 0600."""
+def test_token_file_is_created_on_first_start(tmp_path: Path, monkeypatch) -> None:
+    """The exporter creates a missing token file (random, mode 0600) and reads the same token after a restart."""
     monkeypatch.delenv(TOKEN_ENV, raising=False)
-    existing = tmp_path / "existing"
-    existing.write_text("  secret\n")
-    assert load_token(existing) == "secret"
     created = tmp_path / "sub" / "token"
     token = load_token(created)
     assert len(token) >= 32 and created.read_text().strip() == token
     assert created.stat().st_mode & 0o777 == 0o600
-    assert load_token(created) == token  # stable across restarts
+    assert load_token(created) == token
 
 
-def test_unusable_token_sources_are_errors(tmp_path: Path, monkeypatch) -> None:
-    """An empty file, or no file and no variable, is a TokenError."""
-    monkeypatch.delenv(TOKEN_ENV, raising=False)
-    empty = tmp_path / "empty"
-    empty.write_text("\n")
-    with pytest.raises(TokenError, match="is empty"):
-        load_token(empty)
-    with pytest.raises(TokenError, match="no token"):
+def test_environment_wins_and_short_tokens_are_refused(tmp_path: Path, monkeypatch) -> None:
+    """The library's rule applies: the variable wins (no file created); a short token is a TokenError."""
+    monkeypatch.setenv(TOKEN_ENV, "from-the-environment")
+    assert load_token(tmp_path / "token") == "from-the-environment"
+    assert not (tmp_path / "token").exists()
+    monkeypatch.delenv(TOKEN_ENV)
+    (tmp_path / "token").write_text("secret\n")
+    with pytest.raises(TokenError, match="has 6 characters"):
+        load_token(tmp_path / "token")
+    with pytest.raises(TokenError, match="no exporter token"):
         load_token(None)
-    with pytest.raises(TokenError, match="cannot read"):
-        load_token(tmp_path / "missing", create=False)
 
 
 @pytest.mark.parametrize(

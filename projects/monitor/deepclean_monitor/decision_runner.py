@@ -26,8 +26,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from deepclean.exporter_api import ExporterClient, ExporterError
+
 from .decision_log import DecisionLog
-from .exporter_client import ExporterClient, ExporterError
 from .policy import Decision
 
 log = logging.getLogger(__name__)
@@ -124,11 +125,11 @@ class DecisionRunner:
         if decision.action == "unpin":
             if current is None:
                 return "production already unpinned"
-            self.exporter.unpin_production()
+            self.exporter.unset_production()
             return f"production {current} -> unpinned"
         if current == decision.version:
             return f"production already {current}"
-        self.exporter.set_pin("production", decision.version)
+        self.exporter.set_production(decision.version)
         return f"production {current} -> {decision.version}"
 
 

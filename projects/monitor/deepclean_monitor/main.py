@@ -14,6 +14,7 @@ from typing import Literal
 
 from deepclean.cleaned_frames import cleaned_channel_names, default_strain_channel
 from deepclean.config import ConfigError
+from deepclean.exporter_api import ExporterClient
 from deepclean.figures import DEFAULT_MIN_EXCESS, DEFAULT_SIGMA
 from deepclean.metrics_http import serve_or_log
 from deepclean.single_writer import AlreadyRunningError, hold
@@ -28,7 +29,6 @@ from jsonargparse.typing import (
 from .cleaned_frames import CANARY_SHIFT, CleanedChannels, StreamChannels
 from .decision_log import DecisionLog
 from .decision_runner import Backoff, DecisionRunner
-from .exporter_client import ExporterClient
 from .frame_stream import CleanedFrameStream
 from .metrics import MonitorMetrics
 from .monitor_loop import Monitor, RawStream, run_loop

@@ -23,8 +23,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from deepclean.exporter_api import ExporterError
+
 from .cleaned_frames import NO_MODEL, StreamSecond
-from .exporter_client import ExporterError
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from .exporter_client import ExporterError
+from deepclean.exporter_api import ExporterError
 from .frame_stream import CleanedFrameStream
 from .metrics import MonitorMetrics
 from .monitor_loop import Monitor

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from flask import Flask, jsonify, request
 from werkzeug.serving import make_server
 
-TOKEN = "test-token"
+TOKEN = "test-token-0123456789"
 
 
 @dataclass

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import pytest
+from deepclean.exporter_api import ExporterClient, ExporterError
 from deepclean_monitor.decision_log import DecisionLog
 from deepclean_monitor.decision_runner import Backoff, DecisionRunner
-from deepclean_monitor.exporter_client import ExporterClient, ExporterError
 from deepclean_monitor.policy import Decision
 from fake_exporter import TOKEN, FakeExporter, ServedExporter
+
+WRONG_TOKEN = "wrong-token-0123456789"
 
 PROMOTE = Decision("promote", 2, 1, 1000, "better", {"2": {"band_ratio": 0.4}})
 
@@ -23,7 +25,7 @@ class Clock:
 def make_runner(tmp_path, url, clock, applied):
     return DecisionRunner(
         decision_log=DecisionLog(tmp_path / "decisions.jsonl"),
-        exporter=ExporterClient(url, TOKEN, timeout=2.0),
+        exporter=ExporterClient(url, token=TOKEN, timeout=2.0),
         backoff=Backoff(initial=1.0, maximum=4.0),
         on_applied=applied.append,
         clock=clock,
@@ -91,12 +93,12 @@ def test_unpin_is_carried_out_with_delete_once(tmp_path):
         served.close()
 
 
-def test_client_unpins_with_the_token_and_a_405_is_permanent(exporter):
-    """unpin_production needs the token; a 405 (an exporter without the method) is not worth retrying."""
-    client = ExporterClient(exporter.url, TOKEN)
+def test_client_unsets_production_with_the_token_and_a_405_is_permanent(exporter):
+    """unset_production needs the token; a 405 (an exporter without the method) is not worth retrying."""
+    client = ExporterClient(exporter.url, token=TOKEN)
     with pytest.raises(ExporterError, match="HTTP 401"):
-        ExporterClient(exporter.url, "wrong-token").unpin_production()
-    client.unpin_production()
+        ExporterClient(exporter.url, token=WRONG_TOKEN).unset_production()
+    client.unset_production()
     assert exporter.exporter.production is None
     with pytest.raises(ExporterError, match="HTTP 405") as refused:
         client._call("DELETE", "/canary")
@@ -183,16 +185,17 @@ def test_already_applied_call_is_not_repeated(tmp_path):
 
 def test_client_errors_name_the_call(exporter, monkeypatch):
     """A rejected call (wrong token, unknown version) raises ExporterError with the status and message."""
-    client = ExporterClient(exporter.url, "wrong-token")
+    client = ExporterClient(exporter.url, token=WRONG_TOKEN)
     with pytest.raises(ExporterError, match="PUT .*/production: HTTP 401"):
-        client.set_pin("production", 2)
-    client = ExporterClient(exporter.url, TOKEN)
+        client.set_production(2)
+    client = ExporterClient(exporter.url, token=TOKEN)
     with pytest.raises(ExporterError, match="HTTP 404: unknown version 9"):
-        client.set_pin("production", 9)
-    assert client.set_pin("canary", 3) == 3
+        client.set_production(9)
+    assert client.set_canary(3) == 3
     assert client.versions()["canary"] == 3
+    monkeypatch.delenv("DEEPCLEAN_EXPORTER_TOKEN", raising=False)
     with pytest.raises(ExporterError, match="no exporter token"):
-        ExporterClient(exporter.url, None).set_pin("production", 1)
+        ExporterClient(exporter.url).set_production(1)
 
 
 def test_refused_decision_is_rejected_not_retried(tmp_path):
@@ -217,10 +220,10 @@ def test_token_file_is_read_at_each_call(tmp_path, exporter, monkeypatch):
     token_file = tmp_path / "exporter.token"
     client = ExporterClient(exporter.url, token_file=token_file)
     with pytest.raises(ExporterError, match="no exporter token"):
-        client.set_pin("production", 2)
-    token_file.write_text("wrong\n")
+        client.set_production(2)
+    token_file.write_text(WRONG_TOKEN + "\n")
     with pytest.raises(ExporterError, match="HTTP 401") as refused:
-        client.set_pin("production", 2)
+        client.set_production(2)
     assert not refused.value.permanent  # an operator can fix the token: keep retrying
     token_file.write_text(TOKEN + "\n")
-    assert client.set_pin("production", 2) == 2
+    assert client.set_production(2) == 2

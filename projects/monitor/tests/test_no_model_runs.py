@@ -7,8 +7,8 @@ import os
 import time
 
 import numpy as np
+from deepclean.exporter_api import ExporterError
 from deepclean_monitor.cleaned_frames import CLEANED, NO_MODEL, StreamSecond
-from deepclean_monitor.exporter_client import ExporterError
 from deepclean_monitor.main import monitor
 from deepclean_monitor.no_model_runs import NoModelRun, NoModelRuns
 from synthetic_cleaning import write_seconds

@@ -13,7 +13,8 @@ import logging
 import threading
 from pathlib import Path
 
-from .exporter_client import ExporterClient, ExportRejected
+from deepclean.exporter_api import ExporterClient, ExporterRejected
+
 from .training_directory import TrainingDirectory, complete_directories
 
 log = logging.getLogger(__name__)
@@ -53,7 +54,7 @@ def send_pending(
     for directory in pending(root, max_band_asd_ratio):
         try:
             version = client.export_with_retry(directory.path, stop, first_delay=first_delay, max_attempts=max_attempts)
-        except ExportRejected as exc:
+        except ExporterRejected as exc:
             log.error("the exporter refused %s: %s", directory.path, exc)
             continue
         if version is None:

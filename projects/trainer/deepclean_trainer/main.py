@@ -17,6 +17,7 @@ from typing import Literal
 
 import torch
 from deepclean.config import ConfigError
+from deepclean.exporter_api import ExporterClient
 from deepclean.single_writer import AlreadyRunningError, hold
 from jsonargparse.typing import (
     ClosedUnitInterval,
@@ -30,7 +31,6 @@ from .checks import DataCheckError
 from .cycle import CycleSettings, run_cycle
 from .dataset import FrameSource
 from .export_queue import ExportWorker, is_eligible, send_pending
-from .exporter_client import ExporterClient
 from .fitting import FitSettings, TrainingInterrupted
 from .logs import setup_logging
 from .schedule import ContinuousSchedule, default_span, run_continuously

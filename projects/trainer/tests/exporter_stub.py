@@ -7,10 +7,13 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
+TOKEN = "stub-token-0123456789"
+
+
 class ExporterStub:
     """Answers POST /export; ``failures`` first answers are 503; checks the bearer token."""
 
-    def __init__(self, token: str = "secret", failures: int = 0) -> None:
+    def __init__(self, token: str = TOKEN, failures: int = 0) -> None:
         self.token, self.failures = token, failures
         self.requests: list[dict] = []
         self.version = 0
@@ -26,7 +29,7 @@ class ExporterStub:
                     stub.failures -= 1
                     return self._answer(503, {"error": "busy"})
                 stub.version += 1
-                return self._answer(201, {"version": stub.version})
+                return self._answer(201, {"version": stub.version, "created": True})
 
             def _answer(self, status: int, content: dict) -> None:
                 payload = json.dumps(content).encode()

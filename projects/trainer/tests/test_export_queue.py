@@ -5,10 +5,10 @@ from __future__ import annotations
 import threading
 
 import torch
+from deepclean.exporter_api import ExporterClient
 from deepclean_trainer.export_queue import ExportWorker, pending, send_pending
-from deepclean_trainer.exporter_client import ExporterClient
 from deepclean_trainer.training_directory import write_training_directory
-from exporter_stub import ExporterStub
+from exporter_stub import TOKEN, ExporterStub
 
 HISTORY = [{"steps": 1, "train_loss": 1.0, "validation_loss": 1.0, "learning_rate": 1e-3}]
 
@@ -22,7 +22,7 @@ def make(root, name, end, ratio):
 
 def test_only_clearly_cleaning_versions_are_sent(tmp_path, monkeypatch):
     """A version whose validation ratio is above the limit is never sent; the others are, oldest first."""
-    monkeypatch.setenv("DEEPCLEAN_EXPORTER_TOKEN", "secret")
+    monkeypatch.setenv("DEEPCLEAN_EXPORTER_TOKEN", TOKEN)
     good_old, bad, good_new = make(tmp_path, "a", 100, 0.3), make(tmp_path, "b", 200, 0.97), make(tmp_path, "c", 300, 0.5)
     assert pending(tmp_path, 0.9) == [good_old, good_new]
     with ExporterStub() as stub:
@@ -36,9 +36,9 @@ def test_only_clearly_cleaning_versions_are_sent(tmp_path, monkeypatch):
 
 def test_results_left_while_exporter_was_down_are_sent_after_restart(tmp_path, monkeypatch):
     """An exporter outage leaves the version pending; a later worker (a restart) sends it."""
-    monkeypatch.setenv("DEEPCLEAN_EXPORTER_TOKEN", "secret")
+    monkeypatch.setenv("DEEPCLEAN_EXPORTER_TOKEN", TOKEN)
     directory = make(tmp_path, "a", 100, 0.3)
-    down = ExporterClient("http://127.0.0.1:9", timeout=0.5)
+    down = ExporterClient("http://127.0.0.1:9", export_timeout=0.5)
     assert send_pending(down, tmp_path, 0.9, threading.Event(), max_attempts=1) == []
     assert pending(tmp_path, 0.9) == [directory]
 

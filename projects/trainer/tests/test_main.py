@@ -16,7 +16,7 @@ from deepclean.single_writer import single_writer
 from deepclean.synthetic import H1_WITNESSES
 from deepclean_trainer.main import main
 from deepclean_trainer.training_directory import complete_directories
-from exporter_stub import ExporterStub
+from exporter_stub import TOKEN, ExporterStub
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -38,7 +38,7 @@ def arguments(root: Path, **overrides) -> dict:
 
 def test_one_shot_trains_and_exports(frames, monkeypatch):
     """A one-shot run writes a training directory and sends it to the exporter with the token."""
-    monkeypatch.setenv("DEEPCLEAN_EXPORTER_TOKEN", "secret")
+    monkeypatch.setenv("DEEPCLEAN_EXPORTER_TOKEN", TOKEN)
     with ExporterStub() as stub:
         status = main(**arguments(frames, exporter_url=stub.url, max_band_asd_ratio=1.5))
     assert status == 0
@@ -96,7 +96,7 @@ def test_cli_rejects_out_of_range_value_naming_the_key(tmp_path):
 
 def test_continuous_mode_trains_exports_and_stops_on_sigterm(frames, monkeypatch):
     """Continuous mode trains once enough ready data is there, exports it, and exits 0 on SIGTERM."""
-    monkeypatch.setenv("DEEPCLEAN_EXPORTER_TOKEN", "secret")
+    monkeypatch.setenv("DEEPCLEAN_EXPORTER_TOKEN", TOKEN)
     previous = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
     with ExporterStub() as stub:
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import secrets
 import signal
 import subprocess
 import sys
@@ -20,6 +19,7 @@ import time
 from pathlib import Path
 
 from ..config import PROFILE_ENV, find_config, load_table
+from ..exporter_api import create_token_file
 from .services import Service, discover, tmux_available
 from .supervisor import supervise
 
@@ -32,13 +32,6 @@ def _paths(config: Path) -> tuple[Path, Path, Path]:
     root = config.parent
     run_dir = root / base["run_dir"]
     return run_dir, root / base["log_dir"], root / base["exporter_token_file"]
-
-
-def _ensure_token(token_file: Path) -> None:
-    if not token_file.exists():
-        token_file.parent.mkdir(parents=True, exist_ok=True)
-        token_file.write_text(secrets.token_hex(24) + "\n")
-        token_file.chmod(0o600)
 
 
 def _supervisor_command(service: Service, log_dir: Path, pid_dir: Path) -> list[str]:
@@ -72,7 +65,7 @@ def start(args: argparse.Namespace, config: Path) -> int:
         return 1
     for directory in (run_dir, log_dir, pid_dir):
         directory.mkdir(parents=True, exist_ok=True)
-    _ensure_token(token_file)
+    create_token_file(token_file)
     os.environ["DEEPCLEAN_CONFIG"] = str(config)
     if args.profile:
         os.environ[PROFILE_ENV] = args.profile
