@@ -204,7 +204,8 @@ def loop(tmp_path_factory) -> Loop:
                                    timeout=120)
             assert answer.status_code == 201, answer.text
             if name == "good":
-                assert requests.put(f"{exporter.url}/production", json=answer.json(), headers=auth(), timeout=30).ok
+                assert requests.put(f"{exporter.url}/production", json={"version": answer.json()["version"]},
+                                    headers=auth(), timeout=30).ok
         pins = requests.get(f"{exporter.url}/versions", timeout=5).json()
         assert (pins["production"], pins["canary"]) == (1, 2), pins
 

@@ -351,6 +351,9 @@ def _skewed_run(tmp: Path, model_repository: Path, start_gps: int, mtime_skew: f
     )
     try:
         wait_for(lambda: "cleaning from GPS" in log.read_text(), 60, "the cleaner to start")
+        # Live frames only once the history is read: a frame already there when the cleaner first looks
+        # is dated by its stamp (docs/interfaces.md), whatever clock wrote it.
+        wait_for(lambda: _cleaned_path(cleaned, start_gps + 7).exists(), 60, "the history to be read")
         for gps in range(start_gps + 10, end):
             slot = time.monotonic()
             if gps != start_gps + SKEW_DROPPED:

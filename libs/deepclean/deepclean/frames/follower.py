@@ -50,6 +50,9 @@ __all__ = ["FrameFollower"]
 
 logger = logging.getLogger(__name__)
 
+SKEWED_STAMP = 1.0
+"""Seconds a frame may seem to have landed before the frame before it (their stamps read a moment apart)."""
+
 Sleep = Callable[[float], None]
 
 
@@ -199,8 +202,8 @@ class FrameFollower:
                 self.position = position + self.duration
                 self.consumed.remember(name.gps, pending.path, pending.signature)
                 arrival = pending.arrival()
-                if self._last_arrival is not None and arrival < self._last_arrival:
-                    # Before the frame before it: the writer's clock is off, so its stamp says nothing.
+                if self._last_arrival is not None and arrival < self._last_arrival - SKEWED_STAMP:
+                    # Well before the frame before it: the writer's clock is off, so its stamp says nothing.
                     arrival = pending.first_seen
                 self._last_arrival = arrival
                 return Frame(name.gps, self.duration, pending.path, data, arrival)
