@@ -125,6 +125,20 @@ def _quote(part: str) -> str:
     return shlex.quote(part)
 
 
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` still runs (a zombie waiting to be reaped has ended)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
 def stop(config: Path, timeout: float = 30.0) -> int:
     run_dir, _, _ = _paths(config)
     pid_dir = run_dir / "pids"
@@ -136,7 +150,8 @@ def stop(config: Path, timeout: float = 30.0) -> int:
         except ProcessLookupError:
             pass
     deadline = time.monotonic() + timeout
-    while _running(pid_dir) and time.monotonic() < deadline:
+    # A supervisor removes its pid file before its process has ended: wait for the processes too.
+    while (_running(pid_dir) or any(_alive(pid) for pid in running.values())) and time.monotonic() < deadline:
         time.sleep(0.2)
     for name, pid in _running(pid_dir).items():
         print(f"{name} did not stop within {timeout:.0f} s: killing it", file=sys.stderr)
