@@ -57,7 +57,7 @@ from deepclean.cleaned_frames import (  # noqa: E402
     cleaned_channel_names,
 )
 from deepclean.config import load_table  # noqa: E402
-from deepclean.figures import removed_fraction  # noqa: E402
+from deepclean.figures import BinPowers, judge_bins, range_lost, removed_fraction  # noqa: E402
 from deepclean.frames import FrameError, FrameName, list_frames, read_frame  # noqa: E402
 from deepclean.synthetic import scenarios as scenarios_module  # noqa: E402
 
@@ -362,6 +362,8 @@ class Seconds:
     truth: np.ndarray
     dq: dict[str, int]
     versions: list[int]
+    written_cleaned: list[bool]
+    """Per second: every sample carries the cleaned bit (no fallback, no model, no gap)."""
 
 
 def read_seconds(work: Work, start: int, stop: int) -> Seconds:
@@ -370,7 +372,7 @@ def read_seconds(work: Work, start: int, stop: int) -> Seconds:
     names = work.channels()
     strain_channel, production, dq_channel = clean["strain_channel"], names.production, names.dq
     version_channel = names.production_version
-    raw, cleaned, truth, versions = [], [], [], set()
+    raw, cleaned, truth, versions, written_cleaned = [], [], [], set(), []
     counts = {"cleaned": 0, "safety_fallback": 0, "no_model": 0, "input_gap": 0, "not_ready": 0}
     for gps in range(start, stop):
         frame = read_frame(work.frame("cleaned", gps), [production, dq_channel, version_channel])
@@ -378,12 +380,14 @@ def read_seconds(work: Work, start: int, stop: int) -> Seconds:
         truth.append(read_frame(work.frame("truth", gps), [TRUTH_CHANNEL])[TRUTH_CHANNEL])
         cleaned.append(frame[production])
         dq = frame[dq_channel]
-        counts["cleaned"] += int(np.all(dq & DQ_CLEANED))
+        written_cleaned.append(bool(np.all(dq & DQ_CLEANED)))
+        counts["cleaned"] += int(written_cleaned[-1])
         for name, bit in (("safety_fallback", DQ_FALLBACK), ("no_model", DQ_NO_MODEL), ("input_gap", DQ_INPUT_GAP),
                           ("not_ready", DQ_NOT_READY)):
             counts[name] += int(np.any(dq & bit))
         versions.update(int(v) for v in np.unique(frame[version_channel]))
-    return Seconds(start, np.concatenate(raw), np.concatenate(cleaned), np.concatenate(truth), counts, sorted(versions))
+    return Seconds(start, np.concatenate(raw), np.concatenate(cleaned), np.concatenate(truth), counts, sorted(versions),
+                   written_cleaned)
 
 
 def scored_span(work: Work, seconds: int) -> tuple[int, int]:
@@ -491,7 +495,8 @@ def decisions(work: Work) -> dict:
                 continue
     decided = {r["id"]: r for r in records if r.get("event") == "decided"}
     applied = [decided[r["id"]] for r in records if r.get("event") == "applied" and r.get("id") in decided]
-    events = [{k: d.get(k) for k in ("action", "version", "previous", "gps", "reason", "time")} for d in applied]
+    events = [{k: d.get(k) for k in ("action", "version", "previous", "gps", "reason", "time", "figures")}
+              for d in applied]
     return {
         "applied": events,
         "promoted": [e["version"] for e in events if e["action"] == "promote"],
@@ -511,6 +516,72 @@ def trainer_pace(work: Work, cycles: dict, speed: float, newest: int) -> dict[st
         "retrain_cadence_wall_seconds": float(work.tables["train"]["retrain_cadence"]) / speed,
         "production_data_age_seconds": newest - spans[0]["end"] if spans and spans[0] else None,
     }
+
+
+# ---------------------------------------------------------------- targets
+
+
+def unflagged_noise_windows(data: Seconds, rate: int, band: tuple[float, float], clean: dict[str, Any]) -> list[dict]:
+    """Windows of the safety gate's length where the production stream added noise (the library's rule, the
+    gate's settings) while some of their seconds were written as cleaned: what the gate should have caught."""
+    window = int(clean["safety_window"])
+    found = []
+    for offset in range(0, len(data.written_cleaned) - window + 1, window):
+        flagged_clean = sum(data.written_cleaned[offset:offset + window])
+        if not flagged_clean:
+            continue
+        samples = slice(offset * rate, (offset + window) * rate)
+        judgement = judge_bins(
+            BinPowers.of_strain(data.raw[samples], data.cleaned[samples], rate), band, clean["safety_check_range"],
+            sigma=float(clean["safety_sigma"]), min_excess=float(clean["safety_min_excess"]),
+            band_tolerance=float(clean["safety_band_tolerance"]))
+        if not judgement.passed:
+            found.append({"start": data.start + offset, "seconds_written_cleaned": flagged_clean,
+                          "what": judgement.describe()})
+    return found
+
+
+def decisions_onto_worse_than_raw(verdicts: dict) -> list[dict]:
+    """Applied promotions and rollbacks whose target version's figures (as logged) were not better than raw."""
+    bad = []
+    for event in verdicts["applied"]:
+        if event["action"] not in ("promote", "rollback"):
+            continue
+        figures = (event.get("figures") or {}).get(str(event["version"]))
+        if not figures or not figures.get("better_than_raw"):
+            bad.append({"action": event["action"], "version": event["version"], "gps": event["gps"],
+                        "figures": figures})
+    return bad
+
+
+def targets(summary: dict) -> dict[str, bool | None]:
+    """The loop targets of the quality issue and the guard targets, PASS (True) or FAIL (False) each;
+    None where the run cannot tell (no coupling step)."""
+    q, rec = summary["production"], summary["recovery"]
+    step_seconds = rec["seconds"] if rec else None
+    return {
+        # guards: what must hold whatever the quality
+        "worst_bin_at_most_1.02": q["worst_out_of_band_ratio"] <= 1.02,
+        "band_asd_at_most_1": q["band_asd_ratio"] <= 1.0,
+        "range_not_below_raw": not range_lost(summary["raw"]["bns_range_mpc"], q["bns_range_mpc"]),
+        "noise_added_only_with_fallback_bit": not summary["unflagged_noise_windows"],
+        "no_decision_onto_worse_than_raw": not summary["decisions_onto_worse_than_raw"],
+        # quality
+        "removes_at_least_97_percent": q["removed_fraction"] >= 0.97,
+        "recovers_80_percent_of_range_gap": (q["range_gap_recovered"] or 0.0) >= 0.80,
+        "back_above_95_within_1024_s_of_step": (None if rec is None
+                                                 else step_seconds is not None and step_seconds <= 1024),
+    }
+
+
+GUARD_TARGETS = ("worst_bin_at_most_1.02", "band_asd_at_most_1", "range_not_below_raw",
+                 "noise_added_only_with_fallback_bit", "no_decision_onto_worse_than_raw")
+
+
+def targets_line(verdicts: dict[str, bool | None]) -> str:
+    failed = [name for name, ok in verdicts.items() if ok is False]
+    guards = "PASS" if all(verdicts[name] for name in GUARD_TARGETS) else "FAIL"
+    return f"guards {guards}; " + ("all targets PASS" if not failed else "FAIL " + ", ".join(failed))
 
 
 # ---------------------------------------------------------------- one scenario
@@ -556,7 +627,8 @@ def run_scenario(args: argparse.Namespace, scenario: str) -> dict:
         "scenario": scenario, "command": " ".join(sys.argv),
         "machine": {"cpus": os.cpu_count(), "load_average": os.getloadavg(), "python": platform.python_version()},
         "settings": {"speed": args.speed, "history": args.history, "stream_seconds": args.stream_seconds,
-                     "score_seconds": args.score_seconds, "profile": PROFILE, "nice": args.nice, "band": band},
+                     "score_seconds": args.score_seconds, "profile": PROFILE, "nice": args.nice, "band": band,
+                     "safety_window": int(work.tables["clean"]["safety_window"])},
         "stream": {"first_gps": clock.first_gps, "live_gps": clock.live_gps, "end_gps": clock.end_gps,
                    "step_gps": planned_step,
                    "step_after_live_seconds": planned_step - clock.live_gps if planned_step else None},
@@ -570,7 +642,10 @@ def run_scenario(args: argparse.Namespace, scenario: str) -> dict:
         "first_production_gps": first_prod, "windows": windows,
         "recovery": recovery(windows, planned_step, first_prod),
         "training": cycles, "decisions": verdicts, "pins_at_end": work.pins(),
+        "unflagged_noise_windows": unflagged_noise_windows(data, rate, band, work.tables["clean"]),
+        "decisions_onto_worse_than_raw": decisions_onto_worse_than_raw(verdicts),
     }
+    summary["targets"] = targets(summary)
     summary["wall_seconds"]["scoring"] = time.monotonic() - stopped
     (work_root / "loop.json").write_text(json.dumps(summary, indent=2, default=_json_default) + "\n")
     print()
@@ -638,6 +713,10 @@ def scenario_report(s: dict) -> str:
         f"{_fmt(kept['trainer_cycle_wall_seconds_mean'], '{:.0f} s')} wall on average against a cadence of "
         f"{kept['retrain_cadence_wall_seconds']:.0f} s wall; the production model's data ended "
         f"{_fmt(kept['production_data_age_seconds'], '{} s')} before the end of the stream",
+        f"  guards: {len(s['unflagged_noise_windows'])} window(s) of {s['settings'].get('safety_window', '?')} s "
+        f"with noise added but written as cleaned, {len(s['decisions_onto_worse_than_raw'])} decision(s) onto a "
+        f"version not better than raw",
+        f"  targets: {targets_line(s['targets'])}",
     ]
     return "\n".join(lines)
 
@@ -652,7 +731,7 @@ def _step_cell(rec: dict | None) -> str:
 def summary_table(summaries: list[dict]) -> str:
     header = (f"{'scenario':<20} {'removed':>8} {'band ASD':>9} {'worst bin':>10} {'range raw':>10} {'cleaned':>8} "
               f"{'no noise':>9} {'gap rec.':>9} {'fallback':>9} {'no model':>9} {'cycles':>7} {'promoted':>9} "
-              f"{'rollback':>9} {'step rec.':>10} {'lag s':>6}")
+              f"{'rollback':>9} {'step rec.':>10} {'lag s':>6}  targets")
     lines = [header, "-" * len(header)]
     for s in summaries:
         if "error" in s:
@@ -666,7 +745,7 @@ def summary_table(summaries: list[dict]) -> str:
             f"{s['dq_seconds']['safety_fallback']:>9} {s['dq_seconds']['no_model']:>9} "
             f"{len(s['training']['completed']):>7} {len(s['decisions']['promoted']):>9} "
             f"{len(s['decisions']['rolled_back']):>9} "
-            f"{_step_cell(rec):>10} {_fmt(s['kept_up']['cleaner_lag_seconds'], '{}'):>6}"
+            f"{_step_cell(rec):>10} {_fmt(s['kept_up']['cleaner_lag_seconds'], '{}'):>6}  {targets_line(s['targets'])}"
         )
     return "\n".join(lines)
 
