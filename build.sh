@@ -52,7 +52,7 @@ requirements() {
   local name="$1" project="$ROOT/projects/$1"
   case "$name" in
     library)
-      echo "torch==$TORCH_VERSION -e $LIB[torch,test] onnx>=1.16 onnxruntime>=1.18 libtmux>=0.40 requests>=2.31" ;;
+      echo "torch==$TORCH_VERSION -e $LIB[torch,test] onnx>=1.16 onnxruntime>=1.18 libtmux>=0.40 requests>=2.31 ruff==0.16.9" ;;
     *-server)
       echo "-r $ROOT/servers/${name%-server}/requirements.txt" ;;
     *)

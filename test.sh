@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Run every test suite, each in its own environment (built first if missing).
 #
-#   ./test.sh                  all suites: library, each service, cross-service
-#   ./test.sh cleaner          one suite (library | <service> | integration)
+#   ./test.sh                  all suites: lint, library, each service, cross-service
+#   ./test.sh cleaner          one suite (lint | library | <service> | integration)
 #   ./test.sh -- -k follower   extra arguments go to pytest
 set -uo pipefail
 
@@ -17,7 +17,7 @@ while [ $# -gt 0 ]; do
   esac
 done
 if [ ${#SUITES[@]} -eq 0 ]; then
-  SUITES=(library)
+  SUITES=(lint library)
   for dir in projects/*/; do [ -d "$dir/tests" ] && SUITES+=("$(basename "$dir")"); done
   SUITES+=(integration)
 fi
@@ -25,7 +25,7 @@ fi
 ENVS=()
 for suite in "${SUITES[@]}"; do
   case "$suite" in
-    library|integration) ENVS+=(library) ;;
+    lint|library|integration) ENVS+=(library) ;;
     *) ENVS+=("$suite") ;;
   esac
 done
@@ -39,6 +39,19 @@ status=0
 total_passed=0
 total_failed=0
 for suite in "${SUITES[@]}"; do
+  if [ "$suite" = lint ]; then
+    # one ruff configuration ([tool.ruff] in pyproject.toml) for the whole tree
+    echo
+    echo "===== lint (ruff check, ruff format --check) ====="
+    if "$ROOT/.venvs/library/bin/ruff" check "$ROOT" && "$ROOT/.venvs/library/bin/ruff" format --check "$ROOT"; then
+      RESULT[lint]="ok"
+    else
+      RESULT[lint]="FAILED (fix with: .venvs/library/bin/ruff check --fix . && .venvs/library/bin/ruff format .)"
+      status=1
+      total_failed=$((total_failed + 1))
+    fi
+    continue
+  fi
   case "$suite" in
     library) env=library; path=libs/deepclean/tests ;;
     integration) env=library; path=tests ;;

@@ -32,6 +32,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+
 from deepclean.cleaned_frames import CLEANED, SAFETY_FALLBACK, STREAM_BITS, default_channels
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -42,11 +43,10 @@ STATE = "H1:GDS-CALIB_STATE_VECTOR"
 BAND = (58.0, 62.0)
 
 
-def make_random_repository(
-    root: Path, channels: list[str], rates: dict[str, int]
-) -> Path:
+def make_random_repository(root: Path, channels: list[str], rates: dict[str, int]) -> Path:
     """A repository with versions 1 and 2 (random weights), production 1 and canary 2."""
     import torch
+
     from deepclean.architecture import DeepClean
 
     model_dir = root / "deepclean"
@@ -88,15 +88,11 @@ def make_random_repository(
             "version": version,
         }
         (directory / "metadata.json").write_text(json.dumps(metadata))
-    (model_dir / "pins.json").write_text(
-        json.dumps({"production": 1, "canary": 2, "history": [1]})
-    )
+    (model_dir / "pins.json").write_text(json.dumps({"production": 1, "canary": 2, "history": [1]}))
     return root
 
 
-def cleaner_arguments(
-    data: Path, repository: Path, cleaned: Path, channels: list[str]
-) -> dict:
+def cleaner_arguments(data: Path, repository: Path, cleaned: Path, channels: list[str]) -> dict:
     return {
         "model_repository": repository,
         "model_name": "deepclean",
@@ -142,14 +138,10 @@ def stream_live(data: Path, start: int, seconds: int) -> None:
     )
 
     detector = SyntheticDetector(DetectorConfig(seed=1))
-    FrameStreamer(
-        detector, FrameLayout(data / "llhoft", data / "lldetchar"), speed=1.0
-    ).run(start, duration=seconds)
+    FrameStreamer(detector, FrameLayout(data / "llhoft", data / "lldetchar"), speed=1.0).run(start, duration=seconds)
 
 
-def throughput(
-    work: Path, repository: Path, channels: list[str], seconds: int, threads: int
-) -> float:
+def throughput(work: Path, repository: Path, channels: list[str], seconds: int, threads: int) -> float:
     from deepclean_cleaner.main import main
 
     data = work / "history"
@@ -170,9 +162,7 @@ def throughput(
     return seconds / elapsed, cpu / seconds
 
 
-def latency(
-    work: Path, repository: Path, channels: list[str], seconds: int, threads: int
-) -> np.ndarray:
+def latency(work: Path, repository: Path, channels: list[str], seconds: int, threads: int) -> np.ndarray:
     """Per-frame delay from input arrival to cleaned frame written, over a real-time replay.
 
     The cleaner starts once the replay's first frame is on disk, with 16 s of
@@ -185,9 +175,7 @@ def latency(
     start = START + 100000
     write_history(data, start - 16, 16)
     cleaned = work / "cleaned-live"
-    writer = multiprocessing.get_context("spawn").Process(
-        target=stream_live, args=(data, start, seconds)
-    )
+    writer = multiprocessing.get_context("spawn").Process(target=stream_live, args=(data, start, seconds))
     writer.start()
     first_live = data / "llhoft" / f"H-H1_llhoft-{start}-1.gwf"
     deadline = time.monotonic() + 120
@@ -215,9 +203,7 @@ def latency(
     return np.array(delays)
 
 
-def quality(
-    work: Path, repository: Path, channels: list[str], seconds: int, seed: int
-) -> dict:
+def quality(work: Path, repository: Path, channels: list[str], seconds: int, seed: int) -> dict:
     """Removed in-band fraction and out-of-band ratio of the production model against the truth.
 
     The test span starts 16 s after the production version's training span
@@ -244,14 +230,8 @@ def quality(
     raw, clean, truth = [], [], []
     cleaned_seconds = fallback_seconds = 0
     for gps in range(start + 16, start + seconds - 4):
-        raw.append(
-            read_frame(data / "llhoft" / f"H-H1_llhoft-{gps}-1.gwf", [STRAIN])[STRAIN]
-        )
-        truth.append(
-            read_frame(data / "truth" / f"H-H1_llnoise-{gps}-1.gwf")[
-                "H1:SYN-INJECTED_NOISE"
-            ]
-        )
+        raw.append(read_frame(data / "llhoft" / f"H-H1_llhoft-{gps}-1.gwf", [STRAIN])[STRAIN])
+        truth.append(read_frame(data / "truth" / f"H-H1_llnoise-{gps}-1.gwf")["H1:SYN-INJECTED_NOISE"])
         frame = read_frame(cleaned / f"H-H1_DEEPCLEAN-{gps}-1.gwf")
         clean.append(frame[NAMES.production])
         bits = frame[NAMES.dq] & STREAM_BITS
@@ -265,9 +245,7 @@ def quality(
         "cleaned_seconds": cleaned_seconds,
         "fallback_seconds": fallback_seconds,
         "fraction_removed": fraction_removed(truth, raw - clean, 16384, BAND),
-        "worst_out_of_band_ratio": worst_out_of_band_ratio(
-            clean, raw, 16384, BAND, (10.0, 2000.0)
-        ),
+        "worst_out_of_band_ratio": worst_out_of_band_ratio(clean, raw, 16384, BAND, (10.0, 2000.0)),
     }
 
 
@@ -285,9 +263,7 @@ def main() -> None:
         default=60,
         help="seconds of real-time replay for the latency",
     )
-    parser.add_argument(
-        "--threads", type=int, default=1, help="onnxruntime threads per session"
-    )
+    parser.add_argument("--threads", type=int, default=1, help="onnxruntime threads per session")
     parser.add_argument(
         "--trained-model-repository",
         type=Path,
@@ -306,9 +282,7 @@ def main() -> None:
         default=256,
         help="seconds cleaned for the quality figures",
     )
-    parser.add_argument(
-        "--skip-speed", action="store_true", help="only the quality figures"
-    )
+    parser.add_argument("--skip-speed", action="store_true", help="only the quality figures")
     args = parser.parse_args()
 
     from deepclean.synthetic import DetectorConfig
@@ -320,9 +294,7 @@ def main() -> None:
         if not args.skip_speed:
             speed(
                 work,
-                make_random_repository(
-                    work / "model-repo", channels, config.sample_rates
-                ),
+                make_random_repository(work / "model-repo", channels, config.sample_rates),
                 channels,
                 args,
             )
@@ -335,7 +307,8 @@ def main() -> None:
                 args.seed,
             )
             print(
-                f"quality (production version {figures['version']}, {args.quality_seconds} s from GPS {figures['start']}, "
+                f"quality (production version {figures['version']}, {args.quality_seconds} s from GPS "
+                f"{figures['start']}, "
                 f"against the injected truth): in-band noise power removed {figures['fraction_removed']:.3f}, "
                 f"worst out-of-band ASD ratio (1 Hz bins, 10-2000 Hz) {figures['worst_out_of_band_ratio']:.4f}; "
                 f"of {figures['seconds']} s measured, {figures['cleaned_seconds']} cleaned throughout, "
@@ -344,9 +317,7 @@ def main() -> None:
     sys.stdout.flush()
 
 
-def speed(
-    work: Path, repository: Path, channels: list[str], args: argparse.Namespace
-) -> None:
+def speed(work: Path, repository: Path, channels: list[str], args: argparse.Namespace) -> None:
     """Print the throughput and latency figures (random-weight models: speed does not depend on the weights)."""
     rtf, cpu = throughput(work, repository, channels, args.seconds, args.threads)
     print(

@@ -56,7 +56,9 @@ class PairWriter:
         strain = {STRAIN: 1e-21 * self.rng.normal(size=16384), STATE: np.full(16, 3, dtype=np.int32)}
         witnesses = {name: self.rng.normal(size=rate) for name, rate in WITNESS_RATES.items()}
         write_frame(FrameName(gps, SITE, IFO, STRAIN_TAG).path(self.strain_dir), strain, gps, compress=self.compress)
-        write_frame(FrameName(gps, SITE, IFO, WITNESS_TAG).path(self.witness_dir), witnesses, gps, compress=self.compress)
+        write_frame(
+            FrameName(gps, SITE, IFO, WITNESS_TAG).path(self.witness_dir), witnesses, gps, compress=self.compress
+        )
 
 
 def joined_follower(
@@ -82,10 +84,12 @@ def bench_history(strain_dir: Path, witness_dir: Path, seconds: int) -> None:
     raw = time.perf_counter() - started
     print(f"history: {seconds} s of strain+state and 21-witness frame pairs")
     print(
-        f"  JoinedFollower     {elapsed:7.2f} s wall  real-time factor {seconds / elapsed:7.1f}x  ({1e3 * elapsed / seconds:.2f} ms per pair)"
+        f"  JoinedFollower     {elapsed:7.2f} s wall  real-time factor {seconds / elapsed:7.1f}x  "
+        f"({1e3 * elapsed / seconds:.2f} ms per pair)"
     )
     print(
-        f"  read_frame only    {raw:7.2f} s wall  real-time factor {seconds / raw:7.1f}x  ({1e3 * raw / seconds:.2f} ms per pair)"
+        f"  read_frame only    {raw:7.2f} s wall  real-time factor {seconds / raw:7.1f}x  "
+        f"({1e3 * raw / seconds:.2f} ms per pair)"
     )
 
 
@@ -116,7 +120,8 @@ def bench_live(strain_dir: Path, witness_dir: Path, writer: PairWriter, first: i
     p99 = latencies_ms[min(len(latencies_ms) - 1, int(0.99 * len(latencies_ms)))]
     print(f"live: {seconds} pairs written at {speed:g}x real time, followed from the live edge")
     print(
-        f"  latency pair landed -> yielded: median {statistics.median(latencies_ms):.1f} ms, p99 {p99:.1f} ms, max {latencies_ms[-1]:.1f} ms"
+        f"  latency pair landed -> yielded: median {statistics.median(latencies_ms):.1f} ms, p99 {p99:.1f} "
+        f"ms, max {latencies_ms[-1]:.1f} ms"
     )
 
 

@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+
 from deepclean.cleaned_frames import CANARY_SHIFT, CLEANED, DQ_RATE, default_channels
 from deepclean.frames import FrameName, write_frame
 from deepclean_monitor.main import monitor
@@ -67,11 +68,20 @@ def main(argv: list[str] | None = None) -> None:
         root = Path(tmp)
         strain_dir, cleaned_dir = write_frames(root, args.seconds)
         settings = {
-            "cleaned_dir": cleaned_dir, "strain_dir": strain_dir, "reports_dir": root / "reports",
-            "decision_log": root / "decisions.jsonl", "summary_file": root / "reports" / "summaries.h5",
-            "exporter_url": f"http://127.0.0.1:{closed_port()}", "start_gps": T0, "frame_timeout": 0.0,
-            "report_interval": 1e9, "exit_when_idle": True, "log_level": "ERROR", "metrics_textfile": True,
-            "retry_initial_seconds": 0.5, "retry_max_seconds": 0.5,
+            "cleaned_dir": cleaned_dir,
+            "strain_dir": strain_dir,
+            "reports_dir": root / "reports",
+            "decision_log": root / "decisions.jsonl",
+            "summary_file": root / "reports" / "summaries.h5",
+            "exporter_url": f"http://127.0.0.1:{closed_port()}",
+            "start_gps": T0,
+            "frame_timeout": 0.0,
+            "report_interval": 1e9,
+            "exit_when_idle": True,
+            "log_level": "ERROR",
+            "metrics_textfile": True,
+            "retry_initial_seconds": 0.5,
+            "retry_max_seconds": 0.5,
         }
         import gwpy.astro  # noqa: F401  (the reports' one-off import, seconds long, is not throughput)
 

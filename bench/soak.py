@@ -35,7 +35,6 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -44,7 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent / "quality"))
 import loop  # noqa: E402  the loop benchmark's configuration copy and suite control
 
 from deepclean.cleaned_frames import CANARY_SHIFT, CLEANED, FLAGS, STREAM_BITS, CleanedChannelNames  # noqa: E402
-from deepclean.frames import FrameError, FrameName, list_frames, read_frame  # noqa: E402
+from deepclean.frames import FrameError, list_frames, read_frame  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SERVICES = ("trainer", "exporter", "cleaner", "monitor")
@@ -63,8 +62,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--drop-witness", type=float, default=0.002, help="probability a witness frame is dropped")
     parser.add_argument("--late-witness", type=float, default=0.002, help="probability a witness frame is late")
     parser.add_argument("--sample-seconds", type=float, default=20.0, help="wall seconds between samples")
-    parser.add_argument("--window-seconds", type=float, default=600.0,
-                        help="wall seconds over which the warm-up and end RSS / open files are taken (maximum)")
+    parser.add_argument(
+        "--window-seconds",
+        type=float,
+        default=600.0,
+        help="wall seconds over which the warm-up and end RSS / open files are taken (maximum)",
+    )
     parser.add_argument("--keep-seconds", type=int, default=3600, help="seconds of frames kept on disk")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "out" / "soak")
     parser.add_argument("--nice", type=int, default=0)
@@ -135,17 +138,23 @@ class Samples:
                 continue
             timed = [(r[0], r) for r in rows]
 
-            def window(lo: float, hi: float) -> dict | None:
+            def window(lo: float, hi: float, timed: list = timed) -> dict | None:
                 inside = [r for f, r in timed if lo <= f <= hi]
                 if not inside:
                     return None
-                return {"rss_mib": max(r[2] for r in inside) / 2**20, "open_files": max(r[3] for r in inside),
-                        "pids": sorted({r[1] for r in inside})}
+                return {
+                    "rss_mib": max(r[2] for r in inside) / 2**20,
+                    "open_files": max(r[3] for r in inside),
+                    "pids": sorted({r[1] for r in inside}),
+                }
 
             first = rows[0]
-            entry = {"start": {"rss_mib": first[2] / 2**20, "open_files": first[3], "pids": [first[1]]},
-                     "warmup": window(*warmup), "end": window(*end),
-                     "processes": len({r[1] for r in rows})}
+            entry = {
+                "start": {"rss_mib": first[2] / 2**20, "open_files": first[3], "pids": [first[1]]},
+                "warmup": window(*warmup),
+                "end": window(*end),
+                "processes": len({r[1] for r in rows}),
+            }
             if entry["warmup"] and entry["end"]:
                 entry["rss_change"] = entry["end"]["rss_mib"] / entry["warmup"]["rss_mib"] - 1
                 entry["open_files_change"] = entry["end"]["open_files"] / entry["warmup"]["open_files"] - 1
@@ -213,12 +222,17 @@ class Ledger:
         first, last = min(self.cleaned), max(self.cleaned)
         expected = {g for g in self.strain if first <= g <= last}
         return {
-            "first_cleaned_gps": first, "last_cleaned_gps": last,
-            "expected": len(expected), "written": len(self.cleaned),
-            "missing": len(expected - set(self.cleaned)), "missing_gps": sorted(expected - set(self.cleaned))[:20],
+            "first_cleaned_gps": first,
+            "last_cleaned_gps": last,
+            "expected": len(expected),
+            "written": len(self.cleaned),
+            "missing": len(expected - set(self.cleaned)),
+            "missing_gps": sorted(expected - set(self.cleaned))[:20],
             "without_input": len(set(self.cleaned) - self.strain),
-            "rewritten": len(self.rewritten), "unreadable": len(self.unreadable),
-            "nonfinite_samples": self.nonfinite_samples, "nonfinite_unflagged": self.nonfinite_unflagged,
+            "rewritten": len(self.rewritten),
+            "unreadable": len(self.unreadable),
+            "nonfinite_samples": self.nonfinite_samples,
+            "nonfinite_unflagged": self.nonfinite_unflagged,
             "dq_seconds": self.dq_seconds,
         }
 
@@ -234,8 +248,9 @@ def delete_old_frames(work: loop.Work, keep_before: int) -> int:
                 name.path(directory).unlink(missing_ok=True)
                 removed += 1
     witness_dir = work.tables["clean"]["witness_dir"]
-    for name in list_frames(witness_dir, work.tables["clean"]["site"], work.tables["clean"]["ifo"],
-                            work.tables["clean"]["witness_tag"]):
+    for name in list_frames(
+        witness_dir, work.tables["clean"]["site"], work.tables["clean"]["ifo"], work.tables["clean"]["witness_tag"]
+    ):
         if name.gps < keep_before:
             name.path(witness_dir).unlink(missing_ok=True)
             removed += 1
@@ -253,8 +268,11 @@ def configure(args: argparse.Namespace) -> loop.Work:
     work_root.mkdir(parents=True)
     config = loop.write_config(work_root, args.scenario, args, None)
     text = config.read_text()
-    faults = {"drop_strain_probability": args.drop_strain, "drop_witness_probability": args.drop_witness,
-              "late_witness_probability": args.late_witness}
+    faults = {
+        "drop_strain_probability": args.drop_strain,
+        "drop_witness_probability": args.drop_witness,
+        "late_witness_probability": args.late_witness,
+    }
     lines = []
     for line in text.splitlines():
         key = line.split("=")[0].strip()
@@ -285,8 +303,10 @@ def run(args: argparse.Namespace) -> dict:
     work = configure(args)
     suite = loop.Suite(work, args.nice)
     samples, ledger, kills = Samples(), Ledger(), []
-    log(f"soak: {args.hours:g} h of data at {args.speed:g}x in {work.root} (faults: strain drops {args.drop_strain}, "
-        f"witness drops {args.drop_witness}, late witnesses {args.late_witness})")
+    log(
+        f"soak: {args.hours:g} h of data at {args.speed:g}x in {work.root} (faults: strain drops {args.drop_strain}, "
+        f"witness drops {args.drop_witness}, late witnesses {args.late_witness})"
+    )
     began = time.monotonic()
     suite.start()
     live_gps = end_gps = None
@@ -315,9 +335,11 @@ def run(args: argparse.Namespace) -> dict:
                     log(f"killed {kills[-1]}")
             if now - last_report >= 300:
                 pins = work.pins()
-                log(f"stream {fraction:6.1%}: data up to GPS {newest}, cleaned to {max(ledger.cleaned, default='-')}, "
+                log(
+                    f"stream {fraction:6.1%}: data up to GPS {newest}, cleaned to {max(ledger.cleaned, default='-')}, "
                     f"production {pins.get('production')}, canary {pins.get('canary')}, "
-                    f"missing so far {ledger.summary().get('missing')}")
+                    f"missing so far {ledger.summary().get('missing')}"
+                )
                 last_report = now
             if newest is not None and end_gps is not None and newest >= end_gps - 1:
                 time.sleep(30)  # the cleaner's last seconds
@@ -333,12 +355,17 @@ def run(args: argparse.Namespace) -> dict:
     wall = time.monotonic() - began
     window = args.window_seconds * args.speed / args.stream_seconds  # as a fraction of the stream
     summary = {
-        "command": " ".join(sys.argv), "machine": {"cpus": os.cpu_count(), "load_average": os.getloadavg()},
+        "command": " ".join(sys.argv),
+        "machine": {"cpus": os.cpu_count(), "load_average": os.getloadavg()},
         "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
-        "wall_seconds": wall, "stream": {"live_gps": live_gps, "end_gps": end_gps},
-        "frames": ledger.summary(), "kills": kills,
+        "wall_seconds": wall,
+        "stream": {"live_gps": live_gps, "end_gps": end_gps},
+        "frames": ledger.summary(),
+        "kills": kills,
         "services": samples.summary((WARMUP_AT, WARMUP_AT + window), (1.0 - window, 1.0)),
-        "decisions": loop.decisions(work), "pins_at_end": work.pins(), "deleted_files": deleted,
+        "decisions": loop.decisions(work),
+        "pins_at_end": work.pins(),
+        "deleted_files": deleted,
         "restarts": {s: _restarts(work, s) for s in SERVICES},
     }
     (work.root / "soak.json").write_text(json.dumps(summary, indent=2, default=loop._json_default) + "\n")
@@ -354,13 +381,18 @@ def _restarts(work: loop.Work, service: str) -> int:
 def report(s: dict) -> str:
     f = s["frames"]
     lines = [
-        f"soak: {s['settings']['hours']:g} h of data at {s['settings']['speed']:g}x, wall {s['wall_seconds'] / 60:.0f} min",
+        f"soak: {s['settings']['hours']:g} h of data at {s['settings']['speed']:g}x, wall "
+        f"{s['wall_seconds'] / 60:.0f} min",
         f"frames: expected {f.get('expected')}, written {f.get('written')}, missing {f.get('missing')}, "
         f"rewritten {f.get('rewritten')}, unreadable {f.get('unreadable')}, without input {f.get('without_input')}",
         f"non-finite samples written {f.get('nonfinite_samples')}, of which unflagged {f.get('nonfinite_unflagged')}",
         f"production DQ: {f.get('dq_seconds')}",
-        f"kills: " + ", ".join(f"{k['service']} at {k['stream_fraction']:.0%} -> "
-                                f"{'restarted' if k.get('restarted_as') else 'NOT restarted'}" for k in s["kills"]),
+        "kills: "
+        + ", ".join(
+            f"{k['service']} at {k['stream_fraction']:.0%} -> "
+            f"{'restarted' if k.get('restarted_as') else 'NOT restarted'}"
+            for k in s["kills"]
+        ),
         f"restarts logged by the supervisors: {s['restarts']}",
         f"decisions: promoted {s['decisions']['promoted']}, rolled back {s['decisions']['rolled_back']}, "
         f"unpinned {s['decisions']['unpinned']}; pins at end {s['pins_at_end']}",
@@ -375,7 +407,8 @@ def report(s: dict) -> str:
         lines.append(
             f"{service:9s} {e['start']['rss_mib']:8.0f} M {e['warmup']['rss_mib']:7.0f} M {e['end']['rss_mib']:7.0f} M "
             f"{e['rss_change']:+7.1%}   {e['start']['open_files']:11d} {e['warmup']['open_files']:7d} "
-            f"{e['end']['open_files']:5d} {e['open_files_change']:+7.1%}  {e['processes']}")
+            f"{e['end']['open_files']:5d} {e['open_files_change']:+7.1%}  {e['processes']}"
+        )
     return "\n".join(lines)
 
 

@@ -26,9 +26,10 @@ import time
 from pathlib import Path
 
 import numpy as np
+from scipy import signal
+
 from deepclean.synthetic import DetectorConfig, FrameLayout, FrameStreamer, SyntheticDetector
 from deepclean.synthetic.colouring import design_asd
-from scipy import signal
 
 T0 = 1400000000
 BAND = (58.0, 62.0)

@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+
 from deepclean.config import load_table
 from deepclean.signal import (
     band_asd_ratio,
@@ -65,11 +66,20 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=1, help="synthetic detector seed")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--budget", type=float, default=540.0, help="optimisation time budget, s")
-    parser.add_argument("--budget-clock", choices=["wall", "cpu"], default="wall",
-                        help="cpu: count process CPU time / threads (what an unshared CPU would take)")
+    parser.add_argument(
+        "--budget-clock",
+        choices=["wall", "cpu"],
+        default="wall",
+        help="cpu: count process CPU time / threads (what an unshared CPU would take)",
+    )
     parser.add_argument("--no-products", action="store_true", help="train the network without witness products")
-    parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
-                        help="override trainer settings, e.g. --set batch_size=32 window_seconds=8")
+    parser.add_argument(
+        "--set",
+        nargs="*",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override trainer settings, e.g. --set batch_size=32 window_seconds=8",
+    )
     return parser.parse_args()
 
 
@@ -87,10 +97,20 @@ def trainer_settings(args: argparse.Namespace, data: Path) -> dict:
     """The [tool.typeo.scripts.train] table with the benchmark's paths and overrides."""
     settings = load_table("train", ROOT / "pyproject.toml")
     settings.update(
-        strain_dir=data / "llhoft", witness_dir=data / "lldetchar", training_root=data / "training",
-        log_dir=data / "logs", exporter_token_file=None, mode="one-shot", export=False,
-        start=START, end=START + args.train_seconds, min_ready_seconds=args.train_seconds // 2,
-        max_train_seconds=args.budget, budget_clock=args.budget_clock, num_threads=args.threads, device="cpu",
+        strain_dir=data / "llhoft",
+        witness_dir=data / "lldetchar",
+        training_root=data / "training",
+        log_dir=data / "logs",
+        exporter_token_file=None,
+        mode="one-shot",
+        export=False,
+        start=START,
+        end=START + args.train_seconds,
+        min_ready_seconds=args.train_seconds // 2,
+        max_train_seconds=args.budget,
+        budget_clock=args.budget_clock,
+        num_threads=args.threads,
+        device="cpu",
     )
     settings["band"] = tuple(settings["band"])
     if args.no_products:
@@ -108,8 +128,9 @@ def evaluate(directory: TrainingDirectory, detector: SyntheticDetector, start: i
     span = detector.generate(start, duration)
     rate, strain_rate = metadata["sample_rate"], metadata["strain_sample_rate"]
     band = metadata["band"]
-    witnesses = np.stack([resample(span.witnesses[c], span.witness_sample_rates[c], rate)
-                          for c in metadata["witness_channels"]])
+    witnesses = np.stack(
+        [resample(span.witnesses[c], span.witness_sample_rates[c], rate) for c in metadata["witness_channels"]]
+    )
     prediction = scaler.unscale_prediction(predict(network, scaler.scale_witnesses(witnesses)))
     sos = bandpass_sos(metadata["filter"]["band"], rate, metadata["filter"]["order"])
     estimate = resample(zero_phase_bandpass(prediction, sos), rate, strain_rate)
@@ -150,17 +171,25 @@ def main() -> None:
     training = metadata["training"]
     print()
     print(f"network: {metadata['architecture']}")
-    print(f"steps: {training['epochs'] * training['steps_per_epoch']} of {training['batch_size']} x "
-          f"{training['window_seconds']:g} s windows; stop: {training['stop_reason']}")
-    print(f"training time: {metadata['training_seconds']:.0f} s (whole one-shot run {cycle_seconds:.0f} s) on "
-          f"{args.train_seconds} s of data: {args.train_seconds / cycle_seconds:.1f}x real time")
-    print(f"CPU time of the run: {cpu_seconds:.0f} s on {args.threads} threads (wall time if the CPU were not "
-          f"shared: about {cpu_seconds / args.threads:.0f} s); load average now {os.getloadavg()[0]:.1f}")
+    print(
+        f"steps: {training['epochs'] * training['steps_per_epoch']} of {training['batch_size']} x "
+        f"{training['window_seconds']:g} s windows; stop: {training['stop_reason']}"
+    )
+    print(
+        f"training time: {metadata['training_seconds']:.0f} s (whole one-shot run {cycle_seconds:.0f} s) on "
+        f"{args.train_seconds} s of data: {args.train_seconds / cycle_seconds:.1f}x real time"
+    )
+    print(
+        f"CPU time of the run: {cpu_seconds:.0f} s on {args.threads} threads (wall time if the CPU were not "
+        f"shared: about {cpu_seconds / args.threads:.0f} s); load average now {os.getloadavg()[0]:.1f}"
+    )
     print(f"validation in-band ASD ratio: {metadata['validation']['band_asd_ratio']:.4f}")
-    print(f"held-out {args.heldout_seconds - 2 * EDGE} s: injected in-band noise power removed "
-          f"{heldout['removed']:.2%} (residual {heldout['residual_db']:.1f} dB); "
-          f"in-band ASD ratio {heldout['band_asd_ratio']:.4f}; "
-          f"worst out-of-band ASD ratio (10-500 Hz) {heldout['worst_out_of_band']:.4f}")
+    print(
+        f"held-out {args.heldout_seconds - 2 * EDGE} s: injected in-band noise power removed "
+        f"{heldout['removed']:.2%} (residual {heldout['residual_db']:.1f} dB); "
+        f"in-band ASD ratio {heldout['band_asd_ratio']:.4f}; "
+        f"worst out-of-band ASD ratio (10-500 Hz) {heldout['worst_out_of_band']:.4f}"
+    )
     run_seconds = cycle_seconds if args.budget_clock == "wall" else cpu_seconds / args.threads
     target_met = heldout["removed"] >= 0.95 and run_seconds <= 600
     print(f"target (>= 95 % removed within 600 s): {'met' if target_met else 'NOT met'}")

@@ -22,6 +22,7 @@ from typing import Self
 
 import numpy as np
 import pytest
+
 from deepclean.frames import write_frame
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -234,6 +235,7 @@ def writes_per_second(*logs: Path) -> Counter:
 def write_training_dir(root: Path, name: str, seed: int = 0) -> Path:
     """A complete training directory (random weights, contract metadata) for the four test witnesses."""
     import torch
+
     from deepclean.architecture import DeepClean
 
     torch.manual_seed(seed)

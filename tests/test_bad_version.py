@@ -50,6 +50,7 @@ from conftest import (
     write_config,
     write_training_dir,
 )
+
 from deepclean.figures import BinPowers, judge_bins, range_lost
 from deepclean.frames import read_frame
 
@@ -86,6 +87,7 @@ def _training_dir(root: Path, name: str, taps: dict[tuple[int, int], float], ban
     """A training directory whose network is only the linear path with ``taps`` ((input, offset) -> weight)
     and whose estimate is band-passed with ``band_pass`` (order and band of metadata["filter"])."""
     import torch
+
     from deepclean.architecture import DeepClean
 
     directory = write_training_dir(root, name)
@@ -120,7 +122,8 @@ class Stream:
     def measurable(self, version: int) -> list[int]:
         """Offsets of the seconds cleaned (or fallen back) by ``version`` alone."""
         return [
-            i for i, (v, bits) in enumerate(zip(self.versions, self.dq))
+            i
+            for i, (v, bits) in enumerate(zip(self.versions, self.dq, strict=False))
             if v == {version} and not np.any(bits & NOT_MEASURABLE)
         ]
 
@@ -135,8 +138,10 @@ class Stream:
 def _read_streams(cleaned_dir: Path) -> tuple[Stream, Stream]:
     production, canary = Stream([], [], []), Stream([], [], [])
     for gps in range(START, START + DURATION):
-        frame = read_frame(cleaned_dir / f"H-H1_DEEPCLEAN-{gps}-1.gwf", [PRODUCTION, CANARY, PRODUCTION_VERSION,
-                                                                        CANARY_VERSION, DQ_CHANNEL])
+        frame = read_frame(
+            cleaned_dir / f"H-H1_DEEPCLEAN-{gps}-1.gwf",
+            [PRODUCTION, CANARY, PRODUCTION_VERSION, CANARY_VERSION, DQ_CHANNEL],
+        )
         bits = np.asarray(frame[DQ_CHANNEL], dtype=np.int64)
         for stream, strain, version, shift in (
             (production, PRODUCTION, PRODUCTION_VERSION, 0),
@@ -185,9 +190,17 @@ def loop(tmp_path_factory) -> Loop:
         port,
         clean={"strain_timeout": 10.0, "witness_timeout": 5.0, "metrics_port": 0},
         monitor={
-            "segment_seconds": 4, "window_seconds": 32, "min_seconds": 16, "sustain_seconds": 8,
-            "rollback_sustain_seconds": 8, "settle_seconds": 8, "start_gps": START, "frame_timeout": 3.0,
-            "poll_interval": 0.2, "report_interval": 2.0, "metrics_port": 0,
+            "segment_seconds": 4,
+            "window_seconds": 32,
+            "min_seconds": 16,
+            "sustain_seconds": 8,
+            "rollback_sustain_seconds": 8,
+            "settle_seconds": 8,
+            "start_gps": START,
+            "frame_timeout": 3.0,
+            "poll_interval": 0.2,
+            "report_interval": 2.0,
+            "metrics_port": 0,
         },
     )
     training = run / "run" / "training"
@@ -200,12 +213,14 @@ def loop(tmp_path_factory) -> Loop:
             ("bad", BAD, BAND, {"order": 8, "band": [51.0, 69.0]}),
         ):
             directory = _training_dir(training, name, taps, band, band_pass)
-            answer = requests.post(f"{exporter.url}/export", json={"training_dir": str(directory)}, headers=auth(),
-                                   timeout=120)
+            answer = requests.post(
+                f"{exporter.url}/export", json={"training_dir": str(directory)}, headers=auth(), timeout=120
+            )
             assert answer.status_code == 201, answer.text
             if name == "good":
-                assert requests.put(f"{exporter.url}/production", json={"version": answer.json()["version"]},
-                                    headers=auth(), timeout=30).ok
+                assert requests.put(
+                    f"{exporter.url}/production", json={"version": answer.json()["version"]}, headers=auth(), timeout=30
+                ).ok
         pins = requests.get(f"{exporter.url}/versions", timeout=5).json()
         assert (pins["production"], pins["canary"]) == (1, 2), pins
 
@@ -215,8 +230,11 @@ def loop(tmp_path_factory) -> Loop:
         feed = LiveFeed(data, START - HISTORY, DURATION + HISTORY, RATE, history=HISTORY)
         cleaner_log, monitor_log = run / "cleaner.log", run / "monitor.log"
         cleaner = start(cleaner_command(config, "--start_gps", START, "--stop_gps", feed.end), cleaner_log)
-        monitor = start([program("monitor", "deepclean-monitor"), "--config", config, "--profile", "faults"],
-                        monitor_log, env={"DEEPCLEAN_EXPORTER_TOKEN": TOKEN})
+        monitor = start(
+            [program("monitor", "deepclean-monitor"), "--config", config, "--profile", "faults"],
+            monitor_log,
+            env={"DEEPCLEAN_EXPORTER_TOKEN": TOKEN},
+        )
         processes += [cleaner, monitor]
         production_pins = set()
         prom = run / "run" / "reports" / "monitor.prom"
@@ -228,29 +246,46 @@ def loop(tmp_path_factory) -> Loop:
             return cleaner.poll() is not None and last is not None and last >= feed.end - 1
 
         with feed:
-            wait_for(monitor_done, DURATION / RATE + 90, "the cleaner to finish and the monitor to read every frame",
-                     interval=0.5)
+            wait_for(
+                monitor_done,
+                DURATION / RATE + 90,
+                "the cleaner to finish and the monitor to read every frame",
+                interval=0.5,
+            )
         assert cleaner.returncode == 0, cleaner_log.read_text()[-3000:]
         stop(monitor)
 
         # the same input cleaned again with the gate off: what the canary would have written
         unsafe_dir = run / "run" / "cleaned-unsafe"
         unsafe_log = run / "cleaner-unsafe.log"
-        unsafe = start(cleaner_command(config, "--start_gps", START, "--stop_gps", feed.end, "--safety", "false",
-                                       "--cleaned_dir", unsafe_dir), unsafe_log)
+        unsafe = start(
+            cleaner_command(
+                config, "--start_gps", START, "--stop_gps", feed.end, "--safety", "false", "--cleaned_dir", unsafe_dir
+            ),
+            unsafe_log,
+        )
         processes.append(unsafe)
         wait_for(lambda: unsafe.poll() is not None, 120, "the cleaner with the gate off to finish")
         assert unsafe.returncode == 0, unsafe_log.read_text()[-3000:]
 
         decisions_file = run / "run" / "monitor" / "decisions.jsonl"
-        decisions = [json.loads(line) for line in decisions_file.read_text().splitlines() if line.strip()] \
-            if decisions_file.exists() else []
+        decisions = (
+            [json.loads(line) for line in decisions_file.read_text().splitlines() if line.strip()]
+            if decisions_file.exists()
+            else []
+        )
         production, canary = _read_streams(cleaned)
         _, unsafe_canary = _read_streams(unsafe_dir)
         raw = [read_frame(strain_path(data, gps), [STRAIN])[STRAIN] for gps in range(START, feed.end)]
         return Loop(
-            raw, production, canary, unsafe_canary, decisions, production_pins,
-            json.loads((exporter.model_dir / "pins.json").read_text()), prom.read_text(),
+            raw,
+            production,
+            canary,
+            unsafe_canary,
+            decisions,
+            production_pins,
+            json.loads((exporter.model_dir / "pins.json").read_text()),
+            prom.read_text(),
         )
     finally:
         for process in processes:
@@ -305,7 +340,8 @@ def test_canary_as_written_is_not_worse_than_raw_but_would_have_been(loop):
     assert judgement.band_ratio < 1.0, f"band ratio {judgement.band_ratio:.3f}: the band mean alone would catch it"
     windows = [unsafe[k : k + GATE_WINDOW] for k in range(len(unsafe) - GATE_WINDOW + 1)]
     passing = [
-        START + w[0] for w in windows
+        START + w[0]
+        for w in windows
         if not judge_bins(_powers(loop.raw, loop.unsafe_canary.strain, w), BAND, CHECK_RANGE).failing_bins
     ]
     assert passing == [], f"{len(passing)} of {len(windows)} {GATE_WINDOW} s windows (from GPS {passing}) add no noise"

@@ -67,15 +67,19 @@ def test_abusive_requests_are_refused_and_change_nothing(exporter, tmp_path):
     }
     answers = {}
     for fault, (method, path, body, headers, _) in calls.items():
-        payload = {"data": body, "headers": {**headers, "Content-Type": "application/json"}} if isinstance(
-            body, bytes
-        ) else {"json": body, "headers": headers}
+        payload = (
+            {"data": body, "headers": {**headers, "Content-Type": "application/json"}}
+            if isinstance(body, bytes)
+            else {"json": body, "headers": headers}
+        )
         response = getattr(requests, method)(f"{exporter.url}{path}", timeout=10, **payload)
         json_error = (
             response.headers.get("Content-Type", "").startswith("application/json") and "error" in response.json()
         )
         # an error names nothing of the server's file system beyond what the request named
-        private = json_error and (str(exporter.model_dir) in response.json()["error"] or str(outside) in response.json()["error"])
+        private = json_error and (
+            str(exporter.model_dir) in response.json()["error"] or str(outside) in response.json()["error"]
+        )
         answers[fault] = (response.status_code, (json_error or fault == "huge body") and not private)
     alive = exporter.process.poll() is None
     unchanged = alive and _unchanged(exporter)
@@ -136,4 +140,3 @@ def test_a_burst_of_concurrent_exports_and_pin_calls_leaves_one_consistent_state
         f"pin answers {unexpected_pin_answers}; incomplete {incomplete}; staging {staging}; "
         f"pins.json {on_disk}; served {served['production'], served['canary']}"
     )
-

@@ -54,6 +54,7 @@ from conftest import (
     write_second,
     writes_per_second,
 )
+
 from deepclean.frames import read_frame, write_frame
 
 START = 1400000000
@@ -382,9 +383,7 @@ def _skew_checks(result: dict, start_gps: int) -> tuple[dict[str, bool], tuple[i
     not_clean = [g for g in steady if _dq(cleaned, g) != CLEAN_BITS]
     timed = [g for g in steady if g + 1 in arrivals]
     slow = {
-        g: round(lag, 2)
-        for g in timed
-        if (lag := _cleaned_path(cleaned, g).stat().st_mtime - arrivals[g + 1]) >= 1.5
+        g: round(lag, 2) for g in timed if (lag := _cleaned_path(cleaned, g).stat().st_mtime - arrivals[g + 1]) >= 1.5
     }
     reported = {
         int(line.split(" wrote H-H1_DEEPCLEAN-")[1].split("-")[0]): float(line.split(" (")[-1].split(" s after")[0])
@@ -599,8 +598,7 @@ def test_suite_stopped_and_started_again_mid_stream_writes_every_second_once(tmp
         f"every strain second in [{written[0] if written else '?'}, {written[-1] if written else '?'}] has its cleaned "
         f"frame (missing {missing[:10]})": bool(span) and not missing,
         "no cleaned frame without its strain second": set(written) <= set(strain_seconds),
-        f"every cleaned frame written exactly once (twice: {twice[:10]})": not twice
-        and sorted(counts) == written,
+        f"every cleaned frame written exactly once (twice: {twice[:10]})": not twice and sorted(counts) == written,
         "the first run's decision log is the head of the file": decisions.read_bytes().startswith(log_head)
         if decisions.exists()
         else not log_head,
@@ -620,4 +618,3 @@ def test_suite_stopped_and_started_again_mid_stream_writes_every_second_once(tmp
         f"starts: {resumed}\ndecisions: {[(e['event'], e.get('action'), e.get('version')) for e in events]}\n"
         f"stop: {final.stdout}{final.stderr}",
     )
-

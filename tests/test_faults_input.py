@@ -35,6 +35,7 @@ from conftest import (
     write_second,
     writes_per_second,
 )
+
 from deepclean.frames import read_frame, write_frame
 
 START = 1400000000

@@ -36,6 +36,7 @@ from conftest import (
     write_config,
     write_second,
 )
+
 from deepclean.frames import write_frame
 
 START = 1400000000
@@ -122,9 +123,7 @@ def test_monitor_killed_between_deciding_and_applying_applies_once(tmp_path, mod
         production_at_kill = requests.get(f"{server.url}/production", timeout=5).json()["version"]
 
         second = start(command, second_log, env=token)
-        wait_for(
-            lambda: any(e["event"] == "applied" for e in _events(decisions)), 60, "the pending decision applied"
-        )
+        wait_for(lambda: any(e["event"] == "applied" for e in _events(decisions)), 60, "the pending decision applied")
         for gps in range(START + 40, START + 64):  # the cleaner now serves version 2 on both streams
             _write_cleaned(data, cleaned, gps, seconds[gps], production=2)
         wait_for(lambda: _last_gps(reports) >= START + 63, 60, "the restarted monitor to read every frame")
@@ -152,4 +151,3 @@ def test_monitor_killed_between_deciding_and_applying_applies_once(tmp_path, mod
     assert "was not carried out before the last stop; retrying" in second_log.read_text()
     assert puts == 1, exporter_log[-3000:]
     assert pins["production"] == 2 and pins["history"] == [1, 2], pins
-

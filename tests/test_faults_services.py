@@ -34,6 +34,7 @@ from conftest import (
     write_config,
     writes_per_second,
 )
+
 from deepclean.frames import read_frame
 
 START = 1400000000

@@ -42,6 +42,7 @@ from conftest import (
     write_training_dir,
     writes_per_second,
 )
+
 from deepclean.frames import FrameError, read_frame
 
 START = 1400000000

@@ -99,9 +99,7 @@ def test_exporter_killed_mid_export_restarts_with_no_half_version(tmp_path):
         thread = threading.Thread(target=export)
         thread.start()
         # the moment a model file is staged, kill -9 (polled every 2 ms; the check after it takes ~2 s)
-        wait_for(
-            lambda: _staged(server.model_dir) or not thread.is_alive(), 60, "the export to stage a version", 0.002
-        )
+        wait_for(lambda: _staged(server.model_dir) or not thread.is_alive(), 60, "the export to stage a version", 0.002)
         os.killpg(server.process.pid, signal.SIGKILL)
         server.process.wait(timeout=10)
         thread.join()
@@ -214,6 +212,7 @@ def test_trainer_killed_then_finishing_while_the_exporter_is_down_loses_nothing(
 def _write_cleaned(data: Path, cleaned: Path, gps: int, second: dict) -> None:
     """The raw frames of ``gps`` and a cleaned frame: production removes half the 60 Hz line, canary 90 %."""
     import numpy as np
+
     from deepclean.frames import write_frame
 
     write_second(data, gps, second)

@@ -42,6 +42,7 @@ from conftest import (
     write_config,
     writes_per_second,
 )
+
 from deepclean.frames import read_frame
 
 TRITON = ROOT / ".venvs" / "triton-server" / "tritonserver" / "bin" / "tritonserver"
@@ -265,9 +266,7 @@ def test_a_hung_triton_server_writes_raw_within_the_call_timeout_and_cleans_agai
 def _serve_versions(model_dir: Path, versions: tuple[int, ...]) -> None:
     """Rewrite config.pbtxt so that Triton (poll mode) loads exactly ``versions`` (atomically, as the exporter)."""
     config = model_dir / "config.pbtxt"
-    text, count = re.subn(
-        r"versions: \[[^\]]*\]", f"versions: [ {', '.join(map(str, versions))} ]", config.read_text()
-    )
+    text, count = re.subn(r"versions: \[[^\]]*\]", f"versions: [ {', '.join(map(str, versions))} ]", config.read_text())
     assert count == 1, f"no version policy in {config}"
     temporary = model_dir / ".config.pbtxt.tmp"
     temporary.write_text(text)
@@ -391,9 +390,7 @@ def test_canary_keeps_cleaning_while_triton_has_unloaded_production_version(unlo
     r = unload_run
     not_clean = [gps for gps in r.away if _slot_bits(r.bits[gps], CANARY_SHIFT) != CLEANED]
     checks = {
-        f"the canary cleaned every second while version 1 was away ({len(r.away)}; not: {not_clean[:8]})": bool(
-            r.away
-        )
+        f"the canary cleaned every second while version 1 was away ({len(r.away)}; not: {not_clean[:8]})": bool(r.away)
         and not not_clean,
         "no 'canary: inference failed' line": not _log_lines(r.log, "canary: inference failed"),
     }

@@ -84,7 +84,11 @@ def suite(tmp_path):
     env = {**os.environ, "DEEPCLEAN_CONFIG": str(config)}
     started = subprocess.run(
         [*SUITE, "--config", str(config), "start", "--headless", "--profile", "loop"],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60,
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert started.returncode == 0, started.stderr
     for service in ("exporter", "detector", "trainer", "cleaner", "monitor"):
@@ -92,7 +96,9 @@ def suite(tmp_path):
     try:
         yield tmp_path, f"http://127.0.0.1:{port}"
     finally:
-        stopped = subprocess.run([*SUITE, "--config", str(config), "stop"], env=env, capture_output=True, text=True, timeout=90)
+        stopped = subprocess.run(
+            [*SUITE, "--config", str(config), "stop"], env=env, capture_output=True, text=True, timeout=90
+        )
         logs = tmp_path / "run" / "logs"
         for log in sorted(logs.glob("*.console.log")):  # shown by pytest when the test fails
             print(f"===== {log.name} (last 40 lines) =====\n" + "\n".join(log.read_text().splitlines()[-40:]))
@@ -122,7 +128,8 @@ def test_loop_trains_exports_promotes_and_cleans(suite):
         production = _production_version(url)
         if production:
             production_frames = [
-                name for name in list_frames(cleaned_dir, "H", "H1", "DEEPCLEAN")
+                name
+                for name in list_frames(cleaned_dir, "H", "H1", "DEEPCLEAN")
                 if read_frame(name.path(cleaned_dir), [DQ])[DQ][0] & 1
             ]
             if len(production_frames) >= 32:
@@ -143,7 +150,9 @@ def test_loop_trains_exports_promotes_and_cleans(suite):
 
     # the noise goes away in the band and nothing gets worse outside it
     last = production_frames[-32:]
-    raw = np.concatenate([read_frame(FrameName(n.gps, "H", "H1", "llhoft").path(strain_dir), [STRAIN])[STRAIN] for n in last])
+    raw = np.concatenate(
+        [read_frame(FrameName(n.gps, "H", "H1", "llhoft").path(strain_dir), [STRAIN])[STRAIN] for n in last]
+    )
     clean = np.concatenate([read_frame(n.path(cleaned_dir), [CLEANED])[CLEANED] for n in last])
     band_ratio = spectra.band_asd_ratio(clean, raw, 16384, (58.0, 62.0))
     assert band_ratio < 0.8, f"in-band ASD ratio {band_ratio:.2f}"

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from deepclean.frames import read_frame, write_frame
 from deepclean.model_repository import PYTHON_BACKEND_MODEL, Platform, TritonModelConfig
 
@@ -83,17 +84,13 @@ def make_repository(root: Path) -> Path:
     for version in (1, 2):
         add_version(model_dir, version)
     write_config(model_dir, (1, 2))
-    (model_dir / "pins.json").write_text(
-        json.dumps({"production": 1, "canary": 2, "history": [1]})
-    )
+    (model_dir / "pins.json").write_text(json.dumps({"production": 1, "canary": 2, "history": [1]}))
     return root
 
 
 def write_config(model_dir: Path, versions: tuple[int, ...]) -> None:
     """config.pbtxt of the python-backend model keeping ``versions`` loaded."""
-    config = TritonModelConfig(
-        "deepclean", Platform.PYTHON, len(WITNESSES), versions, intra_op_threads=1
-    )
+    config = TritonModelConfig("deepclean", Platform.PYTHON, len(WITNESSES), versions, intra_op_threads=1)
     tmp = model_dir / ".config.pbtxt.tmp"
     tmp.write_text(config.render())
     tmp.replace(model_dir / "config.pbtxt")
@@ -150,8 +147,7 @@ def write_input(data: Path) -> None:
         write_frame(
             data / "llhoft" / f"H-H1_llhoft-{gps}-1.gwf",
             {
-                STRAIN: 1e-21 * np.sin(2 * np.pi * 60 * t)
-                + 1e-22 * rng.normal(size=16384),
+                STRAIN: 1e-21 * np.sin(2 * np.pi * 60 * t) + 1e-22 * rng.normal(size=16384),
                 STATE: np.full(16, 3, dtype=np.int32),
             },
             t0=gps,
@@ -166,26 +162,17 @@ def write_input(data: Path) -> None:
 def wait_until_ready(http_port: int, process: subprocess.Popen, log: Path) -> None:
     """Poll Triton's HTTP readiness of both versions, bounded by STARTUP_TIMEOUT."""
     deadline = time.monotonic() + STARTUP_TIMEOUT
-    urls = [
-        f"http://127.0.0.1:{http_port}/v2/models/deepclean/versions/{v}/ready"
-        for v in (1, 2)
-    ]
+    urls = [f"http://127.0.0.1:{http_port}/v2/models/deepclean/versions/{v}/ready" for v in (1, 2)]
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            pytest.fail(
-                f"tritonserver exited with {process.returncode}:\n{log.read_text()[-3000:]}"
-            )
+            pytest.fail(f"tritonserver exited with {process.returncode}:\n{log.read_text()[-3000:]}")
         try:
-            if all(
-                urllib.request.urlopen(url, timeout=1).status == 200 for url in urls
-            ):
+            if all(urllib.request.urlopen(url, timeout=1).status == 200 for url in urls):
                 return
         except OSError:
             pass
         time.sleep(0.5)
-    pytest.fail(
-        f"Triton did not load the model within {STARTUP_TIMEOUT:.0f} s:\n{log.read_text()[-3000:]}"
-    )
+    pytest.fail(f"Triton did not load the model within {STARTUP_TIMEOUT:.0f} s:\n{log.read_text()[-3000:]}")
 
 
 @pytest.fixture(scope="module")
@@ -251,9 +238,7 @@ def clean(tmp_path: Path, repository: Path, backend: str, url: str) -> Path:
     ]
     env = {**os.environ, "DEEPCLEAN_CONFIG": str(ROOT / "pyproject.toml")}
     env.pop("DEEPCLEAN_PROFILE", None)
-    result = subprocess.run(
-        command, check=False, capture_output=True, text=True, env=env, timeout=180
-    )
+    result = subprocess.run(command, check=False, capture_output=True, text=True, env=env, timeout=180)
     assert result.returncode == 0, result.stderr[-3000:]
     assert f"with the {backend} backend" in result.stderr
     return cleaned
@@ -269,13 +254,9 @@ def test_triton_and_embedded_backends_write_the_same_cleaned_frames(tmp_path, tr
     for gps in range(START, START + DURATION):
         a = read_frame(embedded / f"H-H1_DEEPCLEAN-{gps}-1.gwf")
         b = read_frame(served / f"H-H1_DEEPCLEAN-{gps}-1.gwf")
-        raw = read_frame(tmp_path / "data" / "llhoft" / f"H-H1_llhoft-{gps}-1.gwf")[
-            STRAIN
-        ]
+        raw = read_frame(tmp_path / "data" / "llhoft" / f"H-H1_llhoft-{gps}-1.gwf")[STRAIN]
         np.testing.assert_array_equal(a["H1:DEEPCLEAN-DQ"], b["H1:DEEPCLEAN-DQ"])
-        np.testing.assert_array_equal(
-            a["H1:DEEPCLEAN-CANARY_VERSION"], b["H1:DEEPCLEAN-CANARY_VERSION"]
-        )
+        np.testing.assert_array_equal(a["H1:DEEPCLEAN-CANARY_VERSION"], b["H1:DEEPCLEAN-CANARY_VERSION"])
         for channel in CHANNELS:
             estimate = raw - a[channel]
             if np.any(estimate):
@@ -286,9 +267,7 @@ def test_triton_and_embedded_backends_write_the_same_cleaned_frames(tmp_path, tr
                 rtol=0,
                 atol=1e-6 * max(np.abs(estimate).max(), 1e-30),
             )
-    assert compared >= 2 * (
-        DURATION - 10
-    )  # production and canary cleaned after the warm-up
+    assert compared >= 2 * (DURATION - 10)  # production and canary cleaned after the warm-up
 
 
 SERVE_NEW_VERSION = textwrap.dedent(

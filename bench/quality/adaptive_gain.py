@@ -44,7 +44,7 @@ PRODUCTION = default_channels("H1").production  # the synthetic detector is H1
 def regressors(estimate: np.ndarray, rate: int, edges: list[float], causal: bool) -> np.ndarray:
     """Sub-bands of ``estimate`` (and the rest) with their quadratures, one column each."""
     parts = []
-    for lo, hi in zip(edges[:-1], edges[1:]):
+    for lo, hi in zip(edges[:-1], edges[1:], strict=False):
         sos = butter(2 if causal else 4, [lo, hi], "bandpass", fs=rate, output="sos")
         parts.append(sosfilt(sos, estimate) if causal else sosfiltfilt(sos, estimate))
     parts.append(estimate - sum(parts))
@@ -64,7 +64,7 @@ def adapted(estimate: np.ndarray, target: np.ndarray, columns: np.ndarray, rate:
             continue
         past = slice(lo * rate, k * rate)
         gains, *_ = np.linalg.lstsq(columns[past], target[past], rcond=None)
-        out[k * rate:(k + 1) * rate] = columns[k * rate:(k + 1) * rate] @ gains
+        out[k * rate : (k + 1) * rate] = columns[k * rate : (k + 1) * rate] @ gains
     return out
 
 
@@ -79,14 +79,17 @@ def main() -> None:
     run = json.loads((args.out / args.scenario / "quality.json").read_text())
     (train_start, train_end), (test_start, test_end) = run["train_span"], run["test_span"]
     margin, band = run["margin_seconds"], tuple(run["band"])
-    span = spans.generate(detector_for(args.scenario, run["seed"], train_start, train_end - train_start),
-                          test_start - margin, test_end - test_start + 2 * margin)
+    span = spans.generate(
+        detector_for(args.scenario, run["seed"], train_start, train_end - train_start),
+        test_start - margin,
+        test_end - test_start + 2 * margin,
+    )
     rate, raw, truth = span.strain_sample_rate, span.strain, span.truth
     cleaned = raw.copy()
     for i, gps in enumerate(range(test_start - margin, test_end + margin)):
         path = FrameName(gps, "H", "H1", "DEEPCLEAN").path(args.out / args.scenario / "work" / "cleaned")
         if path.exists():  # seconds before the cleaner's first stay raw
-            cleaned[i * rate:(i + 1) * rate] = read_frame(path, [PRODUCTION])[PRODUCTION]
+            cleaned[i * rate : (i + 1) * rate] = read_frame(path, [PRODUCTION])[PRODUCTION]
     estimate = raw - cleaned
     target = sosfiltfilt(butter(8, [band[0] - 1, band[1] + 1], "bandpass", fs=rate, output="sos"), raw)
     cut = slice(margin * rate, (margin + test_end - test_start) * rate)
@@ -96,14 +99,18 @@ def main() -> None:
     rows = [("network alone", cleaned)]
     for window in (int(w) for w in args.windows.split(",")):
         rows.append((f"adaptive gain, W={window} s", raw - adapted(estimate, target, columns, rate, window)))
-    print(f"{args.scenario}: raw range {ref.raw_range_mpc:.2f} Mpc, band {band[0]:g}-{band[1]:g} Hz"
-          f"{', causal' if args.causal else ''}")
+    print(
+        f"{args.scenario}: raw range {ref.raw_range_mpc:.2f} Mpc, band {band[0]:g}-{band[1]:g} Hz"
+        f"{', causal' if args.causal else ''}"
+    )
     print(f"{'':24s} {'removed':>8s} {'worst OOB':>10s} {'range':>8s} {'gap':>6s}")
     for label, strain in rows:
         quality, _ = metrics.measure(strain[cut], raw[cut], truth[cut], settings, ref)
         q = quality.as_dict()
-        print(f"{label:24s} {q['removed_fraction']:8.1%} {q['worst_out_of_band_ratio']:10.4f} "
-              f"{q['bns_range_mpc']:8.2f} {q['range_gap_recovered']:6.0%}")
+        print(
+            f"{label:24s} {q['removed_fraction']:8.1%} {q['worst_out_of_band_ratio']:10.4f} "
+            f"{q['bns_range_mpc']:8.2f} {q['range_gap_recovered']:6.0%}"
+        )
 
 
 if __name__ == "__main__":

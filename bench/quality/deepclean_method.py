@@ -70,7 +70,9 @@ class Suite:
         env = dict(os.environ, DEEPCLEAN_CONFIG=str(self.root / "pyproject.toml"), OMP_NUM_THREADS=str(self.threads))
         began = time.perf_counter()
         with open(log_path, "w") as log:
-            done = subprocess.run([str(c) for c in command], cwd=self.root, env=env, stdout=log, stderr=subprocess.STDOUT)
+            done = subprocess.run(
+                [str(c) for c in command], cwd=self.root, env=env, stdout=log, stderr=subprocess.STDOUT
+            )
         if done.returncode != 0:
             tail = log_path.read_text().splitlines()[-15:]
             raise StepError(f"{step} failed (exit {done.returncode}); last lines of {log_path}:\n" + "\n".join(tail))
@@ -90,15 +92,35 @@ def train(suite: Suite, start: int, end: int, profile: str | None, seed: int, ex
     command = [
         suite.tool("trainer", "deepclean-train"),
         *(["--profile", profile] if profile else []),
-        "--mode", "one-shot", "--start", start, "--end", end,
-        "--export", "false", "--warm_start", "false", "--seed", seed, "--num_threads", suite.threads,
-        "--strain_dir", suite.strain_dir, "--witness_dir", suite.witness_dir,
-        "--training_root", root, "--log_dir", suite.work / "logs" / "trainer",
+        "--mode",
+        "one-shot",
+        "--start",
+        start,
+        "--end",
+        end,
+        "--export",
+        "false",
+        "--warm_start",
+        "false",
+        "--seed",
+        seed,
+        "--num_threads",
+        suite.threads,
+        "--strain_dir",
+        suite.strain_dir,
+        "--witness_dir",
+        suite.witness_dir,
+        "--training_root",
+        root,
+        "--log_dir",
+        suite.work / "logs" / "trainer",
         *extra,
     ]
     before = set(root.iterdir()) if root.exists() else set()
     wall = suite.run("train", command)
-    new = sorted((p for p in root.iterdir() if p not in before and not p.name.startswith(".")), key=lambda p: p.stat().st_mtime)
+    new = sorted(
+        (p for p in root.iterdir() if p not in before and not p.name.startswith(".")), key=lambda p: p.stat().st_mtime
+    )
     if not new:
         raise StepError(f"the trainer exited 0 but wrote no training directory in {root}; see {suite.work / 'logs'}")
     return new[-1], wall
@@ -107,8 +129,12 @@ def train(suite: Suite, start: int, end: int, profile: str | None, seed: int, ex
 def export(suite: Suite, training_dir: Path) -> int:
     """Export ``training_dir`` to the benchmark's model repository as the production version."""
     command = [
-        suite.tool("exporter", "python"), Path(__file__).with_name("export_version.py"),
-        "--training-dir", training_dir, "--model-repository", suite.work / "model-repo",
+        suite.tool("exporter", "python"),
+        Path(__file__).with_name("export_version.py"),
+        "--training-dir",
+        training_dir,
+        "--model-repository",
+        suite.work / "model-repo",
     ]
     suite.run("export", command)
     log_lines = (suite.work / "logs" / "export.log").read_text().splitlines()
@@ -119,11 +145,25 @@ def clean(suite: Suite, start: int, stop: int, extra: list[str] = ()) -> float:
     """Clean ``[start, stop)`` with the cleaner's CLI (embedded backend); the wall time."""
     command = [
         suite.tool("cleaner", "deepclean-clean"),
-        "--model_repository", suite.work / "model-repo",
-        "--strain_dir", suite.strain_dir, "--witness_dir", suite.witness_dir,
-        "--cleaned_dir", suite.work / "cleaned",
-        "--backend", "embedded", "--inference_threads", suite.threads,
-        "--start_gps", start, "--stop_gps", stop, "--log_level", "WARNING", *extra,
+        "--model_repository",
+        suite.work / "model-repo",
+        "--strain_dir",
+        suite.strain_dir,
+        "--witness_dir",
+        suite.witness_dir,
+        "--cleaned_dir",
+        suite.work / "cleaned",
+        "--backend",
+        "embedded",
+        "--inference_threads",
+        suite.threads,
+        "--start_gps",
+        start,
+        "--stop_gps",
+        stop,
+        "--log_level",
+        "WARNING",
+        *extra,
     ]
     return suite.run("clean", command)
 

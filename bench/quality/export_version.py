@@ -14,10 +14,9 @@ import json
 import time
 from pathlib import Path
 
+from deepclean.config import find_config, load_table
 from deepclean_exporter.exporter import Exporter
 from deepclean_exporter.settings import ExportSettings
-
-from deepclean.config import find_config, load_table
 
 
 def main() -> None:

@@ -90,18 +90,37 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "out" / "fidelity")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--max-train-seconds", type=float, default=30.0, help="the trainer's optimisation budget")
-    parser.add_argument("--trainer-args", nargs=argparse.REMAINDER,
-                        default=["--steps_per_epoch", "4", "--max_epochs", "2"],
-                        help="extra deepclean-train arguments (default: 2 epochs of 4 steps)")
-    parser.add_argument("--training-dirs", type=Path, nargs=2, default=None,
-                        help="export these two training directories as versions 1 and 2 instead of training")
-    parser.add_argument("--reuse-models", action="store_true",
-                        help="keep the model repository of an earlier run in the same --out (versions.json)")
-    parser.add_argument("--marginal-gate", type=float, nargs="?", const=0.9, default=None, metavar="QUANTILE",
-                        help="add the diagnostic case: the gate's band tolerance at this quantile (default 0.9) "
-                             "of the production case's window band ratios")
-    parser.add_argument("--strict-band-tolerance", type=float, default=0.05,
-                        help="the gate's band tolerance in the fallback-gate case")
+    parser.add_argument(
+        "--trainer-args",
+        nargs=argparse.REMAINDER,
+        default=["--steps_per_epoch", "4", "--max_epochs", "2"],
+        help="extra deepclean-train arguments (default: 2 epochs of 4 steps)",
+    )
+    parser.add_argument(
+        "--training-dirs",
+        type=Path,
+        nargs=2,
+        default=None,
+        help="export these two training directories as versions 1 and 2 instead of training",
+    )
+    parser.add_argument(
+        "--reuse-models",
+        action="store_true",
+        help="keep the model repository of an earlier run in the same --out (versions.json)",
+    )
+    parser.add_argument(
+        "--marginal-gate",
+        type=float,
+        nargs="?",
+        const=0.9,
+        default=None,
+        metavar="QUANTILE",
+        help="add the diagnostic case: the gate's band tolerance at this quantile (default 0.9) "
+        "of the production case's window band ratios",
+    )
+    parser.add_argument(
+        "--strict-band-tolerance", type=float, default=0.05, help="the gate's band tolerance in the fallback-gate case"
+    )
     return parser.parse_args(argv)
 
 
@@ -134,8 +153,13 @@ def prepare_models(args: argparse.Namespace, suite: Suite, train_span: Synthetic
     else:
         spans.write_training_frames(train_span, suite.work / "frames" / "llhoft-without", suite.witness_dir)
         point_strain_dir(suite, suite.work / "frames" / "llhoft-without")
-        overrides = ["--max_train_seconds", str(args.max_train_seconds),
-                     "--min_ready_seconds", str(args.train_seconds // 2), *args.trainer_args]
+        overrides = [
+            "--max_train_seconds",
+            str(args.max_train_seconds),
+            "--min_ready_seconds",
+            str(args.train_seconds // 2),
+            *args.trainer_args,
+        ]
         training_dirs = []
         for seed in (0, 1):
             log(f"training version {seed + 1} with deepclean-train (seed {seed}, budget {args.max_train_seconds:g} s)")
@@ -143,8 +167,10 @@ def prepare_models(args: argparse.Namespace, suite: Suite, train_span: Synthetic
             validation = deepclean_method.metadata(directory).get("validation") or {}
             log(f"  trained in {wall:.0f} s wall; validation band ASD ratio {validation.get('band_asd_ratio')}")
             training_dirs.append(directory)
-    versions = {"first": deepclean_method.export(suite, training_dirs[0]),
-                "second": deepclean_method.export(suite, training_dirs[1])}
+    versions = {
+        "first": deepclean_method.export(suite, training_dirs[0]),
+        "second": deepclean_method.export(suite, training_dirs[1]),
+    }
     overshoot = suite.work / "training" / f"{training_dirs[0].name}-overshoot"
     shutil.rmtree(overshoot, ignore_errors=True)
     shutil.copytree(training_dirs[0], overshoot, ignore=shutil.ignore_patterns("exported.json"))
@@ -160,8 +186,9 @@ def prepare_models(args: argparse.Namespace, suite: Suite, train_span: Synthetic
 # ---------------------------------------------------------------- figures
 
 
-def measure(case: dict, injections: list[Injection], injected: np.ndarray, first: int, rate: int,
-            design_curve: str) -> list[dict]:
+def measure(
+    case: dict, injections: list[Injection], injected: np.ndarray, first: int, rate: int, design_curve: str
+) -> list[dict]:
     """Per injection: mismatch and |dSNR|/SNR of ``cleaned_with - cleaned_without`` against the injection."""
     with_run, without_run = case["runs"]["with"], case["runs"]["without"]
     recovered = with_run["strain"] - without_run["strain"]
@@ -174,34 +201,37 @@ def measure(case: dict, injections: list[Injection], injected: np.ndarray, first
         snr = optimal_snr(signal, psd, rate)
         seconds = slice(lo // rate, -(-hi // rate))
         bits_with, bits_without = with_run["bits"][seconds], without_run["bits"][seconds]
-        rows.append({
-            "case": case["name"],
-            "kind": record.kind,
-            "slot": record.slot,
-            "gps": record.gps,
-            "snr": snr,
-            "scheduled_snr": record.snr,
-            "mismatch": noise_weighted_mismatch(difference, signal, psd, rate),
-            "snr_change": abs(optimal_snr(difference, psd, rate) - snr) / snr,
-            "cleaned_seconds": int(np.sum((bits_with & deepclean_method.DQ_CLEANED) > 0)),
-            "fallback_seconds": int(np.sum((bits_with & deepclean_method.DQ_FALLBACK) > 0)),
-            "dq_same_with_and_without": bool(np.array_equal(bits_with, bits_without)),
-            "versions": sorted({int(v) for v in with_run["versions"][seconds]}),
-            "seconds": int(seconds.stop - seconds.start),
-            "parameters": record.parameters,
-        })
+        rows.append(
+            {
+                "case": case["name"],
+                "kind": record.kind,
+                "slot": record.slot,
+                "gps": record.gps,
+                "snr": snr,
+                "scheduled_snr": record.snr,
+                "mismatch": noise_weighted_mismatch(difference, signal, psd, rate),
+                "snr_change": abs(optimal_snr(difference, psd, rate) - snr) / snr,
+                "cleaned_seconds": int(np.sum((bits_with & deepclean_method.DQ_CLEANED) > 0)),
+                "fallback_seconds": int(np.sum((bits_with & deepclean_method.DQ_FALLBACK) > 0)),
+                "dq_same_with_and_without": bool(np.array_equal(bits_with, bits_without)),
+                "versions": sorted({int(v) for v in with_run["versions"][seconds]}),
+                "seconds": int(seconds.stop - seconds.start),
+                "parameters": record.parameters,
+            }
+        )
     return rows
 
 
-def window_band_ratio(raw: np.ndarray, cleaned: np.ndarray, rate: int, band: tuple[float, float],
-                      quantile: float, window: int = 8) -> float:
+def window_band_ratio(
+    raw: np.ndarray, cleaned: np.ndarray, rate: int, band: tuple[float, float], quantile: float, window: int = 8
+) -> float:
     """A quantile over the gate's sliding windows of the mean ASD ratio of the band's 1 Hz bins
     (leaving out the first window: the cleaning fades in at the start)."""
     cuts = [slice(i * rate, (i + 1) * rate) for i in range(raw.size // rate)]
     seconds = [second_spectra(raw[cut], raw[cut] - cleaned[cut]) for cut in cuts]
     ratios = []
     for end in range(2 * window, len(seconds) + 1):
-        powers = BinPowers.of(seconds[end - window:end], rate)
+        powers = BinPowers.of(seconds[end - window : end], rate)
         in_band = (powers.frequencies >= band[0]) & (powers.frequencies <= band[1])
         ratios.append(float(np.mean(powers.bin_asd_ratios()[in_band])))
     return float(np.quantile(ratios, quantile))
@@ -212,8 +242,10 @@ def passes(row: dict) -> bool:
 
 
 def table(rows: list[dict]) -> str:
-    header = (f"{'case':16s} {'injection':14s} {'GPS':>14s} {'SNR':>5s} {'mismatch':>9s} {'|dSNR|/SNR':>10s} "
-              f"{'s':>3s} {'clean':>5s} {'fallb':>5s} {'DQ=':>3s} {'versions':>8s}  verdict")
+    header = (
+        f"{'case':16s} {'injection':14s} {'GPS':>14s} {'SNR':>5s} {'mismatch':>9s} {'|dSNR|/SNR':>10s} "
+        f"{'s':>3s} {'clean':>5s} {'fallb':>5s} {'DQ=':>3s} {'versions':>8s}  verdict"
+    )
     lines = [header, "-" * len(header)]
     for r in rows:
         verdict = ("PASS" if passes(r) else "FAIL") if not r.get("diagnostic") else "(diagnostic)"
@@ -239,8 +271,9 @@ def main(argv: list[str] | None = None) -> int:
     out = args.out.resolve()
     work = out / "work"
     suite = Suite(ROOT, work, args.threads)
-    for name in ("cleaned", "frames") if args.reuse_models else ("training", "model-repo", "versions.json",
-                                                                   "cleaned", "frames"):
+    for name in (
+        ("cleaned", "frames") if args.reuse_models else ("training", "model-repo", "versions.json", "cleaned", "frames")
+    ):
         path = work / name
         if path.is_symlink() or path.is_file():
             path.unlink()
@@ -253,8 +286,10 @@ def main(argv: list[str] | None = None) -> int:
     measured_start = -(-(train_end + LEAD_SECONDS) // args.interval) * args.interval  # a slot boundary
     measured_stop = measured_start + args.slots * args.interval
     frames_start, frames_stop = measured_start - LEAD_SECONDS, measured_stop + TAIL_SECONDS
-    log(f"scenario {args.scenario}, seed {seed}; training [{args.start}, {train_end}); measured stretch "
-        f"[{measured_start}, {measured_stop}) with an injection every {args.interval} s ({', '.join(args.kinds)})")
+    log(
+        f"scenario {args.scenario}, seed {seed}; training [{args.start}, {train_end}); measured stretch "
+        f"[{measured_start}, {measured_stop}) with an injection every {args.interval} s ({', '.join(args.kinds)})"
+    )
     train_span = spans.generate(detector, args.start, args.train_seconds)
     without_span = spans.generate(detector, frames_start, frames_stop - frames_start)
     with_span = injected.schedule.add_to(without_span)
@@ -267,16 +302,32 @@ def main(argv: list[str] | None = None) -> int:
     inspirals = [i for i in injections if i.kind == "inspiral"]
     switch_at = round((inspirals[0] if inspirals else injections[0]).gps - (SWITCH_BEFORE_PEAK if inspirals else 0))
     cases = [
-        {"name": "production", "version": versions["first"], "extra": [],
-         "description": f"version {versions['first']} in production, the gate as configured"},
-        {"name": "fallback-model", "version": versions["overshoot"], "extra": [],
-         "description": f"version {versions['overshoot']}: version {versions['first']}'s estimate x{OVERSHOOT:g}"},
-        {"name": "fallback-gate", "version": versions["first"],
-         "extra": ["--safety_band_tolerance", str(args.strict_band_tolerance)],
-         "description": f"version {versions['first']}, gate band tolerance {args.strict_band_tolerance:g}"},
-        {"name": "switch", "version": versions["first"], "extra": [], "switch": (switch_at, versions["second"]),
-         "description": f"version {versions['first']}, production pin changed to {versions['second']} "
-                        f"before GPS {switch_at} is cleaned"},
+        {
+            "name": "production",
+            "version": versions["first"],
+            "extra": [],
+            "description": f"version {versions['first']} in production, the gate as configured",
+        },
+        {
+            "name": "fallback-model",
+            "version": versions["overshoot"],
+            "extra": [],
+            "description": f"version {versions['overshoot']}: version {versions['first']}'s estimate x{OVERSHOOT:g}",
+        },
+        {
+            "name": "fallback-gate",
+            "version": versions["first"],
+            "extra": ["--safety_band_tolerance", str(args.strict_band_tolerance)],
+            "description": f"version {versions['first']}, gate band tolerance {args.strict_band_tolerance:g}",
+        },
+        {
+            "name": "switch",
+            "version": versions["first"],
+            "extra": [],
+            "switch": (switch_at, versions["second"]),
+            "description": f"version {versions['first']}, production pin changed to {versions['second']} "
+            f"before GPS {switch_at} is cleaned",
+        },
     ]
     rows, summaries = [], []
     injected_strain = with_span.slice(measured_start, measured_stop - measured_start).injection
@@ -285,54 +336,83 @@ def main(argv: list[str] | None = None) -> int:
     for case in cases:
         log(f"case {case['name']}: {case['description']}")
         result = run_case(suite, case, dirs, measured_start, measured_stop)
-        rows += [dict(row, diagnostic=case.get("diagnostic", False))
-                 for row in measure(result, injections, injected_strain, measured_start, rate,
-                                    detector.config.design_curve)]
+        rows += [
+            dict(row, diagnostic=case.get("diagnostic", False))
+            for row in measure(result, injections, injected_strain, measured_start, rate, detector.config.design_curve)
+        ]
         if case["name"] == "production" and args.marginal_gate is not None:  # the diagnostic case runs last
             raw = without_span.slice(measured_start, measured_stop - measured_start).strain
             tolerance = window_band_ratio(raw, result["runs"]["without"]["strain"], rate, band, args.marginal_gate)
-            cases.append({"name": "marginal-gate", "version": versions["first"], "diagnostic": True,
-                          "extra": ["--safety_band_tolerance", f"{tolerance:.6f}"],
-                          "description": f"version {versions['first']}, gate band tolerance {tolerance:.4f} "
-                                         f"(quantile {args.marginal_gate:g} of its windows' band ratios)"})
-        summaries.append({
-            "name": case["name"], "description": case["description"],
-            "runs": {variant: {"dq_seconds": run["dq_seconds"], "wall_seconds": run["wall_seconds"],
-                               "versions_seen": sorted({int(v) for v in run["versions"]})}
-                     for variant, run in result["runs"].items()},
-            "dq_same_with_and_without": bool(np.array_equal(result["runs"]["with"]["bits"],
-                                                             result["runs"]["without"]["bits"])),
-        })
+            cases.append(
+                {
+                    "name": "marginal-gate",
+                    "version": versions["first"],
+                    "diagnostic": True,
+                    "extra": ["--safety_band_tolerance", f"{tolerance:.6f}"],
+                    "description": f"version {versions['first']}, gate band tolerance {tolerance:.4f} "
+                    f"(quantile {args.marginal_gate:g} of its windows' band ratios)",
+                }
+            )
+        summaries.append(
+            {
+                "name": case["name"],
+                "description": case["description"],
+                "runs": {
+                    variant: {
+                        "dq_seconds": run["dq_seconds"],
+                        "wall_seconds": run["wall_seconds"],
+                        "versions_seen": sorted({int(v) for v in run["versions"]}),
+                    }
+                    for variant, run in result["runs"].items()
+                },
+                "dq_same_with_and_without": bool(
+                    np.array_equal(result["runs"]["with"]["bits"], result["runs"]["without"]["bits"])
+                ),
+            }
+        )
         if "switch" in case:
             seen = {variant: run["versions"] for variant, run in result["runs"].items()}
             if not np.array_equal(seen["with"], seen["without"]):
                 raise StepError("the two passes switched versions at different seconds: the comparison is void")
             changed = np.flatnonzero(seen["with"] != seen["with"][0])
             summaries[-1]["first_second_of_new_version"] = measured_start + int(changed[0]) if changed.size else None
-            log(f"  production version changes at GPS {summaries[-1]['first_second_of_new_version']} "
-                f"in both passes (pin changed before GPS {switch_at} was read)")
+            log(
+                f"  production version changes at GPS {summaries[-1]['first_second_of_new_version']} "
+                f"in both passes (pin changed before GPS {switch_at} was read)"
+            )
     total = time.perf_counter() - began
 
     held = [r for r in rows if not r["diagnostic"]]
     passed = all(passes(r) for r in held)
     print()
-    print(f"Stretch [{measured_start}, {measured_stop}), scenario {args.scenario}, seed {seed}; mismatch and SNR over "
-          f"{DEFAULT_BAND[0]:g}-{DEFAULT_BAND[1]:g} Hz against the floor's PSD, each injection with "
-          f"{SEGMENT_PAD:g} s either side ('s' seconds; 'clean'/'fallb' of them cleaned / fallen back with the "
-          f"injection; 'DQ=' same DQ with and without)")
+    print(
+        f"Stretch [{measured_start}, {measured_stop}), scenario {args.scenario}, seed {seed}; mismatch and SNR over "
+        f"{DEFAULT_BAND[0]:g}-{DEFAULT_BAND[1]:g} Hz against the floor's PSD, each injection with "
+        f"{SEGMENT_PAD:g} s either side ('s' seconds; 'clean'/'fallb' of them cleaned / fallen back with the "
+        f"injection; 'DQ=' same DQ with and without)"
+    )
     print(table(rows))
     worst_mismatch = max(r["mismatch"] for r in held)
     worst_snr = max(r["snr_change"] for r in held)
-    print(f"targets: mismatch <= {MISMATCH_TARGET:g} (worst {worst_mismatch:.1e}), |dSNR|/SNR <= {SNR_TARGET:.1%} "
-          f"(worst {worst_snr:.1e}): {'PASS' if passed else 'FAIL'}")
+    print(
+        f"targets: mismatch <= {MISMATCH_TARGET:g} (worst {worst_mismatch:.1e}), |dSNR|/SNR <= {SNR_TARGET:.1%} "
+        f"(worst {worst_snr:.1e}): {'PASS' if passed else 'FAIL'}"
+    )
     print(f"time: data {data_seconds:.0f} s, models {model_seconds:.0f} s, total {total:.0f} s")
     summary = {
-        "command": " ".join(sys.argv), "scenario": args.scenario, "seed": seed,
+        "command": " ".join(sys.argv),
+        "scenario": args.scenario,
+        "seed": seed,
         "measured_span": [measured_start, measured_stop],
-        "training_span": [args.start, train_end], "injection_interval": args.interval, "kinds": args.kinds,
-        "band": list(DEFAULT_BAND), "psd": f"design curve {detector.config.design_curve}",
+        "training_span": [args.start, train_end],
+        "injection_interval": args.interval,
+        "kinds": args.kinds,
+        "band": list(DEFAULT_BAND),
+        "psd": f"design curve {detector.config.design_curve}",
         "targets": {"mismatch": MISMATCH_TARGET, "snr_change": SNR_TARGET, "passed": passed},
-        "versions": versions, "cases": summaries, "injections": rows,
+        "versions": versions,
+        "cases": summaries,
+        "injections": rows,
         "seconds": {"data": data_seconds, "models": model_seconds, "total": total},
         "machine": {"cpus": os.cpu_count(), "load_average": os.getloadavg()},
     }

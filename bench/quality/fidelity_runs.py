@@ -62,8 +62,9 @@ def wait_for(condition, what: str, cleaner: threading.Thread, timeout: float = 3
         time.sleep(0.1)
 
 
-def clean_with_switch(suite: Suite, source: Path, first: int, stop: int, switch_gps: int, new_version: int,
-                      extra: list[str]) -> float:
+def clean_with_switch(
+    suite: Suite, source: Path, first: int, stop: int, switch_gps: int, new_version: int, extra: list[str]
+) -> float:
     """Clean ``[first, stop)`` while feeding the frames live, changing the production pin at ``switch_gps``.
 
     Frames up to ``switch_gps - 1`` are there at the start; once the cleaner has
@@ -89,8 +90,12 @@ def clean_with_switch(suite: Suite, source: Path, first: int, stop: int, switch_
 
     def run() -> None:
         try:
-            outcome["wall"] = clean(suite, first, stop, extra + [
-                "--strain_timeout", "600", "--pins_poll_interval", "0.2", "--log_level", "INFO"])
+            outcome["wall"] = clean(
+                suite,
+                first,
+                stop,
+                extra + ["--strain_timeout", "600", "--pins_poll_interval", "0.2", "--log_level", "INFO"],
+            )
         except Exception as exc:  # re-raised on the calling thread
             outcome["error"] = exc
 
@@ -109,8 +114,11 @@ def clean_with_switch(suite: Suite, source: Path, first: int, stop: int, switch_
         wait_for(quiet, "the cleaner to take every frame before the switch", cleaner)
         pin(suite, new_version)
         clean_log = suite.work / "logs" / "clean.log"
-        wait_for(lambda: f"loaded model version {new_version} " in clean_log.read_text(errors="replace"),
-                 f"the cleaner to load version {new_version}", cleaner)
+        wait_for(
+            lambda: f"loaded model version {new_version} " in clean_log.read_text(errors="replace"),
+            f"the cleaner to load version {new_version}",
+            cleaner,
+        )
         feed(switch_gps, sys.maxsize)
     finally:
         cleaner.join()
@@ -144,7 +152,12 @@ def run_case(suite: Suite, case: dict, dirs: dict[str, Path], first: int, stop: 
         shutil.copy(suite.work / "logs" / "clean.log", suite.work / "logs" / f"clean-{case['name']}-{variant}.log")
         strain, counts = read_cleaned(suite, first, stop)
         bits, versions = read_seconds(suite, first, stop)
-        result["runs"][variant] = {"strain": strain, "bits": bits, "versions": versions, "dq_seconds": counts,
-                                   "wall_seconds": wall}
+        result["runs"][variant] = {
+            "strain": strain,
+            "bits": bits,
+            "versions": versions,
+            "dq_seconds": counts,
+            "wall_seconds": wall,
+        }
         log(f"  {case['name']} ({variant} injections): cleaned in {wall:.1f} s; DQ {counts}")
     return result

@@ -70,9 +70,16 @@ WINDOW_SECONDS = 64
 RECOVERED = 0.95
 STALL_SECONDS = 300.0  # no new data frame for this long (wall): the loop is broken
 BASE_DIRS = {  # [tool.typeo.base] key -> place inside the working directory
-    "run_dir": "run", "data_dir": "run/data", "strain_dir": "run/data/llhoft", "witness_dir": "run/data/lldetchar",
-    "truth_dir": "run/data/truth", "training_root": "run/training", "model_repository": "run/model-repo",
-    "cleaned_dir": "run/cleaned", "reports_dir": "run/reports", "exporter_token_file": "run/exporter.token",
+    "run_dir": "run",
+    "data_dir": "run/data",
+    "strain_dir": "run/data/llhoft",
+    "witness_dir": "run/data/lldetchar",
+    "truth_dir": "run/data/truth",
+    "training_root": "run/training",
+    "model_repository": "run/model-repo",
+    "cleaned_dir": "run/cleaned",
+    "reports_dir": "run/reports",
+    "exporter_token_file": "run/exporter.token",
     "log_dir": "run/logs",
 }
 
@@ -83,19 +90,34 @@ class LoopError(RuntimeError):
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--scenarios", nargs="+", default=["baseline"],
-                        help="synthetic detector scenarios ('all': the whole library)")
+    parser.add_argument(
+        "--scenarios", nargs="+", default=["baseline"], help="synthetic detector scenarios ('all': the whole library)"
+    )
     parser.add_argument("--speed", type=float, default=4.0, help="detector speed once live (x real time), default 4")
-    parser.add_argument("--history", type=int, default=1100,
-                        help="seconds written at once before going live (default 1100: the first training takes 1024)")
-    parser.add_argument("--stream-seconds", type=int, default=3072, help="seconds streamed after the history (default 3072)")
-    parser.add_argument("--score-seconds", type=int, default=1024,
-                        help="the last seconds with cleaned frames that are scored (default 1024)")
+    parser.add_argument(
+        "--history",
+        type=int,
+        default=1100,
+        help="seconds written at once before going live (default 1100: the first training takes 1024)",
+    )
+    parser.add_argument(
+        "--stream-seconds", type=int, default=3072, help="seconds streamed after the history (default 3072)"
+    )
+    parser.add_argument(
+        "--score-seconds",
+        type=int,
+        default=1024,
+        help="the last seconds with cleaned frames that are scored (default 1024)",
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "out" / "quality")
     parser.add_argument("--keep", action="store_true", help="keep the data and cleaned frames (~0.6 MB per second)")
     parser.add_argument("--nice", type=int, default=10, help="niceness of the suite (the CPU is shared; 0: none)")
-    parser.add_argument("--timeout", type=float, default=None,
-                        help="wall seconds to wait for the stream (default 900 + 3 x stream/speed)")
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=None,
+        help="wall seconds to wait for the stream (default 900 + 3 x stream/speed)",
+    )
     args = parser.parse_args(argv)
     if args.score_seconds < WINDOW_SECONDS or args.stream_seconds < args.score_seconds:
         parser.error(f"need {WINDOW_SECONDS} <= --score-seconds <= --stream-seconds")
@@ -123,7 +145,9 @@ def toml_text(data: dict[str, Any]) -> str:
         if isinstance(item, int):
             return str(item)
         if isinstance(item, float):
-            return repr(item) if math.isfinite(item) else ("nan" if math.isnan(item) else ("inf" if item > 0 else "-inf"))
+            return (
+                repr(item) if math.isfinite(item) else ("nan" if math.isnan(item) else ("inf" if item > 0 else "-inf"))
+            )
         if isinstance(item, str):
             return json.dumps(item)
         if isinstance(item, list):
@@ -228,8 +252,9 @@ class Work:
     def channels(self) -> CleanedChannelNames:
         """The cleaned frames' channel names: the contract's defaults unless the cleaner's table sets them."""
         clean = self.tables["clean"]
-        return cleaned_channel_names(clean["ifo"], **{
-            field: clean.get(f"{field}_channel") for field in CleanedChannelNames.__dataclass_fields__})
+        return cleaned_channel_names(
+            clean["ifo"], **{field: clean.get(f"{field}_channel") for field in CleanedChannelNames.__dataclass_fields__}
+        )
 
     def _stream(self, kind: str) -> tuple[str, str]:
         """Directory and tag of the ``kind`` frames: strain, cleaned or truth."""
@@ -271,8 +296,15 @@ class Suite:
         with open(self.log_path, "a") as out:
             out.write(f"$ {' '.join(command)}\n")
             out.flush()
-            return subprocess.run(command, cwd=ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT,
-                                  timeout=timeout, stdin=subprocess.DEVNULL)
+            return subprocess.run(
+                command,
+                cwd=ROOT,
+                env=self.env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                timeout=timeout,
+                stdin=subprocess.DEVNULL,
+            )
 
     def start(self) -> None:
         command = ["./run.sh", "--headless"]
@@ -306,7 +338,8 @@ class StreamClock:
         lag = self.newest_at_end - self.cleaned_at_end if self.cleaned_at_end is not None else None
         return {
             "detector_speed": (self.newest_at_end - self.live_gps + 1) / (self.end_wall - live)
-            if self.end_wall > live else None,
+            if self.end_wall > live
+            else None,
             "cleaner_lag_seconds": lag,
             "cleaner_lag_wall_seconds": lag / speed if lag is not None else None,
         }
@@ -337,15 +370,20 @@ def wait_for_stream(work: Work, args: argparse.Namespace, launched: float) -> St
             if now - last_report >= 60:
                 cleaned = work.frames("cleaned")
                 pins = work.pins()
-                log(f"data up to GPS {newest} ({newest - clock.live_gps:+d} s from live start, stream ends at "
+                log(
+                    f"data up to GPS {newest} ({newest - clock.live_gps:+d} s from live start, stream ends at "
                     f"{clock.end_gps}); cleaned up to {cleaned[-1] if cleaned else '-'}; "
-                    f"production {pins.get('production')}, canary {pins.get('canary')}")
+                    f"production {pins.get('production')}, canary {pins.get('canary')}"
+                )
                 last_report = now
         if now - launched > timeout:
-            raise LoopError(f"the stream was not written within {timeout:.0f} s; "
-                            f"see the logs in {work.path('train', 'log_dir')}")
+            raise LoopError(
+                f"the stream was not written within {timeout:.0f} s; see the logs in {work.path('train', 'log_dir')}"
+            )
         if now - last_change > STALL_SECONDS:
-            raise LoopError(f"no new data frame for {STALL_SECONDS:.0f} s; see the logs in {work.path('train', 'log_dir')}")
+            raise LoopError(
+                f"no new data frame for {STALL_SECONDS:.0f} s; see the logs in {work.path('train', 'log_dir')}"
+            )
         time.sleep(2.0)
 
 
@@ -382,12 +420,23 @@ def read_seconds(work: Work, start: int, stop: int) -> Seconds:
         dq = frame[dq_channel]
         written_cleaned.append(bool(np.all(dq & DQ_CLEANED)))
         counts["cleaned"] += int(written_cleaned[-1])
-        for name, bit in (("safety_fallback", DQ_FALLBACK), ("no_model", DQ_NO_MODEL), ("input_gap", DQ_INPUT_GAP),
-                          ("not_ready", DQ_NOT_READY)):
+        for name, bit in (
+            ("safety_fallback", DQ_FALLBACK),
+            ("no_model", DQ_NO_MODEL),
+            ("input_gap", DQ_INPUT_GAP),
+            ("not_ready", DQ_NOT_READY),
+        ):
             counts[name] += int(np.any(dq & bit))
         versions.update(int(v) for v in np.unique(frame[version_channel]))
-    return Seconds(start, np.concatenate(raw), np.concatenate(cleaned), np.concatenate(truth), counts, sorted(versions),
-                   written_cleaned)
+    return Seconds(
+        start,
+        np.concatenate(raw),
+        np.concatenate(cleaned),
+        np.concatenate(truth),
+        counts,
+        sorted(versions),
+        written_cleaned,
+    )
 
 
 def scored_span(work: Work, seconds: int) -> tuple[int, int]:
@@ -468,19 +517,27 @@ def training_cycles(work: Work) -> dict:
         except (OSError, ValueError):
             continue
         exported = path / "exported.json"
-        directories.append({
-            "name": path.name, "span": meta.get("span"), "training_seconds": meta.get("training_seconds"),
-            "validation_band_asd_ratio": (meta.get("validation") or {}).get("band_asd_ratio"),
-            "stop_reason": (meta.get("training") or {}).get("stop_reason"),
-            "warm_start_from": (meta.get("training") or {}).get("warm_start_from"),
-            "version": json.loads(exported.read_text()).get("version") if exported.exists() else None,
-        })
+        directories.append(
+            {
+                "name": path.name,
+                "span": meta.get("span"),
+                "training_seconds": meta.get("training_seconds"),
+                "validation_band_asd_ratio": (meta.get("validation") or {}).get("band_asd_ratio"),
+                "stop_reason": (meta.get("training") or {}).get("stop_reason"),
+                "warm_start_from": (meta.get("training") or {}).get("warm_start_from"),
+                "version": json.loads(exported.read_text()).get("version") if exported.exists() else None,
+            }
+        )
     directories.sort(key=lambda d: (d["span"] or {}).get("start", 0))
     trainer_log = work.path("train", "log_dir") / "trainer.log"
     text = trainer_log.read_text() if trainer_log.exists() else ""
-    return {"completed": directories, "started": text.count("training cycle on GPS"),
-            "interrupted": text.count("interrupted ("), "skipped": text.count(" skipped: "),
-            "not_exported": text.count("not exported")}
+    return {
+        "completed": directories,
+        "started": text.count("training cycle on GPS"),
+        "interrupted": text.count("interrupted ("),
+        "skipped": text.count(" skipped: "),
+        "not_exported": text.count("not exported"),
+    }
 
 
 def decisions(work: Work) -> dict:
@@ -495,8 +552,9 @@ def decisions(work: Work) -> dict:
                 continue
     decided = {r["id"]: r for r in records if r.get("event") == "decided"}
     applied = [decided[r["id"]] for r in records if r.get("event") == "applied" and r.get("id") in decided]
-    events = [{k: d.get(k) for k in ("action", "version", "previous", "gps", "reason", "time", "figures")}
-              for d in applied]
+    events = [
+        {k: d.get(k) for k in ("action", "version", "previous", "gps", "reason", "time", "figures")} for d in applied
+    ]
     return {
         "applied": events,
         "promoted": [e["version"] for e in events if e["action"] == "promote"],
@@ -527,17 +585,22 @@ def unflagged_noise_windows(data: Seconds, rate: int, band: tuple[float, float],
     window = int(clean["safety_window"])
     found = []
     for offset in range(0, len(data.written_cleaned) - window + 1, window):
-        flagged_clean = sum(data.written_cleaned[offset:offset + window])
+        flagged_clean = sum(data.written_cleaned[offset : offset + window])
         if not flagged_clean:
             continue
         samples = slice(offset * rate, (offset + window) * rate)
         judgement = judge_bins(
-            BinPowers.of_strain(data.raw[samples], data.cleaned[samples], rate), band, clean["safety_check_range"],
-            sigma=float(clean["safety_sigma"]), min_excess=float(clean["safety_min_excess"]),
-            band_tolerance=float(clean["safety_band_tolerance"]))
+            BinPowers.of_strain(data.raw[samples], data.cleaned[samples], rate),
+            band,
+            clean["safety_check_range"],
+            sigma=float(clean["safety_sigma"]),
+            min_excess=float(clean["safety_min_excess"]),
+            band_tolerance=float(clean["safety_band_tolerance"]),
+        )
         if not judgement.passed:
-            found.append({"start": data.start + offset, "seconds_written_cleaned": flagged_clean,
-                          "what": judgement.describe()})
+            found.append(
+                {"start": data.start + offset, "seconds_written_cleaned": flagged_clean, "what": judgement.describe()}
+            )
     return found
 
 
@@ -549,8 +612,9 @@ def decisions_onto_worse_than_raw(verdicts: dict) -> list[dict]:
             continue
         figures = (event.get("figures") or {}).get(str(event["version"]))
         if not figures or not figures.get("better_than_raw"):
-            bad.append({"action": event["action"], "version": event["version"], "gps": event["gps"],
-                        "figures": figures})
+            bad.append(
+                {"action": event["action"], "version": event["version"], "gps": event["gps"], "figures": figures}
+            )
     return bad
 
 
@@ -569,13 +633,19 @@ def targets(summary: dict) -> dict[str, bool | None]:
         # quality
         "removes_at_least_97_percent": q["removed_fraction"] >= 0.97,
         "recovers_80_percent_of_range_gap": (q["range_gap_recovered"] or 0.0) >= 0.80,
-        "back_above_95_within_1024_s_of_step": (None if rec is None
-                                                 else step_seconds is not None and step_seconds <= 1024),
+        "back_above_95_within_1024_s_of_step": (
+            None if rec is None else step_seconds is not None and step_seconds <= 1024
+        ),
     }
 
 
-GUARD_TARGETS = ("worst_bin_at_most_1.02", "band_asd_at_most_1", "range_not_below_raw",
-                 "noise_added_only_with_fallback_bit", "no_decision_onto_worse_than_raw")
+GUARD_TARGETS = (
+    "worst_bin_at_most_1.02",
+    "band_asd_at_most_1",
+    "range_not_below_raw",
+    "noise_added_only_with_fallback_bit",
+    "no_decision_onto_worse_than_raw",
+)
 
 
 def targets_line(verdicts: dict[str, bool | None]) -> str:
@@ -598,8 +668,10 @@ def run_scenario(args: argparse.Namespace, scenario: str) -> dict:
     planned_step = launch_gps + args.stream_seconds // 2 if step else None
     work = Work.load(work_root, write_config(work_root, scenario, args, planned_step))
     suite = Suite(work, args.nice)
-    log(f"[{scenario}] starting the suite in {work_root} (speed {args.speed:g}, history {args.history} s, "
-        f"stream {args.stream_seconds} s" + (f", coupling step at GPS {planned_step}" if step else "") + ")")
+    log(
+        f"[{scenario}] starting the suite in {work_root} (speed {args.speed:g}, history {args.history} s, "
+        f"stream {args.stream_seconds} s" + (f", coupling step at GPS {planned_step}" if step else "") + ")"
+    )
     began = time.monotonic()
     try:
         suite.start()
@@ -624,24 +696,46 @@ def run_scenario(args: argparse.Namespace, scenario: str) -> dict:
     windows = windowed_removal(work, first_prod, end, band, planned_step) if first_prod is not None else []
     cycles = training_cycles(work)
     summary = {
-        "scenario": scenario, "command": " ".join(sys.argv),
+        "scenario": scenario,
+        "command": " ".join(sys.argv),
         "machine": {"cpus": os.cpu_count(), "load_average": os.getloadavg(), "python": platform.python_version()},
-        "settings": {"speed": args.speed, "history": args.history, "stream_seconds": args.stream_seconds,
-                     "score_seconds": args.score_seconds, "profile": PROFILE, "nice": args.nice, "band": band,
-                     "safety_window": int(work.tables["clean"]["safety_window"])},
-        "stream": {"first_gps": clock.first_gps, "live_gps": clock.live_gps, "end_gps": clock.end_gps,
-                   "step_gps": planned_step,
-                   "step_after_live_seconds": planned_step - clock.live_gps if planned_step else None},
-        "wall_seconds": {"history": (clock.live_wall or clock.end_wall) - began,
-                         "stream": clock.end_wall - (clock.live_wall or clock.end_wall),
-                         "stop": stopped - stopping, "total_loop": stopped - began},
+        "settings": {
+            "speed": args.speed,
+            "history": args.history,
+            "stream_seconds": args.stream_seconds,
+            "score_seconds": args.score_seconds,
+            "profile": PROFILE,
+            "nice": args.nice,
+            "band": band,
+            "safety_window": int(work.tables["clean"]["safety_window"]),
+        },
+        "stream": {
+            "first_gps": clock.first_gps,
+            "live_gps": clock.live_gps,
+            "end_gps": clock.end_gps,
+            "step_gps": planned_step,
+            "step_after_live_seconds": planned_step - clock.live_gps if planned_step else None,
+        },
+        "wall_seconds": {
+            "history": (clock.live_wall or clock.end_wall) - began,
+            "stream": clock.end_wall - (clock.live_wall or clock.end_wall),
+            "stop": stopped - stopping,
+            "total_loop": stopped - began,
+        },
         "kept_up": {**clock.kept_up(args.speed), **trainer_pace(work, cycles, args.speed, clock.newest_at_end)},
-        "scored_span": [start, end], "scored_seconds": end - start,
-        "raw": {"bns_range_mpc": ref.raw_range_mpc}, "floor": {"bns_range_mpc": ref.floor_range_mpc},
-        "production": quality.as_dict(), "dq_seconds": data.dq, "production_versions": data.versions,
-        "first_production_gps": first_prod, "windows": windows,
+        "scored_span": [start, end],
+        "scored_seconds": end - start,
+        "raw": {"bns_range_mpc": ref.raw_range_mpc},
+        "floor": {"bns_range_mpc": ref.floor_range_mpc},
+        "production": quality.as_dict(),
+        "dq_seconds": data.dq,
+        "production_versions": data.versions,
+        "first_production_gps": first_prod,
+        "windows": windows,
         "recovery": recovery(windows, planned_step, first_prod),
-        "training": cycles, "decisions": verdicts, "pins_at_end": work.pins(),
+        "training": cycles,
+        "decisions": verdicts,
+        "pins_at_end": work.pins(),
         "unflagged_noise_windows": unflagged_noise_windows(data, rate, band, work.tables["clean"]),
         "decisions_onto_worse_than_raw": decisions_onto_worse_than_raw(verdicts),
     }
@@ -652,8 +746,12 @@ def run_scenario(args: argparse.Namespace, scenario: str) -> dict:
     print(scenario_report(summary))
     log(f"[{scenario}] wrote {work_root / 'loop.json'}")
     if not args.keep:
-        for directory in (work.path("clean", "strain_dir"), work.path("clean", "witness_dir"),
-                          work.path("detector", "truth_dir"), work.path("clean", "cleaned_dir")):
+        for directory in (
+            work.path("clean", "strain_dir"),
+            work.path("clean", "witness_dir"),
+            work.path("detector", "truth_dir"),
+            work.path("clean", "cleaned_dir"),
+        ):
             shutil.rmtree(directory, ignore_errors=True)
         log(f"[{scenario}] deleted the data and cleaned frames (--keep keeps them)")
     return summary
@@ -673,8 +771,14 @@ def _fmt(value: Any, fmt: str) -> str:
 
 def scenario_report(s: dict) -> str:
     """The figures of one scenario as text."""
-    q, dq, stream, kept, cycles, verdicts = (s["production"], s["dq_seconds"], s["stream"], s["kept_up"],
-                                             s["training"], s["decisions"])
+    q, dq, stream, kept, cycles, verdicts = (
+        s["production"],
+        s["dq_seconds"],
+        s["stream"],
+        s["kept_up"],
+        s["training"],
+        s["decisions"],
+    )
     walls = ", ".join(f"{c['training_seconds']:.0f}" for c in cycles["completed"] if c["training_seconds"] is not None)
     removals = [w["removed"] for w in s["windows"] if w["removed"] is not None]
     lines = [
@@ -682,7 +786,8 @@ def scenario_report(s: dict) -> str:
         f"{s['settings']['stream_seconds']} s streamed at {s['settings']['speed']:g}x "
         f"(achieved {_fmt(kept['detector_speed'], '{:.2f}')}x) in {s['wall_seconds']['total_loop']:.0f} s wall",
         f"  scored [{s['scored_span'][0]}, {s['scored_span'][1]}) ({s['scored_seconds']} s, ends "
-        f"{s['scored_span'][1] - stream['live_gps']} s after live start), production versions {s['production_versions']}",
+        f"{s['scored_span'][1] - stream['live_gps']} s after live start), production versions "
+        f"{s['production_versions']}",
         f"  removed {q['removed_fraction']:.1%} ({q['residual_db']:+.1f} dB; 58-62 Hz {q['removed_58_62']:.1%}), "
         f"band ASD {q['band_asd_ratio']:.3f}, worst bin {q['worst_out_of_band_ratio']:.4f} at "
         f"{q['worst_out_of_band_frequency']:g} Hz",
@@ -690,25 +795,36 @@ def scenario_report(s: dict) -> str:
         f"{s['floor']['bns_range_mpc']:.2f}: gap recovered {_fmt(q['range_gap_recovered'], '{:.0%}')}",
         f"  DQ seconds: cleaned {dq['cleaned']}, safety fallback {dq['safety_fallback']}, no model {dq['no_model']} "
         f"(input gap {dq['input_gap']}, not ready {dq['not_ready']})",
-        *([f"  no production model in the scored span: these are the figures of the raw strain"]
-          if s["production_versions"] == [0] else []),
+        *(
+            ["  no production model in the scored span: these are the figures of the raw strain"]
+            if s["production_versions"] == [0]
+            else []
+        ),
         f"  per-64 s removal since the first production second ({_fmt(s['first_production_gps'], '{}')}): "
-        + (f"{len(removals)} windows, lowest {min(removals):.1%}, median {np.median(removals):.1%}, "
-           f"last {removals[-1]:.1%}" if removals else "none (no production model)"),
+        + (
+            f"{len(removals)} windows, lowest {min(removals):.1%}, median {np.median(removals):.1%}, "
+            f"last {removals[-1]:.1%}"
+            if removals
+            else "none (no production model)"
+        ),
     ]
     rec = s["recovery"]
     if rec is not None:
-        lines.append(f"  coupling step at GPS {rec['step_gps']} ({stream['step_after_live_seconds']} s into the stream): "
-                     + (rec["note"] or f"back above 95 % within {rec['seconds']} s of data")
-                     + (f" (lowest {rec['lowest_after_step']:.1%})" if rec.get("lowest_after_step") is not None else ""))
+        lines.append(
+            f"  coupling step at GPS {rec['step_gps']} ({stream['step_after_live_seconds']} s into the stream): "
+            + (rec["note"] or f"back above 95 % within {rec['seconds']} s of data")
+            + (f" (lowest {rec['lowest_after_step']:.1%})" if rec.get("lowest_after_step") is not None else "")
+        )
     lines += [
         f"  training cycles: {len(cycles['completed'])} completed of {cycles['started']} started "
         f"(wall s: {walls or '-'}; interrupted {cycles['interrupted']}, skipped {cycles['skipped']}); "
         f"versions exported {[c['version'] for c in cycles['completed'] if c['version'] is not None]}",
         f"  monitor: promoted {verdicts['promoted'] or 'none'}, rolled back {verdicts['rolled_back'] or 'none'}"
         + (f", unpinned {verdicts['unpinned']}" if verdicts["unpinned"] else "")
-        + f"; pins at the end: production {s['pins_at_end'].get('production')}, canary {s['pins_at_end'].get('canary')}",
-        f"  kept up: the cleaner was {_fmt(kept['cleaner_lag_seconds'], '{} s')} of data behind the newest input at the "
+        + f"; pins at the end: production {s['pins_at_end'].get('production')}, canary "
+        f"{s['pins_at_end'].get('canary')}",
+        f"  kept up: the cleaner was {_fmt(kept['cleaner_lag_seconds'], '{} s')} of data behind the newest "
+        f"input at the "
         f"end ({_fmt(kept['cleaner_lag_wall_seconds'], '{:.1f} s')} wall); a training cycle took "
         f"{_fmt(kept['trainer_cycle_wall_seconds_mean'], '{:.0f} s')} wall on average against a cadence of "
         f"{kept['retrain_cadence_wall_seconds']:.0f} s wall; the production model's data ended "
@@ -729,9 +845,11 @@ def _step_cell(rec: dict | None) -> str:
 
 
 def summary_table(summaries: list[dict]) -> str:
-    header = (f"{'scenario':<20} {'removed':>8} {'band ASD':>9} {'worst bin':>10} {'range raw':>10} {'cleaned':>8} "
-              f"{'no noise':>9} {'gap rec.':>9} {'fallback':>9} {'no model':>9} {'cycles':>7} {'promoted':>9} "
-              f"{'rollback':>9} {'step rec.':>10} {'lag s':>6}  targets")
+    header = (
+        f"{'scenario':<20} {'removed':>8} {'band ASD':>9} {'worst bin':>10} {'range raw':>10} {'cleaned':>8} "
+        f"{'no noise':>9} {'gap rec.':>9} {'fallback':>9} {'no model':>9} {'cycles':>7} {'promoted':>9} "
+        f"{'rollback':>9} {'step rec.':>10} {'lag s':>6}  targets"
+    )
     lines = [header, "-" * len(header)]
     for s in summaries:
         if "error" in s:
@@ -780,7 +898,8 @@ def main(argv: list[str] | None = None) -> int:
     out = (args.out / "loop").resolve()
     out.mkdir(parents=True, exist_ok=True)
     (out / "summary.json").write_text(
-        json.dumps({"command": " ".join(sys.argv), "scenarios": summaries}, indent=2, default=_json_default) + "\n")
+        json.dumps({"command": " ".join(sys.argv), "scenarios": summaries}, indent=2, default=_json_default) + "\n"
+    )
     log(f"wrote {out / 'summary.json'}")
     return 0 if all("error" not in s for s in summaries) else 1
 

@@ -86,12 +86,15 @@ def reference(raw: np.ndarray, truth: np.ndarray, settings: Settings) -> Referen
     return Reference(
         strain_bns_range_mpc(raw, settings.sample_rate, settings.fftlength),
         strain_bns_range_mpc(raw - truth, settings.sample_rate, settings.fftlength),
-        frequencies, raw_psd, floor_psd,
+        frequencies,
+        raw_psd,
+        floor_psd,
     )
 
 
-def measure(cleaned: np.ndarray, raw: np.ndarray, truth: np.ndarray, settings: Settings,
-            ref: Reference) -> tuple[Quality, np.ndarray]:
+def measure(
+    cleaned: np.ndarray, raw: np.ndarray, truth: np.ndarray, settings: Settings, ref: Reference
+) -> tuple[Quality, np.ndarray]:
     """The figures of ``cleaned`` and its (median Welch) PSD."""
     rate, band = settings.sample_rate, settings.band
     subtracted = raw - cleaned
@@ -99,8 +102,11 @@ def measure(cleaned: np.ndarray, raw: np.ndarray, truth: np.ndarray, settings: S
     powers = BinPowers.of_strain(raw, cleaned, rate)
     judgement = judge_bins(powers, band, settings.out_of_band_range)
     frequencies = powers.frequencies
-    outside = ((frequencies >= settings.out_of_band_range[0]) & (frequencies <= settings.out_of_band_range[1])
-               & ~((frequencies >= band[0]) & (frequencies <= band[1])))
+    outside = (
+        (frequencies >= settings.out_of_band_range[0])
+        & (frequencies <= settings.out_of_band_range[1])
+        & ~((frequencies >= band[0]) & (frequencies <= band[1]))
+    )
     ratios = powers.bin_asd_ratios()
     cleaned_range = strain_bns_range_mpc(cleaned, rate, settings.fftlength)
     _, density = psd(cleaned, rate, settings.fftlength, average="median")

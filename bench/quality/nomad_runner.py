@@ -83,8 +83,14 @@ def configure(args: argparse.Namespace, mains: str, angular: list[str]) -> Train
     )
 
 
-def estimate_noise(engine: SubtractionEngine, strain: np.ndarray, strain_rate: int,
-                   witnesses: dict[str, np.ndarray], rates: dict[str, int], stride: int) -> np.ndarray:
+def estimate_noise(
+    engine: SubtractionEngine,
+    strain: np.ndarray,
+    strain_rate: int,
+    witnesses: dict[str, np.ndarray],
+    rates: dict[str, int],
+    stride: int,
+) -> np.ndarray:
     """Stream a span through the engine in ``stride``-second chunks; the noise
     estimate index-aligned with ``strain`` (its last ``latency`` seconds are zero)."""
     seconds = len(strain) // strain_rate
@@ -104,21 +110,28 @@ def main() -> None:
     parser.add_argument("--test", required=True, help="test span (.npz)")
     parser.add_argument("--output", required=True, help="noise estimate of the test span (.npz)")
     parser.add_argument("--mains-channel", default="H1:PEM-CS_MAINSMON_EBAY_1_DQ")
-    parser.add_argument("--fs", type=int, default=4096,
-                        help="NOMAD's working rate (Hz); see the note on the sample-and-hold delay")
+    parser.add_argument(
+        "--fs", type=int, default=4096, help="NOMAD's working rate (Hz); see the note on the sample-and-hold delay"
+    )
     parser.add_argument("--t-fft", type=float, default=10.0, help="CSD segment length (s)")
     parser.add_argument("--fit-band", type=float, nargs=2, default=(50.0, 70.0), help="band of the cost (Hz)")
-    parser.add_argument("--bandpass", type=float, nargs=2, default=(50.0, 70.0), help="band-pass of the modulated signals (Hz)")
+    parser.add_argument(
+        "--bandpass", type=float, nargs=2, default=(50.0, 70.0), help="band-pass of the modulated signals (Hz)"
+    )
     parser.add_argument("--bandpass-order", type=int, default=4)
     parser.add_argument("--no-bandpass", action="store_true", help="feed the witnesses unfiltered")
     parser.add_argument("--n-sos", type=int, default=10)
     parser.add_argument("--f-min", type=float, default=5.0)
     parser.add_argument("--f-max", type=float, default=100.0)
     parser.add_argument("--maxiter", type=int, default=2000)
-    parser.add_argument("--weighting", choices=("psd", "uniform", "range"), default="uniform",
-                        help="NOMAD's cost weighting over frequency: uniform minimises the absolute residual "
-                             "power (what the removed fraction measures); psd (NOMAD's default) the fractional "
-                             "residual per bin")
+    parser.add_argument(
+        "--weighting",
+        choices=("psd", "uniform", "range"),
+        default="uniform",
+        help="NOMAD's cost weighting over frequency: uniform minimises the absolute residual "
+        "power (what the removed fraction measures); psd (NOMAD's default) the fractional "
+        "residual per bin",
+    )
     parser.add_argument("--stride", type=int, default=16, help="streaming chunk (s)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
@@ -139,7 +152,9 @@ def main() -> None:
     pre = prepare(data, cfg)
     csd = compute_csd(pre, cfg)
     result = train(csd, cfg, nalpha=len(pre.labels))
-    model = build_model(pre, result, cfg, target_fs=strain_rate, training_gps=gps, training_dt=len(strain) // strain_rate)
+    model = build_model(
+        pre, result, cfg, target_fs=strain_rate, training_gps=gps, training_dt=len(strain) // strain_rate
+    )
     training_seconds = time.perf_counter() - began
 
     gps, strain, strain_rate, witnesses, rates = load(args.test)
@@ -149,18 +164,22 @@ def main() -> None:
     noise = estimate_noise(engine, strain, strain_rate, witnesses, rates, args.stride)
     apply_seconds = time.perf_counter() - began
     np.savez(args.output, noise=noise, gps=gps, strain_rate=strain_rate)
-    print(json.dumps({
-        "training_seconds": training_seconds,
-        "apply_seconds": apply_seconds,
-        "latency_seconds": engine.latency_s,
-        "initial_cost": result.initial_cost,
-        "cost": result.cost,
-        "iterations": result.nit,
-        "optimizer": result.message,
-        "modulated_signals": len(pre.labels),
-        "bandpass": None if args.no_bandpass else list(args.bandpass),
-        "fs": args.fs,
-    }))
+    print(
+        json.dumps(
+            {
+                "training_seconds": training_seconds,
+                "apply_seconds": apply_seconds,
+                "latency_seconds": engine.latency_s,
+                "initial_cost": result.initial_cost,
+                "cost": result.cost,
+                "iterations": result.nit,
+                "optimizer": result.message,
+                "modulated_signals": len(pre.labels),
+                "bandpass": None if args.no_bandpass else list(args.bandpass),
+                "fs": args.fs,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

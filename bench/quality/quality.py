@@ -45,33 +45,65 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--train-seconds", type=int, default=1024, help="training span (s), default 1024")
     parser.add_argument("--test-seconds", type=int, default=1024, help="held-out test span (s), default 1024")
     parser.add_argument("--start", type=int, default=1400000000, help="GPS start of the training span")
-    parser.add_argument("--margin", type=int, default=16, help="seconds cleaned but not measured on each side of the test span")
+    parser.add_argument(
+        "--margin", type=int, default=16, help="seconds cleaned but not measured on each side of the test span"
+    )
     parser.add_argument("--seed", type=int, default=None, help="detector seed (default: the detector table's)")
     parser.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS))
-    parser.add_argument("--scenarios", nargs="+", default=["baseline"],
-                        help="synthetic detector scenarios to run ('all': the whole library; "
-                             "deepclean-detector --list-scenarios lists them)")
-    parser.add_argument("--band", type=float, nargs=2, default=None,
-                        help="target band (Hz) for the trainer, the cleaner and the figures (default: the config's)")
+    parser.add_argument(
+        "--scenarios",
+        nargs="+",
+        default=["baseline"],
+        help="synthetic detector scenarios to run ('all': the whole library; "
+        "deepclean-detector --list-scenarios lists them)",
+    )
+    parser.add_argument(
+        "--band",
+        type=float,
+        nargs=2,
+        default=None,
+        help="target band (Hz) for the trainer, the cleaner and the figures (default: the config's)",
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "out" / "quality")
-    parser.add_argument("--threads", type=int, default=2, help="threads for torch/onnxruntime/BLAS (this machine: 2 cores)")
+    parser.add_argument(
+        "--threads", type=int, default=2, help="threads for torch/onnxruntime/BLAS (this machine: 2 cores)"
+    )
     parser.add_argument("--profile", default="cpu", help="trainer profile ('' for the full-size settings)")
-    parser.add_argument("--max-train-seconds", type=float, default=None,
-                        help="the trainer's optimisation budget (default: the profile's, 480 s for cpu)")
-    parser.add_argument("--trainer-args", nargs=argparse.REMAINDER, default=[],
-                        help="extra deepclean-train arguments (last on the command line)")
+    parser.add_argument(
+        "--max-train-seconds",
+        type=float,
+        default=None,
+        help="the trainer's optimisation budget (default: the profile's, 480 s for cpu)",
+    )
+    parser.add_argument(
+        "--trainer-args",
+        nargs=argparse.REMAINDER,
+        default=[],
+        help="extra deepclean-train arguments (last on the command line)",
+    )
     parser.add_argument("--nomad-args", default="", help="extra nomad_runner.py arguments, one string")
-    parser.add_argument("--nomad-unfiltered", action="store_true",
-                        help="add a NOMAD row without its recommended band-pass of the modulated signals "
-                             "(shows the noise it then adds out of band; ~5 more minutes)")
+    parser.add_argument(
+        "--nomad-unfiltered",
+        action="store_true",
+        help="add a NOMAD row without its recommended band-pass of the modulated signals "
+        "(shows the noise it then adds out of band; ~5 more minutes)",
+    )
     parser.add_argument("--wiener-fftlength", type=float, default=8.0)
     parser.add_argument("--wiener-fit-band", type=float, nargs=2, default=(50.0, 70.0))
-    parser.add_argument("--smoke", action="store_true",
-                        help="a quick check that every step works: 128 s spans, a 2-epoch trainer run of "
-                             "4 steps each, 300 NOMAD iterations (figures far from the full run's)")
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help="a quick check that every step works: 128 s spans, a 2-epoch trainer run of "
+        "4 steps each, 300 NOMAD iterations (figures far from the full run's)",
+    )
     if parser.parse_known_args(argv)[0].smoke:
-        parser.set_defaults(train_seconds=128, test_seconds=128, max_train_seconds=30.0,
-                            nomad_args="--maxiter 300", wiener_fftlength=4.0)
+        parser.set_defaults(
+            train_seconds=128,
+            test_seconds=128,
+            max_train_seconds=30.0,
+            nomad_args="--maxiter 300",
+            wiener_fftlength=4.0,
+        )
     args = parser.parse_args(argv)
     if args.smoke:
         args.trainer_args = ["--steps_per_epoch", "4", "--max_epochs", "2", *args.trainer_args]
@@ -84,8 +116,15 @@ def log(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
 
 
-def run_deepclean(args: argparse.Namespace, suite: deepclean_method.Suite, train_span: SyntheticSpan,
-                  test_span: SyntheticSpan, test_start: int, test_end: int, band_args: list[str]) -> dict:
+def run_deepclean(
+    args: argparse.Namespace,
+    suite: deepclean_method.Suite,
+    train_span: SyntheticSpan,
+    test_span: SyntheticSpan,
+    test_start: int,
+    test_end: int,
+    band_args: list[str],
+) -> dict:
     """Train, export and clean with the suite's services; the cleaned test span and details."""
     deepclean_method.forget_previous_run(suite)
     log("DeepClean: writing frames (training span and test span with margins)")
@@ -97,8 +136,9 @@ def run_deepclean(args: argparse.Namespace, suite: deepclean_method.Suite, train
         overrides += ["--max_train_seconds", str(args.max_train_seconds)]
     if args.train_seconds < 1024:  # the table asks for 512 ready seconds; a smoke run has fewer
         overrides += ["--min_ready_seconds", str(args.train_seconds // 2)]
-    training_dir, wall = deepclean_method.train(suite, train_span.start, train_span.end, args.profile or None,
-                                                0, overrides + band_args + args.trainer_args)
+    training_dir, wall = deepclean_method.train(
+        suite, train_span.start, train_span.end, args.profile or None, 0, overrides + band_args + args.trainer_args
+    )
     meta = deepclean_method.metadata(training_dir)
     log(f"DeepClean: trained in {wall:.0f} s wall ({training_dir.name}); exporting")
     version = deepclean_method.export(suite, training_dir)
@@ -109,21 +149,44 @@ def run_deepclean(args: argparse.Namespace, suite: deepclean_method.Suite, train
         "label": "DeepClean (as the suite runs it)",
         "cleaned": cleaned,
         "training_seconds": float(meta.get("training_seconds", wall)),
-        "details": {"training_wall_seconds": wall, "training_dir": str(training_dir), "version": version,
-                    "validation": meta.get("validation"), "architecture": meta.get("architecture"),
-                    "cleaner_wall_seconds": clean_wall,
-                    "cleaner_real_time_factor": (test_span.duration - 8) / clean_wall, "dq_seconds": dq,
-                    "trainer_profile": args.profile or None, "trainer_args": args.trainer_args},
+        "details": {
+            "training_wall_seconds": wall,
+            "training_dir": str(training_dir),
+            "version": version,
+            "validation": meta.get("validation"),
+            "architecture": meta.get("architecture"),
+            "cleaner_wall_seconds": clean_wall,
+            "cleaner_real_time_factor": (test_span.duration - 8) / clean_wall,
+            "dq_seconds": dq,
+            "trainer_profile": args.profile or None,
+            "trainer_args": args.trainer_args,
+        },
     }
 
 
-def run_nomad(args: argparse.Namespace, work: Path, train_npz: Path, test_npz: Path, cut: slice, test_raw: np.ndarray,
-              bandpass: bool) -> dict:
+def run_nomad(
+    args: argparse.Namespace,
+    work: Path,
+    train_npz: Path,
+    test_npz: Path,
+    cut: slice,
+    test_raw: np.ndarray,
+    bandpass: bool,
+) -> dict:
     """Train NOMAD and estimate the test span's noise in its own environment."""
     subprocess.run([str(ROOT / "bench" / "quality" / "setup_nomad.sh")], check=True)
     output = work / ("nomad.npz" if bandpass else "nomad-unfiltered.npz")
-    command = [str(ROOT / ".venvs" / "bench-nomad" / "bin" / "python"), str(ROOT / "bench" / "quality" / "nomad_runner.py"),
-               "--train", str(train_npz), "--test", str(test_npz), "--output", str(output), *args.nomad_args.split()]
+    command = [
+        str(ROOT / ".venvs" / "bench-nomad" / "bin" / "python"),
+        str(ROOT / "bench" / "quality" / "nomad_runner.py"),
+        "--train",
+        str(train_npz),
+        "--test",
+        str(test_npz),
+        "--output",
+        str(output),
+        *args.nomad_args.split(),
+    ]
     if not bandpass:
         command.append("--no-bandpass")
     env = dict(os.environ, OMP_NUM_THREADS=str(args.threads), OPENBLAS_NUM_THREADS=str(args.threads))
@@ -133,8 +196,12 @@ def run_nomad(args: argparse.Namespace, work: Path, train_npz: Path, test_npz: P
     details = json.loads(done.stdout.strip().splitlines()[-1])
     noise = np.load(output)["noise"]
     label = "NOMAD (band-passed witnesses)" if bandpass else "NOMAD (unfiltered witnesses)"
-    return {"label": label, "cleaned": test_raw - noise[cut], "training_seconds": details["training_seconds"],
-            "details": details}
+    return {
+        "label": label,
+        "cleaned": test_raw - noise[cut],
+        "training_seconds": details["training_seconds"],
+        "details": details,
+    }
 
 
 def target_checks(results: list[dict], raw_range: float) -> dict:
@@ -151,7 +218,8 @@ def target_checks(results: list[dict], raw_range: float) -> dict:
     }
     if others:
         passed["beats_every_baseline"] = all(
-            ours["removed_fraction"] > r["removed_fraction"] and ours["bns_range_mpc"] > r["bns_range_mpc"] for r in others
+            ours["removed_fraction"] > r["removed_fraction"] and ours["bns_range_mpc"] > r["bns_range_mpc"]
+            for r in others
         )
     best_other = max((r["removed_fraction"] for r in others), default=float("nan"))
     lines = [
@@ -192,8 +260,10 @@ def run_scenario(args: argparse.Namespace, scenario: str, seed: int, base: dict)
     train_start, train_end = args.start, args.start + args.train_seconds
     test_start = train_end + args.margin
     test_end = test_start + args.test_seconds
-    log(f"[{scenario}] generating data: seed {seed}, training [{train_start}, {train_end}), "
-        f"test [{test_start}, {test_end}) (+{args.margin} s each side)")
+    log(
+        f"[{scenario}] generating data: seed {seed}, training [{train_start}, {train_end}), "
+        f"test [{test_start}, {test_end}) (+{args.margin} s each side)"
+    )
     train_span = spans.generate(detector, train_start, args.train_seconds)
     test_span = spans.generate(detector, test_start - args.margin, args.test_seconds + 2 * args.margin)
     rate = test_span.strain_sample_rate
@@ -210,16 +280,31 @@ def run_scenario(args: argparse.Namespace, scenario: str, seed: int, base: dict)
         train_npz = spans.save_npz(train_span, work / "train.npz")
         test_npz = spans.save_npz(test_span, work / "test.npz")
         for bandpass in (True, False) if args.nomad_unfiltered else (True,):
-            log(f"[{scenario}] NOMAD: training and subtracting ({'band-passed' if bandpass else 'unfiltered'} witnesses)")
+            log(
+                f"[{scenario}] NOMAD: training and subtracting ({'band-passed' if bandpass else 'unfiltered'} "
+                f"witnesses)"
+            )
             results.append(run_nomad(args, work, train_npz, test_npz, cut, raw, bandpass))
             log(f"[{scenario}] NOMAD: trained in {results[-1]['training_seconds']:.0f} s")
     if "wiener" in args.methods:
         log(f"[{scenario}] Wiener: fitting and filtering")
-        noise, fit_seconds = wiener_noise(train_span, test_span, sample_rate, filter_band, args.wiener_fftlength,
-                                          tuple(args.wiener_fit_band), int(base.get("filter_order", 8)))
-        results.append({"label": f"Wiener (linear, {len(train_span.witnesses)} witnesses)", "cleaned": raw - noise[cut],
-                        "training_seconds": fit_seconds,
-                        "details": {"fftlength": args.wiener_fftlength, "fit_band": list(args.wiener_fit_band)}})
+        noise, fit_seconds = wiener_noise(
+            train_span,
+            test_span,
+            sample_rate,
+            filter_band,
+            args.wiener_fftlength,
+            tuple(args.wiener_fit_band),
+            int(base.get("filter_order", 8)),
+        )
+        results.append(
+            {
+                "label": f"Wiener (linear, {len(train_span.witnesses)} witnesses)",
+                "cleaned": raw - noise[cut],
+                "training_seconds": fit_seconds,
+                "details": {"fftlength": args.wiener_fftlength, "fit_band": list(args.wiener_fit_band)},
+            }
+        )
 
     log(f"[{scenario}] measuring")
     settings = metrics.Settings(sample_rate=rate, band=band)
@@ -230,28 +315,45 @@ def run_scenario(args: argparse.Namespace, scenario: str, seed: int, base: dict)
         result.update(quality.as_dict())
 
     print()
-    print(f"Scenario {scenario}: test span [{test_start}, {test_end}) ({args.test_seconds} s), trained on "
-          f"[{train_start}, {train_end}); band {band[0]:g}-{band[1]:g} Hz; worst OOB over "
-          f"{settings.out_of_band_range[0]:g}-{settings.out_of_band_range[1]:g} Hz in 1 Hz bins")
+    print(
+        f"Scenario {scenario}: test span [{test_start}, {test_end}) ({args.test_seconds} s), trained on "
+        f"[{train_start}, {train_end}); band {band[0]:g}-{band[1]:g} Hz; worst OOB over "
+        f"{settings.out_of_band_range[0]:g}-{settings.out_of_band_range[1]:g} Hz in 1 Hz bins"
+    )
     print(report.table(results, ref.raw_range_mpc))
-    print(f"(range with the injected noise absent: {ref.floor_range_mpc:.2f} Mpc; not-ready seconds: "
-          f"training {spans.not_ready_seconds(train_span)}, test {spans.not_ready_seconds(test_span.slice(test_start, args.test_seconds))})")
+    print(
+        f"(range with the injected noise absent: {ref.floor_range_mpc:.2f} Mpc; not-ready seconds: "
+        f"training {spans.not_ready_seconds(train_span)}, test "
+        f"{spans.not_ready_seconds(test_span.slice(test_start, args.test_seconds))})"
+    )
     checks = target_checks(results, ref.raw_range_mpc)
     for line in checks["lines"]:
         print(line)
     summary = {
         "command": " ".join(sys.argv),
         "machine": {"cpus": os.cpu_count(), "load_average": os.getloadavg(), "python": platform.python_version()},
-        "scenario": scenario, "seed": seed, "band": band, "train_span": [train_start, train_end],
-        "test_span": [test_start, test_end], "margin_seconds": args.margin,
-        "raw": {"bns_range_mpc": ref.raw_range_mpc}, "floor": {"bns_range_mpc": ref.floor_range_mpc},
+        "scenario": scenario,
+        "seed": seed,
+        "band": band,
+        "train_span": [train_start, train_end],
+        "test_span": [test_start, test_end],
+        "margin_seconds": args.margin,
+        "raw": {"bns_range_mpc": ref.raw_range_mpc},
+        "floor": {"bns_range_mpc": ref.floor_range_mpc},
         "metrics": {"fftlength": settings.fftlength, "out_of_band_range": settings.out_of_band_range},
         "methods": results,
         "targets": checks["passed"],
     }
     report.write_json(out / "quality.json", summary)
-    report.plot_asds(out / "asd.png", ref.frequencies, ref.raw_psd, ref.floor_psd, spectra, band,
-                     title=f"{scenario}: test span {args.test_seconds} s after {args.train_seconds} s of training")
+    report.plot_asds(
+        out / "asd.png",
+        ref.frequencies,
+        ref.raw_psd,
+        ref.floor_psd,
+        spectra,
+        band,
+        title=f"{scenario}: test span {args.test_seconds} s after {args.train_seconds} s of training",
+    )
     log(f"[{scenario}] wrote {out / 'quality.json'} and {out / 'asd.png'}")
     return summary
 

@@ -95,8 +95,15 @@ def witnesses_at(span: SyntheticSpan, sample_rate: int) -> np.ndarray:
     return np.stack([resample(x, span.witness_sample_rates[name], sample_rate) for name, x in span.witnesses.items()])
 
 
-def wiener_noise(train: SyntheticSpan, test: SyntheticSpan, sample_rate: int, band: Band, fftlength: float, fit_band: Band,
-                 filter_order: int) -> tuple[np.ndarray, float]:
+def wiener_noise(
+    train: SyntheticSpan,
+    test: SyntheticSpan,
+    sample_rate: int,
+    band: Band,
+    fftlength: float,
+    fit_band: Band,
+    filter_order: int,
+) -> tuple[np.ndarray, float]:
     """Fit on the ``train`` span, estimate the noise of the ``test`` span at the strain rate.
 
     The estimate gets the same treatment as DeepClean's prediction: a

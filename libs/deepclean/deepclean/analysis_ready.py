@@ -85,7 +85,7 @@ def ready_segments(state: np.ndarray, t0: float, sample_rate: float = STATE_SAMP
     starts = np.flatnonzero(edges == 1)
     ends = np.flatnonzero(edges == -1)
     return SegmentList(
-        Segment(t0 + start / sample_rate, t0 + end / sample_rate) for start, end in zip(starts, ends)
+        Segment(t0 + start / sample_rate, t0 + end / sample_rate) for start, end in zip(starts, ends, strict=False)
     ).coalesce()
 
 

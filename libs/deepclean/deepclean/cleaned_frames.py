@@ -6,7 +6,8 @@ them; every side takes the bits and names from here. Production uses DQ bits
 
     from deepclean.cleaned_frames import CLEANED, CANARY_SHIFT, default_channels
 
-    channels = default_channels("H1")      # CleanedChannelNames(production="H1:GDS-CALIB_STRAIN_DEEPCLEAN_PRODUCTION", ...)
+    # CleanedChannelNames(production="H1:GDS-CALIB_STRAIN_DEEPCLEAN_PRODUCTION", ...)
+    channels = default_channels("H1")
     cleaned = bool(dq & CLEANED)           # production cleaned
     canary_cleaned = bool((dq >> CANARY_SHIFT) & CLEANED)
 """

@@ -45,10 +45,7 @@ def find_config(start: Path | None = None) -> Path:
         candidate = directory / "pyproject.toml"
         if candidate.is_file() and "typeo" in _load_toml(candidate).get("tool", {}):
             return candidate
-    raise ConfigError(
-        f"no pyproject.toml with a [tool.typeo] table above {here}; "
-        f"pass --config or set {CONFIG_ENV}"
-    )
+    raise ConfigError(f"no pyproject.toml with a [tool.typeo] table above {here}; pass --config or set {CONFIG_ENV}")
 
 
 def _load_toml(path: Path) -> dict:
@@ -156,10 +153,19 @@ def run_cli(func: Callable, script: str, argv: Sequence[str] | None = None) -> A
     return func(**values)
 
 
-DEPLOYMENT_KEYS = frozenset({
-    "band", "exporter_token_file", "exporter_url", "log_dir", "metrics_port", "retention_seconds", "strain_channel",
-    "triton_url", "witness_channels",
-})
+DEPLOYMENT_KEYS = frozenset(
+    {
+        "band",
+        "exporter_token_file",
+        "exporter_url",
+        "log_dir",
+        "metrics_port",
+        "retention_seconds",
+        "strain_channel",
+        "triton_url",
+        "witness_channels",
+    }
+)
 """Keys whose value is a fact of one deployment (where things are, what is measured): the configuration
 sets them whatever the function's default, which only serves a bare call (tests, a library user)."""
 

@@ -181,7 +181,9 @@ class BinPowers:
             raise ValueError(f"{raw.size} samples at {rate} Hz hold no whole second")
         return cls.of(
             (
-                second_spectra(raw[i * rate : (i + 1) * rate], raw[i * rate : (i + 1) * rate] - cleaned[i * rate : (i + 1) * rate])
+                second_spectra(
+                    raw[i * rate : (i + 1) * rate], raw[i * rate : (i + 1) * rate] - cleaned[i * rate : (i + 1) * rate]
+                )
                 for i in range(count)
             ),
             rate,
@@ -289,7 +291,9 @@ class BinJudgement:
         if self.band_failed:
             parts.append(f"band ASD ratio {self.band_ratio:.4f} above tolerance")
         if self.failing_bins:
-            shown = ", ".join(f"{f:g} Hz x{r:.3f}" for f, r in zip(self.failing_bins[:8], self.failing_ratios[:8]))
+            shown = ", ".join(
+                f"{f:g} Hz x{r:.3f}" for f, r in zip(self.failing_bins[:8], self.failing_ratios[:8], strict=False)
+            )
             more = f" (+{len(self.failing_bins) - 8} more)" if len(self.failing_bins) > 8 else ""
             parts.append(f"noise added in {len(self.failing_bins)} bin(s): {shown}{more}")
         return "; ".join(parts) or "passed"
@@ -330,7 +334,10 @@ def judge_bins(
     outside = checked & ~in_band
     band_ratio = float(np.mean(ratios[in_band]))
     failing = (checked | in_band) & (ratios > tolerance)
-    for shoulder in ((frequencies >= low - shoulder_hz) & (frequencies < low), (frequencies > high) & (frequencies <= high + shoulder_hz)):
+    for shoulder in (
+        (frequencies >= low - shoulder_hz) & (frequencies < low),
+        (frequencies > high) & (frequencies <= high + shoulder_hz),
+    ):
         # Noise spread over a shoulder is judged as a whole too: a few bins each a little too
         # high over a short window are as clear a sign as one bin far too high.
         if shoulder.any() and _added_together(powers, shoulder, sigma, min_excess):

@@ -9,7 +9,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from deepclean.architecture import DeepClean, WitnessProducts
+from deepclean.architecture import DeepClean, WitnessProducts  # noqa: E402 (torch first: skip without it)
 
 torch.set_num_threads(2)
 
@@ -105,14 +105,19 @@ def test_bad_arguments_are_rejected():
 
 
 def test_onnx_export_with_dynamic_time_matches_torch():
-    """The legacy ONNX exporter handles the product stage and the linear path; onnxruntime (if present) agrees with torch."""
+    """The legacy ONNX exporter handles the product stage and the linear path; onnxruntime agrees with torch."""
     torch.manual_seed(0)
     network = DeepClean(4, mains_index=0, linear_kernel_size=31).eval()
     torch.nn.init.normal_(network.linear.weight, std=0.1)
     buffer = io.BytesIO()
     torch.onnx.export(
-        network, (torch.randn(1, 4, 256),), buffer, input_names=["witness"], output_names=["noise"],
-        dynamic_axes={"witness": {0: "batch", 2: "time"}, "noise": {0: "batch", 1: "time"}}, dynamo=False,
+        network,
+        (torch.randn(1, 4, 256),),
+        buffer,
+        input_names=["witness"],
+        output_names=["noise"],
+        dynamic_axes={"witness": {0: "batch", 2: "time"}, "noise": {0: "batch", 1: "time"}},
+        dynamo=False,
     )
     onnxruntime = pytest.importorskip("onnxruntime")
     session = onnxruntime.InferenceSession(buffer.getvalue(), providers=["CPUExecutionProvider"])

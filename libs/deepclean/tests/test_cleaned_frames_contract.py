@@ -38,7 +38,9 @@ def test_each_bit_and_channel_name_is_defined_in_one_module_only():
     """No service or benchmark defines a DQ bit or a cleaned channel name of its own."""
     sources = [p for p in ROOT.glob("projects/*/deepclean_*/**/*.py")] + list(ROOT.glob("bench/**/*.py"))
     sources += [p for p in ROOT.glob("libs/deepclean/deepclean/**/*.py") if p.name != "cleaned_frames.py"]
-    bit = re.compile(r"^\s*(CLEANED|CLEANING_APPLIED|SAFETY_FALLBACK|NO_MODEL|INPUT_GAP|NOT_ANALYSIS_READY)\s*=\s*1\s*<<", re.M)
+    bit = re.compile(
+        r"^\s*(CLEANED|CLEANING_APPLIED|SAFETY_FALLBACK|NO_MODEL|INPUT_GAP|NOT_ANALYSIS_READY)\s*=\s*1\s*<<", re.M
+    )
     name = re.compile(r"DEEPCLEAN_PRODUCTION\"|DEEPCLEAN-DQ\"|DEEPCLEAN-PRODUCTION_VERSION\"")
     offenders = [str(p.relative_to(ROOT)) for p in sources if bit.search(p.read_text()) or name.search(p.read_text())]
     assert offenders == []

@@ -94,7 +94,7 @@ def test_missing_value_names_the_key(tmp_path, capsys):
 def test_unknown_key_and_unknown_reference(tmp_path):
     """Keys the service does not take and references to absent base keys are errors naming them."""
     path = tmp_path / "pyproject.toml"
-    path.write_text('[tool.typeo.base]\n[tool.typeo.scripts.train]\nsample_rte = 3\n')
+    path.write_text("[tool.typeo.base]\n[tool.typeo.scripts.train]\nsample_rte = 3\n")
     with pytest.raises(ConfigError, match="sample_rte"):
         parse_config(train, "train", ["--config", str(path)])
     path.write_text('[tool.typeo.base]\n[tool.typeo.scripts.train]\nsample_rate = "${base.rate}"\n')

@@ -13,11 +13,11 @@ import pytest
 from deepclean.exporter_api import (
     MIN_TOKEN_LENGTH,
     TOKEN_ENV,
+    Exported,
     ExporterClient,
     ExporterError,
     ExporterRejected,
     ExporterUnavailable,
-    Exported,
     TokenError,
     create_token_file,
     read_token,
@@ -250,7 +250,7 @@ def test_pin_answer_that_does_not_match_is_an_error(token_file: Path) -> None:
 
 
 def test_missing_token_sends_nothing_and_a_fixed_file_is_picked_up(tmp_path: Path, monkeypatch) -> None:
-    """Without a usable token a mutating call fails before sending (not permanent); the next one reads the file again."""
+    """Without a usable token a mutating call fails before sending (not permanently): the next reads the file again."""
     monkeypatch.delenv(TOKEN_ENV, raising=False)
     token_file = tmp_path / "exporter.token"
     with Stub() as stub:

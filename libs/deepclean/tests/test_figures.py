@@ -42,7 +42,9 @@ def test_of_strain_sums_the_spectra_of_every_whole_second():
     """BinPowers.of_strain is BinPowers.of over second_spectra of each second; a partial second is left out."""
     rng = np.random.default_rng(0)
     raw, noise = rng.normal(size=3 * FS + 100), rng.normal(scale=0.1, size=3 * FS + 100)
-    summed = BinPowers.of([second_spectra(raw[i * FS : (i + 1) * FS], noise[i * FS : (i + 1) * FS]) for i in range(3)], FS)
+    summed = BinPowers.of(
+        [second_spectra(raw[i * FS : (i + 1) * FS], noise[i * FS : (i + 1) * FS]) for i in range(3)], FS
+    )
     whole = BinPowers.of_strain(raw, raw - noise, FS)
     assert whole.seconds == summed.seconds == 3 and whole.raw.size == FS // 2 + 1
     for name in ("raw", "cleaned", "noise_raw"):
@@ -83,7 +85,9 @@ def test_the_tolerance_is_sigma_standard_deviations_of_the_chance_cross_term():
     assert np.mean(ratios > short.added_noise_tolerance(DEFAULT_SIGMA)[bins]) < 0.003
     assert 0.05 < np.mean(ratios > short.added_noise_tolerance(1.0, 0.0)[bins]) < 0.3
     long = powers(raw, unrelated)
-    narrowing = (long.added_noise_tolerance(1.0, 0.0)[bins] ** 2 - 1) / (short.added_noise_tolerance(1.0, 0.0)[bins] ** 2 - 1)
+    narrowing = (long.added_noise_tolerance(1.0, 0.0)[bins] ** 2 - 1) / (
+        short.added_noise_tolerance(1.0, 0.0)[bins] ** 2 - 1
+    )
     assert np.median(narrowing) == pytest.approx(0.5, rel=0.15)
 
 

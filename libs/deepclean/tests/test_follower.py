@@ -290,7 +290,15 @@ def test_iterating_again_after_a_dead_stream_resumes(tmp_path):
     clock = FakeTime()
     write(tmp_path, GPS)
     follower = FrameFollower(
-        tmp_path, SITE, IFO, TAG, start=GPS + 1, max_consecutive_drops=2, timeout=1.0, clock=clock.now, sleep=clock.sleep
+        tmp_path,
+        SITE,
+        IFO,
+        TAG,
+        start=GPS + 1,
+        max_consecutive_drops=2,
+        timeout=1.0,
+        clock=clock.now,
+        sleep=clock.sleep,
     )
     with pytest.raises(StreamDeadError):
         list(follower)

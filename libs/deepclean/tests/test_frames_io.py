@@ -3,7 +3,15 @@
 import numpy as np
 import pytest
 
-from deepclean.frames import FrameError, FrameName, MissingChannelError, list_frames, read_frame, read_timeseries, write_frame
+from deepclean.frames import (
+    FrameError,
+    FrameName,
+    MissingChannelError,
+    list_frames,
+    read_frame,
+    read_timeseries,
+    write_frame,
+)
 
 
 def _frame(tmp_path, gps=1400000000, tag="llhoft"):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from deepclean.signal.matched import inner_product, noise_weighted_mismatch, optimal_snr
 
 RATE = 4096

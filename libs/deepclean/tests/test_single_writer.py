@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import pytest
+
 from deepclean.single_writer import AlreadyRunningError, single_writer
 
 HOLD = """

@@ -11,9 +11,22 @@ SUPERVISE = [sys.executable, "-m", "deepclean.suite", "supervise"]
 
 def _supervise(tmp_path, script: str):
     return subprocess.Popen(
-        [*SUPERVISE, "--name", "svc", "--log-file", str(tmp_path / "svc.log"), "--pid-file", str(tmp_path / "svc.pid"),
-         "--", sys.executable, "-c", script],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [
+            *SUPERVISE,
+            "--name",
+            "svc",
+            "--log-file",
+            str(tmp_path / "svc.log"),
+            "--pid-file",
+            str(tmp_path / "svc.pid"),
+            "--",
+            sys.executable,
+            "-c",
+            script,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
 
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from scipy import signal
+
 from deepclean.synthetic import ANALYSIS_READY, BLOCK_SECONDS, DetectorConfig, SyntheticDetector, SyntheticSpan
 from deepclean.synthetic.colouring import design_asd
 from deepclean.synthetic.state_vector import HOFT_OK, StateModel
-from scipy import signal
 
 T0 = 1400000000
 MAINS = "H1:PEM-CS_MAINSMON_EBAY_1_DQ"

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from gwpy.timeseries import TimeSeriesDict
+
 from deepclean.frames import FrameName, list_frames, read_frame
 from deepclean.synthetic import (
     FaultInjection,
@@ -22,7 +24,6 @@ from deepclean.synthetic import (
     write_span,
 )
 from deepclean.synthetic.main import current_gps, resume_plan
-from gwpy.timeseries import TimeSeriesDict
 
 T0 = 1400000000
 ROOT = Path(__file__).resolve().parents[3]

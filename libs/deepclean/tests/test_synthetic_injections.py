@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from deepclean.frames import read_frame
 from deepclean.signal.matched import optimal_snr
 from deepclean.synthetic import BLOCK_SECONDS, DetectorConfig, FrameLayout, SyntheticDetector, SyntheticSpan, write_span

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Literal, Protocol
 
 import numpy as np
+
 from deepclean.model_repository import INPUT_NAME, OUTPUT_NAME, Model
 
 from .network import NoisePredictor
@@ -66,15 +67,11 @@ class OnnxPredictor:
             self._session = ort.InferenceSession(
                 str(self.path), sess_options=options, providers=["CPUExecutionProvider"]
             )
-        except (
-            Exception
-        ) as exc:  # onnxruntime raises its own exception types for bad files
+        except Exception as exc:  # onnxruntime raises its own exception types for bad files
             raise ModelLoadError(f"cannot load {self.path}: {exc}") from exc
 
     def predict(self, witness: np.ndarray) -> np.ndarray:
-        return self._session.run(
-            [OUTPUT_NAME], {INPUT_NAME: np.ascontiguousarray(witness, dtype=np.float32)}
-        )[0]
+        return self._session.run([OUTPUT_NAME], {INPUT_NAME: np.ascontiguousarray(witness, dtype=np.float32)})[0]
 
 
 @dataclass
@@ -107,18 +104,14 @@ class TritonConnection:
     retry_interval: float = 5.0
     _client: object | None = field(default=None, init=False, repr=False)
     _down_until: float = field(default=0.0, init=False, repr=False)
-    _lock: threading.Lock = field(
-        default_factory=threading.Lock, init=False, repr=False
-    )
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     def client(self):
         """The gRPC client (created on first use and after a failure)."""
         import tritonclient.grpc as grpcclient
 
         if time.monotonic() < self._down_until:
-            raise BackendUnavailableError(
-                f"Triton at {self.url} is unavailable (retrying in a moment)"
-            )
+            raise BackendUnavailableError(f"Triton at {self.url} is unavailable (retrying in a moment)")
         with self._lock:
             if self._client is None:
                 self._client = grpcclient.InferenceServerClient(self.url)
@@ -130,9 +123,7 @@ class TritonConnection:
             client, self._client = self._client, None
             self._down_until = time.monotonic() + self.retry_interval
         if client is not None:
-            with contextlib.suppress(
-                Exception
-            ):  # the channel is being discarded anyway
+            with contextlib.suppress(Exception):  # the channel is being discarded anyway
                 client.close()
         return BackendUnavailableError(f"Triton at {self.url} failed: {exc}")
 
@@ -161,9 +152,7 @@ class TritonConnection:
         last: Exception | None = None
         while time.monotonic() < deadline:
             try:
-                if self.client().is_model_ready(
-                    model_name, str(version), client_timeout=self.timeout
-                ):
+                if self.client().is_model_ready(model_name, str(version), client_timeout=self.timeout):
                     return
             except Exception as exc:  # noqa: BLE001 - retried until the deadline
                 last = exc
@@ -255,9 +244,7 @@ def select_backend(
         return EmbeddedBackend(threads)
     if not triton_url:
         if kind == "triton":
-            raise BackendUnavailableError(
-                "backend 'triton' needs triton_url (host:port of Triton's gRPC endpoint)"
-            )
+            raise BackendUnavailableError("backend 'triton' needs triton_url (host:port of Triton's gRPC endpoint)")
         log.info("inference backend: embedded (onnxruntime; no triton_url configured)")
         return EmbeddedBackend(threads)
     connection = TritonConnection(triton_url, timeout=timeout)

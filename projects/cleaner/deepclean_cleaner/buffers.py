@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+
 from deepclean.frames import Gap  # noqa: F401 - GPS [start, end) without data: every stage restarts after it
 
 
@@ -59,13 +60,9 @@ class SampleBuffer:
     def append(self, block: Block) -> None:
         """Add ``block``; it must follow the held samples without a hole."""
         if block.rate != self.rate:
-            raise ValueError(
-                f"block at {block.rate} Hz appended to a {self.rate} Hz buffer"
-            )
+            raise ValueError(f"block at {block.rate} Hz appended to a {self.rate} Hz buffer")
         if self.stop is not None and block.start != self.stop:
-            raise ValueError(
-                f"block starting at sample {block.start} does not follow sample {self.stop}"
-            )
+            raise ValueError(f"block starting at sample {block.start} does not follow sample {self.stop}")
         if self.start is None:
             self.start = block.start
         if block.size:
@@ -78,15 +75,9 @@ class SampleBuffer:
     def get(self, start: int, stop: int) -> np.ndarray:
         """Samples ``[start, stop)`` (a new array); raises if not all held."""
         if not self.covers(start, stop):
-            raise ValueError(
-                f"samples [{start}, {stop}) are not in the buffer [{self.start}, {self.stop})"
-            )
+            raise ValueError(f"samples [{start}, {stop}) are not in the buffer [{self.start}, {self.stop})")
         if start == stop:
-            return (
-                np.zeros(self._chunks[0].shape[:-1] + (0,))
-                if self._chunks
-                else np.zeros(0)
-            )
+            return np.zeros(self._chunks[0].shape[:-1] + (0,)) if self._chunks else np.zeros(0)
         if len(self._chunks) > 1:
             self._chunks = [np.concatenate(self._chunks, axis=-1)]
         offset = start - self.start
@@ -94,9 +85,7 @@ class SampleBuffer:
 
     def tail(self, count: int) -> Block:
         """The last ``count`` samples as a block."""
-        return Block(
-            self.stop - count, self.rate, self.get(self.stop - count, self.stop)
-        )
+        return Block(self.stop - count, self.rate, self.get(self.stop - count, self.stop))
 
     def keep_last(self, count: int) -> None:
         """Drop all but the last ``count`` samples."""

@@ -11,12 +11,13 @@ import threading
 from pathlib import Path
 from typing import Literal
 
+from jsonargparse.typing import NonNegativeInt, PositiveFloat, PositiveInt, restricted_number_type
+
+from deepclean.cleaned_frames import cleaned_channel_names
 from deepclean.figures import DEFAULT_MIN_EXCESS, DEFAULT_SIGMA
 from deepclean.frames import StreamDeadError
 from deepclean.model_repository import ModelRepository
-from deepclean.cleaned_frames import cleaned_channel_names
 from deepclean.single_writer import AlreadyRunningError, hold
-from jsonargparse.typing import NonNegativeInt, PositiveFloat, PositiveInt, restricted_number_type
 
 from .backends import BackendName, BackendUnavailableError, select_backend
 from .buffers import Gap
@@ -25,7 +26,7 @@ from .model_chain import ChainSettings
 from .pipeline import CleanedSecond, CleaningPipeline
 from .source import InputSource
 from .watcher import ModelWatcher
-from .writer import BackgroundWriter, CleanedChannels, CleanedFrameWriter
+from .writer import BackgroundWriter, CleanedFrameWriter
 
 log = logging.getLogger("deepclean.cleaner")
 
@@ -140,9 +141,7 @@ def main(
     log_level
         Logging level.
     """
-    logging.basicConfig(
-        level=log_level, format="%(asctime)s %(name)s %(levelname)s %(message)s"
-    )
+    logging.basicConfig(level=log_level, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     settings = ChainSettings(
         witness_channels=tuple(witness_channels),
         sample_rate=int(sample_rate),
@@ -237,9 +236,7 @@ def main(
         )
     else:
         oldest = source.oldest()
-        read_from = (
-            first if oldest is None else max(first - int(preroll), min(oldest, first))
-        )
+        read_from = first if oldest is None else max(first - int(preroll), min(oldest, first))
         log.info(
             "cleaning from GPS %d (reading from %d) with the %s backend",
             first,
@@ -249,9 +246,7 @@ def main(
     output = BackgroundWriter(writer, metrics=metrics)
     stop_serving = serve_metrics(metrics, int(metrics_port))
     try:
-        written = _stream(
-            source, pipeline, watcher, output, read_from, first, stop_gps, stopping
-        )
+        written = _stream(source, pipeline, watcher, output, read_from, first, stop_gps, stopping)
     finally:
         watcher.stop()
         pipeline.close()
@@ -283,9 +278,7 @@ def _stream(
                 written += _write(output, pipeline.process(item), first)
         except StreamDeadError as exc:
             log.error("%s; still waiting for input", exc)
-            if (
-                read_from is not None
-            ):  # write out what is pending; the stages restart with the stream
+            if read_from is not None:  # write out what is pending; the stages restart with the stream
                 gap = Gap(read_from, read_from + 1, "dropped", "stream dead")
                 written += _write(output, pipeline.process(gap), first)
             continue
@@ -295,9 +288,7 @@ def _stream(
     return written
 
 
-def _write(
-    output: BackgroundWriter, seconds: list[CleanedSecond], first: int | None
-) -> int:
+def _write(output: BackgroundWriter, seconds: list[CleanedSecond], first: int | None) -> int:
     """Queue the cleaned seconds at or after ``first`` for writing (earlier ones only refilled the stages)."""
     count = 0
     for second in seconds:
@@ -307,9 +298,7 @@ def _write(
     return count
 
 
-def _first_second(
-    writer: CleanedFrameWriter, source: InputSource, start: str, start_gps: int | None
-) -> int | None:
+def _first_second(writer: CleanedFrameWriter, source: InputSource, start: str, start_gps: int | None) -> int | None:
     """The first GPS second to write (None: the live edge)."""
     if start_gps is not None:
         return int(start_gps)

@@ -32,9 +32,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from deepclean.metrics_http import serve_or_log, serve_registry
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from . import dq
 from .safety import SafetyDecision
@@ -57,51 +57,74 @@ class CleanerMetrics:
         self.registry = CollectorRegistry()
         r = self.registry
         self.fallback_seconds = Counter(
-            "deepclean_cleaner_safety_fallback_seconds", "Seconds written raw by the safety gate",
-            ["stream"], registry=r,
+            "deepclean_cleaner_safety_fallback_seconds",
+            "Seconds written raw by the safety gate",
+            ["stream"],
+            registry=r,
         )
         self.tripped_bins = Counter(
-            "deepclean_cleaner_safety_tripped_bins", "Fallback seconds in which the 1 Hz bin had noise added",
-            ["stream", "bin_hz"], registry=r,
+            "deepclean_cleaner_safety_tripped_bins",
+            "Fallback seconds in which the 1 Hz bin had noise added",
+            ["stream", "bin_hz"],
+            registry=r,
         )
         self.band_ratio = Gauge(
-            "deepclean_cleaner_safety_band_asd_ratio", "Mean ASD(cleaned)/ASD(raw) over the band's bins, last window",
-            ["stream"], registry=r,
+            "deepclean_cleaner_safety_band_asd_ratio",
+            "Mean ASD(cleaned)/ASD(raw) over the band's bins, last window",
+            ["stream"],
+            registry=r,
         )
         self.worst_bin = Gauge(
             "deepclean_cleaner_safety_worst_bin_asd_ratio",
-            "Largest ASD(cleaned)/ASD(raw) of a checked bin outside the band, last window", ["stream"], registry=r,
+            "Largest ASD(cleaned)/ASD(raw) of a checked bin outside the band, last window",
+            ["stream"],
+            registry=r,
         )
         self.worst_bin_frequency = Gauge(
-            "deepclean_cleaner_safety_worst_bin_hz", "Centre of the worst bin outside the band, last window",
-            ["stream"], registry=r,
+            "deepclean_cleaner_safety_worst_bin_hz",
+            "Centre of the worst bin outside the band, last window",
+            ["stream"],
+            registry=r,
         )
         self.input_frames_replaced = Counter(
             "deepclean_cleaner_input_frames_replaced",
             "Input seconds whose frame was rewritten or duplicated after it was read (first read kept)",
-            ["stream"], registry=r,
+            ["stream"],
+            registry=r,
         )
         self.latency = Histogram(
-            "deepclean_cleaner_latency_seconds", "From a second's input arrival to its cleaned frame written",
-            buckets=LATENCY_BUCKETS, registry=r,
+            "deepclean_cleaner_latency_seconds",
+            "From a second's input arrival to its cleaned frame written",
+            buckets=LATENCY_BUCKETS,
+            registry=r,
         )
         self.frames_written = Counter(
-            "deepclean_cleaner_frames_written", "Cleaned frames written (one per GPS second)", registry=r,
+            "deepclean_cleaner_frames_written",
+            "Cleaned frames written (one per GPS second)",
+            registry=r,
         )
         self.seconds_by_outcome = Counter(
-            "deepclean_cleaner_seconds", "Seconds written per stream with a DQ bit set somewhere in them",
-            ["stream", "outcome"], registry=r,
+            "deepclean_cleaner_seconds",
+            "Seconds written per stream with a DQ bit set somewhere in them",
+            ["stream", "outcome"],
+            registry=r,
         )
         self.version = Gauge(
-            "deepclean_cleaner_version", "Model version of the newest second written (0: none)", ["stream"], registry=r,
+            "deepclean_cleaner_version",
+            "Model version of the newest second written (0: none)",
+            ["stream"],
+            registry=r,
         )
         self.newest_gps = Gauge(
-            "deepclean_cleaner_newest_gps", "GPS second of the newest cleaned frame written", registry=r,
+            "deepclean_cleaner_newest_gps",
+            "GPS second of the newest cleaned frame written",
+            registry=r,
         )
         self.input_frames_passed = Counter(
             "deepclean_cleaner_input_frames_after_passed",
             "Input frames that arrived for a second the stream had passed unread (the feed went back)",
-            ["stream"], registry=r,
+            ["stream"],
+            registry=r,
         )
 
     def record_safety(self, stream: str, decision: SafetyDecision) -> None:

@@ -56,9 +56,7 @@ class ModelChain:
                 f"{where}: strain_sample_rate {meta['strain_sample_rate']} differs from the configured "
                 f"{settings.strain_sample_rate}"
             )
-        unknown = [
-            c for c in meta["witness_channels"] if c not in settings.witness_channels
-        ]
+        unknown = [c for c in meta["witness_channels"] if c not in settings.witness_channels]
         if unknown:
             raise IncompatibleModelError(
                 f"{where}: witness channels {unknown} are not in the configured witness_channels"
@@ -70,9 +68,7 @@ class ModelChain:
         self.model = model
         self.network = StreamedNetwork(
             predictor=model.predictor,
-            channel_index=np.array(
-                [settings.witness_channels.index(c) for c in meta["witness_channels"]]
-            ),
+            channel_index=np.array([settings.witness_channels.index(c) for c in meta["witness_channels"]]),
             witness_mean=np.asarray(scaler["witness_mean"], dtype=np.float64),
             witness_std=np.asarray(scaler["witness_std"], dtype=np.float64),
             context=streaming_context(kernel_size, levels),

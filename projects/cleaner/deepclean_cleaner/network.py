@@ -70,9 +70,7 @@ class StreamedNetwork:
 
     def __post_init__(self) -> None:
         if self.context % self.stride:
-            raise ValueError(
-                f"context {self.context} is not a multiple of the stride {self.stride}"
-            )
+            raise ValueError(f"context {self.context} is not a multiple of the stride {self.stride}")
         self._mean = np.asarray(self.witness_mean, dtype=np.float64)[:, None]
         self._scale = 1.0 / np.asarray(self.witness_std, dtype=np.float64)[:, None]
 
@@ -85,12 +83,8 @@ class StreamedNetwork:
             self.reset()
             return item
         if item.size % self.stride:
-            raise ValueError(
-                f"block of {item.size} samples is not a multiple of the stride {self.stride}"
-            )
-        standardised = (
-            (item.data[self.channel_index] - self._mean) * self._scale
-        ).astype(np.float32)
+            raise ValueError(f"block of {item.size} samples is not a multiple of the stride {self.stride}")
+        standardised = ((item.data[self.channel_index] - self._mean) * self._scale).astype(np.float32)
         block = Block(item.start, item.rate, standardised)
         if self._history is None or self._history.stop != item.start:
             self._history = SampleBuffer(item.rate)

@@ -23,8 +23,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from deepclean.signal import bandpass_sos
 from scipy.signal import sosfilt, sosfilt_zi
+
+from deepclean.signal import bandpass_sos
 
 from .buffers import Block, Gap, SampleBuffer
 
@@ -37,12 +38,8 @@ def design_bandpass(filter_spec: dict, sample_rate: float) -> np.ndarray:
     """
     kind = filter_spec.get("kind")
     if kind != "butter-sos-zero-phase":
-        raise ValueError(
-            f"metadata 'filter.kind' {kind!r} is not supported (butter-sos-zero-phase)"
-        )
-    return bandpass_sos(
-        filter_spec["band"], sample_rate, order=int(filter_spec["order"])
-    )
+        raise ValueError(f"metadata 'filter.kind' {kind!r} is not supported (butter-sos-zero-phase)")
+    return bandpass_sos(filter_spec["band"], sample_rate, order=int(filter_spec["order"]))
 
 
 @dataclass
@@ -99,9 +96,7 @@ class NoiseFilter:
         forward, self._state = sosfilt(self.sos, noise, zi=self._state)
         self._forward.append(Block(item.start, item.rate, forward))
         self._tail = (
-            noise[-(padding + 1) :]
-            if self._tail is None
-            else np.concatenate([self._tail, noise])[-(padding + 1) :]
+            noise[-(padding + 1) :] if self._tail is None else np.concatenate([self._tail, noise])[-(padding + 1) :]
         )
         self._seen += item.size
         if self._seen < self.history + item.size + self.lookahead:
@@ -110,11 +105,7 @@ class NoiseFilter:
         start = stop - self.lookahead - item.size
         reflection = self._tail[-2::-1][:padding]
         extension, _ = sosfilt(self.sos, reflection, zi=self._state)
-        backward_input = np.concatenate([self._forward.get(start, stop), extension])[
-            ::-1
-        ]
-        backward, _ = sosfilt(
-            self.sos, backward_input, zi=self._unit_state * backward_input[0]
-        )
+        backward_input = np.concatenate([self._forward.get(start, stop), extension])[::-1]
+        backward, _ = sosfilt(self.sos, backward_input, zi=self._unit_state * backward_input[0])
         self._forward.keep_last(self.lookahead)
         return Block(start, item.rate, backward[::-1][: item.size])

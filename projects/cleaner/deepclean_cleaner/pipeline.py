@@ -7,7 +7,7 @@
     witnesses ──> WitnessResampler ──┬──> production ModelChain ──> subtract ──> SafetyGate ──┐
     (native rates)  (to 4096 Hz,     │    StreamedNetwork              │                       │
                      fixed delay)    │    -> NoiseFilter (un-scale,    │                       ├──> CleanedSecond
-                                     │       zero-phase band-pass)     │                       │    (-> CleanedFrameWriter)
+                                     │       zero-phase band-pass)     │                       │ (-> CleanedFrameWriter)
                                      │    -> BlockResampler            │                       │
                                      │       (to 16384 Hz)             │                       │
                                      └──> canary ModelChain ─────> subtract ──> SafetyGate ──┘
@@ -155,20 +155,14 @@ class CleaningPipeline:
     _warned_delay: bool = field(default=False, init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self._executor = (
-            ThreadPoolExecutor(self.workers, thread_name_prefix="clean")
-            if self.workers > 1
-            else None
-        )
+        self._executor = ThreadPoolExecutor(self.workers, thread_name_prefix="clean") if self.workers > 1 else None
         self.witness_stage = WitnessResampler(
             self.settings.witness_channels,
             self.settings.sample_rate,
             executor=self._executor,
         )
         for name in SLOTS:
-            gate = SafetyGate(
-                self.settings.strain_sample_rate, self.band, stream=name, **self.safety
-            )
+            gate = SafetyGate(self.settings.strain_sample_rate, self.band, stream=name, **self.safety)
             self._slots[name] = ModelSlot(name, gate)
 
     def version(self, slot: str) -> int:
@@ -274,8 +268,7 @@ class CleaningPipeline:
             second = self._pending[0]
             start, stop = self._span(second.gps)
             waiting = any(
-                slot.chain is not None and _may_still_cover(slot.noise, start, stop)
-                for slot in self._slots.values()
+                slot.chain is not None and _may_still_cover(slot.noise, start, stop) for slot in self._slots.values()
             )
             overdue = self._pending[-1].gps - second.gps >= self.max_wait
             if waiting and not (flush or overdue):
@@ -305,10 +298,8 @@ class CleaningPipeline:
                 int(np.count_nonzero(~np.isfinite(second.strain))),
             )
         slots = list(self._slots.values())
-        results = self._map(
-            lambda slot: self._clean_slot(slot, second, start, stop, not_ready, bad_strain), slots
-        )
-        outputs = {slot.name: result for slot, result in zip(slots, results)}
+        results = self._map(lambda slot: self._clean_slot(slot, second, start, stop, not_ready, bad_strain), slots)
+        outputs = {slot.name: result for slot, result in zip(slots, results, strict=False)}
         return CleanedSecond(second.gps, second.strain, second.arrival, outputs)
 
     def _clean_slot(
@@ -343,9 +334,7 @@ class CleaningPipeline:
             slot.noise.keep_last(max(slot.noise.stop - stop, 0))
             if len(slot.noise) == 0:
                 slot.noise = None
-        return SlotOutput(
-            decision.output, slot.chain.version if slot.chain else 0, bits
-        )
+        return SlotOutput(decision.output, slot.chain.version if slot.chain else 0, bits)
 
 
 def _may_still_cover(noise: SampleBuffer | None, start: int, stop: int) -> bool:

@@ -52,9 +52,7 @@ class BlockResampler:
         if self.delay is None:
             self.delay = math.ceil(least / self.align) * self.align
         elif self.delay < least:
-            raise ValueError(
-                f"delay {self.delay} is shorter than the {least} samples resampling needs"
-            )
+            raise ValueError(f"delay {self.delay} is shorter than the {least} samples resampling needs")
 
     def reset(self) -> None:
         self._stream.reset()
@@ -64,9 +62,7 @@ class BlockResampler:
     def _to_output(self, index: int) -> int:
         scaled = index * self.output_rate
         if scaled % self.input_rate:
-            raise ValueError(
-                f"sample {index} at {self.input_rate} Hz is not on the {self.output_rate} Hz grid"
-            )
+            raise ValueError(f"sample {index} at {self.input_rate} Hz is not on the {self.output_rate} Hz grid")
         return scaled // self.input_rate
 
     def process(self, item: Block | Gap) -> Block | Gap | None:
@@ -75,9 +71,7 @@ class BlockResampler:
             self.reset()
             return item
         if item.rate != self.input_rate:
-            raise ValueError(
-                f"expected {self.input_rate} Hz, got a {item.rate} Hz block"
-            )
+            raise ValueError(f"expected {self.input_rate} Hz, got a {item.rate} Hz block")
         if self._next_input != item.start:
             self.reset()
             self._output = SampleBuffer(self.output_rate)

@@ -47,6 +47,7 @@ from collections import deque
 from dataclasses import dataclass, field
 
 import numpy as np
+
 from deepclean.figures import (
     DEFAULT_MIN_EXCESS,
     DEFAULT_SIGMA,
@@ -92,7 +93,7 @@ class SafetyDecision:
         """``(frequency, ASD ratio)`` of every bin where the cleaning added noise."""
         if self.judgement is None:
             return ()
-        return tuple(zip(self.judgement.failing_bins, self.judgement.failing_ratios))
+        return tuple(zip(self.judgement.failing_bins, self.judgement.failing_ratios, strict=False))
 
 
 @dataclass

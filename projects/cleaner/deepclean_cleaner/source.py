@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
+
 from deepclean.frames import (
     ConsumedFrames,
     FrameFollower,
@@ -78,9 +79,7 @@ class InputSource:
     max_lag: float | None = None
     metrics: CleanerMetrics | None = None
     replaced_window: int = 300
-    _consumed: dict[str, ConsumedFrames] = field(
-        default_factory=dict, init=False, repr=False
-    )
+    _consumed: dict[str, ConsumedFrames] = field(default_factory=dict, init=False, repr=False)
 
     def oldest(self) -> int | None:
         """GPS of the oldest strain frame present."""
@@ -92,9 +91,7 @@ class InputSource:
         frames = list_frames(self.strain_dir, self.site, self.ifo, self.strain_tag)
         return frames[-1].gps if frames else None
 
-    def follow(
-        self, start: int | None, stop: threading.Event, end: int | None = None
-    ) -> Iterator[InputSecond | Gap]:
+    def follow(self, start: int | None, stop: threading.Event, end: int | None = None) -> Iterator[InputSecond | Gap]:
         """Input seconds from GPS ``start`` (None: the live edge) until ``stop`` is set or GPS ``end``.
 
         Raises :class:`deepclean.frames.StreamDeadError` when nothing arrives for a long time.
@@ -130,9 +127,7 @@ class InputSource:
         """The frames of ``stream`` read so far, kept across :meth:`follow` calls."""
         if stream not in self._consumed:
             directory, tag = (
-                (self.strain_dir, self.strain_tag)
-                if stream == "strain"
-                else (self.witness_dir, self.witness_tag)
+                (self.strain_dir, self.strain_tag) if stream == "strain" else (self.witness_dir, self.witness_tag)
             )
             self._consumed[stream] = ConsumedFrames(
                 directory,
@@ -175,11 +170,7 @@ class InputSource:
         One such sample would otherwise stay in the filters' carried state and
         spoil every later second of the stream.
         """
-        bad = [
-            channel
-            for channel in self.witness_channels
-            if not np.isfinite(witnesses[channel]).all()
-        ]
+        bad = [channel for channel in self.witness_channels if not np.isfinite(witnesses[channel]).all()]
         if not bad:
             return witnesses
         log.warning(

@@ -3,8 +3,9 @@
 The repository is the contract (no HTTP to the exporter): the watcher reads
 ``pins.json`` every ``poll_interval`` seconds; when the production or canary
 pin changes it reads the version's metadata, checks its files against the
-checksums recorded at export, checks it fits the cleaner, and loads it with the backend, all off the streaming thread. The pipeline takes the
-loaded versions with :meth:`ModelWatcher.take_changes` between two blocks.
+checksums recorded at export, checks it fits the cleaner, and loads it with
+the backend, all off the streaming thread. The pipeline takes the loaded
+versions with :meth:`ModelWatcher.take_changes` between two blocks.
 A version that fails to load is logged and retried after ``retry_interval``.
 """
 
@@ -65,9 +66,7 @@ class ModelWatcher:
     settings: ChainSettings
     poll_interval: float = 1.0
     retry_interval: float = 30.0
-    _wanted: dict[str, int | None] = field(
-        default_factory=lambda: dict.fromkeys(SLOTS), init=False
-    )
+    _wanted: dict[str, int | None] = field(default_factory=lambda: dict.fromkeys(SLOTS), init=False)
     _changes: dict[str, LoadedModel | None] = field(default_factory=dict, init=False)
     _loaded: dict[int, LoadedModel] = field(default_factory=dict, init=False)
     _failed: dict[int, float] = field(default_factory=dict, init=False)
@@ -114,9 +113,7 @@ class ModelWatcher:
             verify_files(self.model.version_dir(version), metadata)
             predictor = self.backend.load(self.model, version)
             loaded = LoadedModel(version, metadata, predictor)
-            ModelChain(
-                loaded, self.settings
-            )  # raises if the version does not fit the configuration
+            ModelChain(loaded, self.settings)  # raises if the version does not fit the configuration
         except _LOAD_ERRORS as exc:
             self._failed[version] = time.monotonic()
             log.error(
@@ -128,9 +125,7 @@ class ModelWatcher:
             return None
         self._failed.pop(version, None)
         self._loaded[version] = loaded
-        log.info(
-            "loaded model version %d with the %s backend", version, self.backend.name
-        )
+        log.info("loaded model version %d with the %s backend", version, self.backend.name)
         return loaded
 
     def _hand_over(self, slot: str, loaded: LoadedModel | None) -> None:
@@ -146,9 +141,7 @@ class ModelWatcher:
 
     def start(self) -> None:
         """Poll in a daemon thread until :meth:`stop`."""
-        self._thread = threading.Thread(
-            target=self._run, name="model-watcher", daemon=True
-        )
+        self._thread = threading.Thread(target=self._run, name="model-watcher", daemon=True)
         self._thread.start()
 
     def _run(self) -> None:

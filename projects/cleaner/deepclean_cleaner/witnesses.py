@@ -42,9 +42,7 @@ class WitnessResampler:
     sample_rate: int
     align: int = 2**DOWNSAMPLING_LEVELS
     executor: Executor | None = None
-    _groups: dict[int, tuple[list[int], BlockResampler]] = field(
-        default_factory=dict, init=False, repr=False
-    )
+    _groups: dict[int, tuple[list[int], BlockResampler]] = field(default_factory=dict, init=False, repr=False)
     _rates: dict[str, int] = field(default_factory=dict, init=False, repr=False)
 
     def reset(self) -> None:
@@ -68,9 +66,7 @@ class WitnessResampler:
         """Output lag in samples at the working rate (0 before the first second)."""
         return next(iter(self._groups.values()))[1].delay if self._groups else 0
 
-    def process(
-        self, gps: int, witnesses: dict[str, np.ndarray] | Gap, duration: int = 1
-    ) -> Block | Gap | None:
+    def process(self, gps: int, witnesses: dict[str, np.ndarray] | Gap, duration: int = 1) -> Block | Gap | None:
         """The resampled witnesses ``delay`` samples behind second ``gps``; ``None`` while priming."""
         if isinstance(witnesses, Gap):
             self.reset()
@@ -81,11 +77,7 @@ class WitnessResampler:
         rates = {c: len(witnesses[c]) // duration for c in self.channels}
         if rates != self._rates:
             if self._rates:
-                changed = {
-                    c: f"{self._rates.get(c)} -> {r} Hz"
-                    for c, r in rates.items()
-                    if self._rates.get(c) != r
-                }
+                changed = {c: f"{self._rates.get(c)} -> {r} Hz" for c, r in rates.items() if self._rates.get(c) != r}
                 log.warning(
                     "GPS %d: witness sample rate changed (%s); the resamplers start again",
                     gps,
@@ -95,23 +87,16 @@ class WitnessResampler:
 
         def resample(rate: int) -> Block | None:
             rows, resampler = self._groups[rate]
-            samples = np.stack(
-                [
-                    np.asarray(witnesses[self.channels[i]], dtype=np.float64)
-                    for i in rows
-                ]
-            )
+            samples = np.stack([np.asarray(witnesses[self.channels[i]], dtype=np.float64) for i in rows])
             return resampler.process(Block(gps * rate, rate, samples))
 
         rates_present = list(self._groups)
         blocks = (
-            list(self.executor.map(resample, rates_present))
-            if self.executor
-            else [resample(r) for r in rates_present]
+            list(self.executor.map(resample, rates_present)) if self.executor else [resample(r) for r in rates_present]
         )
         if any(block is None for block in blocks):
             return None
         out = np.empty((len(self.channels), blocks[0].size), dtype=np.float64)
-        for rate, block in zip(rates_present, blocks):
+        for rate, block in zip(rates_present, blocks, strict=False):
             out[self._groups[rate][0]] = block.data
         return Block(blocks[0].start, self.sample_rate, out)

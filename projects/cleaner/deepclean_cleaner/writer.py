@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from deepclean.frames import FrameName, list_frames, write_frame
 
 from deepclean.cleaned_frames import CleanedChannelNames
+from deepclean.frames import FrameName, list_frames, write_frame
 
 from . import dq
 from .metrics import CleanerMetrics
@@ -63,13 +63,9 @@ class CleanedFrameWriter:
         data = {
             self.channels.production: production.strain.astype(np.float64, copy=False),
             self.channels.canary: canary.strain.astype(np.float64, copy=False),
-            self.channels.production_version: np.full(
-                rate, production.version, dtype=np.int32
-            ),
+            self.channels.production_version: np.full(rate, production.version, dtype=np.int32),
             self.channels.canary_version: np.full(rate, canary.version, dtype=np.int32),
-            self.channels.dq: (production.dq | (canary.dq << dq.CANARY_SHIFT)).astype(
-                np.int32
-            ),
+            self.channels.dq: (production.dq | (canary.dq << dq.CANARY_SHIFT)).astype(np.int32),
         }
         return write_frame(
             self.path(second.gps),
@@ -114,9 +110,7 @@ class BackgroundWriter:
         self._queue: queue.Queue[CleanedSecond | None] = queue.Queue(maxsize=depth)
         self._error: BaseException | None = None
         self._failed = False
-        self._thread = threading.Thread(
-            target=self._run, name="frame-writer", daemon=True
-        )
+        self._thread = threading.Thread(target=self._run, name="frame-writer", daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
@@ -147,9 +141,7 @@ class BackgroundWriter:
                         self.retry_seconds,
                     )
                     raise
-                log.error(
-                    "cannot write %s: %s; retrying", self.writer.path(second.gps), exc
-                )
+                log.error("cannot write %s: %s; retrying", self.writer.path(second.gps), exc)
                 time.sleep(delay)
                 delay = min(2 * delay, 2.0)
 

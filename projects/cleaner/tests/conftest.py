@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+
 from deepclean.architecture import DeepClean
 from deepclean.frames import write_frame
 from deepclean_cleaner.model_chain import ChainSettings
@@ -128,9 +129,7 @@ def synthetic_input(start: int, duration: int, seed: int = 0) -> dict:
     witnesses = {}
     for channel, rate in WITNESS_RATES.items():
         witnesses[channel] = rng.normal(size=duration * rate)
-    witnesses[WITNESSES[0]] = mains[:: STRAIN_RATE // 1024] + 0.01 * rng.normal(
-        size=duration * 1024
-    )
+    witnesses[WITNESSES[0]] = mains[:: STRAIN_RATE // 1024] + 0.01 * rng.normal(size=duration * 1024)
     strain = 1e-22 * rng.normal(size=t.size) + 1e-21 * mains
     state = np.full(duration * 16, 3, dtype=np.int32)
     return {"strain": strain, "state": state, "witnesses": witnesses}
@@ -156,9 +155,7 @@ def write_input(
         first = (gps - start) * STRAIN_RATE + STRAIN_RATE // 2
         data["strain"][first : first + STRAIN_RATE // 10] = np.nan
     for gps in nan_witness:
-        data["witnesses"][WITNESSES[0]][(gps - start) * WITNESS_RATES[WITNESSES[0]]] = (
-            np.nan
-        )
+        data["witnesses"][WITNESSES[0]][(gps - start) * WITNESS_RATES[WITNESSES[0]]] = np.nan
     for i in range(duration):
         gps = start + i
         if gps not in skip_strain:
@@ -173,9 +170,6 @@ def write_input(
         if gps not in skip_witness:
             write_frame(
                 directory / "lldetchar" / f"H-H1_lldetchar-{gps}-1.gwf",
-                {
-                    c: x[i * WITNESS_RATES[c] : (i + 1) * WITNESS_RATES[c]]
-                    for c, x in data["witnesses"].items()
-                },
+                {c: x[i * WITNESS_RATES[c] : (i + 1) * WITNESS_RATES[c]] for c, x in data["witnesses"].items()},
                 t0=gps,
             )

@@ -6,6 +6,8 @@ import time
 import numpy as np
 import pytest
 from conftest import BAND, settings, synthetic_input
+from test_pipeline import START, load, seconds
+
 from deepclean_cleaner import dq
 from deepclean_cleaner.backends import (
     BackendUnavailableError,
@@ -16,7 +18,6 @@ from deepclean_cleaner.backends import (
 )
 from deepclean_cleaner.model_chain import LoadedModel
 from deepclean_cleaner.pipeline import CleaningPipeline
-from test_pipeline import START, load, seconds
 
 
 def unused_port() -> int:
@@ -27,17 +28,13 @@ def unused_port() -> int:
 
 def test_auto_falls_back_to_embedded_when_no_server_answers():
     """auto with an endpoint nobody listens on picks the embedded backend."""
-    backend = select_backend(
-        "auto", f"127.0.0.1:{unused_port()}", threads=1, timeout=0.5
-    )
+    backend = select_backend("auto", f"127.0.0.1:{unused_port()}", threads=1, timeout=0.5)
     assert isinstance(backend, EmbeddedBackend)
 
 
 def test_auto_without_an_endpoint_is_embedded():
     """auto without triton_url is embedded."""
-    assert isinstance(
-        select_backend("auto", None, threads=1, timeout=0.5), EmbeddedBackend
-    )
+    assert isinstance(select_backend("auto", None, threads=1, timeout=0.5), EmbeddedBackend)
 
 
 def test_triton_backend_names_the_endpoint_when_the_server_is_away():
@@ -53,9 +50,7 @@ def test_triton_backend_names_the_endpoint_when_the_server_is_away():
 
 def test_a_failed_call_fails_fast_until_the_retry_interval_has_passed():
     """After a failure calls raise at once (no per-second timeouts stalling the stream), then retry."""
-    connection = TritonConnection(
-        f"127.0.0.1:{unused_port()}", timeout=0.5, retry_interval=0.5
-    )
+    connection = TritonConnection(f"127.0.0.1:{unused_port()}", timeout=0.5, retry_interval=0.5)
     predictor = TritonPredictor(connection, "deepclean", 1)
     witness = np.zeros((1, 4, 4320), np.float32)
     with pytest.raises(BackendUnavailableError, match="failed"):

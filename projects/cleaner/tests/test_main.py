@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import STATE, STRAIN, STRAIN_RATE, WITNESSES, write_input
+
 from deepclean.config import parse_config
 from deepclean.figures import DEFAULT_MIN_EXCESS, DEFAULT_SIGMA
 from deepclean.frames import read_frame
@@ -50,9 +51,7 @@ def cleaned(tmp_path, gps):
     return read_frame(tmp_path / "cleaned" / f"H-H1_DEEPCLEAN-{gps}-1.gwf")
 
 
-def test_a_restart_resumes_after_the_last_frame_without_duplicate_or_hole(
-    tmp_path, repository
-):
+def test_a_restart_resumes_after_the_last_frame_without_duplicate_or_hole(tmp_path, repository):
     """Stopped at +15 and restarted: every second once, and the resumed seconds match an uninterrupted run."""
     write_input(tmp_path / "data", START, 30)
     main(**arguments(tmp_path, repository, stop_gps=START + 15))
@@ -63,33 +62,25 @@ def test_a_restart_resumes_after_the_last_frame_without_duplicate_or_hole(
     main(**arguments(tmp_path, repository, stop_gps=START + 30))
     names = sorted(p.name for p in (tmp_path / "cleaned").iterdir())
     assert names == [f"H-H1_DEEPCLEAN-{g}-1.gwf" for g in range(START, START + 30)]
-    assert all(
-        (tmp_path / "cleaned" / n).stat().st_mtime_ns == t for n, t in first_run.items()
-    )  # not rewritten
+    assert all((tmp_path / "cleaned" / n).stat().st_mtime_ns == t for n, t in first_run.items())  # not rewritten
 
     reference = tmp_path / "reference"
     main(**arguments(tmp_path, repository, cleaned_dir=reference, stop_gps=START + 30))
     for gps in range(START + 15, START + 27):
         resumed = cleaned(tmp_path, gps)
         uninterrupted = read_frame(reference / f"H-H1_DEEPCLEAN-{gps}-1.gwf")
-        raw = read_frame(tmp_path / "data" / "llhoft" / f"H-H1_llhoft-{gps}-1.gwf")[
-            STRAIN
-        ]
+        raw = read_frame(tmp_path / "data" / "llhoft" / f"H-H1_llhoft-{gps}-1.gwf")[STRAIN]
         assert resumed["H1:DEEPCLEAN-DQ"][0] & dq.CLEANED
         estimate = raw - uninterrupted[PRODUCTION]
         difference = resumed[PRODUCTION] - uninterrupted[PRODUCTION]
         assert np.sqrt(np.mean(difference**2) / np.mean(estimate**2)) < 1e-3
 
 
-def test_a_dropped_strain_frame_has_no_output_and_cleaning_resumes(
-    tmp_path, repository
-):
+def test_a_dropped_strain_frame_has_no_output_and_cleaning_resumes(tmp_path, repository):
     """No cleaned frame for a second whose strain never came; the seconds after it are written."""
     write_input(tmp_path / "data", START, 30, skip_strain={START + 10})
     main(**arguments(tmp_path, repository, stop_gps=START + 30))
-    written = sorted(
-        int(p.name.split("-")[2]) for p in (tmp_path / "cleaned").iterdir()
-    )
+    written = sorted(int(p.name.split("-")[2]) for p in (tmp_path / "cleaned").iterdir())
     assert written == [g for g in range(START, START + 30) if g != START + 10]
     assert cleaned(tmp_path, START + 25)["H1:DEEPCLEAN-DQ"][0] & dq.CLEANED
 
@@ -99,9 +90,7 @@ def test_a_missing_witness_frame_is_written_raw_with_the_gap_bit(tmp_path, repos
     write_input(tmp_path / "data", START, 24, skip_witness={START + 12})
     main(**arguments(tmp_path, repository, stop_gps=START + 24))
     frame = cleaned(tmp_path, START + 12)
-    raw = read_frame(tmp_path / "data" / "llhoft" / f"H-H1_llhoft-{START + 12}-1.gwf")[
-        STRAIN
-    ]
+    raw = read_frame(tmp_path / "data" / "llhoft" / f"H-H1_llhoft-{START + 12}-1.gwf")[STRAIN]
     np.testing.assert_array_equal(frame[PRODUCTION], raw)
     assert np.all(frame["H1:DEEPCLEAN-DQ"] & dq.INPUT_GAP)
 
@@ -137,12 +126,14 @@ def test_bad_safety_and_metrics_settings_stop_the_cleaner_naming_the_key(monkeyp
             parse_config(main, "clean", [f"--{key}", value])
         assert stopped.value.code != 0 and f'"{key}"' in capsys.readouterr().err
     values = parse_config(main, "clean", [])
-    assert (values["safety_sigma"], values["safety_min_excess"], values["metrics_port"]) == (DEFAULT_SIGMA, DEFAULT_MIN_EXCESS, 9106)
+    assert (values["safety_sigma"], values["safety_min_excess"], values["metrics_port"]) == (
+        DEFAULT_SIGMA,
+        DEFAULT_MIN_EXCESS,
+        9106,
+    )
 
 
-def test_the_triton_backend_without_a_server_stops_with_a_clear_error(
-    tmp_path, repository
-):
+def test_the_triton_backend_without_a_server_stops_with_a_clear_error(tmp_path, repository):
     """backend triton and nobody listening: exit status 1 and a message naming the endpoint."""
     import socket
 
@@ -159,9 +150,7 @@ def test_the_triton_backend_without_a_server_stops_with_a_clear_error(
         "--cleaned_dir", str(tmp_path / "cleaned"),
         "--backend", "triton", "--triton_url", f"127.0.0.1:{port}", "--triton_startup_timeout", "1",
     ]  # fmt: skip
-    result = subprocess.run(
-        command, check=False, capture_output=True, text=True, env=env, timeout=120
-    )
+    result = subprocess.run(command, check=False, capture_output=True, text=True, env=env, timeout=120)
     assert result.returncode == 1
     assert f"no Triton server answers at 127.0.0.1:{port}" in result.stderr
 
@@ -170,24 +159,17 @@ def test_start_at_the_live_edge_skips_the_history(tmp_path, repository):
     """start = live begins at the newest input frame instead of resuming or replaying history."""
     write_input(tmp_path / "data", START, 10)
     main(**arguments(tmp_path, repository, start="live", stop_gps=START + 10))
-    assert [p.name for p in (tmp_path / "cleaned").iterdir()] == [
-        f"H-H1_DEEPCLEAN-{START + 9}-1.gwf"
-    ]
+    assert [p.name for p in (tmp_path / "cleaned").iterdir()] == [f"H-H1_DEEPCLEAN-{START + 9}-1.gwf"]
 
 
-def test_a_witness_second_with_a_nan_is_written_raw_and_does_not_spoil_later_seconds(
-    tmp_path, repository
-):
+def test_a_witness_second_with_a_nan_is_written_raw_and_does_not_spoil_later_seconds(tmp_path, repository):
     """A NaN witness sample makes its second an input gap; cleaning resumes cleanly after it."""
     write_input(tmp_path / "data", START, 30, nan_witness={START + 10})
     main(**arguments(tmp_path, repository, stop_gps=START + 30))
     gap = cleaned(tmp_path, START + 10)
     assert np.all(gap["H1:DEEPCLEAN-DQ"] & dq.INPUT_GAP)
     later = cleaned(tmp_path, START + 26)
-    assert (
-        np.all(later["H1:DEEPCLEAN-DQ"] & dq.CLEANED)
-        and np.isfinite(later[PRODUCTION]).all()
-    )
+    assert np.all(later["H1:DEEPCLEAN-DQ"] & dq.CLEANED) and np.isfinite(later[PRODUCTION]).all()
 
 
 def test_non_finite_strain_is_never_written_as_cleaned(tmp_path, repository):

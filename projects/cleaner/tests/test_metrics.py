@@ -4,6 +4,7 @@ import socket
 import urllib.request
 
 import numpy as np
+
 from deepclean_cleaner.metrics import CleanerMetrics, serve_metrics
 from deepclean_cleaner.safety import SafetyGate
 
@@ -82,12 +83,24 @@ def test_written_frames_count_latency_versions_and_outcomes_per_stream(tmp_path)
     assert value("deepclean_cleaner_latency_seconds_bucket", le="0.25") == 0.0
     assert value("deepclean_cleaner_latency_seconds_bucket", le="1.0") == 2.0
     assert value("deepclean_cleaner_newest_gps") == 1400000001
-    assert (value("deepclean_cleaner_version", stream="production"), value("deepclean_cleaner_version", stream="canary")) == (3, 0)
-    counts = {(s, o): value("deepclean_cleaner_seconds_total", stream=s, outcome=o)
-              for s in ("production", "canary") for o in ("cleaned", "fallback", "no_model", "input_gap", "not_ready")}
+    assert (
+        value("deepclean_cleaner_version", stream="production"),
+        value("deepclean_cleaner_version", stream="canary"),
+    ) == (3, 0)
+    counts = {
+        (s, o): value("deepclean_cleaner_seconds_total", stream=s, outcome=o)
+        for s in ("production", "canary")
+        for o in ("cleaned", "fallback", "no_model", "input_gap", "not_ready")
+    }
     assert counts == {
-        ("production", "cleaned"): 1.0, ("production", "fallback"): 1.0, ("production", "no_model"): None,
-        ("production", "input_gap"): None, ("production", "not_ready"): None,
-        ("canary", "cleaned"): None, ("canary", "fallback"): None, ("canary", "no_model"): 1.0,
-        ("canary", "input_gap"): 1.0, ("canary", "not_ready"): 1.0,
+        ("production", "cleaned"): 1.0,
+        ("production", "fallback"): 1.0,
+        ("production", "no_model"): None,
+        ("production", "input_gap"): None,
+        ("production", "not_ready"): None,
+        ("canary", "cleaned"): None,
+        ("canary", "fallback"): None,
+        ("canary", "no_model"): 1.0,
+        ("canary", "input_gap"): 1.0,
+        ("canary", "not_ready"): 1.0,
     }

@@ -14,6 +14,7 @@ from conftest import (
     settings,
     synthetic_input,
 )
+
 from deepclean.model_repository import ModelRepository
 from deepclean.signal import bandpass_sos, resample, zero_phase_bandpass
 from deepclean_cleaner import dq
@@ -29,9 +30,7 @@ START = 1400000000
 def load(repository, version):
     """A version of the test repository loaded with the embedded backend."""
     model = ModelRepository(repository).model("deepclean")
-    return LoadedModel(
-        version, model.metadata(version), EmbeddedBackend().load(model, version)
-    )
+    return LoadedModel(version, model.metadata(version), EmbeddedBackend().load(model, version))
 
 
 def seconds(data, start, duration, missing_witness=()):
@@ -39,10 +38,7 @@ def seconds(data, start, duration, missing_witness=()):
     for i in range(duration):
         witnesses = None
         if start + i not in missing_witness:
-            witnesses = {
-                c: x[i * WITNESS_RATES[c] : (i + 1) * WITNESS_RATES[c]]
-                for c, x in data["witnesses"].items()
-            }
+            witnesses = {c: x[i * WITNESS_RATES[c] : (i + 1) * WITNESS_RATES[c]] for c, x in data["witnesses"].items()}
         yield InputSecond(
             start + i,
             data["strain"][i * STRAIN_RATE : (i + 1) * STRAIN_RATE],
@@ -65,33 +61,21 @@ def run(pipeline, items):
 def offline_noise(model, data, duration):
     """The noise estimate of one pass over the whole span (resample, network, un-scale, band-pass, upsample)."""
     meta = model.metadata
-    witnesses = np.stack(
-        [resample(data["witnesses"][c], WITNESS_RATES[c], RATE) for c in WITNESSES]
-    )
+    witnesses = np.stack([resample(data["witnesses"][c], WITNESS_RATES[c], RATE) for c in WITNESSES])
     scaler = meta["scaler"]
-    standardised = (witnesses - np.array(scaler["witness_mean"])[:, None]) / np.array(
-        scaler["witness_std"]
-    )[:, None]
-    predicted = model.predictor.predict(standardised[None].astype(np.float32))[
-        0
-    ].astype(np.float64)
+    standardised = (witnesses - np.array(scaler["witness_mean"])[:, None]) / np.array(scaler["witness_std"])[:, None]
+    predicted = model.predictor.predict(standardised[None].astype(np.float32))[0].astype(np.float64)
     noise = predicted * scaler["target_std"] + scaler["target_mean"]
     filtered = zero_phase_bandpass(noise, bandpass_sos(BAND, RATE, 8))
     return resample(filtered, RATE, STRAIN_RATE)
 
 
 def pipeline_for(lookahead=0.85, history=2.0, max_wait=2):
-    return CleaningPipeline(
-        settings(lookahead, history), BAND, max_wait=max_wait, safety={"enabled": False}
-    )
+    return CleaningPipeline(settings(lookahead, history), BAND, max_wait=max_wait, safety={"enabled": False})
 
 
-@pytest.mark.parametrize(
-    "lookahead,history,tolerance", [(0.85, 2.0, 0.06), (3.0, 3.0, 0.005)]
-)
-def test_streamed_noise_estimate_matches_one_offline_pass(
-    repository, lookahead, history, tolerance
-):
+@pytest.mark.parametrize("lookahead,history,tolerance", [(0.85, 2.0, 0.06), (3.0, 3.0, 0.005)])
+def test_streamed_noise_estimate_matches_one_offline_pass(repository, lookahead, history, tolerance):
     """The subtracted noise equals the offline estimate; the error is set by the band-pass look-ahead.
 
     The network's output here is broadband (random weights), the hard case for
@@ -105,9 +89,7 @@ def test_streamed_noise_estimate_matches_one_offline_pass(
     out = run(pipeline, seconds(data, START, duration))
     assert sorted(out) == list(range(START, START + duration))
     reference = offline_noise(model, data, duration)
-    cleaned_seconds = [
-        g for g, s in out.items() if s.outputs["production"].dq[0] & dq.CLEANED
-    ]
+    cleaned_seconds = [g for g, s in out.items() if s.outputs["production"].dq[0] & dq.CLEANED]
     middle = [g for g in cleaned_seconds[1:] if g < START + duration - 4]
     assert len(middle) >= 8
     for gps in middle:
@@ -124,9 +106,7 @@ def test_steady_state_writes_a_second_once_the_next_one_arrived(repository):
     pipeline = pipeline_for()
     pipeline.swap("production", load(repository, 1))
     pipeline.swap("canary", load(repository, 2))
-    emitted = [
-        [s.gps for s in pipeline.process(item)] for item in seconds(data, START, 12)
-    ]
+    emitted = [[s.gps for s in pipeline.process(item)] for item in seconds(data, START, 12)]
     assert emitted[-1] == [START + 10]
     assert emitted[-2] == [START + 9]
 
@@ -192,9 +172,7 @@ def test_dropped_strain_second_has_no_output_and_the_stream_restarts(repository)
     duration = 30
     data = synthetic_input(START, duration)
     items = [
-        s
-        if s.gps != START + 12
-        else Gap(START + 12, START + 13, "dropped", "strain frames missing")
+        s if s.gps != START + 12 else Gap(START + 12, START + 13, "dropped", "strain frames missing")
         for s in seconds(data, START, duration)
     ]
     pipeline = pipeline_for()
@@ -210,9 +188,7 @@ def test_not_analysis_ready_samples_are_flagged(repository):
     data["state"][16 * 2 + 5] = 1
     out = run(pipeline_for(), seconds(data, START, 4))
     bits = out[START + 2].outputs["production"].dq
-    assert bits[5] & dq.NOT_ANALYSIS_READY and not np.any(
-        np.delete(bits, 5) & dq.NOT_ANALYSIS_READY
-    )
+    assert bits[5] & dq.NOT_ANALYSIS_READY and not np.any(np.delete(bits, 5) & dq.NOT_ANALYSIS_READY)
 
 
 def test_a_swap_at_a_block_edge_cleans_as_if_the_new_version_had_run_all_along(

@@ -12,9 +12,10 @@ import time
 import numpy as np
 import pytest
 from conftest import STATE, STRAIN, write_input
+from test_main import arguments
+
 from deepclean.frames import write_frame
 from deepclean_cleaner import main as service
-from test_main import arguments
 
 START = 1400000000
 REPLACED = START + 3
@@ -53,19 +54,12 @@ def test_a_rewritten_strain_frame_and_a_duplicate_witness_frame_change_nothing_b
             {STRAIN: np.full(16384, 1e-18), STATE: np.zeros(16, np.int32)},
             REPLACED,
         )
-        duplicate.write_bytes(
-            (data / "lldetchar" / f"H-H1_lldetchar-{REPLACED}-1.gwf").read_bytes()
-        )
+        duplicate.write_bytes((data / "lldetchar" / f"H-H1_lldetchar-{REPLACED}-1.gwf").read_bytes())
         write_input(data, START + 10, 10, seed=1)  # the stream goes on
 
     writer = threading.Thread(target=replace_inputs_once_cleaned, daemon=True)
     writer.start()
-    assert (
-        service.main(
-            **arguments(tmp_path, repository, stop_gps=START + 20, strain_timeout=10.0)
-        )
-        == 0
-    )
+    assert service.main(**arguments(tmp_path, repository, stop_gps=START + 20, strain_timeout=10.0)) == 0
     writer.join()
 
     assert sorted(p.name for p in (tmp_path / "cleaned").glob("*.gwf")) == [
@@ -74,9 +68,7 @@ def test_a_rewritten_strain_frame_and_a_duplicate_witness_frame_change_nothing_b
     assert cleaned.read_bytes() == first_output["content"]
     assert cleaned.stat().st_mtime_ns == first_output["mtime"]  # written once, never again
     warnings = [
-        r.getMessage()
-        for r in caplog.records
-        if r.levelname == "WARNING" and "frame read first" in r.getMessage()
+        r.getMessage() for r in caplog.records if r.levelname == "WARNING" and "frame read first" in r.getMessage()
     ]
     assert len(warnings) == 2
     assert sum(w.startswith(f"GPS {REPLACED}: strain frame {strain_file}") for w in warnings) == 1
@@ -84,8 +76,6 @@ def test_a_rewritten_strain_frame_and_a_duplicate_witness_frame_change_nothing_b
     (metrics,) = created
     for stream in ("strain", "witness"):
         assert (
-            metrics.registry.get_sample_value(
-                "deepclean_cleaner_input_frames_replaced_total", {"stream": stream}
-            )
+            metrics.registry.get_sample_value("deepclean_cleaner_input_frames_replaced_total", {"stream": stream})
             == 1.0
         )

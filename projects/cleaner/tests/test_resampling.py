@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+
 from deepclean.signal import resample
 from deepclean_cleaner.buffers import Block
 from deepclean_cleaner.resampling import BlockResampler
@@ -20,18 +21,14 @@ def test_blocks_equal_the_one_shot_resampling(input_rate, output_rate):
     stage = BlockResampler(input_rate, output_rate, align=16)
     assert stage.delay % 16 == 0
     out = [
-        stage.process(
-            Block(i * input_rate, input_rate, x[i * input_rate : (i + 1) * input_rate])
-        )
+        stage.process(Block(i * input_rate, input_rate, x[i * input_rate : (i + 1) * input_rate]))
         for i in range(seconds)
     ]
     assert out[0] is None
     reference = resample(x, input_rate, output_rate)
     for i, block in enumerate(out[1:], start=1):
         assert block.stop == (i + 1) * output_rate - stage.delay
-        np.testing.assert_allclose(
-            block.data, reference[block.start : block.stop], rtol=0, atol=1e-12
-        )
+        np.testing.assert_allclose(block.data, reference[block.start : block.stop], rtol=0, atol=1e-12)
 
 
 def test_a_discontiguous_block_restarts_the_stream():

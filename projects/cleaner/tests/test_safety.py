@@ -4,6 +4,7 @@ import logging
 
 import numpy as np
 import pytest
+
 from deepclean.figures import BinPowers
 from deepclean.signal import bandpass_sos, zero_phase_bandpass
 from deepclean.synthetic import DetectorConfig, SyntheticDetector
@@ -37,8 +38,7 @@ def band_noise(rng, seconds: int, band: tuple[float, float], asd_ratio: float) -
 def run(gate: SafetyGate, raw: np.ndarray, noise: np.ndarray) -> list:
     """The gate's decisions for every second of ``raw`` and ``noise``."""
     return [
-        gate.process(raw[s * RATE : (s + 1) * RATE], noise[s * RATE : (s + 1) * RATE])
-        for s in range(raw.size // RATE)
+        gate.process(raw[s * RATE : (s + 1) * RATE], noise[s * RATE : (s + 1) * RATE]) for s in range(raw.size // RATE)
     ]
 
 

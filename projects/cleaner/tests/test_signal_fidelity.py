@@ -12,11 +12,12 @@ fall back.
 import numpy as np
 import pytest
 from conftest import STRAIN_RATE, settings, synthetic_input
+from test_pipeline import BAND, START, load, offline_noise, run, seconds
+
 from deepclean.signal.matched import noise_weighted_mismatch, optimal_snr
 from deepclean.synthetic.waveforms import sine_gaussian
 from deepclean_cleaner import dq
 from deepclean_cleaner.pipeline import CleaningPipeline
-from test_pipeline import BAND, START, load, offline_noise, run, seconds
 
 DURATION = 16
 FLOOR_RMS = 1e-25  # the planted noise (the random model's estimate, ~2e-25 RMS) dominates the band

@@ -9,6 +9,7 @@ import threading
 import numpy as np
 import pytest
 from conftest import STATE, STRAIN, WITNESSES, write_input
+
 from deepclean.frames import write_frame
 from deepclean_cleaner.metrics import CleanerMetrics
 from deepclean_cleaner.source import InputSource
@@ -36,14 +37,10 @@ def source(tmp_path, metrics):
 
 
 def replaced(metrics, stream):
-    return metrics.registry.get_sample_value(
-        "deepclean_cleaner_input_frames_replaced_total", {"stream": stream}
-    )
+    return metrics.registry.get_sample_value("deepclean_cleaner_input_frames_replaced_total", {"stream": stream})
 
 
-def test_frames_replaced_after_they_were_read_are_warned_about_once_and_counted(
-    tmp_path, caplog
-):
+def test_frames_replaced_after_they_were_read_are_warned_about_once_and_counted(tmp_path, caplog):
     """A strain frame rewritten and a witness duplicate of seconds already read: the seconds keep their
     first content, one warning each naming stream, GPS and file, and the counter says 1 per stream."""
     write_input(tmp_path, START, 6)
@@ -60,9 +57,7 @@ def test_frames_replaced_after_they_were_read_are_warned_about_once_and_counted(
                 {STRAIN: np.ones(16384), STATE: np.zeros(16, np.int32)},
                 START + 2,
             )
-            duplicate.write_bytes(
-                (tmp_path / "lldetchar" / f"H-H1_lldetchar-{START + 1}-1.gwf").read_bytes()
-            )
+            duplicate.write_bytes((tmp_path / "lldetchar" / f"H-H1_lldetchar-{START + 1}-1.gwf").read_bytes())
     assert sorted(first) == list(range(START, START + 6))
     assert not np.any(first[START + 2] == 1.0)  # the first content, not the rewrite
     # Following on (as after a stream-dead restart) checks again: nothing new to say.

@@ -5,6 +5,7 @@ import shutil
 import time
 
 from conftest import export_model, set_pins, settings
+
 from deepclean.model_repository import ModelRepository, file_digests
 from deepclean_cleaner.backends import EmbeddedBackend
 from deepclean_cleaner.watcher import ModelWatcher
@@ -38,9 +39,7 @@ def test_pinned_versions_are_handed_over_once(repository, tmp_path):
     assert watcher.take_changes() == {}
 
 
-def test_a_promotion_and_a_new_canary_are_picked_up_in_the_background(
-    repository, tmp_path
-):
+def test_a_promotion_and_a_new_canary_are_picked_up_in_the_background(repository, tmp_path):
     """The watcher thread notices new pins within its poll interval."""
     root = copy_repository(repository, tmp_path)
     export_model(root / "deepclean" / "3", seed=3)
@@ -74,9 +73,7 @@ def test_an_unpinned_canary_is_handed_over_as_none(repository, tmp_path):
     assert watcher.take_changes() == {"canary": None}
 
 
-def test_a_version_that_does_not_fit_is_refused_and_the_old_one_kept(
-    repository, tmp_path, caplog
-):
+def test_a_version_that_does_not_fit_is_refused_and_the_old_one_kept(repository, tmp_path, caplog):
     """A canary whose channels are not configured is logged by version and not handed over."""
     root = copy_repository(repository, tmp_path)
     export_model(root / "deepclean" / "4", seed=4)
@@ -93,9 +90,7 @@ def test_a_version_that_does_not_fit_is_refused_and_the_old_one_kept(
     assert "version 4" in caplog.text and "H1:NOT-A-CONFIGURED_CHANNEL" in caplog.text
 
 
-def test_a_pinned_version_that_is_not_published_is_refused(
-    repository, tmp_path, caplog
-):
+def test_a_pinned_version_that_is_not_published_is_refused(repository, tmp_path, caplog):
     """A pin to a missing version is an error naming it; nothing is handed over."""
     root = copy_repository(repository, tmp_path)
     watcher = watcher_for(root)
@@ -114,9 +109,7 @@ def _record_checksums(version_dir):
     metadata_path.write_text(json.dumps(metadata))
 
 
-def test_a_version_whose_file_no_longer_matches_its_checksum_is_refused(
-    repository, tmp_path, caplog
-):
+def test_a_version_whose_file_no_longer_matches_its_checksum_is_refused(repository, tmp_path, caplog):
     """A model.onnx changed on disk after export (still loadable) is refused by name, not served."""
     root = copy_repository(repository, tmp_path)
     for version, seed in ((4, 4), (5, 5)):
@@ -132,15 +125,11 @@ def test_a_version_whose_file_no_longer_matches_its_checksum_is_refused(
     watcher.take_changes()
     set_pins(root / "deepclean", 4, 5)
     watcher.poll()
-    assert {s: m.version for s, m in watcher.take_changes().items()} == {
-        "production": 4
-    }
+    assert {s: m.version for s, m in watcher.take_changes().items()} == {"production": 4}
     assert "model.onnx of version 5 is damaged" in caplog.text
 
 
-def test_a_loaded_canary_damaged_on_disk_is_not_promoted_into_production(
-    repository, tmp_path, caplog
-):
+def test_a_loaded_canary_damaged_on_disk_is_not_promoted_into_production(repository, tmp_path, caplog):
     """Files are checked again when a loaded version moves to another slot (a server may reload them)."""
     root = copy_repository(repository, tmp_path)
     for version, seed in ((4, 4), (5, 5)):

@@ -2,11 +2,12 @@
 
 import numpy as np
 import pytest
+
+from deepclean.cleaned_frames import default_channels
 from deepclean.frames import read_timeseries
 from deepclean_cleaner import dq
 from deepclean_cleaner.pipeline import CleanedSecond, SlotOutput
-from deepclean.cleaned_frames import default_channels
-from deepclean_cleaner.writer import CleanedChannels, CleanedFrameWriter
+from deepclean_cleaner.writer import CleanedFrameWriter
 
 
 def test_a_cleaned_frame_reads_back_with_gwpy(tmp_path):
@@ -18,11 +19,7 @@ def test_a_cleaned_frame_reads_back_with_gwpy(tmp_path):
     canary_bits[4] |= dq.NOT_ANALYSIS_READY
     canary = SlotOutput(raw, 4, canary_bits)
     writer = CleanedFrameWriter(tmp_path, "H", "H1", default_channels("H1"))
-    path = writer.write(
-        CleanedSecond(
-            1400000123, raw, 0.0, {"production": production, "canary": canary}
-        )
-    )
+    path = writer.write(CleanedSecond(1400000123, raw, 0.0, {"production": production, "canary": canary}))
     assert path.name == "H-H1_DEEPCLEAN-1400000123-1.gwf"
     channels = default_channels("H1")
     data = read_timeseries(
@@ -40,13 +37,9 @@ def test_a_cleaned_frame_reads_back_with_gwpy(tmp_path):
     np.testing.assert_array_equal(data[channels.production].value, production.strain)
     np.testing.assert_array_equal(data[channels.canary].value, raw)
     assert data[channels.dq].sample_rate.value == 16
-    assert set(data[channels.production_version].value) == {3} and set(
-        data[channels.canary_version].value
-    ) == {4}
+    assert set(data[channels.production_version].value) == {3} and set(data[channels.canary_version].value) == {4}
     bits = data[channels.dq].value.astype(int)
-    assert np.all(bits & dq.CLEANED) and np.all(
-        bits & (dq.SAFETY_FALLBACK << dq.CANARY_SHIFT)
-    )
+    assert np.all(bits & dq.CLEANED) and np.all(bits & (dq.SAFETY_FALLBACK << dq.CANARY_SHIFT))
     assert bits[4] & (dq.NOT_ANALYSIS_READY << dq.CANARY_SHIFT) and not bits[5] & (
         dq.NOT_ANALYSIS_READY << dq.CANARY_SHIFT
     )
@@ -76,9 +69,7 @@ def test_the_background_writer_writes_in_order_and_reports_a_failure(tmp_path):
     """Queued frames all land; a write that fails is raised on the streaming thread, not lost."""
     from deepclean_cleaner.writer import BackgroundWriter
 
-    output = BackgroundWriter(
-        CleanedFrameWriter(tmp_path / "cleaned", "H", "H1", default_channels("H1"))
-    )
+    output = BackgroundWriter(CleanedFrameWriter(tmp_path / "cleaned", "H", "H1", default_channels("H1")))
     for gps in range(100, 110):
         output.submit(_second(gps))
     output.close()
@@ -120,6 +111,4 @@ def test_no_frame_is_written_after_one_that_failed(tmp_path):
     queued.set()
     with pytest.raises(OSError):
         output.close()
-    assert [p.name for p in (tmp_path / "cleaned").iterdir()] == [
-        "H-H1_DEEPCLEAN-200-1.gwf"
-    ]
+    assert [p.name for p in (tmp_path / "cleaned").iterdir()] == ["H-H1_DEEPCLEAN-200-1.gwf"]

@@ -27,7 +27,9 @@ def _json_body(allowed: set[str]) -> dict[str, Any]:
     try:
         body = request.get_json(force=True, silent=True)
     except (RecursionError, ValueError):  # nesting deeper than the parser's stack, numbers too long
-        raise BadRequest("the body is not a JSON object this API accepts (too deeply nested or too large a number)") from None
+        raise BadRequest(
+            "the body is not a JSON object this API accepts (too deeply nested or too large a number)"
+        ) from None
     if not isinstance(body, dict):
         raise BadRequest("the body must be a JSON object")
     unknown = sorted(set(body) - allowed)

@@ -148,12 +148,18 @@ class Exporter:
             self._offer(version)
         except (IntegrityError, OSError, Unavailable) as exc:
             self._unpublish(version)
-            raise Unavailable(f"version {version} was written but could not be kept, nothing was published: {exc}") from exc
+            raise Unavailable(
+                f"version {version} was written but could not be kept, nothing was published: {exc}"
+            ) from exc
         try:  # the version is published and pinned: a failure from here on must not fail the export
             self.refresh_config()
             removed = prune(self.model, settings.keep_versions, settings.keep_rollback)
         except OSError as exc:
-            log.error("version %d is the canary, but config.pbtxt or pruning failed (retried on the next change): %s", version, exc)
+            log.error(
+                "version %d is the canary, but config.pbtxt or pruning failed (retried on the next change): %s",
+                version,
+                exc,
+            )
             removed = []
         log.info(
             "exported %s as version %d in %.2f s (ONNX vs torch max |diff| %.2g); pruned %s",
@@ -221,7 +227,9 @@ class Exporter:
         for version in self.model.versions():
             try:
                 metadata = self.model.metadata(version)
-                listed.append({"version": version, "metadata": metadata, "integrity": self._integrity(version, metadata)})
+                listed.append(
+                    {"version": version, "metadata": metadata, "integrity": self._integrity(version, metadata)}
+                )
             except VersionNotFoundError:
                 continue  # pruned while listing
             except MetadataError as exc:
@@ -244,7 +252,9 @@ class Exporter:
         try:
             self.pins()
             if self.model.pins_path.exists() and last_good_is_stale(self.model):
-                found.append("pins.json.last-good is stale: its last update failed (a damaged pins.json could not be restored)")
+                found.append(
+                    "pins.json.last-good is stale: its last update failed (a damaged pins.json could not be restored)"
+                )
         except PinsError as exc:
             found.append(f"pins.json: {exc}")
         if self.model.versions() and not found:
@@ -275,7 +285,9 @@ class Exporter:
                 log.error("pins.json is damaged (%s): repaired: %s", exc, repair_pins(self.model))
                 return update_pins(self.model, change)
         except OSError as exc:  # pins.json is replaced atomically: the old pins still stand
-            raise Unavailable(f"the pins could not be written ({exc.strerror or type(exc).__name__}); unchanged") from exc
+            raise Unavailable(
+                f"the pins could not be written ({exc.strerror or type(exc).__name__}); unchanged"
+            ) from exc
 
     def _require(self, version: int) -> None:
         """Raise :class:`NotFound` unless ``version`` is published (call under the model lock)."""

@@ -7,8 +7,8 @@ import os
 
 import pytest
 import torch
-
 from conftest import AUTH, CHANNELS
+
 from deepclean_exporter.pbtxt_check import parse_model_config
 
 WRONG = {"Authorization": "Bearer not-the-token"}
@@ -167,7 +167,12 @@ def test_production_is_unpinned_deliberately_with_delete(client, exporter, make_
     listed = client.get("/versions").json
     assert (listed["production"], listed["canary"]) == (None, 2)
     assert [v["version"] for v in listed["versions"]] == [1, 2]
-    assert json.loads(exporter.model.pins_path.read_text()) == {"production": None, "canary": 2, "history": [1], "offered": 2}
+    assert json.loads(exporter.model.pins_path.read_text()) == {
+        "production": None,
+        "canary": 2,
+        "history": [1],
+        "offered": 2,
+    }
     assert _policy(exporter) == [2]  # the canary (also the newest) stays loaded
     assert "deepclean_exporter_production_version 0.0" in client.get("/metrics").data.decode()
     assert client.delete("/production", headers=AUTH).json == {"version": None}  # already unpinned: no change

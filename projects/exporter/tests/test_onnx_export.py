@@ -8,8 +8,8 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 import torch
-
 from conftest import CHANNELS, SAMPLE_RATE
+
 from deepclean_exporter.errors import Rejected
 from deepclean_exporter.onnx_export import build_network, check_onnx, export_onnx
 from deepclean_exporter.training_dir import load_training

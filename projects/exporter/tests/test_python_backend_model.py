@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-
 from conftest import CHANNELS
+
 from deepclean.model_repository import INPUT_NAME, OUTPUT_NAME
 
 

@@ -11,8 +11,8 @@ import json
 import os
 
 import pytest
-
 from conftest import AUTH
+
 from deepclean.model_repository import Pins, read_pins
 from deepclean_exporter.exporter import Exporter
 

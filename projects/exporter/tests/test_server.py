@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 import requests
-
 from conftest import AUTH, CHANNELS, write_training_dir
+
 from deepclean_exporter.pbtxt_check import parse_model_config
 
 

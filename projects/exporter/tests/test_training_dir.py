@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 import torch
-
 from conftest import CHANNELS, SAMPLE_RATE
+
 from deepclean_exporter.errors import BadRequest, NotFound, Rejected
 from deepclean_exporter.training_dir import load_training, locate
 

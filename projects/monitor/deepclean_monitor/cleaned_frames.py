@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
 from deepclean.cleaned_frames import (  # noqa: F401 - the contract's bits, for the monitor's modules
     CANARY_SHIFT,
     CLEANED,

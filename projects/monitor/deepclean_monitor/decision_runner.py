@@ -109,7 +109,10 @@ class DecisionRunner:
                 self.decision_log.attempt_failed(entry.decision, entry.attempts, str(exc))
                 log.warning(
                     "decision %s: attempt %d failed (%s); retrying in %.1f s",
-                    entry.decision.id, entry.attempts, exc, delay,
+                    entry.decision.id,
+                    entry.attempts,
+                    exc,
+                    delay,
                 )
                 return
             _pause_if_asked("applied", entry.decision)

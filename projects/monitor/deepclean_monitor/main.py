@@ -12,12 +12,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
 
-from deepclean.cleaned_frames import cleaned_channel_names, default_strain_channel
-from deepclean.config import ConfigError
-from deepclean.exporter_api import ExporterClient
-from deepclean.figures import DEFAULT_MIN_EXCESS, DEFAULT_SIGMA
-from deepclean.metrics_http import serve_or_log
-from deepclean.single_writer import AlreadyRunningError, hold
 from jsonargparse.typing import (
     ClosedUnitInterval,
     NonNegativeFloat,
@@ -25,6 +19,13 @@ from jsonargparse.typing import (
     PositiveFloat,
     PositiveInt,
 )
+
+from deepclean.cleaned_frames import cleaned_channel_names, default_strain_channel
+from deepclean.config import ConfigError
+from deepclean.exporter_api import ExporterClient
+from deepclean.figures import DEFAULT_MIN_EXCESS, DEFAULT_SIGMA
+from deepclean.metrics_http import serve_or_log
+from deepclean.single_writer import AlreadyRunningError, hold
 
 from .cleaned_frames import CANARY_SHIFT, CleanedChannels, StreamChannels
 from .decision_log import DecisionLog
@@ -162,14 +163,27 @@ def monitor(
     )
     summaries = PeriodSummaries(summary_file, period_seconds)
     service = Monitor(
-        cleaned, RawStream(strain_dir, site, ifo, strain_tag), channels, windows,
-        DecisionMachine(policy), log_file, runner, metrics, summaries,
+        cleaned,
+        RawStream(strain_dir, site, ifo, strain_tag),
+        channels,
+        windows,
+        DecisionMachine(policy),
+        log_file,
+        runner,
+        metrics,
+        summaries,
         NoModelRuns(lambda: {pin: exporter.pin(pin) for pin in ("production", "canary")}),
     )
     service.resume_from_log()
     reports = Reports(
-        service, reports_dir, tuple(band), max(1, round(report_interval)), period_seconds,
-        cleaned_retention_seconds, report_retention_seconds, metrics_textfile,
+        service,
+        reports_dir,
+        tuple(band),
+        max(1, round(report_interval)),
+        period_seconds,
+        cleaned_retention_seconds,
+        report_retention_seconds,
+        metrics_textfile,
     )
     log.info("monitor: cleaned frames %s, raw %s, exporter %s", cleaned_dir, strain_dir, exporter_url)
     in_main_thread = threading.current_thread() is threading.main_thread()

@@ -107,8 +107,10 @@ class Monitor:
         self.runner.resume(replay.pending)
         if replay.applied or replay.pending:
             log.info(
-                "decision log %s: %d applied, %d pending", self.decision_log.path,
-                len(replay.applied), len(replay.pending),
+                "decision log %s: %d applied, %d pending",
+                self.decision_log.path,
+                len(replay.applied),
+                len(replay.pending),
             )
 
     def process_available(self, limit: int = 256) -> int:
@@ -192,9 +194,7 @@ class Monitor:
                 self.summaries.add_point(point)
         if self.runner.busy:
             return
-        observation = Observation(
-            gps, state.production_version, state.canary_version, qualities, self.no_model.runs()
-        )
+        observation = Observation(gps, state.production_version, state.canary_version, qualities, self.no_model.runs())
         decision = self.machine.observe(observation)
         if decision is not None:
             self.runner.submit(decision)

@@ -51,13 +51,16 @@ def plot_asds(
             axis.semilogy(f, np.sqrt(powers.psd("raw")[shown]), color="0.4", label="raw")
             axis.semilogy(f, np.sqrt(powers.psd("cleaned")[shown]), color="tab:blue", label="cleaned")
             axis.text(
-                0.02, 0.02,
+                0.02,
+                0.02,
                 f"band ratio {quality.band_ratio:.3f}\n"
                 f"worst out of band {quality.worst_bin:.3f} at {quality.worst_bin_frequency:g} Hz\n"
                 f"BNS range {quality.range_raw:.4g} -> {quality.range_cleaned:.4g} Mpc "
                 f"({'better than raw' if quality.better_than_raw else 'NOT better than raw'})\n"
                 f"{quality.seconds} s of data",
-                transform=axis.transAxes, fontsize=8, va="bottom",
+                transform=axis.transAxes,
+                fontsize=8,
+                va="bottom",
                 bbox={"facecolor": "white", "alpha": 0.85, "edgecolor": "none"},
             )
         axis.set_xlabel("frequency [Hz]")
@@ -82,8 +85,14 @@ def plot_band_ratio(
         axis.axvline(decision.gps - t0, color=color, linestyle=":" if waiting else "--")
         label = decision.label + (" (pending)" if waiting else "")
         axis.annotate(
-            label, (decision.gps - t0, 0.97), xycoords=("data", "axes fraction"),
-            rotation=90, va="top", ha="right", fontsize=8, color=color,
+            label,
+            (decision.gps - t0, 0.97),
+            xycoords=("data", "axes fraction"),
+            rotation=90,
+            va="top",
+            ha="right",
+            fontsize=8,
+            color=color,
         )
     axis.axhline(1.0, color="0.5", linewidth=0.8)
     axis.set_xlabel(f"seconds after GPS {t0}")

@@ -231,7 +231,8 @@ class DecisionMachine:
     def _not_served(self, observation: Observation) -> Decision | None:
         """Replace a production, or reject a canary, that the cleaner has not served for ``sustain_seconds``."""
         runs = {
-            stream: run for stream, run in observation.no_model.items()
+            stream: run
+            for stream, run in observation.no_model.items()
             if run.version != NO_PRODUCTION and run.version not in self.bad
         }
         production, canary = runs.get("production"), runs.get("canary")

@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from deepclean.exporter_api import ExporterError
+
 from .frame_stream import CleanedFrameStream
 from .metrics import MonitorMetrics
 from .monitor_loop import Monitor
@@ -63,9 +64,7 @@ class Reports:
             self.reports_dir / "asd.png",
         )
         pending = [p.decision for p in self.monitor.runner.pending]
-        ratio_plot = plot_band_ratio(
-            list(state.points), state.decisions, self.reports_dir / "band_ratio.png", pending
-        )
+        ratio_plot = plot_band_ratio(list(state.points), state.decisions, self.reports_dir / "band_ratio.png", pending)
         write_status_page(
             self.reports_dir / "index.html",
             StatusSnapshot(
@@ -105,6 +104,7 @@ class Reports:
         shutil.copyfile(ratio_plot, history / f"band_ratio-{period}.png")
 
     def _retention(self, cleaned: CleanedFrameStream, newest: int) -> None:
-        remove_old_frames(cleaned.directory, cleaned.site, cleaned.ifo, cleaned.tag, newest,
-                          self.cleaned_retention_seconds)
+        remove_old_frames(
+            cleaned.directory, cleaned.site, cleaned.ifo, cleaned.tag, newest, self.cleaned_retention_seconds
+        )
         remove_old_snapshots(self.reports_dir / "history", newest, self.report_retention_seconds)

@@ -12,6 +12,7 @@ from html import escape
 from pathlib import Path
 
 from deepclean.atomic_files import replace_file
+
 from .policy import Decision
 from .version_windows import VersionQuality
 
@@ -36,18 +37,24 @@ class StatusSnapshot:
 def write_status_page(path: Path, snapshot: StatusSnapshot, refresh_seconds: int) -> Path:
     """Write ``index.html`` showing ``snapshot``; browsers reload it every ``refresh_seconds``."""
     stamp = snapshot.last_gps or 0
-    rows = "\n".join(
-        f"<tr><td>{v}</td><td>{_role(v, snapshot)}</td><td>{q.band_ratio:.4f}</td>"
-        f"<td>{q.worst_bin:.4f} at {q.worst_bin_frequency:g} Hz</td><td>{len(q.judgement.failing_bins)}</td>"
-        f"<td>{q.range_raw:.4g} / {q.range_cleaned:.4g}</td>{_verdict(q)}"
-        f"<td>{q.seconds}</td><td>{q.fallback_seconds}</td></tr>"
-        for v, q in sorted(snapshot.qualities.items())
-    ) or '<tr><td colspan="9">no complete window yet</td></tr>'
-    decisions = "\n".join(
-        f"<li><b>{escape(d.label)}</b> ({'canary; production' if d.action == 'reject' else 'from'} {d.previous})"
-        f" at GPS {d.gps}: {escape(d.reason)}</li>"
-        for d in reversed(snapshot.decisions[-10:])
-    ) or "<li>none yet</li>"
+    rows = (
+        "\n".join(
+            f"<tr><td>{v}</td><td>{_role(v, snapshot)}</td><td>{q.band_ratio:.4f}</td>"
+            f"<td>{q.worst_bin:.4f} at {q.worst_bin_frequency:g} Hz</td><td>{len(q.judgement.failing_bins)}</td>"
+            f"<td>{q.range_raw:.4g} / {q.range_cleaned:.4g}</td>{_verdict(q)}"
+            f"<td>{q.seconds}</td><td>{q.fallback_seconds}</td></tr>"
+            for v, q in sorted(snapshot.qualities.items())
+        )
+        or '<tr><td colspan="9">no complete window yet</td></tr>'
+    )
+    decisions = (
+        "\n".join(
+            f"<li><b>{escape(d.label)}</b> ({'canary; production' if d.action == 'reject' else 'from'} {d.previous})"
+            f" at GPS {d.gps}: {escape(d.reason)}</li>"
+            for d in reversed(snapshot.decisions[-10:])
+        )
+        or "<li>none yet</li>"
+    )
     pending = "".join(
         f'<p class="warn">waiting for the exporter: {escape(d.label)} (decided at GPS {d.gps})</p>'
         for d in snapshot.pending
@@ -110,6 +117,9 @@ def _version(version: int) -> str:
 
 
 def _role(version: int, snapshot: StatusSnapshot) -> str:
-    roles = [name for name, live in (("production", snapshot.production_version), ("canary", snapshot.canary_version))
-             if live == version]
+    roles = [
+        name
+        for name, live in (("production", snapshot.production_version), ("canary", snapshot.canary_version))
+        if live == version
+    ]
     return " + ".join(roles) or "earlier"

@@ -77,7 +77,7 @@ class PeriodSummaries:
                     f["summaries"].attrs["description"] = __doc__.split("\n\n")[1].replace("\n", " ")
                 dataset = f["summaries"]
                 dataset.resize((dataset.shape[0] + rows.size,))
-                dataset[-rows.size:] = rows
+                dataset[-rows.size :] = rows
         self.points.clear()
         self.promotions = self.rollbacks = self.frames_missing = 0
         return int(rows.size)
@@ -91,8 +91,9 @@ class PeriodSummaries:
             self.period_start = start
 
     def _rows(self, start: int, end: int) -> np.ndarray:
-        versions = sorted({p.version for p in self.points}) or ([0] if self.promotions + self.rollbacks
-                                                              + self.frames_missing else [])
+        versions = sorted({p.version for p in self.points}) or (
+            [0] if self.promotions + self.rollbacks + self.frames_missing else []
+        )
         rows = np.zeros(len(versions), dtype=ROW)
         for row, version in zip(rows, versions, strict=True):
             ratios = np.array([p.band_ratio for p in self.points if p.version == version])
@@ -104,7 +105,9 @@ class PeriodSummaries:
             row["band_ratio_max"] = ratios.max() if ratios.size else np.nan
             row["out_of_band_ratio_max"] = max(worst) if worst else np.nan
             row["promotions"], row["rollbacks"], row["frames_missing"] = (
-                self.promotions, self.rollbacks, self.frames_missing,
+                self.promotions,
+                self.rollbacks,
+                self.frames_missing,
             )
         return rows
 

@@ -18,7 +18,7 @@ from collections import deque
 from dataclasses import dataclass, field
 
 import numpy as np
-from deepclean.figures import range_lost as figures_range_lost
+
 from deepclean.figures import (
     DEFAULT_MIN_EXCESS,
     DEFAULT_SIGMA,
@@ -28,6 +28,7 @@ from deepclean.figures import (
     judge_bins,
     second_spectra,
 )
+from deepclean.figures import range_lost as figures_range_lost
 
 FAILING_BINS_LOGGED = 16
 """Failing bins listed (the worst ones) in a version's figures; all of them are counted."""

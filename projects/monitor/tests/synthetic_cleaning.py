@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
 from deepclean.frames import FrameName, write_frame
 
 RATE = 4096

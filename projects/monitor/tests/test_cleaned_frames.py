@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
+from synthetic_cleaning import DQ, write_seconds
+
 from deepclean.cleaned_frames import INPUT_GAP, NO_MODEL, NOT_ANALYSIS_READY, SAFETY_FALLBACK
 from deepclean.frames import read_frame, write_frame
 from deepclean_monitor.main import monitor
-from synthetic_cleaning import DQ, write_seconds
 
 T0 = 1_400_000_000
 
@@ -14,10 +15,10 @@ T0 = 1_400_000_000
 def test_seconds_without_a_usable_model_are_not_measured(frame_dirs, exporter, monitor_settings):
     """Seconds flagged no model, input gap or not analysis ready do not count; fallback seconds do."""
     no_model, gap, not_ready, fallback = NO_MODEL, INPUT_GAP, NOT_ANALYSIS_READY, SAFETY_FALLBACK
-    write_seconds(frame_dirs, T0, 12, production=(1, "clean90"), canary=(2, "clean90"),
-                  dq=gap | (no_model << 8))
-    write_seconds(frame_dirs, T0 + 12, 12, production=(1, "clean90"), canary=(2, "clean90"),
-                  dq=not_ready | (fallback << 8))
+    write_seconds(frame_dirs, T0, 12, production=(1, "clean90"), canary=(2, "clean90"), dq=gap | (no_model << 8))
+    write_seconds(
+        frame_dirs, T0 + 12, 12, production=(1, "clean90"), canary=(2, "clean90"), dq=not_ready | (fallback << 8)
+    )
     service = monitor(**monitor_settings)
     assert 1 not in service.state.qualities
     assert service.state.qualities[2].seconds == 12
@@ -76,6 +77,7 @@ def test_a_second_in_which_the_subtraction_fades_in_is_not_measured():
 def test_a_second_monitor_on_the_same_decision_log_refuses_to_start(frame_dirs, exporter, monitor_settings):
     """While another monitor holds the decision log's directory this one stops at once, naming it."""
     import pytest
+
     from deepclean.single_writer import single_writer
 
     directory = monitor_settings["decision_log"].parent

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from deepclean.config import parse_config
 from deepclean.figures import DEFAULT_MIN_EXCESS, DEFAULT_SIGMA
 from deepclean_monitor.cli import main

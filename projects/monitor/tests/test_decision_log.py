@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from fake_exporter import TOKEN, FakeExporter, ServedExporter
+
 from deepclean.exporter_api import ExporterClient, ExporterError
 from deepclean_monitor.decision_log import DecisionLog
 from deepclean_monitor.decision_runner import Backoff, DecisionRunner
 from deepclean_monitor.policy import Decision
-from fake_exporter import TOKEN, FakeExporter, ServedExporter
 
 WRONG_TOKEN = "wrong-token-0123456789"
 
@@ -46,10 +47,26 @@ def test_replay_sorts_applied_from_pending(tmp_path):
 
 
 UNPIN = Decision(
-    "unpin", 0, 3, 3000, "production 3 not better than raw; no earlier version measured better than raw",
-    {"3": {"band_ratio": 0.43, "worst_bin": 1.12, "worst_bin_frequency": 120.0, "failing_bins": [[120.0, 1.12]],
-           "failing_bin_count": 1, "range_raw_mpc": 100.0, "range_cleaned_mpc": 99.0, "seconds": 64,
-           "fallback_seconds": 0, "end_gps": 3000, "better_than_raw": False}},
+    "unpin",
+    0,
+    3,
+    3000,
+    "production 3 not better than raw; no earlier version measured better than raw",
+    {
+        "3": {
+            "band_ratio": 0.43,
+            "worst_bin": 1.12,
+            "worst_bin_frequency": 120.0,
+            "failing_bins": [[120.0, 1.12]],
+            "failing_bin_count": 1,
+            "range_raw_mpc": 100.0,
+            "range_cleaned_mpc": 99.0,
+            "seconds": 64,
+            "fallback_seconds": 0,
+            "end_gps": 3000,
+            "better_than_raw": False,
+        }
+    },
 )
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 
 import pytest
+from synthetic_cleaning import write_seconds
+
 from deepclean.cleaned_frames import NO_MODEL
 from deepclean_monitor.main import monitor
-from synthetic_cleaning import write_seconds
 
 T0 = 1_400_000_000
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from synthetic_cleaning import write_seconds
+
 from deepclean.figures import BinPowers, judge_bins
 from deepclean_monitor.frame_stream import CleanedFrameStream
 from deepclean_monitor.version_windows import FigureSettings, VersionWindows
-from synthetic_cleaning import write_seconds
 
 RATE = 1024
 BAND = (58.0, 62.0)
@@ -88,7 +89,7 @@ def test_window_slides_and_gaps_drop_partial_segments():
     """A window keeps window_seconds of complete segments; a gap discards the partial segment."""
     windows = VersionWindows(SETTINGS)
     raw, mains = strain(40)
-    seconds = [raw[i * RATE:(i + 1) * RATE] for i in range(40)]
+    seconds = [raw[i * RATE : (i + 1) * RATE] for i in range(40)]
     cleaned = [s - 0.9 * m for s, m in zip(seconds, np.split(mains, 40), strict=True)]
     completed = [gps for gps in range(100, 106) if windows.add(7, gps, seconds[gps - 100], cleaned[gps - 100], RATE)]
     assert completed == [103]
@@ -108,8 +109,7 @@ def test_frame_stream_counts_missing_frames(frame_dirs):
     write_seconds(frame_dirs, 1000, 3, production=(1, "clean90"), canary=(0, "none"))
     write_seconds(frame_dirs, 1006, 2, production=(1, "clean90"), canary=(0, "none"))
     now = [0.0]
-    stream = CleanedFrameStream(frame_dirs.cleaned_dir, "H", "H1", "DEEPCLEAN", frame_timeout=5.0,
-                                clock=lambda: now[0])
+    stream = CleanedFrameStream(frame_dirs.cleaned_dir, "H", "H1", "DEEPCLEAN", frame_timeout=5.0, clock=lambda: now[0])
     read = []
     for _ in range(3):
         frame, missing = stream.next_frame()

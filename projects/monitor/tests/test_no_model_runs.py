@@ -7,11 +7,12 @@ import os
 import time
 
 import numpy as np
+from synthetic_cleaning import write_seconds
+
 from deepclean.exporter_api import ExporterError
 from deepclean_monitor.cleaned_frames import CLEANED, NO_MODEL, StreamSecond
 from deepclean_monitor.main import monitor
 from deepclean_monitor.no_model_runs import NoModelRun, NoModelRuns
-from synthetic_cleaning import write_seconds
 
 T0 = 1_400_000_000
 RAW = StreamSecond(version=0, cleaned=np.zeros(4), dq_bits=NO_MODEL)
@@ -142,7 +143,8 @@ def test_canary_the_cleaner_cannot_load_is_rejected_without_a_call(frame_dirs, e
     assert not [call for call in exporter.exporter.calls if call[0] != "GET"]
     events = _decisions(monitor_settings)
     assert [(e["event"], e.get("action"), e.get("version")) for e in events] == [
-        ("decided", "reject", 3), ("applied", None, None),
+        ("decided", "reject", 3),
+        ("applied", None, None),
     ]
     assert "canary version 3 not served" in events[0]["reason"] and 3 in service.machine.bad
     text = (monitor_settings["reports_dir"] / "monitor.prom").read_text()

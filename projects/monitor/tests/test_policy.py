@@ -6,6 +6,7 @@ import dataclasses
 
 import numpy as np
 import pytest
+
 from deepclean.figures import BinJudgement, BinPowers
 from deepclean_monitor.policy import Decision, DecisionMachine, Observation, Policy
 from deepclean_monitor.version_windows import VersionQuality
@@ -121,7 +122,7 @@ def test_canary_better_than_production_but_worse_than_raw_is_not_promoted(canary
 
 @pytest.mark.parametrize(("band", "promoted"), [(0.85, True), (0.95, False)])
 def test_first_model_promoted_when_it_cleans(band, promoted):
-    """With no production, a canary better than raw is promoted if its band ratio is at most first_model_max_band_ratio."""
+    """With no production, a canary better than raw is promoted if band ratio <= first_model_max_band_ratio."""
     machine = DecisionMachine(POLICY)
     taken = run(machine, 0, 100, 0, 1, quality(1, band))
     assert bool(taken) is promoted
@@ -244,7 +245,7 @@ def test_rejected_rollback_target_is_not_asked_again():
 
 
 def test_production_mostly_in_safety_fallback_is_rolled_back():
-    """A production the cleaner keeps replacing with raw strain is not better than raw; such a canary is not promoted."""
+    """A production the cleaner keeps replacing with raw is not better than raw; such a canary is not promoted."""
     machine = DecisionMachine(POLICY, last_good={1: 0})
     fallback = quality(2, 0.98, fallback=40)  # 40 of 64 s fell back
     decision = run(machine, 0, 50, 2, 0, fallback, step=5)[0][1]

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 
+from test_policy import POLICY, quality, run
+
 from deepclean_monitor.no_model_runs import NoModelRun
 from deepclean_monitor.policy import Decision, DecisionMachine, Observation
-from test_policy import POLICY, quality, run
 
 SUSTAIN = POLICY.sustain_seconds
 
@@ -38,8 +39,14 @@ def test_production_not_served_for_the_sustain_time_is_rolled_back():
     assert (decision.action, decision.version, decision.previous) == ("rollback", 2, 3)
     assert decision.reason.startswith(f"production version 3 not served: {SUSTAIN} s of no-model seconds since GPS 200")
     assert "version 2 was better than raw up to GPS 96" in decision.reason
-    assert decision.figures["3"] == {"version": 3, "stream": "production", "no_model_seconds": SUSTAIN,
-                                     "no_model_since": 200, "no_model_wall_seconds": SUSTAIN, "end_gps": gps}
+    assert decision.figures["3"] == {
+        "version": 3,
+        "stream": "production",
+        "no_model_seconds": SUSTAIN,
+        "no_model_since": 200,
+        "no_model_wall_seconds": SUSTAIN,
+        "end_gps": gps,
+    }
     machine.applied(decision)
     assert 3 in machine.bad and machine.settling == (2, gps)
 

@@ -11,15 +11,22 @@ from pathlib import Path
 import numpy as np
 import pytest
 import requests
+from synthetic_cleaning import write_seconds
+
 from deepclean_monitor.main import monitor
 from deepclean_monitor.metrics import MonitorMetrics
 from deepclean_monitor.summaries import read_summaries
-from synthetic_cleaning import write_seconds
 
 T0 = 1_400_000_000
 CHROMIUM_FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--hide-scrollbars",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--hide-scrollbars",
 ]
 
 
@@ -37,7 +44,10 @@ def run_chromium(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
     profile = tmp_path / "chromium-profile"
     return subprocess.run(
         [chromium(), *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *args],
-        capture_output=True, text=True, timeout=90, check=True,
+        capture_output=True,
+        text=True,
+        timeout=90,
+        check=True,
     )
 
 

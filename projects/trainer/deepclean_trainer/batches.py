@@ -72,8 +72,10 @@ class WindowSampler:
         blocks = self._rng.choice(self._probability.size, size=batch_size, p=self._probability)
         offsets = self._first[blocks] + self._rng.integers(0, self._size[blocks])
         which = self._segment_of[blocks]
-        witnesses = torch.stack([self._witnesses[i][:, o : o + self.window] for i, o in zip(which, offsets)])
-        targets = torch.stack([self._targets[i][o : o + self.window] for i, o in zip(which, offsets)])
+        witnesses = torch.stack(
+            [self._witnesses[i][:, o : o + self.window] for i, o in zip(which, offsets, strict=False)]
+        )
+        targets = torch.stack([self._targets[i][o : o + self.window] for i, o in zip(which, offsets, strict=False)])
         return witnesses, targets
 
 

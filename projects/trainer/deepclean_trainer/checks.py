@@ -26,9 +26,7 @@ def check_rate(channel: str, rate: float, expected: float | None, gps: int, path
     if rate <= 0 or rate != int(rate):
         raise DataCheckError(f"channel {channel} in {path} has a non-integer sample rate {rate} Hz")
     if expected is not None and rate != expected:
-        raise DataCheckError(
-            f"channel {channel} is at {rate:g} Hz in {path} (GPS {gps}), expected {expected:g} Hz"
-        )
+        raise DataCheckError(f"channel {channel} is at {rate:g} Hz in {path} (GPS {gps}), expected {expected:g} Hz")
 
 
 def is_flat(samples: np.ndarray) -> bool:
@@ -51,7 +49,7 @@ def saturated_fraction(samples: np.ndarray, min_run: int = 4) -> float:
         # run lengths of consecutive samples at the extreme
         edges = np.diff(np.concatenate(([0], at_extreme.view(np.int8), [0])))
         starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
-        for start, end in zip(starts, ends):
+        for start, end in zip(starts, ends, strict=False):
             if end - start >= min_run:
                 stuck[start:end] = True
     return float(stuck.mean())

@@ -19,8 +19,9 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import deepclean
 import torch
+
+import deepclean
 from deepclean.architecture import DeepClean
 
 from .batches import WindowSampler, validation_windows
@@ -124,29 +125,45 @@ def _train(settings: CycleSettings, start: int, end: int, name: str, stop: threa
     for stretch in span.stretches:
         check_stretch_channels(
             {source.strain_channel: stretch.strain, **stretch.witnesses},
-            stretch.start, stretch.duration, settings.max_saturated_fraction,
+            stretch.start,
+            stretch.duration,
+            settings.max_saturated_fraction,
         )
-    log.info("%d s analysis ready in %d stretch(es); witness rates %s", span.ready_seconds,
-             len(span.stretches), {c: int(r) for c, r in span.witness_rates.items()})
+    log.info(
+        "%d s analysis ready in %d stretch(es); witness rates %s",
+        span.ready_seconds,
+        len(span.stretches),
+        {c: int(r) for c, r in span.witness_rates.items()},
+    )
 
     torch.manual_seed(settings.seed)
     network = DeepClean(**settings.architecture)
     window = round(settings.window_seconds * settings.sample_rate) // network.stride * network.stride
-    segments = to_segments(span, list(source.witness_channels), settings.sample_rate, settings.filter_band,
-                           settings.filter_order, settings.edge_seconds)
+    segments = to_segments(
+        span,
+        list(source.witness_channels),
+        settings.sample_rate,
+        settings.filter_band,
+        settings.filter_order,
+        settings.edge_seconds,
+    )
     training, validation = split_validation(segments, settings.validation_fraction, window)
     scaler = Scaler.fit(training)
     _check_scaler(scaler, list(source.witness_channels), source.strain_channel, start, end)
     sampler = WindowSampler(training, scaler, window, seed=settings.seed, recency_seconds=settings.recency_seconds)
     held_out = validation_windows(validation, scaler, window)
-    log.info("training on %.0f s, validating on %.0f s (the most recent)",
-             sampler.num_samples / settings.sample_rate, held_out[1].numel() / settings.sample_rate)
+    log.info(
+        "training on %.0f s, validating on %.0f s (the most recent)",
+        sampler.num_samples / settings.sample_rate,
+        held_out[1].numel() / settings.sample_rate,
+    )
 
     fit_settings = settings.fit
     previous = _warm_start(network, settings) if settings.warm_start else None
     if previous is not None:
-        fit_settings = FitSettings(**{**asdict(fit_settings),
-                                      "learning_rate": fit_settings.learning_rate * settings.warm_start_lr_factor})
+        fit_settings = FitSettings(
+            **{**asdict(fit_settings), "learning_rate": fit_settings.learning_rate * settings.warm_start_lr_factor}
+        )
     if network.linear is not None and settings.linear_init == "least_squares":
         if previous is None:
             with torch.no_grad():  # a cold autoencoder starts silent; the linear fit is the whole prediction
@@ -159,8 +176,9 @@ def _train(settings: CycleSettings, start: int, end: int, name: str, stop: threa
         raise DataCheckError(f"training on GPS {start}-{end} produced no finite validation loss")
     network.load_state_dict(result.best_state)
     network.cpu()
-    ratio = validation_band_asd_ratio(network, validation, scaler, settings.band, settings.filter_band,
-                                      settings.filter_order)
+    ratio = validation_band_asd_ratio(
+        network, validation, scaler, settings.band, settings.filter_band, settings.filter_order
+    )
     log.info("validation: loss %.4f, in-band ASD ratio %.4f", result.best_validation_loss, ratio)
 
     metadata = {
@@ -196,8 +214,12 @@ def _train(settings: CycleSettings, start: int, end: int, name: str, stop: threa
         **settings.extra_metadata,
     }
     directory = write_training_directory(
-        settings.training_root, name, network.state_dict(), metadata,
-        [asdict(r) for r in result.history], temporary_path(settings.training_root, name) / LOG,
+        settings.training_root,
+        name,
+        network.state_dict(),
+        metadata,
+        [asdict(r) for r in result.history],
+        temporary_path(settings.training_root, name) / LOG,
     )
     log.info("wrote %s", directory.path)
     return CycleResult(directory, result.best_validation_loss, ratio, metadata["training_seconds"])
@@ -205,7 +227,7 @@ def _train(settings: CycleSettings, start: int, end: int, name: str, stop: threa
 
 def _check_scaler(scaler: Scaler, witness_channels: list[str], strain_channel: str, start: int, end: int) -> None:
     """A witness without variance after resampling cannot be z-scored."""
-    for channel, std in zip(witness_channels, scaler.witness_std):
+    for channel, std in zip(witness_channels, scaler.witness_std, strict=False):
         if not std > 0:
             raise DataCheckError(f"channel {channel} has no variance in the training data of GPS {start}-{end}")
     if not scaler.target_std > 0:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
 from deepclean.analysis_ready import analysis_ready_mask
 from deepclean.frames import (
     FrameError,
@@ -27,6 +28,7 @@ from deepclean.frames import (
 from .checks import DataCheckError, check_finite, check_rate
 
 log = logging.getLogger(__name__)
+
 
 @dataclass(frozen=True)
 class FrameSource:

@@ -31,10 +31,7 @@ def is_eligible(directory: TrainingDirectory, max_band_asd_ratio: float) -> bool
 
 def pending(root: Path, max_band_asd_ratio: float) -> list[TrainingDirectory]:
     """Complete, eligible, not yet exported directories, oldest first."""
-    return [
-        d for d in complete_directories(root)
-        if d.exported_version is None and is_eligible(d, max_band_asd_ratio)
-    ]
+    return [d for d in complete_directories(root) if d.exported_version is None and is_eligible(d, max_band_asd_ratio)]
 
 
 def send_pending(
@@ -94,6 +91,8 @@ class ExportWorker(threading.Thread):
             if self._wake.is_set():
                 self._wake.clear()
                 try:
-                    send_pending(self.client, self.root, self.max_band_asd_ratio, self.stop, first_delay=self.first_delay)
+                    send_pending(
+                        self.client, self.root, self.max_band_asd_ratio, self.stop, first_delay=self.first_delay
+                    )
                 except Exception:  # keep the service alive; the directories stay pending
                     log.exception("export worker failed; will retry when woken")

@@ -172,8 +172,15 @@ def fit(
         eta = elapsed / epoch * (settings.max_epochs - epoch)
         log.info(
             "epoch %d/%d  train loss %.4f  validation loss %.4f  best %.4f (epoch %d)  lr %.2e  %s elapsed  ETA %s",
-            epoch, settings.max_epochs, record.train_loss, validation_loss, result.best_validation_loss,
-            result.best_epoch, record.learning_rate, _format_seconds(elapsed), _format_seconds(eta),
+            epoch,
+            settings.max_epochs,
+            record.train_loss,
+            validation_loss,
+            result.best_validation_loss,
+            result.best_epoch,
+            record.learning_rate,
+            _format_seconds(elapsed),
+            _format_seconds(eta),
         )
         plateau.step(validation_loss)
         if epochs_without_improvement >= settings.early_stop_patience:
@@ -186,6 +193,11 @@ def fit(
             result.stop_reason = budget_reason
             break
     result.seconds = time.monotonic() - started
-    log.info("training stopped after %d epochs (%s); best validation loss %.4f at epoch %d",
-             len(result.history), result.stop_reason, result.best_validation_loss, result.best_epoch)
+    log.info(
+        "training stopped after %d epochs (%s); best validation loss %.4f at epoch %d",
+        len(result.history),
+        result.stop_reason,
+        result.best_validation_loss,
+        result.best_epoch,
+    )
     return result

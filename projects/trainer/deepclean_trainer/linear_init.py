@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
+
 from deepclean.architecture import DeepClean
 
 from .preprocessing import Scaler, Segment
@@ -62,8 +63,15 @@ class _Equations:
         return self.weighted(np.ones(len(self.grams)))
 
 
-def _equations(network: DeepClean, segments: list[Segment], scaler: Scaler, offsets: np.ndarray, row_step: int,
-               chunk_rows: int, autoencoder_silent: bool) -> _Equations:
+def _equations(
+    network: DeepClean,
+    segments: list[Segment],
+    scaler: Scaler,
+    offsets: np.ndarray,
+    row_step: int,
+    chunk_rows: int,
+    autoencoder_silent: bool,
+) -> _Equations:
     half = network.linear.kernel_size[0] // 2
     unknowns = network.linear.in_channels * offsets.size
     equations = _Equations()
@@ -171,16 +179,25 @@ def fit_linear_path(
             chosen = best
             recent_gram, recent_rhs, _ = training.weighted((ages <= best).astype(float))
             coefficients = _solve(recent_gram + held_out[0], recent_rhs + held_out[1], ridge)
-        log.info("linear path: validation power left by the fit on all training data %.4f, on the most recent %s; "
-                 "kept %s", whole, {f"{t:g} s": round(v[0], 4) for t, v in scores.items()},
-                 "all" if chosen is None else f"the most recent {chosen:g} s")
+        log.info(
+            "linear path: validation power left by the fit on all training data %.4f, on the most recent %s; kept %s",
+            whole,
+            {f"{t:g} s": round(v[0], 4) for t, v in scores.items()},
+            "all" if chosen is None else f"the most recent {chosen:g} s",
+        )
     left = _left(coefficients, gram, rhs, power)
     with torch.no_grad():
         weight = network.linear.weight  # (1, channels, kernel): a cross-correlation, tap half + o reads x[t + o]
         weight[0, :, half + offsets] = torch.from_numpy(
             coefficients.reshape(network.linear.in_channels, offsets.size)
         ).to(weight.dtype)
-    log.info("linear path: least-squares fit of %d taps on %d samples leaves %.4f of the target power, "
-             "largest tap %.3g (%.1f s)", unknowns, training.rows, left, np.abs(coefficients).max(),
-             time.monotonic() - began)
+    log.info(
+        "linear path: least-squares fit of %d taps on %d samples leaves %.4f of the target power, "
+        "largest tap %.3g (%.1f s)",
+        unknowns,
+        training.rows,
+        left,
+        np.abs(coefficients).max(),
+        time.monotonic() - began,
+    )
     return float(left)

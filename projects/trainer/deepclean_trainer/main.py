@@ -16,9 +16,6 @@ from pathlib import Path
 from typing import Literal
 
 import torch
-from deepclean.config import ConfigError
-from deepclean.exporter_api import ExporterClient
-from deepclean.single_writer import AlreadyRunningError, hold
 from jsonargparse.typing import (
     ClosedUnitInterval,
     NonNegativeFloat,
@@ -26,6 +23,10 @@ from jsonargparse.typing import (
     PositiveFloat,
     PositiveInt,
 )
+
+from deepclean.config import ConfigError
+from deepclean.exporter_api import ExporterClient
+from deepclean.single_writer import AlreadyRunningError, hold
 
 from .checks import DataCheckError
 from .cycle import CycleSettings, run_cycle
@@ -224,8 +225,11 @@ def main(
                 log.warning("training interrupted (%s); nothing written", exc)
                 return 1
             if not is_eligible(result.directory, max_band_asd_ratio):
-                log.warning("not exported: validation in-band ASD ratio %.3f is above max_band_asd_ratio %.3f",
-                            result.band_asd_ratio, max_band_asd_ratio)
+                log.warning(
+                    "not exported: validation in-band ASD ratio %.3f is above max_band_asd_ratio %.3f",
+                    result.band_asd_ratio,
+                    max_band_asd_ratio,
+                )
             if export:
                 send_pending(client, training_root, max_band_asd_ratio, stop, max_attempts=export_attempts)
             return 0
@@ -235,7 +239,11 @@ def main(
             worker.start()
         newest = complete_directories(training_root)
         schedule = ContinuousSchedule(
-            settings.source, train_duration, retrain_cadence, min_ready_seconds, retry_after,
+            settings.source,
+            train_duration,
+            retrain_cadence,
+            min_ready_seconds,
+            retry_after,
             last_end=newest[-1].metadata["span"]["end"] if newest else None,
         )
 
@@ -249,8 +257,12 @@ def main(
                 log.warning("cycle on GPS %d-%d interrupted (%s); nothing written", span_start, span_end, exc)
                 return False
             if not is_eligible(result.directory, max_band_asd_ratio):
-                log.warning("%s not exported: validation in-band ASD ratio %.3f is above %.3f",
-                            result.directory.path.name, result.band_asd_ratio, max_band_asd_ratio)
+                log.warning(
+                    "%s not exported: validation in-band ASD ratio %.3f is above %.3f",
+                    result.directory.path.name,
+                    result.band_asd_ratio,
+                    max_band_asd_ratio,
+                )
             elif worker:
                 worker.wake()
             return True
@@ -272,7 +284,8 @@ def _cycle_settings(**values) -> CycleSettings:
     filter_band = (band[0] - values["filter_margin"], band[1] + values["filter_margin"])
     if not 0 < filter_band[0] < filter_band[1] < values["sample_rate"] / 2:
         raise ConfigError(
-            f"filter_margin {values['filter_margin']} puts the filter band {list(filter_band)} outside (0, sample_rate/2)"
+            f"filter_margin {values['filter_margin']} puts the filter band {list(filter_band)} outside (0, "
+            f"sample_rate/2)"
         )
     channels = list(values["witness_channels"])
     if not channels or len(set(channels)) != len(channels):
@@ -298,10 +311,16 @@ def _cycle_settings(**values) -> CycleSettings:
         device = "cuda" if torch.cuda.is_available() else "cpu"
     return CycleSettings(
         source=FrameSource(
-            strain_dir=values["strain_dir"], witness_dir=values["witness_dir"], site=values["site"],
-            ifo=values["ifo"], strain_tag=values["strain_tag"], witness_tag=values["witness_tag"],
-            strain_channel=values["strain_channel"], state_channel=values["state_channel"],
-            witness_channels=tuple(channels), strain_sample_rate=values["strain_sample_rate"],
+            strain_dir=values["strain_dir"],
+            witness_dir=values["witness_dir"],
+            site=values["site"],
+            ifo=values["ifo"],
+            strain_tag=values["strain_tag"],
+            witness_tag=values["witness_tag"],
+            strain_channel=values["strain_channel"],
+            state_channel=values["state_channel"],
+            witness_channels=tuple(channels),
+            strain_sample_rate=values["strain_sample_rate"],
         ),
         training_root=values["training_root"],
         sample_rate=values["sample_rate"],
@@ -317,11 +336,16 @@ def _cycle_settings(**values) -> CycleSettings:
         fftlength=values["fftlength"],
         architecture=architecture,
         fit=FitSettings(
-            batch_size=values["batch_size"], max_epochs=values["max_epochs"],
-            steps_per_epoch=values["steps_per_epoch"], learning_rate=values["learning_rate"],
-            weight_decay=values["weight_decay"], lr_patience=values["lr_patience"],
-            lr_factor=values["lr_factor"], early_stop_patience=values["early_stop_patience"],
-            max_train_seconds=values["max_train_seconds"], budget_clock=values["budget_clock"],
+            batch_size=values["batch_size"],
+            max_epochs=values["max_epochs"],
+            steps_per_epoch=values["steps_per_epoch"],
+            learning_rate=values["learning_rate"],
+            weight_decay=values["weight_decay"],
+            lr_patience=values["lr_patience"],
+            lr_factor=values["lr_factor"],
+            early_stop_patience=values["early_stop_patience"],
+            max_train_seconds=values["max_train_seconds"],
+            budget_clock=values["budget_clock"],
         ),
         warm_start=values["warm_start"],
         warm_start_lr_factor=values["warm_start_lr_factor"],

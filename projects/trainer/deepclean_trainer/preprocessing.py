@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+
 from deepclean.signal import bandpass_sos, resample, zero_phase_bandpass
 
 from .dataset import SpanData

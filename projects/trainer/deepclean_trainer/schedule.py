@@ -102,8 +102,11 @@ def run_continuously(
 
     ``train_span(start, end)`` returns whether the cycle produced a training directory.
     """
-    log.info("continuous mode: retrain every %d s of new analysis-ready data on the last %d s",
-             schedule.retrain_cadence, schedule.train_duration)
+    log.info(
+        "continuous mode: retrain every %d s of new analysis-ready data on the last %d s",
+        schedule.retrain_cadence,
+        schedule.train_duration,
+    )
     while not stop.is_set():
         span = schedule.next_span()
         if span is not None:

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from torch import nn
+
 from deepclean.figures import BinPowers, second_spectra
 from deepclean.signal import bandpass_sos, zero_phase_bandpass
-from torch import nn
 
 from .preprocessing import Scaler, Segment
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+
 from deepclean.frames import read_frame, write_frame
 from deepclean.synthetic import (
     H1_WITNESSES,
@@ -49,9 +50,16 @@ def frames(pristine_frames: Path, tmp_path: Path) -> Path:
 
 def source_for(root: Path, channels: tuple[str, ...] = H1_WITNESSES) -> FrameSource:
     return FrameSource(
-        strain_dir=root / "llhoft", witness_dir=root / "lldetchar", site="H", ifo="H1",
-        strain_tag="llhoft", witness_tag="lldetchar", strain_channel=STRAIN, state_channel=STATE,
-        witness_channels=channels, strain_sample_rate=16384,
+        strain_dir=root / "llhoft",
+        witness_dir=root / "lldetchar",
+        site="H",
+        ifo="H1",
+        strain_tag="llhoft",
+        witness_tag="lldetchar",
+        strain_channel=STRAIN,
+        state_channel=STATE,
+        witness_channels=channels,
+        strain_sample_rate=16384,
     )
 
 
@@ -74,17 +82,35 @@ def witness_path(root: Path, gps: int) -> Path:
 def quick_settings(root: Path, **overrides) -> CycleSettings:
     """Cycle settings sized for a test: short windows, few steps, two threads."""
     fit = FitSettings(
-        batch_size=overrides.pop("batch_size", 8), max_epochs=overrides.pop("max_epochs", 2), steps_per_epoch=overrides.pop("steps_per_epoch", 2),
-        learning_rate=overrides.pop("learning_rate", 3e-3), weight_decay=1e-4, lr_patience=2, lr_factor=0.3,
+        batch_size=overrides.pop("batch_size", 8),
+        max_epochs=overrides.pop("max_epochs", 2),
+        steps_per_epoch=overrides.pop("steps_per_epoch", 2),
+        learning_rate=overrides.pop("learning_rate", 3e-3),
+        weight_decay=1e-4,
+        lr_patience=2,
+        lr_factor=0.3,
         early_stop_patience=4,
     )
     values = dict(
-        source=source_for(root), training_root=root / "training", sample_rate=1024, band=(58.0, 62.0),
-        filter_band=(57.0, 63.0), filter_order=8, edge_seconds=2.0, min_ready_seconds=48, min_stretch_seconds=16,
-        max_saturated_fraction=0.01, validation_fraction=0.25, window_seconds=1.0, fftlength=0.5,
-        architecture={"num_witnesses": len(H1_WITNESSES), "kernel_size": 7, "mains_index": 0,
-                      "linear_kernel_size": 31},
-        fit=fit, warm_start=True, warm_start_lr_factor=0.3, seed=0, device=torch.device("cpu"),
+        source=source_for(root),
+        training_root=root / "training",
+        sample_rate=1024,
+        band=(58.0, 62.0),
+        filter_band=(57.0, 63.0),
+        filter_order=8,
+        edge_seconds=2.0,
+        min_ready_seconds=48,
+        min_stretch_seconds=16,
+        max_saturated_fraction=0.01,
+        validation_fraction=0.25,
+        window_seconds=1.0,
+        fftlength=0.5,
+        architecture={"num_witnesses": len(H1_WITNESSES), "kernel_size": 7, "mains_index": 0, "linear_kernel_size": 31},
+        fit=fit,
+        warm_start=True,
+        warm_start_lr_factor=0.3,
+        seed=0,
+        device=torch.device("cpu"),
     )
     values.update(overrides)
     return CycleSettings(**values)

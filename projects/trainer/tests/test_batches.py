@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from deepclean_trainer.batches import WindowSampler, validation_windows
 from deepclean_trainer.preprocessing import Scaler, Segment
 
@@ -13,8 +14,9 @@ RATE = 256
 def ramp_segment(start: float, seconds: int) -> Segment:
     """A segment whose target value is its own GPS time, so a window tells where it came from."""
     times = start + np.arange(seconds * RATE) / RATE
-    return Segment(start=start, sample_rate=RATE, witnesses=np.stack([times, np.sin(times)]),
-                   strain=times, target=times)
+    return Segment(
+        start=start, sample_rate=RATE, witnesses=np.stack([times, np.sin(times)]), strain=times, target=times
+    )
 
 
 IDENTITY = Scaler(witness_mean=np.zeros(2), witness_std=np.ones(2), target_mean=0.0, target_std=1.0)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from deepclean_trainer.checks import (
     DataCheckError,
     check_enough_ready,

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 from conftest import DURATION, MAINS, START, quick_settings, rewrite_frame, witness_path
+
 from deepclean_trainer.checks import DataCheckError
 from deepclean_trainer.cycle import run_cycle
 from deepclean_trainer.training_directory import (

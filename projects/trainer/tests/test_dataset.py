@@ -14,6 +14,7 @@ from conftest import (
     strain_path,
     witness_path,
 )
+
 from deepclean_trainer.checks import DataCheckError
 from deepclean_trainer.dataset import load_span
 

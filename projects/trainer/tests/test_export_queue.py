@@ -5,10 +5,11 @@ from __future__ import annotations
 import threading
 
 import torch
+from exporter_stub import TOKEN, ExporterStub
+
 from deepclean.exporter_api import ExporterClient
 from deepclean_trainer.export_queue import ExportWorker, pending, send_pending
 from deepclean_trainer.training_directory import write_training_directory
-from exporter_stub import TOKEN, ExporterStub
 
 HISTORY = [{"steps": 1, "train_loss": 1.0, "validation_loss": 1.0, "learning_rate": 1e-3}]
 
@@ -23,7 +24,11 @@ def make(root, name, end, ratio):
 def test_only_clearly_cleaning_versions_are_sent(tmp_path, monkeypatch):
     """A version whose validation ratio is above the limit is never sent; the others are, oldest first."""
     monkeypatch.setenv("DEEPCLEAN_EXPORTER_TOKEN", TOKEN)
-    good_old, bad, good_new = make(tmp_path, "a", 100, 0.3), make(tmp_path, "b", 200, 0.97), make(tmp_path, "c", 300, 0.5)
+    good_old, bad, good_new = (
+        make(tmp_path, "a", 100, 0.3),
+        make(tmp_path, "b", 200, 0.97),
+        make(tmp_path, "c", 300, 0.5),
+    )
     assert pending(tmp_path, 0.9) == [good_old, good_new]
     with ExporterStub() as stub:
         versions = send_pending(ExporterClient(stub.url), tmp_path, 0.9, threading.Event())

@@ -5,8 +5,9 @@ from __future__ import annotations
 import time
 
 import torch
-from deepclean_trainer.fitting import FitSettings, fit
 from torch import nn
+
+from deepclean_trainer.fitting import FitSettings, fit
 
 
 class SlowSampler:
@@ -37,8 +38,17 @@ class Pointwise(nn.Module):
 def test_the_budget_stops_training_within_an_epoch():
     """With 200 slow steps per epoch and a 1 s budget, training stops after about 1 s, not one epoch,
     and keeps the partial epoch's weights."""
-    settings = FitSettings(batch_size=4, max_epochs=5, steps_per_epoch=200, learning_rate=1e-3, weight_decay=0.0,
-                           lr_patience=2, lr_factor=0.5, early_stop_patience=5, max_train_seconds=1.0)
+    settings = FitSettings(
+        batch_size=4,
+        max_epochs=5,
+        steps_per_epoch=200,
+        learning_rate=1e-3,
+        weight_decay=0.0,
+        lr_patience=2,
+        lr_factor=0.5,
+        early_stop_patience=5,
+        max_train_seconds=1.0,
+    )
     validation = (torch.randn(4, 2, 64), torch.randn(4, 64))
     began = time.monotonic()
     result = fit(Pointwise(), MeanSquare(), SlowSampler(0.05), validation, settings, torch.device("cpu"))

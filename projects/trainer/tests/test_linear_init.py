@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+
 from deepclean.architecture import DeepClean
 from deepclean_trainer.linear_init import fit_linear_path
 from deepclean_trainer.preprocessing import Scaler, Segment
@@ -48,7 +49,6 @@ def test_a_network_without_a_linear_path_is_refused():
     segment = coupled_segment(4, seed=3)
     with pytest.raises(ValueError, match="linear path"):
         fit_linear_path(DeepClean(2, mains_index=0), [segment], Scaler.fit([segment]))
-
 
 
 def stepped_segments(seconds: int, step_at: int, factor: float, seed: int) -> tuple[Segment, Segment]:

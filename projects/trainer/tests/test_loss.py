@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from deepclean_trainer.loss import PsdRatioLoss, WelchPsd
 from scipy.signal import welch
+
+from deepclean_trainer.loss import PsdRatioLoss, WelchPsd
 
 RATE = 4096
 BAND = (58.0, 62.0)
@@ -42,7 +43,7 @@ def test_loss_ignores_out_of_band_error():
 
 
 def test_power_weighting_is_the_fraction_of_in_band_power_left():
-    """"power" is P_band(residual) / P_band(target) (scipy Welch); "per_bin" weights a weak bin like the line."""
+    """ "power" is P_band(residual) / P_band(target) (scipy Welch); "per_bin" weights a weak bin like the line."""
     rng = np.random.default_rng(3)
     t = np.arange(8 * RATE) / RATE
     target = 10 * np.sin(2 * np.pi * 60 * t) + rng.standard_normal(t.size)

@@ -12,25 +12,48 @@ from pathlib import Path
 
 import pytest
 from conftest import DURATION, START
+from exporter_stub import TOKEN, ExporterStub
+
 from deepclean.single_writer import single_writer
 from deepclean.synthetic import H1_WITNESSES
 from deepclean_trainer.main import main
 from deepclean_trainer.training_directory import complete_directories
-from exporter_stub import TOKEN, ExporterStub
 
 ROOT = Path(__file__).resolve().parents[3]
 
 
 def arguments(root: Path, **overrides) -> dict:
     values = dict(
-        strain_dir=root / "llhoft", witness_dir=root / "lldetchar", training_root=root / "training",
-        log_dir=root / "logs", site="H", ifo="H1", strain_tag="llhoft", witness_tag="lldetchar",
-        strain_channel="H1:GDS-CALIB_STRAIN", state_channel="H1:GDS-CALIB_STATE_VECTOR",
-        witness_channels=list(H1_WITNESSES), strain_sample_rate=16384, sample_rate=1024, band=(58.0, 62.0),
-        exporter_url="http://127.0.0.1:9", exporter_token_file=None, mode="one-shot", start=START,
-        end=START + DURATION, min_ready_seconds=48, min_stretch_seconds=16, edge_seconds=2.0,
-        validation_fraction=0.25, window_seconds=2.0, fftlength=1.0, batch_size=8, max_epochs=2,
-        steps_per_epoch=3, num_threads=2, export_attempts=1,
+        strain_dir=root / "llhoft",
+        witness_dir=root / "lldetchar",
+        training_root=root / "training",
+        log_dir=root / "logs",
+        site="H",
+        ifo="H1",
+        strain_tag="llhoft",
+        witness_tag="lldetchar",
+        strain_channel="H1:GDS-CALIB_STRAIN",
+        state_channel="H1:GDS-CALIB_STATE_VECTOR",
+        witness_channels=list(H1_WITNESSES),
+        strain_sample_rate=16384,
+        sample_rate=1024,
+        band=(58.0, 62.0),
+        exporter_url="http://127.0.0.1:9",
+        exporter_token_file=None,
+        mode="one-shot",
+        start=START,
+        end=START + DURATION,
+        min_ready_seconds=48,
+        min_stretch_seconds=16,
+        edge_seconds=2.0,
+        validation_fraction=0.25,
+        window_seconds=2.0,
+        fftlength=1.0,
+        batch_size=8,
+        max_epochs=2,
+        steps_per_epoch=3,
+        num_threads=2,
+        export_attempts=1,
     )
     values.update(overrides)
     return values
@@ -88,7 +111,10 @@ def test_cli_rejects_out_of_range_value_naming_the_key(tmp_path):
     """deepclean-train with a negative batch size stops at start-up naming batch_size."""
     completed = subprocess.run(
         [sys.executable, "-m", "deepclean_trainer", "--config", str(ROOT / "pyproject.toml"), "--batch_size", "-3"],
-        capture_output=True, text=True, timeout=120, check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert completed.returncode != 0
     assert "batch_size" in completed.stderr
@@ -110,9 +136,19 @@ def test_continuous_mode_trains_exports_and_stops_on_sigterm(frames, monkeypatch
         watcher = threading.Thread(target=stop_when_exported, daemon=True)
         watcher.start()
         try:
-            status = main(**arguments(frames, mode="continuous", start=None, end=None, train_duration=DURATION,
-                                      exporter_url=stub.url, max_band_asd_ratio=1.5, poll_interval=0.1,
-                                      max_epochs=1))
+            status = main(
+                **arguments(
+                    frames,
+                    mode="continuous",
+                    start=None,
+                    end=None,
+                    train_duration=DURATION,
+                    exporter_url=stub.url,
+                    max_band_asd_ratio=1.5,
+                    poll_interval=0.1,
+                    max_epochs=1,
+                )
+            )
         finally:
             done.set()
             for number, handler in previous.items():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from conftest import DURATION, MAINS, START, source_for
+
 from deepclean.synthetic import H1_WITNESSES
 from deepclean_trainer.dataset import load_span
 from deepclean_trainer.preprocessing import (
@@ -17,8 +18,13 @@ from deepclean_trainer.preprocessing import (
 
 def segment(start: float, seconds: int, rate: int = 16) -> Segment:
     n = seconds * rate
-    return Segment(start=start, sample_rate=rate, witnesses=np.arange(2 * n, dtype=float).reshape(2, n),
-                   strain=np.arange(n, dtype=float), target=np.arange(n, dtype=float))
+    return Segment(
+        start=start,
+        sample_rate=rate,
+        witnesses=np.arange(2 * n, dtype=float).reshape(2, n),
+        strain=np.arange(n, dtype=float),
+        target=np.arange(n, dtype=float),
+    )
 
 
 def test_validation_is_the_most_recent_data():

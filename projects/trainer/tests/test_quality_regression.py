@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from conftest import START, quick_settings, source_for
+
 from deepclean.figures import removed_fraction
 from deepclean.signal import bandpass_sos, resample, zero_phase_bandpass
 from deepclean.synthetic import FrameLayout, SyntheticDetector, scenario_config, write_span
@@ -39,9 +40,18 @@ def test_a_short_training_removes_at_least_the_bar(tmp_path, scenario):
     detector = SyntheticDetector(scenario_config(scenario, seed=5, not_ready_interval=None, step_gps=step_gps))
     write_span(detector.generate(START, TRAIN_SECONDS), FrameLayout(tmp_path / "llhoft", tmp_path / "lldetchar"))
     settings = quick_settings(
-        tmp_path, source=source_for(tmp_path), band=BAND, filter_band=(54.0, 66.0), validation_fraction=0.125,
-        window_seconds=2.0, fftlength=1.0, max_epochs=3, steps_per_epoch=4, learning_rate=1e-3,
-        linear_recency=(128.0, 64.0), warm_start=False,
+        tmp_path,
+        source=source_for(tmp_path),
+        band=BAND,
+        filter_band=(54.0, 66.0),
+        validation_fraction=0.125,
+        window_seconds=2.0,
+        fftlength=1.0,
+        max_epochs=3,
+        steps_per_epoch=4,
+        learning_rate=1e-3,
+        linear_recency=(128.0, 64.0),
+        warm_start=False,
     )
     result = run_cycle(settings, START, START + TRAIN_SECONDS)
     network, scaler = load_network(result.directory)

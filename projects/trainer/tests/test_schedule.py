@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 
 from conftest import DURATION, START, STATE, rewrite_frame, source_for, strain_path
+
 from deepclean_trainer.schedule import (
     ContinuousSchedule,
     ReadyCounter,
@@ -34,8 +35,9 @@ def test_default_span_is_the_newest_common_data(frames):
 
 def test_schedule_waits_for_cadence_of_new_ready_data(frames):
     """First cycle once enough ready data exists; the next only after retrain_cadence new ready seconds."""
-    schedule = ContinuousSchedule(source_for(frames), train_duration=64, retrain_cadence=40,
-                                  min_ready_seconds=48, retry_after=16, last_end=None)
+    schedule = ContinuousSchedule(
+        source_for(frames), train_duration=64, retrain_cadence=40, min_ready_seconds=48, retry_after=16, last_end=None
+    )
     assert schedule.next_span() == (START + DURATION - 64, START + DURATION)
     schedule.succeeded(START + 60)  # as if the last span had ended at START + 60: 36 s new
     assert schedule.next_span() is None

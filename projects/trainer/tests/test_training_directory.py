@@ -6,6 +6,7 @@ import json
 
 import pytest
 import torch
+
 from deepclean_trainer import training_directory as td
 
 
@@ -14,8 +15,11 @@ def history() -> list[dict]:
 
 
 def metadata(end: int = 100, ratio: float = 0.2) -> dict:
-    return {"span": {"start": 0, "end": end}, "validation": {"loss": 0.1, "band_asd_ratio": ratio},
-            "created": "2026-11-29T10:00:00Z"}
+    return {
+        "span": {"start": 0, "end": end},
+        "validation": {"loss": 0.1, "band_asd_ratio": ratio},
+        "created": "2026-11-29T10:00:00Z",
+    }
 
 
 def write(root, name, end=100, ratio=0.2):

@@ -6,7 +6,9 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-_PATTERN = re.compile(r"^(?P<site>[A-Z]+)-(?P<ifo>[A-Z][0-9])_(?P<tag>[A-Za-z0-9_]+)-(?P<gps>[0-9]+)-(?P<duration>[0-9]+)\.gwf$")
+_PATTERN = re.compile(
+    r"^(?P<site>[A-Z]+)-(?P<ifo>[A-Z][0-9])_(?P<tag>[A-Za-z0-9_]+)-(?P<gps>[0-9]+)-(?P<duration>[0-9]+)\.gwf$"
+)
 
 
 @dataclass(frozen=True, order=True)

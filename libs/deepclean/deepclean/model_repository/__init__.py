@@ -31,6 +31,7 @@ Writing (the exporter): :func:`reserve_version` â†’ fill ``staged.directory`` â†
 start-up.
 """
 
+from .integrity import IntegrityError, file_digests, recorded_digests, training_digest, verify_files
 from .metadata import (
     METADATA_FILENAME,
     MetadataError,
@@ -45,7 +46,6 @@ from .pruning import prune, versions_to_keep
 from .repository import ModelRepository
 from .staging import StagedVersion, remove_abandoned, reserve_version
 from .triton_config import CONFIG_FILENAME, INPUT_NAME, OUTPUT_NAME, TritonModelConfig, policy_versions
-from .integrity import IntegrityError, file_digests, recorded_digests, training_digest, verify_files
 from .writing import repair_pins, update_pins, write_config
 
 PYTHON_BACKEND_MODEL = __path__[0] + "/python_backend_model.py"

@@ -69,7 +69,9 @@ def verify_files(directory: Path, metadata: Mapping[str, Any]) -> None:
         try:
             actual = sha256_of(path)
         except OSError as exc:
-            raise IntegrityError(f"{name} of version {metadata.get('version')} cannot be read: {exc.strerror or exc}") from exc
+            raise IntegrityError(
+                f"{name} of version {metadata.get('version')} cannot be read: {exc.strerror or exc}"
+            ) from exc
         if actual != expected:
             raise IntegrityError(
                 f"{name} of version {metadata.get('version')} is damaged: SHA-256 {actual[:12]}…, "

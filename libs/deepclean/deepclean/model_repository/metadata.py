@@ -94,7 +94,7 @@ def check_matches_configuration(
             f"{source}: trained on {len(trained)} witness channels, the configuration has {len(expected)}"
         )
     if trained != expected:
-        first = next(i for i, (a, b) in enumerate(zip(trained, expected)) if a != b)
+        first = next(i for i, (a, b) in enumerate(zip(trained, expected, strict=False)) if a != b)
         raise MetadataError(
             f"{source}: witness channel {first} is {trained[first]!r}, the configuration has {expected[first]!r}"
         )

@@ -29,8 +29,9 @@ DEFAULT_BAND = (20.0, 1000.0)
 __all__ = ["DEFAULT_BAND", "inner_product", "noise_weighted_mismatch", "optimal_snr"]
 
 
-def _weights(size: int, sample_rate: float, psd: np.ndarray, psd_frequencies: np.ndarray | None,
-             band: tuple[float, float]) -> np.ndarray:
+def _weights(
+    size: int, sample_rate: float, psd: np.ndarray, psd_frequencies: np.ndarray | None, band: tuple[float, float]
+) -> np.ndarray:
     """``4 df / S(f)`` on the rfft grid of ``size`` samples, zero outside ``band``."""
     low, high = band
     if not 0.0 <= low < high:

@@ -36,11 +36,18 @@ def _paths(config: Path) -> tuple[Path, Path, Path]:
 
 def _supervisor_command(service: Service, log_dir: Path, pid_dir: Path) -> list[str]:
     return [
-        sys.executable, "-m", "deepclean.suite", "supervise",
-        "--name", service.name,
-        "--log-file", str(log_dir / f"{service.name}.console.log"),
-        "--pid-file", str(pid_dir / f"{service.name}.pid"),
-        "--", *service.command,
+        sys.executable,
+        "-m",
+        "deepclean.suite",
+        "supervise",
+        "--name",
+        service.name,
+        "--log-file",
+        str(log_dir / f"{service.name}.console.log"),
+        "--pid-file",
+        str(pid_dir / f"{service.name}.pid"),
+        "--",
+        *service.command,
     ]
 
 
@@ -81,8 +88,11 @@ def start(args: argparse.Namespace, config: Path) -> int:
         for service in services:  # the supervisor copies the service's console to <name>.console.log
             subprocess.Popen(
                 _supervisor_command(service, log_dir, pid_dir),
-                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                start_new_session=True, cwd=config.parent,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+                cwd=config.parent,
             )
         print(f"started headless ({profile} profile): {names}; logs in {log_dir}; stop with ./run.sh stop")
         return 0
@@ -188,7 +198,9 @@ def main(argv: list[str] | None = None) -> int:
     begin.add_argument("--headless", action="store_true", help="no tmux: background processes and log files")
     begin.add_argument("--detach", action="store_true", help="do not attach to the tmux session")
     begin.add_argument("--session", default=SESSION, help="name of the tmux session")
-    begin.add_argument("--profile", default=os.environ.get(PROFILE_ENV, ""), help="configuration profile ('' for full size)")
+    begin.add_argument(
+        "--profile", default=os.environ.get(PROFILE_ENV, ""), help="configuration profile ('' for full size)"
+    )
     begin.add_argument("--services", nargs="+", default=None, help="only these services")
     begin.add_argument("--triton", action="store_true", help="also start the Triton server on the model repository")
     commands.add_parser("stop", help="stop every service")

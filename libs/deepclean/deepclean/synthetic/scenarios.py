@@ -187,9 +187,7 @@ SCENARIOS: Mapping[str, Scenario] = MappingProxyType(
         "independent": Scenario(
             "The hardest mix: harmonics, rates (mains monitor at 2048 Hz), loop lines 0.5-4 Hz, fast drifts and "
             "a coupling step.",
-            mains=MainsSettings(
-                drift_scale=2.0, drift_periods=(100.0, 300.0), step_octaves=(0.5, 1.0), **_HARMONICS
-            ),
+            mains=MainsSettings(drift_scale=2.0, drift_periods=(100.0, 300.0), step_octaves=(0.5, 1.0), **_HARMONICS),
             loops=LoopSettings(line_power=0.5, line_count=4, line_range=(0.5, 4.0)),
             rates=rate_mix(2048, (256, 1024, 512, 1024, 2048, 256, 1024)),
         ),

@@ -123,6 +123,4 @@ def _joined_injection(spans: list[SyntheticSpan]) -> np.ndarray | None:
     """The injections of consecutive spans joined (None if none has any; zeros for those without)."""
     if all(span.injection is None for span in spans):
         return None
-    return np.concatenate(
-        [np.zeros(span.strain.size) if span.injection is None else span.injection for span in spans]
-    )
+    return np.concatenate([np.zeros(span.strain.size) if span.injection is None else span.injection for span in spans])
