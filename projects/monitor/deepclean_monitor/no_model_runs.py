@@ -1,18 +1,23 @@
 """How long each stream has gone without the model version pinned for it.
 
-The cleaned frames cannot tell a pinned version the cleaner fails to load (a
-damaged model, retried every 30 s) from no version pinned at all: both are
-written as raw strain with the no-model bit and version 0. The exporter's pins
-can. While a stream's latest second is such a second, the pins are asked (at
-most every ``refresh_seconds`` of wall time; after a failure, every
-``retry_seconds``) and the seconds are held against the version pinned for the
-stream. Only seconds the cleaner wrote after the monitor saw that pin count
+Two ways a pinned version goes unserved. The cleaner fails to load it (a
+damaged model, retried every 30 s) and has nothing else for the stream: the
+seconds are written as raw strain with the no-model bit and version 0, which
+the cleaned frames cannot tell from no version pinned at all. Or the cleaner
+fails to load a new pin while it still holds an older version for the stream
+(a promotion whose files no longer check out): it keeps cleaning with the older
+one, and the version channel names a version other than the pinned one. The
+exporter's pins tell both apart from a stream that is as it should be; they are
+asked at most every ``refresh_seconds`` of wall time (after a failure, every
+``retry_seconds``), and such seconds are held against the version pinned for
+the stream. Only seconds the cleaner wrote after the monitor saw that pin count
 (the cleaned frame's modification time): a monitor reading a backlog learns
 today's pins, which say nothing of the seconds written before them. A second
-with a model, or whose version channel names a version (loaded, its inference
-backend away: no fault of the version), ends the run. A run also says over
-how much wall time it was written: loading a model takes wall time, which a
-stream run faster than real time (tests, benchmarks) crosses in more seconds
+written by the pinned version, one that changes version within it, or one
+whose version channel names a version while flagged no-model (loaded, its
+inference backend away: no fault of the version) ends the run. A run also says
+over how much wall time it was written: loading a model takes wall time, which
+a stream run faster than real time (tests, benchmarks) crosses in more seconds
 of data.
 """
 
@@ -39,13 +44,15 @@ class NoModelRun:
     ``version`` is the version pinned for the stream that the cleaner has not loaded (0: none
     pinned, the pin not known, or a loaded version whose inference backend is away); ``seconds``
     of them, from GPS ``since``, were written while the monitor knew that pin, the latest one
-    ``wall_seconds`` after the monitor first saw it.
+    ``wall_seconds`` after the monitor first saw it; ``served`` is the version the latest of them
+    was written with instead (0: none, raw strain with the no-model bit).
     """
 
     version: int
     since: int
     seconds: int
     wall_seconds: float = 0.0
+    served: int = 0
 
     def figures(self, stream: str, gps: int) -> dict[str, int | float | str]:
         """The run as plain numbers (for the decision log)."""
@@ -55,6 +62,7 @@ class NoModelRun:
             "no_model_seconds": self.seconds,
             "no_model_since": self.since,
             "no_model_wall_seconds": round(self.wall_seconds, 1),
+            "served_version": self.served,
             "end_gps": gps,
         }
 
@@ -67,6 +75,7 @@ class _Run:
     seconds: int = 0
     last_gps: int = 0
     last_written: float = 0.0
+    served: int = 0
 
 
 @dataclass
@@ -84,30 +93,35 @@ class NoModelRuns:
 
     def add(self, stream: str, gps: int, second: StreamSecond, written: float) -> None:
         """Account for ``stream``'s ``second`` at ``gps``, whose frame was written at ``written`` (file time)."""
-        if not second.dq_bits & NO_MODEL:
+        if second.dq_bits & NO_MODEL and second.version != 0:
+            self._runs[stream] = _Run(last_gps=gps)
+            return
+        pinned = self._pinned(stream)
+        if not second.dq_bits & NO_MODEL and second.version in (pinned, -1):
             self._runs.pop(stream, None)
             return
-        if second.version != 0:
-            self._runs[stream] = _Run(last_gps=gps)
+        if not second.dq_bits & NO_MODEL and not pinned:
+            self._runs.pop(stream, None)  # a model written with none pinned: the pins are being changed
             return
         run = self._runs.setdefault(stream, _Run())
         run.last_gps = gps
-        pinned = self._pinned(stream)
         if pinned != run.pinned:
             run = self._runs[stream] = _Run(pinned=pinned, seen_at=self._asked_at, last_gps=gps)
+        run.served = max(second.version, 0)
         if run.pinned and written >= run.seen_at:
             run.since = gps if run.since is None else run.since
             run.seconds += 1
             run.last_written = max(run.last_written, written)
 
     def runs(self) -> dict[str, NoModelRun]:
-        """The runs the streams end with, by stream (a stream whose latest second had a model has none)."""
+        """The runs the streams end with, by stream (a stream whose latest second was served as pinned has none)."""
         return {
             stream: NoModelRun(
                 run.pinned,
                 run.last_gps if run.since is None else run.since,
                 run.seconds,
                 run.last_written - run.seen_at if run.seconds else 0.0,
+                run.served,
             )
             for stream, run in self._runs.items()
         }

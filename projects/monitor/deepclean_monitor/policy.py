@@ -34,7 +34,8 @@ Rules
   writes the raw strain with the no-model bit until a canary better than raw is
   promoted as a first model.
 - A pinned version the cleaner does not serve (:class:`NoModelRun`: its stream
-  written with the no-model bit and no version, a model that fails to load) for
+  written with the no-model bit and no version, or by another version the
+  cleaner kept, because the pinned one fails to load) for
   ``sustain_seconds`` of data written after the monitor saw the pin, and over as
   many seconds of wall time, is a failure: production is replaced as above
   (rollback, else unpin), a canary is rejected (never promoted; the monitor does
@@ -290,7 +291,9 @@ class DecisionMachine:
             self._promote_since.clear()
             return None
         canary = self._trusted(observation, candidate)
-        interrupted = "canary" in observation.no_model  # its window is older than this second: not judged good
+        unserved = observation.no_model.get("canary")
+        # no-model canary seconds leave its window older than this second: not judged good
+        interrupted = unserved is not None and not unserved.served
         if canary is None or interrupted or (observation.production_version != NO_PRODUCTION and production is None):
             self._promote_since.pop(candidate, None)
             return None
@@ -335,4 +338,5 @@ class DecisionMachine:
 
 
 def _describe(run: NoModelRun) -> str:
-    return f"{run.seconds} s of no-model seconds since GPS {run.since} (written over {run.wall_seconds:.0f} s)"
+    instead = f"seconds written by version {run.served} instead" if run.served else "no-model seconds"
+    return f"{run.seconds} s of {instead} since GPS {run.since} (written over {run.wall_seconds:.0f} s)"

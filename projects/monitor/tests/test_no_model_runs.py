@@ -16,7 +16,7 @@ from deepclean_monitor.no_model_runs import NoModelRun, NoModelRuns
 
 T0 = 1_400_000_000
 RAW = StreamSecond(version=0, cleaned=np.zeros(4), dq_bits=NO_MODEL)
-SERVED = StreamSecond(version=2, cleaned=np.zeros(4), dq_bits=CLEANED)
+SERVED = StreamSecond(version=4, cleaned=np.zeros(4), dq_bits=CLEANED)
 
 
 class Pins:
@@ -62,6 +62,22 @@ def test_a_served_second_ends_the_run_and_an_unpinned_stream_counts_nothing():
     runs.add("production", T0 + 2, RAW, written=pins.now)
     assert runs.runs() == {"canary": NoModelRun(0, T0 + 2, 0), "production": NoModelRun(0, T0 + 2, 0)}
     assert not runs.counting()
+
+
+def test_seconds_served_by_another_version_count_against_the_pin():
+    """The cleaner keeps cleaning with version 1 while 3 is pinned (3 fails to load): those seconds are held
+    against 3, naming 1 as served; a second written by 3 ends the run, as does a model with nothing pinned."""
+    pins = Pins(production=3)
+    runs = pins.runs()
+    kept = StreamSecond(version=1, cleaned=np.zeros(4), dq_bits=CLEANED)
+    for gps in range(T0, T0 + 10):
+        runs.add("production", gps, kept, written=pins.now + 1)
+    assert runs.runs() == {"production": NoModelRun(3, T0, 10, 1.0, served=1)} and runs.counting()
+    runs.add("production", T0 + 10, StreamSecond(version=3, cleaned=np.zeros(4), dq_bits=CLEANED), pins.now + 1)
+    assert runs.runs() == {}
+    pins.pins["production"], pins.now = None, pins.now + 6
+    runs.add("production", T0 + 11, kept, written=pins.now)
+    assert runs.runs() == {}
 
 
 def test_a_new_pin_starts_the_count_again():

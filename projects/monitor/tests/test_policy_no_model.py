@@ -45,10 +45,37 @@ def test_production_not_served_for_the_sustain_time_is_rolled_back():
         "no_model_seconds": SUSTAIN,
         "no_model_since": 200,
         "no_model_wall_seconds": SUSTAIN,
+        "served_version": 0,
         "end_gps": gps,
     }
     machine.applied(decision)
     assert 3 in machine.bad and machine.settling == (2, gps)
+
+
+def test_production_pin_the_cleaner_does_not_take_up_is_rolled_back_to_what_it_serves():
+    """Production 3 pinned while the cleaner keeps cleaning with 2 (3 fails to load when it moves slot): after
+    sustain_seconds the pin goes back to 2, which is measured better than raw all along, and the reason says so."""
+    machine = DecisionMachine(POLICY)
+    run(machine, 0, 100, 2, 3, quality(2, 0.5), quality(3, 0.4))
+    machine.applied(Decision("promote", 3, 2, 100, "test"))
+    taken = []
+    for gps in range(200, 300):
+        seconds = gps - 199
+        observation = Observation(
+            gps + 1,
+            2,
+            0,
+            {2: dataclasses.replace(quality(2, 0.5), end_gps=gps)},
+            {"production": NoModelRun(3, 200, seconds, seconds, served=2)},
+        )
+        decision = machine.observe(observation)
+        if decision:
+            taken.append((gps + 1, decision))
+    gps, decision = taken[0]
+    assert gps == 200 + SUSTAIN
+    assert (decision.action, decision.version, decision.previous) == ("rollback", 2, 3)
+    assert "s of seconds written by version 2 instead" in decision.reason
+    assert decision.figures["3"]["served_version"] == 2 and decision.figures["2"]["better_than_raw"]
 
 
 def test_production_not_served_with_nothing_to_go_back_to_is_unpinned():
