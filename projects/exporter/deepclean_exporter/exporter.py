@@ -19,6 +19,7 @@ from deepclean.model_repository import (
     METADATA_FILENAME,
     ONNX_FILENAME,
     PYTHON_BACKEND_MODEL,
+    DigestCache,
     IntegrityError,
     MetadataError,
     Model,
@@ -72,6 +73,8 @@ class Exporter:
             raise RuntimeError("platform 'tensorrt_plan' needs TensorRT and a CUDA GPU, and this machine has neither")
         # One export at a time: the check for an earlier export of the same run must see every version.
         self._export_lock = threading.Lock()
+        # /healthz and /versions check every version's files at each call: hash a file again only once changed
+        self._digests = DigestCache()
 
     def start(self) -> None:
         """Prepare the repository: remove what a crashed export left behind, repair the pins, write a config."""
@@ -241,7 +244,7 @@ class Exporter:
         if not metadata.get("export", {}).get("files"):
             return "unrecorded"
         try:
-            verify_files(self.model.version_dir(version), metadata)
+            verify_files(self.model.version_dir(version), metadata, self._digests)
         except IntegrityError as exc:
             return str(exc)
         return "ok"

@@ -31,7 +31,14 @@ Writing (the exporter): :func:`reserve_version` â†’ fill ``staged.directory`` â†
 start-up.
 """
 
-from .integrity import IntegrityError, file_digests, recorded_digests, training_digest, verify_files
+from .integrity import (
+    DigestCache,
+    IntegrityError,
+    file_digests,
+    recorded_digests,
+    training_digest,
+    verify_files,
+)
 from .metadata import (
     METADATA_FILENAME,
     MetadataError,
@@ -59,6 +66,7 @@ __all__ = [
     "OUTPUT_NAME",
     "PINS_FILENAME",
     "PYTHON_BACKEND_MODEL",
+    "DigestCache",
     "IntegrityError",
     "MetadataError",
     "Model",

@@ -14,11 +14,14 @@ export of the same run twice return the existing version.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping
+import os
+import threading
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 _CHUNK = 1 << 20
+_CACHED_FILES = 4096
 
 
 class IntegrityError(ValueError):
@@ -56,10 +59,42 @@ def recorded_digests(metadata: Mapping[str, Any]) -> dict[str, str] | None:
     return dict(files)
 
 
-def verify_files(directory: Path, metadata: Mapping[str, Any]) -> None:
+class DigestCache:
+    """:func:`sha256_of`, remembered while a file keeps its identity.
+
+    The identity is the file's device, inode, size, modification and change times: any write
+    to the file, or a file put in its place, changes it (the change time cannot be set back),
+    so a remembered digest is never that of other contents. For readers that check the same
+    files again and again (a health probe, a version listing); a reader about to load a model
+    hashes the file itself.
+    """
+
+    def __init__(self) -> None:
+        self._digests: dict[str, tuple[tuple[int, ...], str]] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, path: Path) -> str:
+        """The hex SHA-256 of ``path`` (raises ``OSError`` as :func:`sha256_of`)."""
+        status = os.stat(path)
+        identity = (status.st_dev, status.st_ino, status.st_size, status.st_mtime_ns, status.st_ctime_ns)
+        key = os.fspath(path)
+        with self._lock:
+            known = self._digests.get(key)
+        if known is not None and known[0] == identity:
+            return known[1]
+        digest = sha256_of(path)
+        with self._lock:
+            if len(self._digests) >= _CACHED_FILES:  # versions come and go: forget the lot now and then
+                self._digests.clear()
+            self._digests[key] = (identity, digest)
+        return digest
+
+
+def verify_files(directory: Path, metadata: Mapping[str, Any], digest_of: Callable[[Path], str] = sha256_of) -> None:
     """Check every file recorded in ``metadata`` against its checksum; raises :class:`IntegrityError`.
 
-    A version without recorded checksums passes (nothing to compare with).
+    A version without recorded checksums passes (nothing to compare with). ``digest_of``
+    hashes one file (a :class:`DigestCache` for repeated checks).
     """
     recorded = recorded_digests(metadata)
     if recorded is None:
@@ -67,7 +102,7 @@ def verify_files(directory: Path, metadata: Mapping[str, Any]) -> None:
     for name, expected in sorted(recorded.items()):
         path = directory / name
         try:
-            actual = sha256_of(path)
+            actual = digest_of(path)
         except OSError as exc:
             raise IntegrityError(
                 f"{name} of version {metadata.get('version')} cannot be read: {exc.strerror or exc}"
