@@ -7,7 +7,10 @@
   a reconnection after a failure and, while the server is away, an immediate
   :class:`BackendUnavailableError` (the stream goes on with raw strain) until
   ``retry_interval`` has passed.
-- ``auto``: Triton when an endpoint is configured and answers, else embedded.
+- ``auto``: Triton while the configured endpoint answers, else embedded, decided
+  call by call (:class:`AutoBackend`): a server that starts after the cleaner is
+  taken up within ``probe_interval`` seconds, and a server that goes away leaves
+  the stream cleaned by onnxruntime instead of raw. Each switch is logged.
 
 Both read the version's metadata from the repository on disk; only the
 network runs elsewhere.
@@ -36,6 +39,10 @@ BackendName = Literal["auto", "embedded", "triton"]
 
 class BackendUnavailableError(RuntimeError):
     """The inference backend cannot run the model now (server away, timeout)."""
+
+
+class VersionUnavailableError(BackendUnavailableError):
+    """The server answers but does not serve this version now (not loaded yet, or unloaded)."""
 
 
 class ModelLoadError(RuntimeError):
@@ -188,7 +195,7 @@ class TritonPredictor:
         import tritonclient.grpc as grpcclient
 
         if time.monotonic() < self._down_until:
-            raise BackendUnavailableError(
+            raise VersionUnavailableError(
                 f"Triton at {self.connection.url} does not serve version {self.version} (retrying in a moment)"
             )
         client = self.connection.client()
@@ -207,7 +214,7 @@ class TritonPredictor:
             if is_version_error(exc):
                 # Only this version is away (unloaded): the channel, shared with the other slot, stays open.
                 self._down_until = time.monotonic() + self.connection.retry_interval
-                raise BackendUnavailableError(
+                raise VersionUnavailableError(
                     f"Triton at {self.connection.url} does not serve version {self.version}: {exc}"
                 ) from exc
             raise self.connection.failed(exc) from exc
@@ -227,6 +234,105 @@ class TritonBackend:
         return TritonPredictor(self.connection, model.name, version)
 
 
+class TritonWatch:
+    """Whether a Triton server answers, probed every ``probe_interval`` seconds off the streaming thread.
+
+    ``live`` is what the last probe or call found; :meth:`failed` records a call that failed
+    (the server went away between probes). Each change is logged once.
+    """
+
+    def __init__(self, connection: TritonConnection, probe_interval: float = 10.0) -> None:
+        self.connection = connection
+        self.probe_interval = probe_interval
+        self._live = False
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def live(self) -> bool:
+        return self._live
+
+    def probe(self) -> bool:
+        """Ask the server now; returns and records the answer."""
+        self.connection._down_until = 0.0  # a probe always asks, whatever the last failure said
+        self._set(self.connection.is_live(), "answers a liveness check")
+        return self._live
+
+    def failed(self, exc: Exception) -> None:
+        """A call to the server failed: inference stays embedded until a probe finds it live again."""
+        self._set(False, f"failed: {exc}")
+
+    def start(self) -> None:
+        """Probe now and then every ``probe_interval`` seconds in a daemon thread (idempotent)."""
+        if self._thread is None:
+            self.probe()
+            self._thread = threading.Thread(target=self._run, name="triton-watch", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.probe_interval):
+            self.probe()
+
+    def _set(self, live: bool, why: str) -> None:
+        with self._lock:
+            changed, self._live = live != self._live, live
+        if not changed:
+            return
+        if live:
+            log.info("inference backend: triton at %s (the server %s)", self.connection.url, why)
+        else:
+            log.warning(
+                "inference backend: embedded (onnxruntime) while Triton at %s is away (%s); probing every %.0f s",
+                self.connection.url,
+                why if why.startswith("failed") else "no answer",
+                self.probe_interval,
+            )
+
+
+@dataclass
+class AutoPredictor:
+    """One version run by Triton while it answers and serves the version, else by onnxruntime.
+
+    A call that Triton cannot serve (server away, version not loaded yet) is run by the
+    embedded session at once, so the stream stays cleaned; the same ONNX model gives the
+    same estimate on both.
+    """
+
+    watch: TritonWatch
+    triton: NoisePredictor
+    embedded: NoisePredictor
+
+    def predict(self, witness: np.ndarray) -> np.ndarray:
+        if self.watch.live:
+            try:
+                return self.triton.predict(witness)
+            except VersionUnavailableError:
+                pass  # the server polls the repository: the version is served in a moment
+            except BackendUnavailableError as exc:
+                self.watch.failed(exc)
+        return self.embedded.predict(witness)
+
+
+@dataclass
+class AutoBackend:
+    """Triton while it answers (:class:`TritonWatch`), onnxruntime otherwise, for every version."""
+
+    watch: TritonWatch
+    threads: int = 1
+
+    @property
+    def name(self) -> str:
+        return f"auto ({'triton' if self.watch.live else 'embedded'} now)"
+
+    def load(self, model: Model, version: int) -> NoisePredictor:
+        embedded = OnnxPredictor(model.model_file(version), self.threads)
+        return AutoPredictor(self.watch, TritonPredictor(self.watch.connection, model.name, version), embedded)
+
+
 def select_backend(
     kind: BackendName,
     triton_url: str | None,
@@ -234,8 +340,9 @@ def select_backend(
     timeout: float,
     load_timeout: float = 30.0,
     startup_timeout: float = 60.0,
+    probe_interval: float = 10.0,
 ) -> Backend:
-    """The backend ``kind`` names; ``auto`` picks Triton if ``triton_url`` answers, else embedded.
+    """The backend ``kind`` names; ``auto`` with a ``triton_url`` switches between Triton and embedded.
 
     With ``triton`` the server may still be starting: it is waited for up to
     ``startup_timeout`` seconds before :class:`BackendUnavailableError`.
@@ -256,11 +363,12 @@ def select_backend(
             )
         log.info("inference backend: triton at %s", triton_url)
         return TritonBackend(connection, load_timeout)
-    if connection.is_live():
-        log.info("inference backend: triton at %s", triton_url)
-        return TritonBackend(connection, load_timeout)
-    log.info(
-        "inference backend: embedded (onnxruntime; no Triton server answers at %s)",
-        triton_url,
-    )
-    return EmbeddedBackend(threads)
+    watch = TritonWatch(connection, probe_interval)
+    watch.start()
+    if not watch.live:
+        log.info(
+            "inference backend: embedded (onnxruntime) until Triton answers at %s (probed every %.0f s)",
+            triton_url,
+            probe_interval,
+        )
+    return AutoBackend(watch, threads)

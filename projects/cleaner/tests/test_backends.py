@@ -10,6 +10,7 @@ from test_pipeline import START, load, seconds
 
 from deepclean_cleaner import dq
 from deepclean_cleaner.backends import (
+    AutoBackend,
     BackendUnavailableError,
     EmbeddedBackend,
     TritonConnection,
@@ -26,10 +27,14 @@ def unused_port() -> int:
         return sock.getsockname()[1]
 
 
-def test_auto_falls_back_to_embedded_when_no_server_answers():
-    """auto with an endpoint nobody listens on picks the embedded backend."""
-    backend = select_backend("auto", f"127.0.0.1:{unused_port()}", threads=1, timeout=0.5)
-    assert isinstance(backend, EmbeddedBackend)
+def test_auto_runs_embedded_while_no_server_answers():
+    """auto with an endpoint nobody listens on runs the embedded backend, and keeps probing the endpoint."""
+    backend = select_backend("auto", f"127.0.0.1:{unused_port()}", threads=1, timeout=0.5, probe_interval=0.2)
+    try:
+        assert isinstance(backend, AutoBackend) and not backend.watch.live
+        assert backend.name == "auto (embedded now)"
+    finally:
+        backend.watch.stop()
 
 
 def test_auto_without_an_endpoint_is_embedded():
