@@ -37,7 +37,7 @@ from deepclean.config import find_config, load_table  # noqa: E402
 from deepclean.synthetic import SCENARIOS, SyntheticDetector, SyntheticSpan, scenario_config  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
-METHODS = ("deepclean", "nomad", "wiener")
+METHODS = ("deepclean", "nomad", "wiener", "wiener-products")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -286,8 +286,10 @@ def run_scenario(args: argparse.Namespace, scenario: str, seed: int, base: dict)
             )
             results.append(run_nomad(args, work, train_npz, test_npz, cut, raw, bandpass))
             log(f"[{scenario}] NOMAD: trained in {results[-1]['training_seconds']:.0f} s")
-    if "wiener" in args.methods:
-        log(f"[{scenario}] Wiener: fitting and filtering")
+    for method, products in (("wiener", False), ("wiener-products", True)):
+        if method not in args.methods:
+            continue
+        log(f"[{scenario}] Wiener{' on mains products' if products else ''}: fitting and filtering")
         noise, fit_seconds = wiener_noise(
             train_span,
             test_span,
@@ -296,13 +298,21 @@ def run_scenario(args: argparse.Namespace, scenario: str, seed: int, base: dict)
             args.wiener_fftlength,
             tuple(args.wiener_fit_band),
             int(base.get("filter_order", 8)),
+            products,
         )
+        count = len(train_span.witnesses)
         results.append(
             {
-                "label": f"Wiener (linear, {len(train_span.witnesses)} witnesses)",
+                "label": f"Wiener x mains ({count} + {count - 1} products)"
+                if products
+                else f"Wiener (linear, {count} witnesses)",
                 "cleaned": raw - noise[cut],
                 "training_seconds": fit_seconds,
-                "details": {"fftlength": args.wiener_fftlength, "fit_band": list(args.wiener_fit_band)},
+                "details": {
+                    "fftlength": args.wiener_fftlength,
+                    "fit_band": list(args.wiener_fit_band),
+                    "mains_products": products,
+                },
             }
         )
 

@@ -13,7 +13,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 COLUMNS = (
-    ("method", "{}", 34),
+    ("method", "{}", 38),
     ("removed", "{:.1%}", 8),
     ("58-62", "{:.1%}", 7),
     ("residual", "{:+.1f} dB", 10),
@@ -73,7 +73,7 @@ def table(results: list[dict[str, Any]], raw_range: float) -> str:
 def scenario_table(summaries: list[dict[str, Any]]) -> str:
     """One row per scenario and method: removal, worst bin, range gap recovered; then DeepClean's worst case."""
     header = (
-        f"{'scenario':<22} {'method':<12} {'removed':>8} {'58-62':>7} {'band ASD':>9} {'max OOB':>9} "
+        f"{'scenario':<22} {'method':<14} {'removed':>8} {'58-62':>7} {'band ASD':>9} {'max OOB':>9} "
         f"{'range raw':>10} {'cleaned':>8} {'no noise':>9} {'gap rec.':>9} {'train s':>8}"
     )
     lines = [header, "-" * len(header)]
@@ -87,7 +87,7 @@ def scenario_table(summaries: list[dict[str, Any]]) -> str:
         for method in summary["methods"]:
             short = method["label"].split(" (")[0]
             lines.append(
-                f"{name:<22} {short:<12} {method['removed_fraction']:>8.1%} {method['removed_58_62']:>7.1%} "
+                f"{name:<22} {short:<14} {method['removed_fraction']:>8.1%} {method['removed_58_62']:>7.1%} "
                 f"{method['band_asd_ratio']:>9.3f} {method['worst_out_of_band_ratio']:>9.4f} {raw:>10.2f} "
                 f"{method['bns_range_mpc']:>8.2f} {floor:>9.2f} {method['range_gap_recovered']:>9.0%} "
                 f"{_cell('{:.0f}', method['training_seconds']):>8}"

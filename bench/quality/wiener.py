@@ -90,9 +90,26 @@ class WienerFilter:
         return total
 
 
-def witnesses_at(span: SyntheticSpan, sample_rate: int) -> np.ndarray:
-    """The witnesses of a synthetic span resampled to ``sample_rate`` (N x T), in channel order."""
-    return np.stack([resample(x, span.witness_sample_rates[name], sample_rate) for name, x in span.witnesses.items()])
+MAINS_WORD = "MAINSMON"
+"""Part of the mains monitor's channel name: the witness the products are taken with."""
+
+
+def witnesses_at(span: SyntheticSpan, sample_rate: int, products: bool = False) -> np.ndarray:
+    """The witnesses of a synthetic span resampled to ``sample_rate`` (N x T), in channel order.
+
+    With ``products``, each other witness times the mains monitor follows (both z-scored first):
+    the bilinear terms ``mains x ASC`` that a linear filter on the witnesses alone cannot form.
+    """
+    channels = np.stack(
+        [resample(x, span.witness_sample_rates[name], sample_rate) for name, x in span.witnesses.items()]
+    )
+    if not products:
+        return channels
+    names = list(span.witnesses)
+    mains_index = next(i for i, name in enumerate(names) if MAINS_WORD in name)
+    scaled = (channels - channels.mean(axis=1, keepdims=True)) / channels.std(axis=1, keepdims=True)
+    others = [i for i in range(len(names)) if i != mains_index]
+    return np.concatenate([channels, scaled[others] * scaled[mains_index]])
 
 
 def wiener_noise(
@@ -103,8 +120,11 @@ def wiener_noise(
     fftlength: float,
     fit_band: Band,
     filter_order: int,
+    products: bool = False,
 ) -> tuple[np.ndarray, float]:
     """Fit on the ``train`` span, estimate the noise of the ``test`` span at the strain rate.
+
+    ``products``: the witnesses and their products with the mains monitor (:func:`witnesses_at`).
 
     The estimate gets the same treatment as DeepClean's prediction: a
     zero-phase Butterworth band-pass of ``filter_order`` on ``band`` at the
@@ -114,8 +134,8 @@ def wiener_noise(
     strain_rate = train.strain_sample_rate
     began = time.perf_counter()
     target = resample(train.strain, strain_rate, sample_rate)
-    wiener = WienerFilter.fit(witnesses_at(train, sample_rate), target, sample_rate, fftlength, fit_band)
+    wiener = WienerFilter.fit(witnesses_at(train, sample_rate, products), target, sample_rate, fftlength, fit_band)
     fit_seconds = time.perf_counter() - began
-    prediction = wiener.predict(witnesses_at(test, sample_rate))
+    prediction = wiener.predict(witnesses_at(test, sample_rate, products))
     filtered = zero_phase_bandpass(prediction, bandpass_sos(band, sample_rate, filter_order))
     return resample(filtered, sample_rate, strain_rate), fit_seconds
