@@ -1,19 +1,25 @@
 """Configuration: one pyproject.toml, one typed function per service.
 
-Every service entry point is a typed function. :func:`run_cli` builds its
-command line from the signature (with ``jsonargparse``), fills the defaults
-from the ``[tool.typeo.scripts.<script>]`` table of the configuration file
+Every service entry point is a typed function. :func:`parse_config` builds its
+command line from the signature (with ``jsonargparse``; ``--help`` describes
+each flag with the function's numpydoc docstring), fills the defaults from the
+``[tool.typeo.scripts.<script>]`` table of the configuration file
 (``${base.<key>}`` refers to ``[tool.typeo.base]``), overlays the table of the
 selected profile (``[tool.typeo.profiles.<profile>.<script>]``), lets any value
-be overridden on the command line, validates every value against its type
-(constrained types such as ``PositiveInt`` check ranges) and calls the
-function. A missing, mistyped or out-of-range value stops the program before
-it does anything, with a message naming the key.
+be overridden on the command line and validates every value against its type
+(constrained types such as ``PositiveInt`` check ranges). The file, table and
+profile are ``--typeo FILE[:SCRIPT[:PROFILE]]`` as in ML4GW's typeo, or
+``--config`` and ``--profile`` (defaults ``$DEEPCLEAN_CONFIG`` or the nearest
+pyproject.toml, and ``$DEEPCLEAN_PROFILE``). A missing, mistyped or
+out-of-range value stops the program before it does anything, with a message
+naming the key; :mod:`deepclean.entry_point` runs the function and says what
+each exit status means.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import inspect
 import os
 import re
@@ -25,6 +31,8 @@ from pathlib import Path
 from typing import Any
 
 from jsonargparse import ArgumentParser
+
+from .parameter_docs import parameter_descriptions
 
 CONFIG_ENV = "DEEPCLEAN_CONFIG"
 PROFILE_ENV = "DEEPCLEAN_PROFILE"
@@ -105,36 +113,81 @@ def _anchor_paths(func: Callable, table: dict, root: Path) -> dict:
     return anchored
 
 
-def parse_config(func: Callable, script: str, argv: Sequence[str] | None = None) -> dict[str, Any]:
-    """Parse the arguments of ``func`` from the configuration file and ``argv``."""
-    argv = list(sys.argv[1:] if argv is None else argv)
-    pre = argparse.ArgumentParser(add_help=False)
-    pre.add_argument("--config", type=Path, default=None)
-    pre.add_argument("--profile", default=os.environ.get(PROFILE_ENV) or None)
-    known, rest = pre.parse_known_args(argv)
+def select_table(
+    script: str, typeo: str | None = None, config: Path | None = None, profile: str | None = None
+) -> tuple[Path, str, str | None]:
+    """The configuration file, script table and profile a command line asks for.
 
-    config = known.config.resolve() if known.config else find_config()
-    table = load_table(script, config, known.profile)
+    ``typeo`` is ML4GW's ``FILE[:SCRIPT[:PROFILE]]`` (a directory stands for its
+    pyproject.toml, an empty part for the default); it selects all three and
+    cannot be combined with ``config`` or ``profile``. Otherwise the file is
+    ``config`` (default: :func:`find_config`), the table ``script`` and the
+    profile ``profile`` (default: ``$DEEPCLEAN_PROFILE``).
+    """
+    if typeo is None:
+        return (config.resolve() if config else find_config()), script, profile or os.environ.get(PROFILE_ENV) or None
+    if config is not None or profile is not None:
+        raise ConfigError("--typeo names the file, table and profile: give it without --config or --profile")
+    parts = typeo.split(":")
+    if len(parts) > 3:
+        raise ConfigError(f"--typeo {typeo!r}: expected FILE[:SCRIPT[:PROFILE]]")
+    path, table, chosen = [*parts, "", ""][:3]
+    if not path:
+        file = find_config()
+    else:
+        file = Path(path).resolve()
+        file = file / "pyproject.toml" if file.is_dir() else file
+    return file, table or script, chosen or None
+
+
+def parse_config(func: Callable, script: str, argv: Sequence[str] | None = None) -> dict[str, Any]:
+    """Parse the arguments of ``func`` from the configuration file and ``argv`` (``deepclean-<script>``).
+
+    ``--typeo``, ``--config`` and ``--profile`` select the file, table and
+    profile (:func:`select_table`); every other flag is a parameter of ``func``,
+    described in ``--help`` by the function's docstring. A file or table that
+    cannot be used raises :class:`ConfigError`; a value that is mistyped or out
+    of range, or a flag ``func`` does not take, ends the program with
+    ``deepclean-<script>: configuration error: ...`` on stderr and exit status 2.
+    """
+    argv = list(sys.argv[1:] if argv is None else argv)
+    prog = f"deepclean-{script}"
+    pre = argparse.ArgumentParser(prog=prog, add_help=False)
+    pre.add_argument("--typeo", default=None)
+    pre.add_argument("--config", type=Path, default=None)
+    pre.add_argument("--profile", default=None)
+    known, rest = pre.parse_known_args(argv)
+    config, table_name, profile = select_table(script, known.typeo, known.config, known.profile)
+
+    table = load_table(table_name, config, profile)
     parameters = inspect.signature(func).parameters
     unknown = sorted(set(table) - set(parameters))
     if unknown:
         raise ConfigError(
-            f"{config}: [tool.typeo.scripts.{script}] has unknown key(s) {unknown}; "
+            f"{config}: [tool.typeo.scripts.{table_name}] has unknown key(s) {unknown}; "
             f"{func.__module__}.{func.__name__} takes {sorted(parameters)}"
         )
     table = _anchor_paths(func, table, config.parent)
 
     parser = ArgumentParser(
-        prog=f"deepclean-{script}",
+        prog=prog,
         description=(inspect.getdoc(func) or "").split("\n\n")[0],
-        epilog=f"Defaults come from [tool.typeo.scripts.{script}] in {config}"
-        + (f" with profile {known.profile!r}" if known.profile else ""),
+        epilog=f"Defaults come from [tool.typeo.scripts.{table_name}] in {config}"
+        + (f" with profile {profile!r}" if profile else ""),
+        exit_on_error=False,
     )
-    parser.add_argument("--config", help="configuration file (pyproject.toml)")
-    parser.add_argument("--profile", help="profile overlaid on the script table")
+    parser.add_argument("--typeo", help="FILE[:SCRIPT[:PROFILE]]: configuration file, script table and profile")
+    parser.add_argument("--config", help=f"configuration file (pyproject.toml; default ${CONFIG_ENV} or the nearest)")
+    parser.add_argument("--profile", help=f"profile overlaid on the script table (default ${PROFILE_ENV})")
     parser.add_function_arguments(func, as_group=False)
+    _describe_flags(parser, parameter_descriptions(func))
     parser.set_defaults(**table)
-    parsed = parser.parse_args(rest)
+    try:
+        parsed = parser.parse_args(rest)
+    except argparse.ArgumentError as exc:
+        message = " ".join(str(exc).split())
+        print(f"{prog}: configuration error: {message} (see {prog} --help)", file=sys.stderr)
+        raise SystemExit(2) from None
     values = {name: getattr(parsed, name) for name in parameters}
     hints = typing.get_type_hints(func)
     for name, value in values.items():
@@ -143,14 +196,24 @@ def parse_config(func: Callable, script: str, argv: Sequence[str] | None = None)
     return values
 
 
-def run_cli(func: Callable, script: str, argv: Sequence[str] | None = None) -> Any:
-    """Parse the configuration of ``func`` and call it; exit 2 on a configuration error."""
-    try:
-        values = parse_config(func, script, argv)
-    except ConfigError as exc:
-        print(f"deepclean-{script}: configuration error: {exc}", file=sys.stderr)
-        raise SystemExit(2) from None
-    return func(**values)
+def from_keys(cls: type, values: dict[str, Any], **derived: Any) -> Any:
+    """The dataclass ``cls`` with each field set to the configuration key of its name in ``values``
+    (absent: the field's default), or to its value in ``derived``."""
+    return cls(**{f.name: values[f.name] for f in dataclasses.fields(cls) if f.name in values} | derived)
+
+
+def _describe_flags(parser: ArgumentParser, descriptions: dict[str, str]) -> None:
+    """Give each flag of a parameter the description of that parameter (``--help``)."""
+    for action in parser._actions:
+        if action.dest in descriptions:
+            action.help = descriptions[action.dest]
+
+
+def run_cli(func: Callable, script: str, argv: Sequence[str] | None = None) -> None:
+    """Run ``func`` as the program ``deepclean-<script>``: :func:`deepclean.entry_point.run`."""
+    from .entry_point import run  # the entry point builds on this module
+
+    run(func, script, argv)
 
 
 DEPLOYMENT_KEYS = frozenset(

@@ -1,9 +1,14 @@
 """Command line of the cleaner: ``deepclean-clean`` (table ``[tool.typeo.scripts.clean]``)."""
 
-from deepclean.config import run_cli
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from deepclean.entry_point import run
 
 from .main import main as clean
 
 
-def main() -> None:
-    raise SystemExit(run_cli(clean, "clean"))
+def main(argv: Sequence[str] | None = None) -> None:
+    """Clean as the configuration and ``argv`` say; exit statuses in :mod:`deepclean.entry_point`."""
+    run(clean, "clean", argv)

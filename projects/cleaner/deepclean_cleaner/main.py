@@ -6,22 +6,22 @@ See :mod:`deepclean_cleaner.pipeline` for the stages and how they are wired.
 from __future__ import annotations
 
 import logging
-import signal
 import threading
 from pathlib import Path
 from typing import Literal
 
-from jsonargparse.typing import NonNegativeInt, PositiveFloat, PositiveInt, restricted_number_type
+from jsonargparse.typing import NonNegativeInt, PositiveFloat, PositiveInt
 
 from deepclean.cleaned_frames import cleaned_channel_names
+from deepclean.entry_point import ServiceExit, configure_logging, hold_output, stop_on_signals
 from deepclean.figures import DEFAULT_MIN_EXCESS, DEFAULT_SIGMA
 from deepclean.frames import StreamDeadError
+from deepclean.metrics_http import Port, serve_metrics
 from deepclean.model_repository import ModelRepository
-from deepclean.single_writer import AlreadyRunningError, hold
 
 from .backends import BackendName, BackendUnavailableError, select_backend
 from .buffers import Gap
-from .metrics import CleanerMetrics, serve_metrics
+from .metrics import CleanerMetrics
 from .model_chain import ChainSettings
 from .pipeline import CleanedSecond, CleaningPipeline
 from .source import InputSource
@@ -29,8 +29,6 @@ from .watcher import ModelWatcher
 from .writer import BackgroundWriter, CleanedFrameWriter
 
 log = logging.getLogger("deepclean.cleaner")
-
-Port = restricted_number_type("Port", int, [(">=", 0), ("<=", 65535)])
 
 
 def main(
@@ -141,7 +139,7 @@ def main(
     log_level
         Logging level.
     """
-    logging.basicConfig(level=log_level, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    configure_logging("cleaner", log_level)
     settings = ChainSettings(
         witness_channels=tuple(witness_channels),
         sample_rate=int(sample_rate),
@@ -166,95 +164,86 @@ def main(
         },
         metrics=metrics,
     )
+    writer_lock = hold_output(cleaned_dir, "cleaner")
     try:
-        writer_lock = hold(Path(cleaned_dir), "cleaner")
-    except AlreadyRunningError as exc:
-        log.error("%s", exc)
-        return 1
-    writer = CleanedFrameWriter(
-        Path(cleaned_dir),
-        site,
-        ifo,
-        cleaned_channel_names(
-            ifo,
-            production=production_channel,
-            canary=canary_channel,
-            production_version=production_version_channel,
-            canary_version=canary_version_channel,
-            dq=dq_channel,
-        ),
-        tag=cleaned_tag,
-        compress=compress,
-    )
-    stopping = threading.Event()
-    if threading.current_thread() is threading.main_thread():
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(signum, lambda *_: stopping.set())
-    source = InputSource(
-        Path(strain_dir),
-        Path(witness_dir),
-        site,
-        ifo,
-        strain_tag,
-        witness_tag,
-        strain_channel,
-        state_channel,
-        list(witness_channels),
-        strain_timeout=float(strain_timeout),
-        witness_timeout=float(witness_timeout),
-        max_lag=None if max_lag is None else float(max_lag),
-        metrics=metrics,
-    )
-    first = _first_second(writer, source, start, start_gps)
-    try:
-        chosen = select_backend(
-            backend,
-            triton_url,
-            int(inference_threads),
-            float(inference_timeout),
-            float(model_load_timeout),
-            float(triton_startup_timeout),
-        )
-    except BackendUnavailableError as exc:
-        log.error("%s", exc)
-        writer_lock.release()
-        return 1
-    watcher = ModelWatcher(
-        ModelRepository(Path(model_repository)).model(model_name),
-        chosen,
-        settings,
-        poll_interval=float(pins_poll_interval),
-    )
-    watcher.poll()  # load the pinned versions before the first second
-    watcher.start()
-    if first is None:
-        read_from = None
-        log.info(
-            "cleaning from the live edge of %s with the %s backend",
-            strain_dir,
-            chosen.name,
-        )
-    else:
-        oldest = source.oldest()
-        read_from = first if oldest is None else max(first - int(preroll), min(oldest, first))
-        log.info(
-            "cleaning from GPS %d (reading from %d) with the %s backend",
-            first,
-            read_from,
-            chosen.name,
-        )
-    output = BackgroundWriter(writer, metrics=metrics)
-    stop_serving = serve_metrics(metrics, int(metrics_port))
-    try:
-        written = _stream(source, pipeline, watcher, output, read_from, first, stop_gps, stopping)
+        with stop_on_signals("cleaner") as stopping:
+            source = InputSource(
+                Path(strain_dir),
+                Path(witness_dir),
+                site,
+                ifo,
+                strain_tag,
+                witness_tag,
+                strain_channel,
+                state_channel,
+                list(witness_channels),
+                strain_timeout=float(strain_timeout),
+                witness_timeout=float(witness_timeout),
+                max_lag=None if max_lag is None else float(max_lag),
+                metrics=metrics,
+            )
+            writer = CleanedFrameWriter(
+                Path(cleaned_dir),
+                site,
+                ifo,
+                cleaned_channel_names(
+                    ifo,
+                    production=production_channel,
+                    canary=canary_channel,
+                    production_version=production_version_channel,
+                    canary_version=canary_version_channel,
+                    dq=dq_channel,
+                ),
+                tag=cleaned_tag,
+                compress=compress,
+            )
+            first = _first_second(writer, source, start, start_gps)
+            try:
+                chosen = select_backend(
+                    backend,
+                    triton_url,
+                    int(inference_threads),
+                    float(inference_timeout),
+                    float(model_load_timeout),
+                    float(triton_startup_timeout),
+                )
+            except BackendUnavailableError as exc:
+                raise ServiceExit(str(exc)) from None
+            watcher = ModelWatcher(
+                ModelRepository(Path(model_repository)).model(model_name),
+                chosen,
+                settings,
+                poll_interval=float(pins_poll_interval),
+            )
+            watcher.poll()  # load the pinned versions before the first second
+            watcher.start()
+            read_from = _read_from(source, first, int(preroll))
+            log.info(
+                "cleaning from %s with the %s backend",
+                f"the live edge of {strain_dir}" if first is None else f"GPS {first} (reading from {read_from})",
+                chosen.name,
+            )
+            output = BackgroundWriter(writer, metrics=metrics)
+            stop_serving = serve_metrics(metrics, int(metrics_port))
+            try:
+                written = _stream(source, pipeline, watcher, output, read_from, first, stop_gps, stopping)
+            finally:
+                watcher.stop()
+                output.close()
+                stop_serving()
     finally:
-        watcher.stop()
         pipeline.close()
-        output.close()
-        stop_serving()
         writer_lock.release()
     log.info("stopped after writing %d cleaned frames", written)
     return 0
+
+
+def _read_from(source: InputSource, first: int | None, preroll: int) -> int | None:
+    """Where to start reading for ``first`` (None: the live edge): ``preroll`` seconds before it if there."""
+    if first is None:
+        return None
+    oldest = source.oldest()
+    return first if oldest is None else max(first - preroll, min(oldest, first))
 
 
 def _stream(

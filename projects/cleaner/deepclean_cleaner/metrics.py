@@ -29,12 +29,9 @@ except on the input counter, where it is ``strain`` or ``witness``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import numpy as np
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from deepclean.metrics_http import serve_or_log, serve_registry
+from deepclean.metrics_http import ServiceMetrics
 
 from . import dq
 from .safety import SafetyDecision
@@ -50,81 +47,49 @@ OUTCOMES = (
 )
 
 
-class CleanerMetrics:
+class CleanerMetrics(ServiceMetrics):
     """The cleaner's metrics in one registry."""
 
+    service = "cleaner"
+
     def __init__(self) -> None:
-        self.registry = CollectorRegistry()
-        r = self.registry
-        self.fallback_seconds = Counter(
-            "deepclean_cleaner_safety_fallback_seconds",
-            "Seconds written raw by the safety gate",
-            ["stream"],
-            registry=r,
+        super().__init__()
+        stream = ("stream",)
+        self.fallback_seconds = self.counter(
+            "safety_fallback_seconds", "Seconds written raw by the safety gate", stream
         )
-        self.tripped_bins = Counter(
-            "deepclean_cleaner_safety_tripped_bins",
-            "Fallback seconds in which the 1 Hz bin had noise added",
-            ["stream", "bin_hz"],
-            registry=r,
+        self.tripped_bins = self.counter(
+            "safety_tripped_bins", "Fallback seconds in which the 1 Hz bin had noise added", ("stream", "bin_hz")
         )
-        self.band_ratio = Gauge(
-            "deepclean_cleaner_safety_band_asd_ratio",
-            "Mean ASD(cleaned)/ASD(raw) over the band's bins, last window",
-            ["stream"],
-            registry=r,
+        self.band_ratio = self.gauge(
+            "safety_band_asd_ratio", "Mean ASD(cleaned)/ASD(raw) over the band's bins, last window", stream
         )
-        self.worst_bin = Gauge(
-            "deepclean_cleaner_safety_worst_bin_asd_ratio",
+        self.worst_bin = self.gauge(
+            "safety_worst_bin_asd_ratio",
             "Largest ASD(cleaned)/ASD(raw) of a checked bin outside the band, last window",
-            ["stream"],
-            registry=r,
+            stream,
         )
-        self.worst_bin_frequency = Gauge(
-            "deepclean_cleaner_safety_worst_bin_hz",
-            "Centre of the worst bin outside the band, last window",
-            ["stream"],
-            registry=r,
+        self.worst_bin_frequency = self.gauge(
+            "safety_worst_bin_hz", "Centre of the worst bin outside the band, last window", stream
         )
-        self.input_frames_replaced = Counter(
-            "deepclean_cleaner_input_frames_replaced",
+        self.input_frames_replaced = self.counter(
+            "input_frames_replaced",
             "Input seconds whose frame was rewritten or duplicated after it was read (first read kept)",
-            ["stream"],
-            registry=r,
+            stream,
         )
-        self.latency = Histogram(
-            "deepclean_cleaner_latency_seconds",
-            "From a second's input arrival to its cleaned frame written",
-            buckets=LATENCY_BUCKETS,
-            registry=r,
+        self.latency = self.histogram(
+            "latency_seconds", "From a second's input arrival to its cleaned frame written", LATENCY_BUCKETS
         )
-        self.frames_written = Counter(
-            "deepclean_cleaner_frames_written",
-            "Cleaned frames written (one per GPS second)",
-            registry=r,
+        self.frames_written = self.counter("frames_written", "Cleaned frames written (one per GPS second)")
+        self.seconds_by_outcome = self.counter(
+            "seconds", "Seconds written per stream with a DQ bit set somewhere in them", ("stream", "outcome")
         )
-        self.seconds_by_outcome = Counter(
-            "deepclean_cleaner_seconds",
-            "Seconds written per stream with a DQ bit set somewhere in them",
-            ["stream", "outcome"],
-            registry=r,
-        )
-        self.version = Gauge(
-            "deepclean_cleaner_version",
-            "Model version of the newest second written (0: none)",
-            ["stream"],
-            registry=r,
-        )
-        self.newest_gps = Gauge(
-            "deepclean_cleaner_newest_gps",
-            "GPS second of the newest cleaned frame written",
-            registry=r,
-        )
-        self.input_frames_passed = Counter(
-            "deepclean_cleaner_input_frames_after_passed",
+        self.version = self.gauge("version", "Model version of the newest second written (0: none)", stream)
+        self.newest_gps = self.gauge("newest_gps", "GPS second of the newest cleaned frame written")
+        self.input_frames_passed = self.counter(
+            "input_frames_after_passed",
             "Input frames that arrived for a second the stream had passed unread (the feed went back)",
-            ["stream"],
-            registry=r,
+            stream,
         )
 
     def record_safety(self, stream: str, decision: SafetyDecision) -> None:
@@ -154,12 +119,3 @@ class CleanerMetrics:
         """Count one second of the ``strain`` or ``witness`` input whose frame was replaced after it was read
         (``passed``: whose frame arrived after the stream had passed it unread)."""
         (self.input_frames_passed if passed else self.input_frames_replaced).labels(stream=stream).inc()
-
-    def serve(self, port: int, address: str = "127.0.0.1") -> Callable[[], None]:
-        """Serve ``/metrics`` on ``address:port`` from a daemon thread; returns the function that stops it."""
-        return serve_registry(self.registry, port, address)
-
-
-def serve_metrics(metrics: CleanerMetrics, port: int) -> Callable[[], None]:
-    """Serve ``metrics`` on 127.0.0.1:``port`` (0: not at all); a busy port is logged, not fatal."""
-    return serve_or_log(metrics.registry, port, "cleaner")

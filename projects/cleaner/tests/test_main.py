@@ -191,13 +191,14 @@ def test_non_finite_strain_is_never_written_as_cleaned(tmp_path, repository):
     assert np.all(later["H1:DEEPCLEAN-DQ"] & dq.CLEANED) and np.isfinite(later[PRODUCTION]).all()
 
 
-def test_a_second_cleaner_on_the_same_output_directory_refuses_to_start(tmp_path, repository, caplog):
+def test_a_second_cleaner_on_the_same_output_directory_refuses_to_start(tmp_path, repository):
     """While another cleaner holds the cleaned-frame directory this one exits 1 naming it, and writes nothing."""
     from deepclean.single_writer import single_writer
 
     write_input(tmp_path / "data", START, 10)
-    with single_writer(tmp_path / "cleaned", "cleaner"):
-        assert main(**arguments(tmp_path, repository, stop_gps=START + 10)) == 1
-    assert "already writes to" in caplog.text and str(tmp_path / "cleaned") in caplog.text
+    with single_writer(tmp_path / "cleaned", "cleaner"), pytest.raises(SystemExit) as refused:
+        main(**arguments(tmp_path, repository, stop_gps=START + 10))
+    assert refused.value.code == 1
+    assert "already writes to" in str(refused.value) and str(tmp_path / "cleaned") in str(refused.value)
     assert not list((tmp_path / "cleaned").glob("*.gwf"))
     assert main(**arguments(tmp_path, repository, stop_gps=START + 10)) == 0

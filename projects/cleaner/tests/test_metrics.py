@@ -5,7 +5,8 @@ import urllib.request
 
 import numpy as np
 
-from deepclean_cleaner.metrics import CleanerMetrics, serve_metrics
+from deepclean.metrics_http import serve_metrics
+from deepclean_cleaner.metrics import CleanerMetrics
 from deepclean_cleaner.safety import SafetyGate
 
 RATE = 16384

@@ -1,10 +1,14 @@
-"""Command line of the exporter (``deepclean-export``)."""
+"""Command line of the exporter: ``deepclean-export`` (table ``[tool.typeo.scripts.export]``)."""
 
-from deepclean.config import run_cli
+from __future__ import annotations
 
-from . import main as service
+from collections.abc import Sequence
+
+from deepclean.entry_point import run
+
+from .main import main as export
 
 
-def main() -> None:
-    """Read [tool.typeo.scripts.export], apply command-line overrides, run the exporter."""
-    run_cli(service.main, "export")
+def main(argv: Sequence[str] | None = None) -> None:
+    """Serve the exporter as the configuration and ``argv`` say; exit statuses in :mod:`deepclean.entry_point`."""
+    run(export, "export", argv)

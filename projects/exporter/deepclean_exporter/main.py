@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import sys
 from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
@@ -12,8 +11,9 @@ import torch
 import waitress
 from jsonargparse.typing import NonNegativeInt, PositiveFloat, PositiveInt
 
+from deepclean.config import ConfigError, from_keys
+from deepclean.entry_point import configure_logging, hold_output, stop_on_signals
 from deepclean.model_repository import Platform
-from deepclean.single_writer import AlreadyRunningError, hold
 
 from .app import create_app
 from .auth import TokenError, load_token
@@ -29,16 +29,6 @@ def listen_address(exporter_url: str) -> tuple[str, int]:
     if parts.scheme != "http" or not parts.hostname or parts.port is None:
         raise ValueError(f"exporter_url must look like http://127.0.0.1:5005, got {exporter_url!r}")
     return parts.hostname, parts.port
-
-
-def _configure_logging(log_dir: Path | None) -> None:
-    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
-    if log_dir is not None:
-        log_dir.mkdir(parents=True, exist_ok=True)
-        handlers.append(logging.FileHandler(log_dir / "exporter.log"))
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s", handlers=handlers, force=True
-    )
 
 
 def main(
@@ -114,55 +104,44 @@ def main(
     log_dir
         Also log to ``<log_dir>/exporter.log``.
     """
+    settings = from_keys(
+        ExportSettings,
+        locals(),
+        witness_channels=tuple(witness_channels),
+        platform=Platform(platform),
+        instance_kind=None if instance_kind == "auto" else instance_kind,
+    )
     try:
         host, port = listen_address(exporter_url)
     except ValueError as exc:
-        raise SystemExit(f"deepclean-export: configuration error: key 'exporter_url': {exc}") from None
-    _configure_logging(log_dir)
+        raise ConfigError(f"key 'exporter_url': {exc}") from None
+    configure_logging("exporter", log_dir=log_dir)
     try:
         token = load_token(exporter_token_file)
     except TokenError as exc:
-        raise SystemExit(f"deepclean-export: configuration error: key 'exporter_token_file': {exc}") from None
-    try:  # two exporters must never publish into one model
-        writer_lock = hold(Path(model_repository), "exporter")
-    except AlreadyRunningError as exc:
-        raise SystemExit(f"deepclean-export: {exc}") from None
-    torch.set_num_threads(torch_threads)
-    settings = ExportSettings(
-        model_repository=model_repository,
-        model_name=model_name,
-        training_root=training_root,
-        witness_channels=tuple(witness_channels),
-        sample_rate=sample_rate,
-        platform=Platform(platform),
-        tensorrt=tensorrt,
-        instance_kind=None if instance_kind == "auto" else instance_kind,
-        instance_count=instance_count,
-        intra_op_threads=intra_op_threads,
-        keep_versions=keep_versions,
-        keep_rollback=keep_rollback,
-        onnx_opset=onnx_opset,
-        check_samples=check_samples,
-        onnx_atol=onnx_atol,
-        onnx_rtol=onnx_rtol,
-    )
+        raise ConfigError(f"key 'exporter_token_file': {exc}") from None
+    writer_lock = hold_output(model_repository, "exporter")  # two exporters must never publish into one model
     try:
-        exporter = Exporter(settings)
-    except RuntimeError as exc:
-        raise SystemExit(f"deepclean-export: configuration error: key 'platform': {exc}") from None
-    exporter.start()
-    app = create_app(exporter, token, max_body_bytes)
-    log.info(
-        "serving model %r of %s on http://%s:%d (platform %s, TensorRT plans %s)",
-        model_name,
-        model_repository,
-        host,
-        port,
-        platform,
-        "on" if exporter.build_plans else "off",
-    )
-    # waitress only guards memory; Flask's own, smaller limit answers an oversized body with JSON.
-    try:
-        waitress.serve(app, host=host, port=port, threads=server_threads, max_request_body_size=max_body_bytes + 65536)
+        torch.set_num_threads(torch_threads)
+        try:
+            exporter = Exporter(settings)
+        except RuntimeError as exc:
+            raise ConfigError(f"key 'platform': {exc}") from None
+        exporter.start()
+        app = create_app(exporter, token, max_body_bytes)
+        log.info(
+            "serving model %r of %s on http://%s:%d (platform %s, TensorRT plans %s)",
+            model_name,
+            model_repository,
+            host,
+            port,
+            platform,
+            "on" if exporter.build_plans else "off",
+        )
+        # waitress only guards memory; Flask's own, smaller limit answers an oversized body with JSON.
+        body_limit = max_body_bytes + 65536
+        with stop_on_signals("exporter", interrupt=True):  # waitress shuts down on the interrupt
+            waitress.serve(app, host=host, port=port, threads=server_threads, max_request_body_size=body_limit)
     finally:
         writer_lock.release()
+    log.info("stopped")

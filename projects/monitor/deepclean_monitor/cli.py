@@ -2,20 +2,13 @@
 
 from __future__ import annotations
 
-import sys
+from collections.abc import Sequence
 
-from deepclean.config import ConfigError, run_cli
+from deepclean.entry_point import run
 
 from .main import monitor
 
 
-def main() -> None:
-    try:
-        run_cli(monitor, "monitor")
-    except ConfigError as exc:  # settings that are valid alone but not together
-        print(f"deepclean-monitor: configuration error: {exc}", file=sys.stderr)
-        raise SystemExit(2) from None
-
-
-if __name__ == "__main__":
-    main()
+def main(argv: Sequence[str] | None = None) -> None:
+    """Monitor as the configuration and ``argv`` say; exit statuses in :mod:`deepclean.entry_point`."""
+    run(monitor, "monitor", argv)

@@ -6,9 +6,6 @@ See ``monitor_loop`` for the pipeline and ``policy`` for the decision rules.
 from __future__ import annotations
 
 import logging
-import signal
-import threading
-from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
 
@@ -21,11 +18,11 @@ from jsonargparse.typing import (
 )
 
 from deepclean.cleaned_frames import cleaned_channel_names, default_strain_channel
-from deepclean.config import ConfigError
+from deepclean.config import ConfigError, from_keys
+from deepclean.entry_point import configure_logging, hold_output, stop_on_signals
 from deepclean.exporter_api import ExporterClient
 from deepclean.figures import DEFAULT_MIN_EXCESS, DEFAULT_SIGMA
-from deepclean.metrics_http import serve_or_log
-from deepclean.single_writer import AlreadyRunningError, hold
+from deepclean.metrics_http import Port, serve_metrics
 
 from .cleaned_frames import CANARY_SHIFT, CleanedChannels, StreamChannels
 from .decision_log import DecisionLog
@@ -36,6 +33,7 @@ from .monitor_loop import Monitor, RawStream, run_loop
 from .no_model_runs import NoModelRuns
 from .policy import DecisionMachine, Policy
 from .reports import Reports
+from .status_server import serve_status_page
 from .summaries import PeriodSummaries
 from .version_windows import FigureSettings, VersionWindows
 
@@ -84,7 +82,8 @@ def monitor(
     period_seconds: PositiveInt = 3600,
     cleaned_retention_seconds: PositiveInt = 86400,
     report_retention_seconds: PositiveInt = 604800,
-    metrics_port: NonNegativeInt = 0,
+    metrics_port: Port = 0,
+    status_port: Port = 9110,
     metrics_textfile: bool = True,
     run_seconds: NonNegativeFloat = 0.0,
     exit_when_idle: bool = False,
@@ -101,17 +100,92 @@ def monitor(
     added), decides with the rules in ``deepclean_monitor.policy`` (production
     unpinned when no version better than raw is left), logs every decision to
     ``decision_log`` before calling the exporter, and writes plots, a status
-    page, metrics and per-period summaries.
+    page (also served on 127.0.0.1:``status_port``, 0: not served), metrics and per-period summaries.
     ``run_seconds`` (0: forever) and ``exit_when_idle`` stop the loop.
+
+    Parameters
+    ----------
+    cleaned_dir, strain_dir
+        Directories of the cleaned frames and of the raw strain frames.
+    reports_dir
+        Where the plots, the status page and the metrics textfile go.
+    decision_log
+        JSON-lines log of every decision, written before the exporter is called
+        (the monitor resumes from it); its directory is held by one monitor.
+    summary_file
+        JSON-lines file of the per-period summaries.
+    exporter_url, exporter_token_file
+        The exporter's URL and the file of its token (``$DEEPCLEAN_EXPORTER_TOKEN`` wins).
+    site, ifo, strain_tag, cleaned_tag
+        Frame file name parts (``<site>-<ifo>_<tag>-<gps>-1.gwf``).
+    strain_channel
+        Raw strain channel (None: ``deepclean.cleaned_frames.default_strain_channel(ifo)``).
+    production_channel, canary_channel, production_version_channel, canary_version_channel, dq_channel
+        Channels of the cleaned frames; by default those of ``deepclean.cleaned_frames.default_channels(ifo)``.
+    band
+        The cleaning band (Hz).
+    out_of_band_range
+        Frequencies (Hz) whose 1 Hz bins are judged for noise added.
+    sigma, min_excess
+        A bin has had noise added when its ASD ratio exceeds raw by more than ``sigma``
+        standard deviations of the chance cross term and by more than ``min_excess``.
+    segment_seconds, window_seconds
+        Length of the segments the figures average over, and of each version's sliding window (s).
+    min_seconds
+        Seconds a version's window must hold before its figures count.
+    sustain_seconds
+        Seconds without interruption a canary must be better than raw (and than production by
+        ``margin``) to be promoted, or a pinned version not served to count as a failure.
+    rollback_sustain_seconds
+        Seconds production must be not better than raw before it is rolled back or unpinned.
+    settle_seconds
+        Seconds of data after a decision before the next one when the frames do not show it yet.
+    margin
+        A canary's band ratio must be at most ``(1 - margin)`` times production's.
+    first_model_max_band_ratio
+        Largest band ratio of a canary promoted when there is no production.
+    max_fallback_fraction
+        Largest fraction of a window the cleaner's safety gate may have written raw for a better-than-raw verdict.
+    rollback_memory_seconds
+        A rollback target must have been measured better than raw within this many seconds of data.
+    exporter_timeout
+        Seconds to wait for the exporter's answer.
+    retry_initial_seconds, retry_max_seconds
+        First and longest wait before retrying a decision the exporter did not apply.
+    start_gps
+        First GPS second to read (0: the newest ``window_seconds`` on disk).
+    poll_interval
+        Seconds between looks for new cleaned frames when none is waiting.
+    frame_timeout
+        Seconds of wall time to wait for a missing cleaned frame while a later one exists.
+    report_interval
+        Seconds between two reports (plots, status page, metrics textfile).
+    period_seconds
+        Length of a summary period (s).
+    cleaned_retention_seconds, report_retention_seconds
+        Cleaned frames and report snapshots more than this many GPS seconds older than the newest
+        frame read are deleted.
+    metrics_port
+        Serve Prometheus metrics on 127.0.0.1:``metrics_port`` (0: not at all).
+    status_port
+        Serve the status page on 127.0.0.1:``status_port`` (0: not at all).
+    metrics_textfile
+        Also write the metrics as a node-exporter textfile (``monitor.prom`` in ``reports_dir``).
+    run_seconds
+        Stop after this many seconds of wall time (0: run until stopped).
+    exit_when_idle
+        Stop once no cleaned frame is left to read.
+    log_level
+        Logging level.
     """
-    logging.basicConfig(level=log_level, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     check_settings(band, out_of_band_range, segment_seconds, window_seconds, min_seconds)
-    try:
-        writer_lock = hold(Path(decision_log).parent, "monitor")
-    except AlreadyRunningError as exc:
-        raise SystemExit(f"deepclean-monitor: {exc}") from None
+    figures = from_keys(FigureSettings, locals(), band=tuple(band), check_range=tuple(out_of_band_range))
+    policy = from_keys(Policy, locals())
+    configure_logging("monitor", log_level)
+    writer_lock = hold_output(Path(decision_log).parent, "monitor")
     metrics = MonitorMetrics()
     stop_serving = serve_metrics(metrics, metrics_port)
+    stop_status_page = serve_status_page(Path(reports_dir), status_port)
     cleaned = CleanedFrameStream(cleaned_dir, site, ifo, cleaned_tag, frame_timeout)
     if start_gps:
         cleaned.start_at(start_gps)
@@ -119,26 +193,7 @@ def monitor(
         frames = cleaned.available()
         if frames:
             cleaned.start_at(max(frames[0].gps, frames[-1].gps - window_seconds + 1))
-    windows = VersionWindows(
-        FigureSettings(
-            band=tuple(band),
-            check_range=tuple(out_of_band_range),
-            segment_seconds=segment_seconds,
-            window_seconds=window_seconds,
-            sigma=sigma,
-            min_excess=min_excess,
-        )
-    )
-    policy = Policy(
-        min_seconds=min_seconds,
-        sustain_seconds=sustain_seconds,
-        rollback_sustain_seconds=rollback_sustain_seconds,
-        margin=margin,
-        first_model_max_band_ratio=first_model_max_band_ratio,
-        max_fallback_fraction=max_fallback_fraction,
-        settle_seconds=settle_seconds,
-        rollback_memory_seconds=rollback_memory_seconds,
-    )
+    windows = VersionWindows(figures)
     log_file = DecisionLog(decision_log)
     exporter = ExporterClient(exporter_url, token_file=exporter_token_file, timeout=exporter_timeout)
     runner = DecisionRunner(
@@ -186,26 +241,16 @@ def monitor(
         metrics_textfile,
     )
     log.info("monitor: cleaned frames %s, raw %s, exporter %s", cleaned_dir, strain_dir, exporter_url)
-    in_main_thread = threading.current_thread() is threading.main_thread()
-    previous = signal.signal(signal.SIGTERM, _interrupt) if in_main_thread else None
-    try:
-        run_loop(service, reports.write, poll_interval, report_interval, run_seconds, exit_when_idle)
-    except KeyboardInterrupt:
-        log.info("monitor: stopping on a signal")
+    try:  # the loop writes the final reports when a signal interrupts it
+        with stop_on_signals("monitor", interrupt=True):
+            run_loop(service, reports.write, poll_interval, report_interval, run_seconds, exit_when_idle)
     finally:
-        if in_main_thread:
-            signal.signal(signal.SIGTERM, previous)
         stop_serving()
+        stop_status_page()
         writer_lock.release()
         if service.state.last_gps is not None:
             summaries.flush(service.state.last_gps + 1)
     return service
-
-
-def serve_metrics(metrics: MonitorMetrics, port: int) -> Callable[[], None]:
-    """Serve the metrics on 127.0.0.1:``port`` (0: not at all); a busy port is logged, not fatal
-    (the textfile is still written)."""
-    return serve_or_log(metrics.registry, port, "monitor")
 
 
 def check_settings(
@@ -226,8 +271,3 @@ def check_settings(
         raise ConfigError(
             f"min_seconds ({min_seconds}) exceeds window_seconds ({window_seconds}): no version could ever be trusted"
         )
-
-
-def _interrupt(signum, _frame) -> None:
-    """SIGTERM stops the loop like Ctrl-C: final reports and summaries are written, exit 0."""
-    raise KeyboardInterrupt

@@ -10,7 +10,6 @@ the reason; the next cycle tries again.
 from __future__ import annotations
 
 import logging
-import signal
 import threading
 from pathlib import Path
 from typing import Literal
@@ -24,21 +23,18 @@ from jsonargparse.typing import (
     PositiveInt,
 )
 
-from deepclean.config import ConfigError
+from deepclean.entry_point import DONE, FAILURE, configure_logging, hold_output, stop_on_signals
 from deepclean.exporter_api import ExporterClient
-from deepclean.single_writer import AlreadyRunningError, hold
+from deepclean.metrics_http import Port, serve_metrics
 
 from .checks import DataCheckError
-from .cycle import CycleSettings, run_cycle
-from .dataset import FrameSource
+from .cycle import CycleResult, CycleSettings, run_cycle
 from .export_queue import ExportWorker, is_eligible, send_pending
-from .fitting import FitSettings, TrainingInterrupted
-from .logs import setup_logging
+from .fitting import TrainingInterrupted
+from .metrics import CountingExporterClient, TrainerMetrics
 from .schedule import ContinuousSchedule, default_span, run_continuously
+from .settings import cycle_settings
 from .training_directory import complete_directories, remove_stale_temporaries
-
-MAINS_MONITOR = "PEM-CS_MAINSMON_EBAY_1_DQ"
-"""The mains voltage monitor's channel (after ``<ifo>:``): ``mains_channel = "auto"``."""
 
 log = logging.getLogger(__name__)
 
@@ -101,11 +97,30 @@ def main(
     seed: int = 0,
     num_threads: PositiveInt | None = None,
     device: Literal["auto", "cpu", "cuda"] = "auto",
+    metrics_port: Port = 0,
 ) -> int:
     """Train DeepClean on analysis-ready data and ask the exporter to export each new version.
 
     Parameters
     ----------
+    strain_dir, witness_dir
+        Directories of the strain and witness frames (``<site>-<ifo>_<tag>-<gps>-1.gwf``).
+    training_root
+        Where the training directories (one per version) are written.
+    log_dir
+        The log also goes to ``<log_dir>/trainer.log``.
+    site, ifo, strain_tag, witness_tag
+        Frame file name parts.
+    strain_channel, state_channel
+        Strain channel and state vector (its analysis-ready bits pick the training data).
+    witness_channels
+        Witness channels in the network's input order.
+    strain_sample_rate, sample_rate
+        Native strain rate and the working rate of the network (Hz).
+    band
+        Frequency band (Hz) the network learns to clean.
+    exporter_url, exporter_token_file
+        The exporter's URL and the file of its token (``$DEEPCLEAN_EXPORTER_TOKEN`` wins).
     mode
         "one-shot": train once on [start, end) and exit; "continuous": retrain
         every retrain_cadence seconds of new analysis-ready data.
@@ -115,15 +130,17 @@ def main(
         Seconds of data (ready or not) each continuous cycle looks back over.
     retrain_cadence
         Seconds of new analysis-ready data between continuous cycles.
-    min_ready_seconds
-        Fewest analysis-ready seconds (in stretches of at least
-        min_stretch_seconds) a cycle trains on.
+    min_ready_seconds, min_stretch_seconds
+        Fewest analysis-ready seconds a cycle trains on, counted in stretches
+        of at least min_stretch_seconds.
     max_saturated_fraction
         Largest fraction of a channel's samples stuck at its extreme value.
     validation_fraction
         Most recent fraction of the ready data held out for validation.
     edge_seconds
         Seconds dropped at both ends of each ready stretch (filter transients).
+    filter_order
+        Order of the Butterworth band-pass of the target and the estimate.
     filter_margin
         Hz added on each side of ``band`` for the zero-phase Butterworth filter
         of the target and the estimate (and the loss): a filter with its edges
@@ -133,6 +150,8 @@ def main(
         Witness whose products with every other witness the network forms
         (``auto``: ``<ifo>:PEM-CS_MAINSMON_EBAY_1_DQ``, the mains monitor; None: the
         original network without products).
+    kernel_size
+        Kernel length of the network's convolutions.
     linear_kernel_size
         Odd kernel length of the network's linear path from the witnesses and
         products straight to the output (None: no linear path).
@@ -158,6 +177,8 @@ def main(
         DeepClean loss).
     max_epochs, steps_per_epoch
         An epoch is steps_per_epoch steps followed by a validation pass.
+    learning_rate, weight_decay
+        Of the AdamW optimiser.
     lr_patience, lr_factor, early_stop_patience
         Learning-rate reduction on a validation plateau; early stopping.
     max_train_seconds
@@ -171,6 +192,8 @@ def main(
     max_band_asd_ratio
         A version is exported only if its validation in-band ASD ratio is at
         most this (clearly below 1).
+    export
+        Send each eligible version to the exporter (false: only write it).
     export_attempts
         One-shot mode: tries while the exporter is down before leaving the
         version pending (continuous mode retries until it is up).
@@ -178,194 +201,116 @@ def main(
         Seconds between looks at the frame directories in continuous mode.
     retry_after
         Seconds of new data to wait before retrying after a failed cycle.
+    seed
+        Seed of the weights' initialisation and of the training windows drawn.
     num_threads
         Torch CPU threads (None: torch's default).
     device
         "auto" uses a GPU when one is present.
+    metrics_port
+        Serve Prometheus metrics (deepclean_trainer.metrics) on 127.0.0.1:``metrics_port`` (0: not at all).
 
     Returns
     -------
     int
-        Exit status: 0 when a one-shot cycle trained (or continuous mode
-        stopped cleanly), 1 when a one-shot cycle failed, 2 on a configuration error
-        or when another trainer holds ``training_root``.
+        Exit status (:mod:`deepclean.entry_point`): 0 when a one-shot cycle
+        trained or the trainer was stopped by a signal, 1 when a one-shot
+        cycle's data failed its checks.
+
+    Raises
+    ------
+    deepclean.config.ConfigError
+        Settings that do not fit together, before anything is done.
+    deepclean.entry_point.ServiceExit
+        Another trainer holds ``training_root`` (two would each clean up the other's unfinished directories).
     """
-    setup_logging(log_dir)
-    try:
-        settings = _cycle_settings(**locals())
-    except ConfigError as exc:
-        log.error("configuration error: %s", exc)
-        return 2
-    try:  # two trainers would each clean up the other's unfinished directories
-        writer_lock = hold(Path(training_root), "trainer")
-    except AlreadyRunningError as exc:
-        log.error("%s", exc)
-        return 2
+    settings = cycle_settings(**locals())
+    configure_logging("trainer", log_dir=log_dir)
+    writer_lock = hold_output(training_root, "trainer")
+    metrics = TrainerMetrics()
+    stop_serving = serve_metrics(metrics, metrics_port)
     try:
         if num_threads:
             torch.set_num_threads(num_threads)
         removed = remove_stale_temporaries(training_root)
         if removed:
             log.info("removed unfinished training directories left by a crash: %s", [p.name for p in removed])
-        stop = threading.Event()
-        _stop_on_signals(stop)
-        client = ExporterClient(exporter_url, exporter_token_file)
-
-        if mode == "one-shot":
-            if (start is None) != (end is None):
-                log.error("configuration error: give both start and end, or neither")
-                return 2
-            try:
-                span = (start, end) if start is not None else default_span(settings.source, train_duration)
-                result = run_cycle(settings, *span, stop)
-            except DataCheckError as exc:
-                log.error("training skipped: %s", exc)
-                return 1
-            except TrainingInterrupted as exc:
-                log.warning("training interrupted (%s); nothing written", exc)
-                return 1
-            if not is_eligible(result.directory, max_band_asd_ratio):
-                log.warning(
-                    "not exported: validation in-band ASD ratio %.3f is above max_band_asd_ratio %.3f",
-                    result.band_asd_ratio,
-                    max_band_asd_ratio,
-                )
-            if export:
-                send_pending(client, training_root, max_band_asd_ratio, stop, max_attempts=export_attempts)
-            return 0
-
-        worker = ExportWorker(client, training_root, max_band_asd_ratio, stop) if export else None
-        if worker:
-            worker.start()
-        newest = complete_directories(training_root)
-        schedule = ContinuousSchedule(
-            settings.source,
-            train_duration,
-            retrain_cadence,
-            min_ready_seconds,
-            retry_after,
-            last_end=newest[-1].metadata["span"]["end"] if newest else None,
-        )
-
-        def train_span(span_start: int, span_end: int) -> bool:
-            try:
-                result = run_cycle(settings, span_start, span_end, stop)
-            except DataCheckError as exc:
-                log.warning("cycle on GPS %d-%d skipped: %s", span_start, span_end, exc)
-                return False
-            except TrainingInterrupted as exc:
-                log.warning("cycle on GPS %d-%d interrupted (%s); nothing written", span_start, span_end, exc)
-                return False
-            if not is_eligible(result.directory, max_band_asd_ratio):
-                log.warning(
-                    "%s not exported: validation in-band ASD ratio %.3f is above %.3f",
-                    result.directory.path.name,
-                    result.band_asd_ratio,
-                    max_band_asd_ratio,
-                )
-            elif worker:
-                worker.wake()
-            return True
-
-        run_continuously(schedule, train_span, stop, poll_interval)
-        if worker:
-            worker.join(timeout=10)
-        log.info("stopped")
-        return 0
+        client = CountingExporterClient(exporter_url, exporter_token_file, metrics)
+        with stop_on_signals("trainer") as stop:
+            if mode == "one-shot":
+                try:
+                    span = (start, end) if start is not None else default_span(settings.source, train_duration)
+                    result = metrics.count_cycle(lambda: run_cycle(settings, *span, stop))
+                except DataCheckError as exc:
+                    log.error("training skipped: %s", exc)
+                    return FAILURE
+                except TrainingInterrupted as exc:
+                    log.warning("training interrupted (%s); nothing written", exc)
+                    return DONE
+                _check_eligible(result, max_band_asd_ratio)
+                if export:
+                    send_pending(client, training_root, max_band_asd_ratio, stop, max_attempts=export_attempts)
+                return DONE
+            last_end = _last_end(training_root)
+            schedule = ContinuousSchedule(
+                settings.source, train_duration, retrain_cadence, min_ready_seconds, retry_after, last_end
+            )
+            _train_continuously(
+                settings, schedule, metrics, client if export else None, max_band_asd_ratio, stop, poll_interval
+            )
+            return DONE
     finally:
+        stop_serving()
         writer_lock.release()
 
 
-def _cycle_settings(**values) -> CycleSettings:
-    """Validate the cross-key constraints and gather a cycle's settings."""
-    band = tuple(float(f) for f in values["band"])
-    if not 0 < band[0] < band[1] < values["sample_rate"] / 2:
-        raise ConfigError(f"band {list(band)} must satisfy 0 < low < high < sample_rate/2")
-    filter_band = (band[0] - values["filter_margin"], band[1] + values["filter_margin"])
-    if not 0 < filter_band[0] < filter_band[1] < values["sample_rate"] / 2:
-        raise ConfigError(
-            f"filter_margin {values['filter_margin']} puts the filter band {list(filter_band)} outside (0, "
-            f"sample_rate/2)"
-        )
-    channels = list(values["witness_channels"])
-    if not channels or len(set(channels)) != len(channels):
-        raise ConfigError(f"witness_channels must be non-empty and unique, got {channels}")
-    mains = values["mains_channel"]
-    if mains == "auto":
-        mains = f"{values['ifo']}:{MAINS_MONITOR}"
-    if mains is not None and mains not in channels:
-        raise ConfigError(f"mains_channel {mains!r} is not one of witness_channels")
-    if values["window_seconds"] < 2 * values["fftlength"]:
-        raise ConfigError(
-            f"window_seconds ({values['window_seconds']}) must be at least twice fftlength ({values['fftlength']})"
-        )
-    architecture = {"num_witnesses": len(channels), "kernel_size": values["kernel_size"]}
-    if mains is not None:
-        architecture["mains_index"] = channels.index(mains)
-    if values["linear_kernel_size"] is not None:
-        if values["linear_kernel_size"] % 2 != 1:
-            raise ConfigError(f"linear_kernel_size must be odd, got {values['linear_kernel_size']}")
-        architecture["linear_kernel_size"] = values["linear_kernel_size"]
-    device = values["device"]
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    return CycleSettings(
-        source=FrameSource(
-            strain_dir=values["strain_dir"],
-            witness_dir=values["witness_dir"],
-            site=values["site"],
-            ifo=values["ifo"],
-            strain_tag=values["strain_tag"],
-            witness_tag=values["witness_tag"],
-            strain_channel=values["strain_channel"],
-            state_channel=values["state_channel"],
-            witness_channels=tuple(channels),
-            strain_sample_rate=values["strain_sample_rate"],
-        ),
-        training_root=values["training_root"],
-        sample_rate=values["sample_rate"],
-        band=band,
-        filter_band=filter_band,
-        filter_order=values["filter_order"],
-        edge_seconds=values["edge_seconds"],
-        min_ready_seconds=values["min_ready_seconds"],
-        min_stretch_seconds=values["min_stretch_seconds"],
-        max_saturated_fraction=values["max_saturated_fraction"],
-        validation_fraction=values["validation_fraction"],
-        window_seconds=values["window_seconds"],
-        fftlength=values["fftlength"],
-        architecture=architecture,
-        fit=FitSettings(
-            batch_size=values["batch_size"],
-            max_epochs=values["max_epochs"],
-            steps_per_epoch=values["steps_per_epoch"],
-            learning_rate=values["learning_rate"],
-            weight_decay=values["weight_decay"],
-            lr_patience=values["lr_patience"],
-            lr_factor=values["lr_factor"],
-            early_stop_patience=values["early_stop_patience"],
-            max_train_seconds=values["max_train_seconds"],
-            budget_clock=values["budget_clock"],
-        ),
-        warm_start=values["warm_start"],
-        warm_start_lr_factor=values["warm_start_lr_factor"],
-        seed=values["seed"],
-        device=torch.device(device),
-        recency_seconds=values["recency_seconds"],
-        loss_weighting=values["loss_weighting"],
-        linear_init=values["linear_init"],
-        linear_recency=tuple(values["linear_recency"] or ()),
+def _train_continuously(
+    settings: CycleSettings,
+    schedule: ContinuousSchedule,
+    metrics: TrainerMetrics,
+    client: ExporterClient | None,
+    max_band_asd_ratio: float,
+    stop: threading.Event,
+    poll_interval: float,
+) -> None:
+    """Train whenever ``schedule`` says so until ``stop``, exporting each eligible version (without ``client``: not)."""
+    worker = ExportWorker(client, settings.training_root, max_band_asd_ratio, stop) if client else None
+    if worker:
+        worker.start()
+
+    def train_span(span_start: int, span_end: int) -> bool:
+        try:
+            result = metrics.count_cycle(lambda: run_cycle(settings, span_start, span_end, stop))
+        except DataCheckError as exc:
+            log.warning("cycle on GPS %d-%d skipped: %s", span_start, span_end, exc)
+            return False
+        except TrainingInterrupted as exc:
+            log.warning("cycle on GPS %d-%d interrupted (%s); nothing written", span_start, span_end, exc)
+            return False
+        if _check_eligible(result, max_band_asd_ratio) and worker:
+            worker.wake()
+        return True
+
+    run_continuously(schedule, train_span, stop, poll_interval)
+    if worker:
+        worker.join(timeout=10)
+    log.info("stopped")
+
+
+def _last_end(training_root: Path) -> int | None:
+    """End of the newest finished training span (None: none yet)."""
+    newest = complete_directories(training_root)
+    return newest[-1].metadata["span"]["end"] if newest else None
+
+
+def _check_eligible(result: CycleResult, max_band_asd_ratio: float) -> bool:
+    """Whether the new version may be exported; a log line says why not."""
+    if is_eligible(result.directory, max_band_asd_ratio):
+        return True
+    log.warning(
+        "%s not exported: validation in-band ASD ratio %.3f is above max_band_asd_ratio %.3f",
+        result.directory.path.name,
+        result.band_asd_ratio,
+        max_band_asd_ratio,
     )
-
-
-def _stop_on_signals(stop: threading.Event) -> None:
-    """SIGTERM/SIGINT stop training before the next step and end continuous mode (main thread only)."""
-    if threading.current_thread() is not threading.main_thread():
-        return
-
-    def handler(signum, _frame) -> None:
-        log.info("signal %d: stopping", signum)
-        stop.set()
-
-    signal.signal(signal.SIGTERM, handler)
-    signal.signal(signal.SIGINT, handler)
+    return False

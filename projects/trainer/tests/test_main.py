@@ -8,12 +8,14 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from conftest import DURATION, START
 from exporter_stub import TOKEN, ExporterStub
 
+from deepclean.config import ConfigError
 from deepclean.single_writer import single_writer
 from deepclean.synthetic import H1_WITNESSES
 from deepclean_trainer.main import main
@@ -90,20 +92,24 @@ def test_one_shot_with_bad_data_exits_1_naming_the_reason(frames, caplog):
         ({"start": START}, "start and end"),
     ],
 )
-def test_inconsistent_configuration_exits_2_naming_the_key(tmp_path, caplog, override, message):
-    """Values that are fine alone but inconsistent together stop the service with status 2."""
+def test_inconsistent_configuration_is_a_configuration_error_naming_the_key(tmp_path, override, message):
+    """Values that are fine alone but inconsistent together stop the service before it does anything
+    (the command line reports a ConfigError with status 2)."""
     values = arguments(tmp_path, **override)
     if "start" in override:
         values["end"] = None
-    assert main(**values) == 2
-    assert message in caplog.text
+    with pytest.raises(ConfigError, match=message):
+        main(**values)
+    assert not (tmp_path / "logs").exists() and not (tmp_path / "training").exists()
 
 
-def test_a_second_trainer_on_one_training_root_exits_2_naming_the_holder(frames, caplog):
+def test_a_second_trainer_on_one_training_root_exits_1_naming_the_holder(frames):
     """Two trainers on one root would remove each other's unfinished directories: the second is refused."""
-    with single_writer(frames / "training", "trainer"):
-        assert main(**arguments(frames)) == 2
-    assert f"another trainer (pid {os.getpid()}" in caplog.text and str(frames / "training") in caplog.text
+    with single_writer(frames / "training", "trainer"), pytest.raises(SystemExit) as refused:
+        main(**arguments(frames))
+    assert refused.value.code == 1
+    message = str(refused.value)
+    assert f"another trainer (pid {os.getpid()}" in message and str(frames / "training") in message
     assert complete_directories(frames / "training") == []
 
 
@@ -120,39 +126,49 @@ def test_cli_rejects_out_of_range_value_naming_the_key(tmp_path):
     assert "batch_size" in completed.stderr
 
 
+CONTINUOUS = {"mode": "continuous", "start": None, "end": None, "train_duration": DURATION, "max_epochs": 1}
+
+
+def continuous_arguments(root: Path, exporter_url: str, **overrides) -> dict:
+    """A continuous run that trains once on the frames under ``root`` (they span less than a cadence)."""
+    values = CONTINUOUS | {"exporter_url": exporter_url, "max_band_asd_ratio": 1.5, "poll_interval": 0.1}
+    return arguments(root, **(values | overrides))
+
+
+def run_until_exported(values: dict, on_exported: Callable[[], None] = lambda: None) -> int:
+    """Run the trainer with ``values`` until a version is marked exported, call ``on_exported``, stop the
+    trainer with SIGTERM; its exit status."""
+    previous = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
+    done = threading.Event()
+
+    def stop_when_exported() -> None:
+        deadline = time.monotonic() + 300
+        try:
+            while not done.is_set() and time.monotonic() < deadline:
+                if any(d.exported_version for d in complete_directories(values["training_root"])):
+                    on_exported()
+                    break
+                time.sleep(0.1)
+        finally:
+            if not done.is_set():
+                os.kill(os.getpid(), signal.SIGTERM)
+
+    watcher = threading.Thread(target=stop_when_exported, daemon=True)
+    watcher.start()
+    try:
+        return main(**values)
+    finally:
+        done.set()
+        watcher.join(timeout=10)
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
 def test_continuous_mode_trains_exports_and_stops_on_sigterm(frames, monkeypatch):
     """Continuous mode trains once enough ready data is there, exports it, and exits 0 on SIGTERM."""
     monkeypatch.setenv("DEEPCLEAN_EXPORTER_TOKEN", TOKEN)
-    previous = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
     with ExporterStub() as stub:
-
-        def stop_when_exported():
-            while not stub.requests and not done.is_set():
-                time.sleep(0.1)
-            time.sleep(0.5)  # let the worker write exported.json
-            os.kill(os.getpid(), signal.SIGTERM)
-
-        done = threading.Event()
-        watcher = threading.Thread(target=stop_when_exported, daemon=True)
-        watcher.start()
-        try:
-            status = main(
-                **arguments(
-                    frames,
-                    mode="continuous",
-                    start=None,
-                    end=None,
-                    train_duration=DURATION,
-                    exporter_url=stub.url,
-                    max_band_asd_ratio=1.5,
-                    poll_interval=0.1,
-                    max_epochs=1,
-                )
-            )
-        finally:
-            done.set()
-            for number, handler in previous.items():
-                signal.signal(number, handler)
+        status = run_until_exported(continuous_arguments(frames, stub.url))
     assert status == 0
     (directory,) = complete_directories(frames / "training")
     assert directory.metadata["span"] == {"start": START, "end": START + DURATION}

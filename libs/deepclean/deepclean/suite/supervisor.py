@@ -1,7 +1,9 @@
 """Keep one service running: restart it when it fails, stop it when asked.
 
 A service that exits 0 has finished (one-shot work, end of a replay) and is
-not restarted. A service that exits non-zero or is killed is restarted after a
+not restarted, nor is one that exits 2: its configuration is wrong and it would
+fail the same way again (the exit statuses: :mod:`deepclean.entry_point`). A
+service that exits with any other status or is killed is restarted after a
 back-off that grows while it keeps failing quickly. SIGTERM/SIGINT to the
 supervisor are passed on to the service, which gets ``grace`` seconds to stop
 before it is killed.
@@ -16,6 +18,8 @@ import sys
 import threading
 import time
 from pathlib import Path
+
+from ..entry_point import CONFIGURATION_ERROR, DONE
 
 
 def _log(name: str, message: str, sink) -> None:
@@ -70,8 +74,11 @@ def supervise(name: str, command: list[str], log_file: Path, pid_file: Path, gra
                 if stopping.is_set():
                     _log(name, f"stopped (exit {code})", sink)
                     break
-                if code == 0:
+                if code == DONE:
                     _log(name, "finished (exit 0)", sink)
+                    break
+                if code == CONFIGURATION_ERROR:
+                    _log(name, "configuration error (exit 2): not restarting", sink)
                     break
                 backoff = 1.0 if time.monotonic() - started > 60 else min(backoff * 2, 30.0)
                 _log(name, f"exited with {code}; restarting in {backoff:.0f} s", sink)

@@ -1,4 +1,4 @@
-"""Command line of the synthetic detector (``deepclean-detector``).
+"""Command line of the synthetic detector: ``deepclean-detector`` (table ``[tool.typeo.scripts.detector]``).
 
 ``deepclean-detector --list-scenarios`` prints the scenarios, one per line, and exits.
 """
@@ -8,17 +8,17 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-from ..config import run_cli
-from .main import main as detector_main
+from ..entry_point import run
+from .main import main as detector
 from .scenarios import describe_scenarios
 
 LIST_SCENARIOS = ("--list-scenarios", "--list_scenarios")
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """Run ``deepclean-detector`` with the ``[tool.typeo.scripts.detector]`` table."""
+    """Write frames as the configuration and ``argv`` say; exit statuses in :mod:`deepclean.entry_point`."""
     argv = list(sys.argv[1:] if argv is None else argv)
     if any(flag in argv for flag in LIST_SCENARIOS):
         print(describe_scenarios())
         return
-    run_cli(detector_main, "detector", argv)
+    run(detector, "detector", argv)

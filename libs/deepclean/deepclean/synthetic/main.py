@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import logging
-import signal
-import sys
-import threading
 from pathlib import Path
 from typing import Literal
 
 from jsonargparse.typing import ClosedUnitInterval, NonNegativeFloat, NonNegativeInt, PositiveFloat, PositiveInt
 
+from ..config import ConfigError, from_keys
+from ..entry_point import configure_logging, stop_on_signals
 from .colouring import DEFAULT_PSD
 from .detector import H1_WITNESSES, STEP_GPS, SyntheticDetector
 from .faults import FaultInjection
@@ -158,8 +157,16 @@ def main(
     log_level
         Logging level.
     """
-    logging.basicConfig(level=log_level, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    configure_logging("detector", log_level)
     try:
+        faults = from_keys(
+            FaultInjection,
+            locals(),
+            drop_strain_gps=frozenset(drop_strain_gps or ()),
+            drop_witness_gps=frozenset(drop_witness_gps or ()),
+            late_witness_gps=frozenset(late_witness_gps or ()),
+        )
+        layout = from_keys(FrameLayout, locals(), truth_dir=truth_dir if write_truth else None)
         config = scenario_config(
             scenario,
             seed=seed,
@@ -178,26 +185,6 @@ def main(
             not_ready_duration=not_ready_duration,
             step_gps=step_gps,
         )
-        faults = FaultInjection(
-            seed=seed,
-            drop_strain_probability=drop_strain_probability,
-            drop_witness_probability=drop_witness_probability,
-            drop_strain_gps=frozenset(drop_strain_gps or ()),
-            drop_witness_gps=frozenset(drop_witness_gps or ()),
-            late_witness_probability=late_witness_probability,
-            late_witness_gps=frozenset(late_witness_gps or ()),
-            late_witness_delay=late_witness_delay,
-        )
-        layout = FrameLayout(
-            strain_dir=strain_dir,
-            witness_dir=witness_dir,
-            truth_dir=truth_dir if write_truth else None,
-            site=site,
-            ifo=ifo,
-            strain_tag=strain_tag,
-            witness_tag=witness_tag,
-            truth_tag=truth_tag,
-        )
         detector = SyntheticDetector(config)
         if injection_interval:
             detector = InjectedDetector(
@@ -210,16 +197,9 @@ def main(
                 ),
             )
     except ValueError as exc:  # settings that pass their types but not the detector's checks
-        print(f"deepclean-detector: configuration error: {exc}", file=sys.stderr)
-        raise SystemExit(2) from None
+        raise ConfigError(str(exc)) from None
     if start is None:
         start, history = resume_plan(layout, history)
-    stop = threading.Event()
-    previous = {}
-    if threading.current_thread() is threading.main_thread():  # signals can only be handled there
-        previous = {
-            sig: signal.signal(sig, lambda signum, frame: stop.set()) for sig in (signal.SIGTERM, signal.SIGINT)
-        }
     logger.info(
         "writing scenario %s from GPS %d (%d s history, then %g x real time, %s); coupled loops: %s",
         scenario,
@@ -229,13 +209,9 @@ def main(
         "forever" if duration is None else f"{duration} s in all",
         ", ".join(detector.coupled_channels),
     )
-    try:
-        report = FrameStreamer(
-            detector, layout, faults, speed=speed, stop=stop, retention=retention_seconds or None
-        ).run(start, history, duration)
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+    with stop_on_signals("detector") as stop:
+        streamer = FrameStreamer(detector, layout, faults, speed=speed, stop=stop, retention=retention_seconds or None)
+        report = streamer.run(start, history, duration)
     logger.info(
         "%s at GPS %d: %d strain, %d witness, %d truth frames written",
         "stopped" if report.stopped else "finished",

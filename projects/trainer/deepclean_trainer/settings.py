@@ -1,0 +1,70 @@
+"""The trainer's configuration checked across keys and gathered into the settings of a training cycle."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from deepclean.config import ConfigError, from_keys
+
+from .cycle import CycleSettings
+from .dataset import FrameSource
+from .fitting import FitSettings
+
+MAINS_MONITOR = "PEM-CS_MAINSMON_EBAY_1_DQ"
+"""The mains voltage monitor's channel (after ``<ifo>:``): ``mains_channel = "auto"``."""
+
+
+def cycle_settings(**values: Any) -> CycleSettings:
+    """A cycle's settings from the trainer's configuration ``values`` (:func:`deepclean_trainer.main.main`).
+
+    Raises
+    ------
+    deepclean.config.ConfigError
+        Values that do not fit together, naming the keys.
+    """
+    if values["mode"] == "one-shot" and (values["start"] is None) != (values["end"] is None):
+        raise ConfigError("give both start and end, or neither")
+    band = tuple(float(f) for f in values["band"])
+    if not 0 < band[0] < band[1] < values["sample_rate"] / 2:
+        raise ConfigError(f"band {list(band)} must satisfy 0 < low < high < sample_rate/2")
+    filter_band = (band[0] - values["filter_margin"], band[1] + values["filter_margin"])
+    if not 0 < filter_band[0] < filter_band[1] < values["sample_rate"] / 2:
+        raise ConfigError(
+            f"filter_margin {values['filter_margin']} puts the filter band {list(filter_band)} outside (0, "
+            f"sample_rate/2)"
+        )
+    channels = list(values["witness_channels"])
+    if not channels or len(set(channels)) != len(channels):
+        raise ConfigError(f"witness_channels must be non-empty and unique, got {channels}")
+    mains = values["mains_channel"]
+    if mains == "auto":
+        mains = f"{values['ifo']}:{MAINS_MONITOR}"
+    if mains is not None and mains not in channels:
+        raise ConfigError(f"mains_channel {mains!r} is not one of witness_channels")
+    if values["window_seconds"] < 2 * values["fftlength"]:
+        raise ConfigError(
+            f"window_seconds ({values['window_seconds']}) must be at least twice fftlength ({values['fftlength']})"
+        )
+    architecture = {"num_witnesses": len(channels), "kernel_size": values["kernel_size"]}
+    if mains is not None:
+        architecture["mains_index"] = channels.index(mains)
+    if values["linear_kernel_size"] is not None:
+        if values["linear_kernel_size"] % 2 != 1:
+            raise ConfigError(f"linear_kernel_size must be odd, got {values['linear_kernel_size']}")
+        architecture["linear_kernel_size"] = values["linear_kernel_size"]
+    device = values["device"]
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    return from_keys(
+        CycleSettings,
+        values,
+        source=from_keys(FrameSource, values, witness_channels=tuple(channels)),
+        band=band,
+        filter_band=filter_band,
+        architecture=architecture,
+        fit=from_keys(FitSettings, values),
+        device=torch.device(device),
+        linear_recency=tuple(values["linear_recency"] or ()),
+    )
