@@ -10,7 +10,8 @@
 # "library" environment holds the library with every extra and runs the
 # library's and the cross-service tests. An environment is skipped when the
 # hash of its inputs (package metadata, requirements, the Python version) is the
-# one it was built from.
+# one it was built from. Building or checking the monitor also installs Chromium
+# (Debian package, as root) for the monitor's status-page browser test.
 #
 # Environment variables:
 #   PYTHON           interpreter to build the venvs from (default: python3)
@@ -30,7 +31,7 @@ REQUESTED=()
 for arg in "$@"; do
   case "$arg" in
     --force) FORCE=1 ;;
-    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
     *) REQUESTED+=("$arg") ;;
   esac
 done
@@ -109,10 +110,25 @@ build_env() {
   echo "[build] $name: built in $((SECONDS - start)) s"
 }
 
+# The monitor's status-page test drives a headless Chromium: install the Debian package when
+# root can, else say how (the test fails without it).
+ensure_chromium() {
+  command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 && return 0
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "[build] monitor: installing chromium (apt-get) for the status-page browser test"
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } >"$VENVS/chromium.log" 2>&1 \
+      && return 0
+    echo "[build] monitor: installing chromium failed (log: ${VENVS#"$ROOT"/}/chromium.log)" >&2
+  fi
+  echo "[build] monitor: chromium is missing and the status-page browser test will fail;" \
+    "install it with: sudo apt-get install -y chromium" >&2
+}
+
 mkdir -p "$VENVS"
 if [ ${#REQUESTED[@]} -eq 0 ]; then
   mapfile -t REQUESTED < <(all_envs)
 fi
+[[ " ${REQUESTED[*]} " == *" monitor "* ]] && ensure_chromium
 
 # Two builds at a time (pip is mostly I/O and unpacking on these 2-core machines).
 failed=0

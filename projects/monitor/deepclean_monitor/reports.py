@@ -3,6 +3,7 @@
 Files in ``reports_dir``::
 
     index.html         status page (refreshes itself), shows the two plots
+    status.json        the page's figures (deepclean_monitor.status_summary)
     asd.png            raw vs cleaned ASD around the band, production and canary
     band_ratio.png     band ratio per version over time, decisions marked
     monitor.prom       Prometheus textfile
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,12 +24,18 @@ from deepclean.exporter_api import ExporterError
 
 from .frame_stream import CleanedFrameStream
 from .metrics import MonitorMetrics
-from .monitor_loop import Monitor
+from .monitor_loop import Monitor, gps_now
 from .plots import plot_asds, plot_band_ratio
 from .retention import remove_old_frames, remove_old_snapshots
 from .status_page import StatusSnapshot, write_status_page
+from .status_summary import write_status_summary
+from .stream_lag import StreamLag, measure_lag
 
 log = logging.getLogger(__name__)
+
+PAGE = "index.html"
+SUMMARY = "status.json"
+IMAGES = ("asd.png", "band_ratio.png")
 
 
 @dataclass
@@ -61,32 +69,36 @@ class Reports:
                 "canary": state.qualities.get(state.canary_version),
             },
             self.band,
-            self.reports_dir / "asd.png",
+            self.reports_dir / IMAGES[0],
         )
         pending = [p.decision for p in self.monitor.runner.pending]
-        ratio_plot = plot_band_ratio(list(state.points), state.decisions, self.reports_dir / "band_ratio.png", pending)
-        write_status_page(
-            self.reports_dir / "index.html",
-            StatusSnapshot(
-                updated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
-                last_gps=state.last_gps,
-                production_version=state.production_version,
-                canary_version=state.canary_version,
-                qualities=state.qualities,
-                decisions=state.decisions,
-                pending=pending,
-                frames_missing=state.frames_missing,
-                frame_lag=state.frame_lag,
-                images=["asd.png", "band_ratio.png"],
-                exporter_pins=self._exporter_pins(),
-            ),
-            self.refresh_seconds,
+        ratio_plot = plot_band_ratio(list(state.points), state.decisions, self.reports_dir / IMAGES[1], pending)
+        now = time.time()
+        snapshot = StatusSnapshot(
+            updated=datetime.fromtimestamp(now, UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
+            updated_unix=now,
+            last_gps=state.last_gps,
+            production_version=state.production_version,
+            canary_version=state.canary_version,
+            qualities=state.qualities,
+            decisions=state.decisions,
+            pending=pending,
+            frames_missing=state.frames_missing,
+            lag=self._lag(now),
+            images=list(IMAGES),
+            exporter_pins=self._exporter_pins(),
         )
+        write_status_page(self.reports_dir / PAGE, snapshot, self.refresh_seconds)
+        write_status_summary(self.reports_dir / SUMMARY, snapshot)
         if self.metrics_textfile:
             metrics.write_textfile(self.reports_dir / "monitor.prom")
         if state.last_gps is not None:
             self._snapshot(ratio_plot, state.last_gps)
             self._retention(self.monitor.cleaned, state.last_gps)
+
+    def _lag(self, wall_now: float) -> StreamLag:
+        monitor = self.monitor
+        return measure_lag(monitor.raw, monitor.cleaned, monitor.state.last_gps, gps_now(), wall_now)
 
     def _exporter_pins(self) -> dict[str, int | None] | None:
         try:

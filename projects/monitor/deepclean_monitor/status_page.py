@@ -1,7 +1,9 @@
 """The status page: a static HTML file in the reports directory that refreshes itself.
 
 Per version it shows the figures of :mod:`deepclean.figures` over the window, the BNS
-range of the raw and the cleaned strain, and whether the version is better than raw.
+range of the raw and the cleaned strain, and whether the version is better than raw;
+above them where the streams stand (:mod:`~deepclean_monitor.stream_lag`). The page works
+opened from disk and served (:mod:`~deepclean_monitor.status_server`): its links are relative.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from pathlib import Path
 from deepclean.atomic_files import replace_file
 
 from .policy import Decision
+from .stream_lag import StreamLag
 from .version_windows import VersionQuality
 
 
@@ -22,6 +25,7 @@ class StatusSnapshot:
     """What the page shows."""
 
     updated: str
+    updated_unix: float
     last_gps: int | None
     production_version: int
     canary_version: int
@@ -29,7 +33,7 @@ class StatusSnapshot:
     decisions: Sequence[Decision]
     pending: Sequence[Decision]
     frames_missing: int
-    frame_lag: float | None
+    lag: StreamLag | None
     images: Sequence[str]
     exporter_pins: dict[str, int | None] | None = None  # None: the exporter did not answer
 
@@ -39,7 +43,7 @@ def write_status_page(path: Path, snapshot: StatusSnapshot, refresh_seconds: int
     stamp = snapshot.last_gps or 0
     rows = (
         "\n".join(
-            f"<tr><td>{v}</td><td>{_role(v, snapshot)}</td><td>{q.band_ratio:.4f}</td>"
+            f"<tr><td>{v}</td><td>{stream_roles(v, snapshot)}</td><td>{q.band_ratio:.4f}</td>"
             f"<td>{q.worst_bin:.4f} at {q.worst_bin_frequency:g} Hz</td><td>{len(q.judgement.failing_bins)}</td>"
             f"<td>{q.range_raw:.4g} / {q.range_cleaned:.4g}</td>{_verdict(q)}"
             f"<td>{q.seconds}</td><td>{q.fallback_seconds}</td></tr>"
@@ -61,7 +65,7 @@ def write_status_page(path: Path, snapshot: StatusSnapshot, refresh_seconds: int
     )
     images = "\n".join(f'<img src="{escape(name)}?gps={stamp}" alt="{escape(name)}">' for name in snapshot.images)
     no_model = " (raw strain, flagged no model)" if snapshot.production_version <= 0 else ""
-    lag = "unknown" if snapshot.frame_lag is None else f"{snapshot.frame_lag:.0f} s"
+    lag = "; ".join(snapshot.lag.describe()) if snapshot.lag is not None else "no frame read yet"
     if snapshot.exporter_pins is None:
         pins = '<span class="warn">exporter not answering</span>'
     else:
@@ -86,8 +90,9 @@ img {{ max-width: 100%; display: block; margin: 0.5em 0; }}
 <p class="versions"><span id="production">production: <b>{_version(snapshot.production_version)}</b>{no_model}</span>
 <span id="canary">canary: <b>{_version(snapshot.canary_version)}</b></span></p>
 <p>versions in the latest cleaned frame; pinned at the exporter: <span id="pins">{pins}</span></p>
-<p>last cleaned frame GPS {snapshot.last_gps if snapshot.last_gps is not None else "none"};
-lag {lag}; frames missing {snapshot.frames_missing}; updated {escape(snapshot.updated)}</p>
+<p id="lag">{escape(lag)}</p>
+<p>frames missing {snapshot.frames_missing}; updated {escape(snapshot.updated)};
+<a href="status.json">figures as JSON</a></p>
 {pending}
 <table>
 <tr><th>version</th><th>stream</th><th>band ASD ratio</th><th>worst out-of-band bin</th><th>bins with noise added</th>
@@ -116,7 +121,8 @@ def _version(version: int) -> str:
     return str(version) if version > 0 else "none"
 
 
-def _role(version: int, snapshot: StatusSnapshot) -> str:
+def stream_roles(version: int, snapshot: StatusSnapshot) -> str:
+    """``production``, ``canary``, ``production + canary`` or ``earlier``: where ``version`` is live."""
     roles = [
         name
         for name, live in (("production", snapshot.production_version), ("canary", snapshot.canary_version))
