@@ -24,7 +24,6 @@ Prints:
 from __future__ import annotations
 
 import argparse
-import json
 import multiprocessing
 import sys
 import tempfile
@@ -34,61 +33,27 @@ from pathlib import Path
 import numpy as np
 
 from deepclean.cleaned_frames import CLEANED, SAFETY_FALLBACK, STREAM_BITS, default_channels
+from deepclean.testing.frame_sources import synthetic_frame_source
 
 ROOT = Path(__file__).resolve().parents[1]
 NAMES = default_channels("H1")
 START = 1400000000
 STRAIN = "H1:GDS-CALIB_STRAIN"
-STATE = "H1:GDS-CALIB_STATE_VECTOR"
 BAND = (58.0, 62.0)
 
 
 def make_random_repository(root: Path, channels: list[str], rates: dict[str, int]) -> Path:
     """A repository with versions 1 and 2 (random weights), production 1 and canary 2."""
-    import torch
-
-    from deepclean.architecture import DeepClean
+    from deepclean.testing.model_versions import pin_versions, publish_version, write_random_network
+    from deepclean.testing.training_directory import training_metadata
 
     model_dir = root / "deepclean"
+    metadata = training_metadata({c: rates[c] for c in channels}, {"kernel_size": 7}, band=BAND, target_std=1e-22)
     for version in (1, 2):
-        torch.manual_seed(version)
-        directory = model_dir / str(version)
-        directory.mkdir(parents=True)
-        torch.onnx.export(
-            DeepClean(len(channels)).eval(),
-            (torch.randn(1, len(channels), 1024),),
-            str(directory / "model.onnx"),
-            input_names=["witness"],
-            output_names=["noise"],
-            dynamic_axes={
-                "witness": {0: "batch", 2: "time"},
-                "noise": {0: "batch", 1: "time"},
-            },
-            dynamo=False,
+        publish_version(
+            model_dir, version, metadata, lambda staged, seed=version: write_random_network(staged, len(channels), seed)
         )
-        metadata = {
-            "ifo": "H1",
-            "strain_channel": STRAIN,
-            "witness_channels": channels,
-            "witness_sample_rates": rates,
-            "sample_rate": 4096,
-            "strain_sample_rate": 16384,
-            "band": list(BAND),
-            "filter": {"kind": "butter-sos-zero-phase", "order": 8, "band": list(BAND)},
-            "scaler": {
-                "witness_mean": [0.0] * len(channels),
-                "witness_std": [1.0] * len(channels),
-                "target_mean": 0.0,
-                "target_std": 1e-22,
-            },
-            "architecture": {
-                "name": "DeepClean",
-                "kwargs": {"num_witnesses": len(channels), "kernel_size": 7},
-            },
-            "version": version,
-        }
-        (directory / "metadata.json").write_text(json.dumps(metadata))
-    (model_dir / "pins.json").write_text(json.dumps({"production": 1, "canary": 2, "history": [1]}))
+    pin_versions(model_dir, production=1, canary=2)
     return root
 
 
@@ -96,15 +61,8 @@ def cleaner_arguments(data: Path, repository: Path, cleaned: Path, channels: lis
     return {
         "model_repository": repository,
         "model_name": "deepclean",
-        "strain_dir": data / "llhoft",
-        "witness_dir": data / "lldetchar",
+        **synthetic_frame_source(data),
         "cleaned_dir": cleaned,
-        "site": "H",
-        "ifo": "H1",
-        "strain_tag": "llhoft",
-        "witness_tag": "lldetchar",
-        "strain_channel": STRAIN,
-        "state_channel": STATE,
         "witness_channels": channels,
         "strain_sample_rate": 16384,
         "sample_rate": 4096,
@@ -251,18 +209,8 @@ def quality(work: Path, repository: Path, channels: list[str], seconds: int, see
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--seconds",
-        type=int,
-        default=120,
-        help="seconds of history for the throughput run",
-    )
-    parser.add_argument(
-        "--replay",
-        type=int,
-        default=60,
-        help="seconds of real-time replay for the latency",
-    )
+    parser.add_argument("--seconds", type=int, default=120, help="seconds of history for the throughput run")
+    parser.add_argument("--replay", type=int, default=60, help="seconds of real-time replay for the latency")
     parser.add_argument("--threads", type=int, default=1, help="onnxruntime threads per session")
     parser.add_argument(
         "--trained-model-repository",
@@ -270,18 +218,8 @@ def main() -> None:
         default=None,
         help="repository whose production version was trained on the synthetic detector",
     )
-    parser.add_argument(
-        "--seed",
-        type=int,
-        default=1,
-        help="the synthetic detector's seed for the quality span",
-    )
-    parser.add_argument(
-        "--quality-seconds",
-        type=int,
-        default=256,
-        help="seconds cleaned for the quality figures",
-    )
+    parser.add_argument("--seed", type=int, default=1, help="the synthetic detector's seed for the quality span")
+    parser.add_argument("--quality-seconds", type=int, default=256, help="seconds cleaned for the quality figures")
     parser.add_argument("--skip-speed", action="store_true", help="only the quality figures")
     args = parser.parse_args()
 

@@ -14,7 +14,6 @@ onnxruntime (seconds of witness data per second of wall time).
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import tempfile
 import threading
@@ -28,7 +27,7 @@ import torch
 import waitress
 from waitress import wasyncore
 
-from deepclean.architecture import DeepClean
+from deepclean.testing.training_directory import training_metadata, write_training_dir
 from deepclean_exporter import onnx_export
 from deepclean_exporter.app import create_app
 from deepclean_exporter.exporter import Exporter
@@ -36,36 +35,6 @@ from deepclean_exporter.settings import ExportSettings
 from deepclean_exporter.training_dir import load_training
 
 SAMPLE_RATE = 4096
-
-
-def write_training_dir(directory: Path, channels: list[str], kwargs: dict) -> None:
-    """A complete training directory with random weights for ``DeepClean(**kwargs)``."""
-    network = DeepClean(**kwargs)
-    directory.mkdir(parents=True)
-    torch.save(network.state_dict(), directory / "weights.pt")
-    metadata = {
-        "ifo": "H1",
-        "strain_channel": "H1:GDS-CALIB_STRAIN",
-        "witness_channels": channels,
-        "witness_sample_rates": {c: 512 for c in channels},
-        "sample_rate": SAMPLE_RATE,
-        "strain_sample_rate": 16384,
-        "band": [58.0, 62.0],
-        "filter": {"kind": "butter-sos-zero-phase", "order": 8, "band": [58.0, 62.0]},
-        "scaler": {
-            "witness_mean": [0.0] * len(channels),
-            "witness_std": [1.0] * len(channels),
-            "target_mean": 0.0,
-            "target_std": 1e-21,
-        },
-        "architecture": {"name": "DeepClean", "kwargs": kwargs},
-        "span": {"start": 1400000000, "end": 1400001024},
-        "validation": {"loss": 0.05, "band_asd_ratio": 0.2},
-        "library_version": "0.1.0",
-        "training_seconds": 0.0,
-        "created": "2026-11-29T10:00:00Z",
-    }
-    (directory / "metadata.json").write_text(json.dumps(metadata))
 
 
 def realtime_factor(onnx_path: Path, channels: int, threads: int, seconds: int = 8) -> float:
@@ -100,8 +69,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         root = Path(scratch) / "training"
         # A repeated export of one training run returns its version: each repeat exports a new run.
+        metadata = training_metadata(dict.fromkeys(channels, 512), kwargs, sample_rate=SAMPLE_RATE)
         for repeat in range(args.repeats + 1):
-            write_training_dir(root / f"run-{repeat}", channels, kwargs)
+            write_training_dir(root / f"run-{repeat}", metadata, seed=repeat)
         settings = ExportSettings(
             model_repository=Path(scratch) / "repo",
             model_name="deepclean",

@@ -41,6 +41,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent / "quality"))
 
 import loop  # noqa: E402  the loop benchmark's configuration copy and suite control
+from common import add_suite_options, argument_parser, log  # noqa: E402
 
 from deepclean.cleaned_frames import CANARY_SHIFT, CLEANED, FLAGS, STREAM_BITS, CleanedChannelNames  # noqa: E402
 from deepclean.frames import FrameError, list_frames, read_frame  # noqa: E402
@@ -53,10 +54,9 @@ WARMUP_AT = 0.25
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argument_parser(__doc__)
     parser.add_argument("--hours", type=float, default=8.0, help="hours of data streamed (default 8)")
-    parser.add_argument("--speed", type=float, default=8.0, help="detector speed (x real time, default 8)")
-    parser.add_argument("--history", type=int, default=1100, help="seconds written at once before going live")
+    add_suite_options(parser, speed=8.0, out=ROOT / "bench" / "out" / "soak", nice=0)
     parser.add_argument("--scenario", default="baseline")
     parser.add_argument("--drop-strain", type=float, default=0.001, help="probability a strain frame is dropped")
     parser.add_argument("--drop-witness", type=float, default=0.002, help="probability a witness frame is dropped")
@@ -69,16 +69,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="wall seconds over which the warm-up and end RSS / open files are taken (maximum)",
     )
     parser.add_argument("--keep-seconds", type=int, default=3600, help="seconds of frames kept on disk")
-    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "out" / "soak")
-    parser.add_argument("--nice", type=int, default=0)
     args = parser.parse_args(argv)
     args.stream_seconds = int(args.hours * 3600)
     args.timeout = None
     return args
-
-
-def log(message: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
 
 
 # ---------------------------------------------------------------- the service processes

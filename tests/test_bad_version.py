@@ -32,27 +32,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import requests
-from conftest import (
-    ROOT,
-    STRAIN,
-    TOKEN,
-    WITNESSES,
-    LiveFeed,
-    auth,
-    cleaner_command,
-    free_port,
-    program,
-    start,
-    start_exporter,
-    stop,
-    strain_path,
-    wait_for,
-    write_config,
-    write_training_dir,
-)
+from fault_frames import STRAIN, WITNESSES, LiveFeed, strain_path
+from fault_services import ROOT, TOKEN, auth, cleaner_command, program, start_exporter, write_config, write_training_dir
 
 from deepclean.figures import BinPowers, judge_bins, range_lost
 from deepclean.frames import read_frame
+from deepclean.testing.processes import free_port, start, stop, wait_for
 
 START = 1400000000
 DURATION = 80

@@ -12,7 +12,8 @@ import random
 from concurrent.futures import ThreadPoolExecutor
 
 import requests
-from conftest import auth, record_fault, write_training_dir
+from conftest import record_fault, verdict
+from fault_services import auth, write_training_dir
 
 
 def _unchanged(exporter) -> bool:
@@ -133,10 +134,10 @@ def test_a_burst_of_concurrent_exports_and_pin_calls_leaves_one_consistent_state
         and on_disk["history"][-1:] == [on_disk["production"]],
         "the exporter still running": exporter.process.poll() is None,
     }
-    record_fault("API: burst of 4 exports + 40 pin calls", all(checks.values()))
-    failed = [name for name, ok in checks.items() if not ok]
-    assert not failed, (
-        f"{failed}: exports {answered} -> {versions} {[r.text[:200] for r in exported if r.status_code != 201]}; "
+    verdict(
+        "API: burst of 4 exports + 40 pin calls",
+        checks,
+        f"exports {answered} -> {versions} {[r.text[:200] for r in exported if r.status_code != 201]}; "
         f"pin answers {unexpected_pin_answers}; incomplete {incomplete}; staging {staging}; "
-        f"pins.json {on_disk}; served {served['production'], served['canary']}"
+        f"pins.json {on_disk}; served {served['production'], served['canary']}",
     )

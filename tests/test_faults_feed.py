@@ -23,6 +23,7 @@ repository: production 1, canary 2) follows frames a feeder thread writes live.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -35,31 +36,26 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import pytest
-from conftest import (
-    ROOT,
+from conftest import verdict
+from fault_frames import (
     WITNESSES,
+    cleaned_path,
     cleaned_seconds,
-    cleaner_command,
-    free_port,
-    record_fault,
-    start,
-    stop,
-    strain_path,
+    dq_table,
+    dq_word,
+    log_lines,
     synthetic_seconds,
-    wait_for,
-    witness_path,
-    write_config,
     write_second,
     writes_per_second,
 )
+from fault_services import ROOT, cleaner_command, write_config
 
-from deepclean.frames import read_frame, write_frame
+from deepclean.frames import write_frame
+from deepclean.testing.processes import free_port, processes_with, start, stop, wait_for
 
 START = 1400000000
 RATE = 6.0  # frames per second of wall time
-DQ = "H1:DEEPCLEAN-DQ"
 CLEANED, NO_MODEL, INPUT_GAP, CANARY_SHIFT = 1, 4, 8, 8  # docs/interfaces.md, "Cleaned frames"
 CLEAN_BITS = CLEANED | CLEANED << CANARY_SHIFT
 """DQ of a second cleaned in both streams, nothing else."""
@@ -69,32 +65,9 @@ GPS_EPOCH = 315964800  # Unix time of GPS 0
 LEAP_SECONDS = 18  # GPS - UTC since 2017
 
 
-def _cleaned_path(cleaned: Path, gps: int) -> Path:
-    return cleaned / f"H-H1_DEEPCLEAN-{gps}-1.gwf"
-
-
-def _dq(cleaned: Path, gps: int) -> int | None:
-    """The DQ word of ``gps`` if its 16 samples agree, -1 if they differ, None without a frame."""
-    path = _cleaned_path(cleaned, gps)
-    if not path.exists():
-        return None
-    values = np.unique(read_frame(path, [DQ])[DQ])
-    return int(values[0]) if values.size == 1 else -1
-
-
-def _dq_table(cleaned: Path, seconds) -> str:
-    return " ".join(f"{gps}:{'-' if (b := _dq(cleaned, gps)) is None else hex(b)}" for gps in seconds)
-
-
-def _log_lines(log: Path, needle: str) -> list[str]:
-    return [line for line in log.read_text(errors="replace").splitlines() if needle in line]
-
-
 def _verdict(fault: str, checks: dict[str, bool], counts: tuple[int | None, ...], context: str) -> None:
-    """Record the fault in the summary (survived: every check held), then fail naming the checks that did not."""
-    record_fault(f"feed: {fault}", all(checks.values()), *counts)
-    failed = [name for name, ok in checks.items() if not ok]
-    assert not failed, f"{fault}: {failed}\n{context}"
+    """Record the feed fault in the summary (survived: every check held), then fail naming the checks that did not."""
+    verdict(f"feed: {fault}", checks, f"{fault}\n{context}", counts)
 
 
 def _signature(path: Path) -> tuple[int, int, str]:
@@ -164,9 +137,9 @@ def _backwards_feed(result: BackwardsRun, data: Path) -> None:
             newest = cleaned_seconds(result.cleaned)
             result.cleaned_before_replay = newest[-1] if newest else None
             result.before_replay = {
-                o: _signature(_cleaned_path(result.cleaned, START + o))
+                o: _signature(cleaned_path(result.cleaned, START + o))
                 for o in REPLAYED
-                if _cleaned_path(result.cleaned, START + o).exists()
+                if cleaned_path(result.cleaned, START + o).exists()
             }
             for o in REPLAYED:
                 tick(START + o, replay[START + o])
@@ -213,7 +186,7 @@ def backwards(tmp_path_factory, model_repository) -> BackwardsRun:
 
 def _lag(r: BackwardsRun, offset: int) -> float:
     """Seconds from the arrival of the strain frame after ``offset`` to the cleaned frame of ``offset``."""
-    return _cleaned_path(r.cleaned, START + offset).stat().st_mtime - r.arrivals[offset + 1]
+    return cleaned_path(r.cleaned, START + offset).stat().st_mtime - r.arrivals[offset + 1]
 
 
 def test_gps_going_backwards_rewrites_nothing_and_the_stream_goes_on(backwards):
@@ -243,14 +216,14 @@ def test_gps_going_backwards_rewrites_nothing_and_the_stream_goes_on(backwards):
         and sorted(counts) == expected,
         f"none written twice ({twice[:10]})": twice == [],
         f"never a frame or a write for the seconds never read {never}": all(
-            not _cleaned_path(r.cleaned, g).exists() and counts[g] == 0 for g in never
+            not cleaned_path(r.cleaned, g).exists() and counts[g] == 0 for g in never
         ),
         "the cleaned frames of t-20..t-10 are the files written before the replay": all(
-            _signature(_cleaned_path(r.cleaned, START + o)) == r.before_replay.get(o) for o in REPLAYED
+            _signature(cleaned_path(r.cleaned, START + o)) == r.before_replay.get(o) for o in REPLAYED
         ),
         f"the 6 seconds after each jump out within 1.5 s (slow: {slow})": not slow,
         f"one dropped span, 'GPS {START + DROPPED[0]}-{START + DROPPED[-1] + 1} dropped'": [
-            line.split("GPS ")[1].split(" (")[0] for line in _log_lines(r.log, " dropped (")
+            line.split("GPS ")[1].split(" (")[0] for line in log_lines(r.log, " dropped (")
         ]
         == [f"{START + DROPPED[0]}-{START + DROPPED[-1] + 1} dropped"],
     }
@@ -258,7 +231,7 @@ def test_gps_going_backwards_rewrites_nothing_and_the_stream_goes_on(backwards):
         "GPS backwards: replay of t-20..t-10, then never-seen seconds",
         checks,
         (len(expected), len(written), len(twice)),
-        f"DQ {_dq_table(r.cleaned, range(START + BACK_AT - 22, START + BACK_AT + 8))}",
+        f"DQ {dq_table(r.cleaned, range(START + BACK_AT - 22, START + BACK_AT + 8))}",
     )
 
 
@@ -269,7 +242,7 @@ def test_each_replayed_second_is_logged_and_counted_once_per_stream(backwards):
     r = backwards
     replayed = [START + o for o in REPLAYED]
     reported = {
-        stream: [line for line in _log_lines(r.log, f": {stream} frame ") if "rewritten after it was read" in line]
+        stream: [line for line in log_lines(r.log, f": {stream} frame ") if "rewritten after it was read" in line]
         for stream in ("strain", "witness")
     }
     named = {
@@ -323,11 +296,11 @@ def _gps_now() -> int:
     return int(time.time()) - GPS_EPOCH + LEAP_SECONDS
 
 
-def _write_stamped(path: Path, channels: dict, gps: int, mtime_skew: float) -> None:
+def _write_stamped(path: Path, channels: dict, t0: int, mtime_skew: float) -> None:
     """Write a frame and rename it into place, its modification time ``mtime_skew`` s off this host's clock
     (as a file server whose clock is off stamps it)."""
     scratch = path.with_name(f".stamp-{path.name}")
-    write_frame(scratch, channels, t0=gps)
+    write_frame(scratch, channels, t0=t0)
     if mtime_skew:
         stamp = time.time() + mtime_skew
         os.utime(scratch, (stamp, stamp))
@@ -342,9 +315,9 @@ def _skewed_run(tmp: Path, model_repository: Path, start_gps: int, mtime_skew: f
     data, cleaned, log = tmp / "run" / "data", tmp / "run" / "cleaned", tmp / "cleaner.log"
     seconds = synthetic_seconds(start_gps, SKEW_SECONDS)
     arrivals: dict[int, float] = {}
+    stamped = functools.partial(_write_stamped, mtime_skew=mtime_skew)
     for gps in range(start_gps, start_gps + 10):
-        _write_stamped(witness_path(data, gps), seconds[gps]["witness"], gps, mtime_skew)
-        _write_stamped(strain_path(data, gps), seconds[gps]["strain"], gps, mtime_skew)
+        write_second(data, gps, seconds[gps], write=stamped)
     end = start_gps + SKEW_SECONDS
     cleaner = start(
         cleaner_command(config, "--safety", "false", "--start_gps", start_gps, "--stop_gps", end, "--metrics_port", 0),
@@ -354,14 +327,14 @@ def _skewed_run(tmp: Path, model_repository: Path, start_gps: int, mtime_skew: f
         wait_for(lambda: "cleaning from GPS" in log.read_text(), 60, "the cleaner to start")
         # Live frames only once the history is read: a frame already there when the cleaner first looks
         # is dated by its stamp (docs/interfaces.md), whatever clock wrote it.
-        wait_for(lambda: _cleaned_path(cleaned, start_gps + 7).exists(), 60, "the history to be read")
+        wait_for(lambda: cleaned_path(cleaned, start_gps + 7).exists(), 60, "the history to be read")
         for gps in range(start_gps + 10, end):
             slot = time.monotonic()
             if gps != start_gps + SKEW_DROPPED:
-                _write_stamped(strain_path(data, gps), seconds[gps]["strain"], gps, mtime_skew)
+                write_second(data, gps, seconds[gps], witness=False, write=stamped)
                 arrivals[gps] = time.time()
                 time.sleep(WITNESS_DELAY)
-            _write_stamped(witness_path(data, gps), seconds[gps]["witness"], gps, mtime_skew)
+            write_second(data, gps, seconds[gps], strain=False, write=stamped)
             time.sleep(max(0.0, 1.0 / RATE - (time.monotonic() - slot)))
         wait_for(lambda: cleaner.poll() is not None, 60, "the cleaner to finish its span")
     finally:
@@ -380,24 +353,24 @@ def _skew_checks(result: dict, start_gps: int) -> tuple[dict[str, bool], tuple[i
     counts = writes_per_second(log)
     twice = sorted(g for g, n in counts.items() if n > 1)
     steady = [*range(start_gps + 12, dropped - 3), *range(dropped + 10, end - END_FLUSH)]
-    not_clean = [g for g in steady if _dq(cleaned, g) != CLEAN_BITS]
+    not_clean = [g for g in steady if dq_word(cleaned, g) != CLEAN_BITS]
     timed = [g for g in steady if g + 1 in arrivals]
     slow = {
-        g: round(lag, 2) for g in timed if (lag := _cleaned_path(cleaned, g).stat().st_mtime - arrivals[g + 1]) >= 1.5
+        g: round(lag, 2) for g in timed if (lag := cleaned_path(cleaned, g).stat().st_mtime - arrivals[g + 1]) >= 1.5
     }
     reported = {
         int(line.split(" wrote H-H1_DEEPCLEAN-")[1].split("-")[0]): float(line.split(" (")[-1].split(" s after")[0])
-        for line in _log_lines(log, " s after its input arrived)")
+        for line in log_lines(log, " s after its input arrived)")
     }
     misreported = {g: reported.get(g) for g in timed if not 0 <= reported.get(g, -1) < 2.5}
-    spans = [line.split("GPS ")[1].split(" (")[0] for line in _log_lines(log, " dropped (")]
+    spans = [line.split("GPS ")[1].split(" (")[0] for line in log_lines(log, " dropped (")]
     checks = {
         "the cleaner finished its span (exit 0)": result["code"] == 0,
         f"every second but {dropped} on disk once": written == expected and sorted(counts) == expected,
         f"none written twice ({twice[:10]})": twice == [],
         f"one dropped line, 'GPS {dropped}-{dropped + 1} dropped' ({spans})": spans
         == [f"{dropped}-{dropped + 1} dropped"],
-        f"no witness declared late ({len(_log_lines(log, 'witness frame late'))} lines)": not _log_lines(
+        f"no witness declared late ({len(log_lines(log, 'witness frame late'))} lines)": not log_lines(
             log, "witness frame late"
         ),
         f"cleaned (0x101) away from the start and the drop (not: {not_clean[:10]})": not not_clean,
@@ -407,7 +380,7 @@ def _skew_checks(result: dict, start_gps: int) -> tuple[dict[str, bool], tuple[i
             bool(timed) and not misreported
         ),
     }
-    context = f"DQ {_dq_table(cleaned, range(start_gps + 8, start_gps + 24))}\nlate: {_log_lines(log, 'late')[:3]}"
+    context = f"DQ {dq_table(cleaned, range(start_gps + 8, start_gps + 24))}\nlate: {log_lines(log, 'late')[:3]}"
     return checks, (len(expected), len(written), len(twice)), context
 
 
@@ -499,19 +472,6 @@ def _run_sh(*args: str, env: dict) -> subprocess.CompletedProcess:
     return subprocess.run([str(ROOT / "run.sh"), *args], env=env, capture_output=True, text=True, timeout=300)
 
 
-def _processes_with(variable: str) -> list[int]:
-    """Processes whose environment holds ``variable`` (the suite's services inherit it)."""
-    found = []
-    for proc in Path("/proc").iterdir():
-        if proc.name.isdigit() and int(proc.name) != os.getpid():
-            try:
-                if variable.encode() in (proc / "environ").read_bytes().split(b"\0"):
-                    found.append(int(proc.name))
-            except OSError:
-                continue
-    return found
-
-
 def _cleaned_count(run: Path) -> int:
     """Cleaned frames so far; fails at once, with the log, when a service of the suite cannot start."""
     for console in (run / "logs").glob("*.console.log"):
@@ -559,13 +519,13 @@ def test_suite_stopped_and_started_again_mid_stream_writes_every_second_once(tmp
         assert stopped.returncode == 0, stopped.stdout + stopped.stderr
         first_run = cleaned_seconds(cleaned)
         log_head = decisions.read_bytes() if decisions.exists() else b""
-        left_between = _processes_with(f"DEEPCLEAN_CONFIG={config}")
+        left_between = processes_with(f"DEEPCLEAN_CONFIG={config}")
         restarted = _run_sh("--headless", env=env)
         assert restarted.returncode == 0, restarted.stdout + restarted.stderr
         wait_for(lambda: _cleaned_count(run) >= len(first_run) + 40, 120, "40 cleaned frames after the restart")
     finally:
         final = _run_sh("stop", env=env)
-    left = _processes_with(f"DEEPCLEAN_CONFIG={config}")
+    left = processes_with(f"DEEPCLEAN_CONFIG={config}")
 
     written = cleaned_seconds(cleaned)
     strain_seconds = sorted(int(p.name.split("-")[2]) for p in strain.glob("H-H1_llhoft-*-1.gwf"))
@@ -573,7 +533,7 @@ def test_suite_stopped_and_started_again_mid_stream_writes_every_second_once(tmp
     counts = writes_per_second(log)
     twice = sorted(g for g, n in counts.items() if n > 1)
     missing = sorted(set(span) - set(written))
-    resumed = _log_lines(log, " cleaning from ")
+    resumed = log_lines(log, " cleaning from ")
     events = _decisions(decisions)
     settled = {e["id"]: e for e in events if e["event"] in ("applied", "rejected")}
     applied_ids = [e["id"] for e in events if e["event"] == "applied"]

@@ -17,26 +17,23 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import (
+from conftest import record_fault, verdict
+from fault_frames import (
     STATE,
     STRAIN,
     WITNESSES,
     cleaned_seconds,
-    free_port,
-    program,
-    record_fault,
-    start,
-    stop,
+    log_lines,
     strain_path,
     synthetic_seconds,
-    wait_for,
     witness_path,
-    write_config,
     write_second,
     writes_per_second,
 )
+from fault_services import program, write_config
 
 from deepclean.frames import read_frame, write_frame
+from deepclean.testing.processes import free_port, start, stop, wait_for
 
 START = 1400000000
 FEED_RATE = 6.0  # frames per second of wall time
@@ -224,15 +221,9 @@ def _is_raw(run: Path, cleaned: Path, offset: int) -> bool:
     return np.array_equal(frame[PRODUCTION], raw) and np.array_equal(frame[CANARY], raw)
 
 
-def _log_lines(log: Path, needle: str) -> list[str]:
-    return [line for line in log.read_text(errors="replace").splitlines() if needle in line]
-
-
 def _verdict(fault: str, checks: dict[str, bool], context: str, expected: int, written: int, duplicated: int) -> None:
-    """Record the fault in the summary (survived: every check held), then fail naming the checks that did not."""
-    record_fault(f"input: {fault}", all(checks.values()), expected, written, duplicated)
-    failed = [name for name, ok in checks.items() if not ok]
-    assert not failed, f"{fault}: {failed}\n{context}"
+    """Record the input fault in the summary (survived: every check held), then fail naming the checks that did not."""
+    verdict(f"input: {fault}", checks, f"{fault}\n{context}", (expected, written, duplicated))
 
 
 def _witness_gap_checks(stream, offset: int, line: str) -> dict[str, bool]:
@@ -244,7 +235,7 @@ def _witness_gap_checks(stream, offset: int, line: str) -> dict[str, bool]:
     """
     run, cleaned, _, _, log = stream
     gps = START + offset
-    named = _log_lines(log, f"GPS {gps}: ")
+    named = log_lines(log, f"GPS {gps}: ")
     clean_before = offset - FOOTPRINT_BEFORE
     return {
         f"one log line for GPS {gps}, with {line!r}": len(named) == 1 and line in named[0],
@@ -263,7 +254,7 @@ def _record_witness_gap(stream, offset: int, fault: str, checks: dict[str, bool]
     _verdict(
         fault,
         checks,
-        f"DQ {_dq_around(cleaned, offset)}\nlog: {_log_lines(log, f'GPS {gps}: ')}",
+        f"DQ {_dq_around(cleaned, offset)}\nlog: {log_lines(log, f'GPS {gps}: ')}",
         1,
         int(_cleaned_path(cleaned, offset).exists()),
         int(writes_per_second(log)[gps] > 1),
@@ -287,7 +278,7 @@ def _strain_gap_checks(stream, offset: int, reason: str, detail: str) -> dict[st
     run, cleaned, _, _, log = stream
     gps = START + offset
     counts = writes_per_second(log)
-    gaps = _log_lines(log, f"GPS {gps}-")
+    gaps = log_lines(log, f"GPS {gps}-")
     clean_before = offset - FOOTPRINT_BEFORE
     return {
         f"one gap line 'GPS {gps}-{gps + 1} {reason} ({detail}'": len(gaps) == 1
@@ -331,7 +322,7 @@ def test_dropped_strain_frame_has_no_output(stream):
     _verdict(
         "dropped strain frame",
         checks,
-        f"DQ {_dq_around(cleaned, DROPPED_STRAIN)}\nlog: {_log_lines(log, f'GPS {START + DROPPED_STRAIN}-')}",
+        f"DQ {_dq_around(cleaned, DROPPED_STRAIN)}\nlog: {log_lines(log, f'GPS {START + DROPPED_STRAIN}-')}",
         0,
         int(_cleaned_path(cleaned, DROPPED_STRAIN).exists()),
         0,
@@ -381,9 +372,9 @@ def test_strain_frame_truncated_mid_write_then_completed_is_cleaned(stream):
     frame = _frame(cleaned, TRUNCATED_STRAIN) if _cleaned_path(cleaned, TRUNCATED_STRAIN).exists() else None
     raw = _raw(run, TRUNCATED_STRAIN)
     checks = {
-        f"the half-written {name} was read and logged unreadable": bool(_log_lines(log, f"{name}: unreadable")),
-        f"no gap or witness line for GPS {gps}": not _log_lines(log, f"GPS {gps}-")
-        and not _log_lines(log, f"GPS {gps}: "),
+        f"the half-written {name} was read and logged unreadable": bool(log_lines(log, f"{name}: unreadable")),
+        f"no gap or witness line for GPS {gps}": not log_lines(log, f"GPS {gps}-")
+        and not log_lines(log, f"GPS {gps}: "),
         f"GPS {gps} written once": writes_per_second(log)[gps] == 1,
         **{
             f"GPS {START + o}: DQ exactly {CLEAN_BITS:#x}": _dq_is(cleaned, o, CLEAN_BITS)
@@ -422,7 +413,7 @@ def test_corrupt_strain_frame_is_a_logged_gap(stream):
     _verdict(
         "corrupt strain frame",
         checks,
-        f"DQ {_dq_around(cleaned, CORRUPT_STRAIN)}\nlog: {_log_lines(log, f'GPS {START + CORRUPT_STRAIN}-')}",
+        f"DQ {_dq_around(cleaned, CORRUPT_STRAIN)}\nlog: {log_lines(log, f'GPS {START + CORRUPT_STRAIN}-')}",
         0,
         int(_cleaned_path(cleaned, CORRUPT_STRAIN).exists()),
         0,
@@ -461,7 +452,7 @@ def test_witness_sample_rate_change_never_writes_a_wrong_frame(stream):
     every second at the changed rate raw with only the input-gap bit, and cleaning resumes."""
     run, cleaned, _, _, log = stream
     first, back = START + RATE_CHANGE[0], START + RATE_CHANGE[-1] + 1
-    changes = _log_lines(log, "witness sample rate changed")
+    changes = log_lines(log, "witness sample rate changed")
     checks = {
         f"two rate-change lines, GPS {first} and {back}": len(changes) == 2
         and f"GPS {first}: witness sample rate changed ({{'{WITNESSES[2]}': '512 -> 1024 Hz'}})" in changes[0]
@@ -493,7 +484,7 @@ def test_clock_jump_of_300_s_resumes_at_the_new_gps(stream):
     _, cleaned, _, _, log = stream
     before, first = START + BEFORE_JUMP, START + BEFORE_JUMP + JUMP
     inside = [gps for gps in cleaned_seconds(cleaned) if before <= gps < first]
-    spans = [line.split("GPS ")[1].split(" ")[0] for line in _log_lines(log, " dropped (")]
+    spans = [line.split("GPS ")[1].split(" ")[0] for line in log_lines(log, " dropped (")]
     checks = {
         f"one dropped line from GPS {before} on, 'GPS {before}-{first}'": [
             span for span in spans if int(span.split("-")[0]) >= before

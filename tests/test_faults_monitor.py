@@ -19,63 +19,15 @@ import shutil
 import signal
 from pathlib import Path
 
-import numpy as np
 import pytest
 import requests
-from conftest import (
-    STRAIN,
-    TOKEN,
-    free_port,
-    program,
-    record_fault,
-    start,
-    start_exporter,
-    stop,
-    synthetic_seconds,
-    wait_for,
-    write_config,
-    write_second,
-)
+from conftest import record_fault
+from fault_frames import synthetic_seconds, write_cleaned_second
+from fault_services import MONITOR_WINDOWS, TOKEN, program, start_exporter, write_config
 
-from deepclean.frames import write_frame
+from deepclean.testing.processes import free_port, start, stop, wait_for
 
 START = 1400000000
-MONITOR = {  # short windows: the promotion of canary 2 is decided about 20 s of data after START
-    "segment_seconds": 4,
-    "window_seconds": 12,
-    "min_seconds": 12,
-    "sustain_seconds": 8,
-    "settle_seconds": 8,
-    "retry_initial_seconds": 0.2,
-    "retry_max_seconds": 1.0,
-    "start_gps": START,
-    "frame_timeout": 2.0,
-    "poll_interval": 0.1,
-    "report_interval": 2.0,  # the metrics textfile says how far the monitor has read
-    "period_seconds": 16,
-    "metrics_port": 0,
-    "out_of_band_range": [10.0, 1500.0],
-}
-
-
-def _write_cleaned(data: Path, cleaned: Path, gps: int, second: dict, production: int) -> None:
-    """The raw frames of ``gps`` and a cleaned frame: version 1 removes half the 60 Hz line, version 2 90 %;
-    ``production`` is the version on the production stream, the canary stream has version 2."""
-    write_second(data, gps, second)
-    strain = second["strain"][STRAIN]
-    line = 1e-21 * np.sin(2 * np.pi * 60.0 * (gps + np.arange(strain.size) / strain.size))
-    removed = {1: 0.5, 2: 0.9}
-    write_frame(
-        cleaned / f"H-H1_DEEPCLEAN-{gps}-1.gwf",
-        {
-            "H1:GDS-CALIB_STRAIN_DEEPCLEAN_PRODUCTION": strain - removed[production] * line,
-            "H1:GDS-CALIB_STRAIN_DEEPCLEAN_CANARY": strain - removed[2] * line,
-            "H1:DEEPCLEAN-PRODUCTION_VERSION": np.full(16, production, dtype=np.int32),
-            "H1:DEEPCLEAN-CANARY_VERSION": np.full(16, 2, dtype=np.int32),
-            "H1:DEEPCLEAN-DQ": np.full(16, 1 | 1 << 8, dtype=np.int32),
-        },
-        t0=gps,
-    )
 
 
 def _events(decisions: Path) -> list[dict]:
@@ -96,7 +48,8 @@ def test_monitor_killed_between_deciding_and_applying_applies_once(tmp_path, mod
     or after the call, before it is logged applied (``applied``): the restarted monitor carries the promotion out
     once (one PUT at the exporter, one ``applied`` in the log) and decides nothing else."""
     port = free_port()
-    config = write_config(tmp_path, port, monitor=MONITOR)
+    # reports every 2 s: the metrics textfile says how far the monitor has read
+    config = write_config(tmp_path, port, monitor={**MONITOR_WINDOWS, "start_gps": START, "report_interval": 2.0})
     shutil.copytree(model_repository, tmp_path / "run" / "model-repo")
     server = start_exporter(tmp_path, port, config)
     run = tmp_path / "run"
@@ -105,7 +58,7 @@ def test_monitor_killed_between_deciding_and_applying_applies_once(tmp_path, mod
     cleaned.mkdir(parents=True)
     seconds = synthetic_seconds(START, 64)
     for gps in range(START, START + 40):
-        _write_cleaned(data, cleaned, gps, seconds[gps], production=1)
+        write_cleaned_second(data, cleaned, gps, seconds[gps], production=1)
     command = [program("monitor", "deepclean-monitor"), "--config", config, "--profile", "faults"]
     token = {"DEEPCLEAN_EXPORTER_TOKEN": TOKEN}
     first_log, second_log = tmp_path / "monitor-1.log", tmp_path / "monitor-2.log"
@@ -125,7 +78,7 @@ def test_monitor_killed_between_deciding_and_applying_applies_once(tmp_path, mod
         second = start(command, second_log, env=token)
         wait_for(lambda: any(e["event"] == "applied" for e in _events(decisions)), 60, "the pending decision applied")
         for gps in range(START + 40, START + 64):  # the cleaner now serves version 2 on both streams
-            _write_cleaned(data, cleaned, gps, seconds[gps], production=2)
+            write_cleaned_second(data, cleaned, gps, seconds[gps], production=2)
         wait_for(lambda: _last_gps(reports) >= START + 63, 60, "the restarted monitor to read every frame")
         code = stop(second)
         events = _events(decisions)

@@ -19,23 +19,12 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import (
-    LiveFeed,
-    children,
-    cleaned_seconds,
-    cleaner_command,
-    free_port,
-    record_fault,
-    start,
-    stop,
-    strain_path,
-    supervised,
-    wait_for,
-    write_config,
-    writes_per_second,
-)
+from conftest import record_fault
+from fault_frames import LiveFeed, cleaned_seconds, strain_path, writes_per_second
+from fault_services import cleaner_command, supervised, write_config
 
 from deepclean.frames import read_frame
+from deepclean.testing.processes import children, free_port, start, stop, wait_for
 
 START = 1400000000
 RATE = 6.0

@@ -22,28 +22,25 @@ import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Self
 
 import pytest
 import requests
-from conftest import (
+from conftest import assert_checks, record_fault, verdict
+from fault_frames import LiveFeed, cleaned_seconds, writes_per_second
+from fault_services import (
     VENVS,
-    LiveFeed,
+    Exporter,
     auth,
-    cleaned_seconds,
     cleaner_command,
-    free_port,
-    record_fault,
-    start,
     start_exporter,
-    stop,
     supervised,
-    wait_for,
     write_config,
     write_training_dir,
-    writes_per_second,
 )
 
 from deepclean.frames import FrameError, read_frame
+from deepclean.testing.processes import free_port, start, stop, wait_for
 
 START = 1400000000
 RATE = 6.0
@@ -134,6 +131,20 @@ def _config(tmp_path: Path, model_repository: Path | None = None) -> tuple[Path,
     return config, port
 
 
+@contextlib.contextmanager
+def _exporter_on_a_small_disk(tmp_path: Path, model_repository: Path) -> Iterator[Exporter]:
+    """The exporter on a copy of the fixture's repository in a tmpfs of 32 MiB; stopped on the way out."""
+    config, port = _config(tmp_path)
+    repository = tmp_path / "run" / "model-repo"
+    with _tmpfs(repository, "32m"):
+        shutil.copytree(model_repository, repository, dirs_exist_ok=True)
+        server = start_exporter(tmp_path, port, config)
+        try:
+            yield server
+        finally:
+            stop(server.process)
+
+
 def _versions_on_disk(model_dir: Path) -> list[int]:
     return sorted(int(p.name) for p in model_dir.iterdir() if p.name.isdigit())
 
@@ -218,6 +229,46 @@ def _finish(cleaner: subprocess.Popen, feed: LiveFeed, timeout: float = 90) -> i
     return cleaner.returncode
 
 
+class ExporterAndCleaner:
+    """The exporter on a copy of the fixture's repository and, once :meth:`clean` is called, the cleaner over a
+    feed of 120 s at RATE. Used as a context manager, which stops both on the way out."""
+
+    def __init__(self, tmp_path: Path, model_repository: Path) -> None:
+        self.config, port = _config(tmp_path, model_repository)
+        self.server = start_exporter(tmp_path, port, self.config)
+        self.cleaned = tmp_path / "run" / "cleaned"
+        self.feed = LiveFeed(tmp_path / "run" / "data", START, 120, RATE)
+        self.log = tmp_path / "cleaner.log"
+        self.cleaner: subprocess.Popen | None = None
+
+    @property
+    def model_dir(self) -> Path:
+        return self.server.model_dir
+
+    def clean(self) -> LiveFeed:
+        """Start the cleaner (see :func:`_start_cleaner`); returns the feed, to be started as a context manager."""
+        self.cleaner = _start_cleaner(self.config, self.feed, self.log)
+        return self.feed
+
+    def finish(self) -> int:
+        """Let the feed end and the cleaner finish its span; returns the cleaner's exit code."""
+        return _finish(self.cleaner, self.feed)
+
+    def verdict(self, fault: str, checks: dict[str, bool], code: int, detail: str) -> None:
+        """Every second written once (:func:`_stream`; survived: also exit 0 and every check held), then the checks."""
+        written = cleaned_seconds(self.cleaned)
+        _stream(fault, code == 0 and all(checks.values()), written, self.log, START, self.feed.end)
+        assert_checks(checks, detail)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self.cleaner is not None:
+            stop(self.cleaner)
+        stop(self.server.process)
+
+
 # ---------------------------------------------------------------- 1. cleaned frames: disk full
 
 
@@ -276,32 +327,26 @@ def test_cleaned_disk_full_for_6_s_loses_and_duplicates_nothing(tmp_path, model_
 def test_model_repository_disk_full_publishes_nothing_then_exports(tmp_path, model_repository):
     """POST /export with the model repository's file system full: 503 naming the reason, no version, no
     staging directory, the pins as they were, /healthz ok; with space again the same POST makes the canary."""
-    config, port = _config(tmp_path)
-    repository = tmp_path / "run" / "model-repo"
-    with _tmpfs(repository, "32m"):
-        shutil.copytree(model_repository, repository, dirs_exist_ok=True)
-        server = start_exporter(tmp_path, port, config)
+    with _exporter_on_a_small_disk(tmp_path, model_repository) as server:
         model_dir = server.model_dir
-        try:
-            training = write_training_dir(server.training_root, "run-3", seed=3)
-            pins_before = (model_dir / "pins.json").read_bytes()
-            versions_before = _versions_on_disk(model_dir)
-            filler = _fill(repository)
-            full = _export(server.url, training)
-            after_full = {
-                "versions": _versions_on_disk(model_dir),
-                "leftovers": _leftovers(model_dir),
-                "pins": (model_dir / "pins.json").read_bytes() == pins_before,
-                "health": _health(server.url),
-                "listed": requests.get(f"{server.url}/versions", timeout=10).json(),
-            }
-            filler.unlink()
-            again = _export(server.url, training)
-            canary = requests.get(f"{server.url}/canary", timeout=10).json()["version"]
-            production = requests.get(f"{server.url}/production", timeout=10).json()["version"]
-            health_after = _health(server.url)
-        finally:
-            stop(server.process)
+        repository = model_dir.parent
+        training = write_training_dir(server.training_root, "run-3", seed=3)
+        pins_before = (model_dir / "pins.json").read_bytes()
+        versions_before = _versions_on_disk(model_dir)
+        filler = _fill(repository)
+        full = _export(server.url, training)
+        after_full = {
+            "versions": _versions_on_disk(model_dir),
+            "leftovers": _leftovers(model_dir),
+            "pins": (model_dir / "pins.json").read_bytes() == pins_before,
+            "health": _health(server.url),
+            "listed": requests.get(f"{server.url}/versions", timeout=10).json(),
+        }
+        filler.unlink()
+        again = _export(server.url, training)
+        canary = requests.get(f"{server.url}/canary", timeout=10).json()["version"]
+        production = requests.get(f"{server.url}/production", timeout=10).json()["version"]
+        health_after = _health(server.url)
     checks = {
         "disk full: 503": full.status_code == 503,
         "the answer names the reason": "No space left on device" in full.json().get("error", ""),
@@ -316,11 +361,11 @@ def test_model_repository_disk_full_publishes_nothing_then_exports(tmp_path, mod
         "version 3 is the canary, production unchanged": (canary, production) == (3, 1),
         "/healthz ok after": health_after == (200, {"status": "ok"}),
     }
-    record_fault("storage: model repository disk full at export", all(checks.values()))
-    failed = [name for name, ok in checks.items() if not ok]
-    assert not failed, (
-        f"{failed}: full {full.status_code} {full.text[:300]}; after {after_full}; "
-        f"again {again.status_code} {again.text[:300]}; pins {production, canary}; health {health_after}"
+    verdict(
+        "storage: model repository disk full at export",
+        checks,
+        f"full {full.status_code} {full.text[:300]}; after {after_full}; "
+        f"again {again.status_code} {again.text[:300]}; pins {production, canary}; health {health_after}",
     )
 
 
@@ -332,30 +377,24 @@ def _pages(directory: Path) -> int:
 def test_model_repository_disk_full_at_the_pin_update_withdraws_the_version(tmp_path, model_repository):
     """Room on the model repository's file system for the new version's files but not for pins.json:
     503, the version withdrawn (none published, nothing left), the pins as they were, /healthz ok."""
-    config, port = _config(tmp_path)
-    repository = tmp_path / "run" / "model-repo"
-    with _tmpfs(repository, "32m"):
-        shutil.copytree(model_repository, repository, dirs_exist_ok=True)
-        server = start_exporter(tmp_path, port, config)
+    with _exporter_on_a_small_disk(tmp_path, model_repository) as server:
         model_dir = server.model_dir
-        try:
-            training = write_training_dir(server.training_root, "run-3", seed=3)
-            pins_before = {name: (model_dir / name).read_bytes() for name in ("pins.json", "pins.json.last-good")}
-            filler = _fill(repository)
-            # free exactly what a version's files take (same network, same sizes): the pin update is what fails
-            with open(filler, "r+b") as f:
-                f.truncate(filler.stat().st_size - _pages(model_dir / "2") * 4096)
-            full = _export(server.url, training)
-            after = {
-                "versions": _versions_on_disk(model_dir),
-                "leftovers": _leftovers(model_dir),
-                "pins": {name: (model_dir / name).read_bytes() for name in pins_before} == pins_before,
-                "health": _health(server.url),
-            }
-            filler.unlink()
-            again = _export(server.url, training)
-        finally:
-            stop(server.process)
+        repository = model_dir.parent
+        training = write_training_dir(server.training_root, "run-3", seed=3)
+        pins_before = {name: (model_dir / name).read_bytes() for name in ("pins.json", "pins.json.last-good")}
+        filler = _fill(repository)
+        # free exactly what a version's files take (same network, same sizes): the pin update is what fails
+        with open(filler, "r+b") as f:
+            f.truncate(filler.stat().st_size - _pages(model_dir / "2") * 4096)
+        full = _export(server.url, training)
+        after = {
+            "versions": _versions_on_disk(model_dir),
+            "leftovers": _leftovers(model_dir),
+            "pins": {name: (model_dir / name).read_bytes() for name in pins_before} == pins_before,
+            "health": _health(server.url),
+        }
+        filler.unlink()
+        again = _export(server.url, training)
     log = server.log.read_text()
     checks = {
         "pin update on a full disk: 503": full.status_code == 503,
@@ -367,9 +406,11 @@ def test_model_repository_disk_full_at_the_pin_update_withdraws_the_version(tmp_
         "with space again: 201, version 3": again.status_code == 201
         and again.json() == {"version": 3, "created": True},
     }
-    record_fault("storage: model repository disk full at the pin update", all(checks.values()))
-    failed = [name for name, ok in checks.items() if not ok]
-    assert not failed, f"{failed}: full {full.status_code} {full.text[:300]}; after {after}; again {again.text[:200]}"
+    verdict(
+        "storage: model repository disk full at the pin update",
+        checks,
+        f"full {full.status_code} {full.text[:300]}; after {after}; again {again.text[:200]}",
+    )
 
 
 # ---------------------------------------------------------------- 3. model repository: read-only
@@ -378,38 +419,28 @@ def test_model_repository_disk_full_at_the_pin_update_withdraws_the_version(tmp_
 def test_read_only_model_repository_refuses_pins_while_the_cleaner_goes_on(tmp_path, model_repository):
     """The model directory unchangeable while exporter and cleaner run: PUT /production answers 503 and
     the pins stay; the cleaner keeps writing with its versions; once writable the PUT works and is followed."""
-    config, port = _config(tmp_path, model_repository)
-    run = tmp_path / "run"
-    cleaned = run / "cleaned"
-    server = start_exporter(tmp_path, port, config)
-    model_dir = server.model_dir
-    feed = LiveFeed(run / "data", START, 120, RATE)
-    log = tmp_path / "cleaner.log"
-    cleaner = None
-    try:
-        cleaner = _start_cleaner(config, feed, log)
-        with feed:
-            assert _newest_production(cleaned) == 1
-            pins_before = (model_dir / "pins.json").read_bytes()
-            _immutable(model_dir, True)
-            try:
-                refused = _put(server.url, "production", 2)
-                pins_kept = (model_dir / "pins.json").read_bytes() == pins_before
-                served = requests.get(f"{server.url}/production", timeout=10).json()["version"]
-                _more_frames(cleaned, 12)
-                during = _newest_production(cleaned)
-            finally:
-                _immutable(model_dir, False)
-            pinned_at = max(cleaned_seconds(cleaned))
-            accepted = _put(server.url, "production", 2)
-            wait_for(lambda: _newest_production(cleaned) == 2, 30, "the cleaner to follow production version 2")
-            code = _finish(cleaner, feed)
-        health = _health(server.url)
-    finally:
-        _immutable(model_dir, False)
-        if cleaner is not None:
-            stop(cleaner)
-        stop(server.process)
+    with ExporterAndCleaner(tmp_path, model_repository) as services:
+        cleaned, model_dir, url = services.cleaned, services.model_dir, services.server.url
+        try:
+            with services.clean():
+                assert _newest_production(cleaned) == 1
+                pins_before = (model_dir / "pins.json").read_bytes()
+                _immutable(model_dir, True)
+                try:
+                    refused = _put(url, "production", 2)
+                    pins_kept = (model_dir / "pins.json").read_bytes() == pins_before
+                    served = requests.get(f"{url}/production", timeout=10).json()["version"]
+                    _more_frames(cleaned, 12)
+                    during = _newest_production(cleaned)
+                finally:
+                    _immutable(model_dir, False)
+                pinned_at = max(cleaned_seconds(cleaned))
+                accepted = _put(url, "production", 2)
+                wait_for(lambda: _newest_production(cleaned) == 2, 30, "the cleaner to follow production version 2")
+                code = services.finish()
+            health = _health(url)
+        finally:
+            _immutable(model_dir, False)
     written = cleaned_seconds(cleaned)
     before_pin = {_versions_in(cleaned, gps)[0] for gps in written if gps <= pinned_at}
     checks = {
@@ -421,12 +452,12 @@ def test_read_only_model_repository_refuses_pins_while_the_cleaner_goes_on(tmp_p
         "the cleaner follows it to the end": _versions_in(cleaned, written[-1])[0] == 2,
         "/healthz ok": health == (200, {"status": "ok"}),
     }
-    fault = "storage: model repository read-only at a pin change"
-    _stream(fault, code == 0 and all(checks.values()), written, log, START, feed.end)
-    failed = [name for name, ok in checks.items() if not ok]
-    assert not failed, (
-        f"{failed}: refused {refused.status_code} {refused.text[:300]}; served {served}; during {during}; "
-        f"versions before the pin {before_pin}; accepted {accepted.status_code} {accepted.text[:200]}; health {health}"
+    services.verdict(
+        "storage: model repository read-only at a pin change",
+        checks,
+        code,
+        f"refused {refused.status_code} {refused.text[:300]}; served {served}; during {during}; "
+        f"versions before the pin {before_pin}; accepted {accepted.status_code} {accepted.text[:200]}; health {health}",
     )
 
 
@@ -437,33 +468,21 @@ def test_damaged_pins_keep_the_cleaner_going_and_the_next_pin_repairs_them(tmp_p
     """pins.json overwritten with broken JSON while exporter and cleaner run: the cleaner logs it and keeps
     cleaning with production version 1, /healthz answers 503 naming pins.json, and PUT /production repairs
     the pins (200, the damaged file kept aside) and the cleaner follows the new production."""
-    config, port = _config(tmp_path, model_repository)
-    run = tmp_path / "run"
-    cleaned = run / "cleaned"
-    server = start_exporter(tmp_path, port, config)
-    model_dir = server.model_dir
-    feed = LiveFeed(run / "data", START, 120, RATE)
-    log = tmp_path / "cleaner.log"
-    cleaner = None
-    try:
-        cleaner = _start_cleaner(config, feed, log)
-        with feed:
+    with ExporterAndCleaner(tmp_path, model_repository) as services:
+        cleaned, model_dir, url, log = services.cleaned, services.model_dir, services.server.url, services.log
+        with services.clean():
             assert _newest_production(cleaned) == 1
             damaged_at = max(cleaned_seconds(cleaned))
             (model_dir / "pins.json").write_text('{"production": 2, "canary": ')  # a write cut short
             wait_for(lambda: "cannot read the pins" in log.read_text(), 20, "the cleaner to log the damaged pins")
-            health_damaged = _health(server.url)
+            health_damaged = _health(url)
             _more_frames(cleaned, 12)
             pinned_at = max(cleaned_seconds(cleaned))
-            repaired = _put(server.url, "production", 2)
-            health_repaired = _health(server.url)
+            repaired = _put(url, "production", 2)
+            health_repaired = _health(url)
             pins = json.loads((model_dir / "pins.json").read_text())
             wait_for(lambda: _newest_production(cleaned) == 2, 30, "the cleaner to follow production version 2")
-            code = _finish(cleaner, feed)
-    finally:
-        if cleaner is not None:
-            stop(cleaner)
-        stop(server.process)
+            code = services.finish()
     written = cleaned_seconds(cleaned)
     while_damaged = {_versions_in(cleaned, gps) for gps in written if damaged_at <= gps <= pinned_at}
     problems = health_damaged[1].get("problems", [])
@@ -480,12 +499,12 @@ def test_damaged_pins_keep_the_cleaner_going_and_the_next_pin_repairs_them(tmp_p
         "/healthz ok after the repair": health_repaired == (200, {"status": "ok"}),
         "the cleaner follows the new production": _versions_in(cleaned, written[-1]) == (2, 2),
     }
-    fault = "storage: pins.json damaged while the services run"
-    _stream(fault, code == 0 and all(checks.values()), written, log, START, feed.end)
-    failed = [name for name, ok in checks.items() if not ok]
-    assert not failed, (
-        f"{failed}: versions while damaged {while_damaged}; health {health_damaged}; repaired {repaired.status_code} "
-        f"{repaired.text[:300]}; pins {pins}; health after {health_repaired}"
+    services.verdict(
+        "storage: pins.json damaged while the services run",
+        checks,
+        code,
+        f"versions while damaged {while_damaged}; health {health_damaged}; repaired {repaired.status_code} "
+        f"{repaired.text[:300]}; pins {pins}; health after {health_repaired}",
     )
 
 
@@ -533,11 +552,11 @@ def test_damaged_config_is_reported_and_rewritten_by_the_next_pin_change(tmp_pat
         "the rewritten config parses, loading versions 1 and 2": parsed and detail == "deepclean [1, 2]",
         "/healthz ok after": health_after == (200, {"status": "ok"}),
     }
-    record_fault("storage: config.pbtxt damaged", all(checks.values()))
-    failed = [name for name, ok in checks.items() if not ok]
-    assert not failed, (
-        f"{failed}: health {health_damaged}; pin {pinned.status_code} {pinned.text[:300]}; parse {detail}; "
-        f"health after {health_after}"
+    verdict(
+        "storage: config.pbtxt damaged",
+        checks,
+        f"health {health_damaged}; pin {pinned.status_code} {pinned.text[:300]}; parse {detail}; "
+        f"health after {health_after}",
     )
 
 
@@ -583,12 +602,12 @@ def test_version_published_before_a_crash_becomes_the_canary_and_is_not_exported
         and _versions_on_disk(model_dir) == [1, 2, 3],
         "the pins unchanged by it": (after["production"], after["canary"]) == (1, 3),
     }
-    record_fault("storage: exporter crash between publish and pin update", all(checks.values()))
-    failed = [name for name, ok in checks.items() if not ok]
-    assert not failed, (
-        f"{failed}: listed {listed['production'], listed['canary']}; health {health}; "
+    verdict(
+        "storage: exporter crash between publish and pin update",
+        checks,
+        f"listed {listed['production'], listed['canary']}; health {health}; "
         f"again {again.status_code} {again.text[:300]}; after {after['production'], after['canary']} "
-        f"{[v['version'] for v in after['versions']]}"
+        f"{[v['version'] for v in after['versions']]}",
     )
 
 
@@ -599,31 +618,19 @@ def test_damaged_model_file_pinned_as_production_is_refused_by_the_cleaner(tmp_p
     """model.onnx of version 1 (the rollback target, not loaded) altered in its weights so that onnxruntime
     still loads it, then pinned as production: the cleaner refuses it by name, keeps production version 2
     and keeps writing; GET /versions and /healthz show the mismatch."""
-    config, port = _config(tmp_path, model_repository)
-    run = tmp_path / "run"
-    cleaned = run / "cleaned"
-    server = start_exporter(tmp_path, port, config)
-    model_dir = server.model_dir
-    feed = LiveFeed(run / "data", START, 120, RATE)
-    log = tmp_path / "cleaner.log"
-    cleaner = None
-    try:
-        assert _put(server.url, "production", 2).status_code == 200  # production 2, canary 2; history [1, 2]
-        cleaner = _start_cleaner(config, feed, log)
-        with feed:
+    with ExporterAndCleaner(tmp_path, model_repository) as services:
+        cleaned, model_dir, url, log = services.cleaned, services.model_dir, services.server.url, services.log
+        assert _put(url, "production", 2).status_code == 200  # production 2, canary 2; history [1, 2]
+        with services.clean():
             assert _newest_production(cleaned) == 2
             _damage_weights(model_dir / "1" / "model.onnx")
             pinned_at = max(cleaned_seconds(cleaned))
-            rollback = _put(server.url, "production", 1)
+            rollback = _put(url, "production", 1)
             wait_for(lambda: "cannot use model version 1" in log.read_text(), 20, "the cleaner to refuse version 1")
             _more_frames(cleaned, 12)
-            listed = requests.get(f"{server.url}/versions", timeout=10).json()
-            health = _health(server.url)
-            code = _finish(cleaner, feed)
-    finally:
-        if cleaner is not None:
-            stop(cleaner)
-        stop(server.process)
+            listed = requests.get(f"{url}/versions", timeout=10).json()
+            health = _health(url)
+            code = services.finish()
     written = cleaned_seconds(cleaned)
     after_pin = {_versions_in(cleaned, gps)[0] for gps in written if gps > pinned_at}
     integrity = {v["version"]: v["integrity"] for v in listed["versions"]}
@@ -637,12 +644,12 @@ def test_damaged_model_file_pinned_as_production_is_refused_by_the_cleaner(tmp_p
         "/healthz 503 naming it": health[0] == 503
         and any("model.onnx of version 1 is damaged" in p for p in health[1].get("problems", [])),
     }
-    fault = "storage: production model file damaged on disk"
-    _stream(fault, code == 0 and all(checks.values()), written, log, START, feed.end)
-    failed = [name for name, ok in checks.items() if not ok]
-    assert not failed, (
-        f"{failed}: rollback {rollback.status_code} {rollback.text[:200]}; refusal {refusal[:1]}; production "
-        f"after the pin {after_pin}; integrity {integrity}; health {health}"
+    services.verdict(
+        "storage: production model file damaged on disk",
+        checks,
+        code,
+        f"rollback {rollback.status_code} {rollback.text[:200]}; refusal {refusal[:1]}; production "
+        f"after the pin {after_pin}; integrity {integrity}; health {health}",
     )
 
 
@@ -688,9 +695,9 @@ def test_unwritable_last_good_copy_leaves_the_answer_and_the_pins_in_agreement(t
         "pins.json names only versions on disk": {after_export["production"], after_export["canary"]} - {None}
         <= set(on_disk),
     }
-    record_fault("storage: pins.json.last-good unwritable at a pin change", all(checks.values()))
-    failed = [name for name, ok in checks.items() if not ok]
-    assert not failed, (
-        f"{failed}: PUT {put.status_code} {put.text[:200]} -> {after_put}; POST {export.status_code} "
-        f"{export.text[:200]} -> {after_export}; versions on disk {on_disk}"
+    verdict(
+        "storage: pins.json.last-good unwritable at a pin change",
+        checks,
+        f"PUT {put.status_code} {put.text[:200]} -> {after_put}; POST {export.status_code} "
+        f"{export.text[:200]} -> {after_export}; versions on disk {on_disk}",
     )

@@ -16,20 +16,11 @@ import time
 from pathlib import Path
 
 import requests
-from conftest import (
-    auth,
-    free_port,
-    program,
-    record_fault,
-    start,
-    start_exporter,
-    stop,
-    synthetic_seconds,
-    wait_for,
-    write_config,
-    write_second,
-    write_training_dir,
-)
+from conftest import record_fault, verdict
+from fault_frames import synthetic_seconds, write_cleaned_second, write_second
+from fault_services import MONITOR_WINDOWS, auth, program, start_exporter, supervised, write_config, write_training_dir
+
+from deepclean.testing.processes import children, free_port, start, stop, wait_for
 
 START = 1400000000
 TRAINING = {  # a tiny, quick training; any validation ratio is exported
@@ -135,13 +126,13 @@ def test_exporter_killed_mid_export_restarts_with_no_half_version(tmp_path):
         "production still version 1; a version created by the retry is the canary": listed["production"] == 1
         and (again.status_code != 201 or listed["canary"] == retried),
     }
-    record_fault("services: kill -9 of the exporter mid-export", all(checks.values()))
-    failed = [name for name, ok in checks.items() if not ok]
-    assert not failed, (
-        f"{failed}: staged at the kill {staged_at_kill}, published {published_at_kill}; after the restart "
+    verdict(
+        "services: kill -9 of the exporter mid-export",
+        checks,
+        f"staged at the kill {staged_at_kill}, published {published_at_kill}; after the restart "
         f"staging {staging_after}, versions {versions_after}, pins {pins['production'], pins['canary']}; "
         f"retry {again.status_code} {again.text[:200]}; versions of {second.name}: {from_second}, "
-        f"on disk {versions_final}"
+        f"on disk {versions_final}",
     )
 
 
@@ -209,55 +200,16 @@ def test_trainer_killed_then_finishing_while_the_exporter_is_down_loses_nothing(
     )
 
 
-def _write_cleaned(data: Path, cleaned: Path, gps: int, second: dict) -> None:
-    """The raw frames of ``gps`` and a cleaned frame: production removes half the 60 Hz line, canary 90 %."""
-    import numpy as np
-
-    from deepclean.frames import write_frame
-
-    write_second(data, gps, second)
-    strain = second["strain"]["H1:GDS-CALIB_STRAIN"]
-    line = 1e-21 * np.sin(2 * np.pi * 60.0 * (gps + np.arange(strain.size) / strain.size))
-    write_frame(
-        cleaned / f"H-H1_DEEPCLEAN-{gps}-1.gwf",
-        {
-            "H1:GDS-CALIB_STRAIN_DEEPCLEAN_PRODUCTION": strain - 0.5 * line,
-            "H1:GDS-CALIB_STRAIN_DEEPCLEAN_CANARY": strain - 0.9 * line,
-            "H1:DEEPCLEAN-PRODUCTION_VERSION": np.full(16, 1, dtype=np.int32),
-            "H1:DEEPCLEAN-CANARY_VERSION": np.full(16, 2, dtype=np.int32),
-            "H1:DEEPCLEAN-DQ": np.full(16, 1 | 1 << 8, dtype=np.int32),
-        },
-        t0=gps,
-    )
-
-
 def test_monitor_killed_twice_applies_its_promotion_exactly_once(tmp_path, model_repository):
     """kill -9 of the supervised monitor while it measures and right after it decides: the promotion
     reaches the real exporter once, the decision log has one decision and one application."""
     import shutil
 
-    from conftest import children, supervised
-
     port = free_port()
     config = write_config(
         tmp_path,
         port,
-        monitor={
-            "segment_seconds": 4,
-            "window_seconds": 12,
-            "min_seconds": 12,
-            "sustain_seconds": 8,
-            "settle_seconds": 8,
-            "retry_initial_seconds": 0.2,
-            "retry_max_seconds": 1.0,
-            "start_gps": START,
-            "frame_timeout": 2.0,
-            "poll_interval": 0.1,
-            "report_interval": 3600.0,
-            "period_seconds": 16,
-            "metrics_port": 0,
-            "out_of_band_range": [10.0, 1500.0],
-        },
+        monitor={**MONITOR_WINDOWS, "start_gps": START, "report_interval": 3600.0},
     )
     shutil.copytree(model_repository, tmp_path / "run" / "model-repo")
     server = start_exporter(tmp_path, port, config)
@@ -280,7 +232,7 @@ def test_monitor_killed_twice_applies_its_promotion_exactly_once(tmp_path, model
 
     try:
         for gps in list(seconds)[:12]:
-            _write_cleaned(data, cleaned, gps, seconds[gps])
+            write_cleaned_second(data, cleaned, gps, seconds[gps])
         monitor_log = tmp_path / "monitor.log"
         wait_for(
             lambda: monitor_log.exists() and "monitor: cleaned frames" in monitor_log.read_text(),
@@ -290,7 +242,7 @@ def test_monitor_killed_twice_applies_its_promotion_exactly_once(tmp_path, model
         time.sleep(random.Random(4).uniform(0.0, 1.0))
         kill_monitor()  # while it measures, before any decision
         for gps in list(seconds)[12:]:
-            _write_cleaned(data, cleaned, gps, seconds[gps])
+            write_cleaned_second(data, cleaned, gps, seconds[gps])
             time.sleep(1.0 / 6.0)
         wait_for(lambda: decisions.exists() and '"decided"' in decisions.read_text(), 60, "the monitor to decide")
         kill_monitor()  # right after the decision was logged (before or after it was applied)

@@ -15,6 +15,7 @@ comes back once the server answers, and every second is written exactly once.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -22,28 +23,18 @@ import signal
 import subprocess
 import time
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import (
-    ROOT,
-    STRAIN,
-    LiveFeed,
-    cleaned_seconds,
-    cleaner_command,
-    free_port,
-    record_fault,
-    start,
-    stop,
-    strain_path,
-    wait_for,
-    write_config,
-    writes_per_second,
-)
+from conftest import verdict
+from fault_frames import STRAIN, LiveFeed, cleaned_seconds, dq_table, dq_word, log_lines, strain_path, writes_per_second
+from fault_services import ROOT, cleaner_command, write_config
 
 from deepclean.frames import read_frame
+from deepclean.testing.processes import free_port, start, stop, wait_for
 
 TRITON = ROOT / ".venvs" / "triton-server" / "tritonserver" / "bin" / "tritonserver"
 pytestmark = pytest.mark.skipif(
@@ -55,7 +46,6 @@ RATE = 6.0
 INFERENCE_TIMEOUT = 2.0  # the configuration's inference_timeout (seconds per gRPC call)
 RETRY_INTERVAL = 5.0  # TritonConnection.retry_interval: calls fail at once this long after a failure
 PRODUCTION, CANARY = "H1:GDS-CALIB_STRAIN_DEEPCLEAN_PRODUCTION", "H1:GDS-CALIB_STRAIN_DEEPCLEAN_CANARY"
-DQ = "H1:DEEPCLEAN-DQ"
 PRODUCTION_VERSION = "H1:DEEPCLEAN-PRODUCTION_VERSION"
 CLEANED, NO_MODEL, CANARY_SHIFT = 1, 4, 8  # docs/interfaces.md, "Cleaned frames"
 CLEAN_BITS = CLEANED | CLEANED << CANARY_SHIFT
@@ -110,17 +100,51 @@ def _triton_cleaner(config: Path, triton: TritonServer, stop_gps: int, log: Path
     return start([*command, "--triton_url", triton.url], log)
 
 
+@dataclass
+class TritonCleaning:
+    """The cleaner cleaning a live feed through a Triton server; ``code`` is its exit code once stopped."""
+
+    run: Path
+    log: Path
+    triton: TritonServer
+    feed: LiveFeed
+    code: int | None = None
+
+
+@contextlib.contextmanager
+def _cleaning_through_triton(tmp_path: Path, model_repository: Path, seconds: int) -> Iterator[TritonCleaning]:
+    """Production 1 and canary 2 served by Triton to the cleaner over a feed of ``seconds`` at RATE.
+
+    Yields once ten seconds are cleaned through Triton, the feed running; then waits for the feed's end and
+    for the cleaner to finish its span. On the way out the cleaner is stopped and the server closed.
+    """
+    config, repository = _prepare(tmp_path, model_repository)
+    run = tmp_path / "run"
+    triton = TritonServer(repository, tmp_path / "triton.log")
+    log = tmp_path / "cleaner.log"
+    cleaner = None
+    try:
+        triton.wait_ready((1, 2))
+        cleaning = TritonCleaning(run, log, triton, LiveFeed(run / "data", START, seconds, RATE))
+        cleaner = _triton_cleaner(config, triton, cleaning.feed.end, log)
+        wait_for(lambda: "cleaning from GPS" in log.read_text(), 60, "the cleaner to start")
+        with cleaning.feed:
+            wait_for(
+                lambda: sum(dq_word(run / "cleaned", g) == CLEAN_BITS for g in cleaned_seconds(run / "cleaned")) >= 10,
+                90,
+                "ten seconds cleaned through Triton",
+            )
+            yield cleaning
+            cleaning.feed.thread.join()
+            wait_for(lambda: cleaner.poll() is not None, 90, "the cleaner to finish its span")
+    finally:
+        code = stop(cleaner) if cleaner is not None else None
+        triton.close()
+    cleaning.code = code
+
+
 def _cleaned(run: Path, gps: int) -> Path:
     return run / "cleaned" / f"H-H1_DEEPCLEAN-{gps}-1.gwf"
-
-
-def _dq(run: Path, gps: int) -> int | None:
-    """The DQ word of ``gps`` if all 16 samples agree, -1 if they differ, None without a frame."""
-    path = _cleaned(run, gps)
-    if not path.exists():
-        return None
-    values = np.unique(read_frame(path, [DQ])[DQ])
-    return int(values[0]) if values.size == 1 else -1
 
 
 def _is_raw(run: Path, gps: int) -> bool:
@@ -137,10 +161,6 @@ def _written_at(run: Path, gps: int) -> float:
 def _lag(run: Path, gps: int) -> float:
     """Seconds between the arrival of the strain frame after ``gps`` and the cleaned frame of ``gps``."""
     return _written_at(run, gps) - strain_path(run / "data", gps + 1).stat().st_mtime
-
-
-def _log_lines(log: Path, needle: str) -> list[str]:
-    return [line for line in log.read_text(errors="replace").splitlines() if needle in line]
 
 
 def _stream_checks(run: Path, log: Path, end: int, code: int | None) -> tuple[dict[str, bool], tuple[int, int, int]]:
@@ -160,18 +180,8 @@ def _stream_checks(run: Path, log: Path, end: int, code: int | None) -> tuple[di
 
 
 def _verdict(fault: str, checks: dict[str, bool], counts: tuple[int | None, ...], context: str) -> None:
-    """Record the fault (survived: every check held), then fail naming the checks that did not hold."""
-    record_fault(f"triton: {fault}", all(checks.values()), *counts)
-    failed = [name for name, ok in checks.items() if not ok]
-    assert not failed, f"{fault}: {failed}\n{context}"
-
-
-def _dq_table(run: Path, seconds) -> str:
-    cells = []
-    for gps in seconds:
-        bits = _dq(run, gps)
-        cells.append(f"{gps}:{'-' if bits is None else hex(bits)}")
-    return " ".join(cells)
+    """Record the triton fault in the summary (survived: every check held), then fail naming the checks that did not."""
+    verdict(f"triton: {fault}", checks, f"{fault}\n{context}", counts)
 
 
 def test_a_hung_triton_server_writes_raw_within_the_call_timeout_and_cleans_again_after_sigcont(
@@ -186,35 +196,16 @@ def test_a_hung_triton_server_writes_raw_within_the_call_timeout_and_cleans_agai
     failed' and one 'inference recovered' line per slot; every second is written once and the last seconds
     are out within 1.5 s of their input again.
     """
-    config, repository = _prepare(tmp_path, model_repository)
-    run = tmp_path / "run"
-    triton = TritonServer(repository, tmp_path / "triton.log")
-    log = tmp_path / "cleaner.log"
-    cleaner = None
-    try:
-        triton.wait_ready((1, 2))
-        feed = LiveFeed(run / "data", START, 190, RATE)
-        cleaner = _triton_cleaner(config, triton, feed.end, log)
-        wait_for(lambda: "cleaning from GPS" in log.read_text(), 60, "the cleaner to start")
-        with feed:
-            wait_for(
-                lambda: sum(_dq(run, g) == CLEAN_BITS for g in cleaned_seconds(run / "cleaned")) >= 10,
-                90,
-                "ten seconds cleaned through Triton",
-            )
-            frozen = time.time()
-            triton.signal(signal.SIGSTOP)
-            time.sleep(12.0)
-            triton.signal(signal.SIGCONT)
-            thawed = time.time()
-            feed.thread.join()
-            wait_for(lambda: cleaner.poll() is not None, 90, "the cleaner to finish its span")
-    finally:
-        code = stop(cleaner) if cleaner is not None else None
-        triton.close()
+    with _cleaning_through_triton(tmp_path, model_repository, 190) as cleaning:
+        frozen = time.time()
+        cleaning.triton.signal(signal.SIGSTOP)
+        time.sleep(12.0)
+        cleaning.triton.signal(signal.SIGCONT)
+        thawed = time.time()
+    run, log, feed, code = cleaning.run, cleaning.log, cleaning.feed, cleaning.code
 
     written = cleaned_seconds(run / "cleaned")
-    bits = {gps: _dq(run, gps) for gps in written}
+    bits = {gps: dq_word(run / "cleaned", gps) for gps in written}
     after_freeze = [gps for gps in written if _written_at(run, gps) > frozen]
     raw = [gps for gps in after_freeze if bits[gps] == RAW_BOTH]
     first_raw = raw[0] if raw else None
@@ -245,7 +236,7 @@ def test_a_hung_triton_server_writes_raw_within_the_call_timeout_and_cleans_agai
             f"every second from {cleaned_again} to the flush at the end is 0x101": cleaned_again is not None
             and all(bits[g] == CLEAN_BITS for g in range(cleaned_again, feed.end - END_FLUSH)),
             **{
-                f"one '{slot}: inference {what}' line": len(_log_lines(log, f"{slot}: inference {what}")) == 1
+                f"one '{slot}: inference {what}' line": len(log_lines(log, f"{slot}: inference {what}")) == 1
                 for slot in ("production", "canary")
                 for what in ("failed", "recovered")
             },
@@ -259,7 +250,7 @@ def test_a_hung_triton_server_writes_raw_within_the_call_timeout_and_cleans_agai
         "server hung (SIGSTOP 12 s), then SIGCONT",
         checks,
         counts,
-        f"DQ {_dq_table(run, window)}\nlog: {_log_lines(log, 'inference')}",
+        f"DQ {dq_table(run / 'cleaned', window)}\nlog: {log_lines(log, 'inference')}",
     )
 
 
@@ -291,34 +282,16 @@ def unload_run(tmp_path_factory, model_repository) -> UnloadRun:
     """Production 1 and canary 2 served by Triton; version 1 unloaded (config.pbtxt serves only 2) for 10 s
     once ten seconds are cleaned, then served again."""
     tmp_path = tmp_path_factory.mktemp("triton-unload")
-    config, repository = _prepare(tmp_path, model_repository)
-    run = tmp_path / "run"
-    triton = TritonServer(repository, tmp_path / "triton.log")
-    log = tmp_path / "cleaner.log"
-    cleaner = None
-    try:
-        triton.wait_ready((1, 2))
-        feed = LiveFeed(run / "data", START, 150, RATE)
-        cleaner = _triton_cleaner(config, triton, feed.end, log)
-        wait_for(lambda: "cleaning from GPS" in log.read_text(), 60, "the cleaner to start")
-        with feed:
-            wait_for(
-                lambda: sum(_dq(run, g) == CLEAN_BITS for g in cleaned_seconds(run / "cleaned")) >= 10,
-                90,
-                "ten seconds cleaned through Triton",
-            )
-            _serve_versions(repository / "deepclean", (2,))
-            wait_for(lambda: not triton.version_ready(1), 30, "Triton to unload version 1")
-            unloaded = time.time()
-            time.sleep(10.0)
-            _serve_versions(repository / "deepclean", (1, 2))
-            triton.wait_ready((1, 2), timeout=60)
-            reloaded = time.time()
-            feed.thread.join()
-            wait_for(lambda: cleaner.poll() is not None, 90, "the cleaner to finish its span")
-    finally:
-        code = stop(cleaner) if cleaner is not None else None
-        triton.close()
+    model_dir = tmp_path / "run" / "model-repo" / "deepclean"
+    with _cleaning_through_triton(tmp_path, model_repository, 150) as cleaning:
+        _serve_versions(model_dir, (2,))
+        wait_for(lambda: not cleaning.triton.version_ready(1), 30, "Triton to unload version 1")
+        unloaded = time.time()
+        time.sleep(10.0)
+        _serve_versions(model_dir, (1, 2))
+        cleaning.triton.wait_ready((1, 2), timeout=60)
+        reloaded = time.time()
+    run, log, feed, code = cleaning.run, cleaning.log, cleaning.feed, cleaning.code
     written = cleaned_seconds(run / "cleaned")
     # the first second after the unload is left out (the call in flight may have been served), and so are
     # the last RETRY_INTERVAL s before version 1 was back (a retry then would find it loaded again)
@@ -327,7 +300,7 @@ def unload_run(tmp_path_factory, model_repository) -> UnloadRun:
         for gps in written
         if unloaded + 1.0 < strain_path(run / "data", gps).stat().st_mtime < reloaded - RETRY_INTERVAL
     ]
-    return UnloadRun(run, log, feed.end, code, {gps: _dq(run, gps) for gps in written}, away)
+    return UnloadRun(run, log, feed.end, code, {gps: dq_word(run / "cleaned", gps) for gps in written}, away)
 
 
 def _slot_bits(word: int | None, shift: int) -> int | None:
@@ -346,7 +319,7 @@ def test_production_version_unloaded_by_triton_is_raw_with_the_no_model_bit_then
     versions = {
         int(read_frame(_cleaned(r.run, gps), [PRODUCTION_VERSION])[PRODUCTION_VERSION][0]) for gps in production_raw
     }
-    failed = _log_lines(r.log, "production: inference failed")
+    failed = log_lines(r.log, "production: inference failed")
     cleaned_again = next(
         (gps for gps in sorted(r.bits) if production_raw and gps > production_raw[-1] and r.bits[gps] == CLEAN_BITS),
         None,
@@ -371,8 +344,7 @@ def test_production_version_unloaded_by_triton_is_raw_with_the_no_model_bit_then
                 cleaned_again is not None
                 and all(r.bits[g] == CLEAN_BITS for g in range(cleaned_again, r.end - END_FLUSH))
             ),
-            "one 'production: inference recovered' line": len(_log_lines(r.log, "production: inference recovered"))
-            == 1,
+            "one 'production: inference recovered' line": len(log_lines(r.log, "production: inference recovered")) == 1,
         }
     )
     window = range(production_raw[0] - 3, production_raw[-1] + 4) if production_raw else range(START, START)
@@ -380,7 +352,7 @@ def test_production_version_unloaded_by_triton_is_raw_with_the_no_model_bit_then
         "production version unloaded for 10 s, then loaded again",
         checks,
         counts,
-        f"DQ {_dq_table(r.run, window)}\nlog: {_log_lines(r.log, 'inference')}",
+        f"DQ {dq_table(r.run / 'cleaned', window)}\nlog: {log_lines(r.log, 'inference')}",
     )
 
 
@@ -392,12 +364,12 @@ def test_canary_keeps_cleaning_while_triton_has_unloaded_production_version(unlo
     checks = {
         f"the canary cleaned every second while version 1 was away ({len(r.away)}; not: {not_clean[:8]})": bool(r.away)
         and not not_clean,
-        "no 'canary: inference failed' line": not _log_lines(r.log, "canary: inference failed"),
+        "no 'canary: inference failed' line": not log_lines(r.log, "canary: inference failed"),
     }
     window = range(r.away[0] - 2, r.away[-1] + 3) if r.away else range(START, START)
     _verdict(
         "canary while production's version is unloaded",
         checks,
         (None, None, None),  # the frames are counted by the test above
-        f"DQ {_dq_table(r.run, window)}\nlog: {_log_lines(r.log, 'inference')}",
+        f"DQ {dq_table(r.run / 'cleaned', window)}\nlog: {log_lines(r.log, 'inference')}",
     )

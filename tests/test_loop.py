@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -23,6 +22,7 @@ import pytest
 
 from deepclean.frames import FrameName, list_frames, read_frame
 from deepclean.signal import spectra
+from deepclean.testing.processes import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 SUITE = [sys.executable, "-m", "deepclean.suite"]
@@ -62,12 +62,6 @@ metrics_port = {metrics_port}
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _required_envs() -> list[str]:
     return [name for name in ("trainer", "exporter", "cleaner", "monitor") if not (ROOT / ".venvs" / name).exists()]
 
@@ -77,10 +71,10 @@ def suite(tmp_path):
     missing = _required_envs()
     if missing:
         pytest.fail(f"service environments missing: {missing}; run ./build.sh")
-    port = _free_port()
+    port = free_port()
     text = (ROOT / "pyproject.toml").read_text().replace("http://127.0.0.1:5005", f"http://127.0.0.1:{port}")
     config = tmp_path / "pyproject.toml"
-    config.write_text(text + PROFILE.format(metrics_port=_free_port()))
+    config.write_text(text + PROFILE.format(metrics_port=free_port()))
     env = {**os.environ, "DEEPCLEAN_CONFIG": str(config)}
     started = subprocess.run(
         [*SUITE, "--config", str(config), "start", "--headless", "--profile", "loop"],

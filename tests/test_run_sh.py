@@ -12,6 +12,8 @@ import libtmux
 import pytest
 from gwpy.timeseries import TimeSeriesDict
 
+from deepclean.testing.processes import processes_with
+
 ROOT = Path(__file__).resolve().parents[1]
 SESSION = "deepclean-test-run-sh"
 
@@ -51,17 +53,4 @@ def test_run_sh_tmux_panes_frames_and_stop(tmp_path):
     assert stopped.returncode == 0, stopped.stderr
     assert not libtmux.Server().has_session(SESSION)
     assert not list((tmp_path / "run" / "pids").glob("*.pid"))
-    assert not _processes_with(f"DEEPCLEAN_CONFIG={config}"), "processes left after ./run.sh stop"
-
-
-def _processes_with(variable: str) -> list[int]:
-    """Processes whose environment holds ``variable`` (the suite's services inherit it)."""
-    found = []
-    for proc in Path("/proc").iterdir():
-        if proc.name.isdigit() and int(proc.name) != os.getpid():
-            try:
-                if variable.encode() in (proc / "environ").read_bytes().split(b"\0"):
-                    found.append(int(proc.name))
-            except OSError:
-                continue
-    return found
+    assert not processes_with(f"DEEPCLEAN_CONFIG={config}"), "processes left after ./run.sh stop"

@@ -13,8 +13,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import textwrap
 import time
@@ -26,6 +24,9 @@ import pytest
 
 from deepclean.frames import read_frame, write_frame
 from deepclean.model_repository import PYTHON_BACKEND_MODEL, Platform, TritonModelConfig
+from deepclean.testing.model_versions import pin_versions, publish_version
+from deepclean.testing.processes import free_port, stop
+from deepclean.testing.training_directory import training_metadata
 
 ROOT = Path(__file__).resolve().parents[1]
 TRITON_VENV = ROOT / ".venvs" / "triton-server"
@@ -58,24 +59,12 @@ pytestmark = [
 
 EXPORT = textwrap.dedent(
     """
-    import json, sys, torch
+    import sys
     from pathlib import Path
-    from deepclean.architecture import DeepClean
-    directory, seed, channels = Path(sys.argv[1]), int(sys.argv[2]), json.loads(sys.argv[3])
-    torch.manual_seed(seed)
-    directory.mkdir(parents=True)
-    torch.onnx.export(DeepClean(len(channels)).eval(), (torch.randn(1, len(channels), 1024),),
-                      str(directory / "model.onnx"), input_names=["witness"], output_names=["noise"],
-                      dynamic_axes={"witness": {0: "batch", 2: "time"}, "noise": {0: "batch", 1: "time"}},
-                      dynamo=False)
+    from deepclean.testing.model_versions import write_random_network
+    write_random_network(Path(sys.argv[1]), int(sys.argv[2]), seed=int(sys.argv[3]))
     """
 )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def make_repository(root: Path) -> Path:
@@ -84,7 +73,7 @@ def make_repository(root: Path) -> Path:
     for version in (1, 2):
         add_version(model_dir, version)
     write_config(model_dir, (1, 2))
-    (model_dir / "pins.json").write_text(json.dumps({"production": 1, "canary": 2, "history": [1]}))
+    pin_versions(model_dir, production=1, canary=2)
     return root
 
 
@@ -97,47 +86,15 @@ def write_config(model_dir: Path, versions: tuple[int, ...]) -> None:
 
 
 def add_version(model_dir: Path, version: int) -> None:
-    """Publish ``version`` (random weights, seed = version) with its model.py and metadata.
+    """Publish ``version`` (random weights, seed = version) with its model.py and metadata, renamed into place."""
 
-    It is written outside the repository and renamed into place, as the exporter does.
-    """
-    channels = list(WITNESSES)
-    staging = model_dir.parent.parent / f"staging-{version}"
-    export = [
-        str(CLEANER_VENV / "bin" / "python"),
-        "-c",
-        EXPORT,
-        str(staging),
-        str(version),
-        json.dumps(channels),
-    ]
-    subprocess.run(export, check=True, capture_output=True, timeout=120)
-    shutil.copy(PYTHON_BACKEND_MODEL, staging / "model.py")
-    metadata = {
-        "ifo": "H1",
-        "strain_channel": STRAIN,
-        "witness_channels": channels,
-        "witness_sample_rates": WITNESSES,
-        "sample_rate": 1024,
-        "strain_sample_rate": 16384,
-        "band": [58.0, 62.0],
-        "filter": {"kind": "butter-sos-zero-phase", "order": 8, "band": [57.0, 63.0]},
-        "scaler": {
-            "witness_mean": [0.0] * 3,
-            "witness_std": [1.0] * 3,
-            "target_mean": 0.0,
-            "target_std": 1e-21,
-        },
-        "architecture": {
-            "name": "DeepClean",
-            "kwargs": {"num_witnesses": 3, "kernel_size": 7},
-        },
-        "version": version,
-        "source": "test",
-    }
-    (staging / "metadata.json").write_text(json.dumps(metadata))
-    model_dir.mkdir(parents=True, exist_ok=True)
-    staging.rename(model_dir / str(version))
+    def write_files(staged: Path) -> None:
+        export = [str(CLEANER_VENV / "bin" / "python"), "-c", EXPORT, str(staged), str(len(WITNESSES)), str(version)]
+        subprocess.run(export, check=True, capture_output=True, timeout=120)
+        shutil.copy(PYTHON_BACKEND_MODEL, staged / "model.py")
+
+    metadata = training_metadata(WITNESSES, {"kernel_size": 7}, sample_rate=1024, filter_band=(57.0, 63.0))
+    publish_version(model_dir, version, metadata, write_files)
 
 
 def write_input(data: Path) -> None:
@@ -200,18 +157,12 @@ def triton(tmp_path_factory):
         wait_until_ready(http_port, process, log)
         yield repository, f"127.0.0.1:{grpc_port}"
     finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(timeout=10)
+        stop(process)
 
 
-def clean(tmp_path: Path, repository: Path, backend: str, url: str) -> Path:
-    cleaned = tmp_path / f"cleaned-{backend}"
-    command = [
+def clean_command(tmp_path: Path, repository: Path, backend: str, url: str, cleaned: Path) -> list[str]:
+    """``deepclean-clean`` on the module's input, writing to ``cleaned``."""
+    return [
         str(CLEANER_VENV / "bin" / "deepclean-clean"),
         "--model_repository",
         str(repository),
@@ -235,21 +186,29 @@ def clean(tmp_path: Path, repository: Path, backend: str, url: str) -> Path:
         "false",
         "--strain_timeout",
         "1",
+        "--metrics_port",
+        "0",
     ]
+
+
+def cleaner_env() -> dict[str, str]:
     env = {**os.environ, "DEEPCLEAN_CONFIG": str(ROOT / "pyproject.toml")}
     env.pop("DEEPCLEAN_PROFILE", None)
-    result = subprocess.run(command, check=False, capture_output=True, text=True, env=env, timeout=180)
+    return env
+
+
+def clean(tmp_path: Path, repository: Path, backend: str, url: str) -> Path:
+    cleaned = tmp_path / f"cleaned-{backend}"
+    command = clean_command(tmp_path, repository, backend, url, cleaned)
+    result = subprocess.run(command, check=False, capture_output=True, text=True, env=cleaner_env(), timeout=180)
     assert result.returncode == 0, result.stderr[-3000:]
     assert f"with the {backend} backend" in result.stderr
     return cleaned
 
 
-def test_triton_and_embedded_backends_write_the_same_cleaned_frames(tmp_path, triton):
-    """Every cleaned frame is the same through Triton's python backend as through onnxruntime in-process."""
-    repository, url = triton
-    write_input(tmp_path / "data")
-    embedded = clean(tmp_path, repository, "embedded", url)
-    served = clean(tmp_path, repository, "triton", url)
+def assert_same_cleaning(tmp_path: Path, embedded: Path, served: Path) -> None:
+    """Every frame of ``served`` equals ``embedded`` (DQ, versions, strain to 1e-6 of the estimate), and both
+    streams were cleaned after the warm-up."""
     compared = 0
     for gps in range(START, START + DURATION):
         a = read_frame(embedded / f"H-H1_DEEPCLEAN-{gps}-1.gwf")
@@ -268,6 +227,35 @@ def test_triton_and_embedded_backends_write_the_same_cleaned_frames(tmp_path, tr
                 atol=1e-6 * max(np.abs(estimate).max(), 1e-30),
             )
     assert compared >= 2 * (DURATION - 10)  # production and canary cleaned after the warm-up
+
+
+def test_triton_and_embedded_backends_write_the_same_cleaned_frames(tmp_path, triton):
+    """Every cleaned frame is the same through Triton's python backend as through onnxruntime in-process."""
+    repository, url = triton
+    write_input(tmp_path / "data")
+    embedded = clean(tmp_path, repository, "embedded", url)
+    served = clean(tmp_path, repository, "triton", url)
+    assert_same_cleaning(tmp_path, embedded, served)
+
+
+def test_two_cleaners_at_once_are_both_served_by_one_triton_server(tmp_path, triton):
+    """Two cleaner processes (as on two hosts) share one server at the same time: each writes what the
+    embedded backend writes."""
+    repository, url = triton
+    write_input(tmp_path / "data")
+    embedded = clean(tmp_path, repository, "embedded", url)
+    outputs = [tmp_path / "cleaned-a", tmp_path / "cleaned-b"]
+    logs = [tmp_path / "cleaner-a.log", tmp_path / "cleaner-b.log"]
+    processes = []
+    for cleaned, log in zip(outputs, logs, strict=True):
+        with open(log, "w") as out:
+            command = clean_command(tmp_path, repository, "triton", url, cleaned)
+            processes.append(subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=cleaner_env()))
+    codes = [process.wait(timeout=180) for process in processes]
+    assert codes == [0, 0], [log.read_text()[-2000:] for log in logs]
+    for cleaned, log in zip(outputs, logs, strict=True):
+        assert "with the triton backend" in log.read_text()
+        assert_same_cleaning(tmp_path, embedded, cleaned)
 
 
 SERVE_NEW_VERSION = textwrap.dedent(

@@ -54,11 +54,13 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(1, str(Path(__file__).resolve().parents[1]))
 
 import deepclean_method  # noqa: E402
 import spans  # noqa: E402
+from common import log  # noqa: E402
 from deepclean_method import StepError, Suite  # noqa: E402
-from fidelity_runs import log, point_strain_dir, run_case  # noqa: E402
+from fidelity_runs import point_strain_dir, run_case  # noqa: E402
 
 from deepclean.config import find_config, load_table  # noqa: E402
 from deepclean.figures import BinPowers, second_spectra  # noqa: E402

@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from common import log
 from deepclean_method import DQ_CHANNEL, StepError, Suite, clean, read_cleaned
 
 from deepclean.cleaned_frames import default_channels
@@ -25,10 +26,6 @@ from deepclean.model_repository import ModelRepository, update_pins
 
 VERSION_CHANNEL = default_channels("H1").production_version
 QUIET_SECONDS = 3.0  # no new cleaned frame for this long: the cleaner waits for input
-
-
-def log(message: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
 
 
 def point_strain_dir(suite: Suite, target: Path) -> None:

@@ -45,8 +45,10 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(1, str(Path(__file__).resolve().parents[1]))
 
 import metrics  # noqa: E402
+from common import add_suite_options, argument_parser, log  # noqa: E402
 from deepclean_method import DQ_CLEANED, DQ_FALLBACK  # noqa: E402
 
 from deepclean.cleaned_frames import (  # noqa: E402
@@ -89,17 +91,11 @@ class LoopError(RuntimeError):
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argument_parser(__doc__)
     parser.add_argument(
         "--scenarios", nargs="+", default=["baseline"], help="synthetic detector scenarios ('all': the whole library)"
     )
-    parser.add_argument("--speed", type=float, default=4.0, help="detector speed once live (x real time), default 4")
-    parser.add_argument(
-        "--history",
-        type=int,
-        default=1100,
-        help="seconds written at once before going live (default 1100: the first training takes 1024)",
-    )
+    add_suite_options(parser, speed=4.0, out=ROOT / "bench" / "out" / "quality", nice=10)
     parser.add_argument(
         "--stream-seconds", type=int, default=3072, help="seconds streamed after the history (default 3072)"
     )
@@ -109,9 +105,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=1024,
         help="the last seconds with cleaned frames that are scored (default 1024)",
     )
-    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "out" / "quality")
     parser.add_argument("--keep", action="store_true", help="keep the data and cleaned frames (~0.6 MB per second)")
-    parser.add_argument("--nice", type=int, default=10, help="niceness of the suite (the CPU is shared; 0: none)")
     parser.add_argument(
         "--timeout",
         type=float,
@@ -124,10 +118,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if args.speed <= 0 or args.history < 0:
         parser.error("--speed must be positive and --history non-negative")
     return args
-
-
-def log(message: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
 
 
 # ---------------------------------------------------------------- configuration

@@ -20,17 +20,18 @@ import os
 import platform
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(1, str(Path(__file__).resolve().parents[1]))
 
 import deepclean_method  # noqa: E402
 import metrics  # noqa: E402
 import report  # noqa: E402
 import spans  # noqa: E402
+from common import log  # noqa: E402
 from wiener import wiener_noise  # noqa: E402
 
 from deepclean.config import find_config, load_table  # noqa: E402
@@ -110,10 +111,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if args.train_seconds < 64 or args.test_seconds < 64:
         parser.error("--train-seconds and --test-seconds must be at least 64")
     return args
-
-
-def log(message: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
 
 
 def run_deepclean(

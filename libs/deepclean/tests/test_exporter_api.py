@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import socket
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -22,53 +20,24 @@ from deepclean.exporter_api import (
     create_token_file,
     read_token,
 )
+from deepclean.testing.stub_server import Answer, StubServer
 
 TOKEN = "stub-token-0123456789"
 
 
-class Stub:
+class Stub(StubServer):
     """The exporter's API in memory: exports (200 for a directory seen before), pins, the bearer check.
 
     ``scripted`` answers (status, body or raw text) are given first, whatever the request.
     """
 
-    def __init__(self, scripted: list[tuple[int, dict | str]] | None = None) -> None:
+    def __init__(self, scripted: list[Answer] | None = None) -> None:
+        super().__init__()
         self.scripted = list(scripted or [])
-        self.requests: list[dict] = []
         self.exported: dict[str, int] = {}
         self.pins: dict[str, int | None] = {"production": None, "canary": None}
-        stub = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                self._handle()
-
-            do_POST = do_PUT = do_DELETE = do_GET
-
-            def _handle(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                body = json.loads(self.rfile.read(length)) if length else None
-                stub.requests.append(
-                    {"method": self.command, "path": self.path, "body": body, "auth": self.headers.get("Authorization")}
-                )
-                self._answer(*stub.answer(self.command, self.path, body, self.headers.get("Authorization")))
-
-            def _answer(self, status: int, content: dict | str) -> None:
-                payload = (content if isinstance(content, str) else json.dumps(content)).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-            def log_message(self, *args) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self._thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
-
-    def answer(self, method: str, path: str, body: dict | None, auth: str | None) -> tuple[int, dict | str]:
+    def answer(self, method: str, path: str, body: dict | None, auth: str | None) -> Answer:
         if self.scripted:
             return self.scripted.pop(0)
         slot = path.strip("/")
@@ -86,14 +55,6 @@ class Stub:
             return 405, {"error": "method not allowed"}
         self.pins[slot] = body["version"] if method == "PUT" else None
         return 200, {"version": self.pins[slot]}
-
-    def __enter__(self) -> Stub:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.fixture

@@ -63,6 +63,11 @@ class FakeTime:
             self.actions.pop(0)[1]()
 
 
+def on_fake_time(directory: Path, clock: FakeTime, **options) -> FrameFollower:
+    """A follower of ``directory`` whose clock and sleep are ``clock``'s."""
+    return FrameFollower(directory, SITE, IFO, TAG, clock=clock.now, sleep=clock.sleep, **options)
+
+
 def follow(directory: Path, count: int, **kwargs) -> list[Frame | Gap]:
     options = {**FAST, **kwargs}
     follower = FrameFollower(directory, SITE, IFO, TAG, **options)
@@ -122,18 +127,7 @@ def test_late_file_caught_mid_write_gets_its_own_timeout(tmp_path):
     content = reference.read_bytes()
     target = frame_path(tmp_path, GPS)
     clock = FakeTime({0.35: lambda: target.write_bytes(content[:1000]), 0.6: lambda: target.write_bytes(content)})
-    follower = FrameFollower(
-        tmp_path,
-        SITE,
-        IFO,
-        TAG,
-        start=GPS,
-        timeout=0.4,
-        settle_time=0.05,
-        poll_interval=0.01,
-        clock=clock.now,
-        sleep=clock.sleep,
-    )
+    follower = on_fake_time(tmp_path, clock, start=GPS, timeout=0.4, settle_time=0.05, poll_interval=0.01)
     items = list(itertools.islice(follower, 1))
     assert describe(items) == [("frame", GPS)]
     assert 0.6 <= clock.now() < 0.75
@@ -289,17 +283,7 @@ def test_iterating_again_after_a_dead_stream_resumes(tmp_path):
     """After StreamDeadError the same follower can be iterated again and picks the stream up where it returns."""
     clock = FakeTime()
     write(tmp_path, GPS)
-    follower = FrameFollower(
-        tmp_path,
-        SITE,
-        IFO,
-        TAG,
-        start=GPS + 1,
-        max_consecutive_drops=2,
-        timeout=1.0,
-        clock=clock.now,
-        sleep=clock.sleep,
-    )
+    follower = on_fake_time(tmp_path, clock, start=GPS + 1, max_consecutive_drops=2, timeout=1.0)
     with pytest.raises(StreamDeadError):
         list(follower)
     write(tmp_path, GPS + 50)
@@ -310,18 +294,7 @@ def test_stream_that_comes_back_is_not_dead(tmp_path):
     """Drops followed by a later frame reset the count: only drops in a row with nothing arriving kill the stream."""
     clock = FakeTime({0.25: lambda: (write(tmp_path, GPS + 10), write(tmp_path, GPS + 11))})
     write(tmp_path, GPS)
-    follower = FrameFollower(
-        tmp_path,
-        SITE,
-        IFO,
-        TAG,
-        start=GPS,
-        max_consecutive_drops=3,
-        timeout=0.1,
-        poll_interval=0.01,
-        clock=clock.now,
-        sleep=clock.sleep,
-    )
+    follower = on_fake_time(tmp_path, clock, start=GPS, max_consecutive_drops=3, timeout=0.1, poll_interval=0.01)
     items = []
     with pytest.raises(StreamDeadError):
         for item in follower:
@@ -361,7 +334,7 @@ def test_fake_clock_drives_timeouts_without_waiting(tmp_path):
     clock = FakeTime()
     write(tmp_path, GPS)
     write(tmp_path, GPS + 2)
-    follower = FrameFollower(tmp_path, SITE, IFO, TAG, start=GPS, timeout=5.0, clock=clock.now, sleep=clock.sleep)
+    follower = on_fake_time(tmp_path, clock, start=GPS, timeout=5.0)
     started = time.monotonic()
     items = list(itertools.islice(follower, 3))
     assert describe(items) == [("frame", GPS), ("dropped", GPS + 1, GPS + 2), ("frame", GPS + 2)]

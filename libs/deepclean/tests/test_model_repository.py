@@ -8,48 +8,29 @@ from pathlib import Path
 import pytest
 
 from deepclean.model_repository import (
-    MetadataError,
     ModelRepository,
-    Pins,
-    PinsError,
     Platform,
     TritonModelConfig,
     VersionNotFoundError,
-    check_matches_configuration,
     policy_versions,
-    read_metadata,
-    read_pins,
-    update_pins,
-    write_pins,
 )
+from deepclean.model_repository.metadata import MetadataError, check_matches_configuration, read_metadata
+from deepclean.model_repository.pins import Pins, PinsError, read_pins, write_pins
+from deepclean.model_repository.writing import update_pins
+from deepclean.testing.model_versions import publish_version
+from deepclean.testing.training_directory import training_metadata
 
 CHANNELS = ["H1:PEM-CS_MAINSMON_EBAY_1_DQ", "H1:ASC-INP1_P_OUT_DQ"]
 
 
-def metadata(channels: list[str] = CHANNELS) -> dict:
-    """Minimal metadata per docs/interfaces.md."""
-    return {
-        "witness_channels": channels,
-        "sample_rate": 4096,
-        "strain_sample_rate": 16384,
-        "band": [58.0, 62.0],
-        "filter": {"kind": "butter-sos-zero-phase", "order": 8, "band": [58.0, 62.0]},
-        "scaler": {
-            "witness_mean": [0.0] * len(channels),
-            "witness_std": [1.0] * len(channels),
-            "target_mean": 0.0,
-            "target_std": 1e-21,
-        },
-        "architecture": {"name": "DeepClean", "kwargs": {"num_witnesses": len(channels)}},
-    }
+def metadata() -> dict:
+    """Metadata per docs/interfaces.md for CHANNELS."""
+    return training_metadata(dict.fromkeys(CHANNELS, 512))
 
 
-def publish_by_hand(model_dir: Path, version: int, extra: dict | None = None) -> None:
+def publish_by_hand(model_dir: Path, version: int) -> None:
     """A version directory as the exporter leaves it."""
-    directory = model_dir / str(version)
-    directory.mkdir(parents=True)
-    (directory / "model.onnx").write_bytes(b"onnx")
-    (directory / "metadata.json").write_text(json.dumps({**metadata(), "version": version, **(extra or {})}))
+    publish_version(model_dir, version, metadata(), lambda staged: (staged / "model.onnx").write_bytes(b"onnx"))
 
 
 def test_versions_lists_only_published_integer_directories(tmp_path: Path) -> None:

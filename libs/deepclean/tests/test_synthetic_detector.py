@@ -9,6 +9,7 @@ from scipy import signal
 from deepclean.synthetic import ANALYSIS_READY, BLOCK_SECONDS, DetectorConfig, SyntheticDetector, SyntheticSpan
 from deepclean.synthetic.colouring import design_asd
 from deepclean.synthetic.state_vector import HOFT_OK, StateModel
+from deepclean.testing.synthetic_spans import assert_spans_equal
 
 T0 = 1400000000
 MAINS = "H1:PEM-CS_MAINSMON_EBAY_1_DQ"
@@ -31,26 +32,17 @@ def spectra(span):
     return frequencies, strain, floor, truth
 
 
-def _assert_spans_equal(a: SyntheticSpan, b: SyntheticSpan) -> None:
-    assert (a.start, a.duration) == (b.start, b.duration)
-    for name in ("strain", "floor", "truth", "state"):
-        assert np.array_equal(getattr(a, name), getattr(b, name)), name
-    assert a.witnesses.keys() == b.witnesses.keys()
-    for channel in a.witnesses:
-        assert np.array_equal(a.witnesses[channel], b.witnesses[channel]), channel
-
-
 def test_same_second_whatever_the_start_and_chunking():
     """A second's samples are bit-identical in one long span, second by second, and from another start."""
     start = T0 + BLOCK_SECONDS - 5  # straddles a block boundary
     whole = SyntheticDetector().generate(start, 12)
     by_second = SyntheticSpan.concatenate([SyntheticDetector().generate(start + i, 1) for i in range(12)])
-    _assert_spans_equal(whole, by_second)
+    assert_spans_equal(whole, by_second)
     later = SyntheticDetector().generate(start + 7, 30)  # a "restart" in the middle, reaching further
-    _assert_spans_equal(whole.slice(start + 7, 5), later.slice(start + 7, 5))
+    assert_spans_equal(whole.slice(start + 7, 5), later.slice(start + 7, 5))
     mixed = SyntheticDetector()
     mixed.generate(T0 + 10 * BLOCK_SECONDS, 3)  # unrelated work in between must not matter
-    _assert_spans_equal(whole.slice(start + 2, 4), mixed.generate(start + 2, 4))
+    assert_spans_equal(whole.slice(start + 2, 4), mixed.generate(start + 2, 4))
 
 
 def test_seed_changes_everything():

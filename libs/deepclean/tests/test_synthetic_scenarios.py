@@ -17,6 +17,7 @@ from deepclean.synthetic import DetectorConfig, SyntheticDetector, SyntheticSpan
 from deepclean.synthetic.couplings import modulations
 from deepclean.synthetic.detector import STEP_GPS
 from deepclean.synthetic.scenarios import SCENARIOS, ScenarioName, describe_scenarios, scenario_config
+from deepclean.testing.synthetic_spans import assert_spans_equal
 
 T0 = 1400000000
 ROOT = Path(__file__).resolve().parents[3]
@@ -31,15 +32,6 @@ def _detector(name: str, **overrides) -> SyntheticDetector:
 
 
 _BASELINE = _detector("baseline")
-
-
-def _assert_spans_equal(a: SyntheticSpan, b: SyntheticSpan) -> None:
-    assert (a.start, a.duration) == (b.start, b.duration)
-    for name in ("strain", "floor", "truth", "state"):
-        assert np.array_equal(getattr(a, name), getattr(b, name)), name
-    assert a.witnesses.keys() == b.witnesses.keys()
-    for channel in a.witnesses:
-        assert np.array_equal(a.witnesses[channel], b.witnesses[channel]), channel
 
 
 def _psd(x: np.ndarray, rate: int, seconds: int = 16) -> tuple[np.ndarray, np.ndarray]:
@@ -208,9 +200,9 @@ def test_same_seconds_whatever_the_chunking(name):
     pieces = SyntheticSpan.concatenate(
         [SyntheticDetector(config).generate(start + a, b - a) for a, b in ((0, 3), (3, 7), (7, 10))]
     )
-    _assert_spans_equal(whole, pieces)
+    assert_spans_equal(whole, pieces)
     restarted = SyntheticDetector(config).generate(start + 6, 20)
-    _assert_spans_equal(whole.slice(start + 6, 4), restarted.slice(start + 6, 4))
+    assert_spans_equal(whole.slice(start + 6, 4), restarted.slice(start + 6, 4))
 
 
 @pytest.mark.parametrize("name", SCENARIOS)
@@ -246,7 +238,7 @@ def test_coupling_step():
     assert np.all(((factors >= 0.5) & (factors <= 2**-0.5)) | ((factors >= 2**0.5) & (factors <= 2.0)))
     span = detector.generate(STEP_GPS - 16, 32)
     baseline = _BASELINE.generate(STEP_GPS - 16, 32)
-    _assert_spans_equal(span.slice(STEP_GPS - 16, 16), baseline.slice(STEP_GPS - 16, 16))
+    assert_spans_equal(span.slice(STEP_GPS - 16, 16), baseline.slice(STEP_GPS - 16, 16))
     after = slice(18 * RATE, 30 * RATE)
     stepped, explained = _coupling_fit(span, detector, cut=after)
     unstepped, _ = _coupling_fit(baseline, _BASELINE, cut=after)

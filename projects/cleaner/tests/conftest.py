@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
-from deepclean.architecture import DeepClean
 from deepclean.frames import write_frame
+from deepclean.testing.model_versions import pin_versions, publish_version, write_random_network
+from deepclean.testing.training_directory import training_metadata
 from deepclean_cleaner.model_chain import ChainSettings
 
 WITNESSES = [
@@ -44,70 +43,20 @@ def export_model(
     target_std: float = 1e-21,
     **architecture,
 ) -> None:
-    """Write a random DeepClean (``architecture``: extra constructor arguments) as a published version."""
-    torch.manual_seed(seed)
-    network = DeepClean(len(channels), **architecture).eval()
-    directory.mkdir(parents=True)
-    example = torch.randn(1, len(channels), 1024)
-    torch.onnx.export(
-        network,
-        (example,),
-        str(directory / "model.onnx"),
-        input_names=["witness"],
-        output_names=["noise"],
-        dynamic_axes={
-            "witness": {0: "batch", 2: "time"},
-            "noise": {0: "batch", 1: "time"},
-        },
-        dynamo=False,
+    """Publish a random DeepClean (``architecture``: extra constructor arguments) as the version ``directory``."""
+    metadata = training_metadata(
+        {c: WITNESS_RATES[c] for c in channels},
+        {"kernel_size": 7, **architecture},
+        sample_rate=RATE,
+        band=BAND,
+        target_std=target_std,
     )
-    metadata = {
-        "ifo": "H1",
-        "strain_channel": STRAIN,
-        "witness_channels": list(channels),
-        "witness_sample_rates": {c: WITNESS_RATES[c] for c in channels},
-        "sample_rate": RATE,
-        "strain_sample_rate": STRAIN_RATE,
-        "band": list(BAND),
-        "filter": {"kind": "butter-sos-zero-phase", "order": 8, "band": list(BAND)},
-        "scaler": {
-            "witness_mean": [0.0] * len(channels),
-            "witness_std": [1.0] * len(channels),
-            "target_mean": 0.0,
-            "target_std": target_std,
-        },
-        "architecture": {
-            "name": "DeepClean",
-            "kwargs": {
-                "num_witnesses": len(channels),
-                "kernel_size": 7,
-                **architecture,
-            },
-        },
-        "span": {"start": 0, "end": 1},
-        "validation": {"loss": 1.0, "band_asd_ratio": 1.0},
-        "library_version": "0.1.0",
-        "training_seconds": 0.0,
-        "created": "2026-11-29T10:00:00Z",
-        "version": int(directory.name),
-        "source": "test",
-    }
-    (directory / "metadata.json").write_text(json.dumps(metadata))
-
-
-def set_pins(model_dir: Path, production: int | None, canary: int | None) -> None:
-    """Replace pins.json atomically."""
-    tmp = model_dir / ".pins.tmp"
-    tmp.write_text(
-        json.dumps(
-            {
-                "production": production,
-                "canary": canary,
-                "history": [production] if production else [],
-            }
-        )
+    publish_version(
+        directory.parent,
+        int(directory.name),
+        metadata,
+        lambda staged: write_random_network(staged, len(channels), seed, **architecture),
     )
-    tmp.replace(model_dir / "pins.json")
 
 
 @pytest.fixture(scope="session")
@@ -117,7 +66,7 @@ def repository(tmp_path_factory) -> Path:
     model_dir = root / "deepclean"
     for version in (1, 2):
         export_model(model_dir / str(version), seed=version)
-    set_pins(model_dir, 1, 2)
+    pin_versions(model_dir, 1, 2)
     return root
 
 

@@ -10,13 +10,13 @@ from conftest import (
     STRAIN_RATE,
     WITNESS_RATES,
     WITNESSES,
-    set_pins,
     settings,
     synthetic_input,
 )
 
 from deepclean.model_repository import ModelRepository
 from deepclean.signal import bandpass_sos, resample, zero_phase_bandpass
+from deepclean.testing.model_versions import pin_versions
 from deepclean_cleaner import dq
 from deepclean_cleaner.backends import EmbeddedBackend
 from deepclean_cleaner.buffers import Gap
@@ -134,7 +134,7 @@ def test_no_production_pin_writes_raw_strain_with_the_no_model_bit(repository, t
     out = {}
     for item in seconds(synthetic_input(START, 30), START, 30):
         if item.gps in pins_at:
-            set_pins(model_dir, *pins_at[item.gps])
+            pin_versions(model_dir, *pins_at[item.gps])
             watcher.poll()
         for slot, model in watcher.take_changes().items():
             pipeline.swap(slot, model)

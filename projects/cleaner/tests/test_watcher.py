@@ -4,9 +4,10 @@ import json
 import shutil
 import time
 
-from conftest import export_model, set_pins, settings
+from conftest import export_model, settings
 
 from deepclean.model_repository import ModelRepository, file_digests
+from deepclean.testing.model_versions import pin_versions
 from deepclean_cleaner.backends import EmbeddedBackend
 from deepclean_cleaner.watcher import ModelWatcher
 
@@ -18,6 +19,14 @@ def watcher_for(root, **kwargs):
         settings(),
         **kwargs,
     )
+
+
+def primed_watcher_for(root, **kwargs):
+    """A watcher that has handed over the pinned versions once: what it hands over next is a change."""
+    watcher = watcher_for(root, **kwargs)
+    watcher.poll()
+    watcher.take_changes()
+    return watcher
 
 
 def copy_repository(repository, tmp_path):
@@ -43,12 +52,10 @@ def test_a_promotion_and_a_new_canary_are_picked_up_in_the_background(repository
     """The watcher thread notices new pins within its poll interval."""
     root = copy_repository(repository, tmp_path)
     export_model(root / "deepclean" / "3", seed=3)
-    watcher = watcher_for(root, poll_interval=0.05)
-    watcher.poll()
-    watcher.take_changes()
+    watcher = primed_watcher_for(root, poll_interval=0.05)
     watcher.start()
     try:
-        set_pins(root / "deepclean", 2, 3)
+        pin_versions(root / "deepclean", 2, 3)
         deadline = time.monotonic() + 10
         changes = {}
         while time.monotonic() < deadline and len(changes) < 2:
@@ -65,10 +72,8 @@ def test_a_promotion_and_a_new_canary_are_picked_up_in_the_background(repository
 def test_an_unpinned_canary_is_handed_over_as_none(repository, tmp_path):
     """Removing the canary pin empties the canary slot."""
     root = copy_repository(repository, tmp_path)
-    watcher = watcher_for(root)
-    watcher.poll()
-    watcher.take_changes()
-    set_pins(root / "deepclean", 1, None)
+    watcher = primed_watcher_for(root)
+    pin_versions(root / "deepclean", 1, None)
     watcher.poll()
     assert watcher.take_changes() == {"canary": None}
 
@@ -81,10 +86,8 @@ def test_a_version_that_does_not_fit_is_refused_and_the_old_one_kept(repository,
     metadata = json.loads(metadata_path.read_text())
     metadata["witness_channels"][0] = "H1:NOT-A-CONFIGURED_CHANNEL"
     metadata_path.write_text(json.dumps(metadata))
-    watcher = watcher_for(root)
-    watcher.poll()
-    watcher.take_changes()
-    set_pins(root / "deepclean", 1, 4)
+    watcher = primed_watcher_for(root)
+    pin_versions(root / "deepclean", 1, 4)
     watcher.poll()
     assert watcher.take_changes() == {}
     assert "version 4" in caplog.text and "H1:NOT-A-CONFIGURED_CHANNEL" in caplog.text
@@ -93,10 +96,8 @@ def test_a_version_that_does_not_fit_is_refused_and_the_old_one_kept(repository,
 def test_a_pinned_version_that_is_not_published_is_refused(repository, tmp_path, caplog):
     """A pin to a missing version is an error naming it; nothing is handed over."""
     root = copy_repository(repository, tmp_path)
-    watcher = watcher_for(root)
-    watcher.poll()
-    watcher.take_changes()
-    set_pins(root / "deepclean", 1, 9)
+    watcher = primed_watcher_for(root)
+    pin_versions(root / "deepclean", 1, 9)
     watcher.poll()
     assert watcher.take_changes() == {}
     assert "version 9" in caplog.text
@@ -120,10 +121,8 @@ def test_a_version_whose_file_no_longer_matches_its_checksum_is_refused(reposito
     data[-200] ^= 0x01  # a low bit of one stored weight: onnxruntime still loads it
     onnx.write_bytes(bytes(data))
     EmbeddedBackend().load(ModelRepository(root).model("deepclean"), 5)  # loadable
-    watcher = watcher_for(root)
-    watcher.poll()
-    watcher.take_changes()
-    set_pins(root / "deepclean", 4, 5)
+    watcher = primed_watcher_for(root)
+    pin_versions(root / "deepclean", 4, 5)
     watcher.poll()
     assert {s: m.version for s, m in watcher.take_changes().items()} == {"production": 4}
     assert "model.onnx of version 5 is damaged" in caplog.text
@@ -136,7 +135,7 @@ def test_a_loaded_canary_damaged_on_disk_is_not_promoted_into_production(reposit
         export_model(root / "deepclean" / str(version), seed=seed)
         _record_checksums(root / "deepclean" / str(version))
     watcher = watcher_for(root)
-    set_pins(root / "deepclean", 4, 5)
+    pin_versions(root / "deepclean", 4, 5)
     watcher.poll()
     assert {s: m.version for s, m in watcher.take_changes().items()} == {
         "production": 4,
@@ -146,7 +145,7 @@ def test_a_loaded_canary_damaged_on_disk_is_not_promoted_into_production(reposit
     data = bytearray(onnx.read_bytes())
     data[-200] ^= 0x01
     onnx.write_bytes(bytes(data))
-    set_pins(root / "deepclean", 5, 5)
+    pin_versions(root / "deepclean", 5, 5)
     watcher.poll()
     assert "production" not in watcher.take_changes()
     assert "cannot use model version 5 any more" in caplog.text

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -13,7 +12,7 @@ import torch
 import waitress
 from waitress import wasyncore
 
-from deepclean.architecture import DeepClean
+from deepclean.testing import training_directory
 from deepclean_exporter.app import create_app
 from deepclean_exporter.exporter import Exporter
 from deepclean_exporter.settings import ExportSettings
@@ -35,36 +34,10 @@ def write_training_dir(
     mains_index: int | None = 0,
 ) -> Path:
     """A complete training directory with small random weights and metadata per the contract."""
-    torch.manual_seed(seed)
-    kwargs = {"num_witnesses": len(channels), "kernel_size": kernel_size, "mains_index": mains_index}
-    network = DeepClean(**kwargs)
-    directory = root / name
-    directory.mkdir(parents=True)
-    torch.save(network.state_dict(), directory / "weights.pt")
-    metadata = {
-        "ifo": "H1",
-        "strain_channel": "H1:GDS-CALIB_STRAIN",
-        "witness_channels": list(channels),
-        "witness_sample_rates": {c: 512 for c in channels},
-        "sample_rate": SAMPLE_RATE,
-        "strain_sample_rate": 16384,
-        "band": [58.0, 62.0],
-        "filter": {"kind": "butter-sos-zero-phase", "order": 8, "band": [58.0, 62.0]},
-        "scaler": {
-            "witness_mean": [0.0] * len(channels),
-            "witness_std": [1.0] * len(channels),
-            "target_mean": 0.0,
-            "target_std": 1e-21,
-        },
-        "architecture": {"name": "DeepClean", "kwargs": kwargs},
-        "span": {"start": 1400000000, "end": 1400001024},
-        "validation": {"loss": 0.05, "band_asd_ratio": 0.2},
-        "library_version": "0.1.0",
-        "training_seconds": 1.0,
-        "created": "2026-11-29T10:00:00Z",
-    }
-    (directory / "metadata.json").write_text(json.dumps(metadata))
-    return directory
+    architecture = {"kernel_size": kernel_size, "mains_index": mains_index}
+    return training_directory.write_training_dir(
+        root / name, training_directory.training_metadata(dict.fromkeys(channels, 512), architecture), seed
+    )
 
 
 @pytest.fixture

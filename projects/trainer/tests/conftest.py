@@ -18,6 +18,7 @@ from deepclean.synthetic import (
     SyntheticDetector,
     write_span,
 )
+from deepclean.testing.frame_sources import synthetic_frame_source
 from deepclean_trainer.cycle import CycleSettings
 from deepclean_trainer.dataset import FrameSource
 from deepclean_trainer.fitting import FitSettings
@@ -49,18 +50,8 @@ def frames(pristine_frames: Path, tmp_path: Path) -> Path:
 
 
 def source_for(root: Path, channels: tuple[str, ...] = H1_WITNESSES) -> FrameSource:
-    return FrameSource(
-        strain_dir=root / "llhoft",
-        witness_dir=root / "lldetchar",
-        site="H",
-        ifo="H1",
-        strain_tag="llhoft",
-        witness_tag="lldetchar",
-        strain_channel=STRAIN,
-        state_channel=STATE,
-        witness_channels=channels,
-        strain_sample_rate=16384,
-    )
+    """The synthetic detector's frames under ``root``, read for ``channels``."""
+    return FrameSource(**synthetic_frame_source(root), witness_channels=channels, strain_sample_rate=16384)
 
 
 def rewrite_frame(path: Path, change: Callable[[dict[str, np.ndarray]], None]) -> None:
@@ -91,26 +82,31 @@ def quick_settings(root: Path, **overrides) -> CycleSettings:
         lr_factor=0.3,
         early_stop_patience=4,
     )
-    values = dict(
-        source=source_for(root),
-        training_root=root / "training",
-        sample_rate=1024,
-        band=(58.0, 62.0),
-        filter_band=(57.0, 63.0),
-        filter_order=8,
-        edge_seconds=2.0,
-        min_ready_seconds=48,
-        min_stretch_seconds=16,
-        max_saturated_fraction=0.01,
-        validation_fraction=0.25,
-        window_seconds=1.0,
-        fftlength=0.5,
-        architecture={"num_witnesses": len(H1_WITNESSES), "kernel_size": 7, "mains_index": 0, "linear_kernel_size": 31},
-        fit=fit,
-        warm_start=True,
-        warm_start_lr_factor=0.3,
-        seed=0,
-        device=torch.device("cpu"),
-    )
+    values = {
+        "source": source_for(root),
+        "training_root": root / "training",
+        "sample_rate": 1024,
+        "band": (58.0, 62.0),
+        "filter_band": (57.0, 63.0),
+        "filter_order": 8,
+        "edge_seconds": 2.0,
+        "min_ready_seconds": 48,
+        "min_stretch_seconds": 16,
+        "max_saturated_fraction": 0.01,
+        "validation_fraction": 0.25,
+        "window_seconds": 1.0,
+        "fftlength": 0.5,
+        "architecture": {
+            "num_witnesses": len(H1_WITNESSES),
+            "kernel_size": 7,
+            "mains_index": 0,
+            "linear_kernel_size": 31,
+        },
+        "fit": fit,
+        "warm_start": True,
+        "warm_start_lr_factor": 0.3,
+        "seed": 0,
+        "device": torch.device("cpu"),
+    }
     values.update(overrides)
     return CycleSettings(**values)
