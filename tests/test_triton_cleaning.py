@@ -15,6 +15,7 @@ import os
 import shutil
 import subprocess
 import textwrap
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -97,9 +98,10 @@ def add_version(model_dir: Path, version: int) -> None:
     publish_version(model_dir, version, metadata, write_files)
 
 
-def write_input(data: Path) -> None:
+def write_input(data: Path, seconds: int = DURATION, pace: float = 0.0) -> None:
+    """Strain (a 60 Hz line in noise) and witness frames from START, one frame pair every ``pace`` s of wall time."""
     rng = np.random.default_rng(0)
-    for gps in range(START, START + DURATION):
+    for gps in range(START, START + seconds):
         t = gps + np.arange(16384) / 16384
         write_frame(
             data / "llhoft" / f"H-H1_llhoft-{gps}-1.gwf",
@@ -114,6 +116,7 @@ def write_input(data: Path) -> None:
             {c: rng.normal(size=rate) for c, rate in WITNESSES.items()},
             t0=gps,
         )
+        time.sleep(pace)
 
 
 def wait_until_ready(http_port: int, process: subprocess.Popen, log: Path) -> None:
@@ -132,13 +135,10 @@ def wait_until_ready(http_port: int, process: subprocess.Popen, log: Path) -> No
     pytest.fail(f"Triton did not load the model within {STARTUP_TIMEOUT:.0f} s:\n{log.read_text()[-3000:]}")
 
 
-@pytest.fixture(scope="module")
-def triton(tmp_path_factory):
-    """A Triton server on a fresh repository, shared by the module's tests; stopped (process group) at the end."""
-    tmp_path = tmp_path_factory.mktemp("triton")
-    repository = make_repository(tmp_path / "model-repo")
-    grpc_port, http_port, metrics_port = free_port(), free_port(), free_port()
-    log = tmp_path / "triton.log"
+def start_triton(repository: Path, log: Path, grpc_port: int | None = None) -> tuple[subprocess.Popen, int, int, int]:
+    """servers/triton/serve.sh on ``repository`` (gRPC on ``grpc_port``, else free ports): the process, its gRPC,
+    HTTP and metrics ports."""
+    grpc_port, http_port, metrics_port = grpc_port or free_port(), free_port(), free_port()
     with open(log, "w") as out:
         process = subprocess.Popen(
             [
@@ -153,6 +153,16 @@ def triton(tmp_path_factory):
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+    return process, grpc_port, http_port, metrics_port
+
+
+@pytest.fixture(scope="module")
+def triton(tmp_path_factory):
+    """A Triton server on a fresh repository, shared by the module's tests; stopped (process group) at the end."""
+    tmp_path = tmp_path_factory.mktemp("triton")
+    repository = make_repository(tmp_path / "model-repo")
+    log = tmp_path / "triton.log"
+    process, grpc_port, http_port, _ = start_triton(repository, log)
     try:
         wait_until_ready(http_port, process, log)
         yield repository, f"127.0.0.1:{grpc_port}"
@@ -160,8 +170,10 @@ def triton(tmp_path_factory):
         stop(process)
 
 
-def clean_command(tmp_path: Path, repository: Path, backend: str, url: str, cleaned: Path) -> list[str]:
-    """``deepclean-clean`` on the module's input, writing to ``cleaned``."""
+def clean_command(
+    tmp_path: Path, repository: Path, backend: str, url: str, cleaned: Path, seconds: int = DURATION
+) -> list[str]:
+    """``deepclean-clean`` on the module's input (``seconds`` from START), writing to ``cleaned``."""
     return [
         str(CLEANER_VENV / "bin" / "deepclean-clean"),
         "--model_repository",
@@ -181,7 +193,7 @@ def clean_command(tmp_path: Path, repository: Path, backend: str, url: str, clea
         "--start_gps",
         str(START),
         "--stop_gps",
-        str(START + DURATION),
+        str(START + seconds),
         "--safety",
         "false",
         "--strain_timeout",
@@ -197,20 +209,20 @@ def cleaner_env() -> dict[str, str]:
     return env
 
 
-def clean(tmp_path: Path, repository: Path, backend: str, url: str) -> Path:
+def clean(tmp_path: Path, repository: Path, backend: str, url: str, seconds: int = DURATION) -> Path:
     cleaned = tmp_path / f"cleaned-{backend}"
-    command = clean_command(tmp_path, repository, backend, url, cleaned)
+    command = clean_command(tmp_path, repository, backend, url, cleaned, seconds)
     result = subprocess.run(command, check=False, capture_output=True, text=True, env=cleaner_env(), timeout=180)
     assert result.returncode == 0, result.stderr[-3000:]
     assert f"with the {backend} backend" in result.stderr
     return cleaned
 
 
-def assert_same_cleaning(tmp_path: Path, embedded: Path, served: Path) -> None:
+def assert_same_cleaning(tmp_path: Path, embedded: Path, served: Path, seconds: int = DURATION) -> None:
     """Every frame of ``served`` equals ``embedded`` (DQ, versions, strain to 1e-6 of the estimate), and both
     streams were cleaned after the warm-up."""
     compared = 0
-    for gps in range(START, START + DURATION):
+    for gps in range(START, START + seconds):
         a = read_frame(embedded / f"H-H1_DEEPCLEAN-{gps}-1.gwf")
         b = read_frame(served / f"H-H1_DEEPCLEAN-{gps}-1.gwf")
         raw = read_frame(tmp_path / "data" / "llhoft" / f"H-H1_llhoft-{gps}-1.gwf")[STRAIN]
@@ -226,7 +238,7 @@ def assert_same_cleaning(tmp_path: Path, embedded: Path, served: Path) -> None:
                 rtol=0,
                 atol=1e-6 * max(np.abs(estimate).max(), 1e-30),
             )
-    assert compared >= 2 * (DURATION - 10)  # production and canary cleaned after the warm-up
+    assert compared >= 2 * (seconds - 10)  # production and canary cleaned after the warm-up
 
 
 def test_triton_and_embedded_backends_write_the_same_cleaned_frames(tmp_path, triton):
@@ -256,6 +268,65 @@ def test_two_cleaners_at_once_are_both_served_by_one_triton_server(tmp_path, tri
     for cleaned, log in zip(outputs, logs, strict=True):
         assert "with the triton backend" in log.read_text()
         assert_same_cleaning(tmp_path, embedded, cleaned)
+
+
+def inference_count(metrics: str) -> float:
+    """Successful inference requests of the model ``deepclean``, all versions, from Triton's metrics text."""
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in metrics.splitlines()
+        if line.startswith("nv_inference_request_success{") and 'model="deepclean"' in line
+    )
+
+
+def test_auto_backend_takes_up_a_server_that_starts_later_and_cleans_on_when_it_goes(tmp_path, triton):
+    """A cleaner on ``auto`` starts with no Triton answering, takes up the server when it starts, and goes back
+    to onnxruntime when it stops: each switch logged once, and every second cleaned as the embedded backend
+    cleans it (no raw second, no no-model bit)."""
+    repository, _ = triton
+    seconds = 72
+    data = tmp_path / "data"
+    (data / "llhoft").mkdir(parents=True)
+    (data / "lldetchar").mkdir(parents=True)
+    grpc_port = free_port()
+    cleaned, log = tmp_path / "cleaned-auto", tmp_path / "cleaner-auto.log"
+    command = clean_command(tmp_path, repository, "auto", f"127.0.0.1:{grpc_port}", cleaned, seconds)
+    command += ["--triton_probe_interval", "1", "--strain_timeout", "30"]
+    server = None
+    with open(log, "w") as out:
+        cleaner = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=cleaner_env())
+    try:
+        write_input_thread = threading.Thread(target=write_input, args=(data, seconds, 0.5))
+        write_input_thread.start()
+        time.sleep(3.0)
+        server_log = tmp_path / "triton-late.log"
+        server, _, http_port, metrics_port = start_triton(repository, server_log, grpc_port)
+        wait_until_ready(http_port, server, server_log)
+        deadline = time.monotonic() + 30
+        while "inference backend: triton at" not in log.read_text() and time.monotonic() < deadline:
+            time.sleep(0.5)
+        time.sleep(3.0)  # a few seconds of data through Triton
+        with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5) as answer:
+            served = inference_count(answer.read().decode())
+        stop(server)
+        write_input_thread.join(timeout=120)
+        assert cleaner.wait(timeout=120) == 0, log.read_text()[-3000:]
+    finally:
+        if cleaner.poll() is None:
+            cleaner.kill()
+        if server is not None and server.poll() is None:
+            stop(server)
+    text = log.read_text()
+    took_up = text.find(f"inference backend: triton at 127.0.0.1:{grpc_port}")
+    went_back = text.find("inference backend: embedded (onnxruntime) while Triton")
+    assert "until Triton answers" in text
+    assert 0 < took_up < went_back, text[-3000:]
+    assert text.count("inference backend: triton at") == 1 and text.count("while Triton at") == 1
+    assert served > 0, "Triton ran no inference while it was up"
+    switches = [line for line in text.splitlines() if "inference backend" in line]
+    assert len(switches) == 3, switches  # embedded until it answers, triton, embedded again
+    embedded = clean(tmp_path, repository, "embedded", f"127.0.0.1:{grpc_port}", seconds)
+    assert_same_cleaning(tmp_path, embedded, cleaned, seconds)
 
 
 SERVE_NEW_VERSION = textwrap.dedent(

@@ -56,7 +56,7 @@ from deepclean.cleaned_frames import (  # noqa: E402
     NO_MODEL,
     NOT_ANALYSIS_READY,
     CleanedChannelNames,
-    cleaned_channel_names,
+    configured_channel_names,
 )
 from deepclean.config import load_table  # noqa: E402
 from deepclean.figures import BinPowers, judge_bins, range_lost, removed_fraction  # noqa: E402
@@ -241,10 +241,7 @@ class Work:
 
     def channels(self) -> CleanedChannelNames:
         """The cleaned frames' channel names: the contract's defaults unless the cleaner's table sets them."""
-        clean = self.tables["clean"]
-        return cleaned_channel_names(
-            clean["ifo"], **{field: clean.get(f"{field}_channel") for field in CleanedChannelNames.__dataclass_fields__}
-        )
+        return configured_channel_names(self.tables["clean"])
 
     def _stream(self, kind: str) -> tuple[str, str]:
         """Directory and tag of the ``kind`` frames: strain, cleaned or truth."""

@@ -14,7 +14,9 @@ them; every side takes the bits and names from here. Production uses DQ bits
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from typing import Any
 
 CLEANED = 1 << 0
 """Cleaning applied (some noise estimate was subtracted)."""
@@ -66,6 +68,14 @@ def cleaned_channel_names(ifo: str, **overrides: str | None) -> CleanedChannelNa
     if unknown:
         raise TypeError(f"unknown cleaned channel(s) {sorted(unknown)}")
     return replace(default_channels(ifo), **{k: v for k, v in overrides.items() if v is not None})
+
+
+def configured_channel_names(settings: Mapping[str, Any]) -> CleanedChannelNames:
+    """The channel names a service's configuration gives: the defaults of ``settings["ifo"]`` renamed
+    by the keys ``production_channel``, ``canary_channel``, ``production_version_channel``,
+    ``canary_version_channel`` and ``dq_channel`` that are set (absent or None: the default)."""
+    renamed = {field: settings.get(f"{field}_channel") for field in CleanedChannelNames.__dataclass_fields__}
+    return cleaned_channel_names(settings["ifo"], **renamed)
 
 
 def default_channels(ifo: str) -> CleanedChannelNames:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from deepclean.cleaned_frames import (
     NOT_MEASURABLE,
     STREAM_BITS,
     cleaned_channel_names,
+    configured_channel_names,
     default_channels,
 )
 
@@ -32,6 +34,13 @@ def test_channel_names_follow_the_ifo_and_can_be_renamed():
     assert (renamed.production, renamed.canary) == ("V1:MY_CLEANED", "V1:GDS-CALIB_STRAIN_DEEPCLEAN_CANARY")
     with pytest.raises(TypeError, match="unknown cleaned channel"):
         cleaned_channel_names("H1", strain="H1:X")
+
+
+def test_configured_names_come_from_the_channel_keys_of_a_service_configuration():
+    """The cleaner and the monitor name the channels from the same keys: ``<field>_channel``, unset is the default."""
+    settings = {"ifo": "L1", "site": "L", "production_channel": "L1:MY_CLEANED", "dq_channel": None}
+    assert configured_channel_names(settings) == replace(default_channels("L1"), production="L1:MY_CLEANED")
+    assert configured_channel_names({"ifo": "H1"}) == default_channels("H1")
 
 
 def test_each_bit_and_channel_name_is_defined_in_one_module_only():

@@ -22,6 +22,7 @@ from deepclean.frames import (
     FrameName,
     JoinedFollower,
     ReplacedFrame,
+    StreamFiles,
     write_frame,
 )
 from deepclean.frames.pending import file_signature
@@ -46,7 +47,7 @@ def read(consumed: ConsumedFrames, path: Path, gps: int) -> None:
 
 
 def watched(directory: Path, reported: list, **kwargs) -> ConsumedFrames:
-    return ConsumedFrames(directory, SITE, IFO, TAG, on_replaced=reported.append, **kwargs)
+    return ConsumedFrames(StreamFiles(directory, SITE, IFO, TAG), on_replaced=reported.append, **kwargs)
 
 
 def test_a_frame_rewritten_after_it_was_read_is_reported_once(tmp_path):
@@ -172,7 +173,7 @@ def test_the_joined_follower_reports_a_witness_duplicate_once(tmp_path):
         write(strain_dir, gps)
         write(witness_dir, gps, tag="lldetchar")
     reported: list[ReplacedFrame] = []
-    witnesses = ConsumedFrames(witness_dir, SITE, IFO, "lldetchar", on_replaced=reported.append)
+    witnesses = ConsumedFrames(StreamFiles(witness_dir, SITE, IFO, "lldetchar"), on_replaced=reported.append)
     strain = FrameFollower(strain_dir, SITE, IFO, TAG, start=GPS, end=GPS + 3, **FAST)
     joined = JoinedFollower(strain, witness_dir, "lldetchar", witness_timeout=1.0, witness_consumed=witnesses)
     for pair in joined:
@@ -185,7 +186,7 @@ def test_a_frame_for_a_second_passed_unread_is_reported_once_and_history_is_not(
     """The feed goes back: a file appearing for a second behind the newest read, never read, is "passed";
     files there at the first check (history) and files ahead of the stream are not reported."""
     reported: list[ReplacedFrame] = []
-    consumed = ConsumedFrames(tmp_path, SITE, IFO, TAG, on_replaced=reported.append, report_passed=True)
+    consumed = ConsumedFrames(StreamFiles(tmp_path, SITE, IFO, TAG), on_replaced=reported.append, report_passed=True)
     write(tmp_path, GPS - 5)  # history, never read
     for gps in (GPS, GPS + 1, GPS + 3):  # GPS + 2 was dropped
         read(consumed, write(tmp_path, gps), gps)
@@ -197,9 +198,40 @@ def test_a_frame_for_a_second_passed_unread_is_reported_once_and_history_is_not(
     assert events == [ReplacedFrame(GPS - 2, earlier, None, "passed"), ReplacedFrame(GPS + 2, late, None, "passed")]
     assert consumed.check() == [] and len(reported) == 2
     assert str(events[1]) == f"{late} arrived after the stream had passed GPS {GPS + 2}; not read"
-    quiet = ConsumedFrames(tmp_path / "q", SITE, IFO, TAG, on_replaced=reported.append)
+    quiet = ConsumedFrames(StreamFiles(tmp_path / "q", SITE, IFO, TAG), on_replaced=reported.append)
     (tmp_path / "q").mkdir()
     read(quiet, write(tmp_path / "q", GPS + 3), GPS + 3)
     quiet.check()
     write(tmp_path / "q", GPS + 1)
     assert quiet.check() == []  # not asked to report passed seconds
+
+
+def test_one_listing_serves_the_follower_and_the_check_of_the_frames_read(tmp_path, monkeypatch, caplog):
+    """Following with ``max_lag`` lists the directory once per scan interval, not once for the catch-up
+    and again for the check of the frames read; a rewrite is still reported once."""
+    for gps in range(GPS, GPS + 3):
+        write(tmp_path, gps)
+    listings = []
+    scandir = os.scandir
+
+    def counted(path):
+        listings.append(Path(path))
+        return scandir(path)
+
+    now = [0.0]
+    monkeypatch.setattr("deepclean.frames.naming.os.scandir", counted)
+    follower = FrameFollower(
+        tmp_path, SITE, IFO, TAG, start=GPS, end=GPS + 3, max_lag=100.0, clock=lambda: now[0], **FAST
+    )
+    items = []
+    for item in follower:
+        items.append(item)
+        if item.gps == GPS:
+            write(tmp_path, GPS, value=5.0)  # rewritten after it was read
+        now[0] += FAST["scan_interval"]  # each later second finds both the catch-up and the check due
+    assert [i.gps for i in items] == [GPS, GPS + 1, GPS + 2] and all(isinstance(i, Frame) for i in items)
+    assert listings == [tmp_path] * 4  # one per second read, one for the final check
+    assert len(follower.consumed) == 3
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    path = FrameName(GPS, SITE, IFO, TAG).path(tmp_path)
+    assert warnings == [f"GPS {GPS}: {path} was rewritten after it was read; keeping the frame already read"]

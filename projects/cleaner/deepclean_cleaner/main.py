@@ -12,7 +12,7 @@ from typing import Literal
 
 from jsonargparse.typing import NonNegativeInt, PositiveFloat, PositiveInt
 
-from deepclean.cleaned_frames import cleaned_channel_names
+from deepclean.cleaned_frames import configured_channel_names
 from deepclean.entry_point import ServiceExit, configure_logging, hold_output, stop_on_signals
 from deepclean.figures import DEFAULT_MIN_EXCESS, DEFAULT_SIGMA
 from deepclean.frames import StreamDeadError
@@ -60,6 +60,7 @@ def main(
     workers: PositiveInt = 2,
     model_load_timeout: PositiveFloat = 30.0,
     triton_startup_timeout: PositiveFloat = 60.0,
+    triton_probe_interval: PositiveFloat = 10.0,
     pins_poll_interval: PositiveFloat = 1.0,
     bandpass_history: PositiveFloat = 2.0,
     bandpass_lookahead: PositiveFloat = 0.85,
@@ -106,6 +107,9 @@ def main(
         Seconds per Triton call, onnxruntime threads, seconds for Triton to load a version.
     triton_startup_timeout
         With ``backend = "triton"``: seconds to wait for the server to answer at start-up.
+    triton_probe_interval
+        With ``backend = "auto"``: seconds between two liveness checks of ``triton_url`` (the switch to Triton
+        when it answers; a failed call switches to onnxruntime at once).
     workers
         Threads running the two models (and the witness groups, the safety gates) side by side.
     pins_poll_interval
@@ -139,6 +143,7 @@ def main(
     log_level
         Logging level.
     """
+    channel_names = configured_channel_names(locals())
     configure_logging("cleaner", log_level)
     settings = ChainSettings(
         witness_channels=tuple(witness_channels),
@@ -186,14 +191,7 @@ def main(
                 Path(cleaned_dir),
                 site,
                 ifo,
-                cleaned_channel_names(
-                    ifo,
-                    production=production_channel,
-                    canary=canary_channel,
-                    production_version=production_version_channel,
-                    canary_version=canary_version_channel,
-                    dq=dq_channel,
-                ),
+                channel_names,
                 tag=cleaned_tag,
                 compress=compress,
             )
@@ -206,6 +204,7 @@ def main(
                     float(inference_timeout),
                     float(model_load_timeout),
                     float(triton_startup_timeout),
+                    float(triton_probe_interval),
                 )
             except BackendUnavailableError as exc:
                 raise ServiceExit(str(exc)) from None

@@ -31,6 +31,7 @@ from deepclean.frames import (
     FramePair,
     JoinedFollower,
     ReplacedFrame,
+    StreamFiles,
     list_frames,
 )
 
@@ -130,10 +131,7 @@ class InputSource:
                 (self.strain_dir, self.strain_tag) if stream == "strain" else (self.witness_dir, self.witness_tag)
             )
             self._consumed[stream] = ConsumedFrames(
-                directory,
-                self.site,
-                self.ifo,
-                tag,
+                StreamFiles(Path(directory), self.site, self.ifo, tag),
                 on_replaced=partial(self._replaced, stream),
                 window=self.replaced_window,
                 # a witness arriving after its second was passed was already logged as late

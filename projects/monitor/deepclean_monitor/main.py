@@ -17,7 +17,7 @@ from jsonargparse.typing import (
     PositiveInt,
 )
 
-from deepclean.cleaned_frames import cleaned_channel_names, default_strain_channel
+from deepclean.cleaned_frames import configured_channel_names, default_strain_channel
 from deepclean.config import ConfigError, from_keys
 from deepclean.entry_point import configure_logging, hold_output, stop_on_signals
 from deepclean.exporter_api import ExporterClient
@@ -181,6 +181,7 @@ def monitor(
     check_settings(band, out_of_band_range, segment_seconds, window_seconds, min_seconds)
     figures = from_keys(FigureSettings, locals(), band=tuple(band), check_range=tuple(out_of_band_range))
     policy = from_keys(Policy, locals())
+    names = configured_channel_names(locals())
     configure_logging("monitor", log_level)
     writer_lock = hold_output(Path(decision_log).parent, "monitor")
     metrics = MonitorMetrics()
@@ -201,14 +202,6 @@ def monitor(
         exporter=exporter,
         backoff=Backoff(retry_initial_seconds, retry_max_seconds),
         on_applied=lambda decision: None,  # replaced by the Monitor
-    )
-    names = cleaned_channel_names(
-        ifo,
-        production=production_channel,
-        canary=canary_channel,
-        production_version=production_version_channel,
-        canary_version=canary_version_channel,
-        dq=dq_channel,
     )
     channels = CleanedChannels(
         raw_strain=strain_channel or default_strain_channel(ifo),

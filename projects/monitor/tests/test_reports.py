@@ -5,50 +5,19 @@ from __future__ import annotations
 import os
 import shutil
 import socket
-import subprocess
-from pathlib import Path
 
 import numpy as np
 import pytest
 import requests
 from synthetic_cleaning import write_seconds
 
+from deepclean.testing.browser import run_chromium
+from deepclean.testing.processes import free_port
 from deepclean_monitor.main import monitor
 from deepclean_monitor.metrics import MonitorMetrics
 from deepclean_monitor.summaries import read_summaries
 
 T0 = 1_400_000_000
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--hide-scrollbars",
-]
-
-
-def chromium() -> str:
-    path = shutil.which("chromium") or shutil.which("chromium-browser")
-    if path is None:
-        message = "chromium is not installed (apt-get install -y chromium)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    return path
-
-
-def run_chromium(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
-    profile = tmp_path / "chromium-profile"
-    return subprocess.run(
-        [chromium(), *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *args],
-        capture_output=True,
-        text=True,
-        timeout=90,
-        check=True,
-    )
 
 
 @pytest.fixture
@@ -65,7 +34,7 @@ def test_status_page_in_a_headless_browser(promoted_run, tmp_path):
     """The page opens in chromium, shows the current versions, the decision and both plots."""
     _, reports = promoted_run
     page = (reports / "index.html").resolve()
-    dom = run_chromium(tmp_path, "--dump-dom", page.as_uri()).stdout
+    dom = run_chromium(tmp_path, "--dump-dom", page.as_uri(), required=False).stdout
     assert 'id="production">production: <b>2</b>' in dom
     assert 'id="canary">canary: <b>3</b>' in dom
     assert '<span id="pins">production 2, canary 2</span>' in dom  # what the fake exporter holds
@@ -73,7 +42,7 @@ def test_status_page_in_a_headless_browser(promoted_run, tmp_path):
     assert 'http-equiv="refresh"' in dom
     assert 'src="asd.png?gps=' in dom and 'src="band_ratio.png?gps=' in dom
     screenshot = tmp_path / "status.png"
-    run_chromium(tmp_path, f"--screenshot={screenshot}", "--window-size=1280,1700", page.as_uri())
+    run_chromium(tmp_path, f"--screenshot={screenshot}", "--window-size=1280,1700", page.as_uri(), required=False)
     import matplotlib.image
 
     pixels = matplotlib.image.imread(screenshot)
@@ -132,9 +101,7 @@ def test_retention_removes_old_cleaned_frames_and_snapshots(frame_dirs, exporter
 
 def test_metrics_served_over_http():
     """The metrics are served on a localhost port and the server stops cleanly."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     metrics = MonitorMetrics()
     metrics.promotions.inc()
     stop = metrics.serve(port)

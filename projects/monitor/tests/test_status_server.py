@@ -20,49 +20,12 @@ import pytest
 import requests
 from synthetic_cleaning import write_seconds
 
+from deepclean.testing.browser import run_chromium
+from deepclean.testing.processes import free_port
 from deepclean_monitor.status_server import serve_status_page, start_status_server
 
 T0 = 1_400_000_000
 CONFIG = Path(__file__).resolve().parents[3] / "pyproject.toml"
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--hide-scrollbars",
-]
-INSTALL_CHROMIUM = (
-    "chromium is not installed, and the served status page is tested in it: install it with "
-    "`sudo apt-get install -y chromium` (./build.sh monitor does so when run as root)"
-)
-
-
-def chromium() -> str:
-    """The Chromium executable; the test fails, naming how to install it, when there is none."""
-    path = shutil.which("chromium") or shutil.which("chromium-browser")
-    if path is None:
-        pytest.fail(INSTALL_CHROMIUM)
-    return path
-
-
-def run_chromium(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
-    profile = tmp_path / "chromium-profile"
-    return subprocess.run(
-        [chromium(), *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *args],
-        capture_output=True,
-        text=True,
-        timeout=90,
-        check=True,
-    )
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def command_line(settings: dict) -> list[str]:

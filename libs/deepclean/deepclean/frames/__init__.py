@@ -5,7 +5,7 @@ from .follower import FrameFollower
 from .io import FrameData, FrameError, MissingChannelError, read_frame, read_timeseries, write_frame
 from .items import Frame, FramePair, Gap, GapReason, StreamDeadError
 from .joined import JoinedFollower
-from .naming import FrameName, list_frames
+from .naming import FrameName, StreamFiles, list_frames
 
 __all__ = [
     "ConsumedFrames",
@@ -21,6 +21,7 @@ __all__ = [
     "MissingChannelError",
     "ReplacedFrame",
     "StreamDeadError",
+    "StreamFiles",
     "list_frames",
     "read_frame",
     "read_timeseries",

@@ -10,6 +10,7 @@ reported once per second, so that the consumer can log and count it::
     remember(gps, path, signature)    when a frame has been read
     poll() / check()                  list the directory, stat the files read
         -> [ReplacedFrame(gps, path, read, change)]   at most one per GPS second
+    poll(listing) / check(listing)    the same with a listing just made by the follower
 
 Only the last ``window`` seconds read are remembered, so memory stays bounded
 and a file rewritten longer after it was read goes unnoticed. A file read and
@@ -26,12 +27,12 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from .naming import gps_in_name
+from .naming import StreamFiles
 from .pending import Clock, Signature, file_signature
 
 __all__ = ["ConsumedFrames", "ReplacedFrame"]
@@ -79,10 +80,8 @@ class ConsumedFrames:
 
     Parameters
     ----------
-    directory
-        The stream's directory.
-    site, ifo, tag, duration
-        The stream: files ``<site>-<ifo>_<tag>-<gps>-<duration>.gwf``.
+    files
+        The stream's files (those of its follower: :attr:`FrameFollower.files`).
     on_replaced
         Called once per GPS second found rewritten or duplicated (default: a warning is logged).
     window
@@ -97,11 +96,7 @@ class ConsumedFrames:
 
     def __init__(
         self,
-        directory: str | Path,
-        site: str,
-        ifo: str,
-        tag: str,
-        duration: int = 1,
+        files: StreamFiles,
         *,
         on_replaced: Callable[[ReplacedFrame], None] | None = None,
         window: int = 300,
@@ -111,11 +106,9 @@ class ConsumedFrames:
     ) -> None:
         if window < 1 or check_interval < 0:
             raise ValueError(f"window must be positive and check_interval not negative, got {window}, {check_interval}")
-        self.directory = Path(directory)
-        self.duration = duration
+        self.files = files
         self.on_replaced = on_replaced or _log_replaced
         self.window, self.check_interval, self.clock = window, check_interval, clock
-        self._prefix, self._suffix = f"{site}-{ifo}_{tag}-", f"-{duration}.gwf"
         self._read: dict[int, tuple[Path, Signature]] = {}
         self._reported: set[int] = set()
         self._last_check = -float("inf")
@@ -138,29 +131,33 @@ class ConsumedFrames:
             if self._listed is not None:
                 self._listed = {g for g in self._listed if g >= oldest}
 
-    def poll(self) -> list[ReplacedFrame]:
+    def poll(self, listing: Sequence[os.DirEntry] | None = None) -> list[ReplacedFrame]:
         """:meth:`check` if ``check_interval`` has passed since the last check, else nothing."""
         if self.clock() - self._last_check < self.check_interval:
             return []
-        return self.check()
+        return self.check(listing)
 
-    def check(self) -> list[ReplacedFrame]:
-        """List the directory once; report (and return) each second read whose files changed since."""
+    def check(self, listing: Sequence[os.DirEntry] | None = None) -> list[ReplacedFrame]:
+        """Report (and return) each second read whose files changed since.
+
+        ``listing`` is a :meth:`StreamFiles.listing` of the directory just made (by the follower,
+        which lists it too); None: the directory is listed here.
+        """
         self._last_check = self.clock()
         if not self._read:
             return []
+        if listing is None:
+            listing = self.files.listing()
+            if listing is None:
+                return []  # no directory (yet)
         found = []
         first_listing = self._listed is None
         listed = set() if first_listing else self._listed
-        try:
-            with os.scandir(self.directory) as entries:
-                for entry in entries:
-                    event = self._compare(entry, listed, first_listing)
-                    if event is not None:
-                        self._reported.add(event.gps)
-                        found.append(event)
-        except FileNotFoundError:
-            return []
+        for entry in listing:
+            event = self._compare(entry, listed, first_listing)
+            if event is not None:
+                self._reported.add(event.gps)
+                found.append(event)
         self._listed = listed
         found.sort(key=lambda event: event.gps)
         for event in found:
@@ -168,14 +165,14 @@ class ConsumedFrames:
         return found
 
     def _compare(self, entry: os.DirEntry, listed: set[int], first_listing: bool) -> ReplacedFrame | None:
-        parsed = gps_in_name(entry.name, self._prefix, self._suffix)
+        parsed = self.files.gps_in_name(entry.name)
         if parsed is None or parsed[0] in self._reported:
             return None
         gps = parsed[0]
         if gps not in self._read:
             return self._passed(gps, entry, listed, first_listing) if self.report_passed else None
         read, signature = self._read[gps]
-        path = self.directory / entry.name
+        path = self.files.directory / entry.name
         if entry.name != read.name:
             return ReplacedFrame(gps, path, read, "duplicate")
         try:
@@ -193,4 +190,4 @@ class ConsumedFrames:
         listed.add(gps)  # also while ahead of the stream: a file listed before it was passed is not news
         if first_listing or gps >= newest:
             return None  # history (there before anything was read), or not passed yet
-        return ReplacedFrame(gps, self.directory / entry.name, None, "passed")
+        return ReplacedFrame(gps, self.files.directory / entry.name, None, "passed")

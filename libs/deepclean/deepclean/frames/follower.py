@@ -21,8 +21,8 @@ inside a :class:`Gap` that says why it is missing::
 
 Waiting costs one ``os.stat`` per poll; the directory is listed only every
 ``scan_interval`` seconds (to notice lag, and to check the frames already read
-for rewrites and duplicates, once more when the stream ends) and when a frame
-times out (to find the frames after a gap, so that a jump of hundreds of
+for rewrites and duplicates, once more when the stream ends: one listing serves
+both when both are due) and when a frame times out (to find the frames after a gap, so that a jump of hundreds of
 seconds is one :class:`Gap`). Only a file named exactly as :class:`FrameName`
 spells it is the frame: one with a zero-padded GPS is a duplicate, never read.
 A file that fails to parse is read again once it has stopped changing for
@@ -33,7 +33,6 @@ injectable.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from collections import deque
@@ -43,7 +42,7 @@ from pathlib import Path
 
 from .consumed import ConsumedFrames
 from .items import Frame, Gap, StreamDeadError
-from .naming import FrameName, gps_in_name
+from .naming import FrameName, StreamFiles
 from .pending import Clock, PendingFrameFile
 
 __all__ = ["FrameFollower"]
@@ -126,7 +125,8 @@ class FrameFollower:
             raise ValueError(f"max_consecutive_drops must be at least 1, got {max_consecutive_drops}")
         if max_lag is not None and max_lag < 0:
             raise ValueError(f"max_lag must not be negative, got {max_lag}")
-        self.directory = Path(directory)
+        self.files = StreamFiles(Path(directory), site, ifo, tag, duration)
+        self.directory = self.files.directory
         self.site, self.ifo, self.tag, self.duration = site, ifo, tag, duration
         self.channels = channels
         self.position = start
@@ -137,15 +137,12 @@ class FrameFollower:
         self.clock = clock
         self.stop = stop
         self._sleep = sleep or (stop.wait if stop is not None else time.sleep)
-        self._prefix, self._suffix = f"{site}-{ifo}_{tag}-", f"-{duration}.gwf"
         self._queue: deque[Frame | Gap] = deque()
         self._consecutive_drops = 0
         self._last_arrival: float | None = None  # frames arrive in order: an earlier stamp is a skewed clock
         self._last_scan = -float("inf")
         if consumed is None:
-            consumed = ConsumedFrames(
-                self.directory, site, ifo, tag, duration, check_interval=scan_interval, clock=clock
-            )
+            consumed = ConsumedFrames(self.files, check_interval=scan_interval, clock=clock)
         self.consumed = consumed
 
     def __iter__(self) -> Iterator[Frame | Gap]:
@@ -154,20 +151,25 @@ class FrameFollower:
         self.consumed.check()  # a rewrite just before the end is reported too
 
     def describe(self) -> str:
-        return f"{self.directory}/{self._prefix}*{self._suffix}"
+        return self.files.describe()
 
     def scan(self) -> list[int]:
-        """GPS starts of the stream's files in the directory (canonical names only), sorted."""
+        """GPS starts of the stream's files in the directory (canonical names only), sorted.
+
+        The listing also serves :attr:`consumed`'s check of the frames already read, when that
+        is due and it watches this directory, so that the directory is not listed twice.
+        """
         self._last_scan = self.clock()
-        found = []
-        try:
-            with os.scandir(self.directory) as entries:
-                for entry in entries:
-                    parsed = gps_in_name(entry.name, self._prefix, self._suffix)
-                    if parsed is not None and parsed[1]:
-                        found.append(parsed[0])
-        except FileNotFoundError:
+        listing = self.files.listing()
+        if listing is None:
             return []
+        if self.consumed.files.directory == self.files.directory:
+            self.consumed.poll(listing)
+        found = []
+        for entry in listing:
+            parsed = self.files.gps_in_name(entry.name)
+            if parsed is not None and parsed[1]:
+                found.append(parsed[0])
         return sorted(found)
 
     def read_next(self) -> Frame | Gap | None:
@@ -191,11 +193,11 @@ class FrameFollower:
         pending = PendingFrameFile(name, self.directory, self.channels, self.settle_time, self.clock)
         waiting_since = self.clock()
         while not self.stopped():
-            self.consumed.poll()
             if self.max_lag is not None and self.clock() - self._last_scan >= self.scan_interval:
-                gap = self._catch_up(self.scan(), position, self.max_lag)
+                gap = self._catch_up(self.scan(), position, self.max_lag)  # checks the frames read too, if due
                 if gap is not None:
                     return gap
+            self.consumed.poll()
             data = pending.poll()
             if data is not None:
                 self._consecutive_drops = 0

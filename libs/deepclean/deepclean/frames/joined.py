@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Literal
 
@@ -63,11 +64,7 @@ class JoinedFollower:
         self.witness_timeout = witness_timeout
         if witness_consumed is None:
             witness_consumed = ConsumedFrames(
-                witness_directory,
-                strain.site,
-                strain.ifo,
-                witness_tag,
-                strain.duration,
+                replace(strain.files, directory=Path(witness_directory), tag=witness_tag),
                 check_interval=strain.scan_interval,
                 clock=strain.clock,
             )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,6 +62,47 @@ def gps_in_name(name: str, prefix: str, suffix: str) -> tuple[int, bool] | None:
         return None
     gps = int(text)
     return gps, text == str(gps)
+
+
+@dataclass(frozen=True)
+class StreamFiles:
+    """The files of one stream in one directory: ``<directory>/<site>-<ifo>_<tag>-<gps>-<duration>.gwf``.
+
+    What a follower of the stream and the check of the frames it read both look at: one
+    :meth:`listing` of the directory can serve both.
+    """
+
+    directory: Path
+    site: str
+    ifo: str
+    tag: str
+    duration: int = 1
+
+    @property
+    def prefix(self) -> str:
+        """What a name of the stream starts with, up to its GPS (``H-H1_llhoft-``)."""
+        return f"{self.site}-{self.ifo}_{self.tag}-"
+
+    @property
+    def suffix(self) -> str:
+        """What a name of the stream ends with after its GPS (``-1.gwf``)."""
+        return f"-{self.duration}.gwf"
+
+    def describe(self) -> str:
+        """The stream's files as a glob pattern, for messages."""
+        return f"{self.directory}/{self.prefix}*{self.suffix}"
+
+    def gps_in_name(self, name: str) -> tuple[int, bool] | None:
+        """:func:`gps_in_name` for this stream's prefix and suffix."""
+        return gps_in_name(name, self.prefix, self.suffix)
+
+    def listing(self) -> list[os.DirEntry] | None:
+        """Every entry of the directory, listed once (any file, of this stream or not); None if it does not exist."""
+        try:
+            with os.scandir(self.directory) as entries:
+                return list(entries)
+        except FileNotFoundError:
+            return None
 
 
 def list_frames(directory: str | Path, site: str, ifo: str, tag: str) -> list[FrameName]:

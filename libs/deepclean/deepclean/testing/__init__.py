@@ -17,6 +17,8 @@ installed, so what more than one suite builds lives here, one job a module:
     A real HTTP server in a thread answering JSON (stand-ins for the exporter).
 ``processes``
     Free ports, service processes in their own process group, polling.
+``browser``
+    A real headless Chromium (the monitor's status page).
 
 Nothing is imported here: a module that needs torch is only loaded by the
 suites that have it::
