@@ -11,6 +11,8 @@ from typing import Any
 
 import numpy as np
 
+from deepclean.model_repository import TrainingMetadata
+
 from .buffers import Block, Gap
 from .network import DEFAULT_WIDTHS, NoisePredictor, StreamedNetwork, streaming_context
 from .noise_filter import NoiseFilter, design_bandpass
@@ -23,7 +25,7 @@ class IncompatibleModelError(ValueError):
 
 @dataclass(frozen=True)
 class LoadedModel:
-    """A model version ready to run: its number, metadata and predictor."""
+    """A model version ready to run: its number, metadata (the JSON object of its metadata.json) and predictor."""
 
     version: int
     metadata: dict[str, Any]
@@ -45,40 +47,40 @@ class ModelChain:
     """Witness blocks (working rate, configured channel order) in; noise at the strain rate out."""
 
     def __init__(self, model: LoadedModel, settings: ChainSettings) -> None:
-        meta = model.metadata
         where = f"model version {model.version}"
-        if int(meta["sample_rate"]) != settings.sample_rate:
+        meta = TrainingMetadata.from_json(model.metadata, where)  # raises MetadataError naming the key
+        if int(meta.sample_rate) != settings.sample_rate:
             raise IncompatibleModelError(
-                f"{where}: sample_rate {meta['sample_rate']} differs from the configured {settings.sample_rate}"
+                f"{where}: sample_rate {meta.sample_rate} differs from the configured {settings.sample_rate}"
             )
-        if int(meta["strain_sample_rate"]) != settings.strain_sample_rate:
+        if int(meta.strain_sample_rate) != settings.strain_sample_rate:
             raise IncompatibleModelError(
-                f"{where}: strain_sample_rate {meta['strain_sample_rate']} differs from the configured "
+                f"{where}: strain_sample_rate {meta.strain_sample_rate} differs from the configured "
                 f"{settings.strain_sample_rate}"
             )
-        unknown = [c for c in meta["witness_channels"] if c not in settings.witness_channels]
+        unknown = [c for c in meta.witness_channels if c not in settings.witness_channels]
         if unknown:
             raise IncompatibleModelError(
                 f"{where}: witness channels {unknown} are not in the configured witness_channels"
             )
-        scaler = meta["scaler"]
-        kwargs = meta["architecture"].get("kwargs", {})
+        scaler = meta.scaler
+        kwargs = meta.architecture.kwargs
         kernel_size = int(kwargs.get("kernel_size", 7))
         levels = len(kwargs.get("widths", DEFAULT_WIDTHS))
         self.model = model
         self.network = StreamedNetwork(
             predictor=model.predictor,
-            channel_index=np.array([settings.witness_channels.index(c) for c in meta["witness_channels"]]),
-            witness_mean=np.asarray(scaler["witness_mean"], dtype=np.float64),
-            witness_std=np.asarray(scaler["witness_std"], dtype=np.float64),
+            channel_index=np.array([settings.witness_channels.index(c) for c in meta.witness_channels]),
+            witness_mean=np.asarray(scaler.witness_mean, dtype=np.float64),
+            witness_std=np.asarray(scaler.witness_std, dtype=np.float64),
             context=streaming_context(kernel_size, levels),
             stride=2**levels,
         )
         rate = settings.sample_rate
         self.noise_filter = NoiseFilter(
-            sos=design_bandpass(meta["filter"], rate),
-            target_mean=float(scaler["target_mean"]),
-            target_std=float(scaler["target_std"]),
+            sos=design_bandpass(meta.filter, rate),
+            target_mean=float(scaler.target_mean),
+            target_std=float(scaler.target_std),
             history=round(settings.bandpass_history * rate),
             lookahead=round(settings.bandpass_lookahead * rate),
         )

@@ -25,21 +25,21 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.signal import sosfilt, sosfilt_zi
 
+from deepclean.model_repository import FilterKind, FilterSpec
 from deepclean.signal import bandpass_sos
 
 from .buffers import Block, Gap, SampleBuffer
 
 
-def design_bandpass(filter_spec: dict, sample_rate: float) -> np.ndarray:
-    """Second-order sections of the band-pass a version's metadata names.
+def design_bandpass(filter_spec: FilterSpec, sample_rate: float) -> np.ndarray:
+    """Second-order sections of the band-pass a version's metadata names (its ``filter``).
 
-    ``filter_spec`` is metadata["filter"], e.g.
-    ``{"kind": "butter-sos-zero-phase", "order": 8, "band": [58.0, 62.0]}``.
+    :class:`NoiseFilter` applies them forward and backward, which is what
+    :attr:`FilterKind.BUTTER_SOS_ZERO_PHASE` means.
     """
-    kind = filter_spec.get("kind")
-    if kind != "butter-sos-zero-phase":
-        raise ValueError(f"metadata 'filter.kind' {kind!r} is not supported (butter-sos-zero-phase)")
-    return bandpass_sos(filter_spec["band"], sample_rate, order=int(filter_spec["order"]))
+    if filter_spec.kind is not FilterKind.BUTTER_SOS_ZERO_PHASE:
+        raise ValueError(f"metadata 'filter.kind' {filter_spec.kind.value!r} is not supported by the cleaner")
+    return bandpass_sos(filter_spec.band, sample_rate, order=filter_spec.order)
 
 
 @dataclass

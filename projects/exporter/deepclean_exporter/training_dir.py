@@ -12,7 +12,7 @@ from deepclean.model_repository import (
     METADATA_FILENAME,
     MetadataError,
     check_matches_configuration,
-    read_metadata,
+    read_training_metadata,
     training_digest,
 )
 
@@ -24,7 +24,12 @@ ARCHITECTURES = ("DeepClean",)
 
 @dataclasses.dataclass(frozen=True)
 class TrainingRun:
-    """A checked training directory: its resolved path, metadata and weights."""
+    """A checked training directory: its resolved path, metadata and weights.
+
+    ``metadata`` is the JSON object of its checked
+    :class:`~deepclean.model_repository.TrainingMetadata`, keys the schema does
+    not know (``"training"``) included: what the version's metadata starts from.
+    """
 
     directory: Path
     metadata: dict[str, Any]
@@ -103,12 +108,12 @@ def load_training(directory: Path, witness_channels: tuple[str, ...], sample_rat
     """Read and check the metadata and weights of ``directory``; raises :class:`Rejected`."""
     metadata_path, weights_path = training_files(directory)
     try:
-        metadata = read_metadata(metadata_path)
+        metadata = read_training_metadata(metadata_path)
         check_matches_configuration(metadata, witness_channels, sample_rate, metadata_path)
     except MetadataError as exc:
         raise Rejected(str(exc)) from exc
-    name = metadata["architecture"]["name"]
+    name = metadata.architecture.name
     if name not in ARCHITECTURES:
         raise Rejected(f"{directory / METADATA_FILENAME}: unknown architecture {name!r} (known: {ARCHITECTURES})")
     state_dict = _load_weights(weights_path)
-    return TrainingRun(directory=directory, metadata=metadata, state_dict=state_dict)
+    return TrainingRun(directory=directory, metadata=metadata.to_json(), state_dict=state_dict)

@@ -23,6 +23,15 @@ import torch
 
 import deepclean
 from deepclean.architecture import DeepClean
+from deepclean.model_repository import (
+    ArchitectureSpec,
+    FilterKind,
+    FilterSpec,
+    ScalerParameters,
+    TrainingMetadata,
+    TrainingSpan,
+    ValidationFigures,
+)
 
 from .batches import WindowSampler, validation_windows
 from .checks import DataCheckError, check_enough_ready, check_stretch_channels
@@ -33,6 +42,7 @@ from .loss import PsdRatioLoss
 from .preprocessing import Scaler, split_validation, to_segments
 from .training_directory import (
     LOG,
+    METADATA,
     TrainingDirectory,
     complete_directories,
     directory_name,
@@ -43,7 +53,8 @@ from .validation import validation_band_asd_ratio
 
 log = logging.getLogger(__name__)
 
-FILTER_KIND = "butter-sos-zero-phase"
+ARCHITECTURE = "DeepClean"
+"""Name of the network class in the metadata's ``architecture`` (:class:`deepclean.architecture.DeepClean`)."""
 
 
 @dataclass(frozen=True)
@@ -73,7 +84,7 @@ class CycleSettings:
     loss_weighting: str = "power"
     linear_init: str = "least_squares"
     linear_recency: tuple[float, ...] = ()
-    extra_metadata: dict = field(default_factory=dict)
+    extra_metadata: dict = field(default_factory=dict)  # more top-level keys of metadata.json
 
 
 @dataclass
@@ -181,48 +192,50 @@ def _train(settings: CycleSettings, start: int, end: int, name: str, stop: threa
     )
     log.info("validation: loss %.4f, in-band ASD ratio %.4f", result.best_validation_loss, ratio)
 
-    metadata = {
-        "ifo": source.ifo,
-        "strain_channel": source.strain_channel,
-        "witness_channels": list(source.witness_channels),
-        "witness_sample_rates": {c: int(span.witness_rates[c]) for c in source.witness_channels},
-        "sample_rate": settings.sample_rate,
-        "strain_sample_rate": int(span.strain_rate),
-        "band": list(settings.band),
-        "filter": {"kind": FILTER_KIND, "order": settings.filter_order, "band": list(settings.filter_band)},
-        "scaler": scaler.to_metadata(),
-        "architecture": {"name": "DeepClean", "kwargs": settings.architecture},
-        "span": {"start": start, "end": end},
-        "ready_seconds": span.ready_seconds,
-        "validation": {"loss": result.best_validation_loss, "band_asd_ratio": ratio},
-        "library_version": deepclean.__version__,
-        "training_seconds": time.monotonic() - started,
-        "created": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "training": {
-            "epochs": len(result.history),
-            "best_epoch": result.best_epoch,
-            "stop_reason": result.stop_reason,
-            "warm_start_from": str(previous.path.name) if previous else None,
-            "window_seconds": window / settings.sample_rate,
-            "recency_seconds": settings.recency_seconds,
-            "loss_weighting": settings.loss_weighting,
-            "linear_init": settings.linear_init if settings.architecture.get("linear_kernel_size") else None,
-            "linear_recency": list(settings.linear_recency),
-            "seed": settings.seed,
-            **asdict(fit_settings),
+    metadata = TrainingMetadata(
+        ifo=source.ifo,
+        strain_channel=source.strain_channel,
+        witness_channels=tuple(source.witness_channels),
+        witness_sample_rates={c: int(span.witness_rates[c]) for c in source.witness_channels},
+        sample_rate=settings.sample_rate,
+        strain_sample_rate=int(span.strain_rate),
+        band=settings.band,
+        filter=FilterSpec(FilterKind.BUTTER_SOS_ZERO_PHASE, settings.filter_order, settings.filter_band),
+        scaler=ScalerParameters(**scaler.to_metadata()),
+        architecture=ArchitectureSpec(ARCHITECTURE, settings.architecture),
+        span=TrainingSpan(start, end),
+        ready_seconds=span.ready_seconds,
+        validation=ValidationFigures(loss=result.best_validation_loss, band_asd_ratio=ratio),
+        library_version=deepclean.__version__,
+        training_seconds=time.monotonic() - started,
+        created=datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        extra={
+            "training": {
+                "epochs": len(result.history),
+                "best_epoch": result.best_epoch,
+                "stop_reason": result.stop_reason,
+                "warm_start_from": str(previous.path.name) if previous else None,
+                "window_seconds": window / settings.sample_rate,
+                "recency_seconds": settings.recency_seconds,
+                "loss_weighting": settings.loss_weighting,
+                "linear_init": settings.linear_init if settings.architecture.get("linear_kernel_size") else None,
+                "linear_recency": list(settings.linear_recency),
+                "seed": settings.seed,
+                **asdict(fit_settings),
+            },
+            **settings.extra_metadata,
         },
-        **settings.extra_metadata,
-    }
+    )
     directory = write_training_directory(
         settings.training_root,
         name,
         network.state_dict(),
-        metadata,
+        metadata.to_json(),
         [asdict(r) for r in result.history],
         temporary_path(settings.training_root, name) / LOG,
     )
     log.info("wrote %s", directory.path)
-    return CycleResult(directory, result.best_validation_loss, ratio, metadata["training_seconds"])
+    return CycleResult(directory, result.best_validation_loss, ratio, metadata.training_seconds)
 
 
 def _check_scaler(scaler: Scaler, witness_channels: list[str], strain_channel: str, start: int, end: int) -> None:
@@ -238,16 +251,16 @@ def _warm_start(network: DeepClean, settings: CycleSettings) -> TrainingDirector
     """Load the newest compatible previous version's weights into ``network``."""
     for previous in reversed(complete_directories(settings.training_root)):
         try:
-            metadata = previous.metadata
+            metadata = TrainingMetadata.from_json(previous.metadata, previous.path / METADATA)
             compatible = (
-                metadata["architecture"] == {"name": "DeepClean", "kwargs": settings.architecture}
-                and metadata["witness_channels"] == list(settings.source.witness_channels)
-                and metadata["sample_rate"] == settings.sample_rate
+                metadata.architecture == ArchitectureSpec(ARCHITECTURE, settings.architecture)
+                and metadata.witness_channels == tuple(settings.source.witness_channels)
+                and metadata.sample_rate == settings.sample_rate
             )
             if not compatible:
                 continue
             network.load_state_dict(torch.load(previous.weights, map_location="cpu", weights_only=True))
-        except (OSError, ValueError, KeyError, RuntimeError) as exc:
+        except (OSError, ValueError, KeyError, RuntimeError) as exc:  # a MetadataError is a ValueError
             log.warning("cannot warm start from %s: %s", previous.path, exc)
             continue
         log.info("warm start from %s (learning rate x%g)", previous.path.name, settings.warm_start_lr_factor)

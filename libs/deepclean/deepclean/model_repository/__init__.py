@@ -15,7 +15,8 @@ Reading (cleaner, monitor, anything that serves or inspects models)::
     model.versions()            # [1, 2, 3]: published versions, oldest first
     model.latest()              # 3, or None
     pins = model.pins()         # Pins(production=2, canary=3, history=(1, 2))
-    model.metadata(3)           # training metadata + "version", "source"
+    model.metadata(3)           # training metadata + "version", "source", "export" (the JSON object)
+    TrainingMetadata.from_json(model.metadata(3))   # the same, typed: .scaler, .filter, .witness_channels...
     model.model_file(3)         # .../deepclean/3/model.onnx
     model.version_dir(3)        # raises VersionNotFoundError if not published
     verify_files(model.version_dir(3), model.metadata(3))   # raises IntegrityError if a file is damaged
@@ -45,6 +46,8 @@ from .metadata import (
     check_matches_configuration,
     check_metadata,
     read_metadata,
+    read_training_metadata,
+    write_training_metadata,
 )
 from .model import Model, VersionNotFoundError
 from .pins import PINS_FILENAME, Pins, PinsError, read_pins, write_pins
@@ -52,6 +55,15 @@ from .platform import ONNX_FILENAME, Platform
 from .pruning import prune, versions_to_keep
 from .repository import ModelRepository
 from .staging import StagedVersion, remove_abandoned, reserve_version
+from .training_metadata import (
+    ArchitectureSpec,
+    FilterKind,
+    FilterSpec,
+    ScalerParameters,
+    TrainingMetadata,
+    TrainingSpan,
+    ValidationFigures,
+)
 from .triton_config import CONFIG_FILENAME, INPUT_NAME, OUTPUT_NAME, TritonModelConfig, policy_versions
 from .writing import repair_pins, update_pins, write_config
 
@@ -66,7 +78,10 @@ __all__ = [
     "OUTPUT_NAME",
     "PINS_FILENAME",
     "PYTHON_BACKEND_MODEL",
+    "ArchitectureSpec",
     "DigestCache",
+    "FilterKind",
+    "FilterSpec",
     "IntegrityError",
     "MetadataError",
     "Model",
@@ -74,8 +89,12 @@ __all__ = [
     "Pins",
     "PinsError",
     "Platform",
+    "ScalerParameters",
     "StagedVersion",
+    "TrainingMetadata",
+    "TrainingSpan",
     "TritonModelConfig",
+    "ValidationFigures",
     "VersionNotFoundError",
     "check_matches_configuration",
     "check_metadata",
@@ -84,6 +103,7 @@ __all__ = [
     "prune",
     "read_metadata",
     "read_pins",
+    "read_training_metadata",
     "recorded_digests",
     "remove_abandoned",
     "repair_pins",
@@ -94,4 +114,5 @@ __all__ = [
     "versions_to_keep",
     "write_config",
     "write_pins",
+    "write_training_metadata",
 ]

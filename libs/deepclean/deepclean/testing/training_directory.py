@@ -9,12 +9,21 @@ weights::
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ..model_repository import METADATA_FILENAME, check_metadata
+from ..model_repository import (
+    METADATA_FILENAME,
+    ArchitectureSpec,
+    FilterKind,
+    FilterSpec,
+    ScalerParameters,
+    TrainingMetadata,
+    TrainingSpan,
+    ValidationFigures,
+    write_training_metadata,
+)
 
 WEIGHTS_FILENAME = "weights.pt"
 STRAIN_CHANNEL = "H1:GDS-CALIB_STRAIN"
@@ -51,31 +60,27 @@ def training_metadata(
     Returns
     -------
     dict
-        Every key of the contract; the scaler is the identity on the witnesses.
+        :meth:`TrainingMetadata.to_json` of every key of the contract (a dict, so that a test can
+        spoil it); the scaler is the identity on the witnesses.
     """
     channels = list(witness_rates)
-    return {
-        "ifo": "H1",
-        "strain_channel": STRAIN_CHANNEL,
-        "witness_channels": channels,
-        "witness_sample_rates": dict(witness_rates),
-        "sample_rate": sample_rate,
-        "strain_sample_rate": 16384,
-        "band": list(band),
-        "filter": {"kind": "butter-sos-zero-phase", "order": 8, "band": list(filter_band or band)},
-        "scaler": {
-            "witness_mean": [0.0] * len(channels),
-            "witness_std": [1.0] * len(channels),
-            "target_mean": 0.0,
-            "target_std": target_std,
-        },
-        "architecture": {"name": "DeepClean", "kwargs": {"num_witnesses": len(channels), **(architecture or {})}},
-        "span": {"start": TRAINING_SPAN[0], "end": TRAINING_SPAN[1]},
-        "validation": {"loss": 0.05, "band_asd_ratio": 0.2},
-        "library_version": "0.1.0",
-        "training_seconds": 1.0,
-        "created": "2026-11-29T10:00:00Z",
-    }
+    return TrainingMetadata(
+        ifo="H1",
+        strain_channel=STRAIN_CHANNEL,
+        witness_channels=tuple(channels),
+        witness_sample_rates=dict(witness_rates),
+        sample_rate=sample_rate,
+        strain_sample_rate=16384,
+        band=band,
+        filter=FilterSpec(FilterKind.BUTTER_SOS_ZERO_PHASE, 8, filter_band or band),
+        scaler=ScalerParameters((0.0,) * len(channels), (1.0,) * len(channels), 0.0, target_std),
+        architecture=ArchitectureSpec("DeepClean", {"num_witnesses": len(channels), **(architecture or {})}),
+        span=TrainingSpan(*TRAINING_SPAN),
+        validation=ValidationFigures(loss=0.05, band_asd_ratio=0.2),
+        library_version="0.1.0",
+        training_seconds=1.0,
+        created="2026-11-29T10:00:00Z",
+    ).to_json()
 
 
 def write_training_dir(directory: Path, metadata: dict[str, Any], seed: int = 0) -> Path:
@@ -86,7 +91,8 @@ def write_training_dir(directory: Path, metadata: dict[str, Any], seed: int = 0)
     directory
         The training directory; it must not exist yet.
     metadata
-        What :func:`training_metadata` returns, possibly changed; it is checked as readers check it.
+        What :func:`training_metadata` returns, possibly changed; it is checked as readers check it
+        (:class:`~deepclean.model_repository.TrainingMetadata`).
     seed
         Seed of torch's generator for the weights.
     """
@@ -94,10 +100,10 @@ def write_training_dir(directory: Path, metadata: dict[str, Any], seed: int = 0)
 
     from ..architecture import DeepClean
 
-    check_metadata(metadata, directory / METADATA_FILENAME)
+    checked = TrainingMetadata.from_json(metadata, directory / METADATA_FILENAME)
     torch.manual_seed(seed)
-    network = DeepClean(**metadata["architecture"]["kwargs"])
+    network = DeepClean(**checked.architecture.kwargs)
     directory.mkdir(parents=True)
     torch.save(network.state_dict(), directory / WEIGHTS_FILENAME)
-    (directory / METADATA_FILENAME).write_text(json.dumps(metadata))
+    write_training_metadata(directory / METADATA_FILENAME, checked)
     return directory

@@ -1,0 +1,402 @@
+"""The training metadata (``metadata.json``) as one typed schema: its parts, their JSON and their checks.
+
+The trainer writes it into a training directory, the exporter copies it into a
+model version (adding ``"version"``, ``"source"`` and ``"export"``), the cleaner
+reads the scaler and the filter from it (docs/interfaces.md, "Training
+directory")::
+
+    TrainingMetadata
+    ├── witness_channels, sample_rate, strain_sample_rate, band    (required)
+    ├── filter: FilterSpec(kind, order, band)                       (required)
+    ├── scaler: ScalerParameters(witness_mean, witness_std,         (required)
+    │                            target_mean, target_std)
+    ├── architecture: ArchitectureSpec(name, kwargs)                (required)
+    ├── ifo, strain_channel, witness_sample_rates, span: TrainingSpan(start, end),
+    │   ready_seconds, validation: ValidationFigures(loss, band_asd_ratio),
+    │   library_version, training_seconds, created                  (optional: older files may lack them)
+    └── extra: every other top-level key ("training", "version", "source", "export", ...)
+
+Readers ignore keys they do not know, and :meth:`TrainingMetadata.to_json`
+gives them back, so reading and writing a version's metadata keeps them.
+Numbers are kept as read (an integer rate stays an integer), so a file read and
+written again holds the same keys and values.
+
+Every check lives in the dataclasses' ``__post_init__``: metadata built in code
+is checked as a file read from disk is. A failed check raises
+:class:`MetadataError` naming the key (``'scaler.witness_std'``);
+:meth:`TrainingMetadata.from_json` adds the file it came from.
+"""
+
+from __future__ import annotations
+
+import copy
+import enum
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+
+class MetadataError(ValueError):
+    """A metadata.json is missing, unreadable, incomplete or does not match the configuration."""
+
+
+class FilterKind(str, enum.Enum):
+    """The band-passes a reader knows how to apply to the network's (un-scaled) prediction."""
+
+    BUTTER_SOS_ZERO_PHASE = "butter-sos-zero-phase"
+    """Butterworth second-order sections applied forward and backward (``scipy.signal.sosfiltfilt``)."""
+
+
+# --- checks shared by the parts ------------------------------------------------------------------
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _is_finite_number(value: Any) -> bool:
+    return _is_number(value) and math.isfinite(value)
+
+
+def _check_positive(value: Any, key: str) -> None:
+    if not _is_finite_number(value) or value <= 0:
+        raise MetadataError(f"{key!r} must be a positive number, got {value!r}")
+
+
+def _check_band(value: Any, key: str) -> tuple[float, float]:
+    if not isinstance(value, Sequence) or isinstance(value, str) or len(value) != 2:
+        raise MetadataError(f"{key!r} must be [low, high] in Hz, got {value!r}")
+    low, high = value
+    if not (_is_finite_number(low) and _is_finite_number(high) and 0 <= low < high):
+        raise MetadataError(f"{key!r} must be [low, high] with 0 <= low < high, got {list(value)!r}")
+    return (low, high)
+
+
+def _check_numbers(value: Any, key: str) -> tuple[float, ...]:
+    if not isinstance(value, Sequence) or isinstance(value, str):
+        raise MetadataError(f"{key!r} must be a list of numbers")
+    if not all(_is_finite_number(v) for v in value):
+        raise MetadataError(f"{key!r} holds a non-finite or non-numeric value")
+    return tuple(value)
+
+
+def _check_optional(value: Any, kind: type | tuple[type, ...], key: str) -> None:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, kind)):
+        raise MetadataError(f"key {key!r} has the wrong type ({type(value).__name__})")
+
+
+def _field(content: Mapping[str, Any], key: str, kind: type | tuple[type, ...], where: str = "") -> Any:
+    """``content[key]``, which must be there and of JSON type ``kind``."""
+    name = f"{where}.{key}" if where else key
+    if key not in content:
+        raise MetadataError(f"missing key {name!r}")
+    value = content[key]
+    if isinstance(value, bool) or not isinstance(value, kind):
+        raise MetadataError(f"key {name!r} has the wrong type ({type(value).__name__})")
+    return value
+
+
+def _object(content: Any, key: str) -> Mapping[str, Any]:
+    if not isinstance(content, Mapping):
+        raise MetadataError(f"key {key!r} has the wrong type ({type(content).__name__}), expected an object")
+    return content
+
+
+# --- the parts -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FilterSpec:
+    """``"filter"``: the band-pass applied to the un-scaled prediction before it is subtracted."""
+
+    kind: FilterKind
+    order: int
+    band: tuple[float, float]
+
+    def __post_init__(self) -> None:
+        try:
+            object.__setattr__(self, "kind", FilterKind(self.kind))
+        except ValueError:
+            known = ", ".join(k.value for k in FilterKind)
+            raise MetadataError(f"'filter.kind' {self.kind!r} is not supported (known: {known})") from None
+        if isinstance(self.order, bool) or not isinstance(self.order, int) or self.order <= 0:
+            raise MetadataError(f"'filter.order' must be a positive integer, got {self.order!r}")
+        object.__setattr__(self, "band", _check_band(self.band, "filter.band"))
+
+    @classmethod
+    def from_json(cls, content: Any) -> FilterSpec:
+        content = _object(content, "filter")
+        return cls(
+            kind=_field(content, "kind", str, "filter"),
+            order=_field(content, "order", int, "filter"),
+            band=_field(content, "band", list, "filter"),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": self.kind.value, "order": self.order, "band": list(self.band)}
+
+
+@dataclass(frozen=True)
+class ScalerParameters:
+    """``"scaler"``: witnesses are z-scored with these; a prediction ``p`` is ``p * target_std + target_mean``."""
+
+    witness_mean: tuple[float, ...]
+    witness_std: tuple[float, ...]
+    target_mean: float
+    target_std: float
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "witness_mean", _check_numbers(self.witness_mean, "scaler.witness_mean"))
+        object.__setattr__(self, "witness_std", _check_numbers(self.witness_std, "scaler.witness_std"))
+        if any(v <= 0 for v in self.witness_std):
+            raise MetadataError("'scaler.witness_std' must be positive")
+        if not _is_finite_number(self.target_mean):
+            raise MetadataError("'scaler.target_mean' must be a finite number")
+        if not _is_finite_number(self.target_std):
+            raise MetadataError("'scaler.target_std' must be a finite number")
+        if self.target_std <= 0:
+            raise MetadataError("'scaler.target_std' must be positive")
+
+    @classmethod
+    def from_json(cls, content: Any) -> ScalerParameters:
+        content = _object(content, "scaler")
+        return cls(
+            witness_mean=_field(content, "witness_mean", list, "scaler"),
+            witness_std=_field(content, "witness_std", list, "scaler"),
+            target_mean=_field(content, "target_mean", (int, float), "scaler"),
+            target_std=_field(content, "target_std", (int, float), "scaler"),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "witness_mean": list(self.witness_mean),
+            "witness_std": list(self.witness_std),
+            "target_mean": self.target_mean,
+            "target_std": self.target_std,
+        }
+
+
+@dataclass(frozen=True)
+class ArchitectureSpec:
+    """``"architecture"``: the network's class name and its keyword arguments."""
+
+    name: str
+    kwargs: Mapping[str, Any]
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name or not isinstance(self.kwargs, Mapping):
+            raise MetadataError("'architecture' needs a 'name' and a 'kwargs' object")
+        object.__setattr__(self, "kwargs", copy.deepcopy(dict(self.kwargs)))
+
+    @classmethod
+    def from_json(cls, content: Any) -> ArchitectureSpec:
+        content = _object(content, "architecture")
+        return cls(name=content.get("name"), kwargs=content.get("kwargs"))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "kwargs": copy.deepcopy(dict(self.kwargs))}
+
+
+@dataclass(frozen=True)
+class TrainingSpan:
+    """``"span"``: the GPS seconds ``[start, end)`` the network was trained on."""
+
+    start: int
+    end: int
+
+    def __post_init__(self) -> None:
+        for key in ("start", "end"):
+            value = getattr(self, key)
+            if not _is_finite_number(value):
+                raise MetadataError(f"'span.{key}' must be a GPS time, got {value!r}")
+        if self.end <= self.start:
+            raise MetadataError(f"'span' must end after it starts, got {self.start}-{self.end}")
+
+    @classmethod
+    def from_json(cls, content: Any) -> TrainingSpan:
+        content = _object(content, "span")
+        start = _field(content, "start", (int, float), "span")
+        return cls(start=start, end=_field(content, "end", (int, float), "span"))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"start": self.start, "end": self.end}
+
+
+@dataclass(frozen=True)
+class ValidationFigures:
+    """``"validation"``: the loss and in-band ASD ratio (cleaned / raw) on the held-out data."""
+
+    loss: float
+    band_asd_ratio: float
+
+    def __post_init__(self) -> None:
+        for key in ("loss", "band_asd_ratio"):
+            if not _is_number(getattr(self, key)):  # not necessarily finite: a figure is reported as it came
+                raise MetadataError(f"'validation.{key}' must be a number, got {getattr(self, key)!r}")
+
+    @classmethod
+    def from_json(cls, content: Any) -> ValidationFigures:
+        content = _object(content, "validation")
+        return cls(
+            loss=_field(content, "loss", (int, float), "validation"),
+            band_asd_ratio=_field(content, "band_asd_ratio", (int, float), "validation"),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {"loss": self.loss, "band_asd_ratio": self.band_asd_ratio}
+
+
+# --- the whole -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrainingMetadata:
+    """The metadata of one training run (and, with ``extra``, of the model version exported from it).
+
+    Parameters
+    ----------
+    witness_channels
+        The network's input channels, in input order.
+    sample_rate
+        Rate (Hz) the network runs at.
+    strain_sample_rate
+        Rate (Hz) of the strain the noise estimate is subtracted from.
+    band
+        Where the cleaning is judged (validation, monitor, safety gate).
+    filter, scaler, architecture
+        How a prediction becomes strain, and which network makes it.
+    ifo, strain_channel, witness_sample_rates, span, ready_seconds, validation, library_version,
+    training_seconds, created
+        What the trainer records about the run; ``None`` when a file lacks the key.
+    extra
+        Every other top-level key, kept as read (the trainer's ``"training"``, the
+        exporter's ``"version"``, ``"source"`` and ``"export"``).
+    """
+
+    witness_channels: tuple[str, ...]
+    sample_rate: float
+    strain_sample_rate: float
+    band: tuple[float, float]
+    filter: FilterSpec
+    scaler: ScalerParameters
+    architecture: ArchitectureSpec
+    ifo: str | None = None
+    strain_channel: str | None = None
+    witness_sample_rates: Mapping[str, float] | None = None
+    span: TrainingSpan | None = None
+    ready_seconds: float | None = None
+    validation: ValidationFigures | None = None
+    library_version: str | None = None
+    training_seconds: float | None = None
+    created: str | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        channels = self.witness_channels
+        if isinstance(channels, str) or not isinstance(channels, Sequence):
+            raise MetadataError(f"key 'witness_channels' has the wrong type ({type(channels).__name__})")
+        if not channels or not all(isinstance(c, str) and c for c in channels):
+            raise MetadataError("'witness_channels' must be a non-empty list of channel names")
+        object.__setattr__(self, "witness_channels", tuple(channels))
+        for key in ("sample_rate", "strain_sample_rate"):
+            value = getattr(self, key)
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise MetadataError(f"key {key!r} has the wrong type ({type(value).__name__})")
+            _check_positive(value, key)
+        object.__setattr__(self, "band", _check_band(self.band, "band"))
+        for key, kind in (("filter", FilterSpec), ("scaler", ScalerParameters), ("architecture", ArchitectureSpec)):
+            if not isinstance(getattr(self, key), kind):
+                raise MetadataError(f"key {key!r} must be a {kind.__name__}")
+        for key in ("witness_mean", "witness_std"):
+            if len(getattr(self.scaler, key)) != len(channels):
+                raise MetadataError(f"'scaler.{key}' must list one value per witness channel ({len(channels)})")
+        num_witnesses = self.architecture.kwargs.get("num_witnesses", len(channels))
+        if num_witnesses != len(channels):
+            raise MetadataError(
+                f"'architecture.kwargs.num_witnesses' is {num_witnesses!r}, "
+                f"but there are {len(channels)} witness channels"
+            )
+        for key in ("ifo", "strain_channel", "library_version", "created"):
+            _check_optional(getattr(self, key), str, key)
+        for key in ("ready_seconds", "training_seconds"):
+            _check_optional(getattr(self, key), (int, float), key)
+        _check_optional(self.span, TrainingSpan, "span")
+        _check_optional(self.validation, ValidationFigures, "validation")
+        if self.witness_sample_rates is not None:
+            rates = _object(self.witness_sample_rates, "witness_sample_rates")
+            for channel, rate in rates.items():
+                _check_positive(rate, f"witness_sample_rates.{channel}")
+            object.__setattr__(self, "witness_sample_rates", dict(rates))
+        shadowed = sorted(set(self.extra) & _KNOWN_KEYS)
+        if shadowed:
+            raise MetadataError(f"'extra' holds the schema's own key(s) {shadowed}")
+        object.__setattr__(self, "extra", copy.deepcopy(dict(self.extra)))
+
+    @classmethod
+    def from_json(cls, content: Any, source: Path | str = "metadata") -> TrainingMetadata:
+        """The metadata in the JSON object ``content`` (parsed ``metadata.json``), checked.
+
+        Raises :class:`MetadataError` naming ``source`` (a file, a model version) and the key at fault.
+        """
+        try:
+            if not isinstance(content, Mapping):
+                raise MetadataError("metadata must be a JSON object")
+            known = {
+                "witness_channels": _field(content, "witness_channels", list),
+                "sample_rate": _field(content, "sample_rate", (int, float)),
+                "strain_sample_rate": _field(content, "strain_sample_rate", (int, float)),
+                "band": _field(content, "band", list),
+                "filter": FilterSpec.from_json(_field(content, "filter", dict)),
+                "scaler": ScalerParameters.from_json(_field(content, "scaler", dict)),
+                "architecture": ArchitectureSpec.from_json(_field(content, "architecture", dict)),
+            }
+            parts = {"span": TrainingSpan, "validation": ValidationFigures}
+            for key in _OPTIONAL_KEYS:
+                value = content.get(key)
+                known[key] = parts[key].from_json(value) if key in parts and value is not None else value
+            extra = {key: value for key, value in content.items() if key not in _KNOWN_KEYS}
+            return cls(**known, extra=extra)
+        except MetadataError as exc:
+            raise MetadataError(f"{source}: {exc}") from None
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON object of ``metadata.json``: the schema's keys in order (absent ones left out), then ``extra``."""
+        content: dict[str, Any] = {}
+        for key in _KEY_ORDER:
+            value = getattr(self, key)
+            if value is None:
+                continue
+            if hasattr(value, "to_json"):
+                value = value.to_json()
+            elif isinstance(value, tuple):
+                value = list(value)
+            elif isinstance(value, Mapping):
+                value = dict(value)
+            content[key] = value
+        content.update(copy.deepcopy(dict(self.extra)))
+        return content
+
+
+_KEY_ORDER = (
+    "ifo",
+    "strain_channel",
+    "witness_channels",
+    "witness_sample_rates",
+    "sample_rate",
+    "strain_sample_rate",
+    "band",
+    "filter",
+    "scaler",
+    "architecture",
+    "span",
+    "ready_seconds",
+    "validation",
+    "library_version",
+    "training_seconds",
+    "created",
+)
+_KNOWN_KEYS = frozenset(f.name for f in fields(TrainingMetadata)) - {"extra"}
+_REQUIRED_KEYS = ("witness_channels", "sample_rate", "strain_sample_rate", "band", "filter", "scaler", "architecture")
+_OPTIONAL_KEYS = tuple(key for key in _KEY_ORDER if key not in _REQUIRED_KEYS)
