@@ -4,6 +4,9 @@
 #   ./build.sh                 build every environment whose inputs changed
 #   ./build.sh trainer cleaner build only these
 #   ./build.sh --force         rebuild even if nothing changed
+#   ./build.sh --print-requirements trainer
+#                              print the pip arguments of an environment, one per line
+#                              (deploy/conda and deploy/apptainer are checked against them)
 #
 # Each service environment holds the shared library (libs/deepclean) and the
 # service (projects/<service>), both editable, with their test extras. The
@@ -27,11 +30,13 @@ PYTHON="${PYTHON:-python3}"
 TORCH_VERSION="${TORCH_VERSION:-2.13.0}"
 LIB="$ROOT/libs/deepclean"
 FORCE=0
+PRINT=0
 REQUESTED=()
 for arg in "$@"; do
   case "$arg" in
     --force) FORCE=1 ;;
-    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
+    --print-requirements) PRINT=1 ;;
+    -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
     *) REQUESTED+=("$arg") ;;
   esac
 done
@@ -123,6 +128,14 @@ ensure_chromium() {
   echo "[build] monitor: chromium is missing and the status-page browser test will fail;" \
     "install it with: sudo apt-get install -y chromium" >&2
 }
+
+if [ "$PRINT" = 1 ]; then
+  for name in "${REQUESTED[@]}"; do
+    # shellcheck disable=SC2046
+    printf '%s\n' $(requirements "$name")
+  done
+  exit 0
+fi
 
 mkdir -p "$VENVS"
 if [ ${#REQUESTED[@]} -eq 0 ]; then
