@@ -224,6 +224,7 @@ DEPLOYMENT_KEYS = frozenset(
         "log_dir",
         "metrics_port",
         "retention_seconds",
+        "status_port",
         "strain_channel",
         "triton_url",
         "witness_channels",

@@ -83,7 +83,7 @@ def monitor(
     cleaned_retention_seconds: PositiveInt = 86400,
     report_retention_seconds: PositiveInt = 604800,
     metrics_port: Port = 0,
-    status_port: Port = 9110,
+    status_port: Port = 0,
     metrics_textfile: bool = True,
     run_seconds: NonNegativeFloat = 0.0,
     exit_when_idle: bool = False,
