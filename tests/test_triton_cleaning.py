@@ -298,7 +298,10 @@ def test_auto_backend_takes_up_a_server_that_starts_later_and_cleans_on_when_it_
     try:
         write_input_thread = threading.Thread(target=write_input, args=(data, seconds, 0.5))
         write_input_thread.start()
-        time.sleep(3.0)
+        deadline = time.monotonic() + 60  # the cleaner has chosen onnxruntime before the server starts
+        while "until Triton answers" not in log.read_text() and time.monotonic() < deadline:
+            assert cleaner.poll() is None, log.read_text()[-3000:]
+            time.sleep(0.2)
         server_log = tmp_path / "triton-late.log"
         server, _, http_port, metrics_port = start_triton(repository, server_log, grpc_port)
         wait_until_ready(http_port, server, server_log)

@@ -134,6 +134,14 @@ class TritonConnection:
                 client.close()
         return BackendUnavailableError(f"Triton at {self.url} failed: {exc}")
 
+    def close(self) -> None:
+        """Close the client (a later call makes a new one)."""
+        with self._lock:
+            client, self._client = self._client, None
+        if client is not None:
+            with contextlib.suppress(Exception):  # closing a channel that already failed
+                client.close()
+
     def is_live(self) -> bool:
         """Whether the server answers a liveness check within the timeout."""
         try:
@@ -172,7 +180,7 @@ class TritonConnection:
         )
 
 
-_VERSION_ERRORS = ("not at ready state", "unknown model", "not found")
+_VERSION_ERRORS = ("not at ready state", "unknown model", "is not found")
 """Words of an error about one version (the server answered): the other slot's version is unaffected."""
 
 
@@ -235,16 +243,23 @@ class TritonBackend:
 
 
 class TritonWatch:
-    """Whether a Triton server answers, probed every ``probe_interval`` seconds off the streaming thread.
+    """Whether a Triton server answers, probed off the streaming thread.
 
-    ``live`` is what the last probe or call found; :meth:`failed` records a call that failed
-    (the server went away between probes). Each change is logged once.
+    ``live`` is what the last probe or call found. A call that fails after a probe said
+    live (a server that answers liveness checks but not inference: hung, overloaded)
+    doubles the wait before the next probe, up to 32 ``probe_interval``; a call that
+    succeeds resets it. So such a server costs one call timeout per back-off, not one
+    per probe, and each change of ``live`` is logged once.
     """
+
+    MAX_BACKOFF = 32
 
     def __init__(self, connection: TritonConnection, probe_interval: float = 10.0) -> None:
         self.connection = connection
         self.probe_interval = probe_interval
         self._live = False
+        self._failures = 0
+        self._next_probe = 0.0
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -260,8 +275,18 @@ class TritonWatch:
         return self._live
 
     def failed(self, exc: Exception) -> None:
-        """A call to the server failed: inference stays embedded until a probe finds it live again."""
-        self._set(False, f"failed: {exc}")
+        """A call to the server failed: inference stays embedded until a later probe finds it live again."""
+        with self._lock:
+            self._failures += 1
+            wait = self.probe_interval * min(2 ** (self._failures - 1), self.MAX_BACKOFF)
+            self._next_probe = time.monotonic() + wait
+        self._set(False, f"failed: {exc}; next probe in {wait:.0f} s")
+
+    def succeeded(self) -> None:
+        """A call to the server succeeded: probes go back to every ``probe_interval``."""
+        if self._failures:
+            with self._lock:
+                self._failures = 0
 
     def start(self) -> None:
         """Probe now and then every ``probe_interval`` seconds in a daemon thread (idempotent)."""
@@ -271,11 +296,16 @@ class TritonWatch:
             self._thread.start()
 
     def stop(self) -> None:
+        """End the probing thread and close the connection's client."""
         self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=self.connection.timeout + 1.0)
+        self.connection.close()
 
     def _run(self) -> None:
         while not self._stop.wait(self.probe_interval):
-            self.probe()
+            if time.monotonic() >= self._next_probe:
+                self.probe()
 
     def _set(self, live: bool, why: str) -> None:
         with self._lock:
@@ -286,10 +316,9 @@ class TritonWatch:
             log.info("inference backend: triton at %s (the server %s)", self.connection.url, why)
         else:
             log.warning(
-                "inference backend: embedded (onnxruntime) while Triton at %s is away (%s); probing every %.0f s",
+                "inference backend: embedded (onnxruntime) while Triton at %s is away (%s)",
                 self.connection.url,
-                why if why.startswith("failed") else "no answer",
-                self.probe_interval,
+                why if why.startswith("failed") else f"no answer; probing every {self.probe_interval:.0f} s",
             )
 
 
@@ -305,15 +334,23 @@ class AutoPredictor:
     watch: TritonWatch
     triton: NoisePredictor
     embedded: NoisePredictor
+    version: int = 0
+    _told_unserved: bool = field(default=False, init=False, repr=False)
 
     def predict(self, witness: np.ndarray) -> np.ndarray:
         if self.watch.live:
             try:
-                return self.triton.predict(witness)
-            except VersionUnavailableError:
-                pass  # the server polls the repository: the version is served in a moment
+                estimate = self.triton.predict(witness)
+            except VersionUnavailableError as exc:
+                if not self._told_unserved:  # once until Triton serves it: a poll in progress, or a repository
+                    self._told_unserved = True  # that is not the one this cleaner reads
+                    log.warning("version %d: onnxruntime runs it while Triton does not serve it: %s", self.version, exc)
             except BackendUnavailableError as exc:
                 self.watch.failed(exc)
+            else:
+                self.watch.succeeded()
+                self._told_unserved = False
+                return estimate
         return self.embedded.predict(witness)
 
 
@@ -330,7 +367,12 @@ class AutoBackend:
 
     def load(self, model: Model, version: int) -> NoisePredictor:
         embedded = OnnxPredictor(model.model_file(version), self.threads)
-        return AutoPredictor(self.watch, TritonPredictor(self.watch.connection, model.name, version), embedded)
+        triton = TritonPredictor(self.watch.connection, model.name, version)
+        return AutoPredictor(self.watch, triton, embedded, version)
+
+    def close(self) -> None:
+        """Stop probing the server."""
+        self.watch.stop()
 
 
 def select_backend(

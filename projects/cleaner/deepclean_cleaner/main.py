@@ -230,6 +230,8 @@ def main(
                 watcher.stop()
                 output.close()
                 stop_serving()
+                if hasattr(chosen, "close"):
+                    chosen.close()
     finally:
         pipeline.close()
         writer_lock.release()

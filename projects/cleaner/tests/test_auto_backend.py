@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 
 import numpy as np
 
@@ -89,3 +90,28 @@ def test_a_version_the_server_has_not_loaded_yet_runs_embedded_without_leaving_t
     assert auto.watch.live
     triton.error = None
     assert np.all(auto.predict(WITNESS) == 1.0)
+
+
+def test_a_server_live_but_failing_every_call_is_tried_less_and_less_often(caplog):
+    """A server that answers liveness checks but fails inference (hung) costs one failed call per back-off:
+    the wait before the next probe doubles after each failure, and each switch is logged once."""
+    connection = FakeConnection(live=True)
+    connection.timeout = 0.1
+    connection.close = lambda: None
+    watch = TritonWatch(connection, probe_interval=0.05)
+    triton, embedded = Constant(1.0), Constant(2.0)
+    triton.error = BackendUnavailableError("Triton at triton.example:8001 failed: deadline exceeded")
+    auto = AutoPredictor(watch, triton, embedded, version=1)
+    with caplog.at_level(logging.INFO, "deepclean_cleaner.backends"):
+        watch.start()
+        try:
+            deadline = time.monotonic() + 1.5
+            while time.monotonic() < deadline:
+                assert np.all(auto.predict(WITNESS) == 2.0)  # every call answered, by onnxruntime
+                time.sleep(0.005)
+        finally:
+            watch.stop()
+    # without the back-off a probe every 0.05 s would let ~30 calls reach the failing server
+    assert 2 <= triton.calls <= 7, triton.calls
+    away = [r for r in caplog.records if "is away" in r.getMessage()]
+    assert len(away) == triton.calls  # one line per failed call, not per probe or per call answered

@@ -9,8 +9,8 @@ fails to load a new pin while it still holds an older version for the stream
 one, and the version channel names a version other than the pinned one. The
 exporter's pins tell both apart from a stream that is as it should be; they are
 asked at most every ``refresh_seconds`` of wall time (after a failure, every
-``retry_seconds``), and such seconds are held against the version pinned for
-the stream. Only seconds the cleaner wrote after the monitor saw that pin count
+``retry_seconds``, and until an answer no version is held to account), and such
+seconds are held against the version pinned for the stream. Only seconds the cleaner wrote after the monitor saw that pin count
 (the cleaned frame's modification time): a monitor reading a backlog learns
 today's pins, which say nothing of the seconds written before them. A second
 written by the pinned version, one that changes version within it, or one
@@ -143,6 +143,10 @@ class NoModelRuns:
                 self._pins = {s: int(answer.get(s) or 0) for s in STREAMS}
             except (ExporterError, TypeError, ValueError) as exc:
                 log.warning("cannot read the exporter's pins (retrying in %.0f s): %s", self.retry_seconds, exc)
+                # Pins not known now count for no version: the last ones may predate a change (a promotion
+                # the exporter took just before it went away), and would blame a version the cleaner rightly
+                # stopped serving.
+                self._pins = {}
                 self._next_ask = now + self.retry_seconds
             else:
                 self._asked_at, self._next_ask = now, now + self.refresh_seconds

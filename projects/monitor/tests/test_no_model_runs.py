@@ -80,6 +80,21 @@ def test_seconds_served_by_another_version_count_against_the_pin():
     assert runs.runs() == {}
 
 
+def test_pins_unknown_after_a_promotion_blame_no_version():
+    """Production 4 is promoted to 5 and the exporter then stops answering: the seconds the cleaner rightly
+    writes with 5 are not held against the old pin 4 (pins not known count for no version)."""
+    pins = Pins(production=4)
+    runs = pins.runs()
+    runs.add("production", T0, StreamSecond(version=4, cleaned=np.zeros(4), dq_bits=CLEANED), written=pins.now)
+    pins.pins["production"], pins.down = 5, True
+    runs.forget("production")  # the monitor applied the promotion
+    served = StreamSecond(version=5, cleaned=np.zeros(4), dq_bits=CLEANED)
+    for gps in range(T0 + 1, T0 + 100):
+        pins.now += 1.0
+        runs.add("production", gps, served, written=pins.now)
+    assert not runs.counting() and runs.runs() == {}
+
+
 def test_a_new_pin_starts_the_count_again():
     """When the pin changes (an operator, or the monitor itself: forget) the count starts from the new pin."""
     pins = Pins(production=3)
