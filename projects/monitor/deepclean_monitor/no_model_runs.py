@@ -10,8 +10,9 @@ one, and the version channel names a version other than the pinned one. The
 exporter's pins tell both apart from a stream that is as it should be; they are
 asked at most every ``refresh_seconds`` of wall time (after a failure, every
 ``retry_seconds``, and until an answer no version is held to account), and such
-seconds are held against the version pinned for the stream. Only seconds the cleaner wrote after the monitor saw that pin count
-(the cleaned frame's modification time): a monitor reading a backlog learns
+seconds are held against the version pinned for the stream. Only seconds the
+cleaner wrote after the monitor saw that pin count (the cleaned frame's
+modification time): a monitor reading a backlog learns
 today's pins, which say nothing of the seconds written before them. A second
 written by the pinned version, one that changes version within it, or one
 whose version channel names a version while flagged no-model (loaded, its
