@@ -48,7 +48,7 @@ class MonitorMetrics(ServiceMetrics):
         self.rejections = self.counter("canary_rejections", "Canaries rejected (never to be promoted) as never served")
         self.no_model_seconds = self.gauge(
             "no_model_seconds",
-            "Seconds the stream has been written with the no-model bit while a version was pinned for it",
+            "Seconds the stream has been written without the version pinned for it (no model, or another version)",
             stream,
         )
         self.pending_decisions = self.gauge("pending_decisions", "Decisions waiting for the exporter")
