@@ -97,8 +97,11 @@ MAINS_WORD = "MAINSMON"
 def witnesses_at(span: SyntheticSpan, sample_rate: int, products: bool = False) -> np.ndarray:
     """The witnesses of a synthetic span resampled to ``sample_rate`` (N x T), in channel order.
 
-    With ``products``, each other witness times the mains monitor follows (both z-scored first):
-    the bilinear terms ``mains x ASC`` that a linear filter on the witnesses alone cannot form.
+    With ``products``, each other witness times the mains monitor follows: the bilinear terms
+    ``mains x ASC`` that a linear filter on the witnesses alone cannot form. The products are of
+    the channels as recorded: scaling them with each span's own statistics would hand the test
+    span a different filter input than the fit saw (the filter z-scores every input with the
+    training span's statistics, and centring a factor only adds terms already among the inputs).
     """
     channels = np.stack(
         [resample(x, span.witness_sample_rates[name], sample_rate) for name, x in span.witnesses.items()]
@@ -107,9 +110,8 @@ def witnesses_at(span: SyntheticSpan, sample_rate: int, products: bool = False) 
         return channels
     names = list(span.witnesses)
     mains_index = next(i for i, name in enumerate(names) if MAINS_WORD in name)
-    scaled = (channels - channels.mean(axis=1, keepdims=True)) / channels.std(axis=1, keepdims=True)
     others = [i for i in range(len(names)) if i != mains_index]
-    return np.concatenate([channels, scaled[others] * scaled[mains_index]])
+    return np.concatenate([channels, channels[others] * channels[mains_index]])
 
 
 def wiener_noise(
