@@ -98,11 +98,9 @@ class NoModelRuns:
             self._runs[stream] = _Run(last_gps=gps)
             return
         pinned = self._pinned(stream)
-        if not second.dq_bits & NO_MODEL and second.version in (pinned, -1):
+        # served as pinned, or a model written with none pinned (the pins are being changed): no run
+        if not second.dq_bits & NO_MODEL and (second.version in (pinned, -1) or not pinned):
             self._runs.pop(stream, None)
-            return
-        if not second.dq_bits & NO_MODEL and not pinned:
-            self._runs.pop(stream, None)  # a model written with none pinned: the pins are being changed
             return
         run = self._runs.setdefault(stream, _Run())
         run.last_gps = gps
