@@ -6,7 +6,8 @@ working directory, on the synthetic detector at ``--speed`` x real time for
 frames throughout, and each service killed (``kill -9`` of the service under its
 supervisor, which restarts it) once early in the run::
 
-    bench/out/soak/pyproject.toml     the project's configuration, every path inside bench/out/soak
+    bench/out/soak/pyproject.toml     the project's configuration for H1 alone, every path inside
+                                      bench/out/soak (bench/quality/loop.py's copy)
     ./run.sh --headless               detector -> trainer -> exporter -> cleaner -> monitor
     every --sample-seconds (wall):    RSS and open files of every service process
                                       new cleaned frames read: seconds written, rewritten (a
@@ -48,6 +49,7 @@ from deepclean.frames import FrameError, list_frames, read_frame  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SERVICES = ("trainer", "exporter", "cleaner", "monitor")
+"""What is measured and killed: the exporter and the loop's detector's (loop.DETECTOR) services."""
 KILL_AT = {"trainer": 0.04, "exporter": 0.08, "cleaner": 0.12, "monitor": 0.16}
 """Fraction of the stream at which each service is killed: all before the warm-up reference."""
 WARMUP_AT = 0.25
@@ -85,9 +87,14 @@ def _children(pid: int) -> list[int]:
         return []
 
 
+def suite_name(service: str) -> str:
+    """The suite's name of ``service`` (its pid file and console log): ``cleaner-H1``, the exporter's own."""
+    return service if service == "exporter" else f"{service}-{loop.DETECTOR}"
+
+
 def service_pid(work: loop.Work, service: str) -> int | None:
     """The pid of ``service`` itself (the child of its supervisor), or None while it restarts."""
-    pid_file = work.root / loop.BASE_DIRS["run_dir"] / "pids" / f"{service}.pid"
+    pid_file = work.root / loop.BASE_DIRS["run_dir"] / "pids" / f"{suite_name(service)}.pid"
     try:
         supervisor = int(pid_file.read_text())
     except (OSError, ValueError):
@@ -368,7 +375,7 @@ def run(args: argparse.Namespace) -> dict:
 
 
 def _restarts(work: loop.Work, service: str) -> int:
-    console = Path(work.tables["train"]["log_dir"]) / f"{service}.console.log"
+    console = Path(work.tables["train"]["log_dir"]) / f"{suite_name(service)}.console.log"
     return console.read_text().count("restarting in") if console.exists() else 0
 
 

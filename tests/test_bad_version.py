@@ -33,7 +33,17 @@ import numpy as np
 import pytest
 import requests
 from fault_frames import STRAIN, WITNESSES, LiveFeed, strain_path
-from fault_services import ROOT, TOKEN, auth, cleaner_command, program, start_exporter, write_config, write_training_dir
+from fault_services import (
+    ROOT,
+    TOKEN,
+    auth,
+    cleaner_command,
+    layout,
+    program,
+    start_exporter,
+    write_config,
+    write_training_dir,
+)
 
 from deepclean.figures import BinPowers, judge_bins, range_lost
 from deepclean.frames import read_frame
@@ -209,7 +219,7 @@ def loop(tmp_path_factory) -> Loop:
         pins = requests.get(f"{exporter.url}/versions", timeout=5).json()
         assert (pins["production"], pins["canary"]) == (1, 2), pins
 
-        data, cleaned = run / "run" / "data", run / "run" / "cleaned"
+        data, cleaned = layout(run).data, layout(run).cleaned
         # the history before START is on disk at once: the cleaner reads it first (its preroll), so every
         # second from START on is cleaned by primed stages, none by a chain still filling up
         feed = LiveFeed(data, START - HISTORY, DURATION + HISTORY, RATE, history=HISTORY)
@@ -222,7 +232,7 @@ def loop(tmp_path_factory) -> Loop:
         )
         processes += [cleaner, monitor]
         production_pins = set()
-        prom = run / "run" / "reports" / "monitor.prom"
+        prom = layout(run).reports / "monitor.prom"
 
         def monitor_done() -> bool:
             production_pins.add(requests.get(f"{exporter.url}/production", timeout=5).json()["version"])
@@ -253,7 +263,7 @@ def loop(tmp_path_factory) -> Loop:
         wait_for(lambda: unsafe.poll() is not None, 120, "the cleaner with the gate off to finish")
         assert unsafe.returncode == 0, unsafe_log.read_text()[-3000:]
 
-        decisions_file = run / "run" / "monitor" / "decisions.jsonl"
+        decisions_file = layout(run).decisions
         decisions = (
             [json.loads(line) for line in decisions_file.read_text().splitlines() if line.strip()]
             if decisions_file.exists()

@@ -24,13 +24,26 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
+from deepclean.config import detectors_of, load_table
+
 ROOT = Path(__file__).resolve().parents[1]
 DASHBOARD = ROOT / "deploy" / "grafana" / "deepclean-online.json"
 RULES = ROOT / "deploy" / "prometheus" / "rules.yml"
 SCRAPE_CONFIG = ROOT / "deploy" / "prometheus" / "prometheus.yml"
 SERVICES = ("cleaner", "monitor", "exporter", "trainer")
-TARGET_LABELS = {"job", "instance"}
-"""Labels Prometheus adds to every scraped series."""
+SCRIPTS = {"cleaner": "clean", "monitor": "monitor", "trainer": "train"}
+"""The configuration table of each service that runs once per detector."""
+
+
+def _target_labels() -> set[str]:
+    """Labels Prometheus adds to every scraped series: job and instance, and those the scrape config gives
+    its targets (``detector``)."""
+    config = yaml.safe_load(SCRAPE_CONFIG.read_text())
+    given = {name for job in config["scrape_configs"] for c in job["static_configs"] for name in c.get("labels", {})}
+    return {"job", "instance"} | given
+
+
+TARGET_LABELS = _target_labels()
 PROMETHEUS_METRICS = {"up": set()}
 GRAFANA_VARIABLES = re.compile(r"\$__(rate_interval|range|interval)")
 
@@ -274,28 +287,31 @@ def test_rules_structure():
         assert needed in names
 
 
-def configured_ports() -> dict[str, int | None]:
-    """Each service's metrics port in the repository's configuration (the exporter's: its URL's)."""
-    typeo = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["typeo"]
-    scripts = typeo["scripts"]
-    return {
-        "exporter": urlsplit(typeo["base"]["exporter_url"]).port,
-        "cleaner": scripts["clean"].get("metrics_port"),
-        "monitor": scripts["monitor"].get("metrics_port"),
-        "trainer": scripts["train"].get("metrics_port"),
-    }
+def configured_targets(service: str) -> dict[str | None, str]:
+    """Where ``service``'s metrics are in the repository's configuration: ``127.0.0.1:<port>`` per detector
+    (the port of its table with the detector's sub-table laid over it), or for the exporter its URL's under None."""
+    config = ROOT / "pyproject.toml"
+    if service == "exporter":
+        typeo = tomllib.loads(config.read_text())["tool"]["typeo"]
+        return {None: f"127.0.0.1:{urlsplit(typeo['base']['exporter_url']).port}"}
+    ports = {d: load_table(SCRIPTS[service], config, detector=d).get("metrics_port") for d in detectors_of(config)}
+    assert ports, "pyproject.toml lists no detectors"
+    assert all(ports.values()), f"pyproject.toml sets no metrics port for the {service} of {ports}"
+    assert len(set(ports.values())) == len(ports), f"detectors share a metrics port of the {service}: {ports}"
+    return {d: f"127.0.0.1:{port}" for d, port in ports.items()}
 
 
 @pytest.mark.parametrize("service", SERVICES)
 def test_scrape_config_has_the_configured_port(service):
-    """The example scrape config scrapes ``service`` on 127.0.0.1 at the port of its configuration table."""
+    """The example scrape config scrapes ``service`` on 127.0.0.1 at the port of its configuration table, each
+    detector's at its own port with the label ``detector``; the exporter, which serves every detector, once."""
     config = yaml.safe_load(SCRAPE_CONFIG.read_text())
     assert config["rule_files"] == ["rules.yml"]
     jobs = {job["job_name"]: job for job in config["scrape_configs"]}
-    targets = [t for c in jobs[f"deepclean-{service}"]["static_configs"] for t in c["targets"]]
-    port = configured_ports()[service]
-    assert port, f"pyproject.toml sets no metrics port for the {service}"
-    assert targets == [f"127.0.0.1:{port}"]
+    scraped = {
+        c.get("labels", {}).get("detector"): c["targets"] for c in jobs[f"deepclean-{service}"]["static_configs"]
+    }
+    assert scraped == {d: [target] for d, target in configured_targets(service).items()}
 
 
 def test_alert_jobs_are_scraped():
@@ -347,6 +363,11 @@ CANARY_FALLBACK = {**CLEANER, "stream": "canary", "outcome": "fallback"}
 MONITOR = {"job": "deepclean-monitor", "instance": "127.0.0.1:9105"}
 EXPORTER = {"job": "deepclean-exporter", "instance": "127.0.0.1:5005"}
 TRAINER = {"job": "deepclean-trainer", "instance": "127.0.0.1:9107"}
+CLEANER_H1 = {**CLEANER, "detector": "H1"}
+CLEANER_L1 = {"job": "deepclean-cleaner", "instance": "127.0.0.1:9116", "detector": "L1"}
+MONITOR_H1 = {**MONITOR, "detector": "H1"}
+MONITOR_L1 = {"job": "deepclean-monitor", "instance": "127.0.0.1:9115", "detector": "L1"}
+FALLBACK = {"stream": "production", "outcome": "fallback"}
 
 
 def series(name: str, labels: dict[str, str], values: str) -> dict[str, str]:
@@ -354,13 +375,13 @@ def series(name: str, labels: dict[str, str], values: str) -> dict[str, str]:
     return {"series": f"{name}{{{inside}}}", "values": values}
 
 
-def latency_buckets(slowest_bucket: str) -> list[dict[str, str]]:
-    """60 cleaned seconds a minute, every one in the bucket ``slowest_bucket`` (and those above it)."""
+def latency_buckets(slowest_bucket: str, cleaner: dict[str, str] = CLEANER) -> list[dict[str, str]]:
+    """60 cleaned seconds a minute of ``cleaner``, every one in the bucket ``slowest_bucket`` (and those above it)."""
     edges = ["1.0", "2.0", "3.0", "5.0", "10.0", "+Inf"]
     return [
         series(
             "deepclean_cleaner_latency_seconds_bucket",
-            {**CLEANER, "le": le},
+            {**cleaner, "le": le},
             "0+60x40" if edges.index(le) >= edges.index(slowest_bucket) else "0x40",
         )
         for le in edges
@@ -445,6 +466,37 @@ ALERT_CASES = {
     "the trainer is stopped by a signal": (
         [series("deepclean_trainer_cycles_failed_total", {**TRAINER, "reason": "interrupted"}, "0 0 0 1 1 1")],
         [alert("DeepCleanTrainerFailing", "4m", None)],
+    ),
+    "production falls back on one detector of two": (
+        [
+            series("deepclean_cleaner_frames_written_total", CLEANER_H1, "0+60x40"),
+            series("deepclean_cleaner_seconds_total", {**CLEANER_H1, **FALLBACK}, "0+30x40"),
+            series("deepclean_cleaner_frames_written_total", CLEANER_L1, "0+60x40"),
+            series("deepclean_cleaner_seconds_total", {**CLEANER_L1, **FALLBACK}, "0x40"),
+        ],
+        [
+            alert(
+                "DeepCleanFallbackHigh",
+                "30m",
+                {"detector": "H1", "stream": "production", "severity": "warning"},
+            )
+        ],
+    ),
+    "one detector's monitor and cleaner stall while the other's write": (
+        [
+            series("deepclean_monitor_frames_read_total", MONITOR_H1, "0+60x30"),
+            series("deepclean_cleaner_frames_written_total", CLEANER_H1, "0+60x30"),
+            series("deepclean_monitor_frames_read_total", MONITOR_L1, "0+60x5 300x25"),
+            series("deepclean_cleaner_frames_written_total", CLEANER_L1, "0+60x5 300x25"),
+        ],
+        [alert("DeepCleanMonitorStalled", "20m", None)],
+    ),
+    "one detector's cleaner is slow": (
+        [
+            *latency_buckets("10.0", CLEANER_L1),
+            *latency_buckets("1.0", CLEANER_H1),
+        ],
+        [alert("DeepCleanLatencyHigh", "30m", {"detector": "L1", "severity": "warning"})],
     ),
     "exporter down from 3 min": (
         [series("up", EXPORTER, "1 1 1 0 0 0 0 0 0"), series("up", CLEANER, "1x8")],

@@ -31,7 +31,6 @@ import shutil
 import subprocess
 import threading
 import time
-import tomllib
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,7 +48,7 @@ from fault_frames import (
     write_second,
     writes_per_second,
 )
-from fault_services import ROOT, cleaner_command, write_config
+from fault_services import DETECTOR, ROOT, cleaner_command, layout, one_detector_typeo, write_config, write_typeo
 
 from deepclean.frames import write_frame
 from deepclean.testing.processes import free_port, processes_with, start, stop, wait_for
@@ -102,7 +101,8 @@ BACKWARDS_END = 130
 class BackwardsRun:
     """The cleaner's run over a feed whose GPS went backwards twice."""
 
-    run: Path
+    root: Path
+    """Where the configuration copy is (:func:`fault_services.layout`)."""
     log: Path
     code: int | None
     arrivals: dict[int, float] = field(default_factory=dict)
@@ -114,7 +114,7 @@ class BackwardsRun:
 
     @property
     def cleaned(self) -> Path:
-        return self.run / "cleaned"
+        return layout(self.root).cleaned
 
 
 def _backwards_feed(result: BackwardsRun, data: Path) -> None:
@@ -153,13 +153,13 @@ def backwards(tmp_path_factory, model_repository) -> BackwardsRun:
     """The cleaner (strain timeout 5 s, as configured: a replay of 11 s at RATE is no drop) over the feed."""
     tmp = tmp_path_factory.mktemp("gps-backwards")
     config = write_config(tmp, free_port(), clean={"strain_timeout": 5.0, "witness_timeout": 1.5})
-    shutil.copytree(model_repository, tmp / "run" / "model-repo")
-    data = tmp / "run" / "data"
+    shutil.copytree(model_repository, layout(tmp).model_repository)
+    data = layout(tmp).data
     for gps, second in synthetic_seconds(START, 10).items():  # history on disk when the cleaner starts
         write_second(data, gps, second)
     log = tmp / "cleaner.log"
     port = free_port()
-    result = BackwardsRun(tmp / "run", log, None)
+    result = BackwardsRun(tmp, log, None)
     span = ("--start_gps", START, "--stop_gps", START + BACKWARDS_END)
     cleaner = start(cleaner_command(config, "--safety", "false", *span, "--metrics_port", port), log)
     try:
@@ -311,8 +311,8 @@ def _skewed_run(tmp: Path, model_repository: Path, start_gps: int, mtime_skew: f
     """Feed SKEW_SECONDS from ``start_gps`` (10 as history) at RATE, witness WITNESS_DELAY s after strain, one
     strain second dropped; the cleaner cleans them. Returns what the checks need."""
     config = write_config(tmp, free_port(), clean={"strain_timeout": 2.0, "witness_timeout": 1.5})
-    shutil.copytree(model_repository, tmp / "run" / "model-repo")
-    data, cleaned, log = tmp / "run" / "data", tmp / "run" / "cleaned", tmp / "cleaner.log"
+    shutil.copytree(model_repository, layout(tmp).model_repository)
+    data, cleaned, log = layout(tmp).data, layout(tmp).cleaned, tmp / "cleaner.log"
     seconds = synthetic_seconds(start_gps, SKEW_SECONDS)
     arrivals: dict[int, float] = {}
     stamped = functools.partial(_write_stamped, mtime_skew=mtime_skew)
@@ -423,27 +423,14 @@ MONITOR_WINDOWS = {  # short windows (as in test_faults_monitor.py): decisions w
 }
 
 
-def _toml_lines(table: dict, path: tuple[str, ...] = ()) -> list[str]:
-    """``table`` (as tomllib reads it: nested tables of strings, numbers, booleans and lists) as TOML lines."""
-    scalars = {k: v for k, v in table.items() if not isinstance(v, dict)}
-    lines = [f"[{'.'.join(path)}]", *(f"{k} = {json.dumps(v)}" for k, v in scalars.items()), ""] if path else []
-    for key, value in table.items():
-        if isinstance(value, dict):
-            lines.extend(_toml_lines(value, (*path, key)))
-    return lines
-
-
 def _suite_config(directory: Path, model_repository: Path) -> Path:
     """The project's configuration in ``directory`` (every relative path lands there) for the cpu profile:
-    the four test witnesses, a free exporter port, no metrics ports, the detector at DETECTOR_SPEED x real
-    time after DETECTOR_HISTORY s, always analysis ready and without truth frames, the embedded backend with
-    frame writes logged, the monitor's windows short; the model repository starts as the exporter's
-    (production 1, canary 2). The trainer keeps its cpu settings: it needs 1024 s of data, far more than
-    the test makes, so it never trains."""
-    with open(ROOT / "pyproject.toml", "rb") as f:
-        data = tomllib.load(f)
-    typeo = data["tool"]["typeo"]
-    typeo["base"].update({"witness_channels": WITNESSES, "exporter_url": f"http://127.0.0.1:{free_port()}"})
+    DETECTOR alone on the four test witnesses, a free exporter port, no metrics ports or status pages, the
+    detector at DETECTOR_SPEED x real time after DETECTOR_HISTORY s, always analysis ready and without truth
+    frames, the embedded backend with frame writes logged, the monitor's windows short; the model repository
+    starts as the exporter's (production 1, canary 2). The trainer keeps its cpu settings: it needs 1024 s of
+    data, far more than the test makes, so it never trains."""
+    typeo = one_detector_typeo(free_port())
     cpu = typeo.setdefault("profiles", {}).setdefault("cpu", {})
     overrides = {
         "detector": {
@@ -454,17 +441,14 @@ def _suite_config(directory: Path, model_repository: Path) -> Path:
             "num_coupled": len(WITNESSES) - 1,  # the angular witnesses that modulate the mains coupling
         },
         "clean": {"backend": "embedded", "metrics_port": 0, "log_level": "DEBUG"},
-        "monitor": {**MONITOR_WINDOWS, "metrics_port": 0},
-        "train": {"mains_channel": WITNESSES[0]},
+        "monitor": {**MONITOR_WINDOWS, "metrics_port": 0, "status_port": 0},
+        "train": {"mains_channel": WITNESSES[0], "metrics_port": 0},
+        "status": {"status_port": 0},
     }
     for script, values in overrides.items():
         cpu.setdefault(script, {}).update(values)
-    text = "\n".join(_toml_lines({"tool": {"typeo": typeo}}))
-    if tomllib.loads(text) != {"tool": {"typeo": typeo}}:
-        raise AssertionError("the configuration copy does not read back as written")
-    config = directory / "pyproject.toml"
-    config.write_text(text)
-    shutil.copytree(model_repository, directory / "run" / "model-repo")
+    config = write_typeo(directory, typeo)
+    shutil.copytree(model_repository, layout(directory).model_repository)
     return config
 
 
@@ -477,7 +461,7 @@ def _cleaned_count(run: Path) -> int:
     for console in (run / "logs").glob("*.console.log"):
         if "configuration error" in (text := console.read_text(errors="replace")):
             pytest.fail(f"{console.name}:\n{text[-2000:]}")
-    return len(cleaned_seconds(run / "cleaned"))
+    return len(cleaned_seconds(run / "cleaned" / DETECTOR))
 
 
 def _decisions_from(content: bytes) -> list[dict]:
@@ -502,11 +486,12 @@ def test_suite_stopped_and_started_again_mid_stream_writes_every_second_once(tmp
     config = _suite_config(tmp_path, model_repository)
     env = {k: v for k, v in os.environ.items() if k != "DEEPCLEAN_EXPORTER_TOKEN"}
     env.update({"DEEPCLEAN_CONFIG": str(config), "DEEPCLEAN_PROFILE": "cpu"})
-    run = tmp_path / "run"
-    cleaned, strain = run / "cleaned", run / "data" / "llhoft"
-    log = run / "logs" / "cleaner.console.log"
-    decisions = run / "monitor" / "decisions.jsonl"
-    model_dir = run / "model-repo" / "deepclean"
+    files = layout(tmp_path)
+    run = files.run
+    cleaned, strain = files.cleaned, files.data / "llhoft"
+    log = files.logs / f"cleaner-{DETECTOR}.console.log"
+    decisions = files.decisions
+    model_dir = files.model_dir
     try:
         started = _run_sh("--headless", env=env)
         assert started.returncode == 0, started.stdout + started.stderr

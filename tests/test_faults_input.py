@@ -30,7 +30,7 @@ from fault_frames import (
     write_second,
     writes_per_second,
 )
-from fault_services import program, write_config
+from fault_services import layout, program, write_config
 
 from deepclean.frames import read_frame, write_frame
 from deepclean.testing.processes import free_port, start, stop, wait_for
@@ -123,8 +123,8 @@ def stream(tmp_path_factory, model_repository):
     """The cleaner run over the faulty stream: (run directory, cleaned directory, arrival time per GPS)."""
     run = tmp_path_factory.mktemp("input-faults")
     config = write_config(run, free_port(), clean={"strain_timeout": 2.0, "witness_timeout": 1.5})
-    shutil.copytree(model_repository, run / "run" / "model-repo")
-    data = run / "run" / "data"
+    shutil.copytree(model_repository, layout(run).model_repository)
+    data = layout(run).data
     (data / "llhoft").mkdir(parents=True)
     (data / "lldetchar").mkdir(parents=True)
     seconds = synthetic_seconds(START, BEFORE_JUMP + JUMP + 16)
@@ -159,7 +159,7 @@ def stream(tmp_path_factory, model_repository):
     finally:
         code = stop(cleaner)
     arrivals = {int(p.name.split("-")[2]): p.stat().st_mtime for p in (data / "llhoft").iterdir()}
-    yield run, run / "run" / "cleaned", arrivals, code, log
+    yield run, layout(run).cleaned, arrivals, code, log
     del config
 
 
@@ -172,7 +172,7 @@ def _frame(cleaned: Path, offset: int) -> dict:
 
 
 def _raw(run: Path, offset: int) -> np.ndarray:
-    return read_frame(strain_path(run / "run" / "data", START + offset), [STRAIN])[STRAIN]
+    return read_frame(strain_path(layout(run).data, START + offset), [STRAIN])[STRAIN]
 
 
 def _production_bits(frame: dict) -> int:
@@ -336,9 +336,9 @@ def test_dropped_witness_frame_is_raw_with_the_gap_bit(stream):
     run, cleaned, *_ = stream
     gps = START + DROPPED_WITNESS
     checks = _witness_gap_checks(
-        stream, DROPPED_WITNESS, f"witness frame late: no witness frame {witness_path(run / 'run' / 'data', gps)} "
+        stream, DROPPED_WITNESS, f"witness frame late: no witness frame {witness_path(layout(run).data, gps)} "
     )
-    checks[f"the witness frame of GPS {gps} never appeared"] = not witness_path(run / "run" / "data", gps).exists()
+    checks[f"the witness frame of GPS {gps} never appeared"] = not witness_path(layout(run).data, gps).exists()
     _record_witness_gap(stream, DROPPED_WITNESS, "dropped witness frame", checks)
     _cleaning_resumes(cleaned, DROPPED_WITNESS)
 
@@ -348,7 +348,7 @@ def test_witness_five_seconds_late_is_raw_and_the_stream_does_not_stall(stream):
     input-gap bit, and that second and the next cleaned one are written before the witness frame lands."""
     run, cleaned, *_ = stream
     gps = START + LATE_WITNESS
-    late = witness_path(run / "run" / "data", gps)
+    late = witness_path(layout(run).data, gps)
     checks = _witness_gap_checks(stream, LATE_WITNESS, f"witness frame late: no witness frame {late} within 1.5 s")
     resumed = next((o for o in range(LATE_WITNESS + 1, LATE_WITNESS + 10) if _dq_is(cleaned, o, CLEAN_BITS)), None)
     landed = late.stat().st_mtime if late.exists() else None
@@ -368,7 +368,7 @@ def test_strain_frame_truncated_mid_write_then_completed_is_cleaned(stream):
     cleaned like any other second: no gap logged, it and its neighbours carry only the cleaned bits."""
     run, cleaned, _, _, log = stream
     gps = START + TRUNCATED_STRAIN
-    name = strain_path(run / "run" / "data", gps).name
+    name = strain_path(layout(run).data, gps).name
     frame = _frame(cleaned, TRUNCATED_STRAIN) if _cleaned_path(cleaned, TRUNCATED_STRAIN).exists() else None
     raw = _raw(run, TRUNCATED_STRAIN)
     checks = {
@@ -398,7 +398,7 @@ def test_corrupt_witness_frame_is_raw_with_the_gap_bit(stream):
     """A witness file that never becomes readable: logged 'corrupt' with the reader's error for its own GPS
     and file, that second raw with only the input-gap bit, and cleaning resumes."""
     run, cleaned, *_ = stream
-    path = witness_path(run / "run" / "data", START + CORRUPT_WITNESS)
+    path = witness_path(layout(run).data, START + CORRUPT_WITNESS)
     checks = _witness_gap_checks(stream, CORRUPT_WITNESS, f"witness frame corrupt: cannot read frame {path}: ")
     _record_witness_gap(stream, CORRUPT_WITNESS, "corrupt witness frame", checks)
     _cleaning_resumes(cleaned, CORRUPT_WITNESS)
@@ -408,7 +408,7 @@ def test_corrupt_strain_frame_is_a_logged_gap(stream):
     """A strain file that never becomes readable: one 'corrupt' gap line for exactly that second naming the
     file, no frame for it ever, raw neighbours with the gap bit, and cleaning resumes."""
     run, cleaned, _, _, log = stream
-    path = strain_path(run / "run" / "data", START + CORRUPT_STRAIN)
+    path = strain_path(layout(run).data, START + CORRUPT_STRAIN)
     checks = _strain_gap_checks(stream, CORRUPT_STRAIN, "corrupt", f"cannot read frame {path}: ")
     _verdict(
         "corrupt strain frame",
@@ -425,7 +425,7 @@ def test_witness_frame_missing_a_channel_is_raw_with_the_gap_bit(stream):
     """A witness frame without one configured channel: the line for its GPS names that channel, that second
     is raw with only the input-gap bit, and cleaning resumes."""
     run, cleaned, *_ = stream
-    path = witness_path(run / "run" / "data", START + MISSING_CHANNEL)
+    path = witness_path(layout(run).data, START + MISSING_CHANNEL)
     checks = _witness_gap_checks(
         stream, MISSING_CHANNEL, f"witness frame corrupt: frame {path} has no channel(s) {[WITNESSES[3]]}"
     )

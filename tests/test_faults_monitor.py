@@ -23,7 +23,7 @@ import pytest
 import requests
 from conftest import record_fault
 from fault_frames import synthetic_seconds, write_cleaned_second
-from fault_services import MONITOR_WINDOWS, TOKEN, program, start_exporter, write_config
+from fault_services import MONITOR_WINDOWS, TOKEN, layout, program, start_exporter, write_config
 
 from deepclean.testing.processes import free_port, start, stop, wait_for
 
@@ -50,11 +50,10 @@ def test_monitor_killed_between_deciding_and_applying_applies_once(tmp_path, mod
     port = free_port()
     # reports every 2 s: the metrics textfile says how far the monitor has read
     config = write_config(tmp_path, port, monitor={**MONITOR_WINDOWS, "start_gps": START, "report_interval": 2.0})
-    shutil.copytree(model_repository, tmp_path / "run" / "model-repo")
+    files = layout(tmp_path)
+    shutil.copytree(model_repository, files.model_repository)
     server = start_exporter(tmp_path, port, config)
-    run = tmp_path / "run"
-    data, cleaned, reports = run / "data", run / "cleaned", run / "reports"
-    decisions = run / "monitor" / "decisions.jsonl"
+    data, cleaned, reports, decisions = files.data, files.cleaned, files.reports, files.decisions
     cleaned.mkdir(parents=True)
     seconds = synthetic_seconds(START, 64)
     for gps in range(START, START + 40):
@@ -82,7 +81,7 @@ def test_monitor_killed_between_deciding_and_applying_applies_once(tmp_path, mod
         wait_for(lambda: _last_gps(reports) >= START + 63, 60, "the restarted monitor to read every frame")
         code = stop(second)
         events = _events(decisions)
-        pins = json.loads((run / "model-repo" / "deepclean" / "pins.json").read_text())
+        pins = json.loads((files.model_dir / "pins.json").read_text())
     finally:
         for process in (first, second):
             if process is not None and process.poll() is None:

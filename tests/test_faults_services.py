@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 from conftest import record_fault
 from fault_frames import LiveFeed, cleaned_seconds, strain_path, writes_per_second
-from fault_services import cleaner_command, supervised, write_config
+from fault_services import MODEL_NAME, cleaner_command, layout, supervised, write_config
 
 from deepclean.frames import read_frame
 from deepclean.testing.processes import children, free_port, start, stop, wait_for
@@ -34,7 +34,7 @@ CANARY_VERSION = "H1:DEEPCLEAN-CANARY_VERSION"
 
 def _prepare(tmp_path: Path, model_repository: Path) -> Path:
     config = write_config(tmp_path, free_port(), clean={"strain_timeout": 2.0, "witness_timeout": 1.5})
-    shutil.copytree(model_repository, tmp_path / "run" / "model-repo")
+    shutil.copytree(model_repository, layout(tmp_path).model_repository)
     return config
 
 
@@ -66,9 +66,9 @@ def _wait_finished(supervisor: subprocess.Popen, timeout: float) -> int:
 def test_cleaner_killed_at_random_points_restarts_without_duplicate_or_hole(tmp_path, model_repository):
     """Three kill -9 of the cleaner at random points: the supervisor restarts it, every second once."""
     config = _prepare(tmp_path, model_repository)
-    run = tmp_path / "run"
+    run = layout(tmp_path)
     # long enough for the cleaner to catch up after the last restart (back-off 2, 4, 8 s + start-up)
-    feed = LiveFeed(run / "data", START, 300, RATE)
+    feed = LiveFeed(run.data, START, 300, RATE)
     log = tmp_path / "cleaner.log"
     supervisor = start(
         supervised("cleaner", cleaner_command(config, "--stop_gps", feed.end), tmp_path), tmp_path / "out.log"
@@ -78,10 +78,8 @@ def test_cleaner_killed_at_random_points_restarts_without_duplicate_or_hole(tmp_
     try:
         with feed:
             for _ in range(3):
-                before = len(cleaned_seconds(run / "cleaned"))
-                wait_for(
-                    lambda before=before: len(cleaned_seconds(run / "cleaned")) > before + 3, 60, "new cleaned frames"
-                )
+                before = len(cleaned_seconds(run.cleaned))
+                wait_for(lambda before=before: len(cleaned_seconds(run.cleaned)) > before + 3, 60, "new cleaned frames")
                 time.sleep(rng.uniform(0.0, 2.0))
                 for pid in children(supervisor.pid):
                     os.kill(pid, signal.SIGKILL)
@@ -95,12 +93,12 @@ def test_cleaner_killed_at_random_points_restarts_without_duplicate_or_hole(tmp_
     _check_stream(
         "services: kill -9 of the cleaner x3",
         code == 0 and restarts == kills == 3,
-        run / "cleaned",
+        run.cleaned,
         log,
         START,
         feed.end,
     )
-    _latency_ok(run / "cleaned", run / "data", range(feed.end - 6, feed.end - 1))
+    _latency_ok(run.cleaned, run.data, range(feed.end - 6, feed.end - 1))
 
 
 def _immutable(path: Path, on: bool) -> None:
@@ -117,9 +115,9 @@ def test_output_directory_unwritable_then_recovering_loses_nothing(tmp_path, mod
     16 s it gives up with a message naming the file, exits non-zero and the supervisor restarts it until
     the disk is back. Either way every second ends up on disk exactly once."""
     config = _prepare(tmp_path, model_repository)
-    run = tmp_path / "run"
-    cleaned = run / "cleaned"
-    feed = LiveFeed(run / "data", START, 240 if restarts else 180, RATE)  # long enough to catch up again
+    run = layout(tmp_path)
+    cleaned = run.cleaned
+    feed = LiveFeed(run.data, START, 240 if restarts else 180, RATE)  # long enough to catch up again
     log = tmp_path / "cleaner.log"
     supervisor = start(
         supervised("cleaner", cleaner_command(config, "--stop_gps", feed.end), tmp_path), tmp_path / "out.log"
@@ -149,7 +147,7 @@ def test_output_directory_unwritable_then_recovering_loses_nothing(tmp_path, mod
     # a temporary file created just before the directory turned read-only cannot be removed then;
     # it is a dot-file, which readers ignore (docs/interfaces.md)
     assert len(list(cleaned.glob(".*.tmp"))) <= 1
-    _latency_ok(cleaned, run / "data", range(feed.end - 6, feed.end - 1))
+    _latency_ok(cleaned, run.data, range(feed.end - 6, feed.end - 1))
 
 
 def _publish(model_dir: Path, version: int, source: int, corrupt: bool) -> None:
@@ -175,18 +173,18 @@ def test_a_version_that_fails_to_load_is_logged_and_the_stream_goes_on(tmp_path,
     """A canary whose model.onnx is broken is logged by version; production keeps cleaning, no second is
     lost, and the next good canary is picked up."""
     config = _prepare(tmp_path, model_repository)
-    run = tmp_path / "run"
-    model_dir = run / "model-repo" / "deepclean"
-    feed = LiveFeed(run / "data", START, 120, RATE)
+    run = layout(tmp_path)
+    model_dir = run.model_dir
+    feed = LiveFeed(run.data, START, 120, RATE)
     log = tmp_path / "cleaner.log"
     cleaner = start(cleaner_command(config, "--stop_gps", feed.end, "--safety", "false"), log)
     try:
         with feed:
-            wait_for(lambda: len(cleaned_seconds(run / "cleaned")) > 10, 60, "the first cleaned frames")
+            wait_for(lambda: len(cleaned_seconds(run.cleaned)) > 10, 60, "the first cleaned frames")
             _publish(model_dir, 3, source=2, corrupt=True)
             _pin_canary(model_dir, 3)
             wait_for(lambda: "model version 3" in log.read_text(), 20, "a log line about version 3")
-            bad_until = max(cleaned_seconds(run / "cleaned"))
+            bad_until = max(cleaned_seconds(run.cleaned))
             _publish(model_dir, 4, source=2, corrupt=False)
             _pin_canary(model_dir, 4)
             feed.thread.join()
@@ -196,16 +194,16 @@ def test_a_version_that_fails_to_load_is_logged_and_the_stream_goes_on(tmp_path,
     text = log.read_text()
     named = "cannot use model version 3" in text
     canary_versions = {
-        gps: int(read_frame(run / "cleaned" / f"H-H1_DEEPCLEAN-{gps}-1.gwf", [CANARY_VERSION])[CANARY_VERSION][0])
-        for gps in cleaned_seconds(run / "cleaned")
+        gps: int(read_frame(run.cleaned / f"H-H1_DEEPCLEAN-{gps}-1.gwf", [CANARY_VERSION])[CANARY_VERSION][0])
+        for gps in cleaned_seconds(run.cleaned)
     }
     production_cleaned = [
         gps
         for gps in range(bad_until - 5, bad_until + 15)
-        if int(read_frame(run / "cleaned" / f"H-H1_DEEPCLEAN-{gps}-1.gwf", [DQ])[DQ][0]) & 1
+        if int(read_frame(run.cleaned / f"H-H1_DEEPCLEAN-{gps}-1.gwf", [DQ])[DQ][0]) & 1
     ]
     ok = code == 0 and named and 3 not in canary_versions.values() and canary_versions[feed.end - 1] == 4
-    _check_stream("services: a model version that fails to load", ok, run / "cleaned", log, START, feed.end)
+    _check_stream("services: a model version that fails to load", ok, run.cleaned, log, START, feed.end)
     assert len(production_cleaned) == 20, "production stopped cleaning while the canary failed to load"
 
 
@@ -220,7 +218,7 @@ def _triton_ready(http_port: int, process: subprocess.Popen) -> bool:
     try:
         return all(
             urllib.request.urlopen(
-                f"http://127.0.0.1:{http_port}/v2/models/deepclean/versions/{v}/ready", timeout=1
+                f"http://127.0.0.1:{http_port}/v2/models/{MODEL_NAME}/versions/{v}/ready", timeout=1
             ).status
             == 200
             for v in (1, 2)
@@ -238,25 +236,25 @@ def test_inference_backend_away_for_10_s_writes_raw_then_cleans_again(tmp_path, 
     once it is resumed, so the server is gone either way; under ``./run.sh`` it is supervised.)
     """
     config = _prepare(tmp_path, model_repository)
-    run = tmp_path / "run"
+    run = layout(tmp_path)
     ports = [free_port(), free_port(), free_port()]
     serve = [
         "bash",
         Path(__file__).resolve().parents[1] / "servers" / "triton" / "serve.sh",
-        run / "model-repo",
+        run.model_repository,
         *ports,
     ]
     triton = start(serve, tmp_path / "triton.log")
     cleaner = None
     try:
         wait_for(lambda: _triton_ready(ports[1], triton), 120, "Triton to load versions 1 and 2")
-        feed = LiveFeed(run / "data", START, 240, RATE)  # long enough to clean again after the outage
+        feed = LiveFeed(run.data, START, 240, RATE)  # long enough to clean again after the outage
         log = tmp_path / "cleaner.log"
         command = cleaner_command(config, "--stop_gps", feed.end, "--safety", "false", "--inference_timeout", "1.0")
         command[command.index("embedded")] = "triton"
         cleaner = start([*command, "--triton_url", f"127.0.0.1:{ports[0]}"], log)
         with feed:
-            wait_for(lambda: len(cleaned_seconds(run / "cleaned")) > 20, 60, "the first cleaned frames")
+            wait_for(lambda: len(cleaned_seconds(run.cleaned)) > 20, 60, "the first cleaned frames")
             os.killpg(triton.pid, signal.SIGKILL)
             triton.wait(timeout=10)
             time.sleep(10.0)
@@ -268,12 +266,12 @@ def test_inference_backend_away_for_10_s_writes_raw_then_cleans_again(tmp_path, 
         code = stop(cleaner) if cleaner is not None else None
         stop(triton)
     bits = {
-        gps: int(read_frame(run / "cleaned" / f"H-H1_DEEPCLEAN-{gps}-1.gwf", [DQ])[DQ][0])
-        for gps in cleaned_seconds(run / "cleaned")
+        gps: int(read_frame(run.cleaned / f"H-H1_DEEPCLEAN-{gps}-1.gwf", [DQ])[DQ][0])
+        for gps in cleaned_seconds(run.cleaned)
     }
     no_model = [gps for gps, b in bits.items() if b & 4]
     cleaned_after = [gps for gps, b in bits.items() if b & 1 and no_model and gps > max(no_model)]
     text = log.read_text()
     ok = code == 0 and bool(no_model) and len(cleaned_after) > 10 and "inference failed" in text
-    _check_stream("services: inference backend away for 10 s", ok, run / "cleaned", log, START, feed.end)
-    _latency_ok(run / "cleaned", run / "data", range(feed.end - 6, feed.end - 1))
+    _check_stream("services: inference backend away for 10 s", ok, run.cleaned, log, START, feed.end)
+    _latency_ok(run.cleaned, run.data, range(feed.end - 6, feed.end - 1))

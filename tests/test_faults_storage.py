@@ -29,10 +29,12 @@ import requests
 from conftest import assert_checks, record_fault, verdict
 from fault_frames import LiveFeed, cleaned_seconds, writes_per_second
 from fault_services import (
+    MODEL_NAME,
     VENVS,
     Exporter,
     auth,
     cleaner_command,
+    layout,
     start_exporter,
     supervised,
     write_config,
@@ -127,7 +129,7 @@ def _config(tmp_path: Path, model_repository: Path | None = None) -> tuple[Path,
     config = write_config(tmp_path, port, clean=CLEAN)
     (tmp_path / "run" / "training").mkdir(parents=True)
     if model_repository is not None:
-        shutil.copytree(model_repository, tmp_path / "run" / "model-repo", dirs_exist_ok=True)
+        shutil.copytree(model_repository, layout(tmp_path).model_repository, dirs_exist_ok=True)
     return config, port
 
 
@@ -135,7 +137,7 @@ def _config(tmp_path: Path, model_repository: Path | None = None) -> tuple[Path,
 def _exporter_on_a_small_disk(tmp_path: Path, model_repository: Path) -> Iterator[Exporter]:
     """The exporter on a copy of the fixture's repository in a tmpfs of 32 MiB; stopped on the way out."""
     config, port = _config(tmp_path)
-    repository = tmp_path / "run" / "model-repo"
+    repository = layout(tmp_path).model_repository
     with _tmpfs(repository, "32m"):
         shutil.copytree(model_repository, repository, dirs_exist_ok=True)
         server = start_exporter(tmp_path, port, config)
@@ -197,8 +199,11 @@ def _stream(fault: str, survived: bool, written: list[int], log: Path, start_gps
     assert twice == [], f"written twice: {twice}"
 
 
-def _start_cleaner(config: Path, feed: LiveFeed, log: Path, under_supervisor: Path | None = None) -> subprocess.Popen:
-    """deepclean-clean over ``feed`` (to its end, safety gate off), once it has cleaned the feed's history.
+def _start_cleaner(
+    config: Path, feed: LiveFeed, cleaned: Path, log: Path, under_supervisor: Path | None = None
+) -> subprocess.Popen:
+    """deepclean-clean over ``feed`` (to its end, safety gate off), once it has cleaned the feed's history
+    into ``cleaned``.
 
     The feed is started only then, so its seconds are spent on the fault, not on the cleaner's start-up.
     """
@@ -207,7 +212,6 @@ def _start_cleaner(config: Path, feed: LiveFeed, log: Path, under_supervisor: Pa
         cleaner = start(command, log)
     else:
         cleaner = start(supervised("cleaner", command, under_supervisor), under_supervisor / "out.log")
-    cleaned = feed.data.parent / "cleaned"
 
     def started() -> bool:
         if cleaner.poll() is not None:
@@ -236,8 +240,8 @@ class ExporterAndCleaner:
     def __init__(self, tmp_path: Path, model_repository: Path) -> None:
         self.config, port = _config(tmp_path, model_repository)
         self.server = start_exporter(tmp_path, port, self.config)
-        self.cleaned = tmp_path / "run" / "cleaned"
-        self.feed = LiveFeed(tmp_path / "run" / "data", START, 120, RATE)
+        self.cleaned = layout(tmp_path).cleaned
+        self.feed = LiveFeed(layout(tmp_path).data, START, 120, RATE)
         self.log = tmp_path / "cleaner.log"
         self.cleaner: subprocess.Popen | None = None
 
@@ -247,7 +251,7 @@ class ExporterAndCleaner:
 
     def clean(self) -> LiveFeed:
         """Start the cleaner (see :func:`_start_cleaner`); returns the feed, to be started as a context manager."""
-        self.cleaner = _start_cleaner(self.config, self.feed, self.log)
+        self.cleaner = _start_cleaner(self.config, self.feed, self.cleaned, self.log)
         return self.feed
 
     def finish(self) -> int:
@@ -276,12 +280,12 @@ def test_cleaned_disk_full_for_6_s_loses_and_duplicates_nothing(tmp_path, model_
     """The cleaned-frame file system full (ENOSPC) for 6 s: the cleaner retries naming the error, and every
     second ends up written once, every file readable, no temporary file left behind."""
     config, _ = _config(tmp_path, model_repository)
-    run = tmp_path / "run"
-    cleaned = run / "cleaned"
+    run = layout(tmp_path)
+    cleaned = run.cleaned
     log = tmp_path / "cleaner.log"
     with _tmpfs(cleaned, "64m"):
-        feed = LiveFeed(run / "data", START, 120, RATE)
-        supervisor = _start_cleaner(config, feed, log, under_supervisor=tmp_path)
+        feed = LiveFeed(run.data, START, 120, RATE)
+        supervisor = _start_cleaner(config, feed, cleaned, log, under_supervisor=tmp_path)
         try:
             with feed:
                 _more_frames(cleaned, 12)
@@ -489,9 +493,9 @@ def test_damaged_pins_keep_the_cleaner_going_and_the_next_pin_repairs_them(tmp_p
     checks = {
         "the cleaner logged the damaged pins": "keeping the current models" in log.read_text(),
         "it kept production 1 (and canary 2) while they were damaged": while_damaged == {(1, 2)},
-        "/healthz 503 naming pins.json": health_damaged[0] == 503
+        f"/healthz 503 naming {MODEL_NAME}'s pins.json": health_damaged[0] == 503
         and health_damaged[1].get("status") == "damaged"
-        and any(p.startswith("pins.json") for p in problems),
+        and any(p.startswith(f"model '{MODEL_NAME}': pins.json") for p in problems),
         "PUT /production repaired them: 200": repaired.status_code == 200 and repaired.json() == {"version": 2},
         "the repaired pins: production 2 after 1, canary 2": (pins["production"], pins["canary"], pins["history"])
         == (2, 2, [1, 2]),
@@ -534,7 +538,7 @@ def test_damaged_config_is_reported_and_rewritten_by_the_next_pin_change(tmp_pat
     config_path = server.model_dir / "config.pbtxt"
     try:
         good, _ = _parse_config(config_path.read_text())
-        config_path.write_text('name: "deepclean"\nplatform: "python"\ninput [ { name: "witness" data_type: ')
+        config_path.write_text(f'name: "{MODEL_NAME}"\nplatform: "python"\ninput [ {{ name: "witness" data_type: ')
         refused_before, _ = _parse_config(config_path.read_text())
         health_damaged = _health(server.url)
         pinned = _put(server.url, "canary", 1)
@@ -549,7 +553,7 @@ def test_damaged_config_is_reported_and_rewritten_by_the_next_pin_change(tmp_pat
         "/healthz 503 naming config.pbtxt": health_damaged[0] == 503 and any("config.pbtxt" in p for p in problems),
         "PUT /canary 200": pinned.status_code == 200 and pinned.json() == {"version": 1},
         # the versions Triton keeps loaded: production and canary (1) and the newest (2)
-        "the rewritten config parses, loading versions 1 and 2": parsed and detail == "deepclean [1, 2]",
+        "the rewritten config parses, loading versions 1 and 2": parsed and detail == f"{MODEL_NAME} [1, 2]",
         "/healthz ok after": health_after == (200, {"status": "ok"}),
     }
     verdict(
@@ -568,7 +572,7 @@ def test_version_published_before_a_crash_becomes_the_canary_and_is_not_exported
     disk; pins.json, its last-good copy and config.pbtxt as before): the restarted exporter makes version 3
     the canary, and exporting the same training directory again answers 200 with version 3."""
     config, port = _config(tmp_path, model_repository)
-    model_dir = tmp_path / "run" / "model-repo" / "deepclean"
+    model_dir = layout(tmp_path).model_dir
     kept = {name: (model_dir / name).read_bytes() for name in ("pins.json", "pins.json.last-good", "config.pbtxt")}
     server = start_exporter(tmp_path, port, config)
     try:

@@ -18,7 +18,16 @@ from pathlib import Path
 import requests
 from conftest import record_fault, verdict
 from fault_frames import synthetic_seconds, write_cleaned_second, write_second
-from fault_services import MONITOR_WINDOWS, auth, program, start_exporter, supervised, write_config, write_training_dir
+from fault_services import (
+    MONITOR_WINDOWS,
+    auth,
+    layout,
+    program,
+    start_exporter,
+    supervised,
+    write_config,
+    write_training_dir,
+)
 
 from deepclean.testing.processes import children, free_port, start, stop, wait_for
 
@@ -145,11 +154,11 @@ def test_trainer_killed_then_finishing_while_the_exporter_is_down_loses_nothing(
     kept pending and exported by the restarted trainer once the exporter is back."""
     port = free_port()
     config = write_config(tmp_path, port, train=TRAINING)
-    data = tmp_path / "run" / "data"
+    data = layout(tmp_path).data
     seconds = synthetic_seconds(START, 56)
     for gps in seconds:
         write_second(data, gps, seconds[gps])
-    training_root = tmp_path / "run" / "training"
+    training_root = layout(tmp_path).training
     env = {"DEEPCLEAN_EXPORTER_TOKEN": "fault-suite-token-0123456789"}
 
     killed_log = tmp_path / "trainer-killed.log"
@@ -211,10 +220,10 @@ def test_monitor_killed_twice_applies_its_promotion_exactly_once(tmp_path, model
         port,
         monitor={**MONITOR_WINDOWS, "start_gps": START, "report_interval": 3600.0},
     )
-    shutil.copytree(model_repository, tmp_path / "run" / "model-repo")
+    files = layout(tmp_path)
+    shutil.copytree(model_repository, files.model_repository)
     server = start_exporter(tmp_path, port, config)
-    data, cleaned = tmp_path / "run" / "data", tmp_path / "run" / "cleaned"
-    decisions = tmp_path / "run" / "monitor" / "decisions.jsonl"
+    data, cleaned, decisions = files.data, files.cleaned, files.decisions
     seconds = synthetic_seconds(START, 60)
     command = [program("monitor", "deepclean-monitor"), "--config", config, "--profile", "faults"]
     supervisor = start(
@@ -255,7 +264,7 @@ def test_monitor_killed_twice_applies_its_promotion_exactly_once(tmp_path, model
             "the promotion of version 2 to reach the exporter",
         )
         events = [json.loads(line) for line in decisions.read_text().splitlines() if line.strip()]
-        pins = json.loads((tmp_path / "run" / "model-repo" / "deepclean" / "pins.json").read_text())
+        pins = json.loads((files.model_dir / "pins.json").read_text())
     finally:
         stop(supervisor)
         stop(server.process)

@@ -31,7 +31,7 @@ import numpy as np
 import pytest
 from conftest import verdict
 from fault_frames import STRAIN, LiveFeed, cleaned_seconds, dq_table, dq_word, log_lines, strain_path, writes_per_second
-from fault_services import ROOT, cleaner_command, write_config
+from fault_services import MODEL_NAME, ROOT, Layout, cleaner_command, layout, write_config
 
 from deepclean.frames import read_frame
 from deepclean.testing.processes import free_port, start, stop, wait_for
@@ -70,7 +70,7 @@ class TritonServer:
         if self.process.poll() is not None:
             pytest.fail(f"tritonserver exited with {self.process.returncode}")
         try:
-            url = f"http://127.0.0.1:{self.http}/v2/models/deepclean/versions/{version}/ready"
+            url = f"http://127.0.0.1:{self.http}/v2/models/{MODEL_NAME}/versions/{version}/ready"
             return urllib.request.urlopen(url, timeout=1).status == 200
         except OSError:
             return False
@@ -89,8 +89,8 @@ class TritonServer:
 
 def _prepare(tmp_path: Path, model_repository: Path) -> tuple[Path, Path]:
     config = write_config(tmp_path, free_port(), clean={"strain_timeout": 2.0, "witness_timeout": 1.5})
-    shutil.copytree(model_repository, tmp_path / "run" / "model-repo")
-    return config, tmp_path / "run" / "model-repo"
+    shutil.copytree(model_repository, layout(tmp_path).model_repository)
+    return config, layout(tmp_path).model_repository
 
 
 def _triton_cleaner(config: Path, triton: TritonServer, stop_gps: int, log: Path) -> subprocess.Popen:
@@ -104,7 +104,7 @@ def _triton_cleaner(config: Path, triton: TritonServer, stop_gps: int, log: Path
 class TritonCleaning:
     """The cleaner cleaning a live feed through a Triton server; ``code`` is its exit code once stopped."""
 
-    run: Path
+    run: Layout
     log: Path
     triton: TritonServer
     feed: LiveFeed
@@ -119,18 +119,18 @@ def _cleaning_through_triton(tmp_path: Path, model_repository: Path, seconds: in
     for the cleaner to finish its span. On the way out the cleaner is stopped and the server closed.
     """
     config, repository = _prepare(tmp_path, model_repository)
-    run = tmp_path / "run"
+    run = layout(tmp_path)
     triton = TritonServer(repository, tmp_path / "triton.log")
     log = tmp_path / "cleaner.log"
     cleaner = None
     try:
         triton.wait_ready((1, 2))
-        cleaning = TritonCleaning(run, log, triton, LiveFeed(run / "data", START, seconds, RATE))
+        cleaning = TritonCleaning(run, log, triton, LiveFeed(run.data, START, seconds, RATE))
         cleaner = _triton_cleaner(config, triton, cleaning.feed.end, log)
         wait_for(lambda: "cleaning from GPS" in log.read_text(), 60, "the cleaner to start")
         with cleaning.feed:
             wait_for(
-                lambda: sum(dq_word(run / "cleaned", g) == CLEAN_BITS for g in cleaned_seconds(run / "cleaned")) >= 10,
+                lambda: sum(dq_word(run.cleaned, g) == CLEAN_BITS for g in cleaned_seconds(run.cleaned)) >= 10,
                 90,
                 "ten seconds cleaned through Triton",
             )
@@ -143,30 +143,30 @@ def _cleaning_through_triton(tmp_path: Path, model_repository: Path, seconds: in
     cleaning.code = code
 
 
-def _cleaned(run: Path, gps: int) -> Path:
-    return run / "cleaned" / f"H-H1_DEEPCLEAN-{gps}-1.gwf"
+def _cleaned(run: Layout, gps: int) -> Path:
+    return run.cleaned / f"H-H1_DEEPCLEAN-{gps}-1.gwf"
 
 
-def _is_raw(run: Path, gps: int) -> bool:
+def _is_raw(run: Layout, gps: int) -> bool:
     """Both cleaned streams of ``gps`` are its raw strain, sample for sample."""
     frame = read_frame(_cleaned(run, gps), [PRODUCTION, CANARY])
-    raw = read_frame(strain_path(run / "data", gps), [STRAIN])[STRAIN]
+    raw = read_frame(strain_path(run.data, gps), [STRAIN])[STRAIN]
     return np.array_equal(frame[PRODUCTION], raw) and np.array_equal(frame[CANARY], raw)
 
 
-def _written_at(run: Path, gps: int) -> float:
+def _written_at(run: Layout, gps: int) -> float:
     return _cleaned(run, gps).stat().st_mtime
 
 
-def _lag(run: Path, gps: int) -> float:
+def _lag(run: Layout, gps: int) -> float:
     """Seconds between the arrival of the strain frame after ``gps`` and the cleaned frame of ``gps``."""
-    return _written_at(run, gps) - strain_path(run / "data", gps + 1).stat().st_mtime
+    return _written_at(run, gps) - strain_path(run.data, gps + 1).stat().st_mtime
 
 
-def _stream_checks(run: Path, log: Path, end: int, code: int | None) -> tuple[dict[str, bool], tuple[int, int, int]]:
+def _stream_checks(run: Layout, log: Path, end: int, code: int | None) -> tuple[dict[str, bool], tuple[int, int, int]]:
     """Every second of [START, end) written exactly once and the cleaner finished its span (exit 0); with the
     frames expected, written and written twice."""
-    written = cleaned_seconds(run / "cleaned")
+    written = cleaned_seconds(run.cleaned)
     counts = writes_per_second(log)
     twice = sorted(gps for gps, n in counts.items() if n > 1)
     missing = sorted(set(range(START, end)) - set(written))
@@ -204,8 +204,8 @@ def test_a_hung_triton_server_writes_raw_within_the_call_timeout_and_cleans_agai
         thawed = time.time()
     run, log, feed, code = cleaning.run, cleaning.log, cleaning.feed, cleaning.code
 
-    written = cleaned_seconds(run / "cleaned")
-    bits = {gps: dq_word(run / "cleaned", gps) for gps in written}
+    written = cleaned_seconds(run.cleaned)
+    bits = {gps: dq_word(run.cleaned, gps) for gps in written}
     after_freeze = [gps for gps in written if _written_at(run, gps) > frozen]
     raw = [gps for gps in after_freeze if bits[gps] == RAW_BOTH]
     first_raw = raw[0] if raw else None
@@ -213,7 +213,7 @@ def test_a_hung_triton_server_writes_raw_within_the_call_timeout_and_cleans_agai
     worst = max(in_freeze, key=lambda gps: _lag(run, gps)) if in_freeze else None
     # first second fully cleaned again after the last raw one, and how much data after SIGCONT that took
     cleaned_again = next((gps for gps in written if raw and gps > raw[-1] and bits[gps] == CLEAN_BITS), None)
-    first_after_thaw = next((gps for gps in written if strain_path(run / "data", gps).stat().st_mtime > thawed), None)
+    first_after_thaw = next((gps for gps in written if strain_path(run.data, gps).stat().st_mtime > thawed), None)
     checks, counts = _stream_checks(run, log, feed.end, code)
     checks.update(
         {
@@ -250,7 +250,7 @@ def test_a_hung_triton_server_writes_raw_within_the_call_timeout_and_cleans_agai
         "server hung (SIGSTOP 12 s), then SIGCONT",
         checks,
         counts,
-        f"DQ {dq_table(run / 'cleaned', window)}\nlog: {log_lines(log, 'inference')}",
+        f"DQ {dq_table(run.cleaned, window)}\nlog: {log_lines(log, 'inference')}",
     )
 
 
@@ -268,7 +268,7 @@ def _serve_versions(model_dir: Path, versions: tuple[int, ...]) -> None:
 class UnloadRun:
     """The cleaner's run over a stream during which Triton unloaded production's version 1 for a while."""
 
-    run: Path
+    run: Layout
     log: Path
     end: int
     code: int | None
@@ -282,7 +282,7 @@ def unload_run(tmp_path_factory, model_repository) -> UnloadRun:
     """Production 1 and canary 2 served by Triton; version 1 unloaded (config.pbtxt serves only 2) for 10 s
     once ten seconds are cleaned, then served again."""
     tmp_path = tmp_path_factory.mktemp("triton-unload")
-    model_dir = tmp_path / "run" / "model-repo" / "deepclean"
+    model_dir = layout(tmp_path).model_dir
     with _cleaning_through_triton(tmp_path, model_repository, 150) as cleaning:
         _serve_versions(model_dir, (2,))
         wait_for(lambda: not cleaning.triton.version_ready(1), 30, "Triton to unload version 1")
@@ -292,15 +292,15 @@ def unload_run(tmp_path_factory, model_repository) -> UnloadRun:
         cleaning.triton.wait_ready((1, 2), timeout=60)
         reloaded = time.time()
     run, log, feed, code = cleaning.run, cleaning.log, cleaning.feed, cleaning.code
-    written = cleaned_seconds(run / "cleaned")
+    written = cleaned_seconds(run.cleaned)
     # the first second after the unload is left out (the call in flight may have been served), and so are
     # the last RETRY_INTERVAL s before version 1 was back (a retry then would find it loaded again)
     away = [
         gps
         for gps in written
-        if unloaded + 1.0 < strain_path(run / "data", gps).stat().st_mtime < reloaded - RETRY_INTERVAL
+        if unloaded + 1.0 < strain_path(run.data, gps).stat().st_mtime < reloaded - RETRY_INTERVAL
     ]
-    return UnloadRun(run, log, feed.end, code, {gps: dq_word(run / "cleaned", gps) for gps in written}, away)
+    return UnloadRun(run, log, feed.end, code, {gps: dq_word(run.cleaned, gps) for gps in written}, away)
 
 
 def _slot_bits(word: int | None, shift: int) -> int | None:
@@ -334,7 +334,7 @@ def test_production_version_unloaded_by_triton_is_raw_with_the_no_model_bit_then
             and all(
                 np.array_equal(
                     read_frame(_cleaned(r.run, g), [PRODUCTION])[PRODUCTION],
-                    read_frame(strain_path(r.run / "data", g), [STRAIN])[STRAIN],
+                    read_frame(strain_path(r.run.data, g), [STRAIN])[STRAIN],
                 )
                 for g in production_raw
             ),
@@ -352,7 +352,7 @@ def test_production_version_unloaded_by_triton_is_raw_with_the_no_model_bit_then
         "production version unloaded for 10 s, then loaded again",
         checks,
         counts,
-        f"DQ {dq_table(r.run / 'cleaned', window)}\nlog: {log_lines(r.log, 'inference')}",
+        f"DQ {dq_table(r.run.cleaned, window)}\nlog: {log_lines(r.log, 'inference')}",
     )
 
 
@@ -371,5 +371,5 @@ def test_canary_keeps_cleaning_while_triton_has_unloaded_production_version(unlo
         "canary while production's version is unloaded",
         checks,
         (None, None, None),  # the frames are counted by the test above
-        f"DQ {dq_table(r.run / 'cleaned', window)}\nlog: {log_lines(r.log, 'inference')}",
+        f"DQ {dq_table(r.run.cleaned, window)}\nlog: {log_lines(r.log, 'inference')}",
     )

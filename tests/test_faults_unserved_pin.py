@@ -17,7 +17,7 @@ import time
 import requests
 from conftest import record_fault
 from fault_frames import synthetic_seconds, write_cleaned_second
-from fault_services import MONITOR_WINDOWS, TOKEN, program, start_exporter, write_config
+from fault_services import MONITOR_WINDOWS, TOKEN, layout, program, start_exporter, write_config
 
 from deepclean.testing.processes import free_port, start, stop, wait_for
 
@@ -37,11 +37,10 @@ def test_a_promoted_version_the_cleaner_does_not_serve_is_rolled_back(tmp_path, 
     the version served, and version 2 is not promoted again."""
     port = free_port()
     config = write_config(tmp_path, port, monitor={**MONITOR_WINDOWS, "start_gps": START})
-    shutil.copytree(model_repository, tmp_path / "run" / "model-repo")
+    files = layout(tmp_path)
+    shutil.copytree(model_repository, files.model_repository)
     server = start_exporter(tmp_path, port, config)
-    run = tmp_path / "run"
-    data, cleaned = run / "data", run / "cleaned"
-    decisions = run / "monitor" / "decisions.jsonl"
+    data, cleaned, decisions = files.data, files.cleaned, files.decisions
     cleaned.mkdir(parents=True)
     seconds = synthetic_seconds(START, SECONDS)
     log = tmp_path / "monitor.log"

@@ -1,10 +1,11 @@
 """The whole loop, headless, at a high speed-up with tiny settings.
 
-The suite is started the way ``./run.sh --headless`` starts it, on a copy of the
-project's configuration whose relative paths point into a temporary directory:
-the synthetic detector writes a short history and streams at a speed-up, the
-trainer trains once and asks the exporter to export, the cleaner cleans with
-the new model as canary, the monitor promotes it, and production frames fill.
+The suite is started the way ``./run.sh --headless --detectors H1`` starts it, on a
+copy of the project's configuration whose relative paths point into a temporary
+directory: the synthetic detector writes a short history and streams at a
+speed-up, the trainer trains once and asks the exporter to export (to H1's model),
+the cleaner cleans with the new model as canary, the monitor promotes it, and
+production frames fill. One detector (two cores): the services of each are the same.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import os
 import subprocess
 import sys
 import time
+import tomllib
 import urllib.request
 from pathlib import Path
 
@@ -26,12 +28,17 @@ from deepclean.testing.processes import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 SUITE = [sys.executable, "-m", "deepclean.suite"]
+DETECTOR = "H1"
+MODEL = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["typeo"]["detectors"][DETECTOR]["model_name"]
 CLEANED = "H1:GDS-CALIB_STRAIN_DEEPCLEAN_PRODUCTION"
 STRAIN = "H1:GDS-CALIB_STRAIN"
 DQ = "H1:DEEPCLEAN-DQ"
 TIMEOUT = 600
 
 PROFILE = """
+[tool.typeo.profiles.loop.status]
+status_port = {status_port}
+
 [tool.typeo.profiles.loop.detector]
 history = 200
 speed = 6.0
@@ -47,9 +54,11 @@ steps_per_epoch = 8
 batch_size = 8
 max_train_seconds = 150.0
 num_threads = 1
+metrics_port = 0
 
 [tool.typeo.profiles.loop.clean]
 start = "live"
+metrics_port = 0
 
 [tool.typeo.profiles.loop.monitor]
 min_seconds = 24
@@ -59,6 +68,7 @@ window_seconds = 32
 segment_seconds = 8
 report_interval = 5.0
 metrics_port = {metrics_port}
+status_port = 0
 """
 
 
@@ -74,10 +84,10 @@ def suite(tmp_path):
     port = free_port()
     text = (ROOT / "pyproject.toml").read_text().replace("http://127.0.0.1:5005", f"http://127.0.0.1:{port}")
     config = tmp_path / "pyproject.toml"
-    config.write_text(text + PROFILE.format(metrics_port=free_port()))
+    config.write_text(text + PROFILE.format(metrics_port=free_port(), status_port=free_port()))
     env = {**os.environ, "DEEPCLEAN_CONFIG": str(config)}
     started = subprocess.run(
-        [*SUITE, "--config", str(config), "start", "--headless", "--profile", "loop"],
+        [*SUITE, "--config", str(config), "start", "--headless", "--profile", "loop", "--detectors", DETECTOR],
         cwd=tmp_path,
         env=env,
         capture_output=True,
@@ -85,9 +95,11 @@ def suite(tmp_path):
         timeout=60,
     )
     assert started.returncode == 0, started.stderr
-    for service in ("exporter", "detector", "trainer", "cleaner", "monitor"):
-        assert service in started.stdout, f"{service} was not started: {started.stdout}"
+    # "started headless (loop profile): exporter, detector-H1, ...; logs in ..."
+    names = set(started.stdout.split(": ", 1)[-1].split(";", 1)[0].split(", "))
+    expected = {"exporter", "status", *(f"{kind}-{DETECTOR}" for kind in ("detector", "trainer", "cleaner", "monitor"))}
     try:
+        assert names == expected, f"started {sorted(names)}, not {sorted(expected)}: {started.stdout}"
         yield tmp_path, f"http://127.0.0.1:{port}"
     finally:
         stopped = subprocess.run(
@@ -107,7 +119,7 @@ def _get(url: str) -> dict:
 
 def _production_version(url: str) -> int | None:
     try:
-        return _get(f"{url}/production").get("version")
+        return _get(f"{url}/models/{MODEL}/production").get("version")
     except OSError:
         return None
 
@@ -115,7 +127,7 @@ def _production_version(url: str) -> int | None:
 def test_loop_trains_exports_promotes_and_cleans(suite):
     """A version is exported and promoted; production frames reduce the in-band noise; no second is lost."""
     run, url = suite
-    cleaned_dir = run / "run" / "cleaned"
+    cleaned_dir = run / "run" / "cleaned" / DETECTOR
     deadline = time.monotonic() + TIMEOUT
     production, production_frames = None, []
     while time.monotonic() < deadline:
@@ -132,11 +144,11 @@ def test_loop_trains_exports_promotes_and_cleans(suite):
     assert production, "no version was promoted to production in time"
     assert len(production_frames) >= 32, f"only {len(production_frames)} production-cleaned frames in time"
 
-    versions = _get(f"{url}/versions")
+    versions = _get(f"{url}/models/{MODEL}/versions")
     assert any(v["version"] == production for v in versions["versions"])
 
     # no second missing: every strain frame from the first cleaned second on has one output frame
-    strain_dir = run / "run" / "data" / "llhoft"
+    strain_dir = run / "run" / "data" / DETECTOR / "llhoft"
     cleaned = [n.gps for n in list_frames(cleaned_dir, "H", "H1", "DEEPCLEAN")]
     strain = [n.gps for n in list_frames(strain_dir, "H", "H1", "llhoft")]
     expected = [gps for gps in strain if cleaned[0] <= gps <= cleaned[-1]]

@@ -1,4 +1,5 @@
-"""./run.sh in real tmux: named panes, live frames readable by gwpy, ./run.sh stop ends everything."""
+"""./run.sh in real tmux: a window per detector, named panes, live frames readable by gwpy, ./run.sh stop ends
+everything; --detectors starts a subset."""
 
 from __future__ import annotations
 
@@ -25,7 +26,8 @@ def _run_sh(*args: str, env: dict) -> subprocess.CompletedProcess:
 
 
 def test_run_sh_tmux_panes_frames_and_stop(tmp_path):
-    """Each service gets a named pane; frames have the right names, channels and rates; stop leaves nothing."""
+    """Each detector's service gets a named pane in its window; frames have each detector's names, channels and
+    rates; stop leaves nothing."""
     config = tmp_path / "pyproject.toml"
     config.write_text((ROOT / "pyproject.toml").read_text().replace("127.0.0.1:5005", "127.0.0.1:0"))
     env = {**os.environ, "DEEPCLEAN_CONFIG": str(config), "DEEPCLEAN_PROFILE": "cpu"}
@@ -33,24 +35,45 @@ def test_run_sh_tmux_panes_frames_and_stop(tmp_path):
     assert started.returncode == 0, started.stdout + started.stderr
     try:
         session = libtmux.Server().sessions.get(session_name=SESSION)
-        assert [pane.pane_title for pane in session.active_window.panes] == ["detector"]
+        panes = {window.window_name: [pane.pane_title for pane in window.panes] for window in session.windows}
+        assert panes == {"H1": ["detector-H1"], "L1": ["detector-L1"]}
 
-        strain_dir = tmp_path / "run" / "data" / "llhoft"
-        deadline = time.monotonic() + 120
-        while len(list(strain_dir.glob("H-H1_llhoft-*-1.gwf"))) < 3:
-            assert time.monotonic() < deadline, "no frames from the synthetic detector"
-            time.sleep(0.5)
-        strain = sorted(strain_dir.glob("H-H1_llhoft-*-1.gwf"))[0]
-        gps = strain.name.split("-")[2]
-        data = TimeSeriesDict.read(str(strain), ["H1:GDS-CALIB_STRAIN", "H1:GDS-CALIB_STATE_VECTOR"])
-        assert data["H1:GDS-CALIB_STRAIN"].sample_rate.value == 16384
-        assert data["H1:GDS-CALIB_STATE_VECTOR"].sample_rate.value == 16
-        witness = tmp_path / "run" / "data" / "lldetchar" / f"H-H1_lldetchar-{gps}-1.gwf"
-        mains = TimeSeriesDict.read(str(witness), ["H1:PEM-CS_MAINSMON_EBAY_1_DQ"])["H1:PEM-CS_MAINSMON_EBAY_1_DQ"]
-        assert mains.t0.value == int(gps) and mains.duration.value == 1
+        for site, ifo in (("H", "H1"), ("L", "L1")):
+            strain_dir = tmp_path / "run" / "data" / ifo / "llhoft"
+            deadline = time.monotonic() + 120
+            while len(list(strain_dir.glob(f"{site}-{ifo}_llhoft-*-1.gwf"))) < 3:
+                assert time.monotonic() < deadline, f"no {ifo} frames from the synthetic detector"
+                time.sleep(0.5)
+            strain = sorted(strain_dir.glob(f"{site}-{ifo}_llhoft-*-1.gwf"))[0]
+            gps = strain.name.split("-")[2]
+            data = TimeSeriesDict.read(str(strain), [f"{ifo}:GDS-CALIB_STRAIN", f"{ifo}:GDS-CALIB_STATE_VECTOR"])
+            assert data[f"{ifo}:GDS-CALIB_STRAIN"].sample_rate.value == 16384
+            assert data[f"{ifo}:GDS-CALIB_STATE_VECTOR"].sample_rate.value == 16
+            witness = tmp_path / "run" / "data" / ifo / "lldetchar" / f"{site}-{ifo}_lldetchar-{gps}-1.gwf"
+            mains_channel = f"{ifo}:PEM-CS_MAINSMON_EBAY_1_DQ"
+            mains = TimeSeriesDict.read(str(witness), [mains_channel])[mains_channel]
+            assert mains.t0.value == int(gps) and mains.duration.value == 1
     finally:
         stopped = _run_sh("stop", env=env)
     assert stopped.returncode == 0, stopped.stderr
     assert not libtmux.Server().has_session(SESSION)
     assert not list((tmp_path / "run" / "pids").glob("*.pid"))
+    assert not processes_with(f"DEEPCLEAN_CONFIG={config}"), "processes left after ./run.sh stop"
+
+
+def test_run_sh_detectors_subset(tmp_path):
+    """--detectors L1 starts only L1's services; an unknown detector is refused naming the configured ones."""
+    config = tmp_path / "pyproject.toml"
+    config.write_text((ROOT / "pyproject.toml").read_text().replace("127.0.0.1:5005", "127.0.0.1:0"))
+    env = {**os.environ, "DEEPCLEAN_CONFIG": str(config), "DEEPCLEAN_PROFILE": "cpu"}
+    refused = _run_sh("--headless", "--detectors", "V1", env=env)
+    assert refused.returncode == 2 and "configured detectors: H1, L1" in refused.stderr
+    started = _run_sh("--headless", "--services", "detector", "--detectors", "L1", env=env)
+    assert started.returncode == 0, started.stdout + started.stderr
+    try:
+        status = _run_sh("status", env=env)
+        assert [line.split()[0] for line in status.stdout.splitlines()] == ["detector-L1"]
+    finally:
+        stopped = _run_sh("stop", env=env)
+    assert stopped.returncode == 0, stopped.stderr
     assert not processes_with(f"DEEPCLEAN_CONFIG={config}"), "processes left after ./run.sh stop"

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from fault_services import MODEL_NAME
 
 from deepclean.frames import read_frame, write_frame
 from deepclean.model_repository import PYTHON_BACKEND_MODEL, Platform, TritonModelConfig
@@ -69,8 +70,9 @@ EXPORT = textwrap.dedent(
 
 
 def make_repository(root: Path) -> Path:
-    """Versions 1 and 2 (random weights) as python-backend models; production 1, canary 2."""
-    model_dir = root / "deepclean"
+    """Versions 1 and 2 (random weights) as python-backend models of MODEL_NAME (the model the cleaner
+    cleans with under the project's configuration, H1's); production 1, canary 2."""
+    model_dir = root / MODEL_NAME
     for version in (1, 2):
         add_version(model_dir, version)
     write_config(model_dir, (1, 2))
@@ -80,7 +82,7 @@ def make_repository(root: Path) -> Path:
 
 def write_config(model_dir: Path, versions: tuple[int, ...]) -> None:
     """config.pbtxt of the python-backend model keeping ``versions`` loaded."""
-    config = TritonModelConfig("deepclean", Platform.PYTHON, len(WITNESSES), versions, intra_op_threads=1)
+    config = TritonModelConfig(MODEL_NAME, Platform.PYTHON, len(WITNESSES), versions, intra_op_threads=1)
     tmp = model_dir / ".config.pbtxt.tmp"
     tmp.write_text(config.render())
     tmp.replace(model_dir / "config.pbtxt")
@@ -122,7 +124,7 @@ def write_input(data: Path, seconds: int = DURATION, pace: float = 0.0) -> None:
 def wait_until_ready(http_port: int, process: subprocess.Popen, log: Path) -> None:
     """Poll Triton's HTTP readiness of both versions, bounded by STARTUP_TIMEOUT."""
     deadline = time.monotonic() + STARTUP_TIMEOUT
-    urls = [f"http://127.0.0.1:{http_port}/v2/models/deepclean/versions/{v}/ready" for v in (1, 2)]
+    urls = [f"http://127.0.0.1:{http_port}/v2/models/{MODEL_NAME}/versions/{v}/ready" for v in (1, 2)]
     while time.monotonic() < deadline:
         if process.poll() is not None:
             pytest.fail(f"tritonserver exited with {process.returncode}:\n{log.read_text()[-3000:]}")
@@ -271,11 +273,11 @@ def test_two_cleaners_at_once_are_both_served_by_one_triton_server(tmp_path, tri
 
 
 def inference_count(metrics: str) -> float:
-    """Successful inference requests of the model ``deepclean``, all versions, from Triton's metrics text."""
+    """Successful inference requests of the model MODEL_NAME, all versions, from Triton's metrics text."""
     return sum(
         float(line.rsplit(" ", 1)[1])
         for line in metrics.splitlines()
-        if line.startswith("nv_inference_request_success{") and 'model="deepclean"' in line
+        if line.startswith("nv_inference_request_success{") and f'model="{MODEL_NAME}"' in line
     )
 
 
@@ -338,7 +340,7 @@ SERVE_NEW_VERSION = textwrap.dedent(
     import numpy as np
     from deepclean.model_repository import ModelRepository
     from deepclean_cleaner.backends import OnnxPredictor, TritonBackend, TritonConnection
-    model = ModelRepository(sys.argv[1]).model("deepclean")
+    model = ModelRepository(sys.argv[1]).model(sys.argv[3])
     began = time.monotonic()
     predictor = TritonBackend(TritonConnection(sys.argv[2]), load_timeout=60).load(model, 3)
     waited = time.monotonic() - began
@@ -353,7 +355,7 @@ SERVE_NEW_VERSION = textwrap.dedent(
 def test_a_new_version_is_picked_up_in_poll_mode_and_served_by_its_number(triton):
     """A version published while the server runs is loaded by Triton and answers as the file on disk does."""
     repository, url = triton
-    model_dir = repository / "deepclean"
+    model_dir = repository / MODEL_NAME
     add_version(model_dir, 3)
     write_config(model_dir, (1, 2, 3))
     result = subprocess.run(
@@ -363,6 +365,7 @@ def test_a_new_version_is_picked_up_in_poll_mode_and_served_by_its_number(triton
             SERVE_NEW_VERSION,
             str(repository),
             url,
+            MODEL_NAME,
         ],
         check=False,
         capture_output=True,

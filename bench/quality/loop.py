@@ -4,9 +4,10 @@ For each scenario (``--scenarios``) the whole suite runs in its own working
 directory ``<out>/loop/<scenario>/`` and is scored on the production channel
 of its cleaned frames::
 
-    <out>/loop/<scenario>/pyproject.toml      the project's configuration, every path inside this
-         |                                    directory, its own exporter port, metrics ports off,
-         |                                    detector: scenario, speed, history, coupling step
+    <out>/loop/<scenario>/pyproject.toml      the project's configuration for H1 alone, every path
+         |                                    inside this directory, its own exporter port, metrics
+         |                                    ports and status pages off, detector: scenario, speed,
+         |                                    history, coupling step
          v
     DEEPCLEAN_CONFIG=... DEEPCLEAN_PROFILE=cpu ./run.sh --headless
          detector: history at once, then --stream-seconds at --speed x real time
@@ -59,6 +60,7 @@ from deepclean.cleaned_frames import (  # noqa: E402
     configured_channel_names,
 )
 from deepclean.config import load_table  # noqa: E402
+from deepclean.entry_point import log_file  # noqa: E402
 from deepclean.figures import BinPowers, judge_bins, range_lost, removed_fraction  # noqa: E402
 from deepclean.frames import FrameError, FrameName, list_frames, read_frame  # noqa: E402
 from deepclean.synthetic import scenarios as scenarios_module  # noqa: E402
@@ -71,16 +73,13 @@ TRUTH_TAG, TRUTH_CHANNEL = "llnoise", "H1:SYN-INJECTED_NOISE"
 WINDOW_SECONDS = 64
 RECOVERED = 0.95
 STALL_SECONDS = 300.0  # no new data frame for this long (wall): the loop is broken
-BASE_DIRS = {  # [tool.typeo.base] key -> place inside the working directory
-    "run_dir": "run",
+DETECTOR = "H1"
+"""The detector the loop runs and scores (the truth channel is its): the configuration copy lists it alone."""
+BASE_DIRS = {  # [tool.typeo.base] key -> place inside the working directory; the detector's own directories
+    "run_dir": "run",  # (run/data/H1/llhoft, run/cleaned/H1, ...) are made from these in pyproject.toml
     "data_dir": "run/data",
-    "strain_dir": "run/data/llhoft",
-    "witness_dir": "run/data/lldetchar",
-    "truth_dir": "run/data/truth",
     "training_root": "run/training",
     "model_repository": "run/model-repo",
-    "cleaned_dir": "run/cleaned",
-    "reports_dir": "run/reports",
     "exporter_token_file": "run/exporter.token",
     "log_dir": "run/logs",
 }
@@ -181,13 +180,19 @@ def write_config(work: Path, scenario: str, args: argparse.Namespace, step_gps: 
     typeo = data["tool"]["typeo"]
     typeo["base"].update({name: str(work / place) for name, place in BASE_DIRS.items()})
     typeo["base"]["exporter_url"] = f"http://127.0.0.1:{free_port()}"
+    if "detectors" in typeo["base"]:  # one trainer, one cleaner: the other detectors' would share the cores
+        if DETECTOR not in typeo["base"]["detectors"]:
+            raise LoopError(f"pyproject.toml configures no detector {DETECTOR}: {typeo['base']['detectors']}")
+        typeo["base"]["detectors"] = [DETECTOR]
     scripts, profiles = typeo["scripts"], typeo.get("profiles", {})
+    overlays = [table for table in typeo.get("detectors", {}).values() if isinstance(table, dict)]
 
     def script_value(script: str, name: str, item: Any) -> None:
-        """Set in the script's table and drop from every profile's table, so that it holds whatever the profile."""
+        """Set in the script's table and drop from every profile's and detector's table of it, so that it holds
+        whatever the profile and the detector."""
         scripts[script][name] = item
-        for profile in profiles.values():
-            profile.get(script, {}).pop(name, None)
+        for overlay in [*profiles.values(), *overlays]:
+            overlay.get(script, {}).pop(name, None)
 
     detector_keys = set(inspect.signature(detector_main.main).parameters)
     script_value("detector", "speed", float(args.speed))
@@ -201,8 +206,11 @@ def write_config(work: Path, scenario: str, args: argparse.Namespace, step_gps: 
             raise LoopError(f"this detector has no 'step_gps' setting: cannot place the step of {scenario!r}")
         script_value("detector", "step_gps", int(step_gps))
     script_value("monitor", "metrics_port", 0)
-    if "metrics_port" in scripts.get("clean", {}):
-        script_value("clean", "metrics_port", 0)
+    for script, port in (("clean", "metrics_port"), ("train", "metrics_port"), ("monitor", "status_port")):
+        if port in scripts.get(script, {}):
+            script_value(script, port, 0)
+    if "status" in scripts:  # the page of every detector: any free port
+        script_value("status", "status_port", 0)
     if "backend" in scripts.get("clean", {}):  # never a Triton server that serves someone else's repository
         script_value("clean", "backend", "embedded")
 
@@ -516,7 +524,7 @@ def training_cycles(work: Work) -> dict:
             }
         )
     directories.sort(key=lambda d: (d["span"] or {}).get("start", 0))
-    trainer_log = work.path("train", "log_dir") / "trainer.log"
+    trainer_log = log_file("trainer", work.path("train", "log_dir"), DETECTOR)
     text = trainer_log.read_text() if trainer_log.exists() else ""
     return {
         "completed": directories,

@@ -152,11 +152,41 @@ def stop_on_signals(service: str, interrupt: bool = False) -> Iterator[threading
             signal.signal(number, action)
 
 
-def configure_logging(service: str, level: int | str = logging.INFO, log_dir: Path | None = None) -> None:
-    """Send every log line at ``level`` or above to stderr and, with ``log_dir``, to ``<log_dir>/<service>.log``.
+def log_file(service: str, log_dir: Path, detector: str | None = None) -> Path:
+    """The log file of ``service`` in ``log_dir``: ``<service>.log``, or ``<service>-<detector>.log`` for a service
+    that runs once per detector (``trainer-L1.log``: two detectors' trainers never append to one file).
+
+    Raises
+    ------
+    ValueError
+        ``detector`` is empty or holds a path separator.
+    """
+    if detector is None:
+        return Path(log_dir) / f"{service}.log"
+    if not detector or "/" in detector or detector.startswith("."):
+        raise ValueError(f"detector {detector!r} cannot name a log file")
+    return Path(log_dir) / f"{service}-{detector}.log"
+
+
+def configure_logging(
+    service: str, level: int | str = logging.INFO, log_dir: Path | None = None, detector: str | None = None
+) -> None:
+    """Send every log line at ``level`` or above to stderr and, with ``log_dir``, to the service's log file.
 
     Calling it again (a test running several services in one process) replaces
     what the previous call set up.
+
+    Parameters
+    ----------
+    service
+        The service's name (``trainer``).
+    level
+        The lowest level logged.
+    log_dir
+        The directory of the log file (None: stderr only).
+    detector
+        The detector a per-detector service runs for: the file is ``<service>-<detector>.log``
+        (:func:`log_file`); None (a shared service) ``<service>.log``.
     """
     root = logging.getLogger()
     for handler in [h for h in root.handlers if isinstance(h, (_ConsoleHandler, _ServiceFileHandler))]:
@@ -165,7 +195,7 @@ def configure_logging(service: str, level: int | str = logging.INFO, log_dir: Pa
     handlers: list[logging.Handler] = [_ConsoleHandler()]
     if log_dir is not None:
         Path(log_dir).mkdir(parents=True, exist_ok=True)
-        handlers.append(_ServiceFileHandler(Path(log_dir) / f"{service}.log"))
+        handlers.append(_ServiceFileHandler(log_file(service, log_dir, detector)))
     for handler in handlers:
         handler.setFormatter(logging.Formatter(LOG_FORMAT))
         root.addHandler(handler)

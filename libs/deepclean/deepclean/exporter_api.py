@@ -18,9 +18,13 @@ Every failure is an :class:`ExporterError`::
 The trainer retries only :class:`ExporterUnavailable`; the monitor retries everything not
 :attr:`~ExporterError.permanent` (400, 404, 405, 409, 422), so a 401 waits for an operator to fix the token.
 
+One exporter serves one model per detector: a client names its model (``model_name``, the service's
+configured one) and calls that model's routes, ``/models/<model>/export`` and so on; without a name it
+calls the un-prefixed routes, which serve the exporter's default (first) model.
+
 Example::
 
-    client = ExporterClient("http://127.0.0.1:5005", Path("run/exporter.token"))
+    client = ExporterClient("http://127.0.0.1:5005", Path("run/exporter.token"), model_name="deepclean-h1")
     exported = client.export(Path("/data/training/2024-05-01T00"))  # Exported(version=3, created=True)
     client.set_canary(exported.version)
 """
@@ -34,6 +38,7 @@ import tempfile
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple
+from urllib.parse import quote
 
 if TYPE_CHECKING:
     import requests
@@ -170,6 +175,9 @@ class ExporterClient:
         The exporter's base URL (``exporter_url``).
     token_file
         Where the token is read when ``$DEEPCLEAN_EXPORTER_TOKEN`` is unset (:func:`read_token`).
+    model_name
+        The model whose versions and pins the calls concern (``/models/<model_name>/...``);
+        None: the exporter's default model (its un-prefixed routes).
     token
         A fixed token instead of the rule (tests, tools).
     timeout
@@ -183,11 +191,18 @@ class ExporterClient:
         url: str,
         token_file: Path | None = None,
         *,
+        model_name: str | None = None,
         token: str | None = None,
         timeout: float = 5.0,
         export_timeout: float = 120.0,
     ) -> None:
+        if model_name is not None and (
+            not isinstance(model_name, str) or not model_name or "/" in model_name or model_name.startswith(".")
+        ):
+            raise ValueError(f"model_name must be a model's name (None: the default model), got {model_name!r}")
         self.url = url.rstrip("/")
+        self.model_name = model_name
+        self._prefix = "" if model_name is None else f"/models/{quote(model_name, safe='')}"
         self.token_file = token_file
         self.timeout, self.export_timeout = timeout, export_timeout
         self._token = token
@@ -195,12 +210,13 @@ class ExporterClient:
 
     def export(self, training_dir: Path) -> Exported:
         """Export ``training_dir`` (sent as an absolute path) once; 201 is a new version, 200 an existing one."""
+        path = self._prefix + "/export"
         status, answer = self._call(
-            "POST", "/export", {"training_dir": str(Path(training_dir).resolve())}, self.export_timeout
+            "POST", path, {"training_dir": str(Path(training_dir).resolve())}, self.export_timeout
         )
-        version = _version(answer, f"POST {self.url}/export")
+        version = _version(answer, f"POST {self.url}{path}")
         if version is None:
-            raise ExporterUnavailable(f"POST {self.url}/export: unexpected answer {answer!r:.200}")
+            raise ExporterUnavailable(f"POST {self.url}{path}: unexpected answer {answer!r:.200}")
         return Exported(version, bool(answer.get("created", status == 201)))
 
     def export_with_retry(
@@ -243,7 +259,7 @@ class ExporterClient:
 
     def versions(self) -> dict[str, Any]:
         """``{"versions": [...], "production": n, "canary": m}``."""
-        return self._call("GET", "/versions")[1]
+        return self._call("GET", self._prefix + "/versions")[1]
 
     def pins(self) -> dict[Slot, int | None]:
         """The version pinned in each slot (None when unset)."""
@@ -251,7 +267,8 @@ class ExporterClient:
 
     def pin(self, slot: Slot) -> int | None:
         """The version pinned as ``slot`` (None when unset)."""
-        return _version(self._call("GET", f"/{_checked_slot(slot)}")[1], f"GET {self.url}/{slot}")
+        path = f"{self._prefix}/{_checked_slot(slot)}"
+        return _version(self._call("GET", path)[1], f"GET {self.url}{path}")
 
     def set_production(self, version: int) -> int:
         """Pin ``version`` as production; the version the exporter now reports."""
@@ -266,9 +283,10 @@ class ExporterClient:
         self._put_pin("production", None, method="DELETE")
 
     def _put_pin(self, slot: Slot, version: int | None, method: str = "PUT") -> int | None:
-        call = f"{method} {self.url}/{slot}"
+        path = f"{self._prefix}/{slot}"
+        call = f"{method} {self.url}{path}"
         body = {"version": version} if method == "PUT" else None
-        answer = self._call(method, f"/{slot}", body)[1]
+        answer = self._call(method, path, body)[1]
         if _version(answer, call) != version or "version" not in answer:
             raise ExporterUnavailable(f"{call} {version}: exporter answered {answer!r:.200}")
         return version

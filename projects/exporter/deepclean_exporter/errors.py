@@ -28,9 +28,15 @@ class Unauthorized(ApiError):
 
 
 class NotFound(ApiError):
-    """The training directory or version does not exist."""
+    """The model, training directory or version does not exist."""
 
     status = 404
+
+
+class Conflict(ApiError):
+    """The request was meant for another model: a training run posted to a model of another detector."""
+
+    status = 409
 
 
 class Rejected(ApiError):

@@ -18,7 +18,8 @@ from deepclean.model_repository import Platform
 from .app import create_app
 from .auth import TokenError, load_token
 from .exporter import Exporter
-from .settings import ExportSettings
+from .served_models import ServedModels
+from .settings import DEFAULT_MODEL_NAME, ExportSettings, settings_per_model
 
 log = logging.getLogger("deepclean_exporter")
 
@@ -36,7 +37,8 @@ def main(
     training_root: Path,
     witness_channels: list[str],
     sample_rate: PositiveInt,
-    model_name: str = "deepclean",
+    model_names: list[str] = (DEFAULT_MODEL_NAME,),
+    model_witness_channels: dict[str, list[str]] | None = None,
     exporter_url: str = "http://127.0.0.1:5005",
     exporter_token_file: Path | None = None,
     platform: Literal["python", "onnxruntime_onnx", "tensorrt_plan"] = "python",
@@ -64,11 +66,16 @@ def main(
     training_root
         Only training directories under this directory (after resolving links) are exported.
     witness_channels
-        The configured witness channels; a training run must use exactly these, in this order.
+        The configured witness channels; a training run must use exactly these, in this order
+        (each model's own, for the models ``model_witness_channels`` names).
     sample_rate
-        The working sample rate a training run must have used (Hz).
-    model_name
-        The model's directory (and Triton name) in the repository.
+        The working sample rate a training run must have used (Hz), for every model.
+    model_names
+        The served models: each one's directory (and Triton name) in the repository, and its API
+        routes ``/models/<name>/...``; the first is also served on the un-prefixed routes.
+    model_witness_channels
+        Witness channels of the models trained on others than ``witness_channels`` (another
+        detector's), e.g. ``{"deepclean-l1": ["L1:PEM-CS_MAINSMON_EBAY_1_DQ", ...]}``.
     exporter_url
         Where to listen, ``http://host:port``; keep the host 127.0.0.1 unless others must reach it.
     exporter_token_file
@@ -104,13 +111,18 @@ def main(
     log_dir
         Also log to ``<log_dir>/exporter.log``.
     """
-    settings = from_keys(
+    shared = from_keys(
         ExportSettings,
         locals(),
+        model_name=DEFAULT_MODEL_NAME,
         witness_channels=tuple(witness_channels),
         platform=Platform(platform),
         instance_kind=None if instance_kind == "auto" else instance_kind,
     )
+    try:
+        per_model = settings_per_model(shared, model_names, model_witness_channels)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
     try:
         host, port = listen_address(exporter_url)
     except ValueError as exc:
@@ -124,19 +136,20 @@ def main(
     try:
         torch.set_num_threads(torch_threads)
         try:
-            exporter = Exporter(settings)
+            models = ServedModels(Exporter(settings) for settings in per_model.values())
         except RuntimeError as exc:
             raise ConfigError(f"key 'platform': {exc}") from None
-        exporter.start()
-        app = create_app(exporter, token, max_body_bytes)
+        models.start()
+        app = create_app(models, token, max_body_bytes)
         log.info(
-            "serving model %r of %s on http://%s:%d (platform %s, TensorRT plans %s)",
-            model_name,
+            "serving models %s (default %r) of %s on http://%s:%d (platform %s, TensorRT plans %s)",
+            list(models),
+            models.default,
             model_repository,
             host,
             port,
             platform,
-            "on" if exporter.build_plans else "off",
+            "on" if models[models.default].build_plans else "off",
         )
         # waitress only guards memory; Flask's own, smaller limit answers an oversized body with JSON.
         body_limit = max_body_bytes + 65536

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -10,6 +11,7 @@ import pytest
 import requests
 import torch
 import waitress
+from flask import Flask
 from waitress import wasyncore
 
 from deepclean.testing import training_directory
@@ -114,22 +116,29 @@ class HttpClient:
         return self.open(path, "DELETE", **kwargs)
 
 
+@contextlib.contextmanager
+def serving(app: Flask) -> Iterator[str]:
+    """``app`` served by waitress on a free localhost port, in a thread; yields its base URL."""
+    wsgi = waitress.create_server(app, host="127.0.0.1", port=0, threads=4, asyncore_loop_timeout=0.05)
+    thread = threading.Thread(target=wsgi.run, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{wsgi.effective_port}"
+    finally:
+
+        def stop() -> None:  # runs in the server's loop thread: closing from outside it races the loop
+            wsgi.task_dispatcher.shutdown()
+            wasyncore.close_all(wsgi._map)
+
+        wsgi.trigger.pull_trigger(stop)
+        thread.join(timeout=10)
+
+
 @pytest.fixture
 def server(exporter: Exporter) -> Iterator[str]:
     """The API served by waitress on a free localhost port, in a thread; yields its base URL."""
-    wsgi = waitress.create_server(
-        create_app(exporter, TOKEN), host="127.0.0.1", port=0, threads=4, asyncore_loop_timeout=0.05
-    )
-    thread = threading.Thread(target=wsgi.run, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{wsgi.effective_port}"
-
-    def stop() -> None:  # runs in the server's loop thread: closing from outside it races the loop
-        wsgi.task_dispatcher.shutdown()
-        wasyncore.close_all(wsgi._map)
-
-    wsgi.trigger.pull_trigger(stop)
-    thread.join(timeout=10)
+    with serving(create_app(exporter, TOKEN)) as url:
+        yield url
 
 
 @pytest.fixture(params=["flask-test-client", "waitress"])

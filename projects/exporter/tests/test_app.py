@@ -106,7 +106,7 @@ def test_each_bad_training_dir_gets_a_4xx_and_writes_nothing(client, exporter, t
     assert exporter.model.versions() == []
     assert sorted(p.name for p in exporter.model.directory.iterdir()) == [".lock"]
     metrics = client.get("/metrics").data.decode()
-    assert 'deepclean_exporter_exports_total{result="rejected"} 7.0' in metrics
+    assert 'deepclean_exporter_exports_total{model="deepclean",result="rejected"} 7.0' in metrics
 
 
 @pytest.mark.parametrize(
@@ -174,7 +174,7 @@ def test_production_is_unpinned_deliberately_with_delete(client, exporter, make_
         "offered": 2,
     }
     assert _policy(exporter) == [2]  # the canary (also the newest) stays loaded
-    assert "deepclean_exporter_production_version 0.0" in client.get("/metrics").data.decode()
+    assert 'deepclean_exporter_production_version{model="deepclean"} 0.0' in client.get("/metrics").data.decode()
     assert client.delete("/production", headers=AUTH).json == {"version": None}  # already unpinned: no change
     assert client.put("/production", json={"version": 1}, headers=AUTH).json == {"version": 1}
     assert _policy(exporter) == [1, 2]
@@ -195,11 +195,12 @@ def test_metrics_report_versions_pins_and_requests(client, make_training_dir) ->
     response = client.get("/metrics")
     assert response.content_type.startswith("text/plain")
     text = response.data.decode()
-    assert "deepclean_exporter_production_version 1.0" in text
-    assert "deepclean_exporter_canary_version 1.0" in text
-    assert 'deepclean_exporter_exports_total{result="ok"} 1.0' in text
-    assert 'deepclean_exporter_http_requests_total{endpoint="/export",method="POST",status="201"} 1.0' in text
-    assert "deepclean_exporter_export_seconds_count 1.0" in text
+    assert 'deepclean_exporter_production_version{model="deepclean"} 1.0' in text
+    assert 'deepclean_exporter_canary_version{model="deepclean"} 1.0' in text
+    assert 'deepclean_exporter_exports_total{model="deepclean",result="ok"} 1.0' in text
+    requests = 'deepclean_exporter_http_requests_total{endpoint="/export",method="POST",model="deepclean",status="201"}'
+    assert f"{requests} 1.0" in text
+    assert 'deepclean_exporter_export_seconds_count{model="deepclean"} 1.0' in text
 
 
 def test_token_never_appears_in_logs(client, make_training_dir, caplog) -> None:

@@ -31,7 +31,7 @@ def test_the_same_training_run_exported_twice_is_one_version(client, exporter, m
     make_training_dir("run-2", seed=2)
     assert client.post("/export", json={"training_dir": "run-2"}, headers=AUTH).json == {"version": 2, "created": True}
     metrics = client.get("/metrics").data.decode()
-    assert 'deepclean_exporter_exports_total{result="existing"} 2.0' in metrics
+    assert 'deepclean_exporter_exports_total{model="deepclean",result="existing"} 2.0' in metrics
 
 
 def test_a_retried_export_of_an_older_version_does_not_take_back_the_canary(exporter, make_training_dir) -> None:

@@ -72,6 +72,8 @@ def test_command_serves_from_the_configuration_file(tmp_path: Path) -> None:
         "--model_repository", str(tmp_path / "repo"),
         "--training_root", str(training_root),
         "--witness_channels", f"[{','.join(CHANNELS)}]",
+        "--model_names", "[deepclean]",  # one model, whatever detectors the configuration lists
+        "--model_witness_channels", "null",
         "--exporter_url", url,
         "--exporter_token_file", str(token_file),
         "--log_dir", str(tmp_path / "logs"),

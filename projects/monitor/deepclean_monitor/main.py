@@ -48,6 +48,7 @@ def monitor(
     summary_file: Path,
     exporter_url: str,
     exporter_token_file: Path | None = None,
+    model_name: str | None = None,
     site: str = "H",
     ifo: str = "H1",
     strain_tag: str = "llhoft",
@@ -116,6 +117,8 @@ def monitor(
         JSON-lines file of the per-period summaries.
     exporter_url, exporter_token_file
         The exporter's URL and the file of its token (``$DEEPCLEAN_EXPORTER_TOKEN`` wins).
+    model_name
+        The exporter's model whose pins this monitor changes (None: the exporter's default model).
     site, ifo, strain_tag, cleaned_tag
         Frame file name parts (``<site>-<ifo>_<tag>-<gps>-1.gwf``).
     strain_channel
@@ -196,7 +199,9 @@ def monitor(
             cleaned.start_at(max(frames[0].gps, frames[-1].gps - window_seconds + 1))
     windows = VersionWindows(figures)
     log_file = DecisionLog(decision_log)
-    exporter = ExporterClient(exporter_url, token_file=exporter_token_file, timeout=exporter_timeout)
+    exporter = ExporterClient(
+        exporter_url, token_file=exporter_token_file, model_name=model_name, timeout=exporter_timeout
+    )
     runner = DecisionRunner(
         decision_log=log_file,
         exporter=exporter,
@@ -233,7 +238,13 @@ def monitor(
         report_retention_seconds,
         metrics_textfile,
     )
-    log.info("monitor: cleaned frames %s, raw %s, exporter %s", cleaned_dir, strain_dir, exporter_url)
+    log.info(
+        "monitor: cleaned frames %s, raw %s, exporter %s (model %s)",
+        cleaned_dir,
+        strain_dir,
+        exporter_url,
+        model_name or "default",
+    )
     try:  # the loop writes the final reports when a signal interrupts it
         with stop_on_signals("monitor", interrupt=True):
             run_loop(service, reports.write, poll_interval, report_interval, run_seconds, exit_when_idle)

@@ -129,3 +129,117 @@ def stream_roles(version: int, snapshot: StatusSnapshot) -> str:
         if live == version
     ]
     return " + ".join(roles) or "earlier"
+
+
+@dataclass(frozen=True)
+class Unreadable:
+    """A detector's ``status.json`` that cannot be shown, and why (the overview shows the reason in its row)."""
+
+    reason: str
+
+
+def summary_problem(summary: object) -> str | None:
+    """What keeps ``summary`` (a parsed ``status.json``) from being shown in the overview; None when it can be.
+
+    Checks the values the overview reads: an object, integer versions (or null), ``versions`` an object
+    of objects whose figures are numbers (or null), ``lag`` an object whose ``cleaned_age_seconds`` is
+    a number (or null).
+    """
+    if not isinstance(summary, dict):
+        return f"status.json holds {_kind(summary)}, not an object"
+    for key in ("production_version", "canary_version"):
+        value = summary.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+            return f"{key} is {_shown(value)}, not an integer"
+    versions = summary.get("versions", {})
+    if not isinstance(versions, dict):
+        return f"versions is {_kind(versions)}, not an object"
+    for version, figures in versions.items():
+        if not isinstance(figures, dict):
+            return f"versions[{_shown(version)}] is {_kind(figures)}, not an object"
+        for key in ("band_ratio", "range_raw_mpc", "range_cleaned_mpc"):
+            if not _is_figure(figures.get(key)):
+                return f"versions[{_shown(version)}].{key} is {_shown(figures.get(key))}, not a number"
+    lag = summary.get("lag")
+    if lag is not None and not isinstance(lag, dict):
+        return f"lag is {_kind(lag)}, not an object"
+    if lag is not None and not _is_figure(lag.get("cleaned_age_seconds")):
+        return f"lag.cleaned_age_seconds is {_shown(lag.get('cleaned_age_seconds'))}, not a number"
+    return None
+
+
+def _is_figure(value: object) -> bool:
+    return value is None or (isinstance(value, int | float) and not isinstance(value, bool))
+
+
+def _kind(value: object) -> str:
+    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean"}.get(
+        type(value), "null" if value is None else "a number" if isinstance(value, int | float) else type(value).__name__
+    )
+
+
+def _shown(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:40] + "…"
+
+
+def overview_html(detectors: Sequence[tuple[str, dict | Unreadable | None]], refresh_seconds: int = 30) -> str:
+    """One page for every detector: its versions, cleaning figures and lag, and a link to its own page.
+
+    ``detectors`` holds each detector's name and its ``status.json`` (None: not written yet;
+    :class:`Unreadable`, or a summary :func:`summary_problem` finds fault with: that row says
+    "unreadable" and why, and the other rows are shown as ever).
+    """
+    rows = "\n".join(_overview_row(name, summary) for name, summary in detectors)
+    return f"""<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta http-equiv="refresh" content="{refresh_seconds}">
+<title>DeepClean: every detector</title>
+<style>
+body {{ font-family: sans-serif; margin: 1.5em; color: #222; }}
+table {{ border-collapse: collapse; }}
+td, th {{ border: 1px solid #bbb; padding: 0.3em 0.8em; text-align: right; }}
+.warn {{ color: #a00; font-weight: bold; }}
+</style>
+</head>
+<body>
+<h1>DeepClean: every detector</h1>
+<table id="detectors">
+<tr><th>detector</th><th>production</th><th>canary</th><th>production band ASD ratio</th>
+<th>BNS range raw / cleaned [Mpc]</th><th>newest cleaned frame age [s]</th><th>updated</th></tr>
+{rows}
+</table>
+</body>
+</html>
+"""
+
+
+def _overview_row(name: str, summary: dict | Unreadable | None) -> str:
+    link = f'<td><a href="{escape(name)}/">{escape(name)}</a></td>'
+    if summary is None:
+        return f'<tr id="{escape(name)}">{link}<td colspan="6" class="warn">no status yet</td></tr>'
+    if not isinstance(summary, Unreadable) and (problem := summary_problem(summary)) is not None:
+        summary = Unreadable(problem)
+    if isinstance(summary, Unreadable):
+        return (
+            f'<tr id="{escape(name)}">{link}<td colspan="6" class="warn">unreadable: {escape(summary.reason)}</td></tr>'
+        )
+    production, canary = summary.get("production_version") or 0, summary.get("canary_version") or 0
+    figures = summary.get("versions", {}).get(str(production), {})
+    ratio = figures.get("band_ratio")
+    ranges = (figures.get("range_raw_mpc"), figures.get("range_cleaned_mpc"))
+    age = (summary.get("lag") or {}).get("cleaned_age_seconds")
+    return (
+        f'<tr id="{escape(name)}">{link}<td>{_version(production)}</td><td>{_version(canary)}</td>'
+        f"<td>{_figure(ratio, '.4f')}</td><td>{_figure(ranges[0], '.4g')} / {_figure(ranges[1], '.4g')}</td>"
+        f"<td>{_figure(age, '.0f')}</td><td>{escape(str(summary.get('updated', '')))}</td></tr>"
+    )
+
+
+def _figure(value: float | None, spec: str) -> str:
+    if value is None:
+        return "-"
+    text = format(value, spec)
+    return text[1:] if text.startswith("-") and float(text) == 0 else text  # no "-0" for a rounded-away sign

@@ -2,7 +2,9 @@
 
 Flask app behind Werkzeug's threaded WSGI server on a free localhost port.
 It keeps the pins in memory, checks the bearer token, records every call, and
-can be put "down" (every request answered 503) to test retries.
+can be put "down" (every request answered 503) to test retries. It serves one
+model, under any name: ``/models/<model>/production`` is ``/production``, and
+the names asked for are recorded in ``models``.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ class FakeExporter:
     down: bool = False
     calls: list[tuple[str, str]] = field(default_factory=list)
     accepted: list[tuple[str, int | None]] = field(default_factory=list)
+    models: list[str] = field(default_factory=list)
 
     def puts(self, which: str = "production") -> list[int | None]:
         """The versions successfully set as ``which``, in order (None: production unpinned by DELETE)."""
@@ -77,6 +80,17 @@ class FakeExporter:
             self.accepted.append(("production", None))
             return jsonify(version=None)
 
+        routes = app.wsgi_app
+
+        def model_routes(environ, start_response):
+            path = environ.get("PATH_INFO", "")
+            if path.startswith("/models/") and path.count("/") >= 3:
+                _, _, model, rest = path.split("/", 3)
+                self.models.append(model)
+                environ["PATH_INFO"] = "/" + rest
+            return routes(environ, start_response)
+
+        app.wsgi_app = model_routes
         return app
 
 

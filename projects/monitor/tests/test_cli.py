@@ -18,8 +18,8 @@ def test_repository_table_parses():
     """Every key of the monitor's table is an argument of monitor() and has a valid value."""
     values = parse_config(monitor, "monitor", ["--config", str(CONFIG)])
     assert list(values["band"]) == [55.0, 65.0]
-    assert values["cleaned_dir"] == CONFIG.parent / "run" / "cleaned"
-    assert values["decision_log"] == CONFIG.parent / "run" / "monitor" / "decisions.jsonl"
+    assert values["cleaned_dir"] == CONFIG.parent / "run" / "cleaned" / "H1"  # the first detector's
+    assert values["decision_log"] == CONFIG.parent / "run" / "monitor" / "H1" / "decisions.jsonl"
     assert values["production_channel"] is None  # the contract's name for the ifo (deepclean.cleaned_frames)
     assert values["min_seconds"] <= values["window_seconds"]
     assert values["rollback_memory_seconds"] == 1800

@@ -20,6 +20,7 @@ import pytest
 import requests
 from synthetic_cleaning import write_seconds
 
+from deepclean.config import load_table
 from deepclean.testing.browser import run_chromium
 from deepclean.testing.processes import free_port
 from deepclean_monitor.status_server import serve_status_page, start_status_server
@@ -88,14 +89,16 @@ def running_monitor(frame_dirs, exporter, monitor_settings):
             process.wait(timeout=60)
 
 
-def test_served_page_in_a_headless_browser(running_monitor, tmp_path):
+def test_served_page_in_a_headless_browser(running_monitor, exporter, tmp_path):
     """The running monitor serves its page: it opens in chromium over HTTP with the versions, the decision,
-    the streams' lag in words and both plots drawn, and status.json holds the same figures."""
+    the streams' lag in words and both plots drawn, and status.json holds the same figures; it called its
+    configured model's routes of the exporter."""
     process, url = running_monitor
     summary = wait_for_summary(
         url, process, lambda s: s["production_version"] == 2 and s["lag"]["monitor_gps"] == T0 + 39
     )
     assert [d["label"] for d in summary["decisions"]] == ["promote 2"]
+    assert set(exporter.exporter.models) == {load_table("monitor", CONFIG)["model_name"]}
     assert summary["lag"]["cleaning_behind_seconds"] == 0 and summary["lag"]["monitor_behind_seconds"] == 0
     assert summary["versions"]["2"]["better_than_raw"] is True
 

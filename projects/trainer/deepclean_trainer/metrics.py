@@ -81,8 +81,10 @@ class TrainerMetrics(ServiceMetrics):
 class CountingExporterClient(ExporterClient):
     """The exporter client, counting each export request in the trainer's metrics."""
 
-    def __init__(self, url: str, token_file: Path | None, metrics: TrainerMetrics) -> None:
-        super().__init__(url, token_file)
+    def __init__(
+        self, url: str, token_file: Path | None, metrics: TrainerMetrics, model_name: str | None = None
+    ) -> None:
+        super().__init__(url, token_file, model_name=model_name)
         self.metrics = metrics
 
     def export(self, training_dir: Path) -> Exported:

@@ -1,7 +1,10 @@
 """``python -m deepclean.suite``: start, stop and inspect the suite.
 
 start: every service under its supervisor, one named tmux pane each in the
-session ``deepclean`` (``--headless``: background processes). Each service's
+session ``deepclean`` (``--headless``: background processes): the exporter and the
+status page in the window ``deepclean``, each detector's services (``trainer-H1``,
+see :mod:`deepclean.suite.services`) in a window named after the detector.
+``--detectors H1`` starts only those of the configured detectors. Each service's
 console (and its supervisor's restarts) goes to ``<log_dir>/<service>.console.log``
 beside the service's own log; pid files are in ``<run_dir>/pids``.
 stop: SIGTERM to every supervisor (which stops its service), then the tmux
@@ -18,9 +21,9 @@ import sys
 import time
 from pathlib import Path
 
-from ..config import PROFILE_ENV, find_config, load_table
+from ..config import PROFILE_ENV, ConfigError, detectors_of, find_config, load_table
 from ..exporter_api import create_token_file
-from .services import Service, discover, tmux_available
+from .services import SHARED_GROUP, Service, discover, tmux_available
 from .supervisor import supervise
 
 SESSION = "deepclean"
@@ -64,11 +67,33 @@ def _running(pid_dir: Path) -> dict[str, int]:
     return alive
 
 
+def _chosen_detectors(config: Path, asked: list[str] | None) -> list[str]:
+    """The detectors to start: ``asked`` (each one configured) or every configured detector."""
+    configured = detectors_of(config)
+    if asked is None:
+        return configured
+    if not configured:
+        raise ConfigError(f"{config}: --detectors given, but [tool.typeo.base] lists no detectors")
+    unknown = [name for name in asked if name not in configured]
+    if unknown:
+        raise ConfigError(f"unknown detector(s) {unknown}; configured detectors: {', '.join(configured)}")
+    return list(dict.fromkeys(asked))
+
+
 def start(args: argparse.Namespace, config: Path) -> int:
     run_dir, log_dir, token_file = _paths(config)
     pid_dir = run_dir / "pids"
     if _running(pid_dir):
         print(f"the suite is already running ({', '.join(_running(pid_dir))}); ./run.sh stop first", file=sys.stderr)
+        return 1
+    try:
+        detectors = _chosen_detectors(config, args.detectors)
+        services = discover(PROJECT_ROOT, args.services, triton=args.triton, detectors=detectors)
+    except (ConfigError, ValueError) as exc:
+        print(f"run.sh: {exc}", file=sys.stderr)
+        return 2
+    if not services:
+        print("no service is built: run ./build.sh", file=sys.stderr)
         return 1
     for directory in (run_dir, log_dir, pid_dir):
         directory.mkdir(parents=True, exist_ok=True)
@@ -78,10 +103,6 @@ def start(args: argparse.Namespace, config: Path) -> int:
         os.environ[PROFILE_ENV] = args.profile
     else:
         os.environ.pop(PROFILE_ENV, None)
-    services = discover(PROJECT_ROOT, args.services, triton=args.triton)
-    if not services:
-        print("no service is built: run ./build.sh", file=sys.stderr)
-        return 1
     names = ", ".join(s.name for s in services)
     profile = args.profile or "full-size"
     if args.headless or not tmux_available():
@@ -115,18 +136,29 @@ def _start_tmux(services: list[Service], name: str, root: Path, log_dir: Path, p
     session = server.new_session(
         session_name=name, window_name="deepclean", start_directory=str(root), attach=False, environment=env
     )
-    window = session.active_window
-    window.set_option("pane-border-status", "top")
-    window.set_option("pane-border-format", " #{pane_title} ")
-    pane = window.active_pane
-    for index, service in enumerate(services):
-        if index:
+    windows = {}  # one per group: the shared services, then each detector's
+    for service in services:
+        if service.group in windows:
+            window = windows[service.group]
             pane = window.split(start_directory=str(root), environment=env)
             window.select_layout("tiled")
+        else:
+            if windows:
+                window = session.new_window(service.group, start_directory=str(root), environment=env)
+            else:
+                window = session.active_window
+                window.rename_window(service.group)
+            window.set_option("pane-border-status", "top")
+            window.set_option("pane-border-format", " #{pane_title} ")
+            windows[service.group] = window
+            pane = window.active_pane
         pane.cmd("select-pane", "-T", service.name)
         command = " ".join(_quote(part) for part in _supervisor_command(service, log_dir, pid_dir))
         pane.send_keys(f"exec {command}", enter=True)
-    window.select_layout("tiled")
+    for window in windows.values():
+        window.select_layout("tiled")
+    first = windows.get(SHARED_GROUP) or next(iter(windows.values()))
+    first.select()
 
 
 def _quote(part: str) -> str:
@@ -186,7 +218,7 @@ def status(config: Path) -> int:
         print("the suite is not running")
         return 3
     for name, pid in running.items():
-        print(f"{name:10s} running (supervisor pid {pid}), console {log_dir / (name + '.console.log')}")
+        print(f"{name:12s} running (supervisor pid {pid}), console {log_dir / (name + '.console.log')}")
     return 0
 
 
@@ -201,7 +233,12 @@ def main(argv: list[str] | None = None) -> int:
     begin.add_argument(
         "--profile", default=os.environ.get(PROFILE_ENV, ""), help="configuration profile ('' for full size)"
     )
-    begin.add_argument("--services", nargs="+", default=None, help="only these services")
+    begin.add_argument(
+        "--services", nargs="+", default=None, help="only these services (trainer: every detector's; trainer-L1)"
+    )
+    begin.add_argument(
+        "--detectors", nargs="+", default=None, help="only these of the configured detectors (default: all)"
+    )
     begin.add_argument("--triton", action="store_true", help="also start the Triton server on the model repository")
     commands.add_parser("stop", help="stop every service")
     commands.add_parser("status", help="which services run")

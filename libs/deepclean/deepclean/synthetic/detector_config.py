@@ -17,14 +17,20 @@ from .witnesses import LoopSettings, default_sample_rates
 STEP_GPS = 1400001536
 """Default GPS second of a coupling step (the middle of the quality benchmark's held-out span)."""
 
-H1_WITNESSES = (
-    "H1:PEM-CS_MAINSMON_EBAY_1_DQ",
-    *(
-        f"H1:ASC-{loop}_{dof}_OUT_DQ"
-        for loop in ("INP1", "MICH", "PRC1", "PRC2", "SRC1", "SRC2", "DHARD", "CHARD", "DSOFT", "CSOFT")
-        for dof in ("P", "Y")
-    ),
-)
+ASC_LOOPS = ("INP1", "MICH", "PRC1", "PRC2", "SRC1", "SRC2", "DHARD", "CHARD", "DSOFT", "CSOFT")
+
+
+def mains_witness(ifo: str) -> str:
+    """The mains monitor channel of ``ifo``."""
+    return f"{ifo}:PEM-CS_MAINSMON_EBAY_1_DQ"
+
+
+def default_witnesses(ifo: str) -> tuple[str, ...]:
+    """The 21 witnesses of ``ifo``: the mains monitor, then pitch and yaw of ten angular-control loops."""
+    return (mains_witness(ifo), *(f"{ifo}:ASC-{loop}_{dof}_OUT_DQ" for loop in ASC_LOOPS for dof in ("P", "Y")))
+
+
+H1_WITNESSES = default_witnesses("H1")
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,8 @@ from jsonargparse.typing import ClosedUnitInterval, NonNegativeFloat, NonNegativ
 from ..config import ConfigError, from_keys
 from ..entry_point import configure_logging, stop_on_signals
 from .colouring import DEFAULT_PSD
-from .detector import H1_WITNESSES, STEP_GPS, SyntheticDetector
+from .detector import STEP_GPS, SyntheticDetector
+from .detector_config import default_witnesses, mains_witness
 from .faults import FaultInjection
 from .frame_writer import FrameLayout
 from .injections import INJECTION_KINDS, InjectedDetector, InjectionConfig
@@ -51,12 +52,12 @@ def main(
     strain_tag: str = "llhoft",
     witness_tag: str = "lldetchar",
     truth_tag: str = "llnoise",
-    strain_channel: str = "H1:GDS-CALIB_STRAIN",
-    state_channel: str = "H1:GDS-CALIB_STATE_VECTOR",
-    truth_channel: str = "H1:SYN-INJECTED_NOISE",
+    strain_channel: str | None = None,
+    state_channel: str | None = None,
+    truth_channel: str | None = None,
     strain_sample_rate: PositiveInt = 16384,
     witness_channels: list[str] | None = None,
-    mains_channel: str = "H1:PEM-CS_MAINSMON_EBAY_1_DQ",
+    mains_channel: str | None = None,
     witness_sample_rates: dict[str, PositiveInt] | None = None,
     start: PositiveInt | None = None,
     duration: PositiveInt | None = None,
@@ -82,7 +83,7 @@ def main(
     injection_interval: NonNegativeInt = 0,
     injection_kinds: list[Literal["inspiral", "sine_gaussian"]] | None = None,
     injection_snr_range: tuple[PositiveFloat, PositiveFloat] = (10.0, 30.0),
-    injection_channel: str = "H1:SYN-INJECTION",
+    injection_channel: str | None = None,
     retention_seconds: NonNegativeInt = 0,
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO",
 ) -> StreamReport:
@@ -99,14 +100,17 @@ def main(
     site, ifo, strain_tag, witness_tag, truth_tag
         Frame file names ``<site>-<ifo>_<tag>-<gps>-1.gwf``.
     strain_channel, state_channel, truth_channel
-        Channel names of the strain, state vector and injected noise.
+        Channel names of the strain, state vector and injected noise (None:
+        ``<ifo>:GDS-CALIB_STRAIN``, ``<ifo>:GDS-CALIB_STATE_VECTOR``, ``<ifo>:SYN-INJECTED_NOISE``).
     strain_sample_rate
         Strain sample rate (Hz).
     witness_channels
         Witness channels; ``mains_channel`` is the mains monitor, the others
-        are angular-control loops (None: the 21 H1 witnesses).
+        are angular-control loops (None: the 21 witnesses of
+        :func:`~deepclean.synthetic.detector_config.default_witnesses` for ``ifo``).
     mains_channel
-        The mains monitor channel (must be among ``witness_channels``).
+        The mains monitor channel (must be among ``witness_channels``; None:
+        ``<ifo>:PEM-CS_MAINSMON_EBAY_1_DQ``).
     witness_sample_rates
         Native rates overriding the defaults (mains 1024 Hz, loops 256/512 Hz,
         two at 2048 Hz).
@@ -148,7 +152,8 @@ def main(
         Astrophysical signals added to the strain only (never the witnesses):
         one every ``injection_interval`` s (0: none), of the kinds taken in
         turn (None: inspiral and sine_gaussian), at optimal SNRs drawn from the
-        range; their strain is the truth frames' ``injection_channel`` and their
+        range; their strain is the truth frames' ``injection_channel`` (None:
+        ``<ifo>:SYN-INJECTION``) and their
         records a JSON-lines file next to them (see
         :mod:`deepclean.synthetic.injections`).
     retention_seconds
@@ -170,12 +175,12 @@ def main(
         config = scenario_config(
             scenario,
             seed=seed,
-            strain_channel=strain_channel,
-            state_channel=state_channel,
-            truth_channel=truth_channel,
+            strain_channel=strain_channel or f"{ifo}:GDS-CALIB_STRAIN",
+            state_channel=state_channel or f"{ifo}:GDS-CALIB_STATE_VECTOR",
+            truth_channel=truth_channel or f"{ifo}:SYN-INJECTED_NOISE",
             strain_sample_rate=strain_sample_rate,
-            witness_channels=tuple(witness_channels or H1_WITNESSES),
-            mains_channel=mains_channel,
+            witness_channels=tuple(witness_channels or default_witnesses(ifo)),
+            mains_channel=mains_channel or mains_witness(ifo),
             witness_sample_rates=dict(witness_sample_rates or {}),
             noise_rms=noise_rms,
             bilinear_fraction=bilinear_fraction,
@@ -193,7 +198,7 @@ def main(
                     interval=injection_interval,
                     kinds=tuple(injection_kinds or INJECTION_KINDS),
                     snr_range=(float(injection_snr_range[0]), float(injection_snr_range[1])),
-                    channel=injection_channel,
+                    channel=injection_channel or f"{ifo}:SYN-INJECTION",
                 ),
             )
     except ValueError as exc:  # settings that pass their types but not the detector's checks
