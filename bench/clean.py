@@ -3,6 +3,7 @@
 Run in the cleaner's environment (torch makes the benchmark's models)::
 
     nice .venvs/cleaner/bin/python bench/clean.py [--seconds 120] [--replay 60] [--threads 1]
+        [--latency-mode zero-phase|causal|both]
         [--trained-model-repository run/model-repo [--seed 1] [--quality-seconds 256] [--skip-speed]]
 
 Prints:
@@ -14,6 +15,8 @@ Prints:
   witness) to the cleaned frame of the same second being written, p50/p99,
   over a replay at real time (frames written one per second by the synthetic
   detector in a separate process);
+- both for each latency mode asked for (``--latency-mode``, default both side
+  by side): the cleaner's ``latency_mode`` with versions trained for it;
 - with ``--trained-model-repository`` (a repository whose production version
   was trained on the synthetic detector with ``--seed``): the fraction of the
   injected in-band noise power removed and the worst out-of-band ASD ratio
@@ -40,15 +43,28 @@ NAMES = default_channels("H1")
 START = 1400000000
 STRAIN = "H1:GDS-CALIB_STRAIN"
 BAND = (58.0, 62.0)
+SAMPLE_RATE = 4096
+MODES = ("zero-phase", "causal")
+TRAINED_MODEL = "deepclean-h1"  # H1's model in ./run.sh's repository ([tool.typeo.detectors.H1] model_name)
 
 
-def make_random_repository(root: Path, channels: list[str], rates: dict[str, int]) -> Path:
-    """A repository with versions 1 and 2 (random weights), production 1 and canary 2."""
+def make_random_repository(
+    root: Path, channels: list[str], rates: dict[str, int], latency_mode: str = "zero-phase"
+) -> Path:
+    """A repository with versions 1 and 2 (random weights, for ``latency_mode``), production 1 and canary 2."""
+    from deepclean.signal import causal_lead
     from deepclean.testing.model_versions import pin_versions, publish_version, write_random_network
     from deepclean.testing.training_directory import training_metadata
+    from deepclean_cleaner.network import streaming_context
 
     model_dir = root / "deepclean"
-    metadata = training_metadata({c: rates[c] for c in channels}, {"kernel_size": 7}, band=BAND, target_std=1e-22)
+    metadata = training_metadata(
+        {c: rates[c] for c in channels}, {"kernel_size": 7}, sample_rate=SAMPLE_RATE, band=BAND, target_std=1e-22
+    )
+    if latency_mode == "causal":
+        lead = causal_lead([rates[c] for c in channels], SAMPLE_RATE, 16384, streaming_context(7), 16)
+        metadata["filter"].update(kind="butter-sos-causal", order=2)
+        metadata["latency"] = {"mode": "causal", "lead": lead}
     for version in (1, 2):
         publish_version(
             model_dir, version, metadata, lambda staged, seed=version: write_random_network(staged, len(channels), seed)
@@ -57,7 +73,9 @@ def make_random_repository(root: Path, channels: list[str], rates: dict[str, int
     return root
 
 
-def cleaner_arguments(data: Path, repository: Path, cleaned: Path, channels: list[str]) -> dict:
+def cleaner_arguments(
+    data: Path, repository: Path, cleaned: Path, channels: list[str], latency_mode: str = "zero-phase"
+) -> dict:
     return {
         "model_repository": repository,
         "model_name": "deepclean",
@@ -65,10 +83,12 @@ def cleaner_arguments(data: Path, repository: Path, cleaned: Path, channels: lis
         "cleaned_dir": cleaned,
         "witness_channels": channels,
         "strain_sample_rate": 16384,
-        "sample_rate": 4096,
+        "sample_rate": SAMPLE_RATE,
         "band": BAND,
         "backend": "embedded",
         "log_level": "WARNING",
+        "latency_mode": latency_mode,
+        "metrics_port": 0,
     }
 
 
@@ -99,15 +119,18 @@ def stream_live(data: Path, start: int, seconds: int) -> None:
     FrameStreamer(detector, FrameLayout(data / "llhoft", data / "lldetchar"), speed=1.0).run(start, duration=seconds)
 
 
-def throughput(work: Path, repository: Path, channels: list[str], seconds: int, threads: int) -> float:
+def throughput(
+    work: Path, repository: Path, channels: list[str], seconds: int, threads: int, latency_mode: str
+) -> float:
     from deepclean_cleaner.main import main
 
     data = work / "history"
-    write_history(data, START, seconds)
-    cleaned = work / "cleaned-history"
+    if not data.exists():
+        write_history(data, START, seconds)
+    cleaned = work / f"cleaned-history-{latency_mode}"
     began, cpu = time.perf_counter(), time.process_time()
     main(
-        **cleaner_arguments(data, repository, cleaned, channels),
+        **cleaner_arguments(data, repository, cleaned, channels, latency_mode),
         start_gps=START,
         stop_gps=START + seconds,
         inference_threads=threads,
@@ -120,7 +143,9 @@ def throughput(work: Path, repository: Path, channels: list[str], seconds: int, 
     return seconds / elapsed, cpu / seconds
 
 
-def latency(work: Path, repository: Path, channels: list[str], seconds: int, threads: int) -> np.ndarray:
+def latency(
+    work: Path, repository: Path, channels: list[str], seconds: int, threads: int, latency_mode: str
+) -> np.ndarray:
     """Per-frame delay from input arrival to cleaned frame written, over a real-time replay.
 
     The cleaner starts once the replay's first frame is on disk, with 16 s of
@@ -129,10 +154,10 @@ def latency(work: Path, repository: Path, channels: list[str], seconds: int, thr
     """
     from deepclean_cleaner.main import main
 
-    data = work / "live"
+    data = work / f"live-{latency_mode}"
     start = START + 100000
     write_history(data, start - 16, 16)
-    cleaned = work / "cleaned-live"
+    cleaned = work / f"cleaned-live-{latency_mode}"
     writer = multiprocessing.get_context("spawn").Process(target=stream_live, args=(data, start, seconds))
     writer.start()
     first_live = data / "llhoft" / f"H-H1_llhoft-{start}-1.gwf"
@@ -144,7 +169,7 @@ def latency(work: Path, repository: Path, channels: list[str], seconds: int, thr
         time.sleep(0.05)
     try:
         main(
-            **cleaner_arguments(data, repository, cleaned, channels),
+            **cleaner_arguments(data, repository, cleaned, channels, latency_mode),
             start_gps=start - 16,
             stop_gps=start + seconds - 1,
             inference_threads=threads,
@@ -172,16 +197,17 @@ def quality(work: Path, repository: Path, channels: list[str], seconds: int, see
     from deepclean.signal import fraction_removed, worst_out_of_band_ratio
     from deepclean_cleaner.main import main
 
-    model = ModelRepository(repository).model("deepclean")
+    model = ModelRepository(repository).model(TRAINED_MODEL)
     production = model.pins().production
     if production is None:
         raise RuntimeError(f"{repository} has no production version")
     start = int(model.metadata(production)["span"]["end"]) + 16
+    latency_mode = model.metadata(production).get("latency", {}).get("mode", "zero-phase")
     data = work / "quality"
     write_history(data, start, seconds, seed)
     cleaned = work / "cleaned-quality"
     main(
-        **cleaner_arguments(data, repository, cleaned, channels),
+        **{**cleaner_arguments(data, repository, cleaned, channels, latency_mode), "model_name": TRAINED_MODEL},
         start_gps=start,
         stop_gps=start + seconds,
     )
@@ -221,6 +247,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1, help="the synthetic detector's seed for the quality span")
     parser.add_argument("--quality-seconds", type=int, default=256, help="seconds cleaned for the quality figures")
     parser.add_argument("--skip-speed", action="store_true", help="only the quality figures")
+    parser.add_argument(
+        "--latency-mode", choices=(*MODES, "both"), default="both", help="the cleaner's latency mode(s) timed"
+    )
     args = parser.parse_args()
 
     from deepclean.synthetic import DetectorConfig
@@ -230,12 +259,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-clean-") as tmp:
         work = Path(tmp)
         if not args.skip_speed:
-            speed(
-                work,
-                make_random_repository(work / "model-repo", channels, config.sample_rates),
-                channels,
-                args,
-            )
+            for mode in MODES if args.latency_mode == "both" else (args.latency_mode,):
+                repository = make_random_repository(work / f"model-repo-{mode}", channels, config.sample_rates, mode)
+                speed(work, repository, channels, args, mode)
         if args.trained_model_repository is not None:
             figures = quality(
                 work,
@@ -255,19 +281,20 @@ def main() -> None:
     sys.stdout.flush()
 
 
-def speed(work: Path, repository: Path, channels: list[str], args: argparse.Namespace) -> None:
+def speed(work: Path, repository: Path, channels: list[str], args: argparse.Namespace, latency_mode: str) -> None:
     """Print the throughput and latency figures (random-weight models: speed does not depend on the weights)."""
-    rtf, cpu = throughput(work, repository, channels, args.seconds, args.threads)
+    rtf, cpu = throughput(work, repository, channels, args.seconds, args.threads, latency_mode)
     print(
-        f"throughput (embedded, production + canary, {len(channels)} witnesses, frame I/O included, "
+        f"[{latency_mode}] throughput (embedded, production + canary, {len(channels)} witnesses, frame I/O included, "
         f"{args.threads} onnxruntime thread(s)): {rtf:.1f}x real time over {args.seconds} s "
         f"({cpu * 1e3:.1f} ms of CPU per second of data, all threads: {1 / cpu:.0f}x if the CPU were free)"
     )
-    delays = latency(work, repository, channels, args.replay, args.threads)
+    delays = latency(work, repository, channels, args.replay, args.threads, latency_mode)
     print(
-        f"latency, input frame arrival -> cleaned frame written, real-time replay of {args.replay} s "
+        f"[{latency_mode}] latency, input frame arrival -> cleaned frame written, real-time replay of {args.replay} s "
         f"({delays.size} frames): p50 {np.percentile(delays, 50):.3f} s, p99 {np.percentile(delays, 99):.3f} s, "
-        f"max {delays.max():.3f} s"
+        f"max {delays.max():.3f} s",
+        flush=True,
     )
 
 

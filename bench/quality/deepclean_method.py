@@ -32,6 +32,7 @@ from deepclean.frames import FrameName, read_frame
 CHANNELS = default_channels("H1")  # the synthetic detector is H1
 PRODUCTION_CHANNEL, DQ_CHANNEL = CHANNELS.production, CHANNELS.dq
 DQ_CLEANED, DQ_FALLBACK = CLEANED, SAFETY_FALLBACK  # production bits (deepclean.cleaned_frames)
+MODEL_NAME = "deepclean"  # the model export_version.py exports to
 
 
 class StepError(RuntimeError):
@@ -142,11 +143,14 @@ def export(suite: Suite, training_dir: Path) -> int:
 
 
 def clean(suite: Suite, start: int, stop: int, extra: list[str] = ()) -> float:
-    """Clean ``[start, stop)`` with the cleaner's CLI (embedded backend); the wall time."""
+    """Clean ``[start, stop)`` with the cleaner's CLI (embedded backend), in the latency mode the
+    production version was trained for; the wall time."""
     command = [
         suite.tool("cleaner", "deepclean-clean"),
         "--model_repository",
         suite.work / "model-repo",
+        "--model_name",
+        MODEL_NAME,
         "--strain_dir",
         suite.strain_dir,
         "--witness_dir",
@@ -163,9 +167,19 @@ def clean(suite: Suite, start: int, stop: int, extra: list[str] = ()) -> float:
         stop,
         "--log_level",
         "WARNING",
+        "--latency_mode",
+        production_latency_mode(suite.work / "model-repo"),
         *extra,
     ]
     return suite.run("clean", command)
+
+
+def production_latency_mode(model_repository: Path) -> str:
+    """The latency mode the production version of the benchmark's model was trained for."""
+    model = model_repository / MODEL_NAME
+    pinned = json.loads((model / "pins.json").read_text())["production"]
+    content = json.loads((model / str(pinned) / "metadata.json").read_text())
+    return content.get("latency", {}).get("mode", "zero-phase")
 
 
 def read_cleaned(suite: Suite, start: int, stop: int) -> tuple[np.ndarray, dict[str, int]]:

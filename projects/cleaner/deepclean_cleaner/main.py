@@ -64,6 +64,7 @@ def main(
     pins_poll_interval: PositiveFloat = 1.0,
     bandpass_history: PositiveFloat = 2.0,
     bandpass_lookahead: PositiveFloat = 0.85,
+    latency_mode: Literal["zero-phase", "causal"] = "zero-phase",
     max_wait: PositiveInt = 2,
     witness_timeout: PositiveFloat = 3.0,
     strain_timeout: PositiveFloat = 5.0,
@@ -117,6 +118,9 @@ def main(
     bandpass_history, bandpass_lookahead
         Seconds of context before and after each second for the zero-phase band-pass
         (the look-ahead sets the latency).
+    latency_mode
+        ``zero-phase`` or ``causal`` (a causal band-pass; second t is written as soon as frame t arrived);
+        only versions trained for the same mode are run.
     max_wait
         Seconds a second may wait for its noise estimate before it is written raw.
     witness_timeout, strain_timeout
@@ -151,6 +155,7 @@ def main(
         strain_sample_rate=int(strain_sample_rate),
         bandpass_history=float(bandpass_history),
         bandpass_lookahead=float(bandpass_lookahead),
+        latency_mode=latency_mode,
     )
     metrics = CleanerMetrics()
     pipeline = CleaningPipeline(

@@ -1,4 +1,4 @@
-"""Stage: un-scale predictions to strain units and band-pass them (zero phase).
+"""Stage: un-scale predictions to strain units and band-pass them (zero phase, or causal).
 
 The zero-phase band-pass is the forward-backward application of the version's
 Butterworth sections (what ``scipy.signal.sosfiltfilt`` does over a whole span),
@@ -16,6 +16,11 @@ cleaner's latency. The only error against filtering the whole span comes from
 the unknown future: with the default 8th-order 58-62 Hz Butterworth and 0.85 s
 of look-ahead it is ~0.5 % RMS of the estimate for a mains line with sidebands
 and a few per cent for broadband input (see tests/test_pipeline.py).
+
+A version trained for the causal (low-latency) mode is band-passed by
+:class:`CausalNoiseFilter` instead: the same sections, forward only, with the
+state carried from block to block, so it adds no delay and equals one pass of
+:func:`deepclean.signal.causal_bandpass` over the stream.
 """
 
 from __future__ import annotations
@@ -35,9 +40,10 @@ def design_bandpass(filter_spec: FilterSpec, sample_rate: float) -> np.ndarray:
     """Second-order sections of the band-pass a version's metadata names (its ``filter``).
 
     :class:`NoiseFilter` applies them forward and backward, which is what
-    :attr:`FilterKind.BUTTER_SOS_ZERO_PHASE` means.
+    :attr:`FilterKind.BUTTER_SOS_ZERO_PHASE` means; :class:`CausalNoiseFilter`
+    forward only (:attr:`FilterKind.BUTTER_SOS_CAUSAL`).
     """
-    if filter_spec.kind is not FilterKind.BUTTER_SOS_ZERO_PHASE:
+    if filter_spec.kind not in (FilterKind.BUTTER_SOS_ZERO_PHASE, FilterKind.BUTTER_SOS_CAUSAL):
         raise ValueError(f"metadata 'filter.kind' {filter_spec.kind.value!r} is not supported by the cleaner")
     return bandpass_sos(filter_spec.band, sample_rate, order=filter_spec.order)
 
@@ -109,3 +115,51 @@ class NoiseFilter:
         backward, _ = sosfilt(self.sos, backward_input, zi=self._unit_state * backward_input[0])
         self._forward.keep_last(self.lookahead)
         return Block(start, item.rate, backward[::-1][: item.size])
+
+
+@dataclass
+class CausalNoiseFilter:
+    """Turn scaled predictions into causally band-passed noise in strain units, without delay.
+
+    Parameters
+    ----------
+    sos
+        Band-pass sections (:func:`design_bandpass`).
+    target_mean, target_std
+        The version's target scaler: noise = prediction * target_std + target_mean.
+    history
+        Samples filtered before the first output (the filter's settling time after a restart).
+    """
+
+    sos: np.ndarray
+    target_mean: float
+    target_std: float
+    history: int
+    lookahead: int = field(default=0, init=False)
+    _state: np.ndarray | None = field(default=None, init=False, repr=False)
+    _next: int | None = field(default=None, init=False, repr=False)
+    _seen: int = field(default=0, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._unit_state = sosfilt_zi(self.sos)
+
+    def reset(self) -> None:
+        self._state = None
+        self._next = None
+        self._seen = 0
+
+    def process(self, item: Block | Gap) -> Block | Gap | None:
+        """Filtered noise for ``item``'s samples; ``None`` while the filter settles."""
+        if isinstance(item, Gap):
+            self.reset()
+            return item
+        noise = item.data * self.target_std + self.target_mean
+        if self._next != item.start:
+            self.reset()
+            self._state = self._unit_state * noise[0]  # as causal_bandpass starts a span
+        filtered, self._state = sosfilt(self.sos, noise, zi=self._state)
+        self._next = item.stop
+        self._seen += item.size
+        if self._seen < self.history + item.size:
+            return None
+        return Block(item.start, item.rate, filtered)

@@ -5,18 +5,28 @@
     strain + state ────────────────────────────────────────────┐ (held until its noise is ready)
                                                                 v
     witnesses ──> WitnessResampler ──┬──> production ModelChain ──> subtract ──> SafetyGate ──┐
-    (native rates)  (to 4096 Hz,     │    StreamedNetwork              │                       │
-                     fixed delay)    │    -> NoiseFilter (un-scale,    │                       ├──> CleanedSecond
-                                     │       zero-phase band-pass)     │                       │ (-> CleanedFrameWriter)
+    (native rates)  (to the working  │    StreamedNetwork              │                       │
+                     rate, fixed     │    -> NoiseFilter (un-scale,    │                       ├──> CleanedSecond
+                     delay)          │       zero-phase or causal      │                       │ (-> CleanedFrameWriter)
+                                     │       band-pass)                │                       │
                                      │    -> BlockResampler            │                       │
                                      │       (to 16384 Hz)             │                       │
                                      └──> canary ModelChain ─────> subtract ──> SafetyGate ──┘
                                           (same stages)
 
-Delays: witness resampling (48 samples at the 1024 Hz working rate) + network context (112 samples)
-+ band-pass look-ahead (``bandpass_lookahead``) + upsampling (~3 ms). Under one second, second ``t``
-is written as soon as second ``t + 1`` has arrived; over it (0.85 s of look-ahead at 1024 Hz: 1030
-samples), ``t`` waits for ``t + 2`` and the log says so once.
+Delays: witness resampling (48 samples at the 1024 Hz working rate) + network context (the version's
+reach, :func:`deepclean.network_reach.architecture_context`: 128 samples for the shipped network, whose
+linear path reaches +-125) + band-pass look-ahead (``bandpass_lookahead``) + upsampling (~10 ms). Under
+one second, second ``t`` is written as soon as second ``t + 1`` has arrived; over it (0.85 s of
+look-ahead at 1024 Hz: 1046 samples), ``t`` waits for ``t + 2`` and the log says so once.
+
+In the causal mode (``ChainSettings.latency_mode``; versions trained for it) the
+band-pass is causal and the network's output is stamped ``lead`` samples later
+(:func:`deepclean.signal.causal_lead`: the witness resampling, the network
+context and the upsampling together), so the chains' noise for second ``t`` is
+complete once frame ``t`` has arrived and ``t`` is written at once. A version
+whose lead is shorter than the chain needs makes ``t`` wait for ``t + 1``; the
+log says so once.
 
 A model swap (new canary, promotion) arrives from the background watcher and
 is applied here, between two input seconds: the new chain is primed with the
@@ -122,7 +132,7 @@ class CleaningPipeline:
     Parameters
     ----------
     settings
-        Channels, rates and band-pass context shared by every chain.
+        Channels, rates, band-pass context and latency mode shared by every chain.
     band
         The cleaning band (safety check).
     max_wait
@@ -189,10 +199,25 @@ class CleaningPipeline:
         )
 
     def _warn_if_over_a_second(self, chain: ModelChain) -> None:
-        """Say so once when second t cannot be written before t + 2 arrives (the delays exceed 1 s)."""
+        """Say so once when second t cannot be written as early as the mode promises.
+
+        Zero-phase: before t + 2 arrives (the delays exceed 1 s); causal: as soon as t arrived (the
+        version's lead is shorter than the chain's look-ahead).
+        """
         witness = self.witness_stage.delay / self.settings.sample_rate
         total = witness + chain.delay
-        if total >= 1.0 and not self._warned_delay:
+        if self._warned_delay:
+            return
+        if chain.causal and total > 0:
+            self._warned_delay = True
+            log.warning(
+                "version %d's lead of %d samples is %.3f s short of the chain's look-ahead: second t is written "
+                "only after t + 1 arrives",
+                chain.version,
+                chain.network.lead,
+                total,
+            )
+        elif not chain.causal and total >= 1.0:
             self._warned_delay = True
             log.info(
                 "the delays add up to %.3f s (witness resampling %.3f s + network, band-pass look-ahead and "

@@ -2,8 +2,10 @@
 
 Channels are grouped by native rate and each group is resampled as one 2-D
 block by a :class:`BlockResampler`; all groups share one delay (the largest
-any rate needs, rounded up to the network's stride) so the resampled channels
-stay aligned with each other and with the stride grid. Groups run in
+any rate needs, rounded up to the network's stride:
+:func:`deepclean.signal.witness_resampling_delay`, which the trainer's causal
+lead counts too) so the resampled channels stay aligned with each other and
+with the stride grid. Groups run in
 parallel when an executor is given (the filtering releases the GIL).
 """
 
@@ -15,9 +17,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from deepclean.signal import witness_resampling_delay
+
 from .buffers import Block, Gap
 from .network import DOWNSAMPLING_LEVELS
-from .resampling import BlockResampler, minimum_delay
+from .resampling import BlockResampler
 
 log = logging.getLogger(__name__)
 
@@ -50,8 +54,7 @@ class WitnessResampler:
             resampler.reset()
 
     def _configure(self, rates: dict[str, int]) -> None:
-        least = max(minimum_delay(rate, self.sample_rate) for rate in rates.values())
-        delay = -(-least // self.align) * self.align
+        delay = witness_resampling_delay(rates.values(), self.sample_rate, self.align)
         self._groups = {}
         for rate in sorted(set(rates.values())):
             rows = [i for i, c in enumerate(self.channels) if rates[c] == rate]

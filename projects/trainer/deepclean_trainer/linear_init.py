@@ -21,6 +21,14 @@ the float32 of ONNX (or the float16 of TensorRT). A ridge of ``ridge`` times
 the mean diagonal of the normal equations keeps the largest tap below 1 on the
 synthetic detector (6 without it); gradient descent recovers the little fit it
 costs (98.05 % held-out removal against 97.99 % without it).
+
+In the causal mode the loss judges the prediction after the causal band-pass
+(:mod:`deepclean_trainer.loss`); the filter is linear, so the same fit is made
+with every input column (and the autoencoder's part) passed through it, the
+rows where it has not settled left out. The target lies ``lead`` samples after
+the output there, so the taps that matter read the newest witnesses, at the
+right end of a kernel as wide as the network's context: ``newest_taps`` solves
+for those only (as many as a centred kernel would have).
 """
 
 from __future__ import annotations
@@ -33,6 +41,7 @@ import numpy as np
 import torch
 
 from deepclean.architecture import DeepClean
+from deepclean.signal import causal_bandpass, causal_impulse_response
 
 from .preprocessing import Scaler, Segment
 from .validation import predict
@@ -42,6 +51,10 @@ log = logging.getLogger(__name__)
 
 BLOCK_SECONDS = 32.0
 """The normal equations are summed per block of this many seconds, so any weighting by age is a cheap re-sum."""
+
+
+CHUNK_VALUES = 2**24
+"""Largest design-matrix chunk (values) summed into the normal equations at once (128 MB)."""
 
 
 @dataclass
@@ -71,18 +84,24 @@ def _equations(
     row_step: int,
     chunk_rows: int,
     autoencoder_silent: bool,
+    prediction_filter: np.ndarray | None = None,
 ) -> _Equations:
     half = network.linear.kernel_size[0] // 2
     unknowns = network.linear.in_channels * offsets.size
+    settle = 0 if prediction_filter is None else causal_impulse_response(prediction_filter).size
     equations = _Equations()
     for segment in segments:
         witnesses = scaler.scale_witnesses(segment.witnesses)
         target = scaler.scale_target(segment.target).astype(np.float64)
         if not autoencoder_silent:
-            target -= predict(network, witnesses)
+            autoencoder = predict(network, witnesses).astype(np.float64)
+            target -= autoencoder if prediction_filter is None else causal_bandpass(autoencoder, prediction_filter)
         with torch.no_grad():
             inputs = network.products(torch.from_numpy(witnesses)[None])[0].numpy().astype(np.float64)
-        rows = np.arange(half, target.size - half, row_step)
+        if prediction_filter is not None:
+            for row in inputs:  # row by row: the inputs are the largest array here
+                row[:] = causal_bandpass(row, prediction_filter)
+        rows = np.arange(max(half, settle), target.size - half, row_step)
         block_rows = max(1, round(BLOCK_SECONDS * segment.sample_rate / row_step))
         for begin in range(0, rows.size, block_rows):
             block = rows[begin : begin + block_rows]
@@ -122,6 +141,8 @@ def fit_linear_path(
     row_step: int = 2,
     ridge: float = 1e-3,
     chunk_rows: int = 32768,
+    prediction_filter: np.ndarray | None = None,
+    newest_taps: int | None = None,
 ) -> float:
     """Set ``network.linear`` to the least-squares fit on ``segments``; the fraction of the
     target's power it leaves (over the training equations, unweighted).
@@ -140,6 +161,11 @@ def fit_linear_path(
     too valuable to hold out), so the validation loss of the start is then
     optimistic and gradient descent rarely improves on it.
 
+    With ``prediction_filter`` (second-order sections: the causal mode's band-pass)
+    the fit is of the filtered prediction to the target; with ``newest_taps``
+    only the taps reading the newest ``newest_taps`` samples of the kernel are
+    solved for.
+
     Raises
     ------
     ValueError
@@ -149,20 +175,28 @@ def fit_linear_path(
         raise ValueError("the network has no linear path (linear_kernel_size is None)")
     began = time.monotonic()
     half = network.linear.kernel_size[0] // 2
-    offsets = np.arange(-(half // tap_step) * tap_step, half + 1, tap_step)
+    if newest_taps is None:
+        offsets = np.arange(-(half // tap_step) * tap_step, half + 1, tap_step)
+    else:
+        offsets = np.arange(half - (min(newest_taps, 2 * half + 1) - 1) // tap_step * tap_step, half + 1, tap_step)
     with torch.no_grad():
         network.linear.weight.zero_()
     unknowns = network.linear.in_channels * offsets.size
+    chunk_rows = max(1, min(chunk_rows, CHUNK_VALUES // unknowns))
     # the autoencoder's part of the prediction (the linear path is 0 now) is held fixed;
     # a silent one (output convolution all zero, a cold start) needs no pass over the data
     autoencoder_silent = not (network.output_conv.weight.any() or network.output_conv.bias.any())
-    training = _equations(network, segments, scaler, offsets, row_step, chunk_rows, autoencoder_silent)
+    training = _equations(
+        network, segments, scaler, offsets, row_step, chunk_rows, autoencoder_silent, prediction_filter
+    )
     if training.rows < unknowns:
         raise ValueError(f"{training.rows} samples are too few to fit {unknowns} linear taps")
     gram, rhs, power = training.total()
     coefficients, chosen = _solve(gram, rhs, ridge), None
     if validation and recent_candidates:
-        held_out = _equations(network, validation, scaler, offsets, row_step, chunk_rows, autoencoder_silent).total()
+        held_out = _equations(
+            network, validation, scaler, offsets, row_step, chunk_rows, autoencoder_silent, prediction_filter
+        ).total()
         ages = max(training.times) - np.asarray(training.times)
         whole = _left(coefficients, *held_out)
         scores = {}

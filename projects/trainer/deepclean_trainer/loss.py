@@ -14,10 +14,16 @@ the band's bins:
 
 0 means the in-band noise is predicted perfectly, 1 means the prediction
 removes nothing.
+
+For a version trained for the causal (low-latency) mode the prediction is
+first passed through the causal band-pass the cleaner applies to it
+(:class:`CausalFilter`), so the loss judges what the cleaner subtracts and the
+network learns to offset the filter's phase response instead of losing to it.
 """
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -54,19 +60,63 @@ class WelchPsd(nn.Module):
         return power.reshape(-1, power.shape[-1]).mean(dim=0) * self.scale
 
 
+class CausalFilter(nn.Module):
+    """A causal filter as a convolution with its (cut) impulse response, along the last axis.
+
+    The first ``len(response) - 1`` output samples lack part of their past
+    (:attr:`warmup`); a caller keeps only the samples after them.
+
+    Parameters
+    ----------
+    response
+        The impulse response (:func:`deepclean.signal.causal_impulse_response`).
+    """
+
+    def __init__(self, response: np.ndarray) -> None:
+        super().__init__()
+        self.register_buffer("response", torch.as_tensor(np.asarray(response), dtype=torch.float32))
+
+    @property
+    def warmup(self) -> int:
+        return int(self.response.numel()) - 1
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        size = x.shape[-1] + self.warmup
+        spectrum = torch.fft.rfft(x, n=size) * torch.fft.rfft(self.response, n=size)
+        return torch.fft.irfft(spectrum, n=size)[..., : x.shape[-1]]
+
+
 class PsdRatioLoss(nn.Module):
-    """In-band PSD(target - prediction) relative to PSD(target), weighted per ``weighting``."""
+    """In-band PSD(target - prediction) relative to PSD(target), weighted per ``weighting``.
+
+    With a ``prediction_filter`` (the causal mode) the prediction is filtered and
+    its last ``target``-length samples are compared: the prediction must be at
+    least the filter's warm-up longer than the target.
+    """
 
     def __init__(
-        self, sample_rate: float, band: tuple[float, float], fftlength: float = 2.0, weighting: str = "power"
+        self,
+        sample_rate: float,
+        band: tuple[float, float],
+        fftlength: float = 2.0,
+        weighting: str = "power",
+        prediction_filter: CausalFilter | None = None,
     ) -> None:
         super().__init__()
         if weighting not in LOSS_WEIGHTINGS:
             raise ValueError(f"loss weighting must be one of {LOSS_WEIGHTINGS}, got {weighting!r}")
         self.psd = WelchPsd(sample_rate, fftlength, band)
         self.weighting = weighting
+        self.prediction_filter = prediction_filter
 
     def forward(self, prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        if self.prediction_filter is not None:
+            if prediction.shape[-1] - target.shape[-1] < self.prediction_filter.warmup:
+                raise ValueError(
+                    f"a prediction of {prediction.shape[-1]} samples leaves less than the causal filter's "
+                    f"{self.prediction_filter.warmup}-sample warm-up before a {target.shape[-1]}-sample target"
+                )
+            prediction = self.prediction_filter(prediction)[..., -target.shape[-1] :]
         residual, reference = self.psd(target - prediction), self.psd(target)
         if self.weighting == "power":
             return residual.sum() / reference.sum()

@@ -7,6 +7,11 @@ with statistics taken from the training part only and saved in the metadata.
 The most recent ``validation_fraction`` of the ready data is held out.
 A few seconds at the ends of each stretch are dropped: the resampling and
 band-pass filters ring there.
+
+For the causal (low-latency) mode the strain and the target are moved ``lead``
+samples earlier against the witnesses (:func:`deepclean.signal.causal_lead`):
+sample ``n`` of a segment holds the witnesses at ``n`` and the strain at
+``n + lead``, which is what the cleaner's causal chain asks of the network.
 """
 
 from __future__ import annotations
@@ -80,8 +85,10 @@ def to_segments(
     band: tuple[float, float],
     filter_order: int,
     edge_seconds: float,
+    lead: int = 0,
 ) -> list[Segment]:
-    """Resample every stretch to ``sample_rate``, band-pass the strain and trim the ends."""
+    """Resample every stretch to ``sample_rate``, band-pass the strain, align it ``lead`` samples
+    ahead of the witnesses and trim the ends."""
     sos = bandpass_sos(band, sample_rate, filter_order)
     edge = round(edge_seconds * sample_rate)
     segments = []
@@ -91,6 +98,8 @@ def to_segments(
             [resample(stretch.witnesses[c], span.witness_rates[c], sample_rate) for c in witness_channels]
         )
         target = zero_phase_bandpass(strain, sos)
+        if lead:
+            witnesses, strain, target = witnesses[:, :-lead], strain[lead:], target[lead:]
         if strain.size <= 2 * edge:
             continue
         keep = slice(edge, strain.size - edge)

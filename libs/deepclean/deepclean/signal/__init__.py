@@ -1,5 +1,6 @@
 """Signal processing on scipy: resampling, band-pass filters, ASDs and band figures."""
 
+from .causal import causal_bandpass, causal_impulse_response, causal_lead, witness_resampling_delay
 from .filters import (
     bandpass_sos,
     zero_phase_accuracy,
@@ -28,6 +29,9 @@ __all__ = [
     "band_asd_ratio_of_psds",
     "band_power",
     "bandpass_sos",
+    "causal_bandpass",
+    "causal_impulse_response",
+    "causal_lead",
     "fraction_removed",
     "out_of_band_ratios",
     "out_of_band_ratios_of_psds",
@@ -36,6 +40,7 @@ __all__ = [
     "resampling_factors",
     "resampling_filter",
     "residual_db",
+    "witness_resampling_delay",
     "worst_out_of_band_ratio",
     "zero_phase_accuracy",
     "zero_phase_bandpass",
