@@ -9,7 +9,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from deepclean.architecture import DeepClean, WitnessProducts  # noqa: E402 (torch first: skip without it)
+from deepclean import network_reach  # noqa: E402 (torch first: skip without it)
+from deepclean.architecture import DeepClean, WitnessProducts  # noqa: E402
 
 torch.set_num_threads(2)
 
@@ -90,6 +91,27 @@ def test_linear_path_starts_at_zero_and_widens_the_reach_only_when_longer():
         torch.testing.assert_close(linear(x), plain(x))
     assert linear.receptive_field == plain.receptive_field
     assert DeepClean(3, linear_kernel_size=2 * plain.receptive_field + 41).receptive_field == plain.receptive_field + 20
+
+
+def test_a_dilated_linear_path_reaches_as_far_as_its_taps_and_no_farther():
+    """51 taps 5 samples apart: an input change 125 samples away reaches the output, 126 does not;
+    the library's torch-free reach (what the cleaner streams with) says the same."""
+    torch.manual_seed(0)
+    network = DeepClean(3, mains_index=0, linear_kernel_size=51, linear_dilation=5).eval()
+    with torch.no_grad():
+        network.linear.weight.normal_()
+    assert network.receptive_field == 125 == network_reach.receptive_field(7, 4, 51, 5)
+    assert network_reach.architecture_context({"linear_kernel_size": 51, "linear_dilation": 5}) == 128
+    x = torch.randn(1, 3, 1024)
+    centre = 512
+    with torch.no_grad():
+        base = network(x)[0, centre]
+        for distance, reaches in ((125, True), (126, False)):
+            changed = x.clone()
+            changed[0, 1, centre + distance] += 10.0
+            assert bool(network(changed)[0, centre] != base) is reaches
+    with pytest.raises(ValueError, match="linear_dilation"):
+        DeepClean(3, linear_kernel_size=5, linear_dilation=0)
 
 
 def test_bad_arguments_are_rejected():

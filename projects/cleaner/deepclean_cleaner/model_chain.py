@@ -1,7 +1,11 @@
 """The stages one model version runs: network -> un-scale/band-pass -> upsample.
 
 A chain is built for each loaded version from its metadata (channels and
-their order, scaler, filter, network kernel) and the cleaner's settings.
+their order, scaler, filter, network kernel, latency mode and lead) and the
+cleaner's settings. The band-pass is zero phase (:class:`NoiseFilter`) or, in
+the causal mode, forward only (:class:`CausalNoiseFilter`) behind a network
+whose output is stamped ``lead`` samples later; a version runs only in the
+latency mode it was trained for.
 """
 
 from __future__ import annotations
@@ -12,10 +16,12 @@ from typing import Any
 import numpy as np
 
 from deepclean.model_repository import TrainingMetadata
+from deepclean.model_repository.training_metadata import LatencyMode
+from deepclean.network_reach import architecture_context
 
 from .buffers import Block, Gap
-from .network import DEFAULT_WIDTHS, NoisePredictor, StreamedNetwork, streaming_context
-from .noise_filter import NoiseFilter, design_bandpass
+from .network import DEFAULT_WIDTHS, NoisePredictor, StreamedNetwork
+from .noise_filter import CausalNoiseFilter, NoiseFilter, design_bandpass
 from .resampling import BlockResampler
 
 
@@ -34,13 +40,18 @@ class LoadedModel:
 
 @dataclass(frozen=True)
 class ChainSettings:
-    """The cleaner's side of a chain: channels, rates and band-pass context (seconds)."""
+    """The cleaner's side of a chain: channels, rates, band-pass context (seconds) and latency mode.
+
+    ``bandpass_lookahead`` applies to the zero-phase mode only; ``bandpass_history`` is the
+    settling time of either band-pass after a restart.
+    """
 
     witness_channels: tuple[str, ...]
     sample_rate: int
     strain_sample_rate: int
     bandpass_history: float
     bandpass_lookahead: float
+    latency_mode: str = LatencyMode.ZERO_PHASE.value
 
 
 class ModelChain:
@@ -58,6 +69,11 @@ class ModelChain:
                 f"{where}: strain_sample_rate {meta.strain_sample_rate} differs from the configured "
                 f"{settings.strain_sample_rate}"
             )
+        if meta.latency_mode.value != settings.latency_mode:
+            raise IncompatibleModelError(
+                f"{where}: 'latency.mode' is {meta.latency_mode.value!r}, but the cleaner runs latency_mode "
+                f"{settings.latency_mode!r} (a version runs only in the mode it was trained for)"
+            )
         unknown = [c for c in meta.witness_channels if c not in settings.witness_channels]
         if unknown:
             raise IncompatibleModelError(
@@ -65,7 +81,6 @@ class ModelChain:
             )
         scaler = meta.scaler
         kwargs = meta.architecture.kwargs
-        kernel_size = int(kwargs.get("kernel_size", 7))
         levels = len(kwargs.get("widths", DEFAULT_WIDTHS))
         self.model = model
         self.network = StreamedNetwork(
@@ -73,17 +88,21 @@ class ModelChain:
             channel_index=np.array([settings.witness_channels.index(c) for c in meta.witness_channels]),
             witness_mean=np.asarray(scaler.witness_mean, dtype=np.float64),
             witness_std=np.asarray(scaler.witness_std, dtype=np.float64),
-            context=streaming_context(kernel_size, levels),
+            context=architecture_context(kwargs),
             stride=2**levels,
+            lead=meta.lead,
         )
         rate = settings.sample_rate
-        self.noise_filter = NoiseFilter(
-            sos=design_bandpass(meta.filter, rate),
-            target_mean=float(scaler.target_mean),
-            target_std=float(scaler.target_std),
-            history=round(settings.bandpass_history * rate),
-            lookahead=round(settings.bandpass_lookahead * rate),
-        )
+        filter_settings = {
+            "sos": design_bandpass(meta.filter, rate),
+            "target_mean": float(scaler.target_mean),
+            "target_std": float(scaler.target_std),
+            "history": round(settings.bandpass_history * rate),
+        }
+        if meta.latency_mode is LatencyMode.CAUSAL:
+            self.noise_filter = CausalNoiseFilter(**filter_settings)
+        else:
+            self.noise_filter = NoiseFilter(**filter_settings, lookahead=round(settings.bandpass_lookahead * rate))
         self.upsampler = BlockResampler(rate, settings.strain_sample_rate)
 
     @property
@@ -92,11 +111,16 @@ class ModelChain:
 
     @property
     def delay(self) -> float:
-        """Seconds the chain's output lags its input."""
+        """Seconds the chain's output lags its input (negative: a causal version's output leads it)."""
         rate = self.noise_filter_rate
         return (
-            self.network.context + self.noise_filter.lookahead
+            self.network.context - self.network.lead + self.noise_filter.lookahead
         ) / rate + self.upsampler.delay / self.upsampler.output_rate
+
+    @property
+    def causal(self) -> bool:
+        """Whether the chain runs a version trained for the causal (low-latency) mode."""
+        return isinstance(self.noise_filter, CausalNoiseFilter)
 
     @property
     def noise_filter_rate(self) -> int:

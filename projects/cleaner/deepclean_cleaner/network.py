@@ -5,20 +5,26 @@ past on the left and holds back ``context`` samples at its right end for the
 next call, so every predicted sample sees its whole receptive field: the
 output lags the input by ``context`` samples and equals one pass over the
 whole span (away from its ends) instead of recomputing overlapping windows.
+
+A version trained for the causal mode estimates the noise ``lead`` samples
+after each output sample (:func:`deepclean.signal.causal_lead`): its blocks are
+stamped that much later, so they come out ``lead - context`` samples ahead of
+the input instead of behind it.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Protocol
 
 import numpy as np
 
+from deepclean.network_reach import DEFAULT_WIDTHS, receptive_field, streaming_context
+
 from .buffers import Block, Gap, SampleBuffer
 
-DEFAULT_WIDTHS = (8, 16, 32, 64)
-"""Default channels of deepclean.architecture.DeepClean's stride-2 levels (metadata may name others)."""
+__all__ = ["DEFAULT_WIDTHS", "NoisePredictor", "StreamedNetwork", "receptive_field", "streaming_context"]
+
 DOWNSAMPLING_LEVELS = len(DEFAULT_WIDTHS)
 
 
@@ -26,20 +32,6 @@ class NoisePredictor(Protocol):
     """Runs one model version: witnesses ``(batch, channels, time)`` float32 -> ``(batch, time)``."""
 
     def predict(self, witness: np.ndarray) -> np.ndarray: ...
-
-
-def receptive_field(kernel_size: int, levels: int = DOWNSAMPLING_LEVELS) -> int:
-    """Samples each side of an output sample that can affect it (same as DeepClean.receptive_field)."""
-    half = kernel_size // 2
-    reach = half + sum(half * 2**level for level in range(levels))
-    reach += sum((half + 1) * 2**level for level in range(levels))
-    return reach + half
-
-
-def streaming_context(kernel_size: int, levels: int = DOWNSAMPLING_LEVELS) -> int:
-    """Receptive field rounded up to a multiple of the network's stride."""
-    stride = 2**levels
-    return math.ceil(receptive_field(kernel_size, levels) / stride) * stride
 
 
 @dataclass
@@ -58,6 +50,8 @@ class StreamedNetwork:
         Samples of context each side; a multiple of ``stride``.
     stride
         Block lengths (and the context) must be multiples of this.
+    lead
+        Samples after an output sample whose noise it estimates (the version's ``latency.lead``).
     """
 
     predictor: NoisePredictor
@@ -66,6 +60,7 @@ class StreamedNetwork:
     witness_std: np.ndarray
     context: int
     stride: int = 2**DOWNSAMPLING_LEVELS
+    lead: int = 0
     _history: SampleBuffer | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -78,7 +73,7 @@ class StreamedNetwork:
         self._history = None
 
     def process(self, item: Block | Gap) -> Block | Gap | None:
-        """Predictions for the block ``context`` samples behind ``item``; ``None`` while priming."""
+        """Predictions for the block ``context - lead`` samples behind ``item``; ``None`` while priming."""
         if isinstance(item, Gap):
             self.reset()
             return item
@@ -96,7 +91,7 @@ class StreamedNetwork:
         window = history.get(history.stop - needed, history.stop)
         predicted = np.asarray(self.predictor.predict(window[None]))[0]
         history.keep_last(2 * self.context)
-        start = item.start - self.context
+        start = item.start - self.context + self.lead
         return Block(
             start,
             item.rate,

@@ -21,12 +21,15 @@ log = logging.getLogger(__name__)
 
 
 def is_eligible(directory: TrainingDirectory, max_band_asd_ratio: float) -> bool:
-    """Whether the version cleans clearly enough to be exported."""
+    """Whether the version cleans clearly enough to be exported: its held-out in-band ASD ratio is at
+    most ``max_band_asd_ratio`` and it added noise in no bin outside the band there."""
     try:
-        ratio = float(directory.metadata["validation"]["band_asd_ratio"])
-    except (OSError, ValueError, KeyError, TypeError):
+        validation = directory.metadata["validation"]
+        ratio = float(validation["band_asd_ratio"])
+        noise_added = list(validation.get("noise_added_bins", []))
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return False
-    return ratio <= max_band_asd_ratio
+    return ratio <= max_band_asd_ratio and not noise_added
 
 
 def pending(root: Path, max_band_asd_ratio: float) -> list[TrainingDirectory]:

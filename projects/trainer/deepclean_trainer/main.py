@@ -56,6 +56,7 @@ def main(
     band: tuple[float, float],
     exporter_url: str,
     exporter_token_file: Path | None = None,
+    model_name: str | None = None,
     mode: Literal["continuous", "one-shot"] = "continuous",
     start: int | None = None,
     end: int | None = None,
@@ -70,13 +71,16 @@ def main(
     filter_margin: NonNegativeFloat = 1.0,
     mains_channel: str | None = "auto",
     kernel_size: PositiveInt = 7,
-    linear_kernel_size: PositiveInt | None = 31,
-    linear_init: Literal["least_squares", "zero"] = "least_squares",
+    linear_kernel_size: PositiveInt | None = 51,
+    linear_dilation: PositiveInt = 5,
+    linear_init: Literal["spectral", "least_squares", "zero"] = "spectral",
+    train_linear_path: bool = False,
     linear_recency: list[PositiveFloat] | None = (512.0, 256.0, 128.0),
     window_seconds: PositiveFloat = 4.0,
     recency_seconds: PositiveFloat | None = None,
     fftlength: PositiveFloat = 2.0,
     loss_weighting: Literal["power", "per_bin"] = "power",
+    latency_mode: Literal["zero-phase", "causal"] = "zero-phase",
     batch_size: PositiveInt = 16,
     max_epochs: PositiveInt = 100,
     steps_per_epoch: PositiveInt = 10,
@@ -108,7 +112,7 @@ def main(
     training_root
         Where the training directories (one per version) are written.
     log_dir
-        The log also goes to ``<log_dir>/trainer.log``.
+        The log also goes to ``<log_dir>/trainer-<ifo>.log`` (each detector's trainer its own file).
     site, ifo, strain_tag, witness_tag
         Frame file name parts.
     strain_channel, state_channel
@@ -121,6 +125,8 @@ def main(
         Frequency band (Hz) the network learns to clean.
     exporter_url, exporter_token_file
         The exporter's URL and the file of its token (``$DEEPCLEAN_EXPORTER_TOKEN`` wins).
+    model_name
+        The exporter's model this detector's versions go to (None: the exporter's default model).
     mode
         "one-shot": train once on [start, end) and exit; "continuous": retrain
         every retrain_cadence seconds of new analysis-ready data.
@@ -152,12 +158,22 @@ def main(
         original network without products).
     kernel_size
         Kernel length of the network's convolutions.
-    linear_kernel_size
-        Odd kernel length of the network's linear path from the witnesses and
-        products straight to the output (None: no linear path).
+    linear_kernel_size, linear_dilation
+        Odd number of taps of the network's linear path from the witnesses and
+        products straight to the output, and the samples between them: 51 taps
+        5 samples apart reach +-125 samples (+-122 ms at 1024 Hz), enough for a
+        witness that records its motion ~0.1 s late (None: no linear path). The
+        causal mode uses a dense path (dilation 1) reaching the newest witnesses.
     linear_init
-        "least_squares": the linear path starts at the least-squares fit to the
-        training data (deepclean_trainer/linear_init.py); "zero": from zero.
+        How the linear path starts: "spectral", the in-band least-squares fit
+        solved from cross-spectra (deepclean_trainer/linear_spectral.py; cheap
+        for long kernels); "least_squares", the same fit in the time domain
+        (deepclean_trainer/linear_init.py; what the causal mode uses); "zero".
+    train_linear_path
+        Whether gradient descent also moves the linear path after its start.
+        False: it stays at its fit and the autoencoder learns what it leaves
+        (deepclean_trainer/frozen_linear.py), which also spares every step the
+        cost of a long kernel; the causal mode always trains it.
     linear_recency
         Spans (s) of the most recent training data on which the least-squares
         start is also fitted; one replaces the fit on all training data only
@@ -175,6 +191,9 @@ def main(
         "power": the loss is the fraction of the in-band noise power left;
         "per_bin": the PSD ratio averaged over the band's bins (the original
         DeepClean loss).
+    latency_mode
+        The cleaner's mode the version is for: "zero-phase", or "causal" (trained ahead of the witnesses
+        against a causally band-passed prediction; deepclean_trainer/cycle.py).
     max_epochs, steps_per_epoch
         An epoch is steps_per_epoch steps followed by a validation pass.
     learning_rate, weight_decay
@@ -225,7 +244,7 @@ def main(
         Another trainer holds ``training_root`` (two would each clean up the other's unfinished directories).
     """
     settings = cycle_settings(**locals())
-    configure_logging("trainer", log_dir=log_dir)
+    configure_logging("trainer", log_dir=log_dir, detector=ifo)
     writer_lock = hold_output(training_root, "trainer")
     metrics = TrainerMetrics()
     stop_serving = serve_metrics(metrics, metrics_port)
@@ -235,7 +254,7 @@ def main(
         removed = remove_stale_temporaries(training_root)
         if removed:
             log.info("removed unfinished training directories left by a crash: %s", [p.name for p in removed])
-        client = CountingExporterClient(exporter_url, exporter_token_file, metrics)
+        client = CountingExporterClient(exporter_url, exporter_token_file, metrics, model_name=model_name)
         with stop_on_signals("trainer") as stop:
             if mode == "one-shot":
                 try:
@@ -307,10 +326,12 @@ def _check_eligible(result: CycleResult, max_band_asd_ratio: float) -> bool:
     """Whether the new version may be exported; a log line says why not."""
     if is_eligible(result.directory, max_band_asd_ratio):
         return True
+    noise_added = result.directory.metadata["validation"].get("noise_added_bins", [])
     log.warning(
-        "%s not exported: validation in-band ASD ratio %.3f is above max_band_asd_ratio %.3f",
+        "%s not exported: validation in-band ASD ratio %.3f (max_band_asd_ratio %.3f)%s",
         result.directory.path.name,
         result.band_asd_ratio,
         max_band_asd_ratio,
+        f", noise added outside the band at {noise_added} Hz" if noise_added else "",
     )
     return False

@@ -6,6 +6,7 @@ from typing import Any
 
 import torch
 
+from deepclean.architecture import DeepClean
 from deepclean.config import ConfigError, from_keys
 
 from .cycle import CycleSettings
@@ -54,6 +55,13 @@ def cycle_settings(**values: Any) -> CycleSettings:
         if values["linear_kernel_size"] % 2 != 1:
             raise ConfigError(f"linear_kernel_size must be odd, got {values['linear_kernel_size']}")
         architecture["linear_kernel_size"] = values["linear_kernel_size"]
+        architecture["linear_dilation"] = values["linear_dilation"]
+        if values.get("latency_mode") == "causal":
+            architecture["linear_dilation"] = 1
+            # the target lies ahead of the output: the linear path reaches the newest witnesses the
+            # network sees (cycle.py: CAUSAL_LINEAR_FIT)
+            reach = DeepClean(1, values["kernel_size"]).receptive_field
+            architecture["linear_kernel_size"] = max(values["linear_kernel_size"], 2 * reach + 1)
     device = values["device"]
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"

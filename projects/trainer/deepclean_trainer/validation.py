@@ -1,8 +1,9 @@
 """Held-out figures: predict whole segments and measure the band ASD ratio.
 
 The cleaned strain is formed as the cleaner forms it (docs/interfaces.md):
-prediction un-scaled, band-passed with the same zero-phase filter, subtracted
-from the strain. The figure is :mod:`deepclean.figures`' ``band_ratio``, the one
+prediction un-scaled, band-passed with the same zero-phase filter (or, for the
+causal mode, the same causal one), subtracted from the strain. The figure is
+:mod:`deepclean.figures`' ``band_ratio``, the one
 the safety gate, the monitor and the benchmarks report: the mean over the
 band's 1 Hz bins of ASD(cleaned)/ASD(raw), from the 1 s periodograms of every
 whole second of the held-out segments summed together.
@@ -14,8 +15,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from deepclean.figures import BinPowers, second_spectra
-from deepclean.signal import bandpass_sos, zero_phase_bandpass
+from deepclean.figures import BinJudgement, BinPowers, judge_bins, second_spectra
+from deepclean.signal import bandpass_sos, causal_bandpass, zero_phase_bandpass
 
 from .preprocessing import Scaler, Segment
 
@@ -45,24 +46,53 @@ def predict(network: nn.Module, witnesses: np.ndarray, chunk: int = 65536) -> np
 
 
 def noise_estimate(
-    network: nn.Module, segment: Segment, scaler: Scaler, filter_band: tuple[float, float], filter_order: int
+    network: nn.Module,
+    segment: Segment,
+    scaler: Scaler,
+    filter_band: tuple[float, float],
+    filter_order: int,
+    causal: bool = False,
 ) -> np.ndarray:
     """The network's estimate of the noise in strain units at the working rate, band-passed
-    to ``filter_band`` as the cleaner does."""
+    to ``filter_band`` as the cleaner does (``causal``: forward only)."""
     prediction = scaler.unscale_prediction(predict(network, scaler.scale_witnesses(segment.witnesses)))
-    return zero_phase_bandpass(prediction, bandpass_sos(filter_band, segment.sample_rate, filter_order))
+    sos = bandpass_sos(filter_band, segment.sample_rate, filter_order)
+    return causal_bandpass(prediction, sos) if causal else zero_phase_bandpass(prediction, sos)
 
 
-def validation_band_asd_ratio(
+CHECK_RANGE = (10.0, 500.0)
+"""Hz judged bin by bin on the held-out data: the monitor's range, up to the working rate's Nyquist frequency."""
+
+
+def validation_judgement(
     network: nn.Module,
     segments: list[Segment],
     scaler: Scaler,
     band: tuple[float, float],
     filter_band: tuple[float, float],
     filter_order: int,
-) -> float:
-    """The band ASD ratio (:mod:`deepclean.figures`) of the held-out ``segments`` cleaned with
-    the estimate band-passed to ``filter_band``."""
+    causal: bool = False,
+) -> BinJudgement:
+    """:func:`deepclean.figures.judge_bins` (the safety gate's and the monitor's rule) of the held-out
+    ``segments`` as the cleaner would clean them: the band's mean ASD ratio and every 1 Hz bin of
+    :data:`CHECK_RANGE` outside it."""
+    powers = _validation_powers(network, segments, scaler, filter_band, filter_order, causal)
+    return judge_bins(powers, band, (CHECK_RANGE[0], min(CHECK_RANGE[1], powers.sample_rate / 2 - 1)))
+
+
+def noise_added_outside(judgement: BinJudgement, band: tuple[float, float]) -> tuple[float, ...]:
+    """The bins outside ``band`` the judgement says had noise added."""
+    return tuple(f for f in judgement.failing_bins if not band[0] <= f <= band[1])
+
+
+def _validation_powers(
+    network: nn.Module,
+    segments: list[Segment],
+    scaler: Scaler,
+    filter_band: tuple[float, float],
+    filter_order: int,
+    causal: bool,
+) -> BinPowers:
     seconds = []
     rate = None
     for segment in segments:
@@ -70,10 +100,10 @@ def validation_band_asd_ratio(
         whole = segment.num_samples // rate
         if whole < 1:
             continue
-        noise = noise_estimate(network, segment, scaler, filter_band, filter_order)
+        noise = noise_estimate(network, segment, scaler, filter_band, filter_order, causal)
         for i in range(whole):
             second = slice(i * rate, (i + 1) * rate)
             seconds.append(second_spectra(segment.strain[second], noise[second]))
     if not seconds:
         raise ValueError("no validation segment holds a whole second")
-    return BinPowers.of(seconds, rate).band_ratio(band)
+    return BinPowers.of(seconds, rate)

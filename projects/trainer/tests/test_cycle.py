@@ -26,6 +26,9 @@ def test_training_reduces_the_in_band_residual(frames):
     metadata = result.directory.metadata
     assert metadata["validation"]["band_asd_ratio"] == result.band_asd_ratio
     assert metadata["validation"]["loss"] < 0.5
+    # judged bin by bin outside the band as the safety gate would (deepclean.figures.judge_bins)
+    assert isinstance(metadata["validation"]["noise_added_bins"], list)
+    assert "worst bin outside the band" in (result.directory.path / "train.log").read_text()
     assert metadata["span"] == {"start": START, "end": START + DURATION}
     assert metadata["witness_sample_rates"][MAINS] == 1024
     assert metadata["architecture"] == {"name": "DeepClean", "kwargs": settings.architecture}
@@ -34,7 +37,7 @@ def test_training_reduces_the_in_band_residual(frames):
     assert metadata["filter"] == {"kind": "butter-sos-zero-phase", "order": 8, "band": [57.0, 63.0]}
     assert all((result.directory.path / name).is_file() for name in REQUIRED)
     log = (result.directory.path / "train.log").read_text()
-    assert "linear path: least-squares fit" in log and "before training" in log and "epoch 1/6" in log
+    assert "linear path: spectral least-squares fit" in log and "before training" in log and "epoch 1/6" in log
     network, scaler = load_network(result.directory)
     assert scaler.target_std == metadata["scaler"]["target_std"]
     assert not network.training and network.stride == 16

@@ -14,10 +14,12 @@ from deepclean_trainer.training_directory import write_training_directory
 HISTORY = [{"steps": 1, "train_loss": 1.0, "validation_loss": 1.0, "learning_rate": 1e-3}]
 
 
-def make(root, name, end, ratio):
+def make(root, name, end, ratio, noise_added_bins=None):
     log = root / "x.log"
     log.write_text("")
     meta = {"span": {"start": 0, "end": end}, "validation": {"loss": 0.1, "band_asd_ratio": ratio}}
+    if noise_added_bins is not None:
+        meta["validation"]["noise_added_bins"] = noise_added_bins
     return write_training_directory(root, name, {"w": torch.zeros(1)}, meta, HISTORY, log)
 
 
@@ -37,6 +39,14 @@ def test_only_clearly_cleaning_versions_are_sent(tmp_path, monkeypatch):
     assert good_old.exported_version == 1 and good_new.exported_version == 2
     assert bad.exported_version is None
     assert pending(tmp_path, 0.9) == []
+
+
+def test_a_version_that_added_noise_next_to_the_band_on_its_validation_data_is_not_sent(tmp_path):
+    """Clearly cleaning in the band is not enough: a bin outside it with noise added keeps it on disk only."""
+    clean = make(tmp_path, "a", 100, 0.3, noise_added_bins=[])
+    make(tmp_path, "b", 200, 0.3, noise_added_bins=[53.0, 54.0])
+    unrecorded = make(tmp_path, "c", 300, 0.3)
+    assert pending(tmp_path, 0.9) == [clean, unrecorded]
 
 
 def test_results_left_while_exporter_was_down_are_sent_after_restart(tmp_path, monkeypatch):

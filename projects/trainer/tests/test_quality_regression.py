@@ -26,6 +26,15 @@ TEST_SECONDS = 64
 BAND = (55.0, 65.0)
 RATE = 1024
 
+# the trainer's shipped network (deepclean_trainer.main's defaults) for the 21 H1 witnesses
+SHIPPED_ARCHITECTURE = {
+    "num_witnesses": 21,
+    "kernel_size": 7,
+    "mains_index": 0,
+    "linear_kernel_size": 51,
+    "linear_dilation": 5,
+}
+
 # scenario -> the fraction of the in-band injected noise power the held-out minute must lose
 BARS = {
     "baseline": 0.95,
@@ -52,6 +61,7 @@ def test_a_short_training_removes_at_least_the_bar(tmp_path, scenario):
         learning_rate=1e-3,
         linear_recency=(128.0, 64.0),
         warm_start=False,
+        architecture=SHIPPED_ARCHITECTURE,
     )
     result = run_cycle(settings, START, START + TRAIN_SECONDS)
     network, scaler = load_network(result.directory)

@@ -8,6 +8,7 @@ directory")::
     TrainingMetadata
     ├── witness_channels, sample_rate, strain_sample_rate, band    (required)
     ├── filter: FilterSpec(kind, order, band)                       (required)
+    ├── latency: LatencySpec(mode, lead)                            (optional: absent is zero-phase)
     ├── scaler: ScalerParameters(witness_mean, witness_std,         (required)
     │                            target_mean, target_std)
     ├── architecture: ArchitectureSpec(name, kwargs)                (required)
@@ -47,6 +48,23 @@ class FilterKind(str, enum.Enum):
 
     BUTTER_SOS_ZERO_PHASE = "butter-sos-zero-phase"
     """Butterworth second-order sections applied forward and backward (``scipy.signal.sosfiltfilt``)."""
+    BUTTER_SOS_CAUSAL = "butter-sos-causal"
+    """The same sections applied forward only (``scipy.signal.sosfilt``): no look-ahead, but a phase response."""
+
+
+class LatencyMode(str, enum.Enum):
+    """What a version's noise estimate waits for: the cleaner runs a version only in the mode it was trained for."""
+
+    ZERO_PHASE = "zero-phase"
+    """Zero-phase band-pass of the estimate: second ``t`` needs the next second's data."""
+    CAUSAL = "causal"
+    """Causal band-pass, the network trained ``lead`` samples ahead: second ``t`` needs nothing after ``t``."""
+
+
+_FILTER_OF_MODE = {
+    LatencyMode.ZERO_PHASE: FilterKind.BUTTER_SOS_ZERO_PHASE,
+    LatencyMode.CAUSAL: FilterKind.BUTTER_SOS_CAUSAL,
+}
 
 
 # --- checks shared by the parts ------------------------------------------------------------------
@@ -139,6 +157,38 @@ class FilterSpec:
 
 
 @dataclass(frozen=True)
+class LatencySpec:
+    """``"latency"``: the mode a version was trained for and its lead.
+
+    The network's output sample ``n`` (working rate) estimates the noise at sample
+    ``n + lead``: the look-ahead of the cleaner's chain a causal version is trained
+    to predict across (:func:`deepclean.signal.causal_lead`); 0 in zero-phase mode.
+    """
+
+    mode: LatencyMode
+    lead: int
+
+    def __post_init__(self) -> None:
+        try:
+            object.__setattr__(self, "mode", LatencyMode(self.mode))
+        except ValueError:
+            known = ", ".join(m.value for m in LatencyMode)
+            raise MetadataError(f"'latency.mode' {self.mode!r} is not supported (known: {known})") from None
+        if isinstance(self.lead, bool) or not isinstance(self.lead, int) or self.lead < 0:
+            raise MetadataError(f"'latency.lead' must be a non-negative integer, got {self.lead!r}")
+        if self.mode is LatencyMode.ZERO_PHASE and self.lead:
+            raise MetadataError(f"'latency.lead' must be 0 in zero-phase mode, got {self.lead!r}")
+
+    @classmethod
+    def from_json(cls, content: Any) -> LatencySpec:
+        content = _object(content, "latency")
+        return cls(mode=_field(content, "mode", str, "latency"), lead=_field(content, "lead", int, "latency"))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"mode": self.mode.value, "lead": self.lead}
+
+
+@dataclass(frozen=True)
 class ScalerParameters:
     """``"scaler"``: witnesses are z-scored with these; a prediction ``p`` is ``p * target_std + target_mean``."""
 
@@ -226,15 +276,20 @@ class TrainingSpan:
 
 @dataclass(frozen=True)
 class ValidationFigures:
-    """``"validation"``: the loss and in-band ASD ratio (cleaned / raw) on the held-out data."""
+    """``"validation"``: the loss and in-band ASD ratio (cleaned / raw) on the held-out data, and the 1 Hz
+    bins outside the band where cleaning it added noise (:func:`deepclean.figures.judge_bins`; ``None``:
+    not recorded, as in metadata written before it was)."""
 
     loss: float
     band_asd_ratio: float
+    noise_added_bins: tuple[float, ...] | None = None
 
     def __post_init__(self) -> None:
         for key in ("loss", "band_asd_ratio"):
             if not _is_number(getattr(self, key)):  # not necessarily finite: a figure is reported as it came
                 raise MetadataError(f"'validation.{key}' must be a number, got {getattr(self, key)!r}")
+        if self.noise_added_bins is not None and not all(_is_number(f) for f in self.noise_added_bins):
+            raise MetadataError(f"'validation.noise_added_bins' must be numbers, got {list(self.noise_added_bins)!r}")
 
     @classmethod
     def from_json(cls, content: Any) -> ValidationFigures:
@@ -242,10 +297,23 @@ class ValidationFigures:
         return cls(
             loss=_field(content, "loss", (int, float), "validation"),
             band_asd_ratio=_field(content, "band_asd_ratio", (int, float), "validation"),
+            noise_added_bins=_optional_list(content, "noise_added_bins"),
         )
 
     def to_json(self) -> dict[str, Any]:
-        return {"loss": self.loss, "band_asd_ratio": self.band_asd_ratio}
+        figures = {"loss": self.loss, "band_asd_ratio": self.band_asd_ratio}
+        if self.noise_added_bins is not None:
+            figures["noise_added_bins"] = list(self.noise_added_bins)
+        return figures
+
+
+def _optional_list(content: Mapping[str, Any], key: str) -> tuple[Any, ...] | None:
+    if key not in content:
+        return None
+    value = content[key]
+    if not isinstance(value, list):
+        raise MetadataError(f"'validation.{key}' must be a list, got {value!r}")
+    return tuple(value)
 
 
 # --- the whole -----------------------------------------------------------------------------------
@@ -267,6 +335,9 @@ class TrainingMetadata:
         Where the cleaning is judged (validation, monitor, safety gate).
     filter, scaler, architecture
         How a prediction becomes strain, and which network makes it.
+    latency
+        The latency mode the version was trained for (``None``: zero-phase, as files written before
+        the causal mode existed); see :attr:`latency_mode`.
     ifo, strain_channel, witness_sample_rates, span, ready_seconds, validation, library_version,
     training_seconds, created
         What the trainer records about the run; ``None`` when a file lacks the key.
@@ -291,6 +362,7 @@ class TrainingMetadata:
     library_version: str | None = None
     training_seconds: float | None = None
     created: str | None = None
+    latency: LatencySpec | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -324,6 +396,11 @@ class TrainingMetadata:
             _check_optional(getattr(self, key), (int, float), key)
         _check_optional(self.span, TrainingSpan, "span")
         _check_optional(self.validation, ValidationFigures, "validation")
+        _check_optional(self.latency, LatencySpec, "latency")
+        if self.filter.kind is not _FILTER_OF_MODE[self.latency_mode]:
+            raise MetadataError(
+                f"'filter.kind' {self.filter.kind.value!r} does not fit 'latency.mode' {self.latency_mode.value!r}"
+            )
         if self.witness_sample_rates is not None:
             rates = _object(self.witness_sample_rates, "witness_sample_rates")
             for channel, rate in rates.items():
@@ -333,6 +410,16 @@ class TrainingMetadata:
         if shadowed:
             raise MetadataError(f"'extra' holds the schema's own key(s) {shadowed}")
         object.__setattr__(self, "extra", copy.deepcopy(dict(self.extra)))
+
+    @property
+    def latency_mode(self) -> LatencyMode:
+        """The mode the version was trained for (zero-phase when the file has no ``"latency"``)."""
+        return self.latency.mode if self.latency is not None else LatencyMode.ZERO_PHASE
+
+    @property
+    def lead(self) -> int:
+        """Samples (working rate) after an output sample whose noise it estimates (``latency.lead``, else 0)."""
+        return self.latency.lead if self.latency is not None else 0
 
     @classmethod
     def from_json(cls, content: Any, source: Path | str = "metadata") -> TrainingMetadata:
@@ -352,7 +439,7 @@ class TrainingMetadata:
                 "scaler": ScalerParameters.from_json(_field(content, "scaler", dict)),
                 "architecture": ArchitectureSpec.from_json(_field(content, "architecture", dict)),
             }
-            parts = {"span": TrainingSpan, "validation": ValidationFigures}
+            parts = {"span": TrainingSpan, "validation": ValidationFigures, "latency": LatencySpec}
             for key in _OPTIONAL_KEYS:
                 value = content.get(key)
                 known[key] = parts[key].from_json(value) if key in parts and value is not None else value
@@ -388,6 +475,7 @@ _KEY_ORDER = (
     "strain_sample_rate",
     "band",
     "filter",
+    "latency",
     "scaler",
     "architecture",
     "span",

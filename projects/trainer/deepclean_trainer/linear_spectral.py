@@ -1,0 +1,237 @@
+"""Least-squares start for a long linear path, solved from cross-spectra.
+
+The linear path predicts ``y(t) = sum_c sum_k w[c, k] x_c(t + o_k)`` from the
+network's inputs ``x_c`` (the witnesses and their products with the mains
+monitor). Only the band the cleaner subtracts matters (it band-passes the
+prediction), so the fit minimises the error in a fit band around it, and there
+the error is a quadratic form in the taps whose coefficients are the inputs'
+Welch cross-spectra at the band's bins:
+
+    error = sum_f |Y(f) - sum_c H_c(f) X_c(f)|^2,   H_c(f) = sum_k w[c, k] exp(2 pi i f o_k).
+
+Its normal equations have one unknown per solved tap whatever the span's
+length, and building them costs a C x C cross-spectral matrix per bin and
+32 s block instead of a pass of the design matrix over every sample, so a
+kernel of 255 taps (+-124 ms at 1024 Hz) fits in seconds where the
+time-domain start (:mod:`linear_init`) would take minutes. A coupling seen
+through a witness that records its motion late (a response delay of ~0.1 s)
+needs that reach; 31 taps cannot form it.
+
+Inside a band of ~20 Hz a response needs no finer tap grid than a few tens of
+milliseconds, so about 48 taps per channel are solved and the others stay 0;
+what the coarse grid does outside the band is removed by the band-pass.
+
+The choice of a recent span after a coupling step is the one of
+:func:`linear_init.fit_linear_path`, with the fraction of the validation
+target's in-band power left as the score.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from scipy.signal.windows import hann
+
+from deepclean.architecture import DeepClean
+
+from .linear_init import BLOCK_SECONDS
+from .preprocessing import Scaler, Segment
+from .validation import predict
+
+log = logging.getLogger(__name__)
+
+SOLVED_TAPS = 48
+"""About this many taps per channel are solved (every ``kernel // SOLVED_TAPS``-th)."""
+
+
+@dataclass
+class _Spectra:
+    """Cross-spectra of the inputs and the target at the fit band's bins, summed per block of time."""
+
+    cross: list[np.ndarray] = field(default_factory=list)  # (bins, C, C): sum conj(X_i) X_j
+    towards: list[np.ndarray] = field(default_factory=list)  # (bins, C): sum conj(X_i) Y
+    power: list[np.ndarray] = field(default_factory=list)  # (bins,): sum |Y|^2
+    times: list[float] = field(default_factory=list)  # GPS of each block's middle
+
+    def weighted(self, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return tuple(np.tensordot(weights, np.asarray(part), axes=1) for part in (self.cross, self.towards, self.power))
+
+    def total(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return self.weighted(np.ones(len(self.cross)))
+
+
+def _spectra(
+    network: DeepClean, segments: list[Segment], scaler: Scaler, nperseg: int, bins: np.ndarray, silent: bool
+) -> _Spectra:
+    window = hann(nperseg, sym=False)
+    step = nperseg // 2
+    spectra = _Spectra()
+    for segment in segments:
+        witnesses = scaler.scale_witnesses(segment.witnesses)
+        target = scaler.scale_target(segment.target).astype(np.float64)
+        if not silent:
+            target -= predict(network, witnesses)
+        with torch.no_grad():
+            inputs = network.products(torch.from_numpy(witnesses)[None])[0].numpy().astype(np.float64)
+        block = round(BLOCK_SECONDS * segment.sample_rate)
+        for begin in range(0, target.size - nperseg + 1, block):
+            stop = min(begin + block, target.size)
+            starts = range(begin, stop - nperseg + 1, step)
+            if not starts:
+                continue
+            num = inputs.shape[0]
+            cross = np.zeros((bins.size, num, num), dtype=complex)
+            towards = np.zeros((bins.size, num), dtype=complex)
+            power = np.zeros(bins.size)
+            for start in starts:
+                x = np.fft.rfft(inputs[:, start : start + nperseg] * window, axis=1)[:, bins].T  # (bins, C)
+                y = np.fft.rfft(target[start : start + nperseg] * window)[bins]
+                cross += x.conj()[:, :, None] * x[:, None, :]
+                towards += x.conj() * y[:, None]
+                power += np.abs(y) ** 2
+            spectra.cross.append(cross)
+            spectra.towards.append(towards)
+            spectra.power.append(power)
+            spectra.times.append(segment.start + (begin + stop) / 2 / segment.sample_rate)
+    return spectra
+
+
+def _solve(cross: np.ndarray, towards: np.ndarray, basis: np.ndarray, ridge: float, weights: np.ndarray) -> np.ndarray:
+    """Taps ``w`` (C x K) minimising the error weighted by ``weights`` per bin, with a ridge of ``ridge``
+    times the mean diagonal."""
+    cross, towards = cross * weights[:, None, None], towards * weights[:, None]
+    num, taps = cross.shape[1], basis.shape[1]
+    outer = basis.conj()[:, :, None] * basis[:, None, :]  # (bins, K, K)
+    gram = np.real(np.tensordot(cross, outer, axes=([0], [0])))  # (C, C, K, K)
+    gram = gram.transpose(0, 2, 1, 3).reshape(num * taps, num * taps)
+    rhs = np.real(np.einsum("bc,bk->ck", towards.conj(), basis)).reshape(num * taps)
+    loading = ridge * np.trace(gram) / rhs.size
+    return np.linalg.solve(gram + loading * np.eye(rhs.size), rhs).reshape(num, taps)
+
+
+def _left(taps: np.ndarray, basis: np.ndarray, cross: np.ndarray, towards: np.ndarray, power: np.ndarray) -> float:
+    """Fraction of the target's in-band power the taps leave, from some data's cross-spectra."""
+    response = basis @ taps.T  # (bins, C)
+    error = power - 2 * np.real(np.einsum("bc,bc->b", towards.conj(), response))
+    error += np.real(np.einsum("bi,bij,bj->b", response.conj(), cross, response))
+    return float(error.sum() / power.sum())
+
+
+def fit_linear_path_spectral(
+    network: DeepClean,
+    segments: list[Segment],
+    scaler: Scaler,
+    fit_band: tuple[float, float],
+    judged_band: tuple[float, float] | None = None,
+    validation: list[Segment] | None = None,
+    recent_candidates: tuple[float, ...] = (),
+    switch_factor: float = 0.5,
+    fftlength: float = 4.0,
+    tap_step: int | None = None,
+    ridge: float = 1e-3,
+) -> float:
+    """Set ``network.linear`` to the in-band least-squares fit on ``segments``; the fraction of the
+    target's in-band power it leaves there.
+
+    Parameters
+    ----------
+    network
+        A network with a linear path; its autoencoder's output is held fixed (a silent one, all-zero
+        output convolution, costs no pass over the data).
+    segments, scaler
+        Training data and its scaler.
+    fit_band
+        The band (Hz) whose error is minimised: the band the cleaner subtracts and its filter's skirts.
+    judged_band
+        The band whose noise is judged as a whole (the configured ``band``). Outside it every bin is
+        judged on its own (the safety gate, the monitor: no bin worse than raw), so there the error
+        counts relative to the bin's power (weight: the band's mean bin power over the bin's, at
+        least 1) and a fit cannot buy in-band power with noise added next to the band. ``None``:
+        every bin counts by its power.
+    validation, recent_candidates, switch_factor
+        As :func:`linear_init.fit_linear_path`: a fit on only the most recent ``T`` seconds replaces the
+        fit on all data when it leaves at most ``switch_factor`` of what that leaves of the validation
+        target (a coupling step); it is then made again on that span and the validation data together.
+    fftlength
+        Welch segment length (s) of the cross-spectra; longer than the kernel.
+    tap_step
+        Solve every ``tap_step``-th tap (``None``: about :data:`SOLVED_TAPS` per channel).
+    ridge
+        Diagonal loading, as a fraction of the normal equations' mean diagonal.
+
+    Raises
+    ------
+    ValueError
+        The network has no linear path, or ``fftlength`` is not longer than the kernel.
+    """
+    if network.linear is None:
+        raise ValueError("the network has no linear path (linear_kernel_size is None)")
+    began = time.monotonic()
+    rate = segments[0].sample_rate
+    kernel, dilation = network.linear.kernel_size[0], network.linear.dilation[0]
+    half = kernel // 2
+    nperseg = round(fftlength * rate)
+    if nperseg < 4 * half * dilation + 2:
+        raise ValueError(f"fftlength {fftlength} s is too short for a kernel spanning +-{half * dilation} samples")
+    step = tap_step or max(1, kernel // SOLVED_TAPS)
+    solved = np.arange(-(half // step) * step, half + 1, step)  # tap indices from the kernel's centre
+    frequencies = np.fft.rfftfreq(nperseg, 1.0 / rate)
+    bins = np.flatnonzero((frequencies >= fit_band[0]) & (frequencies <= fit_band[1]))
+    basis = np.exp(2j * np.pi * np.outer(frequencies[bins], solved * dilation / rate))  # (bins, K)
+    with torch.no_grad():
+        network.linear.weight.zero_()
+    silent = not (network.output_conv.weight.any() or network.output_conv.bias.any())
+    training = _spectra(network, segments, scaler, nperseg, bins, silent)
+    if not training.cross:
+        raise ValueError(f"no {fftlength} s stretch of training data to fit the linear path on")
+    cross, towards, power = training.total()
+    weights = np.ones(bins.size)
+    if judged_band is not None:
+        inside = (frequencies[bins] >= judged_band[0]) & (frequencies[bins] <= judged_band[1])
+        if inside.any() and not inside.all():
+            weights[~inside] = np.maximum(1.0, power[inside].mean() / np.maximum(power[~inside], 1e-300))
+    taps, chosen = _solve(cross, towards, basis, ridge, weights), None
+    if validation and recent_candidates:
+        held_out = _spectra(network, validation, scaler, nperseg, bins, silent).total()
+        ages = max(training.times) - np.asarray(training.times)
+        whole = _left(taps, basis, *held_out)
+        scores = {}
+        for seconds in sorted(recent_candidates, reverse=True):
+            recent = ages <= seconds
+            if recent.sum() < 2:
+                continue  # too few blocks for a meaningful fit
+            candidate = _solve(*training.weighted(recent.astype(float))[:2], basis, ridge, weights)
+            scores[seconds] = (_left(candidate, basis, *held_out), candidate)
+        best = min(scores, key=lambda seconds: scores[seconds][0], default=None)
+        if best is not None and scores[best][0] <= switch_factor * whole:
+            chosen = best
+            recent_cross, recent_towards, _ = training.weighted((ages <= best).astype(float))
+            taps = _solve(recent_cross + held_out[0], recent_towards + held_out[1], basis, ridge, weights)
+        log.info(
+            "linear path: validation power left by the fit on all training data %.4f, on the most recent %s; kept %s",
+            whole,
+            {f"{t:g} s": round(v[0], 4) for t, v in scores.items()},
+            "all" if chosen is None else f"the most recent {chosen:g} s",
+        )
+    left = _left(taps, basis, cross, towards, power)
+    with torch.no_grad():
+        weight = network.linear.weight  # (1, channels, kernel): a cross-correlation, tap half + i reads x[t + i d]
+        weight[0, :, half + solved] = torch.from_numpy(taps).to(weight.dtype)
+    log.info(
+        "linear path: spectral least-squares fit of %d x %d taps (every %d of %d, %d samples apart, %.0f-%.0f Hz) "
+        "leaves %.4f of the target's in-band power, largest tap %.3g (%.1f s)",
+        taps.shape[0],
+        solved.size,
+        step,
+        kernel,
+        dilation,
+        *fit_band,
+        left,
+        np.abs(taps).max(),
+        time.monotonic() - began,
+    )
+    return left

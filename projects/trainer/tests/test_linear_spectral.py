@@ -1,0 +1,136 @@
+"""Tests of the spectral least-squares start of a long linear path."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from test_linear_init import RATE, coupled_segment, stepped_segments
+
+from deepclean.architecture import DeepClean
+from deepclean.signal import bandpass_sos, zero_phase_bandpass
+from deepclean_trainer.linear_init import fit_linear_path
+from deepclean_trainer.linear_spectral import fit_linear_path_spectral
+from deepclean_trainer.preprocessing import Scaler, Segment
+from deepclean_trainer.validation import predict
+
+FIT_BAND = (50.0, 70.0)
+SOS = bandpass_sos((52.0, 68.0), RATE, order=8)
+
+
+def silent_network(kernel: int, dilation: int = 1) -> DeepClean:
+    torch.manual_seed(0)
+    network = DeepClean(2, mains_index=0, linear_kernel_size=kernel, linear_dilation=dilation)
+    with torch.no_grad():
+        network.output_conv.weight.zero_()
+        network.output_conv.bias.zero_()
+    return network
+
+
+def late_witness_segment(seconds: int, seed: int, late: float = 0.1) -> Segment:
+    """The strain's sidebands follow an angular motion that its witness records ``late`` seconds later."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(seconds * RATE) / RATE
+    mains = np.cos(2 * np.pi * 60.0 * t + rng.uniform(0, 2 * np.pi))
+    motion = np.convolve(rng.standard_normal(t.size), np.hanning(257) / 16, mode="same")
+    recorded = np.roll(motion, round(late * RATE))
+    target = 0.5 * mains + 1.5 * mains * motion
+    monitor = mains + 1e-3 * rng.standard_normal(t.size)
+    return Segment(0.0, RATE, np.stack([monitor, recorded]), target, target)
+
+
+def in_band_residual(network: DeepClean, scaler: Scaler, test: Segment) -> float:
+    """Fraction of the test target's power left in the band the cleaner subtracts (edges cut)."""
+    prediction = zero_phase_bandpass(predict(network, scaler.scale_witnesses(test.witnesses)), SOS)
+    expected = zero_phase_bandpass(scaler.scale_target(test.target), SOS)
+    inner = slice(2 * RATE, -2 * RATE)
+    return float(np.mean((prediction[inner] - expected[inner]) ** 2) / np.mean(expected[inner] ** 2))
+
+
+def test_a_short_coupling_is_fitted_as_well_as_by_the_time_domain_start():
+    training = [coupled_segment(64, seed=1)]
+    scaler = Scaler.fit(training)
+    network = silent_network(31)
+    left = fit_linear_path_spectral(network, training, scaler, FIT_BAND)
+    assert left < 1e-3
+    assert in_band_residual(network, scaler, coupled_segment(16, seed=2)) < 1e-3
+
+
+@pytest.mark.parametrize("kernel, dilation", [(255, 1), (51, 5)])
+def test_a_witness_recorded_late_needs_the_long_kernel_and_gets_it(kernel, dilation):
+    """A 0.1 s response delay: a kernel spanning +-125 samples reaches it (unseen data to 1e-2), dense or
+    with taps 5 samples apart; 31 taps cannot (> 0.2 left)."""
+    training = [late_witness_segment(128, seed=3)]
+    scaler = Scaler.fit(training)
+    test = late_witness_segment(32, seed=4)
+    long_path = silent_network(kernel, dilation)
+    fit_linear_path_spectral(long_path, training, scaler, FIT_BAND)
+    short_path = silent_network(31)
+    fit_linear_path(short_path, training, scaler)
+    assert in_band_residual(long_path, scaler, test) < 1e-2
+    assert in_band_residual(short_path, scaler, test) > 0.2
+
+
+def test_after_a_coupling_step_the_fit_follows_the_data_since_the_step(caplog):
+    training, validation = stepped_segments(256, step_at=160, factor=2.0, seed=4)
+    scaler = Scaler.fit([training])
+    with caplog.at_level("INFO", logger="deepclean_trainer.linear_spectral"):
+        fit_linear_path_spectral(
+            silent_network(31), [training], scaler, FIT_BAND, validation=[validation], recent_candidates=(128.0, 32.0)
+        )
+    assert "kept the most recent" in caplog.text
+
+
+def test_without_a_step_the_fit_on_all_data_is_kept(caplog):
+    training, validation = stepped_segments(256, step_at=0, factor=1.0, seed=6)
+    scaler = Scaler.fit([training])
+    with caplog.at_level("INFO", logger="deepclean_trainer.linear_spectral"):
+        fit_linear_path_spectral(
+            silent_network(31), [training], scaler, FIT_BAND, validation=[validation], recent_candidates=(128.0, 32.0)
+        )
+    assert "kept all" in caplog.text
+
+
+def test_outside_the_judged_band_no_bin_is_traded_for_in_band_power():
+    """One tap on a witness that carries the 60 Hz coupling and a 67 Hz line the strain does not have:
+    fitted by power alone, the estimate adds the line next to the band (the bin's power x100); with the
+    band judged as a whole and the bins outside it each on its own, it adds at most a fraction of raw."""
+    rng = np.random.default_rng(7)
+    t = np.arange(64 * RATE) / RATE
+    mains = np.cos(2 * np.pi * 60.0 * t)
+    line = 0.3 * np.cos(2 * np.pi * 67.0 * t + 1.0)
+    floor = 0.01 * rng.standard_normal(t.size)
+    target = mains + floor
+    segment = Segment(0.0, RATE, (mains + line)[None], target, target)
+    scaler = Scaler.fit([segment])
+    flank = bandpass_sos((66.0, 68.0), RATE, order=4)
+
+    def added_at_67_hz(network: DeepClean) -> float:
+        estimate = zero_phase_bandpass(predict(network, scaler.scale_witnesses(segment.witnesses)), SOS)
+        scaled = scaler.scale_target(target)
+        inner = slice(2 * RATE, -2 * RATE)
+        cleaned, raw = (zero_phase_bandpass(x, flank)[inner] for x in (scaled - estimate, scaled))
+        return float(np.mean(cleaned**2) / np.mean(raw**2))
+
+    def one_tap() -> DeepClean:  # the one witness must pass 60 Hz and cannot avoid 67 Hz
+        torch.manual_seed(0)
+        network = DeepClean(1, linear_kernel_size=1)
+        with torch.no_grad():
+            network.output_conv.weight.zero_()
+            network.output_conv.bias.zero_()
+        return network
+
+    by_power, judged = one_tap(), one_tap()
+    fit_linear_path_spectral(by_power, [segment], scaler, FIT_BAND)
+    fit_linear_path_spectral(judged, [segment], scaler, FIT_BAND, judged_band=(55.0, 65.0))
+    assert added_at_67_hz(by_power) > 100
+    assert added_at_67_hz(judged) < 3
+
+
+def test_bad_requests_are_refused():
+    segment = coupled_segment(8, seed=3)
+    scaler = Scaler.fit([segment])
+    with pytest.raises(ValueError, match="linear path"):
+        fit_linear_path_spectral(DeepClean(2, mains_index=0), [segment], scaler, FIT_BAND)
+    with pytest.raises(ValueError, match="too short"):
+        fit_linear_path_spectral(silent_network(255), [segment], scaler, FIT_BAND, fftlength=0.25)
