@@ -42,8 +42,14 @@ ROOT = Path(__file__).resolve().parents[1]
 NAMES = default_channels("H1")
 START = 1400000000
 STRAIN = "H1:GDS-CALIB_STRAIN"
-BAND = (58.0, 62.0)
-SAMPLE_RATE = 4096
+BAND = (55.0, 65.0)
+SAMPLE_RATE = 1024
+ARCHITECTURES = {
+    # the trainer's shipped network ([tool.typeo.scripts.train] and deepclean_trainer.main's defaults):
+    # witness products, a linear path of 51 taps 5 samples apart; the causal mode's is dense and 223 wide
+    "zero-phase": {"kernel_size": 7, "mains_index": 0, "linear_kernel_size": 51, "linear_dilation": 5},
+    "causal": {"kernel_size": 7, "mains_index": 0, "linear_kernel_size": 223},
+}
 MODES = ("zero-phase", "causal")
 TRAINED_MODEL = "deepclean-h1"  # H1's model in ./run.sh's repository ([tool.typeo.detectors.H1] model_name)
 
@@ -52,22 +58,31 @@ def make_random_repository(
     root: Path, channels: list[str], rates: dict[str, int], latency_mode: str = "zero-phase"
 ) -> Path:
     """A repository with versions 1 and 2 (random weights, for ``latency_mode``), production 1 and canary 2."""
+    from deepclean.network_reach import architecture_context
     from deepclean.signal import causal_lead
     from deepclean.testing.model_versions import pin_versions, publish_version, write_random_network
     from deepclean.testing.training_directory import training_metadata
-    from deepclean_cleaner.network import streaming_context
 
     model_dir = root / "deepclean"
+    architecture = ARCHITECTURES[latency_mode]
     metadata = training_metadata(
-        {c: rates[c] for c in channels}, {"kernel_size": 7}, sample_rate=SAMPLE_RATE, band=BAND, target_std=1e-22
+        {c: rates[c] for c in channels},
+        architecture,
+        sample_rate=SAMPLE_RATE,
+        band=BAND,
+        filter_band=(BAND[0] - 1.0, BAND[1] + 1.0),
+        target_std=1e-22,
     )
     if latency_mode == "causal":
-        lead = causal_lead([rates[c] for c in channels], SAMPLE_RATE, 16384, streaming_context(7), 16)
+        lead = causal_lead([rates[c] for c in channels], SAMPLE_RATE, 16384, architecture_context(architecture), 16)
         metadata["filter"].update(kind="butter-sos-causal", order=2)
         metadata["latency"] = {"mode": "causal", "lead": lead}
     for version in (1, 2):
         publish_version(
-            model_dir, version, metadata, lambda staged, seed=version: write_random_network(staged, len(channels), seed)
+            model_dir,
+            version,
+            metadata,
+            lambda staged, seed=version: write_random_network(staged, len(channels), seed, **architecture),
         )
     pin_versions(model_dir, production=1, canary=2)
     return root
