@@ -45,7 +45,7 @@ from deepclean.signal import bandpass_sos, causal_impulse_response, causal_lead
 from .batches import WindowSampler, validation_windows
 from .checks import DataCheckError, check_enough_ready, check_stretch_channels
 from .dataset import FrameSource, load_span
-from .fitting import FitSettings, evaluate, fit
+from .fitting import FitResult, FitSettings, evaluate, fit
 from .frozen_linear import autoencoder_only
 from .linear_init import fit_linear_path
 from .linear_spectral import fit_linear_path_spectral
@@ -217,15 +217,7 @@ def _train(settings: CycleSettings, start: int, end: int, name: str, stop: threa
     training, validation = split_validation(segments, settings.validation_fraction, window)
     scaler = Scaler.fit(training)
     _check_scaler(scaler, list(source.witness_channels), source.strain_channel, start, end)
-    sampler = WindowSampler(
-        training, scaler, window, seed=settings.seed, recency_seconds=settings.recency_seconds, warmup=warmup
-    )
     held_out = validation_windows(validation, scaler, window, warmup)
-    log.info(
-        "training on %.0f s, validating on %.0f s (the most recent)",
-        sampler.num_samples / settings.sample_rate,
-        held_out[1].numel() / settings.sample_rate,
-    )
 
     fit_settings = settings.fit
     previous = _warm_start(network, settings) if settings.warm_start else None
@@ -250,13 +242,21 @@ def _train(settings: CycleSettings, start: int, end: int, name: str, stop: threa
     loss = PsdRatioLoss(
         settings.sample_rate, settings.filter_band, settings.fftlength, settings.loss_weighting, causal_filter
     )
+
+    def fit_on(windows_from: list, held_out_windows: tuple) -> FitResult:
+        sampler = WindowSampler(
+            windows_from, scaler, window, seed=settings.seed, recency_seconds=settings.recency_seconds, warmup=warmup
+        )
+        log.info(
+            "training on %.0f s, validating on %.0f s (the most recent)",
+            sampler.num_samples / settings.sample_rate,
+            held_out_windows[1].numel() / settings.sample_rate,
+        )
+        return fit(network, loss, sampler, held_out_windows, fit_settings, settings.device, stop)
+
     if fitted and not causal and not settings.train_linear_path:
         with autoencoder_only(network, scaler, training, validation) as (residual, held_out_residual):
-            sampler = WindowSampler(
-                residual, scaler, window, seed=settings.seed, recency_seconds=settings.recency_seconds, warmup=warmup
-            )
-            residual_held_out = validation_windows(held_out_residual, scaler, window, warmup)
-            result = fit(network, loss, sampler, residual_held_out, fit_settings, settings.device, stop)
+            result = fit_on(residual, validation_windows(held_out_residual, scaler, window, warmup))
         if result.best_state is not None:
             linear_state = {f"linear.{key}": value for key, value in network.linear.state_dict().items()}
             result.best_state = {**result.best_state, **linear_state}
@@ -265,7 +265,7 @@ def _train(settings: CycleSettings, start: int, end: int, name: str, stop: threa
             witnesses, targets = (tensor.to(settings.device) for tensor in held_out)
             result.best_validation_loss = evaluate(network, loss, witnesses, targets, fit_settings.batch_size)
     else:
-        result = fit(network, loss, sampler, held_out, fit_settings, settings.device, stop)
+        result = fit_on(training, held_out)
     if result.best_state is None:
         raise DataCheckError(f"training on GPS {start}-{end} produced no finite validation loss")
     network.load_state_dict(result.best_state)
