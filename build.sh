@@ -86,6 +86,39 @@ inputs_hash() {
   } | sha256sum | cut -d' ' -f1
 }
 
+run_server_setup() {
+  local name="$1" venv="$2" setup="$ROOT/servers/${1%-server}/setup.sh"
+  if [[ "$name" == *-server ]] && [ -x "$setup" ]; then
+    "$setup" "$venv"
+  fi
+}
+
+# Import what the environment is for, so that a build pip left incomplete fails here rather
+# than as a test's ImportError.
+check_env() {
+  local name="$1" venv="$2" modules=()
+  case "$name" in
+    library) modules=(deepclean torch onnxruntime pytest) ;;
+    *-server) return 0 ;;
+    *) modules=(deepclean "deepclean_$name" pytest)
+       grep -q 'torch' "$ROOT/projects/$name/pyproject.toml" && modules+=(torch) ;;
+  esac
+  local module
+  for module in "${modules[@]}"; do
+    "$venv/bin/python" -c "import $module" || { echo "check: cannot import $module in $venv"; return 1; }
+  done
+}
+
+# pip leaves a half-written environment when the disk fills; say so before starting.
+warn_low_disk() {
+  local free_kib
+  free_kib="$(df -Pk "$VENVS" | awk 'NR == 2 {print $4}')"
+  if [ -n "$free_kib" ] && [ "$free_kib" -lt $((8 * 1024 * 1024)) ]; then
+    echo "[build] warning: only $((free_kib / 1024)) MiB free on the disk of $VENVS;" \
+      "the environments need about 8 GiB" >&2
+  fi
+}
+
 build_env() {
   # One build of an environment at a time (concurrent ./build.sh calls wait here).
   exec 9>"$VENVS/.$1.lock"
@@ -99,13 +132,15 @@ build_env() {
   echo "[build] $name: building (log: ${log#"$ROOT"/})"
   rm -rf "$venv"
   local start=$SECONDS
+  # Every step is chained with &&: `set -e` does not apply inside a list tested by ||, and a
+  # pip that fails (a full disk, say) must not leave a half-installed environment marked built.
   {
-    "$PYTHON" -m venv "$venv"
-    "$venv/bin/pip" install --quiet --upgrade pip
-    # shellcheck disable=SC2046
-    "$venv/bin/pip" install --quiet ${TORCH_INDEX_URL:+--extra-index-url "$TORCH_INDEX_URL"} $(requirements "$name")
-    [ -x "$ROOT/servers/${name%-server}/setup.sh" ] && [[ "$name" == *-server ]] && "$ROOT/servers/${name%-server}/setup.sh" "$venv"
-    true
+    "$PYTHON" -m venv "$venv" &&
+      "$venv/bin/pip" install --quiet --upgrade pip &&
+      # shellcheck disable=SC2046
+      "$venv/bin/pip" install --quiet ${TORCH_INDEX_URL:+--extra-index-url "$TORCH_INDEX_URL"} $(requirements "$name") &&
+      run_server_setup "$name" "$venv" &&
+      check_env "$name" "$venv"
   } >"$log" 2>&1 || {
     echo "[build] $name: FAILED after $((SECONDS - start)) s; last lines of $log:" >&2
     tail -n 25 "$log" >&2
@@ -142,6 +177,7 @@ if [ ${#REQUESTED[@]} -eq 0 ]; then
   mapfile -t REQUESTED < <(all_envs)
 fi
 [[ " ${REQUESTED[*]} " == *" monitor "* ]] && ensure_chromium
+warn_low_disk
 
 # Two builds at a time (pip is mostly I/O and unpacking on these 2-core machines).
 failed=0
