@@ -5,10 +5,11 @@
 #   servers/triton/serve.sh [model_repository] [grpc_port] [http_port] [metrics_port]
 #
 # Defaults: the model_repository of [tool.typeo.base] in the configuration
-# ($DEEPCLEAN_CONFIG or the top-level pyproject.toml), gRPC 8001, HTTP 8000,
-# metrics 8002, all bound to 127.0.0.1 (TRITON_ADDRESS to change). Environment:
-# TRITON_VENV (default .venvs/triton-server), TRITON_POLL_SECS (default 1),
-# TRITON_EXIT_TIMEOUT (default 5).
+# ($DEEPCLEAN_CONFIG or the top-level pyproject.toml), the gRPC port of the cleaners'
+# triton_url ([tool.typeo.scripts.clean], 8001 in the shipped configuration), HTTP
+# 8000, metrics 8002, all bound to 127.0.0.1. Environment: TRITON_ADDRESS,
+# TRITON_HTTP_PORT, TRITON_METRICS_PORT, TRITON_VENV (default .venvs/triton-server),
+# TRITON_POLL_SECS (default 1), TRITON_EXIT_TIMEOUT (default 5).
 # The server keeps running while models are missing or fail to load (they are
 # retried on every poll); stop it with SIGTERM.
 set -euo pipefail
@@ -16,16 +17,21 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 VENV="${TRITON_VENV:-$ROOT/.venvs/triton-server}"
 CONFIG="${DEEPCLEAN_CONFIG:-$ROOT/pyproject.toml}"
 ADDRESS="${TRITON_ADDRESS:-127.0.0.1}"
-REPO="${1:-$("$VENV/bin/python" - "$CONFIG" <<'PY'
+# the model repository and the gRPC port, one per line, from the configuration
+mapfile -t FROM_CONFIG < <("$VENV/bin/python" - "$CONFIG" <<'PY'
 import pathlib, sys, tomllib
 config = pathlib.Path(sys.argv[1])
-value = tomllib.loads(config.read_text())["tool"]["typeo"]["base"]["model_repository"]
-print(config.parent / value)
+typeo = tomllib.loads(config.read_text())["tool"]["typeo"]
+url = typeo.get("scripts", {}).get("clean", {}).get("triton_url", "127.0.0.1:8001")
+print(config.parent / typeo["base"]["model_repository"])
+print(url.rsplit(":", 1)[-1])
 PY
-)}"
-GRPC_PORT="${2:-8001}"
-HTTP_PORT="${3:-8000}"
-METRICS_PORT="${4:-8002}"
+)
+[ "${#FROM_CONFIG[@]}" = 2 ] || { echo "serve.sh: cannot read model_repository and triton_url from $CONFIG" >&2; exit 1; }
+REPO="${1:-${FROM_CONFIG[0]}}"
+GRPC_PORT="${2:-${FROM_CONFIG[1]}}"
+HTTP_PORT="${3:-${TRITON_HTTP_PORT:-8000}}"
+METRICS_PORT="${4:-${TRITON_METRICS_PORT:-8002}}"
 SERVER="$VENV/tritonserver"
 [ -x "$SERVER/bin/tritonserver" ] || { echo "serve.sh: no tritonserver in $SERVER; run ./build.sh triton-server" >&2; exit 1; }
 mkdir -p "$REPO"

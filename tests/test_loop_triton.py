@@ -1,0 +1,68 @@
+"""The whole loop for two detectors at once, served by one real Triton server.
+
+``./run.sh --headless --triton --detectors H1,L1`` (:mod:`loop_suite`): one exporter and
+one model repository with a model per detector, one Triton server (the CPU build bundled
+with nvidia-pytriton, python backend, poll mode) serving both, and per detector a synthetic
+detector, a trainer, a cleaner (``backend = "auto"``) and a monitor. Each detector's first
+version is exported, cleaned as canary, promoted and cleaned as production; Triton's own
+metrics count the inferences it ran for each model's version.
+"""
+
+from __future__ import annotations
+
+import re
+import urllib.error
+import urllib.request
+
+import pytest
+from loop_suite import ROOT, check_cleaned_stream, running_suite, wait_for_production
+
+from deepclean.testing.processes import free_port
+
+DETECTORS = ["H1", "L1"]
+TIMEOUT = 900
+
+pytestmark = pytest.mark.skipif(
+    not (ROOT / ".venvs" / "triton-server" / "tritonserver" / "bin" / "tritonserver").exists(),
+    reason="the Triton server environment is not built (./build.sh triton-server)",
+)
+
+
+def triton_inferences(metrics_url: str) -> dict[tuple[str, int], int]:
+    """Successful inferences Triton ran, by (model, version), from its Prometheus metrics."""
+    with urllib.request.urlopen(metrics_url, timeout=5) as response:
+        text = response.read().decode()
+    pattern = re.compile(r'^nv_inference_request_success\{model="([^"]+)",version="(\d+)"\} (\d+)', re.MULTILINE)
+    return {(model, int(version)): int(count) for model, version, count in pattern.findall(text)}
+
+
+def version_ready(http_url: str, model: str, version: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"{http_url}/v2/models/{model}/versions/{version}/ready", timeout=5) as response:
+            return response.status == 200
+    except urllib.error.URLError:
+        return False
+
+
+def test_two_detectors_are_trained_promoted_and_cleaned_through_one_triton_server(tmp_path):
+    """Both detectors' versions are promoted; Triton serves and runs both models; both streams are whole and cleaned."""
+    grpc, http, metrics = free_port(), free_port(), free_port()
+    with running_suite(
+        tmp_path,
+        DETECTORS,
+        triton=True,
+        env={"TRITON_HTTP_PORT": str(http), "TRITON_METRICS_PORT": str(metrics)},
+        replace={'triton_url = "127.0.0.1:8001"': f'triton_url = "127.0.0.1:{grpc}"'},
+    ) as suite:
+        production_frames = wait_for_production(suite, frames=32, timeout=TIMEOUT)
+        served = triton_inferences(f"http://127.0.0.1:{metrics}/metrics")
+        for detector in DETECTORS:
+            model, version = suite.model(detector), suite.production_version(detector)
+            assert version_ready(f"http://127.0.0.1:{http}", model, version), f"Triton does not serve {model} {version}"
+            ran = served.get((model, version), 0)
+            cleaned = len(production_frames[detector]) + suite.canary_seconds(detector, version)
+            report = f"{model} version {version}: Triton ran {ran} inferences for {cleaned} cleaned stream-seconds"
+            print(report)
+            assert ran >= cleaned, report
+            assert "inference backend: triton" in suite.log(f"cleaner-{detector}")
+            check_cleaned_stream(suite, detector, production_frames[detector])
