@@ -68,10 +68,11 @@ def _running(pid_dir: Path) -> dict[str, int]:
 
 
 def _chosen_detectors(config: Path, asked: list[str] | None) -> list[str]:
-    """The detectors to start: ``asked`` (each one configured) or every configured detector."""
+    """The detectors to start: ``asked`` (each one configured; ``H1 L1`` or ``H1,L1``) or every configured one."""
     configured = detectors_of(config)
     if asked is None:
         return configured
+    asked = [name for item in asked for name in item.split(",") if name]
     if not configured:
         raise ConfigError(f"{config}: --detectors given, but [tool.typeo.base] lists no detectors")
     unknown = [name for name in asked if name not in configured]
@@ -237,7 +238,10 @@ def main(argv: list[str] | None = None) -> int:
         "--services", nargs="+", default=None, help="only these services (trainer: every detector's; trainer-L1)"
     )
     begin.add_argument(
-        "--detectors", nargs="+", default=None, help="only these of the configured detectors (default: all)"
+        "--detectors",
+        nargs="+",
+        default=None,
+        help="only these of the configured detectors, e.g. H1 L1 or H1,L1 (default: all)",
     )
     begin.add_argument("--triton", action="store_true", help="also start the Triton server on the model repository")
     commands.add_parser("stop", help="stop every service")
