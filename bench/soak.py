@@ -60,16 +60,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--hours", type=float, default=8.0, help="hours of data streamed (default 8)")
     add_suite_options(parser, speed=8.0, out=ROOT / "bench" / "out" / "soak", nice=0)
     parser.add_argument("--scenario", default="baseline")
-    parser.add_argument("--drop-strain", type=float, default=0.001, help="probability a strain frame is dropped")
-    parser.add_argument("--drop-witness", type=float, default=0.002, help="probability a witness frame is dropped")
-    parser.add_argument("--late-witness", type=float, default=0.002, help="probability a witness frame is late")
-    parser.add_argument("--sample-seconds", type=float, default=20.0, help="wall seconds between samples")
-    parser.add_argument(
-        "--window-seconds",
-        type=float,
-        default=600.0,
-        help="wall seconds over which the warm-up and end RSS / open files are taken (maximum)",
-    )
+    for flag, default, meaning in (
+        ("--drop-strain", 0.001, "probability a strain frame is dropped"),
+        ("--drop-witness", 0.002, "probability a witness frame is dropped"),
+        ("--late-witness", 0.002, "probability a witness frame is late"),
+        ("--sample-seconds", 20.0, "wall seconds between samples"),
+        ("--window-seconds", 600.0, "wall seconds over which the warm-up and end RSS / open files are taken (maximum)"),
+    ):
+        parser.add_argument(flag, type=float, default=default, help=meaning)
     parser.add_argument("--keep-seconds", type=int, default=3600, help="seconds of frames kept on disk")
     args = parser.parse_args(argv)
     args.stream_seconds = int(args.hours * 3600)
@@ -379,6 +377,17 @@ def _restarts(work: loop.Work, service: str) -> int:
     return console.read_text().count("restarting in") if console.exists() else 0
 
 
+def _usage_line(service: str, e: dict) -> str:
+    """The row of one service in the report's table of memory and open files."""
+    if not e or not e.get("warmup") or not e.get("end"):
+        return f"{service:9s} (not enough samples)"
+    return (
+        f"{service:9s} {e['start']['rss_mib']:8.0f} M {e['warmup']['rss_mib']:7.0f} M {e['end']['rss_mib']:7.0f} M "
+        f"{e['rss_change']:+7.1%}   {e['start']['open_files']:11d} {e['warmup']['open_files']:7d} "
+        f"{e['end']['open_files']:5d} {e['open_files_change']:+7.1%}  {e['processes']}"
+    )
+
+
 def report(s: dict) -> str:
     f = s["frames"]
     lines = [
@@ -401,15 +410,7 @@ def report(s: dict) -> str:
         f"{'service':9s} {'RSS start':>10s} {'warm-up':>9s} {'end':>9s} {'change':>7s}   "
         f"{'files start':>11s} {'warm-up':>7s} {'end':>5s} {'change':>7s}  processes",
     ]
-    for service, e in s["services"].items():
-        if not e or not e.get("warmup") or not e.get("end"):
-            lines.append(f"{service:9s} (not enough samples)")
-            continue
-        lines.append(
-            f"{service:9s} {e['start']['rss_mib']:8.0f} M {e['warmup']['rss_mib']:7.0f} M {e['end']['rss_mib']:7.0f} M "
-            f"{e['rss_change']:+7.1%}   {e['start']['open_files']:11d} {e['warmup']['open_files']:7d} "
-            f"{e['end']['open_files']:5d} {e['open_files_change']:+7.1%}  {e['processes']}"
-        )
+    lines.extend(_usage_line(service, e) for service, e in s["services"].items())
     return "\n".join(lines)
 
 

@@ -70,17 +70,28 @@ OFFSETS = [*range(BEFORE_JUMP), *range(BEFORE_JUMP + JUMP, BEFORE_JUMP + JUMP + 
 UNREADABLE = {DROPPED_STRAIN, CORRUPT_STRAIN}
 
 
-def _truncate_then_complete(path: Path, frame: dict, gps: int, delay: float) -> None:
-    """Leave the first half of the file at its final name; write the rest ``delay`` seconds later."""
+def _truncate_then_complete(path: Path, frame: dict, gps: int, log: Path) -> None:
+    """Leave the first half of the file at its final name; write the rest once the cleaner has read it half written.
+
+    Completing it on a timer instead would race the cleaner: one that is a second behind reads the
+    complete file and the fault is never seen.
+    """
     scratch = path.with_name("scratch-" + path.name)
     write_frame(scratch, frame, t0=gps)
     content = scratch.read_bytes()
     scratch.unlink()
     path.write_bytes(content[: len(content) // 2])
-    threading.Timer(delay, lambda: path.write_bytes(content)).start()
+
+    def complete() -> None:
+        deadline = time.monotonic() + 60.0
+        while not log_lines(log, f"{path.name}: unreadable") and time.monotonic() < deadline:
+            time.sleep(0.05)
+        path.write_bytes(content)
+
+    threading.Thread(target=complete, daemon=True).start()
 
 
-def _feed(data: Path, seconds: dict[int, dict]) -> None:
+def _feed(data: Path, seconds: dict[int, dict], log: Path) -> None:
     """Write the live stream with its faults, one second every 1 / FEED_RATE s."""
     for offset in OFFSETS:
         gps = START + offset
@@ -109,7 +120,7 @@ def _feed(data: Path, seconds: dict[int, dict]) -> None:
             write_frame(witness_path(data, gps), witnesses, t0=gps)
 
         if offset == TRUNCATED_STRAIN:
-            _truncate_then_complete(strain_path(data, gps), strain, gps, delay=1.0)
+            _truncate_then_complete(strain_path(data, gps), strain, gps, log)
         elif offset == CORRUPT_STRAIN:
             strain_path(data, gps).write_bytes(np.random.default_rng(2).bytes(140000))
         elif offset != DROPPED_STRAIN:
@@ -152,7 +163,7 @@ def stream(tmp_path_factory, model_repository):
         log,
     )
     try:
-        feeder = threading.Thread(target=_feed, args=(data, seconds))
+        feeder = threading.Thread(target=_feed, args=(data, seconds, log))
         feeder.start()
         feeder.join()
         wait_for(lambda: cleaner.poll() is not None, 120, "the cleaner to finish the stream")

@@ -95,22 +95,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--scenarios", nargs="+", default=["baseline"], help="synthetic detector scenarios ('all': the whole library)"
     )
     add_suite_options(parser, speed=4.0, out=ROOT / "bench" / "out" / "quality", nice=10)
-    parser.add_argument(
-        "--stream-seconds", type=int, default=3072, help="seconds streamed after the history (default 3072)"
-    )
-    parser.add_argument(
-        "--score-seconds",
-        type=int,
-        default=1024,
-        help="the last seconds with cleaned frames that are scored (default 1024)",
-    )
+    for flag, kind, default, meaning in (
+        ("--stream-seconds", int, 3072, "seconds streamed after the history (default 3072)"),
+        ("--score-seconds", int, 1024, "the last seconds with cleaned frames that are scored (default 1024)"),
+        ("--timeout", float, None, "wall seconds to wait for the stream (default 900 + 3 x stream/speed)"),
+    ):
+        parser.add_argument(flag, type=kind, default=default, help=meaning)
     parser.add_argument("--keep", action="store_true", help="keep the data and cleaned frames (~0.6 MB per second)")
-    parser.add_argument(
-        "--timeout",
-        type=float,
-        default=None,
-        help="wall seconds to wait for the stream (default 900 + 3 x stream/speed)",
-    )
     args = parser.parse_args(argv)
     if args.score_seconds < WINDOW_SECONDS or args.stream_seconds < args.score_seconds:
         parser.error(f"need {WINDOW_SECONDS} <= --score-seconds <= --stream-seconds")

@@ -37,14 +37,19 @@ def receptive_field(
 
 
 def streaming_context(
-    kernel_size: int = DEFAULT_KERNEL_SIZE,
-    levels: int = len(DEFAULT_WIDTHS),
-    linear_kernel_size: int | None = None,
-    linear_dilation: int = 1,
+    kernel_size: int = DEFAULT_KERNEL_SIZE, levels: int = len(DEFAULT_WIDTHS), *linear_path: Any, **linear_options: Any
 ) -> int:
-    """The receptive field rounded up to a multiple of the network's stride (``2**levels``)."""
+    """The receptive field rounded up to a multiple of the network's stride (``2**levels``).
+
+    Parameters
+    ----------
+    kernel_size, levels
+        As in :func:`receptive_field`.
+    *linear_path, **linear_options
+        ``linear_kernel_size`` and ``linear_dilation`` of :func:`receptive_field`.
+    """
     stride = 2**levels
-    return math.ceil(receptive_field(kernel_size, levels, linear_kernel_size, linear_dilation) / stride) * stride
+    return math.ceil(receptive_field(kernel_size, levels, *linear_path, **linear_options) / stride) * stride
 
 
 def architecture_context(kwargs: Mapping[str, Any]) -> int:

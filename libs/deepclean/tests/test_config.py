@@ -7,6 +7,7 @@ import pytest
 from jsonargparse.typing import PositiveInt
 
 from deepclean.config import ConfigError, load_table, parse_config, run_cli
+from deepclean.testing.config_files import write_config
 
 CONFIG = """
 [tool.typeo.base]
@@ -38,9 +39,7 @@ def train(
 
 @pytest.fixture
 def config(tmp_path):
-    path = tmp_path / "pyproject.toml"
-    path.write_text(CONFIG)
-    return path
+    return write_config(tmp_path, CONFIG)
 
 
 def test_base_references_keep_their_type(config):
@@ -84,8 +83,7 @@ def test_bad_values_stop_with_the_key_named(config, capsys, argv, key):
 
 def test_missing_value_names_the_key(tmp_path, capsys):
     """A required value that is nowhere stops with the key named."""
-    path = tmp_path / "pyproject.toml"
-    path.write_text('[tool.typeo.scripts.train]\nrun_dir = "x"\nchannels = ["a"]\n')
+    path = write_config(tmp_path, '[tool.typeo.scripts.train]\nrun_dir = "x"\nchannels = ["a"]\n')
     with pytest.raises(SystemExit):
         parse_config(train, "train", ["--config", str(path)])
     assert "sample_rate" in capsys.readouterr().err
@@ -93,8 +91,7 @@ def test_missing_value_names_the_key(tmp_path, capsys):
 
 def test_unknown_key_and_unknown_reference(tmp_path):
     """Keys the service does not take and references to absent base keys are errors naming them."""
-    path = tmp_path / "pyproject.toml"
-    path.write_text("[tool.typeo.base]\n[tool.typeo.scripts.train]\nsample_rte = 3\n")
+    path = write_config(tmp_path, "[tool.typeo.base]\n[tool.typeo.scripts.train]\nsample_rte = 3\n")
     with pytest.raises(ConfigError, match="sample_rte"):
         parse_config(train, "train", ["--config", str(path)])
     path.write_text('[tool.typeo.base]\n[tool.typeo.scripts.train]\nsample_rate = "${base.rate}"\n')
@@ -104,8 +101,7 @@ def test_unknown_key_and_unknown_reference(tmp_path):
 
 def test_run_cli_reports_configuration_errors(tmp_path, capsys):
     """run_cli exits 2 with a one-line message for a configuration error."""
-    path = tmp_path / "pyproject.toml"
-    path.write_text("[tool.typeo.base]\n")
+    path = write_config(tmp_path, "[tool.typeo.base]\n")
     with pytest.raises(SystemExit) as exc:
         run_cli(train, "train", ["--config", str(path)])
     assert exc.value.code == 2

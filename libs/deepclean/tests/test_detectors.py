@@ -9,6 +9,7 @@ import pytest
 
 from deepclean.config import ConfigError, detectors_of, load_table, parse_config
 from deepclean.synthetic.detector_config import default_witnesses
+from deepclean.testing.config_files import detector_table, write_config
 
 ROOT = Path(__file__).resolve().parents[3]
 PROJECT = ROOT / "pyproject.toml"
@@ -63,9 +64,7 @@ def train(strain_dir: Path, channels: list[str], band: list[float], port: int = 
 
 @pytest.fixture
 def config(tmp_path):
-    path = tmp_path / "pyproject.toml"
-    path.write_text(CONFIG)
-    return path
+    return write_config(tmp_path, CONFIG)
 
 
 def test_each_detector_gets_its_own_values(config):
@@ -111,12 +110,12 @@ def test_an_unconfigured_detector_is_an_error_naming_the_configured_ones(config,
 
 def test_a_single_detector_configuration_is_unchanged(tmp_path):
     """Without a detectors list base is used as it is; ${detectors.x} is a one-element list; --detector is refused."""
-    path = tmp_path / "pyproject.toml"
-    path.write_text(
+    path = write_config(
+        tmp_path,
         '[tool.typeo.base]\nifo = "H1"\nstrain_dir = "run/llhoft"\nchannels = ["H1:A"]\nband = [1.0, 2.0]\n'
         "model_name = 'deepclean'\n"
         '[tool.typeo.scripts.train]\nstrain_dir = "${base.strain_dir}"\nchannels = "${base.channels}"\n'
-        'band = "${base.band}"\n[tool.typeo.scripts.export]\nmodel_names = "${detectors.model_name}"\n'
+        'band = "${base.band}"\n[tool.typeo.scripts.export]\nmodel_names = "${detectors.model_name}"\n',
     )
     assert load_table("train", path) == {"strain_dir": "run/llhoft", "channels": ["H1:A"], "band": [1.0, 2.0]}
     assert load_table("export", path) == {"model_names": ["deepclean"]}
@@ -138,8 +137,7 @@ def test_a_single_detector_configuration_is_unchanged(tmp_path):
 )
 def test_bad_detector_configuration(tmp_path, text, message):
     """Each mistake in the detectors or base references stops with a message naming it."""
-    path = tmp_path / "pyproject.toml"
-    path.write_text(f"[tool.typeo.base]\n{text}\n[tool.typeo.scripts.train]\nport = 1\n")
+    path = write_config(tmp_path, f"[tool.typeo.base]\n{text}\n[tool.typeo.scripts.train]\nport = 1\n")
     with pytest.raises(ConfigError, match=message):
         load_table("train", path)
 
@@ -235,16 +233,20 @@ def test_no_detector_literal_in_service_code():
 def test_adding_a_detector_is_configuration_only(tmp_path):
     """A V1 table and its name in the list give V1 every service table, the exporter's model and a status row."""
     text = PROJECT.read_text().replace('detectors = ["H1", "L1"]', 'detectors = ["H1", "L1", "V1"]')
-    witnesses = ", ".join(f'"{name}"' for name in default_witnesses("V1"))
-    text += (
-        '\n[tool.typeo.detectors.V1]\nsite = "V"\nifo = "V1"\nmodel_name = "deepclean-v1"\n'
-        'strain_channel = "V1:GDS-CALIB_STRAIN"\nstate_channel = "V1:GDS-CALIB_STATE_VECTOR"\n'
-        f'mains_channel = "V1:PEM-CS_MAINSMON_EBAY_1_DQ"\nwitness_channels = [{witnesses}]\nseed = 3\n'
-        "[tool.typeo.detectors.V1.train]\nmetrics_port = 9127\n[tool.typeo.detectors.V1.clean]\nmetrics_port = 9126\n"
-        "[tool.typeo.detectors.V1.monitor]\nmetrics_port = 9125\nstatus_port = 9113\n"
+    text += "\n" + detector_table(
+        "V1",
+        site="V",
+        model_name="deepclean-v1",
+        strain_channel="V1:GDS-CALIB_STRAIN",
+        state_channel="V1:GDS-CALIB_STATE_VECTOR",
+        mains_channel="V1:PEM-CS_MAINSMON_EBAY_1_DQ",
+        witness_channels=default_witnesses("V1"),
+        seed=3,
+        train={"metrics_port": 9127},
+        clean={"metrics_port": 9126},
+        monitor={"metrics_port": 9125, "status_port": 9113},
     )
-    config = tmp_path / "pyproject.toml"
-    config.write_text(text)
+    config = write_config(tmp_path, text)
     for script in ("detector", "train", "clean", "monitor"):
         table = load_table(script, config, "cpu", "V1")
         assert table["ifo"] == "V1" and table["strain_dir"] == "run/data/V1/llhoft"
@@ -252,25 +254,11 @@ def test_adding_a_detector_is_configuration_only(tmp_path):
     assert load_table("status", config)["detectors"] == ["H1", "L1", "V1"]
 
 
-PORTS = """
-[tool.typeo.base]
-detectors = ["H1", "L1"]
-metrics_port = 9000
-
-[tool.typeo.detectors.H1]
-ifo = "H1"
-[tool.typeo.detectors.H1.train]
-metrics_port = 9107
-[tool.typeo.detectors.H1.monitor]
-status_port = 9111
-
-[tool.typeo.detectors.L1]
-ifo = "L1"
-[tool.typeo.detectors.L1.train]
-metrics_port = 9117
-[tool.typeo.detectors.L1.monitor]
-status_port = 9112
-
+PORTS = (
+    '[tool.typeo.base]\ndetectors = ["H1", "L1"]\nmetrics_port = 9000\n'
+    + detector_table("H1", train={"metrics_port": 9107}, monitor={"status_port": 9111})
+    + detector_table("L1", train={"metrics_port": 9117}, monitor={"status_port": 9112})
+    + """
 [tool.typeo.scripts.train]
 metrics_port = 9107
 [tool.typeo.scripts.monitor]
@@ -281,24 +269,19 @@ status_port = 9110
 [tool.typeo.scripts.export]
 exporter_port = 5005
 """
-
-
-def _ports_config(tmp_path: Path, text: str) -> Path:
-    path = tmp_path / "pyproject.toml"
-    path.write_text(text)
-    return path
+)
 
 
 def test_distinct_ports_load(tmp_path):
     """Each detector its own ports, 0 (not served) shared, the shared services' ports once: every table loads."""
-    path = _ports_config(tmp_path, PORTS)
+    path = write_config(tmp_path, PORTS)
     assert load_table("train", path, detector="L1")["metrics_port"] == 9117
     assert load_table("status", path) == {"status_port": 9110}
 
 
 def test_a_sub_table_that_names_no_script_is_an_error(tmp_path):
     """[tool.typeo.detectors.L1.cleaner] (for .clean) is refused naming it and the scripts, not taken as base."""
-    path = _ports_config(tmp_path, PORTS + "[tool.typeo.detectors.L1.cleaner]\nmetrics_port = 9116\n")
+    path = write_config(tmp_path, PORTS + "[tool.typeo.detectors.L1.cleaner]\nmetrics_port = 9116\n")
     message = r"\[tool.typeo.detectors.L1.cleaner\] names no script table; the known script names are export, monitor"
     for detector in ("H1", "L1"):  # loading any detector's table checks every detector's ports
         with pytest.raises(ConfigError, match=message if detector == "L1" else "L1.cleaner"):
@@ -314,7 +297,7 @@ def test_a_base_value_that_is_a_table_may_still_be_set_by_a_detector(tmp_path):
         text.replace('ifo = "L1"\n', 'ifo = "L1"\ngains = {a = 2}\n', 1)
         + '[tool.typeo.scripts.x]\ng = "${base.gains}"\n'
     )
-    assert load_table("x", _ports_config(tmp_path, text), detector="L1") == {"g": {"a": 2}}
+    assert load_table("x", write_config(tmp_path, text), detector="L1") == {"g": {"a": 2}}
 
 
 @pytest.mark.parametrize(
@@ -350,7 +333,7 @@ def test_a_base_value_that_is_a_table_may_still_be_set_by_a_detector(tmp_path):
 def test_ports_shared_by_detectors_are_refused(tmp_path, change, message):
     """A port two detectors' services would bind on the host (or one that is the status page's) stops loading,
     naming both detectors, the keys and the port: whichever script or detector is loaded."""
-    path = _ports_config(tmp_path, PORTS.replace(*change, 1))
+    path = write_config(tmp_path, PORTS.replace(*change, 1))
     for script, detector in (("train", "H1"), ("monitor", "L1"), ("status", None), ("export", None)):
         with pytest.raises(ConfigError, match=message):
             load_table(script, path, detector=detector)
@@ -358,7 +341,7 @@ def test_ports_shared_by_detectors_are_refused(tmp_path, change, message):
 
 def test_a_profile_port_is_not_checked(tmp_path):
     """A profile's port is every detector's on purpose (a test running one detector and scraping it): it loads."""
-    path = _ports_config(tmp_path, PORTS + "[tool.typeo.profiles.lab.train]\nmetrics_port = 9200\n")
+    path = write_config(tmp_path, PORTS + "[tool.typeo.profiles.lab.train]\nmetrics_port = 9200\n")
     assert load_table("train", path, "lab", "L1")["metrics_port"] == 9200
 
 
@@ -366,5 +349,5 @@ def test_a_single_detector_configuration_keeps_its_ports(tmp_path):
     """Without a detectors list nothing is checked: the monitor's page may share the status table's port."""
     text = PORTS.split("[tool.typeo.detectors.H1]")[0].replace('detectors = ["H1", "L1"]\n', "")
     text += PORTS[PORTS.index("[tool.typeo.scripts.train]") :]
-    path = _ports_config(tmp_path, text)
+    path = write_config(tmp_path, text)
     assert load_table("monitor", path) == {"metrics_port": 0, "status_port": 9110}

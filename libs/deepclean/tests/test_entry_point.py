@@ -191,18 +191,6 @@ def test_an_interrupting_stop_ends_the_block_quietly_once():
     assert stop.is_set()
 
 
-@pytest.fixture
-def root_logging():
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    yield
-    for handler in list(root.handlers):
-        if handler not in handlers:
-            root.removeHandler(handler)
-            handler.close()
-    root.setLevel(level)
-
-
 def test_logging_goes_to_the_service_file_and_a_second_set_up_replaces_the_first(tmp_path, root_logging, capsys):
     """Each line once, in <log_dir>/<service>.log and on stderr; a second set-up takes the first's place."""
     configure_logging("first", log_dir=tmp_path / "a")

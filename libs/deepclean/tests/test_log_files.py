@@ -9,19 +9,6 @@ import pytest
 from deepclean.entry_point import configure_logging, log_file
 
 
-@pytest.fixture
-def root_logging():
-    """Whatever configure_logging installs is removed after the test."""
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    yield
-    for handler in list(root.handlers):
-        if handler not in handlers:
-            root.removeHandler(handler)
-            handler.close()
-    root.setLevel(level)
-
-
 def test_each_detector_has_its_own_log_file(tmp_path, root_logging):
     """H1's and L1's trainers, logging to one directory, write trainer-H1.log and trainer-L1.log: never one file."""
     configure_logging("trainer", log_dir=tmp_path, detector="H1")

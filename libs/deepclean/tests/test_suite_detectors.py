@@ -4,6 +4,7 @@ import pytest
 
 from deepclean.suite import launcher
 from deepclean.suite.services import SHARED_GROUP, discover
+from deepclean.testing.config_files import detector_table, write_config
 
 PROGRAMS = {
     "exporter": ["deepclean-export"],
@@ -12,24 +13,24 @@ PROGRAMS = {
     "cleaner": ["deepclean-clean"],
     "monitor": ["deepclean-monitor", "python"],
 }
-CONFIG = """
+CONFIG = (
+    """
 [tool.typeo.base]
 detectors = ["H1", "L1"]
 run_dir = "run"
 log_dir = "run/logs"
 exporter_token_file = "run/exporter.token"
 
-[tool.typeo.detectors.H1]
-ifo = "H1"
-
-[tool.typeo.detectors.L1]
-ifo = "L1"
-
+"""
+    + detector_table("H1")
+    + detector_table("L1")
+    + """
 [tool.typeo.scripts.suite]
 run_dir = "${base.run_dir}"
 log_dir = "${base.log_dir}"
 exporter_token_file = "${base.exporter_token_file}"
 """
+)
 
 
 @pytest.fixture
@@ -92,10 +93,10 @@ def test_a_service_not_built_is_not_launched(root):
 
 def test_detectors_subset_and_unknown_detector(tmp_path, capsys):
     """--detectors narrows to configured detectors; an unknown one stops start-up naming the configured ones."""
-    config = tmp_path / "pyproject.toml"
-    config.write_text(CONFIG)
+    config = write_config(tmp_path, CONFIG)
     assert launcher._chosen_detectors(config, None) == ["H1", "L1"]
     assert launcher._chosen_detectors(config, ["L1"]) == ["L1"]
+    assert launcher._chosen_detectors(config, ["L1,H1"]) == ["L1", "H1"]
     code = launcher.main(["--config", str(config), "start", "--headless", "--detectors", "V1"])
     assert code == 2
     assert "unknown detector(s) ['V1']; configured detectors: H1, L1" in capsys.readouterr().err

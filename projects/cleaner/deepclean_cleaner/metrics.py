@@ -38,6 +38,12 @@ from .safety import SafetyDecision
 
 LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 1.25, 1.5, 2.0, 3.0, 5.0, 10.0, 30.0)
 """Seconds from a second's input arrival to its cleaned frame on disk."""
+JUDGED_FIGURES = {
+    "safety_band_asd_ratio": "Mean ASD(cleaned)/ASD(raw) over the band's bins, last window",
+    "safety_worst_bin_asd_ratio": "Largest ASD(cleaned)/ASD(raw) of a checked bin outside the band, last window",
+    "safety_worst_bin_hz": "Centre of the worst bin outside the band, last window",
+}
+"""The gauges of the gate's last judged window, per stream: band ratio, worst bin and its frequency."""
 OUTCOMES = (
     ("cleaned", dq.CLEANED),
     ("fallback", dq.SAFETY_FALLBACK),
@@ -61,16 +67,8 @@ class CleanerMetrics(ServiceMetrics):
         self.tripped_bins = self.counter(
             "safety_tripped_bins", "Fallback seconds in which the 1 Hz bin had noise added", ("stream", "bin_hz")
         )
-        self.band_ratio = self.gauge(
-            "safety_band_asd_ratio", "Mean ASD(cleaned)/ASD(raw) over the band's bins, last window", stream
-        )
-        self.worst_bin = self.gauge(
-            "safety_worst_bin_asd_ratio",
-            "Largest ASD(cleaned)/ASD(raw) of a checked bin outside the band, last window",
-            stream,
-        )
-        self.worst_bin_frequency = self.gauge(
-            "safety_worst_bin_hz", "Centre of the worst bin outside the band, last window", stream
+        self.band_ratio, self.worst_bin, self.worst_bin_frequency = (
+            self.gauge(name, documentation, stream) for name, documentation in JUDGED_FIGURES.items()
         )
         self.input_frames_replaced = self.counter(
             "input_frames_replaced",

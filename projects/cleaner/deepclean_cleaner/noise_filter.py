@@ -49,8 +49,8 @@ def design_bandpass(filter_spec: FilterSpec, sample_rate: float) -> np.ndarray:
 
 
 @dataclass
-class NoiseFilter:
-    """Turn scaled predictions into band-passed noise in strain units.
+class _ScaledBandpass:
+    """Un-scale predictions and run the band-pass forward over the stream, restarting after a gap or a jump.
 
     Parameters
     ----------
@@ -59,8 +59,65 @@ class NoiseFilter:
     target_mean, target_std
         The version's target scaler: noise = prediction * target_std + target_mean.
     history
-        Samples the forward pass runs before the first output (its settling time
-        after a restart).
+        Samples the forward pass runs before the first output (its settling time after a restart).
+    """
+
+    sos: np.ndarray
+    target_mean: float
+    target_std: float
+    history: int
+    _state: np.ndarray | None = field(default=None, init=False, repr=False)
+    _seen: int = field(default=0, init=False, repr=False)
+    lookahead: int = field(default=0, init=False)
+
+    def __post_init__(self) -> None:
+        self._unit_state = sosfilt_zi(self.sos)
+
+    def reset(self) -> None:
+        self._state = None
+        self._seen = 0
+
+    def process(self, item: Block | Gap) -> Block | Gap | None:
+        """Filtered noise for the block ``lookahead`` samples behind ``item``; ``None`` while the filter settles."""
+        if isinstance(item, Gap):
+            self.reset()
+            return item
+        noise = item.data * self.target_std + self.target_mean
+        if not self._follows(item):
+            self.reset()
+            self._restart(item)
+            self._state = self._unit_state * noise[0]  # as causal_bandpass starts a span
+        forward, self._state = sosfilt(self.sos, noise, zi=self._state)
+        self._carry(item, noise, forward)
+        self._seen += item.size
+        if self._seen < self.history + item.size + self.lookahead:
+            return None
+        return self._output(item, forward)
+
+    def _follows(self, item: Block) -> bool:
+        """``item`` continues the stream filtered so far."""
+        raise NotImplementedError
+
+    def _restart(self, item: Block) -> None:
+        """Start a new stream at ``item``."""
+
+    def _carry(self, item: Block, noise: np.ndarray, forward: np.ndarray) -> None:
+        """Keep what the next blocks need of ``item``."""
+        raise NotImplementedError
+
+    def _output(self, item: Block, forward: np.ndarray) -> Block:
+        """The output block once the filter has settled."""
+        raise NotImplementedError
+
+
+@dataclass
+class NoiseFilter(_ScaledBandpass):
+    """Turn scaled predictions into band-passed noise in strain units.
+
+    Parameters
+    ----------
+    sos, target_mean, target_std, history
+        As for every band-pass stage (:class:`_ScaledBandpass`).
     lookahead
         Samples of the future used for each output block.
     padding
@@ -68,98 +125,60 @@ class NoiseFilter:
         rate's second, i.e. the length of the first block seen).
     """
 
-    sos: np.ndarray
-    target_mean: float
-    target_std: float
-    history: int
     lookahead: int
     padding: int | None = None
     _forward: SampleBuffer | None = field(default=None, init=False, repr=False)
-    _state: np.ndarray | None = field(default=None, init=False, repr=False)
     _tail: np.ndarray | None = field(default=None, init=False, repr=False)
-    _seen: int = field(default=0, init=False, repr=False)
-
-    def __post_init__(self) -> None:
-        self._unit_state = sosfilt_zi(self.sos)
 
     def reset(self) -> None:
+        super().reset()
         self._forward = None
-        self._state = None
         self._tail = None
-        self._seen = 0
 
-    def process(self, item: Block | Gap) -> Block | Gap | None:
-        """Filtered noise for the block ``lookahead`` samples behind ``item``; ``None`` while priming."""
-        if isinstance(item, Gap):
-            self.reset()
-            return item
-        noise = item.data * self.target_std + self.target_mean
-        if self._forward is None or self._forward.stop != item.start:
-            self.reset()
-            self._forward = SampleBuffer(item.rate)
-            self._state = self._unit_state * noise[0]
-        padding = item.size if self.padding is None else self.padding
-        forward, self._state = sosfilt(self.sos, noise, zi=self._state)
+    def _follows(self, item: Block) -> bool:
+        return self._forward is not None and self._forward.stop == item.start
+
+    def _restart(self, item: Block) -> None:
+        self._forward = SampleBuffer(item.rate)
+
+    def _carry(self, item: Block, noise: np.ndarray, forward: np.ndarray) -> None:
+        keep = self._padding(item) + 1
         self._forward.append(Block(item.start, item.rate, forward))
-        self._tail = (
-            noise[-(padding + 1) :] if self._tail is None else np.concatenate([self._tail, noise])[-(padding + 1) :]
-        )
-        self._seen += item.size
-        if self._seen < self.history + item.size + self.lookahead:
-            return None
+        self._tail = noise[-keep:] if self._tail is None else np.concatenate([self._tail, noise])[-keep:]
+
+    def _output(self, item: Block, forward: np.ndarray) -> Block:
+        """The block ``lookahead`` samples behind ``item``, filtered backward from the future and a reflection."""
         stop = self._forward.stop
         start = stop - self.lookahead - item.size
-        reflection = self._tail[-2::-1][:padding]
+        reflection = self._tail[-2::-1][: self._padding(item)]
         extension, _ = sosfilt(self.sos, reflection, zi=self._state)
         backward_input = np.concatenate([self._forward.get(start, stop), extension])[::-1]
         backward, _ = sosfilt(self.sos, backward_input, zi=self._unit_state * backward_input[0])
         self._forward.keep_last(self.lookahead)
         return Block(start, item.rate, backward[::-1][: item.size])
 
+    def _padding(self, item: Block) -> int:
+        return item.size if self.padding is None else self.padding
+
 
 @dataclass
-class CausalNoiseFilter:
+class CausalNoiseFilter(_ScaledBandpass):
     """Turn scaled predictions into causally band-passed noise in strain units, without delay.
 
-    Parameters
-    ----------
-    sos
-        Band-pass sections (:func:`design_bandpass`).
-    target_mean, target_std
-        The version's target scaler: noise = prediction * target_std + target_mean.
-    history
-        Samples filtered before the first output (the filter's settling time after a restart).
+    Takes the parameters of every band-pass stage (:class:`_ScaledBandpass`); its ``lookahead`` is always 0.
     """
 
-    sos: np.ndarray
-    target_mean: float
-    target_std: float
-    history: int
-    lookahead: int = field(default=0, init=False)
-    _state: np.ndarray | None = field(default=None, init=False, repr=False)
     _next: int | None = field(default=None, init=False, repr=False)
-    _seen: int = field(default=0, init=False, repr=False)
-
-    def __post_init__(self) -> None:
-        self._unit_state = sosfilt_zi(self.sos)
 
     def reset(self) -> None:
-        self._state = None
+        super().reset()
         self._next = None
-        self._seen = 0
 
-    def process(self, item: Block | Gap) -> Block | Gap | None:
-        """Filtered noise for ``item``'s samples; ``None`` while the filter settles."""
-        if isinstance(item, Gap):
-            self.reset()
-            return item
-        noise = item.data * self.target_std + self.target_mean
-        if self._next != item.start:
-            self.reset()
-            self._state = self._unit_state * noise[0]  # as causal_bandpass starts a span
-        filtered, self._state = sosfilt(self.sos, noise, zi=self._state)
+    def _follows(self, item: Block) -> bool:
+        return self._next == item.start
+
+    def _carry(self, item: Block, noise: np.ndarray, forward: np.ndarray) -> None:
         self._next = item.stop
-        self._seen += item.size
-        if self._seen < self.history + item.size:
-            return None
-        return Block(item.start, item.rate, filtered)
+
+    def _output(self, item: Block, forward: np.ndarray) -> Block:
+        return Block(item.start, item.rate, forward)

@@ -20,20 +20,12 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import partial
-from pathlib import Path
 from typing import Literal
 
 import numpy as np
 
-from deepclean.frames import (
-    ConsumedFrames,
-    FrameFollower,
-    FramePair,
-    JoinedFollower,
-    ReplacedFrame,
-    StreamFiles,
-    list_frames,
-)
+from deepclean.frames import ConsumedFrames, FrameFollower, FramePair, JoinedFollower, ReplacedFrame
+from deepclean.frames.items import PairedStreams
 
 from .buffers import Gap
 from .metrics import CleanerMetrics
@@ -42,18 +34,16 @@ from .pipeline import InputSecond
 log = logging.getLogger(__name__)
 
 
-@dataclass
-class InputSource:
+@dataclass(frozen=True)
+class InputSource(PairedStreams):
     """Where the input frames are and how long to wait for them.
 
     Parameters
     ----------
-    strain_dir, witness_dir
-        Live directories of the strain and witness frames.
-    site, ifo, strain_tag, witness_tag
-        Parts of their file names.
-    strain_channel, state_channel, witness_channels
-        Channels to read.
+    strain_dir, witness_dir, site, ifo, strain_tag, witness_tag, strain_channel, state_channel
+        The live frames and the channels of the strain frames (:class:`~deepclean.frames.items.PairedStreams`).
+    witness_channels
+        Witness channels to read.
     strain_timeout
         Seconds to wait for the next strain frame before it is a dropped second.
     witness_timeout
@@ -66,14 +56,6 @@ class InputSource:
         Seconds of frames read that are watched for a rewrite or a second file.
     """
 
-    strain_dir: Path
-    witness_dir: Path
-    site: str
-    ifo: str
-    strain_tag: str
-    witness_tag: str
-    strain_channel: str
-    state_channel: str
     witness_channels: list[str]
     strain_timeout: float = 5.0
     witness_timeout: float = 3.0
@@ -84,12 +66,12 @@ class InputSource:
 
     def oldest(self) -> int | None:
         """GPS of the oldest strain frame present."""
-        frames = list_frames(self.strain_dir, self.site, self.ifo, self.strain_tag)
+        frames = self.strain_frames()
         return frames[0].gps if frames else None
 
     def newest(self) -> int | None:
         """GPS of the newest strain frame present."""
-        frames = list_frames(self.strain_dir, self.site, self.ifo, self.strain_tag)
+        frames = self.strain_frames()
         return frames[-1].gps if frames else None
 
     def follow(self, start: int | None, stop: threading.Event, end: int | None = None) -> Iterator[InputSecond | Gap]:
@@ -127,11 +109,8 @@ class InputSource:
     def _frames_read(self, stream: Literal["strain", "witness"]) -> ConsumedFrames:
         """The frames of ``stream`` read so far, kept across :meth:`follow` calls."""
         if stream not in self._consumed:
-            directory, tag = (
-                (self.strain_dir, self.strain_tag) if stream == "strain" else (self.witness_dir, self.witness_tag)
-            )
             self._consumed[stream] = ConsumedFrames(
-                StreamFiles(Path(directory), self.site, self.ifo, tag),
+                self.strain_files() if stream == "strain" else self.witness_files(),
                 on_replaced=partial(self._replaced, stream),
                 window=self.replaced_window,
                 # a witness arriving after its second was passed was already logged as late

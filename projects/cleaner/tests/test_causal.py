@@ -5,7 +5,7 @@ import dataclasses
 import numpy as np
 import pytest
 from conftest import BAND, RATE, STRAIN_RATE, WITNESS_RATES, WITNESSES, settings, synthetic_input
-from test_pipeline import START, load, run, seconds
+from test_pipeline import START, load, offline_prediction, run, run_missing_witness, seconds
 
 from deepclean.model_repository import ModelRepository
 from deepclean.signal import bandpass_sos, causal_bandpass, causal_lead, resample, witness_resampling_delay
@@ -114,13 +114,8 @@ def test_zero_phase_mode_still_waits_for_the_next_frame(repository):
 
 
 def offline_causal_noise(model, data):
-    """One pass over the whole span: resample, network, un-scale, causal band-pass, upsample, moved by the lead."""
-    meta = model.metadata
-    witnesses = np.stack([resample(data["witnesses"][c], WITNESS_RATES[c], RATE) for c in WITNESSES])
-    scaler = meta["scaler"]
-    standardised = (witnesses - np.array(scaler["witness_mean"])[:, None]) / np.array(scaler["witness_std"])[:, None]
-    predicted = model.predictor.predict(standardised[None].astype(np.float32))[0].astype(np.float64)
-    noise = predicted * scaler["target_std"] + scaler["target_mean"]
+    """One pass over the whole span: :func:`offline_prediction`, causal band-pass, upsample, moved by the lead."""
+    noise = offline_prediction(model, data)
     upsampled = resample(causal_bandpass(noise, bandpass_sos(BAND, RATE, 8)), RATE, STRAIN_RATE)
     shift = LEAD * (STRAIN_RATE // RATE)
     return np.concatenate([np.full(shift, np.nan), upsampled[:-shift]])
@@ -178,15 +173,8 @@ def test_a_missing_witness_second_costs_the_causal_mode_only_itself_and_the_refi
     """Without look-ahead the second before a missing witness frame is still cleaned in full; every
     second is written once, the gap raw with the input-gap bit."""
     duration = 24
-    data = synthetic_input(START, duration)
-    pipeline = causal_pipeline()
-    pipeline.swap("production", load(causal_repository, 1))
-    out = run(pipeline, seconds(data, START, duration, missing_witness={START + 12}))
-    assert sorted(out) == list(range(START, START + duration))
+    out = run_missing_witness(causal_pipeline(), load(causal_repository, 1), duration)
     assert np.all(out[START + 11].outputs["production"].dq & dq.CLEANED)
-    gap = out[START + 12].outputs["production"]
-    assert np.all(gap.dq & dq.INPUT_GAP) and not np.any(gap.dq & dq.CLEANED)
-    np.testing.assert_array_equal(gap.strain, out[START + 12].raw)
     assert np.all(out[START + duration - 1].outputs["production"].dq & dq.CLEANED)
 
 

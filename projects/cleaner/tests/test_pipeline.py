@@ -58,15 +58,18 @@ def run(pipeline, items):
     return out
 
 
-def offline_noise(model, data, duration):
-    """The noise estimate of one pass over the whole span (resample, network, un-scale, band-pass, upsample)."""
-    meta = model.metadata
+def offline_prediction(model, data):
+    """The un-scaled network output of one pass over the whole span (resample, standardise, network, un-scale)."""
+    scaler = model.metadata["scaler"]
     witnesses = np.stack([resample(data["witnesses"][c], WITNESS_RATES[c], RATE) for c in WITNESSES])
-    scaler = meta["scaler"]
     standardised = (witnesses - np.array(scaler["witness_mean"])[:, None]) / np.array(scaler["witness_std"])[:, None]
     predicted = model.predictor.predict(standardised[None].astype(np.float32))[0].astype(np.float64)
-    noise = predicted * scaler["target_std"] + scaler["target_mean"]
-    filtered = zero_phase_bandpass(noise, bandpass_sos(BAND, RATE, 8))
+    return predicted * scaler["target_std"] + scaler["target_mean"]
+
+
+def offline_noise(model, data, duration):
+    """The noise estimate of one pass over the whole span (:func:`offline_prediction`, band-pass, upsample)."""
+    filtered = zero_phase_bandpass(offline_prediction(model, data), bandpass_sos(BAND, RATE, 8))
     return resample(filtered, RATE, STRAIN_RATE)
 
 
@@ -152,17 +155,24 @@ def test_no_production_pin_writes_raw_strain_with_the_no_model_bit(repository, t
         assert not np.any(production.dq & dq.NO_MODEL)
 
 
-def test_missing_witness_second_is_raw_with_the_input_gap_bit(repository):
-    """A second without witnesses is written raw, flagged, and cleaning resumes after the restart."""
-    duration = 30
+def run_missing_witness(pipeline, model, duration):
+    """Run ``pipeline`` with ``model`` in production over ``duration`` seconds whose witness frame of
+    ``START + 12`` is missing; checks every second is written once and that one raw with the input-gap bit.
+    The cleaned seconds by GPS."""
     data = synthetic_input(START, duration)
-    pipeline = pipeline_for()
-    pipeline.swap("production", load(repository, 1))
+    pipeline.swap("production", model)
     out = run(pipeline, seconds(data, START, duration, missing_witness={START + 12}))
     assert sorted(out) == list(range(START, START + duration))
     gap = out[START + 12].outputs["production"]
     assert np.all(gap.dq & dq.INPUT_GAP) and not np.any(gap.dq & dq.CLEANED)
     np.testing.assert_array_equal(gap.strain, out[START + 12].raw)
+    return out
+
+
+def test_missing_witness_second_is_raw_with_the_input_gap_bit(repository):
+    """A second without witnesses is written raw, flagged, and cleaning resumes after the restart."""
+    duration = 30
+    out = run_missing_witness(pipeline_for(), load(repository, 1), duration)
     assert np.all(out[START + 10].outputs["production"].dq & dq.CLEANED)
     assert np.all(out[START + duration - 3].outputs["production"].dq & dq.CLEANED)
 

@@ -306,17 +306,12 @@ class Exporter:
             self._require(version)  # under the lock pruning takes: the version cannot vanish in between
             return pins.with_production(version)
 
-        pins = self._update_pins(promote)
-        self.refresh_config()
-        log.info("production is now version %d", version)
-        return pins
+        return self._repin(promote, "production is now version %d", version)
 
     def unset_production(self) -> Pins:
         """Leave no model in production: the cleaner writes raw strain flagged no-model."""
-        pins = self._update_pins(lambda pins: pins.without_production())
-        self.refresh_config()
-        log.info("production is now unpinned (no model: the cleaner writes raw strain)")
-        return pins
+        message = "production is now unpinned (no model: the cleaner writes raw strain)"
+        return self._repin(lambda pins: pins.without_production(), message)
 
     def set_canary(self, version: int | None) -> Pins:
         """Pin ``version`` as the canary (``None``: no canary)."""
@@ -326,9 +321,13 @@ class Exporter:
                 self._require(version)
             return pins.with_canary(version)
 
-        pins = self._update_pins(pin)
+        return self._repin(pin, "canary is now version %s", version)
+
+    def _repin(self, change: Callable[[Pins], Pins], message: str, *args: object) -> Pins:
+        """Change the pins, serve what they now name and log ``message`` (with ``args``); the new pins."""
+        pins = self._update_pins(change)
         self.refresh_config()
-        log.info("canary is now version %s", version)
+        log.info(message, *args)
         return pins
 
     def _config_text(self) -> str:

@@ -11,6 +11,28 @@ from deepclean.metrics_http import ServiceMetrics
 
 from .version_windows import VersionQuality
 
+WINDOW_FIGURES = {
+    "band_asd_ratio": "ASD(cleaned)/ASD(raw) in the target band over the window",
+    "out_of_band_worst_asd_ratio": "Largest ASD(cleaned)/ASD(raw) outside the target band over the window",
+    "window_seconds": "Seconds of data in the version's window",
+}
+"""Gauges of each version's window: band ratio, worst ratio outside the band, seconds."""
+WINDOW_JUDGEMENT = {
+    "failing_bins": "1 Hz bins where the cleaning added noise over the window",
+    "better_than_raw": (
+        "1 when no bin has noise added, the band ratio is at most 1 and the range is not below raw's "
+        "(the figures of what was written: the policy also refuses a version mostly in safety fallback)"
+    ),
+}
+"""Gauges of the judgement of each version's window: failing bins, better than raw."""
+DECISIONS = {
+    "promotions": "Canary promotions applied",
+    "rollbacks": "Production rollbacks applied",
+    "unpins": "Production unpinned (raw strain written) for want of a good version",
+    "canary_rejections": "Canaries rejected (never to be promoted) as never served",
+}
+"""Counters of the decisions applied: promotions, rollbacks, unpins, rejections."""
+
 
 class MonitorMetrics(ServiceMetrics):
     """The monitor's metrics in one registry."""
@@ -20,32 +42,19 @@ class MonitorMetrics(ServiceMetrics):
     def __init__(self) -> None:
         super().__init__()
         version, stream = ("version",), ("stream",)
-        self.band_ratio = self.gauge(
-            "band_asd_ratio", "ASD(cleaned)/ASD(raw) in the target band over the window", version
+        self.band_ratio, self.out_of_band_ratio, self.window_seconds = (
+            self.gauge(name, documentation, version) for name, documentation in WINDOW_FIGURES.items()
         )
-        self.out_of_band_ratio = self.gauge(
-            "out_of_band_worst_asd_ratio",
-            "Largest ASD(cleaned)/ASD(raw) outside the target band over the window",
-            version,
-        )
-        self.window_seconds = self.gauge("window_seconds", "Seconds of data in the version's window", version)
         self.live_version = self.gauge("live_version", "Model version in the latest cleaned frame (0: none)", stream)
         self.bns_range = self.gauge(
             "bns_range_mpc", "BNS (1.4+1.4 Msun) sensemon range over the window", ("version", "strain")
         )
-        self.failing_bins = self.gauge(
-            "failing_bins", "1 Hz bins where the cleaning added noise over the window", version
+        self.failing_bins, self.better_than_raw = (
+            self.gauge(name, documentation, version) for name, documentation in WINDOW_JUDGEMENT.items()
         )
-        self.better_than_raw = self.gauge(
-            "better_than_raw",
-            "1 when no bin has noise added, the band ratio is at most 1 and the range is not below raw's "
-            "(the figures of what was written: the policy also refuses a version mostly in safety fallback)",
-            version,
+        self.promotions, self.rollbacks, self.unpins, self.rejections = (
+            self.counter(name, documentation) for name, documentation in DECISIONS.items()
         )
-        self.promotions = self.counter("promotions", "Canary promotions applied")
-        self.rollbacks = self.counter("rollbacks", "Production rollbacks applied")
-        self.unpins = self.counter("unpins", "Production unpinned (raw strain written) for want of a good version")
-        self.rejections = self.counter("canary_rejections", "Canaries rejected (never to be promoted) as never served")
         self.no_model_seconds = self.gauge(
             "no_model_seconds",
             "Seconds the stream has been written without the version pinned for it (no model, or another version)",

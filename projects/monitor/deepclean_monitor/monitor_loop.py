@@ -22,7 +22,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from deepclean.frames import FrameError, FrameName, MissingChannelError
+from deepclean.frames import FrameError, FrameName, MissingChannelError, StreamFiles
 
 from .cleaned_frames import CleanedChannels, PairedSecond, read_paired_second
 from .decision_log import DecisionLog
@@ -39,16 +39,13 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class RawStream:
+class RawStream(StreamFiles):
     """Where the raw strain frames are."""
 
-    directory: Path
-    site: str
-    ifo: str
-    tag: str
-
     def path(self, gps: int) -> Path:
-        return FrameName(gps=gps, site=self.site, ifo=self.ifo, tag=self.tag).path(self.directory)
+        return FrameName(gps=gps, site=self.site, ifo=self.ifo, tag=self.tag, duration=self.duration).path(
+            self.directory
+        )
 
 
 @dataclass

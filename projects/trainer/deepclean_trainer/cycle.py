@@ -30,16 +30,17 @@ import torch
 
 import deepclean
 from deepclean.architecture import DeepClean
-from deepclean.model_repository import (
+from deepclean.model_repository.training_metadata import (
     ArchitectureSpec,
     FilterKind,
     FilterSpec,
+    LatencyMode,
+    LatencySpec,
     ScalerParameters,
     TrainingMetadata,
     TrainingSpan,
     ValidationFigures,
 )
-from deepclean.model_repository.training_metadata import LatencyMode, LatencySpec
 from deepclean.signal import bandpass_sos, causal_impulse_response, causal_lead
 
 from .batches import WindowSampler, validation_windows

@@ -12,18 +12,12 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
 from deepclean.analysis_ready import analysis_ready_mask
-from deepclean.frames import (
-    FrameError,
-    FrameName,
-    MissingChannelError,
-    list_frames,
-    read_frame,
-)
+from deepclean.frames import FrameError, FrameName, MissingChannelError, read_frame
+from deepclean.frames.items import PairedStreams
 
 from .checks import DataCheckError, check_finite, check_rate
 
@@ -31,25 +25,11 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class FrameSource:
+class FrameSource(PairedStreams):
     """Where the strain and witness frames are and what they hold."""
 
-    strain_dir: Path
-    witness_dir: Path
-    site: str
-    ifo: str
-    strain_tag: str
-    witness_tag: str
-    strain_channel: str
-    state_channel: str
     witness_channels: tuple[str, ...]
     strain_sample_rate: float
-
-    def strain_frames(self) -> list[FrameName]:
-        return list_frames(self.strain_dir, self.site, self.ifo, self.strain_tag)
-
-    def witness_frames(self) -> list[FrameName]:
-        return list_frames(self.witness_dir, self.site, self.ifo, self.witness_tag)
 
 
 @dataclass

@@ -28,6 +28,7 @@ from scipy.signal import oaconvolve
 
 from deepclean.architecture import DeepClean
 
+from .linear_init import require_linear_path
 from .preprocessing import Scaler, Segment
 
 
@@ -66,10 +67,9 @@ def autoencoder_only(
     Raises
     ------
     ValueError
-        The network has no linear path.
+        The network has no linear path to hold fixed.
     """
-    if network.linear is None:
-        raise ValueError("the network has no linear path to hold fixed")
+    require_linear_path(network, "to hold fixed")
     residual = _residual(network, scaler, training), _residual(network, scaler, validation)
     linear, network.linear = network.linear, None
     try:

@@ -120,6 +120,12 @@ def _equations(
     return equations
 
 
+def require_linear_path(network: DeepClean, why: str) -> None:
+    """Raise ValueError, ending its message with ``why``, when ``network`` has no linear path."""
+    if network.linear is None:
+        raise ValueError(f"the network has no linear path {why}")
+
+
 def _solve(gram: np.ndarray, rhs: np.ndarray, ridge: float) -> np.ndarray:
     unknowns = rhs.size
     return np.linalg.solve(gram + np.eye(unknowns) * (ridge * np.trace(gram) / unknowns), rhs)
@@ -171,8 +177,7 @@ def fit_linear_path(
     ValueError
         The network has no linear path.
     """
-    if network.linear is None:
-        raise ValueError("the network has no linear path (linear_kernel_size is None)")
+    require_linear_path(network, "(linear_kernel_size is None)")
     began = time.monotonic()
     half = network.linear.kernel_size[0] // 2
     if newest_taps is None:

@@ -29,6 +29,16 @@ STRAIN = "H1:GDS-CALIB_STRAIN"
 STATE = "H1:GDS-CALIB_STATE_VECTOR"
 MAINS = "H1:PEM-CS_MAINSMON_EBAY_1_DQ"
 
+QUICK_SPAN = {
+    "sample_rate": 1024,
+    "band": (58.0, 62.0),
+    "edge_seconds": 2.0,
+    "min_ready_seconds": 48,
+    "min_stretch_seconds": 16,
+    "validation_fraction": 0.25,
+}
+"""What a training run on the synthetic frames reads and how it splits it, as cycle settings and service keys."""
+
 torch.set_num_threads(2)
 
 
@@ -85,15 +95,10 @@ def quick_settings(root: Path, **overrides) -> CycleSettings:
     values = {
         "source": source_for(root),
         "training_root": root / "training",
-        "sample_rate": 1024,
-        "band": (58.0, 62.0),
+        **QUICK_SPAN,
         "filter_band": (57.0, 63.0),
         "filter_order": 8,
-        "edge_seconds": 2.0,
-        "min_ready_seconds": 48,
-        "min_stretch_seconds": 16,
         "max_saturated_fraction": 0.01,
-        "validation_fraction": 0.25,
         "window_seconds": 1.0,
         "fftlength": 0.5,
         "architecture": {

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -11,6 +13,7 @@ from test_linear_init import coupled_segment
 from deepclean.architecture import DeepClean
 from deepclean.model_repository import TrainingMetadata
 from deepclean.signal import bandpass_sos, causal_bandpass, causal_impulse_response, causal_lead
+from deepclean.testing.frame_sources import synthetic_frame_source
 from deepclean_trainer.batches import WindowSampler, validation_windows
 from deepclean_trainer.cycle import CAUSAL_FILTER_ORDER, run_cycle
 from deepclean_trainer.dataset import SpanData, Stretch
@@ -143,15 +146,8 @@ def _defaults(function) -> dict:
         if parameter.default is not inspect.Parameter.empty
     }
     values.update(
-        strain_dir=".",
-        witness_dir=".",
+        synthetic_frame_source(Path(".")),
         training_root=".",
-        site="H",
-        ifo="H1",
-        strain_tag="llhoft",
-        witness_tag="lldetchar",
-        strain_channel="H1:GDS-CALIB_STRAIN",
-        state_channel="H1:GDS-CALIB_STATE_VECTOR",
         witness_channels=["H1:PEM-CS_MAINSMON_EBAY_1_DQ", "H1:ASC-INP1_P_OUT_DQ"],
         strain_sample_rate=16384,
         sample_rate=RATE,

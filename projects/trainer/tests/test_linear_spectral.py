@@ -71,24 +71,20 @@ def test_a_witness_recorded_late_needs_the_long_kernel_and_gets_it(kernel, dilat
     assert in_band_residual(short_path, scaler, test) > 0.2
 
 
-def test_after_a_coupling_step_the_fit_follows_the_data_since_the_step(caplog):
-    training, validation = stepped_segments(256, step_at=160, factor=2.0, seed=4)
+@pytest.mark.parametrize(
+    "step_at, factor, seed, kept",
+    [(160, 2.0, 4, "kept the most recent"), (0, 1.0, 6, "kept all")],
+    ids=["after a coupling step the fit follows the data since the step", "without a step all data is kept"],
+)
+def test_the_span_fitted_follows_a_coupling_step(caplog, step_at, factor, seed, kept):
+    """A step in the coupling makes the fit keep only the most recent data; without one it keeps all of it."""
+    training, validation = stepped_segments(256, step_at=step_at, factor=factor, seed=seed)
     scaler = Scaler.fit([training])
     with caplog.at_level("INFO", logger="deepclean_trainer.linear_spectral"):
         fit_linear_path_spectral(
             silent_network(31), [training], scaler, FIT_BAND, validation=[validation], recent_candidates=(128.0, 32.0)
         )
-    assert "kept the most recent" in caplog.text
-
-
-def test_without_a_step_the_fit_on_all_data_is_kept(caplog):
-    training, validation = stepped_segments(256, step_at=0, factor=1.0, seed=6)
-    scaler = Scaler.fit([training])
-    with caplog.at_level("INFO", logger="deepclean_trainer.linear_spectral"):
-        fit_linear_path_spectral(
-            silent_network(31), [training], scaler, FIT_BAND, validation=[validation], recent_candidates=(128.0, 32.0)
-        )
-    assert "kept all" in caplog.text
+    assert kept in caplog.text
 
 
 def test_outside_the_judged_band_no_bin_is_traded_for_in_band_power():

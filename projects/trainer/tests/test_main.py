@@ -12,48 +12,35 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import DURATION, START
+from conftest import DURATION, QUICK_SPAN, START
 from exporter_stub import TOKEN, ExporterStub
 
 from deepclean.config import ConfigError
 from deepclean.single_writer import single_writer
 from deepclean.synthetic import H1_WITNESSES
+from deepclean.testing.frame_sources import synthetic_frame_source
 from deepclean_trainer.main import main
 from deepclean_trainer.training_directory import complete_directories
 
 ROOT = Path(__file__).resolve().parents[3]
+SHORT_FIT = {"window_seconds": 2.0, "fftlength": 1.0, "batch_size": 8, "max_epochs": 2, "steps_per_epoch": 3}
+"""A few steps on short windows: what the service does with a fit is under test here, not how good it is."""
 
 
 def arguments(root: Path, **overrides) -> dict:
     values = dict(
-        strain_dir=root / "llhoft",
-        witness_dir=root / "lldetchar",
+        **synthetic_frame_source(root),
         training_root=root / "training",
         log_dir=root / "logs",
-        site="H",
-        ifo="H1",
-        strain_tag="llhoft",
-        witness_tag="lldetchar",
-        strain_channel="H1:GDS-CALIB_STRAIN",
-        state_channel="H1:GDS-CALIB_STATE_VECTOR",
         witness_channels=list(H1_WITNESSES),
         strain_sample_rate=16384,
-        sample_rate=1024,
-        band=(58.0, 62.0),
+        **QUICK_SPAN,
         exporter_url="http://127.0.0.1:9",
         exporter_token_file=None,
         mode="one-shot",
         start=START,
         end=START + DURATION,
-        min_ready_seconds=48,
-        min_stretch_seconds=16,
-        edge_seconds=2.0,
-        validation_fraction=0.25,
-        window_seconds=2.0,
-        fftlength=1.0,
-        batch_size=8,
-        max_epochs=2,
-        steps_per_epoch=3,
+        **SHORT_FIT,
         num_threads=2,
         export_attempts=1,
     )

@@ -1,4 +1,4 @@
-"""What the frame followers yield: frames, pairs of frames and gap markers."""
+"""What the frame followers yield (frames, pairs of frames and gap markers), and where a pair's streams are."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ from pathlib import Path
 from typing import Literal
 
 from .io import FrameData
+from .naming import FrameName, StreamFiles, list_frames
 
-__all__ = ["Frame", "FramePair", "Gap", "GapReason", "StreamDeadError"]
+__all__ = ["Frame", "FramePair", "Gap", "GapReason", "PairedStreams", "StreamDeadError"]
 
 GapReason = Literal["dropped", "corrupt", "behind"]
 """Why seconds are missing: no file in time, a file never readable, skipped to catch up."""
@@ -85,3 +86,41 @@ class FramePair:
     @property
     def complete(self) -> bool:
         return self.witness is not None
+
+
+@dataclass(frozen=True)
+class PairedStreams:
+    """Where the strain and witness frames of a detector are, and the strain frames' channels.
+
+    Attributes
+    ----------
+    strain_dir, witness_dir
+        Directories of the strain and witness frames.
+    site, ifo, strain_tag, witness_tag
+        Parts of their file names.
+    strain_channel, state_channel
+        The strain and state-vector channels of the strain frames.
+    """
+
+    strain_dir: Path
+    witness_dir: Path
+    site: str
+    ifo: str
+    strain_tag: str
+    witness_tag: str
+    strain_channel: str
+    state_channel: str
+
+    def strain_files(self) -> StreamFiles:
+        return StreamFiles(Path(self.strain_dir), self.site, self.ifo, self.strain_tag)
+
+    def witness_files(self) -> StreamFiles:
+        return StreamFiles(Path(self.witness_dir), self.site, self.ifo, self.witness_tag)
+
+    def strain_frames(self) -> list[FrameName]:
+        """The strain frames present, in GPS order."""
+        return list_frames(self.strain_dir, self.site, self.ifo, self.strain_tag)
+
+    def witness_frames(self) -> list[FrameName]:
+        """The witness frames present, in GPS order."""
+        return list_frames(self.witness_dir, self.site, self.ifo, self.witness_tag)

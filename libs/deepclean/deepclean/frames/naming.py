@@ -12,8 +12,30 @@ _PATTERN = re.compile(
 )
 
 
+class _NamesOfStream:
+    """How the file names of one stream are spelled around their GPS: ``<site>-<ifo>_<tag>-`` GPS ``-<duration>.gwf``.
+
+    For a class with the attributes ``site``, ``ifo``, ``tag`` and ``duration``.
+    """
+
+    site: str
+    ifo: str
+    tag: str
+    duration: int
+
+    @property
+    def prefix(self) -> str:
+        """What a name of the stream starts with, up to its GPS (``H-H1_llhoft-``)."""
+        return f"{self.site}-{self.ifo}_{self.tag}-"
+
+    @property
+    def suffix(self) -> str:
+        """What a name of the stream ends with after its GPS (``-1.gwf``)."""
+        return f"-{self.duration}.gwf"
+
+
 @dataclass(frozen=True, order=True)
-class FrameName:
+class FrameName(_NamesOfStream):
     """The parts of a frame file name, e.g. ``H-H1_llhoft-1400000000-1.gwf``."""
 
     gps: int
@@ -24,7 +46,7 @@ class FrameName:
 
     @property
     def filename(self) -> str:
-        return f"{self.site}-{self.ifo}_{self.tag}-{self.gps}-{self.duration}.gwf"
+        return f"{self.prefix}{self.gps}{self.suffix}"
 
     def path(self, directory: str | Path) -> Path:
         return Path(directory) / self.filename
@@ -65,7 +87,7 @@ def gps_in_name(name: str, prefix: str, suffix: str) -> tuple[int, bool] | None:
 
 
 @dataclass(frozen=True)
-class StreamFiles:
+class StreamFiles(_NamesOfStream):
     """The files of one stream in one directory: ``<directory>/<site>-<ifo>_<tag>-<gps>-<duration>.gwf``.
 
     What a follower of the stream and the check of the frames it read both look at: one
@@ -77,16 +99,6 @@ class StreamFiles:
     ifo: str
     tag: str
     duration: int = 1
-
-    @property
-    def prefix(self) -> str:
-        """What a name of the stream starts with, up to its GPS (``H-H1_llhoft-``)."""
-        return f"{self.site}-{self.ifo}_{self.tag}-"
-
-    @property
-    def suffix(self) -> str:
-        """What a name of the stream ends with after its GPS (``-1.gwf``)."""
-        return f"-{self.duration}.gwf"
 
     def describe(self) -> str:
         """The stream's files as a glob pattern, for messages."""

@@ -36,7 +36,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 
 class MetadataError(ValueError):
@@ -60,6 +60,11 @@ class LatencyMode(str, enum.Enum):
     CAUSAL = "causal"
     """Causal band-pass, the network trained ``lead`` samples ahead: second ``t`` needs nothing after ``t``."""
 
+
+_NUMBER = (int, float)
+"""The Python types of a JSON number."""
+
+_Member = TypeVar("_Member", bound=enum.Enum)
 
 _FILTER_OF_MODE = {
     LatencyMode.ZERO_PHASE: FilterKind.BUTTER_SOS_ZERO_PHASE,
@@ -122,6 +127,26 @@ def _object(content: Any, key: str) -> Mapping[str, Any]:
     return content
 
 
+def _fields(content: Any, where: str, **kinds: type | tuple[type, ...]) -> dict[str, Any]:
+    """The keys of ``kinds`` in the object ``content`` found at key ``where``, each checked by :func:`_field`."""
+    content = _object(content, where)
+    return {key: _field(content, key, kind, where) for key, kind in kinds.items()}
+
+
+def _member(kind: type[_Member], value: Any, key: str) -> _Member:
+    """The member of the enum ``kind`` whose value is ``value``."""
+    try:
+        return kind(value)
+    except ValueError:
+        known = ", ".join(member.value for member in kind)
+        raise MetadataError(f"{key!r} {value!r} is not supported (known: {known})") from None
+
+
+def _check_integer(value: Any, key: str, *, allow_zero: bool) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < (0 if allow_zero else 1):
+        raise MetadataError(f"{key!r} must be a {'non-negative' if allow_zero else 'positive'} integer, got {value!r}")
+
+
 # --- the parts -----------------------------------------------------------------------------------
 
 
@@ -134,23 +159,13 @@ class FilterSpec:
     band: tuple[float, float]
 
     def __post_init__(self) -> None:
-        try:
-            object.__setattr__(self, "kind", FilterKind(self.kind))
-        except ValueError:
-            known = ", ".join(k.value for k in FilterKind)
-            raise MetadataError(f"'filter.kind' {self.kind!r} is not supported (known: {known})") from None
-        if isinstance(self.order, bool) or not isinstance(self.order, int) or self.order <= 0:
-            raise MetadataError(f"'filter.order' must be a positive integer, got {self.order!r}")
+        object.__setattr__(self, "kind", _member(FilterKind, self.kind, "filter.kind"))
+        _check_integer(self.order, "filter.order", allow_zero=False)
         object.__setattr__(self, "band", _check_band(self.band, "filter.band"))
 
     @classmethod
     def from_json(cls, content: Any) -> FilterSpec:
-        content = _object(content, "filter")
-        return cls(
-            kind=_field(content, "kind", str, "filter"),
-            order=_field(content, "order", int, "filter"),
-            band=_field(content, "band", list, "filter"),
-        )
+        return cls(**_fields(content, "filter", kind=str, order=int, band=list))
 
     def to_json(self) -> dict[str, Any]:
         return {"kind": self.kind.value, "order": self.order, "band": list(self.band)}
@@ -169,20 +184,14 @@ class LatencySpec:
     lead: int
 
     def __post_init__(self) -> None:
-        try:
-            object.__setattr__(self, "mode", LatencyMode(self.mode))
-        except ValueError:
-            known = ", ".join(m.value for m in LatencyMode)
-            raise MetadataError(f"'latency.mode' {self.mode!r} is not supported (known: {known})") from None
-        if isinstance(self.lead, bool) or not isinstance(self.lead, int) or self.lead < 0:
-            raise MetadataError(f"'latency.lead' must be a non-negative integer, got {self.lead!r}")
+        object.__setattr__(self, "mode", _member(LatencyMode, self.mode, "latency.mode"))
+        _check_integer(self.lead, "latency.lead", allow_zero=True)
         if self.mode is LatencyMode.ZERO_PHASE and self.lead:
             raise MetadataError(f"'latency.lead' must be 0 in zero-phase mode, got {self.lead!r}")
 
     @classmethod
     def from_json(cls, content: Any) -> LatencySpec:
-        content = _object(content, "latency")
-        return cls(mode=_field(content, "mode", str, "latency"), lead=_field(content, "lead", int, "latency"))
+        return cls(**_fields(content, "latency", mode=str, lead=int))
 
     def to_json(self) -> dict[str, Any]:
         return {"mode": self.mode.value, "lead": self.lead}
@@ -211,12 +220,8 @@ class ScalerParameters:
 
     @classmethod
     def from_json(cls, content: Any) -> ScalerParameters:
-        content = _object(content, "scaler")
         return cls(
-            witness_mean=_field(content, "witness_mean", list, "scaler"),
-            witness_std=_field(content, "witness_std", list, "scaler"),
-            target_mean=_field(content, "target_mean", (int, float), "scaler"),
-            target_std=_field(content, "target_std", (int, float), "scaler"),
+            **_fields(content, "scaler", witness_mean=list, witness_std=list, target_mean=_NUMBER, target_std=_NUMBER)
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -266,9 +271,7 @@ class TrainingSpan:
 
     @classmethod
     def from_json(cls, content: Any) -> TrainingSpan:
-        content = _object(content, "span")
-        start = _field(content, "start", (int, float), "span")
-        return cls(start=start, end=_field(content, "end", (int, float), "span"))
+        return cls(**_fields(content, "span", start=_NUMBER, end=_NUMBER))
 
     def to_json(self) -> dict[str, Any]:
         return {"start": self.start, "end": self.end}
@@ -293,12 +296,8 @@ class ValidationFigures:
 
     @classmethod
     def from_json(cls, content: Any) -> ValidationFigures:
-        content = _object(content, "validation")
-        return cls(
-            loss=_field(content, "loss", (int, float), "validation"),
-            band_asd_ratio=_field(content, "band_asd_ratio", (int, float), "validation"),
-            noise_added_bins=_optional_list(content, "noise_added_bins"),
-        )
+        figures = _fields(content, "validation", loss=_NUMBER, band_asd_ratio=_NUMBER)
+        return cls(**figures, noise_added_bins=_optional_list(content, "noise_added_bins"))
 
     def to_json(self) -> dict[str, Any]:
         figures = {"loss": self.loss, "band_asd_ratio": self.band_asd_ratio}

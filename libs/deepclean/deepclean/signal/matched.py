@@ -21,12 +21,20 @@ whole signal with zeros, or tapered ends, on both sides.
 
 from __future__ import annotations
 
+import functools
+import inspect
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
 
 DEFAULT_BAND = (20.0, 1000.0)
 """Frequencies (Hz) the inner products run over unless told otherwise."""
 
 __all__ = ["DEFAULT_BAND", "inner_product", "noise_weighted_mismatch", "optimal_snr"]
+
+_NAME_AND_DOCSTRING = ("__module__", "__name__", "__qualname__", "__doc__")
+"""What a made function takes from the one it is made from (not its annotations, which are of other parameters)."""
 
 
 def _weights(
@@ -68,14 +76,43 @@ def _spectrum(x: np.ndarray, sample_rate: float) -> np.ndarray:
     return np.fft.rfft(np.asarray(x, dtype=float)) / sample_rate
 
 
-def inner_product(
-    a: np.ndarray,
-    b: np.ndarray,
-    psd: np.ndarray,
-    sample_rate: float,
-    psd_frequencies: np.ndarray | None = None,
-    band: tuple[float, float] = DEFAULT_BAND,
-) -> float:
+def _of_two_series(reduce: Callable[[np.ndarray, np.ndarray, np.ndarray], float]) -> Callable[..., float]:
+    """Make ``reduce(weights, spectrum_a, spectrum_b)`` a function of two series and their noise.
+
+    Parameters
+    ----------
+    reduce
+        Works a figure out of the weights of :func:`_weights` and the spectra of ``a`` and ``b``.
+
+    Returns
+    -------
+    function
+        Takes the parameters documented in :func:`inner_product`; has ``reduce``'s name and docstring.
+    """
+
+    @functools.wraps(reduce, assigned=_NAME_AND_DOCSTRING)
+    def of_two_series(
+        a: np.ndarray,
+        b: np.ndarray,
+        psd: np.ndarray,
+        sample_rate: float,
+        psd_frequencies: np.ndarray | None = None,
+        band: tuple[float, float] = DEFAULT_BAND,
+    ) -> float:
+        a = np.asarray(a, dtype=float)
+        b = np.asarray(b, dtype=float)
+        if a.shape != b.shape or a.ndim != 1:
+            raise ValueError(f"a {a.shape} and b {b.shape} must be one-dimensional and of the same length")
+        weights = _weights(a.size, sample_rate, psd, psd_frequencies, band)
+        return reduce(weights, _spectrum(a, sample_rate), _spectrum(b, sample_rate))
+
+    # help() and inspect.signature show these parameters, not those of reduce
+    of_two_series.__signature__ = inspect.signature(of_two_series, follow_wrapped=False)
+    return of_two_series
+
+
+@_of_two_series
+def inner_product(weights: np.ndarray, spectrum_a: np.ndarray, spectrum_b: np.ndarray) -> float:
     """The noise-weighted inner product ``<a, b>`` (see the module docstring).
 
     Parameters
@@ -93,24 +130,18 @@ def inner_product(
     band
         Lowest and highest frequency (Hz) summed over.
     """
-    a = np.asarray(a, dtype=float)
-    b = np.asarray(b, dtype=float)
-    if a.shape != b.shape or a.ndim != 1:
-        raise ValueError(f"a {a.shape} and b {b.shape} must be one-dimensional and of the same length")
-    weights = _weights(a.size, sample_rate, psd, psd_frequencies, band)
-    return float(np.sum(weights * (_spectrum(a, sample_rate) * np.conj(_spectrum(b, sample_rate))).real))
+    return float(np.sum(weights * (spectrum_a * np.conj(spectrum_b)).real))
 
 
-def optimal_snr(
-    h: np.ndarray,
-    psd: np.ndarray,
-    sample_rate: float,
-    psd_frequencies: np.ndarray | None = None,
-    band: tuple[float, float] = DEFAULT_BAND,
-) -> float:
+def optimal_snr(h: np.ndarray, *noise: Any, **noise_options: Any) -> float:
     """The optimal SNR ``sqrt(<h, h>)`` of the signal ``h`` in noise of one-sided PSD ``psd``.
 
-    Parameters are those of :func:`inner_product`.
+    Parameters
+    ----------
+    h
+        The signal: a real series at ``sample_rate``.
+    *noise, **noise_options
+        ``psd``, ``sample_rate``, ``psd_frequencies`` and ``band``, as in :func:`inner_product`.
 
     Examples
     --------
@@ -124,17 +155,11 @@ def optimal_snr(
     >>> round(optimal_snr(0.1 * np.sin(2 * np.pi * 100 * t), psd, fs), 2)
     4.53
     """
-    return float(np.sqrt(max(inner_product(h, h, psd, sample_rate, psd_frequencies, band), 0.0)))
+    return float(np.sqrt(max(inner_product(h, h, *noise, **noise_options), 0.0)))
 
 
-def noise_weighted_mismatch(
-    a: np.ndarray,
-    b: np.ndarray,
-    psd: np.ndarray,
-    sample_rate: float,
-    psd_frequencies: np.ndarray | None = None,
-    band: tuple[float, float] = DEFAULT_BAND,
-) -> float:
+@_of_two_series
+def noise_weighted_mismatch(weights: np.ndarray, spectrum_a: np.ndarray, spectrum_b: np.ndarray) -> float:
     """``1 - <a, b> / sqrt(<a, a> <b, b>)``: 0 when ``a`` and ``b`` have the same shape.
 
     Not maximised over time or phase (see the module docstring). The overall
@@ -143,12 +168,6 @@ def noise_weighted_mismatch(
 
     Parameters are those of :func:`inner_product`.
     """
-    a = np.asarray(a, dtype=float)
-    b = np.asarray(b, dtype=float)
-    if a.shape != b.shape or a.ndim != 1:
-        raise ValueError(f"a {a.shape} and b {b.shape} must be one-dimensional and of the same length")
-    weights = _weights(a.size, sample_rate, psd, psd_frequencies, band)
-    spectrum_a, spectrum_b = _spectrum(a, sample_rate), _spectrum(b, sample_rate)
     aa = float(np.sum(weights * np.abs(spectrum_a) ** 2))
     bb = float(np.sum(weights * np.abs(spectrum_b) ** 2))
     if aa <= 0 or bb <= 0:

@@ -16,8 +16,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Literal
+import functools
+import inspect
+from collections.abc import Callable, Sequence
+from typing import Literal, ParamSpec, TypeVar
 
 import numpy as np
 from scipy.signal import welch
@@ -36,6 +38,41 @@ __all__ = [
 ]
 
 Average = Literal["median", "mean"]
+
+_Parameters = ParamSpec("_Parameters")
+_Result = TypeVar("_Result")
+_Derived = TypeVar("_Derived")
+_NAME_AND_DOCSTRING = ("__module__", "__name__", "__qualname__", "__doc__")
+"""What a made function takes from the one it is made from (not its annotations, which are of other parameters)."""
+
+
+def _of_result(
+    base: Callable[_Parameters, _Result],
+) -> Callable[[Callable[[_Result], _Derived]], Callable[_Parameters, _Derived]]:
+    """Make the decorated ``finish(result)`` into ``finish(base(...))``, a function of ``base``'s arguments.
+
+    Parameters
+    ----------
+    base
+        The figure the decorated function is worked out from.
+
+    Returns
+    -------
+    decorator
+        Gives a function with the name, docstring and return type of the decorated function and
+        the parameters of ``base`` (as :func:`inspect.signature` and ``help`` show them).
+    """
+
+    def decorate(finish: Callable[[_Result], _Derived]) -> Callable[_Parameters, _Derived]:
+        @functools.wraps(finish, assigned=_NAME_AND_DOCSTRING)
+        def derived(*args: _Parameters.args, **kwargs: _Parameters.kwargs) -> _Derived:
+            return finish(base(*args, **kwargs))
+
+        return_annotation = inspect.signature(finish).return_annotation
+        derived.__signature__ = inspect.signature(base).replace(return_annotation=return_annotation)
+        return derived
+
+    return decorate
 
 
 def psd(
@@ -77,15 +114,10 @@ def psd(
     return welch(data, fs=sample_rate, window="hann", nperseg=nperseg, noverlap=noverlap, average=average, axis=-1)
 
 
-def asd(
-    data: np.ndarray,
-    sample_rate: float,
-    fftlength: float = 4.0,
-    overlap: float | None = None,
-    average: Average = "median",
-) -> tuple[np.ndarray, np.ndarray]:
+@_of_result(psd)
+def asd(density: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """Welch ASD: the square root of :func:`psd` (units/sqrt(Hz))."""
-    frequencies, power = psd(data, sample_rate, fftlength, overlap, average)
+    frequencies, power = density
     return frequencies, np.sqrt(power)
 
 
@@ -176,22 +208,14 @@ def out_of_band_ratios_of_psds(
     return (starts[keep] + ends[keep]) / 2, np.sqrt(sum_cleaned / sum_raw)
 
 
-def worst_out_of_band_ratio(
-    cleaned: np.ndarray,
-    raw: np.ndarray,
-    sample_rate: float,
-    band: Sequence[float],
-    frequency_range: Sequence[float],
-    bin_width: float = 1.0,
-    fftlength: float = 4.0,
-    average: Average = "median",
-) -> float:
-    """The out-of-band ratio (see :func:`out_of_band_ratios`) furthest from 1.
+@_of_result(out_of_band_ratios)
+def worst_out_of_band_ratio(binned: tuple[np.ndarray, np.ndarray]) -> float:
+    """The out-of-band ratio (see :func:`out_of_band_ratios`, whose parameters it takes) furthest from 1.
 
     "Furthest" is on a log scale, so 0.5 and 2 are equally bad; the value
     returned keeps its direction (above 1: noise added, below 1: signal removed).
     """
-    _, ratios = out_of_band_ratios(cleaned, raw, sample_rate, band, frequency_range, bin_width, fftlength, average)
+    _, ratios = binned
     return float(ratios[np.argmax(np.abs(np.log(ratios)))])
 
 
@@ -223,13 +247,10 @@ def fraction_removed(
     )
 
 
-def residual_db(
-    truth: np.ndarray,
-    estimate: np.ndarray,
-    sample_rate: float,
-    band: Sequence[float],
-    fftlength: float = 4.0,
-) -> float:
-    """In-band power of ``truth - estimate`` relative to ``truth``, in dB (-20 dB: 99 % removed)."""
-    remaining = 1.0 - fraction_removed(truth, estimate, sample_rate, band, fftlength)
-    return float(10 * np.log10(max(remaining, np.finfo(float).tiny)))
+@_of_result(fraction_removed)
+def residual_db(removed: float) -> float:
+    """In-band power of ``truth - estimate`` relative to ``truth``, in dB (-20 dB: 99 % removed).
+
+    Takes the parameters of :func:`fraction_removed`.
+    """
+    return float(10 * np.log10(max(1.0 - removed, np.finfo(float).tiny)))

@@ -11,6 +11,8 @@ installed, so what more than one suite builds lives here, one job a module:
 ``frame_sources``
     Where the synthetic detector's frames are and what their channels are
     called, as keyword arguments of a frame source.
+``config_files``
+    A ``pyproject.toml`` in a directory and the TOML of a detector's tables.
 ``synthetic_spans``
     Comparing two spans of the synthetic detector sample by sample.
 ``stub_server``

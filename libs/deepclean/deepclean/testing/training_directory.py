@@ -13,17 +13,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ..model_repository import (
-    METADATA_FILENAME,
-    ArchitectureSpec,
-    FilterKind,
-    FilterSpec,
-    ScalerParameters,
-    TrainingMetadata,
-    TrainingSpan,
-    ValidationFigures,
-    write_training_metadata,
-)
+from ..model_repository import METADATA_FILENAME, write_training_metadata
+from ..model_repository import training_metadata as schema
 
 WEIGHTS_FILENAME = "weights.pt"
 STRAIN_CHANNEL = "H1:GDS-CALIB_STRAIN"
@@ -64,7 +55,7 @@ def training_metadata(
         spoil it); the scaler is the identity on the witnesses.
     """
     channels = list(witness_rates)
-    return TrainingMetadata(
+    return schema.TrainingMetadata(
         ifo="H1",
         strain_channel=STRAIN_CHANNEL,
         witness_channels=tuple(channels),
@@ -72,11 +63,11 @@ def training_metadata(
         sample_rate=sample_rate,
         strain_sample_rate=16384,
         band=band,
-        filter=FilterSpec(FilterKind.BUTTER_SOS_ZERO_PHASE, 8, filter_band or band),
-        scaler=ScalerParameters((0.0,) * len(channels), (1.0,) * len(channels), 0.0, target_std),
-        architecture=ArchitectureSpec("DeepClean", {"num_witnesses": len(channels), **(architecture or {})}),
-        span=TrainingSpan(*TRAINING_SPAN),
-        validation=ValidationFigures(loss=0.05, band_asd_ratio=0.2),
+        filter=schema.FilterSpec(schema.FilterKind.BUTTER_SOS_ZERO_PHASE, 8, filter_band or band),
+        scaler=schema.ScalerParameters((0.0,) * len(channels), (1.0,) * len(channels), 0.0, target_std),
+        architecture=schema.ArchitectureSpec("DeepClean", {"num_witnesses": len(channels), **(architecture or {})}),
+        span=schema.TrainingSpan(*TRAINING_SPAN),
+        validation=schema.ValidationFigures(loss=0.05, band_asd_ratio=0.2),
         library_version="0.1.0",
         training_seconds=1.0,
         created="2026-11-29T10:00:00Z",
@@ -100,7 +91,7 @@ def write_training_dir(directory: Path, metadata: dict[str, Any], seed: int = 0)
 
     from ..architecture import DeepClean
 
-    checked = TrainingMetadata.from_json(metadata, directory / METADATA_FILENAME)
+    checked = schema.TrainingMetadata.from_json(metadata, directory / METADATA_FILENAME)
     torch.manual_seed(seed)
     network = DeepClean(**checked.architecture.kwargs)
     directory.mkdir(parents=True)
