@@ -24,12 +24,12 @@ def is_eligible(directory: TrainingDirectory, max_band_asd_ratio: float) -> bool
     """Whether the version cleans clearly enough to be exported: its held-out in-band ASD ratio is at
     most ``max_band_asd_ratio`` and it added noise in no bin outside the band there."""
     try:
-        validation = directory.metadata["validation"]
-        ratio = float(validation["band_asd_ratio"])
-        noise_added = list(validation.get("noise_added_bins", []))
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        validation = directory.schema.validation
+    except (OSError, ValueError):  # MetadataError is a ValueError, as is bad JSON
         return False
-    return ratio <= max_band_asd_ratio and not noise_added
+    if validation is None:
+        return False
+    return validation.band_asd_ratio <= max_band_asd_ratio and not validation.noise_added_bins
 
 
 def pending(root: Path, max_band_asd_ratio: float) -> list[TrainingDirectory]:

@@ -319,14 +319,15 @@ def _train_continuously(
 def _last_end(training_root: Path) -> int | None:
     """End of the newest finished training span (None: none yet)."""
     newest = complete_directories(training_root)
-    return newest[-1].metadata["span"]["end"] if newest else None
+    return newest[-1].schema.span.end if newest else None
 
 
 def _check_eligible(result: CycleResult, max_band_asd_ratio: float) -> bool:
     """Whether the new version may be exported; a log line says why not."""
     if is_eligible(result.directory, max_band_asd_ratio):
         return True
-    noise_added = result.directory.metadata["validation"].get("noise_added_bins", [])
+    validation = result.directory.schema.validation
+    noise_added = list(validation.noise_added_bins or []) if validation else []
     log.warning(
         "%s not exported: validation in-band ASD ratio %.3f (max_band_asd_ratio %.3f)%s",
         result.directory.path.name,

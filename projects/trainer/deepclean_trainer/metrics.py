@@ -69,11 +69,11 @@ class TrainerMetrics(ServiceMetrics):
         except Exception:
             self.cycles_failed.labels(reason="error").inc()
             raise
-        validation = result.directory.metadata["validation"]
+        validation = result.directory.schema.validation
         self.cycles_completed.inc()
         self.training_seconds.set(result.training_seconds)
-        self.validation_loss.set(validation["loss"])
-        self.band_asd_ratio.set(validation["band_asd_ratio"])
+        self.validation_loss.set(validation.loss)
+        self.band_asd_ratio.set(validation.band_asd_ratio)
         self.last_success.set_to_current_time()
         return result
 

@@ -18,6 +18,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from deepclean.model_repository.training_metadata import TrainingMetadata
+
 from .plots import plot_loss_curve
 
 WEIGHTS = "weights.pt"
@@ -36,8 +38,14 @@ class TrainingDirectory:
 
     @property
     def metadata(self) -> dict:
+        """``metadata.json`` as parsed JSON (what is sent on and copied into a version)."""
         with open(self.path / METADATA) as f:
             return json.load(f)
+
+    @property
+    def schema(self) -> TrainingMetadata:
+        """``metadata.json`` read and checked as the typed schema (:class:`MetadataError` if it is not)."""
+        return TrainingMetadata.from_json(self.metadata, self.path / METADATA)
 
     @property
     def weights(self) -> Path:
@@ -108,10 +116,12 @@ def complete_directories(root: Path) -> list[TrainingDirectory]:
             continue
         if all((entry / required).is_file() for required in REQUIRED):
             try:
-                metadata = TrainingDirectory(entry).metadata
-                key = (metadata["span"]["end"], metadata.get("created", ""), entry.name)
-            except (OSError, ValueError, KeyError):
+                metadata = TrainingDirectory(entry).schema
+            except (OSError, ValueError):  # MetadataError is a ValueError, as is bad JSON
                 continue
+            if metadata.span is None:
+                continue
+            key = (metadata.span.end, metadata.created or "", entry.name)
             found.append((key, TrainingDirectory(entry)))
     return [directory for _, directory in sorted(found, key=lambda item: item[0])]
 
@@ -141,14 +151,14 @@ def load_network(directory: TrainingDirectory):
 
     from .preprocessing import Scaler
 
-    metadata = directory.metadata
-    network = DeepClean(**metadata["architecture"]["kwargs"])
+    metadata = directory.schema
+    network = DeepClean(**metadata.architecture.kwargs)
     network.load_state_dict(torch.load(directory.weights, map_location="cpu", weights_only=True))
     network.eval()
-    scaler = metadata["scaler"]
+    scaler = metadata.scaler
     return network, Scaler(
-        witness_mean=np.asarray(scaler["witness_mean"]),
-        witness_std=np.asarray(scaler["witness_std"]),
-        target_mean=float(scaler["target_mean"]),
-        target_std=float(scaler["target_std"]),
+        witness_mean=np.asarray(scaler.witness_mean),
+        witness_std=np.asarray(scaler.witness_std),
+        target_mean=float(scaler.target_mean),
+        target_std=float(scaler.target_std),
     )

@@ -8,6 +8,7 @@ import torch
 from exporter_stub import TOKEN, ExporterStub
 
 from deepclean.exporter_api import ExporterClient
+from deepclean.testing.training_directory import training_metadata
 from deepclean_trainer.export_queue import ExportWorker, pending, send_pending
 from deepclean_trainer.training_directory import write_training_directory
 
@@ -17,7 +18,8 @@ HISTORY = [{"steps": 1, "train_loss": 1.0, "validation_loss": 1.0, "learning_rat
 def make(root, name, end, ratio, noise_added_bins=None):
     log = root / "x.log"
     log.write_text("")
-    meta = {"span": {"start": 0, "end": end}, "validation": {"loss": 0.1, "band_asd_ratio": ratio}}
+    meta = training_metadata({"H1:PEM-CS_MAINSMON_EBAY_1_DQ": 1024})
+    meta.update(span={"start": 0, "end": end}, validation={"loss": 0.1, "band_asd_ratio": ratio})
     if noise_added_bins is not None:
         meta["validation"]["noise_added_bins"] = noise_added_bins
     return write_training_directory(root, name, {"w": torch.zeros(1)}, meta, HISTORY, log)

@@ -7,6 +7,7 @@ import json
 import pytest
 import torch
 
+from deepclean.testing.training_directory import training_metadata
 from deepclean_trainer import training_directory as td
 
 
@@ -15,11 +16,9 @@ def history() -> list[dict]:
 
 
 def metadata(end: int = 100, ratio: float = 0.2) -> dict:
-    return {
-        "span": {"start": 0, "end": end},
-        "validation": {"loss": 0.1, "band_asd_ratio": ratio},
-        "created": "2026-11-29T10:00:00Z",
-    }
+    content = training_metadata({"H1:PEM-CS_MAINSMON_EBAY_1_DQ": 1024})
+    content.update(span={"start": 0, "end": end}, validation={"loss": 0.1, "band_asd_ratio": ratio})
+    return content
 
 
 def write(root, name, end=100, ratio=0.2):
