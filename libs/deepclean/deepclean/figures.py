@@ -61,6 +61,7 @@ __all__ = [
     "noise_weighted_mismatch",
     "optimal_snr",
     "removed_fraction",
+    "bins_judged",
     "second_spectra",
     "strain_bns_range_mpc",
 ]
@@ -73,6 +74,9 @@ DEFAULT_SIGMA = 3.0
 
 DEFAULT_MIN_EXCESS = 0.005
 """ASD ratios up to ``1 + DEFAULT_MIN_EXCESS`` never count as noise added."""
+
+SHOULDER_HZ = 4.0
+"""Width (Hz) of the shoulders either side of the band that :func:`judge_bins` also judges as groups."""
 
 RANGE_FMIN = 10.0
 """Lowest frequency (Hz) of the BNS range integral."""
@@ -93,6 +97,11 @@ class SecondSpectra:
     cleaned: np.ndarray
     noise_raw: np.ndarray
     noise: np.ndarray | None = None
+
+    def first(self, bins: int) -> SecondSpectra:
+        """The same periodograms cut to their ``bins`` lowest bins (see :func:`bins_judged`)."""
+        noise = None if self.noise is None else self.noise[:bins]
+        return SecondSpectra(self.raw[:bins], self.cleaned[:bins], self.noise_raw[:bins], noise)
 
 
 _WINDOWS: dict[int, np.ndarray] = {}
@@ -306,7 +315,7 @@ def judge_bins(
     sigma: float = DEFAULT_SIGMA,
     min_excess: float = DEFAULT_MIN_EXCESS,
     band_tolerance: float = 1.0,
-    shoulder_hz: float = 4.0,
+    shoulder_hz: float = SHOULDER_HZ,
 ) -> BinJudgement:
     """Judge every 1 Hz bin of ``check_range`` and the band's mean ratio.
 
@@ -356,6 +365,15 @@ def judge_bins(
         failing_ratios=tuple(float(r) for r in ratios[failing]),
         band_failed=band_ratio > band_tolerance,
     )
+
+
+def bins_judged(band: Sequence[float], check_range: Sequence[float], shoulder_hz: float = SHOULDER_HZ) -> int:
+    """How many bins, from 0 Hz up, :func:`judge_bins` reads for ``band`` and ``check_range``.
+
+    Spectra cut to these (:meth:`SecondSpectra.first`) are judged exactly as whole ones, at a
+    fraction of the cost when the strain rate's Nyquist frequency lies far above ``check_range``.
+    """
+    return int(np.floor(max(check_range[1], band[1] + shoulder_hz) * SEGMENT_SECONDS)) + 1
 
 
 def _sum_or_none(arrays: list[np.ndarray | None]) -> np.ndarray | None:

@@ -8,6 +8,7 @@ from deepclean.figures import (
     DEFAULT_MIN_EXCESS,
     DEFAULT_SIGMA,
     BinPowers,
+    bins_judged,
     family_sigma,
     judge_bins,
     second_spectra,
@@ -168,3 +169,20 @@ def test_judge_bins_rejects_a_band_without_bins():
         judge_bins(figures, (62.0, 58.0), CHECK)
     with pytest.raises(ValueError, match="no 1 Hz bin"):
         judge_bins(figures, (60.2, 60.8), CHECK)
+
+
+@pytest.mark.parametrize("check_range", [(10.0, 2000.0), (10.0, 500.0), (10.0, 40.0)])
+def test_spectra_cut_to_the_bins_judged_are_judged_the_same(check_range):
+    """The safety gate keeps only :func:`bins_judged` bins of each second: the judgement does not change."""
+    rng = np.random.default_rng(3)
+    t = np.arange(16384) / 16384
+    seconds = [
+        second_spectra(rng.normal(size=t.size), 0.2 * rng.normal(size=t.size) + np.sin(2 * np.pi * 60.3 * t))
+        for _ in range(8)
+    ]
+    band = (55.0, 65.0)
+    bins = bins_judged(band, check_range)
+    whole = judge_bins(BinPowers.of(seconds, 16384), band, check_range)
+    cut = judge_bins(BinPowers.of([s.first(bins) for s in seconds], 16384), band, check_range)
+    assert bins < 8193
+    assert cut == whole

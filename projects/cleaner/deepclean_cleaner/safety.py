@@ -53,6 +53,7 @@ from deepclean.figures import (
     DEFAULT_SIGMA,
     BinJudgement,
     BinPowers,
+    bins_judged,
     judge_bins,
     second_spectra,
 )
@@ -147,6 +148,7 @@ class SafetyGate:
         low, high = self.band
         if not np.ceil(low) <= high:
             raise ValueError(f"band {list(self.band)} holds no 1 Hz bin for the safety gate to judge")
+        self._bins = bins_judged(self.band, self.check_range)
         ramp = round(self.taper * self.sample_rate)
         self._ramp = 0.5 - 0.5 * np.cos(np.pi * np.arange(ramp) / max(ramp, 1))
 
@@ -173,7 +175,7 @@ class SafetyGate:
             return SafetyDecision(
                 raw - self._weight * noise, np.full(raw.size, self._weight), False, np.zeros(raw.size, bool)
             )
-        self._spectra.append(second_spectra(raw, noise))
+        self._spectra.append(second_spectra(raw, noise).first(self._bins))
         while len(self._spectra) > self.window:
             self._spectra.popleft()
         judgement = judge_bins(
