@@ -383,9 +383,11 @@ def _sum_or_none(arrays: list[np.ndarray | None]) -> np.ndarray | None:
 def family_sigma(sigma: float, bins: int) -> float:
     """The per-bin threshold that keeps the chance of any of ``bins`` bins passing it by chance at
     the one-bin chance of ``sigma`` (one-sided normal tails, Bonferroni)."""
-    from scipy.stats import norm
+    # scipy.special's normal tails directly: scipy.stats.norm computes the same through the same
+    # functions, with an argument check that cost the safety gate a quarter of its time per second
+    from scipy.special import ndtr, ndtri
 
-    return float(norm.isf(norm.sf(sigma) / max(int(bins), 1)))
+    return float(-ndtri(ndtr(-sigma) / max(int(bins), 1)))
 
 
 def _added_together(powers: BinPowers, bins: np.ndarray, sigma: float, min_excess: float) -> bool:
