@@ -86,7 +86,7 @@ def _equations(
     autoencoder_silent: bool,
     prediction_filter: np.ndarray | None = None,
 ) -> _Equations:
-    half = network.linear.kernel_size[0] // 2
+    half = network.linear.kernel_size[0] // 2 * network.linear.dilation[0]  # samples each side
     unknowns = network.linear.in_channels * offsets.size
     settle = 0 if prediction_filter is None else causal_impulse_response(prediction_filter).size
     equations = _Equations()
@@ -169,8 +169,9 @@ def fit_linear_path(
 
     With ``prediction_filter`` (second-order sections: the causal mode's band-pass)
     the fit is of the filtered prediction to the target; with ``newest_taps``
-    only the taps reading the newest ``newest_taps`` samples of the kernel are
-    solved for.
+    only the newest ``newest_taps`` taps of the kernel (those reading the newest
+    witnesses) are solved for. ``tap_step`` and ``newest_taps`` count the path's
+    taps, each ``linear_dilation`` samples from the next.
 
     Raises
     ------
@@ -179,11 +180,12 @@ def fit_linear_path(
     """
     require_linear_path(network, "(linear_kernel_size is None)")
     began = time.monotonic()
-    half = network.linear.kernel_size[0] // 2
+    half = network.linear.kernel_size[0] // 2  # taps each side of the centre tap
     if newest_taps is None:
-        offsets = np.arange(-(half // tap_step) * tap_step, half + 1, tap_step)
+        taps = np.arange(-(half // tap_step) * tap_step, half + 1, tap_step)
     else:
-        offsets = np.arange(half - (min(newest_taps, 2 * half + 1) - 1) // tap_step * tap_step, half + 1, tap_step)
+        taps = np.arange(half - (min(newest_taps, 2 * half + 1) - 1) // tap_step * tap_step, half + 1, tap_step)
+    offsets = taps * network.linear.dilation[0]  # the samples those taps read, from the output sample
     with torch.no_grad():
         network.linear.weight.zero_()
     unknowns = network.linear.in_channels * offsets.size
@@ -226,10 +228,11 @@ def fit_linear_path(
         )
     left = _left(coefficients, gram, rhs, power)
     with torch.no_grad():
-        weight = network.linear.weight  # (1, channels, kernel): a cross-correlation, tap half + o reads x[t + o]
-        weight[0, :, half + offsets] = torch.from_numpy(
-            coefficients.reshape(network.linear.in_channels, offsets.size)
-        ).to(weight.dtype)
+        # (1, channels, kernel): a cross-correlation, tap half + k reads x[t + k * dilation]
+        weight = network.linear.weight
+        weight[0, :, half + taps] = torch.from_numpy(coefficients.reshape(network.linear.in_channels, taps.size)).to(
+            weight.dtype
+        )
     log.info(
         "linear path: least-squares fit of %d taps on %d samples leaves %.4f of the target power, "
         "largest tap %.3g (%.1f s)",

@@ -163,7 +163,8 @@ def main(
         products straight to the output, and the samples between them: 51 taps
         5 samples apart reach +-125 samples (+-122 ms at 1024 Hz), enough for a
         witness that records its motion ~0.1 s late (None: no linear path). The
-        causal mode uses a dense path (dilation 1) reaching the newest witnesses.
+        causal mode uses its own path reaching the newest witnesses the network sees,
+        taps 3 samples apart (deepclean_trainer/cycle.py: CAUSAL_LINEAR_DILATION).
     linear_init
         How the linear path starts: "spectral", the in-band least-squares fit
         solved from cross-spectra (deepclean_trainer/linear_spectral.py; cheap

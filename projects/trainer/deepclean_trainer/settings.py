@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
@@ -9,7 +10,7 @@ import torch
 from deepclean.architecture import DeepClean
 from deepclean.config import ConfigError, from_keys
 
-from .cycle import CycleSettings
+from .cycle import CAUSAL_LINEAR_DILATION, CycleSettings
 from .dataset import FrameSource
 from .fitting import FitSettings
 
@@ -57,11 +58,12 @@ def cycle_settings(**values: Any) -> CycleSettings:
         architecture["linear_kernel_size"] = values["linear_kernel_size"]
         architecture["linear_dilation"] = values["linear_dilation"]
         if values.get("latency_mode") == "causal":
-            architecture["linear_dilation"] = 1
             # the target lies ahead of the output: the linear path reaches the newest witnesses the
-            # network sees (cycle.py: CAUSAL_LINEAR_FIT)
-            reach = DeepClean(1, values["kernel_size"]).receptive_field
-            architecture["linear_kernel_size"] = max(values["linear_kernel_size"], 2 * reach + 1)
+            # network sees (cycle.py: CAUSAL_LINEAR_FIT), its taps CAUSAL_LINEAR_DILATION samples apart
+            dilation = CAUSAL_LINEAR_DILATION
+            reach_taps = math.ceil(DeepClean(1, values["kernel_size"]).receptive_field / dilation)
+            architecture["linear_dilation"] = dilation
+            architecture["linear_kernel_size"] = 2 * reach_taps + 1
     device = values["device"]
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"

@@ -26,16 +26,21 @@ def coupled_segment(seconds: int, seed: int) -> Segment:
     return Segment(start=0.0, sample_rate=RATE, witnesses=np.stack([monitor, motion]), strain=target, target=target)
 
 
-def test_the_fit_reproduces_a_linear_coupling_of_witnesses_and_products():
+@pytest.mark.parametrize(
+    ("kernel_size", "dilation", "tap_step"),
+    [(31, 1, 3), (11, 3, 1)],
+    ids=["every 3rd of dense taps", "every tap 3 samples apart"],
+)
+def test_the_fit_reproduces_a_linear_coupling_of_witnesses_and_products(kernel_size, dilation, tap_step):
     """Taps on a 3-sample grid reach delays of -3 and +6; the network then predicts unseen data to 1e-3."""
     torch.manual_seed(0)
-    network = DeepClean(2, mains_index=0, linear_kernel_size=31)
+    network = DeepClean(2, mains_index=0, linear_kernel_size=kernel_size, linear_dilation=dilation)
     with torch.no_grad():
         network.output_conv.weight.zero_()
         network.output_conv.bias.zero_()
     training = [coupled_segment(32, seed=1)]
     scaler = Scaler.fit(training)
-    left = fit_linear_path(network, training, scaler)
+    left = fit_linear_path(network, training, scaler, tap_step=tap_step)
     assert left < 1e-3
     test = coupled_segment(16, seed=2)
     prediction = predict(network, scaler.scale_witnesses(test.witnesses))
