@@ -10,11 +10,13 @@
 #
 # Each service environment holds the shared library (libs/deepclean) and the
 # service (projects/<service>), both editable, with their test extras. The
-# "library" environment holds the library with every extra and runs the
-# library's and the cross-service tests. An environment is skipped when the
-# hash of its inputs (package metadata, requirements, the Python version) is the
-# one it was built from. Building or checking the monitor also installs Chromium
-# (Debian package, as root) for the monitor's status-page browser test.
+# "library" environment holds the library with every extra and the tools
+# (tools/: the suite launcher and the synthetic detector service) and runs the
+# library's, the tools' and the cross-service tests. An environment is skipped
+# when the hash of its inputs (package metadata, requirements, the Python
+# version) is the one it was built from. Building or checking the monitor also
+# installs Chromium (Debian package, as root) for the monitor's status-page
+# browser test.
 #
 # Environment variables:
 #   PYTHON           interpreter to build the venvs from (default: python3)
@@ -29,6 +31,7 @@ VENVS="$ROOT/.venvs"
 PYTHON="${PYTHON:-python3}"
 TORCH_VERSION="${TORCH_VERSION:-2.13.0}"
 LIB="$ROOT/libs/deepclean"
+TOOLS="$ROOT/tools"
 FORCE=0
 PRINT=0
 REQUESTED=()
@@ -36,7 +39,7 @@ for arg in "$@"; do
   case "$arg" in
     --force) FORCE=1 ;;
     --print-requirements) PRINT=1 ;;
-    -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
     *) REQUESTED+=("$arg") ;;
   esac
 done
@@ -58,7 +61,7 @@ requirements() {
   local name="$1" project="$ROOT/projects/$1"
   case "$name" in
     library)
-      echo "torch==$TORCH_VERSION -e $LIB[torch,test] onnx>=1.16 onnxruntime>=1.18 libtmux>=0.40 requests>=2.31 ruff==0.16.9" ;;
+      echo "torch==$TORCH_VERSION -e $LIB[torch,test] -e $TOOLS onnx>=1.16 onnxruntime>=1.18 libtmux>=0.40 requests>=2.31 ruff==0.16.9" ;;
     *-server)
       echo "-r $ROOT/servers/${name%-server}/requirements.txt" ;;
     *)
@@ -77,7 +80,7 @@ inputs_hash() {
     cat "$LIB/pyproject.toml"
     requirements "$name"
     case "$name" in
-      library) ;;
+      library) cat "$TOOLS/pyproject.toml" ;;
       *-server) cat "$ROOT/servers/${name%-server}/requirements.txt"
                 [ -f "$ROOT/servers/${name%-server}/setup.sh" ] && cat "$ROOT/servers/${name%-server}/setup.sh"
                 true ;;
@@ -98,7 +101,7 @@ run_server_setup() {
 check_env() {
   local name="$1" venv="$2" modules=()
   case "$name" in
-    library) modules=(deepclean torch onnxruntime pytest) ;;
+    library) modules=(deepclean deepclean_tools torch onnxruntime pytest) ;;
     *-server) return 0 ;;
     *) modules=(deepclean "deepclean_$name" pytest)
        grep -q 'torch' "$ROOT/projects/$name/pyproject.toml" && modules+=(torch) ;;

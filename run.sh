@@ -25,11 +25,11 @@ case "${1:-}" in
   -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
   stop|status)
     if [ ! -x "$PY" ]; then echo "the suite is not built, so not running"; exit 0; fi
-    exec "$PY" -m deepclean.suite "$1" ;;
+    exec "$PY" -m deepclean_tools.suite "$1" ;;
 esac
 
 ./build.sh
 if [ -z "${DEEPCLEAN_PROFILE+x}" ] && ! command -v nvidia-smi >/dev/null 2>&1; then
   export DEEPCLEAN_PROFILE=cpu
 fi
-exec "$PY" -m deepclean.suite start "$@"
+exec "$PY" -m deepclean_tools.suite start "$@"

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Run every test suite, each in its own environment (built first if missing).
 #
-#   ./test.sh                  all suites: lint, library, each service, cross-service
-#   ./test.sh cleaner          one suite (lint | library | <service> | integration)
+#   ./test.sh                  all suites: lint, library, tools, each service, cross-service
+#   ./test.sh cleaner          one suite (lint | library | tools | <service> | integration)
 #   ./test.sh -- -k follower   extra arguments go to pytest
 set -uo pipefail
 
@@ -17,7 +17,7 @@ while [ $# -gt 0 ]; do
   esac
 done
 if [ ${#SUITES[@]} -eq 0 ]; then
-  SUITES=(lint library)
+  SUITES=(lint library tools)
   for dir in projects/*/; do [ -d "$dir/tests" ] && SUITES+=("$(basename "$dir")"); done
   SUITES+=(integration)
 fi
@@ -25,7 +25,7 @@ fi
 ENVS=()
 for suite in "${SUITES[@]}"; do
   case "$suite" in
-    lint|library|integration) ENVS+=(library) ;;
+    lint|library|tools|integration) ENVS+=(library) ;;
     *) ENVS+=("$suite") ;;
   esac
 done
@@ -54,6 +54,7 @@ for suite in "${SUITES[@]}"; do
   fi
   case "$suite" in
     library) env=library; path=libs/deepclean/tests ;;
+    tools) env=library; path=tools/tests ;;
     integration) env=library; path=tests ;;
     *) env="$suite"; path="projects/$suite/tests" ;;
   esac

@@ -124,7 +124,7 @@ def supervised(name: str, command: list, run: Path) -> list:
     return [
         VENVS / "library" / "bin" / "python",
         "-m",
-        "deepclean.suite",
+        "deepclean_tools.suite",
         "supervise",
         "--name",
         name,

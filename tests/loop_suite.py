@@ -29,7 +29,7 @@ from deepclean.signal import spectra
 from deepclean.testing.processes import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
-SUITE = [sys.executable, "-m", "deepclean.suite"]
+SUITE = [sys.executable, "-m", "deepclean_tools.suite"]
 DETECTORS = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["typeo"]["detectors"]
 
 PROFILE = """

@@ -22,7 +22,7 @@ SERVICES = {
     "deepclean-export": ("exporter", "deepclean_exporter.main:main"),
     "deepclean-clean": ("cleaner", "deepclean_cleaner.main:main"),
     "deepclean-monitor": ("monitor", "deepclean_monitor.main:monitor"),
-    "deepclean-detector": ("library", "deepclean.synthetic.main:main"),
+    "deepclean-detector": ("library", "deepclean_tools.detector.main:main"),
 }
 FLAG = re.compile(r"^  (?:-\w, )?--(?P<name>\w+)(?: \S+)*?(?:\s{2,}(?P<text>.*))?$")
 TYPE_AND_DEFAULT = re.compile(r"\((?:required, )?(?:type: |default: ).*\)$")

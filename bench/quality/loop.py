@@ -65,7 +65,7 @@ from deepclean.figures import BinPowers, judge_bins, range_lost, removed_fractio
 from deepclean.frames import FrameError, FrameName, list_frames, read_frame  # noqa: E402
 from deepclean.synthetic import scenarios as scenarios_module  # noqa: E402
 
-detector_main = importlib.import_module("deepclean.synthetic.main")  # the module (its main() and current_gps())
+detector_main = importlib.import_module("deepclean_tools.detector.main")  # the module (its main() and current_gps())
 ROOT = Path(__file__).resolve().parents[2]
 PROFILE = "cpu"
 DQ_NO_MODEL, DQ_INPUT_GAP, DQ_NOT_READY = NO_MODEL, INPUT_GAP, NOT_ANALYSIS_READY  # production bits

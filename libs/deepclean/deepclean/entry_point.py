@@ -22,7 +22,7 @@ calls the function and ends with one of these exit statuses:
       ``deepclean-<script>: configuration error: ...`` naming the key(s).
 ====  ========================================================================
 
-A service's supervisor (:mod:`deepclean.suite.supervisor`) restarts it after any
+A service's supervisor (:mod:`deepclean_tools.suite.supervisor`) restarts it after any
 status but 0 (finished) and 2 (it would fail the same way again).
 
 Signals: SIGTERM and SIGINT (Ctrl-C) ask a running service to stop

@@ -3,9 +3,6 @@
 from pathlib import Path
 
 from deepclean.config import drifted_defaults
-from deepclean.synthetic.main import main as detector
-
-CONFIG = Path(__file__).resolve().parents[3] / "pyproject.toml"
 
 
 def example(rate: int = 4, threads: int = 1, log_dir: Path | None = None, witness_channels: list[str] | None = None):
@@ -19,7 +16,3 @@ def test_a_restated_default_that_disagrees_is_reported_and_deployment_facts_are_
         "rate = 8\nthreads = 1\nlog_dir = 'logs'\nwitness_channels = '${base.witness_channels}'\n"
     )
     assert drifted_defaults(example, "example", config) == {"rate": (4, 8)}
-
-
-def test_the_detector_table_restates_no_default_differently():
-    assert drifted_defaults(detector, "detector", CONFIG) == {}

@@ -187,8 +187,8 @@ BARE_CALL_PARAMETERS = {"site", "ifo"}
 SERVICE_CODE = [
     "libs/deepclean/deepclean/config.py",
     "libs/deepclean/deepclean/detectors.py",
-    "libs/deepclean/deepclean/suite",
-    "libs/deepclean/deepclean/synthetic/main.py",
+    "tools/deepclean_tools/suite",
+    "tools/deepclean_tools/detector",
     "projects/exporter/deepclean_exporter",
     "projects/trainer/deepclean_trainer",
     "projects/cleaner/deepclean_cleaner",

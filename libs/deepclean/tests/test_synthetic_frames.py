@@ -1,10 +1,7 @@
-"""The synthetic detector's frames: names, channels, read-back, injected faults, pacing, CLI."""
+"""The synthetic detector's frames: names, channels, read-back, injected faults, pacing, retention."""
 
 from __future__ import annotations
 
-import signal
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -19,14 +16,11 @@ from deepclean.synthetic import (
     FrameLayout,
     FrameStreamer,
     SyntheticDetector,
-    cli,
     streaming,
     write_span,
 )
-from deepclean.synthetic.main import current_gps, resume_plan
 
 T0 = 1400000000
-ROOT = Path(__file__).resolve().parents[3]
 STRAIN, STATE, TRUTH = "H1:GDS-CALIB_STRAIN", "H1:GDS-CALIB_STATE_VECTOR", "H1:SYN-INJECTED_NOISE"
 MAINS, DHARD = "H1:PEM-CS_MAINSMON_EBAY_1_DQ", "H1:ASC-DHARD_P_OUT_DQ"
 
@@ -202,66 +196,3 @@ def test_retention_keeps_a_rolling_window(tmp_path, monkeypatch):
         assert [f.gps for f in list_frames(tmp_path / directory, "H", "H1", tag)] == [T0 + 9, T0 + 10, T0 + 11]
     assert foreign.exists()
     assert layout.remove_before(T0 + 11) == 6 and layout.span_on_disk() == (T0 + 11, T0 + 11)
-
-
-def test_resume_plan(tmp_path):
-    """Without a start the detector resumes after the newest frame, writing only the history not yet on disk."""
-    layout = _layout(tmp_path)
-    start, history = resume_plan(layout, 600)
-    assert abs(start - (current_gps() - 600)) <= 2 and history == 600
-    write_span(SyntheticDetector().generate(T0, 2), layout)
-    assert resume_plan(layout, 600) == (T0 + 2, 598)
-    assert resume_plan(layout, 1) == (T0 + 2, 0)
-
-
-def _cli(*args: str, **kwargs) -> subprocess.Popen:
-    command = [sys.executable, "-m", "deepclean.synthetic", "--config", str(ROOT / "pyproject.toml"), *args]
-    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kwargs)
-
-
-def _dirs(root: Path) -> list[str]:
-    return ["--strain_dir", str(root / "s"), "--witness_dir", str(root / "w"), "--truth_dir", str(root / "t")]
-
-
-def test_cli_resumes_seamlessly_and_stops_cleanly_on_sigterm(tmp_path):
-    """The CLI resumes after the frames on disk with the same data and exits 0 on SIGTERM mid-stream."""
-    write_span(SyntheticDetector().generate(T0, 3), FrameLayout(tmp_path / "s", tmp_path / "w", tmp_path / "t"))
-    second = _cli(
-        *_dirs(tmp_path),
-        "--speed",
-        "20",
-        "--history",
-        "0",
-        "--not_ready_interval",
-        "0",
-        "--retention_seconds",
-        "0",
-        "--drop_witness_gps",
-        f"[{T0 + 4}]",
-    )
-    deadline = time.monotonic() + 120
-    while len(_gps(tmp_path / "s")) < 8 and time.monotonic() < deadline:
-        time.sleep(0.05)
-    second.send_signal(signal.SIGTERM)
-    assert second.wait(timeout=30) == 0, second.stderr.read()
-    written = _gps(tmp_path / "s")
-    assert written == list(range(T0, T0 + len(written))) and len(written) >= 8
-    assert T0 + 4 not in _gps(tmp_path / "w")
-    assert not [p for p in tmp_path.rglob(".*") if p.is_file()]  # no temporary files left
-    expected = SyntheticDetector().generate(T0 + 3, 2)
-    for gps in (T0 + 3, T0 + 4):  # across the restart
-        frame = read_frame(tmp_path / "s" / f"H-H1_llhoft-{gps}-1.gwf")
-        assert np.array_equal(frame[STRAIN], expected.second(gps).strain)
-
-
-@pytest.mark.parametrize(
-    ("option", "value"),
-    [("--speed", "-2"), ("--not_ready_interval", "10"), ("--mains_channel", "H1:NOT-A-WITNESS")],
-)
-def test_cli_rejects_bad_values_naming_the_key(tmp_path, capsys, option, value):
-    """A bad option (out of its type's range or failing the detector's checks) exits 2, names it, writes nothing."""
-    with pytest.raises(SystemExit) as stopped:
-        cli.main(["--config", str(ROOT / "pyproject.toml"), *_dirs(tmp_path), option, value, "--duration", "1"])
-    assert stopped.value.code == 2
-    assert option.lstrip("-") in capsys.readouterr().err
-    assert not (tmp_path / "s").exists()

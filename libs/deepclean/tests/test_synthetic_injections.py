@@ -15,7 +15,6 @@ from deepclean.synthetic.injections import (
     InjectionSchedule,
     read_injection_log,
 )
-from deepclean.synthetic.main import main as detector_main
 
 T0 = 1400000000
 RATE = 16384
@@ -144,28 +143,3 @@ def test_configuration_errors_name_the_setting():
         InjectionConfig(interval=64, kinds=("burst",))
     with pytest.raises(ValueError, match="injection_snr_range"):
         InjectionConfig(interval=64, snr_range=(30.0, 10.0))
-
-
-def test_detector_cli_writes_the_injection_channel_and_log(tmp_path):
-    """deepclean-detector with injection_interval writes the truth channel and the JSON-lines log."""
-    report = detector_main(
-        strain_dir=tmp_path / "llhoft",
-        witness_dir=tmp_path / "lldetchar",
-        truth_dir=tmp_path / "truth",
-        start=T0,
-        duration=8,
-        history=8,
-        seed=5,
-        not_ready_interval=0.0,
-        injection_interval=4,
-        injection_kinds=["sine_gaussian"],
-        log_level="WARNING",
-    )
-    assert report.truth_frames == 8
-    layout = FrameLayout(tmp_path / "llhoft", tmp_path / "lldetchar", tmp_path / "truth")
-    expected = _injected(InjectionConfig(interval=4, kinds=("sine_gaussian",))).generate(T0, 8)
-    channels = read_frame(layout.truth_path(T0 + 5), ["H1:SYN-INJECTION"])
-    np.testing.assert_array_equal(channels["H1:SYN-INJECTION"], expected.second(T0 + 5).injection)
-    assert [r["slot"] for r in read_injection_log(layout.injection_log)] == [
-        i.slot for i in expected.injections if i.start_gps >= T0
-    ]

@@ -5,22 +5,19 @@ from __future__ import annotations
 import hashlib
 import re
 import typing
-from pathlib import Path
 
 import numpy as np
 import pytest
 import scipy
 from scipy import signal
 
-from deepclean.frames import read_frame
-from deepclean.synthetic import DetectorConfig, SyntheticDetector, SyntheticSpan, cli, scenarios
+from deepclean.synthetic import DetectorConfig, SyntheticDetector, SyntheticSpan, scenarios
 from deepclean.synthetic.couplings import modulations
 from deepclean.synthetic.detector import STEP_GPS
 from deepclean.synthetic.scenarios import SCENARIOS, ScenarioName, describe_scenarios, scenario_config
 from deepclean.testing.synthetic_spans import assert_spans_equal
 
 T0 = 1400000000
-ROOT = Path(__file__).resolve().parents[3]
 MAINS = "H1:PEM-CS_MAINSMON_EBAY_1_DQ"
 RATE = 1024  # rate of the coupling fits
 NOISE_RMS = DetectorConfig().noise_rms
@@ -433,41 +430,3 @@ def test_independent_mixes_the_hard_features():
     assert mains.step is not None and mains.step.step.gps == T0 + 4096
     assert np.all(1 / mains.sideband_drifts[0].frequencies <= 300)
     assert mains.strain_harmonics and mains.monitor_harmonics[0].order == 2
-
-
-# --- command line -----------------------------------------------------------------------------
-
-
-def test_cli_lists_scenarios(capsys):
-    """--list-scenarios prints one line per scenario, needing no other option."""
-    cli.main(["--list-scenarios"])
-    lines = capsys.readouterr().out.splitlines()
-    assert [line.split()[0] for line in lines] == list(SCENARIOS)
-
-
-def test_cli_writes_a_scenario(tmp_path):
-    """The CLI writes the frames of the scenario asked for, with the step where --step_gps puts it."""
-    dirs = {name: tmp_path / name for name in ("strain", "witness", "truth")}
-    options = {
-        "config": ROOT / "pyproject.toml",
-        **{f"{name}_dir": path for name, path in dirs.items()},
-        "scenario": "independent",
-        "step_gps": T0 + 2,
-        "start": T0,
-        "duration": 4,
-        "history": 4,
-        "not_ready_interval": 0,
-        "retention_seconds": 0,
-        "log_level": "WARNING",
-    }
-    cli.main([f"--{key}={value}" for key, value in options.items()])
-    expected = SyntheticDetector(scenario_config("independent", step_gps=T0 + 2)).generate(T0, 4)
-    for gps in (T0, T0 + 3):
-        strain = read_frame(dirs["strain"] / f"H-H1_llhoft-{gps}-1.gwf")
-        witnesses = read_frame(dirs["witness"] / f"H-H1_lldetchar-{gps}-1.gwf")
-        truth = read_frame(dirs["truth"] / f"H-H1_llnoise-{gps}-1.gwf")
-        second = expected.second(gps)
-        assert np.array_equal(strain["H1:GDS-CALIB_STRAIN"], second.strain)
-        assert np.array_equal(truth["H1:SYN-INJECTED_NOISE"], second.truth)
-        assert witnesses.sample_rate(MAINS) == 2048
-        assert np.array_equal(witnesses[MAINS], second.witnesses[MAINS])

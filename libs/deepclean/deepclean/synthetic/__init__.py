@@ -42,8 +42,8 @@ Frames::
 
     FrameStreamer(detector, layout, faults, speed=10).run(start, history=600)  # paced, with faults
 
-Command line: ``deepclean-detector`` (table ``[tool.typeo.scripts.detector]``),
-see :func:`deepclean.synthetic.main.main`.
+The service that writes these frames live, ``deepclean-detector`` (table
+``[tool.typeo.scripts.detector]``), is :mod:`deepclean_tools.detector` (``tools/``).
 
 Modules: ``random_streams`` (seeded noise by block), ``colouring`` (design
 curve, FIR colouring), ``drifts`` (slow drifts and steps of GPS time),
@@ -54,7 +54,7 @@ response delays), ``state_vector``, ``span`` (the data of a stretch),
 ``detector`` (generation in blocks), ``injections`` (astrophysical signals in
 the strain only: inspirals and sine-Gaussians, on a schedule from the seed),
 ``faults`` (dropped and late frames), ``frame_writer``,
-``streaming`` (history and paced live writing), ``main``/``cli``.
+``streaming`` (history and paced live writing).
 """
 
 from .detector import BLOCK_SECONDS, H1_WITNESSES, DetectorConfig, SyntheticDetector

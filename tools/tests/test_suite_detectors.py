@@ -2,9 +2,9 @@
 
 import pytest
 
-from deepclean.suite import launcher
-from deepclean.suite.services import SHARED_GROUP, discover
 from deepclean.testing.config_files import detector_table, write_config
+from deepclean_tools.suite import launcher
+from deepclean_tools.suite.services import SHARED_GROUP, discover
 
 PROGRAMS = {
     "exporter": ["deepclean-export"],

@@ -1,4 +1,5 @@
-"""The suite's supervisor: restarts failed services, leaves finished ones, stops on request."""
+"""The suite's supervisor: restarts failed services, leaves finished ones and configuration errors, stops on
+request."""
 
 import os
 import signal
@@ -6,7 +7,7 @@ import subprocess
 import sys
 import time
 
-SUPERVISE = [sys.executable, "-m", "deepclean.suite", "supervise"]
+SUPERVISE = [sys.executable, "-m", "deepclean_tools.suite", "supervise"]
 
 
 def _supervise(tmp_path, script: str):
@@ -66,3 +67,16 @@ def test_sigterm_stops_service_and_supervisor(tmp_path):
     assert proc.returncode == 0
     assert marker.exists()
     assert "stopped" in (tmp_path / "svc.log").read_text()
+
+
+def test_the_supervisor_does_not_restart_a_configuration_error(tmp_path):
+    """A service exiting 2 would fail the same way again: the supervisor runs it once and exits 2."""
+    counter = tmp_path / "count"
+    script = f"import pathlib,sys; p=pathlib.Path({str(counter)!r}); p.write_text(p.read_text() + '1'); sys.exit(2)"
+    counter.write_text("")
+    command = [*SUPERVISE, "--name", "svc"]
+    command += ["--log-file", str(tmp_path / "svc.log"), "--pid-file", str(tmp_path / "svc.pid")]
+    finished = subprocess.run([*command, "--", sys.executable, "-c", script], capture_output=True, timeout=60)
+    assert finished.returncode == 2
+    assert counter.read_text() == "1"
+    assert "configuration error (exit 2): not restarting" in (tmp_path / "svc.log").read_text()

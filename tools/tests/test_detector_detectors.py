@@ -7,10 +7,10 @@ import numpy as np
 from deepclean.config import parse_config
 from deepclean.frames import list_frames, read_frame
 from deepclean.synthetic.detector import SyntheticDetector
-from deepclean.synthetic.main import main as detector
 from deepclean.synthetic.scenarios import scenario_config
+from deepclean_tools.detector.main import main as detector
 
-PROJECT = Path(__file__).resolve().parents[3] / "pyproject.toml"
+PROJECT = Path(__file__).resolve().parents[2] / "pyproject.toml"
 T0 = 1_400_000_000
 
 

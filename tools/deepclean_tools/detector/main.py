@@ -1,4 +1,9 @@
-"""``deepclean-detector``: write synthetic live frames into the data directories."""
+"""``deepclean-detector``: write the synthetic detector's live frames into the data directories.
+
+The frames are those of :mod:`deepclean.synthetic` (the detector, its scenarios, faults and
+injections); this module is the service around them: its settings, where it resumes after the
+frames on disk (:func:`resume_plan`) and the paced stream until stopped.
+"""
 
 from __future__ import annotations
 
@@ -8,22 +13,28 @@ from typing import Literal
 
 from jsonargparse.typing import ClosedUnitInterval, NonNegativeFloat, NonNegativeInt, PositiveFloat, PositiveInt
 
-from ..config import ConfigError, from_keys
-from ..entry_point import configure_logging, stop_on_signals
-from .colouring import DEFAULT_PSD
-from .detector import STEP_GPS, SyntheticDetector
-from .detector_config import default_witnesses, mains_witness
-from .faults import FaultInjection
-from .frame_writer import FrameLayout
-from .injections import INJECTION_KINDS, InjectedDetector, InjectionConfig
-from .scenarios import ScenarioName, scenario_config
-from .streaming import FrameStreamer, StreamReport
+from deepclean.config import ConfigError, from_keys
+from deepclean.entry_point import configure_logging, stop_on_signals
+from deepclean.synthetic.colouring import DEFAULT_PSD
+from deepclean.synthetic.detector import STEP_GPS, SyntheticDetector
+from deepclean.synthetic.detector_config import default_witnesses, mains_witness
+from deepclean.synthetic.faults import FaultInjection
+from deepclean.synthetic.frame_writer import FrameLayout
+from deepclean.synthetic.injections import INJECTION_KINDS, InjectedDetector, InjectionConfig
+from deepclean.synthetic.scenarios import ScenarioName, scenario_config
+from deepclean.synthetic.streaming import FrameStreamer, StreamReport
 
 logger = logging.getLogger("deepclean.synthetic")
 
 
 def current_gps() -> int:
-    """The current GPS second (gwpy.time, leap seconds from astropy)."""
+    """The current GPS second.
+
+    Returns
+    -------
+    int
+        Now in GPS seconds (``gwpy.time``, leap seconds from astropy).
+    """
     from gwpy.time import to_gps
 
     return int(to_gps("now"))
@@ -35,6 +46,18 @@ def resume_plan(layout: FrameLayout, history: int) -> tuple[int, int]:
     With frames on disk: the second after the newest, and only the part of
     ``history`` the frames on disk do not cover already (a restart goes live
     at once). Without: ``history`` seconds before now, all of it.
+
+    Parameters
+    ----------
+    layout
+        The detector's frame directories and names.
+    history
+        Seconds of history asked for before going live.
+
+    Returns
+    -------
+    tuple of int
+        The first GPS second to write and the seconds of history to write from it.
     """
     on_disk = layout.span_on_disk()
     if on_disk is None:

@@ -8,9 +8,10 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-from ..entry_point import run
+from deepclean.entry_point import run
+from deepclean.synthetic.scenarios import describe_scenarios
+
 from .main import main as detector
-from .scenarios import describe_scenarios
 
 LIST_SCENARIOS = ("--list-scenarios", "--list_scenarios")
 

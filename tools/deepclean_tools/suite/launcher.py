@@ -1,9 +1,9 @@
-"""``python -m deepclean.suite``: start, stop and inspect the suite.
+"""``python -m deepclean_tools.suite``: start, stop and inspect the suite.
 
 start: every service under its supervisor, one named tmux pane each in the
 session ``deepclean`` (``--headless``: background processes): the exporter and the
 status page in the window ``deepclean``, each detector's services (``trainer-H1``,
-see :mod:`deepclean.suite.services`) in a window named after the detector.
+see :mod:`deepclean_tools.suite.services`) in a window named after the detector.
 ``--detectors H1`` starts only those of the configured detectors. Each service's
 console (and its supervisor's restarts) goes to ``<log_dir>/<service>.console.log``
 beside the service's own log; pid files are in ``<run_dir>/pids``.
@@ -21,13 +21,14 @@ import sys
 import time
 from pathlib import Path
 
-from ..config import PROFILE_ENV, ConfigError, detectors_of, find_config, load_table
-from ..exporter_api import create_token_file
+from deepclean.config import PROFILE_ENV, ConfigError, detectors_of, find_config, load_table
+from deepclean.exporter_api import create_token_file
+
 from .services import SHARED_GROUP, Service, discover, tmux_available
 from .supervisor import supervise
 
 SESSION = "deepclean"
-PROJECT_ROOT = Path(__file__).resolve().parents[4]  # where .venvs/ and servers/ are
+PROJECT_ROOT = Path(__file__).resolve().parents[3]  # where .venvs/ and servers/ are
 
 
 def _paths(config: Path) -> tuple[Path, Path, Path]:
@@ -41,7 +42,7 @@ def _supervisor_command(service: Service, log_dir: Path, pid_dir: Path) -> list[
     return [
         sys.executable,
         "-m",
-        "deepclean.suite",
+        "deepclean_tools.suite",
         "supervise",
         "--name",
         service.name,

@@ -19,7 +19,7 @@ import threading
 import time
 from pathlib import Path
 
-from ..entry_point import CONFIGURATION_ERROR, DONE
+from deepclean.entry_point import CONFIGURATION_ERROR, DONE
 
 
 def _log(name: str, message: str, sink) -> None:
