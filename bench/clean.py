@@ -2,7 +2,7 @@
 
 Run in the cleaner's environment (torch makes the benchmark's models)::
 
-    nice .venvs/cleaner/bin/python bench/clean.py [--seconds 120] [--replay 60] [--threads 1]
+    nice .venvs/cleaner/bin/python bench/clean.py [--seconds 120] [--replay 60] [--threads 1] [--repeat 1]
         [--latency-mode zero-phase|causal|both]
         [--trained-model-repository run/model-repo [--seed 1] [--quality-seconds 256] [--skip-speed]]
 
@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing
+import shutil
 import sys
 import tempfile
 import time
@@ -262,6 +263,9 @@ def main() -> None:
     parser.add_argument("--replay", type=int, default=60, help="seconds of real-time replay for the latency")
     parser.add_argument("--threads", type=int, default=1, help="onnxruntime threads per session")
     parser.add_argument(
+        "--repeat", type=int, default=1, help="throughput runs per mode, the median printed (a shared machine varies)"
+    )
+    parser.add_argument(
         "--trained-model-repository",
         type=Path,
         default=None,
@@ -306,11 +310,16 @@ def main() -> None:
 
 def speed(work: Path, repository: Path, channels: list[str], args: argparse.Namespace, latency_mode: str) -> None:
     """Print the throughput and latency figures (random-weight models: speed does not depend on the weights)."""
-    rtf, steady, cpu = throughput(work, repository, channels, args.seconds, args.threads, latency_mode)
+    runs = []
+    for _ in range(args.repeat):
+        shutil.rmtree(work / f"cleaned-history-{latency_mode}", ignore_errors=True)
+        runs.append(throughput(work, repository, channels, args.seconds, args.threads, latency_mode))
+    rtf, steady, cpu = np.median(np.array(runs), axis=0)
+    spread = f", runs {min(r[1] for r in runs):.1f}x-{max(r[1] for r in runs):.1f}x" if args.repeat > 1 else ""
     print(
         f"[{latency_mode}] throughput (embedded, production + canary, {len(channels)} witnesses, frame I/O included, "
-        f"{args.threads} onnxruntime thread(s)): {steady:.1f}x real time once running "
-        f"({rtf:.1f}x over the whole {args.seconds} s run, start-up included) "
+        f"{args.threads} onnxruntime thread(s); median of {args.repeat} run(s){spread}): {steady:.1f}x real time "
+        f"once running ({rtf:.1f}x over the whole {args.seconds} s run, start-up included) "
         f"({cpu * 1e3:.1f} ms of CPU per second of data, all threads: {1 / cpu:.0f}x if the CPU were free)"
     )
     delays = latency(work, repository, channels, args.replay, args.threads, latency_mode)
