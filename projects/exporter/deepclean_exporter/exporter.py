@@ -20,6 +20,7 @@ from deepclean.model_repository import (
     ONNX_FILENAME,
     PYTHON_BACKEND_MODEL,
     DigestCache,
+    ExportRecord,
     IntegrityError,
     MetadataError,
     Model,
@@ -32,11 +33,14 @@ from deepclean.model_repository import (
     file_digests,
     policy_versions,
     prune,
+    recorded_files,
+    recorded_training_digest,
     remove_abandoned,
     repair_pins,
     reserve_version,
     update_pins,
     verify_files,
+    version_metadata,
     write_config,
 )
 from deepclean.model_repository.staging import PRUNED_PREFIX
@@ -138,8 +142,8 @@ class Exporter:
                         max_samples=int(settings.sample_rate) * 8,
                     )
                 files = file_digests(staged.directory, [p.name for p in staged.directory.iterdir() if p.is_file()])
-                metadata = self._version_metadata(run.metadata, staged.version, str(run.directory), network, check)
-                metadata["export"].update(files=files, training_sha256=digest)
+                record = self._export_record(network, check, files, digest)
+                metadata = version_metadata(run.metadata, staged.version, str(run.directory), record)
                 (staged.directory / METADATA_FILENAME).write_text(json.dumps(metadata, indent=2) + "\n")
                 published = staged.publish()
         except OSError as exc:  # disk full, read-only: the staging directory is gone, nothing changed
@@ -195,26 +199,23 @@ class Exporter:
                 metadata = self.model.metadata(version)
             except (MetadataError, VersionNotFoundError):
                 continue
-            if metadata.get("export", {}).get("training_sha256") == digest:
+            if recorded_training_digest(metadata) == digest:
                 return version
         return None
 
-    def _version_metadata(
-        self, training: dict, version: int, source: str, network: DeepClean, check: OnnxCheck
-    ) -> dict[str, Any]:
-        metadata = dict(training)
-        metadata["version"] = version
-        metadata["source"] = source
-        metadata["export"] = {
-            "created": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "platform": self.settings.platform.value,
-            "tensorrt_plan": self.build_plans,
-            # What a streaming client needs without torch: block lengths and context.
-            "stride": network.stride,
-            "receptive_field": network.receptive_field,
-            "onnx_check": check.to_json(),
-        }
-        return metadata
+    def _export_record(
+        self, network: DeepClean, check: OnnxCheck, files: dict[str, str], training_sha256: str
+    ) -> ExportRecord:
+        return ExportRecord(
+            created=datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            platform=self.settings.platform.value,
+            tensorrt_plan=self.build_plans,
+            stride=network.stride,
+            receptive_field=network.receptive_field,
+            onnx_check=check.to_json(),
+            files=files,
+            training_sha256=training_sha256,
+        )
 
     # --- reading and pinning ---------------------------------------------------------------
 
@@ -241,7 +242,7 @@ class Exporter:
         return listed
 
     def _integrity(self, version: int, metadata: dict[str, Any]) -> str:
-        if not metadata.get("export", {}).get("files"):
+        if not recorded_files(metadata):
             return "unrecorded"
         try:
             verify_files(self.model.version_dir(version), metadata, self._digests)

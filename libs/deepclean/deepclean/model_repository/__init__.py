@@ -32,6 +32,15 @@ Writing (the exporter): :func:`reserve_version` â†’ fill ``staged.directory`` â†
 start-up.
 """
 
+from .export_record import (
+    EXPORT_KEY,
+    SOURCE_KEY,
+    VERSION_KEY,
+    ExportRecord,
+    recorded_files,
+    recorded_training_digest,
+    version_metadata,
+)
 from .integrity import (
     DigestCache,
     IntegrityError,
@@ -105,6 +114,13 @@ __all__ = [
     "read_pins",
     "read_training_metadata",
     "recorded_digests",
+    "EXPORT_KEY",
+    "SOURCE_KEY",
+    "VERSION_KEY",
+    "ExportRecord",
+    "recorded_files",
+    "recorded_training_digest",
+    "version_metadata",
     "remove_abandoned",
     "repair_pins",
     "reserve_version",

@@ -1,6 +1,7 @@
 """Checksums of a version's files: written by the exporter, verified by every reader.
 
-A version's ``metadata.json`` records the SHA-256 of each model file it holds::
+A version's ``metadata.json`` records the SHA-256 of each model file it holds
+(:mod:`.export_record`)::
 
     "export": {"files": {"model.onnx": "<hex>", ...}, "training_sha256": "<hex>", ...}
 
@@ -19,6 +20,8 @@ import threading
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
+
+from .export_record import recorded_files
 
 _CHUNK = 1 << 20
 _CACHED_FILES = 4096
@@ -53,10 +56,7 @@ def training_digest(files: Iterable[Path]) -> str:
 
 def recorded_digests(metadata: Mapping[str, Any]) -> dict[str, str] | None:
     """The file checksums a version's metadata records, or ``None`` (a version exported before them)."""
-    files = metadata.get("export", {}).get("files") if isinstance(metadata.get("export"), dict) else None
-    if not isinstance(files, dict) or not all(isinstance(v, str) for v in files.values()):
-        return None
-    return dict(files)
+    return recorded_files(metadata)
 
 
 class DigestCache:

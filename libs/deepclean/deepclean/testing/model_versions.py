@@ -21,6 +21,8 @@ from ..model_repository import (
     ONNX_FILENAME,
     OUTPUT_NAME,
     PINS_FILENAME,
+    SOURCE_KEY,
+    VERSION_KEY,
     Pins,
     write_pins,
 )
@@ -82,7 +84,7 @@ def publish_version(
     staging = model_dir / f"{STAGING_PREFIX}{version}"
     staging.mkdir(parents=True)
     write_files(staging)
-    (staging / METADATA_FILENAME).write_text(json.dumps({**metadata, "version": version, "source": source}))
+    (staging / METADATA_FILENAME).write_text(json.dumps({**metadata, VERSION_KEY: version, SOURCE_KEY: source}))
     return staging.rename(model_dir / str(version))
 
 
