@@ -108,6 +108,18 @@ class Suite:
         names = list_frames(directory, site, ifo, "DEEPCLEAN")
         return sum(int(read_frame(name.path(directory), [channel])[channel][0] == version) for name in names)
 
+    def version_seconds(self, detector: str, version: int) -> int:
+        """Stream-seconds ``version`` ran in: cleaned frames whose production or canary version is it."""
+        site, ifo = DETECTORS[detector]["site"], DETECTORS[detector]["ifo"]
+        channels = default_channels(ifo)
+        directory = self.cleaned_dir(detector)
+        count = 0
+        for name in list_frames(directory, site, ifo, "DEEPCLEAN"):
+            frame = read_frame(name.path(directory), [channels.production_version, channels.canary_version])
+            count += int(frame[channels.production_version][0] == version)
+            count += int(frame[channels.canary_version][0] == version)
+        return count
+
     def log(self, name: str) -> str:
         path = self.run / "run" / "logs" / f"{name}.console.log"
         return path.read_text() if path.exists() else ""

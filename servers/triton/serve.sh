@@ -17,19 +17,22 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 VENV="${TRITON_VENV:-$ROOT/.venvs/triton-server}"
 CONFIG="${DEEPCLEAN_CONFIG:-$ROOT/pyproject.toml}"
 ADDRESS="${TRITON_ADDRESS:-127.0.0.1}"
-# the model repository and the gRPC port, one per line, from the configuration
-mapfile -t FROM_CONFIG < <("$VENV/bin/python" - "$CONFIG" <<'PY'
+# the model repository and the gRPC port, one per line, from the configuration (when not given)
+if [ -z "${1:-}" ] || [ -z "${2:-}" ]; then
+  mapfile -t FROM_CONFIG < <("$VENV/bin/python" - "$CONFIG" <<'PY'
 import pathlib, sys, tomllib
 config = pathlib.Path(sys.argv[1])
 typeo = tomllib.loads(config.read_text())["tool"]["typeo"]
-url = typeo.get("scripts", {}).get("clean", {}).get("triton_url", "127.0.0.1:8001")
+url = typeo.get("scripts", {}).get("clean", {}).get("triton_url") or "127.0.0.1:8001"
 print(config.parent / typeo["base"]["model_repository"])
 print(url.rsplit(":", 1)[-1])
 PY
-)
-[ "${#FROM_CONFIG[@]}" = 2 ] || { echo "serve.sh: cannot read model_repository and triton_url from $CONFIG" >&2; exit 1; }
+  )
+  [ "${#FROM_CONFIG[@]}" = 2 ] || { echo "serve.sh: cannot read model_repository and triton_url from $CONFIG" >&2; exit 1; }
+fi
 REPO="${1:-${FROM_CONFIG[0]}}"
 GRPC_PORT="${2:-${FROM_CONFIG[1]}}"
+[[ "$GRPC_PORT" =~ ^[0-9]+$ ]] || { echo "serve.sh: the gRPC port '$GRPC_PORT' is not a number (triton_url host:port)" >&2; exit 1; }
 HTTP_PORT="${3:-${TRITON_HTTP_PORT:-8000}}"
 METRICS_PORT="${4:-${TRITON_METRICS_PORT:-8002}}"
 SERVER="$VENV/tritonserver"

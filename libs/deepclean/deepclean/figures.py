@@ -98,8 +98,8 @@ class SecondSpectra:
     noise_raw: np.ndarray
     noise: np.ndarray | None = None
 
-    def first(self, bins: int) -> SecondSpectra:
-        """The same periodograms cut to their ``bins`` lowest bins (see :func:`bins_judged`)."""
+    def first(self, bins: int | None) -> SecondSpectra:
+        """The same periodograms cut to their ``bins`` lowest bins (see :func:`bins_judged`; None: all)."""
         noise = None if self.noise is None else self.noise[:bins]
         return SecondSpectra(self.raw[:bins], self.cleaned[:bins], self.noise_raw[:bins], noise)
 
@@ -367,13 +367,15 @@ def judge_bins(
     )
 
 
-def bins_judged(band: Sequence[float], check_range: Sequence[float], shoulder_hz: float = SHOULDER_HZ) -> int:
+def bins_judged(band: Sequence[float], check_range: Sequence[float], shoulder_hz: float = SHOULDER_HZ) -> int | None:
     """How many bins, from 0 Hz up, :func:`judge_bins` reads for ``band`` and ``check_range``.
 
     Spectra cut to these (:meth:`SecondSpectra.first`) are judged exactly as whole ones, at a
     fraction of the cost when the strain rate's Nyquist frequency lies far above ``check_range``.
+    None: every bin (a range without a finite top).
     """
-    return int(np.floor(max(check_range[1], band[1] + shoulder_hz) * SEGMENT_SECONDS)) + 1
+    top = max(check_range[1], band[1] + shoulder_hz) * SEGMENT_SECONDS
+    return int(np.floor(top)) + 1 if np.isfinite(top) else None
 
 
 def _sum_or_none(arrays: list[np.ndarray | None]) -> np.ndarray | None:

@@ -125,7 +125,7 @@ class NoiseFilter(_ScaledBandpass):
         rate's second, i.e. the length of the first block seen).
     """
 
-    lookahead: int
+    lookahead: int = field()  # required: the base class's default of 0 is the causal stage's
     padding: int | None = None
     _forward: SampleBuffer | None = field(default=None, init=False, repr=False)
     _tail: np.ndarray | None = field(default=None, init=False, repr=False)

@@ -207,13 +207,14 @@ def _train(settings: CycleSettings, start: int, end: int, name: str, stop: threa
         warmup = math.ceil(causal_filter.warmup / network.stride) * network.stride
         log.info(
             "causal mode: the network is trained %d samples (%.3f s) ahead, each window with %d samples of warm-up; "
-            "its recipe: a dense linear path of %s taps, fitted in the time domain and trained, an order-%d "
-            "causal band-pass of the estimate (filter_order, linear_dilation, linear_init and train_linear_path "
-            "apply to the zero-phase mode)",
+            "its recipe: a linear path of %s taps %s samples apart, fitted in the time domain and trained, "
+            "an order-%d causal band-pass of the estimate (filter_order, linear_kernel_size, linear_dilation, "
+            "linear_init and train_linear_path apply to the zero-phase mode)",
             lead,
             lead / settings.sample_rate,
             warmup,
             settings.architecture.get("linear_kernel_size"),
+            settings.architecture.get("linear_dilation"),
             CAUSAL_FILTER_ORDER,
         )
     segments = to_segments(
