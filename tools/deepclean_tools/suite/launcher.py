@@ -38,6 +38,10 @@ def _paths(config: Path) -> tuple[Path, Path, Path]:
     return run_dir, root / base["log_dir"], root / base["exporter_token_file"]
 
 
+SUPERVISOR_START_TIMEOUT = 30.0
+"""Seconds ``start --headless`` waits for each supervisor to write its pid file."""
+
+
 def _supervisor_command(service: Service, log_dir: Path, pid_dir: Path) -> list[str]:
     return [
         sys.executable,
@@ -53,6 +57,22 @@ def _supervisor_command(service: Service, log_dir: Path, pid_dir: Path) -> list[
         "--",
         *service.command,
     ]
+
+
+def _wait_for_pid_files(
+    supervisors: dict[str, subprocess.Popen], pid_dir: Path, timeout: float = SUPERVISOR_START_TIMEOUT
+) -> list[str]:
+    """Wait until every supervisor has written its pid file, so that ``status`` and ``stop`` see it
+    as soon as ``start`` returns; the names of those that exited first or did not write it in time."""
+    deadline = time.monotonic() + timeout
+    waiting = dict(supervisors)
+    while waiting and time.monotonic() < deadline:
+        for name in [n for n in waiting if (pid_dir / f"{n}.pid").exists()]:
+            del waiting[name]
+        if any(process.poll() is not None for process in waiting.values()):
+            break
+        time.sleep(0.05)
+    return sorted(waiting)
 
 
 def _running(pid_dir: Path) -> dict[str, int]:
@@ -108,8 +128,8 @@ def start(args: argparse.Namespace, config: Path) -> int:
     names = ", ".join(s.name for s in services)
     profile = args.profile or "full-size"
     if args.headless or not tmux_available():
-        for service in services:  # the supervisor copies the service's console to <name>.console.log
-            subprocess.Popen(
+        supervisors = {
+            service.name: subprocess.Popen(  # the supervisor copies the service's console to <name>.console.log
                 _supervisor_command(service, log_dir, pid_dir),
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
@@ -117,6 +137,12 @@ def start(args: argparse.Namespace, config: Path) -> int:
                 start_new_session=True,
                 cwd=config.parent,
             )
+            for service in services
+        }
+        failed = _wait_for_pid_files(supervisors, pid_dir)
+        if failed:
+            print(f"run.sh: {', '.join(failed)} did not start; see their console logs in {log_dir}", file=sys.stderr)
+            return 1
         print(f"started headless ({profile} profile): {names}; logs in {log_dir}; stop with ./run.sh stop")
         return 0
     _start_tmux(services, args.session, config.parent, log_dir, pid_dir)
