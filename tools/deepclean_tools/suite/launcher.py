@@ -81,6 +81,8 @@ def _running(pid_dir: Path) -> dict[str, int]:
         try:
             pid = int(pid_file.read_text())
             os.kill(pid, 0)
+        except FileNotFoundError:
+            continue  # its supervisor stopped and removed it since the listing
         except (ValueError, ProcessLookupError, PermissionError):
             pid_file.unlink(missing_ok=True)
             continue

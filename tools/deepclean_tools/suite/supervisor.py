@@ -19,6 +19,7 @@ import threading
 import time
 from pathlib import Path
 
+from deepclean.atomic_files import replace_file
 from deepclean.entry_point import CONFIGURATION_ERROR, DONE
 
 
@@ -34,7 +35,7 @@ def supervise(name: str, command: list[str], log_file: Path, pid_file: Path, gra
     """Run ``command`` until it exits 0 or the supervisor is told to stop."""
     log_file.parent.mkdir(parents=True, exist_ok=True)
     pid_file.parent.mkdir(parents=True, exist_ok=True)
-    pid_file.write_text(f"{os.getpid()}\n")
+    replace_file(pid_file, f"{os.getpid()}\n".encode())  # never seen half written by status or stop
     stopping = threading.Event()
     child: subprocess.Popen | None = None
 
