@@ -92,33 +92,33 @@ class Suite:
     def strain_dir(self, detector: str) -> Path:
         return self.run / "run" / "data" / detector / "llhoft"
 
+    def _first_samples(self, detector: str, *fields: str) -> list[tuple[FrameName, dict[str, float]]]:
+        """Each cleaned frame of ``detector`` with the first sample of its channels ``fields`` (DQ, versions)."""
+        site, ifo = DETECTORS[detector]["site"], DETECTORS[detector]["ifo"]
+        channels = {field: getattr(default_channels(ifo), field) for field in fields}
+        directory = self.cleaned_dir(detector)
+        rows = []
+        for name in list_frames(directory, site, ifo, "DEEPCLEAN"):
+            frame = read_frame(name.path(directory), list(channels.values()))
+            rows.append((name, {field: frame[channel][0] for field, channel in channels.items()}))
+        return rows
+
     def production_frames(self, detector: str) -> list[FrameName]:
         """The cleaned frames whose DQ says the production stream is cleaned."""
-        site, ifo = DETECTORS[detector]["site"], DETECTORS[detector]["ifo"]
-        dq = default_channels(ifo).dq
-        directory = self.cleaned_dir(detector)
-        names = list_frames(directory, site, ifo, "DEEPCLEAN")
-        return [name for name in names if read_frame(name.path(directory), [dq])[dq][0] & 1]
+        return [name for name, first in self._first_samples(detector, "dq") if int(first["dq"]) & 1]
 
     def canary_seconds(self, detector: str, version: int) -> int:
         """The cleaned seconds whose canary stream ran ``version``."""
-        site, ifo = DETECTORS[detector]["site"], DETECTORS[detector]["ifo"]
-        channel = default_channels(ifo).canary_version
-        directory = self.cleaned_dir(detector)
-        names = list_frames(directory, site, ifo, "DEEPCLEAN")
-        return sum(int(read_frame(name.path(directory), [channel])[channel][0] == version) for name in names)
+        return sum(
+            int(first["canary_version"] == version) for _, first in self._first_samples(detector, "canary_version")
+        )
 
     def version_seconds(self, detector: str, version: int) -> int:
         """Stream-seconds ``version`` ran in: cleaned frames whose production or canary version is it."""
-        site, ifo = DETECTORS[detector]["site"], DETECTORS[detector]["ifo"]
-        channels = default_channels(ifo)
-        directory = self.cleaned_dir(detector)
-        count = 0
-        for name in list_frames(directory, site, ifo, "DEEPCLEAN"):
-            frame = read_frame(name.path(directory), [channels.production_version, channels.canary_version])
-            count += int(frame[channels.production_version][0] == version)
-            count += int(frame[channels.canary_version][0] == version)
-        return count
+        rows = self._first_samples(detector, "production_version", "canary_version")
+        return sum(
+            int(first["production_version"] == version) + int(first["canary_version"] == version) for _, first in rows
+        )
 
     def log(self, name: str) -> str:
         path = self.run / "run" / "logs" / f"{name}.console.log"
