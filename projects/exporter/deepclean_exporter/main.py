@@ -101,7 +101,8 @@ def main(
     check_samples
         Witness samples of the random input used to compare ONNX with torch.
     onnx_atol, onnx_rtol
-        The comparison accepts ``|onnx - torch| <= onnx_atol + onnx_rtol * |torch|``.
+        The comparison accepts ``|onnx - torch| <= onnx_atol + onnx_rtol * max|torch|`` (the largest
+        output of the same random input).
     max_body_bytes
         Larger request bodies are refused (413).
     server_threads

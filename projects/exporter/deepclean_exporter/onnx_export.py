@@ -78,7 +78,13 @@ def check_onnx(
 
     Two inputs of different batch size and length (both multiples of the
     stride) also prove that the axes are dynamic. Accepted when every output
-    is finite and ``|onnx - torch| <= atol + rtol * |torch|`` everywhere.
+    is finite and ``|onnx - torch| <= atol + rtol * max|torch|`` everywhere,
+    the maximum over the same input. Float32 rounding is relative to the size
+    of the sums a sample is made of, not to the sample: where an output of
+    scale 10 crosses zero both runtimes differ by ~1e-5 (a network trained
+    with the causal guard, whose outputs on random input reach 28, was refused
+    by a per-sample relative tolerance for a difference of 3e-5), while a
+    wrong export differs by the output's own scale.
     """
     options = ort.SessionOptions()
     options.intra_op_num_threads = 1
@@ -100,10 +106,11 @@ def check_onnx(
         if not (np.isfinite(got).all() and np.isfinite(expected).all()):
             raise Rejected("the model produces NaN or infinite output on random input")
         difference = np.abs(got.astype(np.float64) - expected)
-        if not (difference <= atol + rtol * np.abs(expected)).all():
+        scale = float(np.abs(expected).max())
+        if not (difference <= atol + rtol * scale).all():
             raise Rejected(
                 f"ONNX output differs from torch by up to {difference.max():.3g} "
-                f"(tolerance {atol:g} + {rtol:g} * |torch|)"
+                f"(tolerance {atol:g} + {rtol:g} * max|torch| = {atol + rtol * scale:.3g})"
             )
         worst = max(worst, float(difference.max()))
         largest = max(largest, float(np.abs(expected).max()))

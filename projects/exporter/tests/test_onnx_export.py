@@ -10,6 +10,7 @@ import pytest
 import torch
 from conftest import CHANNELS, SAMPLE_RATE
 
+from deepclean_exporter import onnx_export
 from deepclean_exporter.errors import Rejected
 from deepclean_exporter.onnx_export import build_network, check_onnx, export_onnx
 from deepclean_exporter.training_dir import load_training
@@ -73,3 +74,38 @@ def test_weights_that_do_not_fit_the_architecture_are_rejected(make_training_dir
     run.metadata["architecture"]["kwargs"]["kernel_size"] = 3
     with pytest.raises(Rejected, match="weights do not fit DeepClean"):
         build_network(run)
+
+
+@pytest.mark.parametrize(("relative_error", "accepted"), [(1e-5, True), (1e-2, False)])
+def test_the_tolerance_follows_the_outputs_scale(
+    network, tmp_path: Path, monkeypatch, relative_error, accepted
+) -> None:
+    """Float32 rounding of 1e-5 of the output's scale at every sample, zero crossings included, is
+    accepted (a per-sample relative tolerance refused it where the output crosses zero); an error of 1 %
+    of the scale is refused."""
+    with torch.no_grad():  # an output of scale ~10 that crosses zero, as a trained network's does
+        network.output_conv.weight.mul_(30.0)
+        witnesses = torch.from_numpy(np.random.default_rng(1).standard_normal((1, network.num_witnesses, 2048)))
+        network.output_conv.bias.sub_(network(witnesses.float()).mean())
+    path = tmp_path / "model.onnx"
+    export_onnx(network, path, opset=17, check_samples=512)
+    real_session = onnx_export.ort.InferenceSession
+
+    class RoundedSession:
+        def __init__(self, *args, **kwargs) -> None:
+            self.session = real_session(*args, **kwargs)
+
+        def run(self, outputs, feeds):
+            (got,) = self.session.run(outputs, feeds)
+            scale = np.abs(got).max()
+            wobble = np.random.default_rng(0).choice([-1.0, 1.0], got.shape) * relative_error * scale
+            return [(got + wobble).astype(np.float32)]
+
+    monkeypatch.setattr(onnx_export.ort, "InferenceSession", RoundedSession)
+    if accepted:
+        check = check_onnx(network, path, 512, atol=1e-5, rtol=1e-4)
+        # above the absolute tolerance: a zero crossing off by this much failed the per-sample rule
+        assert 1e-5 < check.max_abs_difference < 2 * relative_error * check.max_abs_output
+    else:
+        with pytest.raises(Rejected, match="ONNX output differs from torch"):
+            check_onnx(network, path, 512, atol=1e-5, rtol=1e-4)
