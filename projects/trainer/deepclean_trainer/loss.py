@@ -19,6 +19,12 @@ For a version trained for the causal (low-latency) mode the prediction is
 first passed through the causal band-pass the cleaner applies to it
 (:class:`CausalFilter`), so the loss judges what the cleaner subtracts and the
 network learns to offset the filter's phase response instead of losing to it.
+That filter's skirts reach far outside the band, where the power weighting
+barely sees a bin (the floor there is 40-60 dB below the line): a ``guard``
+adds the mean over the bins beside the band of PSD(target - prediction) /
+PSD(target) - 1, each bin judged against itself as the safety gate judges it
+(the target must then hold the strain over the guard's range). 0 means the
+bins beside the band are left as they were, above 0 that noise is added there.
 """
 
 from __future__ import annotations
@@ -92,6 +98,9 @@ class PsdRatioLoss(nn.Module):
     With a ``prediction_filter`` (the causal mode) the prediction is filtered and
     its last ``target``-length samples are compared: the prediction must be at
     least the filter's warm-up longer than the target.
+
+    With a ``guard`` (a frequency range around ``band``) the bins of the guard
+    outside ``band`` add ``guard_weight`` times their mean PSD ratio less one.
     """
 
     def __init__(
@@ -101,6 +110,8 @@ class PsdRatioLoss(nn.Module):
         fftlength: float = 2.0,
         weighting: str = "power",
         prediction_filter: CausalFilter | None = None,
+        guard: tuple[float, float] | None = None,
+        guard_weight: float = 1.0,
     ) -> None:
         super().__init__()
         if weighting not in LOSS_WEIGHTINGS:
@@ -108,6 +119,14 @@ class PsdRatioLoss(nn.Module):
         self.psd = WelchPsd(sample_rate, fftlength, band)
         self.weighting = weighting
         self.prediction_filter = prediction_filter
+        self.guard_psd = None
+        self.guard_weight = float(guard_weight)
+        if guard is not None:
+            if not guard[0] < band[0] < band[1] < guard[1]:
+                raise ValueError(f"the guard {list(guard)} must reach beyond both edges of the band {list(band)}")
+            self.guard_psd = WelchPsd(sample_rate, fftlength, guard)
+            beside = (self.guard_psd.frequencies < band[0]) | (self.guard_psd.frequencies > band[1])
+            self.register_buffer("beside", torch.nonzero(beside)[:, 0])
 
     def forward(self, prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         if self.prediction_filter is not None:
@@ -119,5 +138,11 @@ class PsdRatioLoss(nn.Module):
             prediction = self.prediction_filter(prediction)[..., -target.shape[-1] :]
         residual, reference = self.psd(target - prediction), self.psd(target)
         if self.weighting == "power":
-            return residual.sum() / reference.sum()
-        return (residual / reference).mean()
+            value = residual.sum() / reference.sum()
+        else:
+            value = (residual / reference).mean()
+        if self.guard_psd is not None:
+            beside_residual = self.guard_psd(target - prediction).index_select(-1, self.beside)
+            beside_reference = self.guard_psd(target).index_select(-1, self.beside)
+            value = value + self.guard_weight * ((beside_residual / beside_reference).mean() - 1.0)
+        return value

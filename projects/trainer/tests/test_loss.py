@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from scipy.signal import welch
+from scipy.signal import butter, sosfiltfilt, welch
 
 from deepclean_trainer.loss import PsdRatioLoss, WelchPsd
 
@@ -62,3 +62,32 @@ def test_power_weighting_is_the_fraction_of_in_band_power_left():
 def test_unknown_weighting_is_rejected():
     with pytest.raises(ValueError, match="weighting"):
         PsdRatioLoss(RATE, BAND, weighting="median")
+
+
+def _band_noise(rng: np.random.Generator, band: tuple[float, float], psd: float, seconds: int) -> np.ndarray:
+    """Two rows of Gaussian noise band-passed to ``band`` with a one-sided PSD of about ``psd`` in it."""
+    sos = butter(8, band, "bandpass", fs=RATE, output="sos")
+    noise = sosfiltfilt(sos, rng.standard_normal((2, seconds * RATE)))
+    return noise * np.sqrt(psd * (band[1] - band[0])) / noise.std()
+
+
+def test_the_guard_judges_each_bin_beside_the_band_against_itself():
+    """Noise added at 9x the floor's power in the bins at 45-50 Hz costs nothing in the band's power
+    fraction, but the guard sees it; removing the noise's skirts beside the band is a credit; a
+    silent prediction costs the guard nothing; a guard that does not enclose the band is refused."""
+    rng = np.random.default_rng(5)
+    floor_psd = 2.0 / RATE  # unit-variance white noise
+    floor = rng.standard_normal((2, 16 * RATE))
+    noise = _band_noise(rng, (56.0, 64.0), 1e4 * floor_psd, 16)
+    target = torch.from_numpy(floor + noise).float()
+    perfect = torch.from_numpy(noise).float()
+    adding = perfect + torch.from_numpy(_band_noise(rng, (45.0, 50.0), 9 * floor_psd, 16)).float()
+    plain = PsdRatioLoss(RATE, (55.0, 65.0), fftlength=1.0)
+    guarded = PsdRatioLoss(RATE, (55.0, 65.0), fftlength=1.0, guard=(40.0, 80.0))
+    assert float(plain(adding, target)) == pytest.approx(float(plain(perfect, target)), abs=1e-4)
+    # the skirts of the noise just beside the band are removed too: a small credit
+    assert -0.2 < float(guarded(perfect, target)) <= float(plain(perfect, target))
+    assert float(guarded(adding, target)) > float(guarded(perfect, target)) + 1.0
+    assert float(guarded(torch.zeros_like(target), target)) == pytest.approx(1.0, abs=1e-4)
+    with pytest.raises(ValueError, match="guard"):
+        PsdRatioLoss(RATE, (55.0, 65.0), fftlength=1.0, guard=(56.0, 80.0))
