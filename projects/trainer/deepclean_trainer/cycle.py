@@ -111,9 +111,10 @@ below raw.
 """
 
 CAUSAL_GUARD_WEIGHT = 10.0
-"""Causal mode: weight of the guard's mean PSD ratio (less one) against the band's fraction of noise left.
-Baseline scenario, 1 Hz margin: weight 1 left the worst bin outside the band at 1.039 and the range below
-raw; weight 10 at 1.0026 and the range above raw."""
+"""Causal mode: weight of the guard's mean excess PSD ratio against the band's fraction of noise left
+(baseline scenario, 1 Hz margin, the guard in an earlier form that also credited removal beside the band:
+weight 1 left the worst bin outside the band at 1.039 and the range below raw, weight 10 at 1.0026 and
+the range above raw)."""
 
 SPECTRAL_FIT_MARGIN = 4.0
 """Hz on each side of the filter band over which the spectral start minimises the error: the filter's skirts,

@@ -21,10 +21,14 @@ first passed through the causal band-pass the cleaner applies to it
 network learns to offset the filter's phase response instead of losing to it.
 That filter's skirts reach far outside the band, where the power weighting
 barely sees a bin (the floor there is 40-60 dB below the line): a ``guard``
-adds the mean over the bins beside the band of PSD(target - prediction) /
-PSD(target) - 1, each bin judged against itself as the safety gate judges it
-(the target must then hold the strain over the guard's range). 0 means the
-bins beside the band are left as they were, above 0 that noise is added there.
+adds the mean over the bins beside the band of max(0, PSD(target - prediction)
+/ PSD(target) - 1), each bin judged against itself as the safety gate judges
+it (the target must then hold the strain over the guard's range). 0 means no
+bin beside the band has noise added; removing noise there earns nothing. On
+the quality benchmark's broad-skirts scenario (causal, one-shot) this form
+removed 83.6 % of the band's noise; crediting removal beside the band traded
+the band for the skirts (40.3 %), and judging the subtracted power against the
+strain's PSD instead added noise at 51-54 Hz (worst bin 1.12, 43.1 %).
 """
 
 from __future__ import annotations
@@ -100,7 +104,7 @@ class PsdRatioLoss(nn.Module):
     least the filter's warm-up longer than the target.
 
     With a ``guard`` (a frequency range around ``band``) the bins of the guard
-    outside ``band`` add ``guard_weight`` times their mean PSD ratio less one.
+    outside ``band`` add ``guard_weight`` times the mean of their PSD ratios' excess over one.
     """
 
     def __init__(
@@ -144,5 +148,6 @@ class PsdRatioLoss(nn.Module):
         if self.guard_psd is not None:
             beside_residual = self.guard_psd(target - prediction).index_select(-1, self.beside)
             beside_reference = self.guard_psd(target).index_select(-1, self.beside)
-            value = value + self.guard_weight * ((beside_residual / beside_reference).mean() - 1.0)
+            excess = torch.clamp(beside_residual / beside_reference - 1.0, min=0.0)
+            value = value + self.guard_weight * excess.mean()
         return value
