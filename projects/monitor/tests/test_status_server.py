@@ -179,3 +179,15 @@ def test_taken_port_is_logged_not_fatal(reports_dir, caplog):
         stop = serve_status_page(reports_dir, taken.getsockname()[1])
         stop()
     assert "cannot serve the status page" in caplog.text
+
+
+def test_stops_when_its_wake_up_pipe_is_already_closed(reports_dir):
+    """A server whose loop can no longer be woken (its trigger's descriptor closed under it) still stops:
+    the sockets are closed from the caller and the loop ends within its poll timeout."""
+    server = start_status_server(reports_dir, 0)
+    assert requests.get(server.url, timeout=5).status_code == 200
+    os.close(server.server.trigger.trigger)
+    server.stop()
+    assert not server.thread.is_alive()
+    with pytest.raises(requests.ConnectionError):
+        requests.get(server.url, timeout=2)

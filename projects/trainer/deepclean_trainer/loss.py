@@ -148,6 +148,8 @@ class PsdRatioLoss(nn.Module):
         if self.guard_psd is not None:
             beside_residual = self.guard_psd(target - prediction).index_select(-1, self.beside)
             beside_reference = self.guard_psd(target).index_select(-1, self.beside)
+            # a bin with no strain power (gated or notched data) must not make the loss infinite
+            beside_reference = beside_reference.clamp_min(1e-12 * float(beside_reference.mean()) + 1e-30)
             excess = torch.clamp(beside_residual / beside_reference - 1.0, min=0.0)
             value = value + self.guard_weight * excess.mean()
         return value

@@ -10,7 +10,7 @@ import torch
 from deepclean.architecture import DeepClean
 from deepclean.config import ConfigError, from_keys
 
-from .cycle import CAUSAL_LINEAR_DILATION, CycleSettings
+from .cycle import CAUSAL_FILTER_MARGIN, CAUSAL_LINEAR_DILATION, CycleSettings, causal_guard
 from .dataset import FrameSource
 from .fitting import FitSettings
 
@@ -37,6 +37,15 @@ def cycle_settings(**values: Any) -> CycleSettings:
             f"filter_margin {values['filter_margin']} puts the filter band {list(filter_band)} outside (0, "
             f"sample_rate/2)"
         )
+    if values.get("latency_mode") == "causal":
+        nyquist = values["sample_rate"] / 2
+        causal_band = (band[0] - CAUSAL_FILTER_MARGIN, band[1] + CAUSAL_FILTER_MARGIN)
+        for name, edges in (("causal band-pass", causal_band), ("causal loss guard", causal_guard(band))):
+            if not 0 < edges[0] < edges[1] < nyquist:
+                raise ConfigError(
+                    f"latency_mode 'causal': band {list(band)} puts the {name} {list(edges)} outside "
+                    f"(0, sample_rate/2 = {nyquist:g})"
+                )
     channels = list(values["witness_channels"])
     if not channels or len(set(channels)) != len(channels):
         raise ConfigError(f"witness_channels must be non-empty and unique, got {channels}")

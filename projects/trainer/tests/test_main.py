@@ -77,6 +77,7 @@ def test_one_shot_with_bad_data_exits_1_naming_the_reason(frames, caplog):
         ({"window_seconds": 1.0}, "window_seconds"),
         ({"filter_margin": 60.0}, "filter_margin"),
         ({"linear_kernel_size": 32}, "linear_kernel_size"),
+        ({"latency_mode": "causal", "band": (5.0, 20.0)}, "latency_mode 'causal'.*causal band-pass"),
         ({"start": START}, "start and end"),
     ],
 )
