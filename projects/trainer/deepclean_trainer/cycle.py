@@ -122,6 +122,11 @@ SPECTRAL_FIT_MARGIN = 4.0
 where the cleaner still subtracts part of the estimate."""
 
 
+def causal_estimate_band(band: tuple[float, float]) -> tuple[float, float]:
+    """The causal band-pass's corners: :data:`CAUSAL_FILTER_MARGIN` outside ``band``."""
+    return (band[0] - CAUSAL_FILTER_MARGIN, band[1] + CAUSAL_FILTER_MARGIN)
+
+
 def causal_guard(band: tuple[float, float]) -> tuple[float, float]:
     """The causal mode's guard: :data:`CAUSAL_GUARD_RANGE`, widened to reach 1 Hz beyond the causal
     band-pass's corners."""
@@ -230,9 +235,9 @@ def _train(settings: CycleSettings, start: int, end: int, name: str, stop: threa
     window = round(settings.window_seconds * settings.sample_rate) // network.stride * network.stride
     causal = settings.latency_mode == LatencyMode.CAUSAL.value
     lead, causal_sos, causal_filter, warmup = 0, None, None, 0
-    estimate_band = settings.filter_band
+    estimate_band = target_band = settings.filter_band
     if causal:
-        estimate_band = (settings.band[0] - CAUSAL_FILTER_MARGIN, settings.band[1] + CAUSAL_FILTER_MARGIN)
+        estimate_band, target_band = causal_estimate_band(settings.band), causal_guard(settings.band)
         context = math.ceil(network.receptive_field / network.stride) * network.stride
         lead = causal_lead(
             span.witness_rates.values(), settings.sample_rate, int(span.strain_rate), context, network.stride
@@ -253,11 +258,8 @@ def _train(settings: CycleSettings, start: int, end: int, name: str, stop: threa
             settings.architecture.get("linear_dilation"),
             CAUSAL_FILTER_ORDER,
             *estimate_band,
-            *causal_guard(settings.band),
+            *target_band,
         )
-    target_band = settings.filter_band
-    if causal:
-        target_band = causal_guard(settings.band)
     segments = to_segments(
         span,
         list(source.witness_channels),

@@ -10,7 +10,7 @@ import torch
 from deepclean.architecture import DeepClean
 from deepclean.config import ConfigError, from_keys
 
-from .cycle import CAUSAL_FILTER_MARGIN, CAUSAL_LINEAR_DILATION, CycleSettings, causal_guard
+from .cycle import CAUSAL_LINEAR_DILATION, CycleSettings, causal_estimate_band, causal_guard
 from .dataset import FrameSource
 from .fitting import FitSettings
 
@@ -39,8 +39,8 @@ def cycle_settings(**values: Any) -> CycleSettings:
         )
     if values.get("latency_mode") == "causal":
         nyquist = values["sample_rate"] / 2
-        causal_band = (band[0] - CAUSAL_FILTER_MARGIN, band[1] + CAUSAL_FILTER_MARGIN)
-        for name, edges in (("causal band-pass", causal_band), ("causal loss guard", causal_guard(band))):
+        causal_ranges = {"causal band-pass": causal_estimate_band(band), "causal loss guard": causal_guard(band)}
+        for name, edges in causal_ranges.items():
             if not 0 < edges[0] < edges[1] < nyquist:
                 raise ConfigError(
                     f"latency_mode 'causal': band {list(band)} puts the {name} {list(edges)} outside "

@@ -15,7 +15,7 @@ from deepclean.model_repository import TrainingMetadata
 from deepclean.signal import bandpass_sos, causal_bandpass, causal_impulse_response, causal_lead
 from deepclean.testing.frame_sources import synthetic_frame_source
 from deepclean_trainer.batches import WindowSampler, validation_windows
-from deepclean_trainer.cycle import CAUSAL_FILTER_MARGIN, CAUSAL_FILTER_ORDER, run_cycle
+from deepclean_trainer.cycle import CAUSAL_FILTER_ORDER, causal_estimate_band, run_cycle
 from deepclean_trainer.dataset import SpanData, Stretch
 from deepclean_trainer.linear_init import fit_linear_path
 from deepclean_trainer.loss import CausalFilter, PsdRatioLoss
@@ -118,7 +118,7 @@ def test_a_causal_cycle_records_its_mode_and_lead(frames):
     assert result.directory.metadata["filter"] == {
         "kind": "butter-sos-causal",
         "order": CAUSAL_FILTER_ORDER,
-        "band": [settings.band[0] - CAUSAL_FILTER_MARGIN, settings.band[1] + CAUSAL_FILTER_MARGIN],
+        "band": list(causal_estimate_band(settings.band)),
     }
     assert result.band_asd_ratio < 1.0
     assert "causal mode: the network is trained 170 samples" in (result.directory.path / "train.log").read_text()
