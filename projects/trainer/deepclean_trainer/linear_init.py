@@ -28,7 +28,11 @@ with every input column (and the autoencoder's part) passed through it, the
 rows where it has not settled left out. The target lies ``lead`` samples after
 the output there, so the taps that matter read the newest witnesses, at the
 right end of a kernel as wide as the network's context: ``newest_taps`` solves
-for those only (as many as a centred kernel would have).
+for those only (as many as a centred kernel would have). The fit is to each
+segment's ``band_target`` (the strain over the estimate's band), not to the
+causal loss's wider target: over 10-200 Hz most of the power is noise no
+witness explains, and the fractions left that choose a recent span after a
+coupling step would all be close to 1.
 """
 
 from __future__ import annotations
@@ -92,7 +96,7 @@ def _equations(
     equations = _Equations()
     for segment in segments:
         witnesses = scaler.scale_witnesses(segment.witnesses)
-        target = scaler.scale_target(segment.target).astype(np.float64)
+        target = scaler.scale_target(segment.band_target).astype(np.float64)
         if not autoencoder_silent:
             autoencoder = predict(network, witnesses).astype(np.float64)
             target -= autoencoder if prediction_filter is None else causal_bandpass(autoencoder, prediction_filter)

@@ -33,11 +33,19 @@ class Segment:
     sample_rate: int
     witnesses: np.ndarray  # (num_witnesses, time)
     strain: np.ndarray  # (time,)
-    target: np.ndarray  # (time,) strain band-passed to the band
+    target: np.ndarray  # (time,) strain band-passed to the band the loss judges
+    fit_target: np.ndarray | None = None  # (time,) strain band-passed to the estimate's band; None: ``target``
 
     @property
     def num_samples(self) -> int:
         return self.strain.shape[-1]
+
+    @property
+    def band_target(self) -> np.ndarray:
+        """The strain band-passed to the band the estimate is band-limited to: what the linear
+        start is fitted to and the target's scale is taken from (in the causal mode the loss's
+        target is wider, and its power is mostly noise no witness explains)."""
+        return self.target if self.fit_target is None else self.fit_target
 
 
 @dataclass
@@ -52,7 +60,7 @@ class Scaler:
     @classmethod
     def fit(cls, segments: list[Segment]) -> Scaler:
         witnesses = np.concatenate([s.witnesses for s in segments], axis=1)
-        target = np.concatenate([s.target for s in segments])
+        target = np.concatenate([s.band_target for s in segments])
         return cls(
             witness_mean=witnesses.mean(axis=1),
             witness_std=witnesses.std(axis=1),
@@ -86,10 +94,15 @@ def to_segments(
     filter_order: int,
     edge_seconds: float,
     lead: int = 0,
+    fit_band: tuple[float, float] | None = None,
 ) -> list[Segment]:
     """Resample every stretch to ``sample_rate``, band-pass the strain, align it ``lead`` samples
-    ahead of the witnesses and trim the ends."""
+    ahead of the witnesses and trim the ends.
+
+    With ``fit_band``, each segment's ``fit_target`` is the strain band-passed to it as well.
+    """
     sos = bandpass_sos(band, sample_rate, filter_order)
+    fit_sos = None if fit_band is None else bandpass_sos(fit_band, sample_rate, filter_order)
     edge = round(edge_seconds * sample_rate)
     segments = []
     for stretch in span.stretches:
@@ -98,8 +111,10 @@ def to_segments(
             [resample(stretch.witnesses[c], span.witness_rates[c], sample_rate) for c in witness_channels]
         )
         target = zero_phase_bandpass(strain, sos)
+        fit_target = None if fit_sos is None else zero_phase_bandpass(strain, fit_sos)
         if lead:
             witnesses, strain, target = witnesses[:, :-lead], strain[lead:], target[lead:]
+            fit_target = None if fit_target is None else fit_target[lead:]
         if strain.size <= 2 * edge:
             continue
         keep = slice(edge, strain.size - edge)
@@ -110,6 +125,7 @@ def to_segments(
                 witnesses=witnesses[:, keep],
                 strain=strain[keep],
                 target=target[keep],
+                fit_target=None if fit_target is None else fit_target[keep],
             )
         )
     return segments
@@ -147,4 +163,5 @@ def _slice(segment: Segment, begin: int, end: int) -> Segment:
         witnesses=segment.witnesses[:, begin:end],
         strain=segment.strain[begin:end],
         target=segment.target[begin:end],
+        fit_target=None if segment.fit_target is None else segment.fit_target[begin:end],
     )

@@ -58,3 +58,22 @@ def test_segments_at_working_rate_with_band_passed_target(pristine_frames):
     assert H1_WITNESSES.index(MAINS) == 0
     back = scaler.unscale_prediction(scaler.scale_target(seg.target))
     np.testing.assert_allclose(back, seg.target, rtol=1e-5, atol=1e-6 * seg.target.std())
+
+
+def test_fit_target_over_its_own_band_sets_the_target_scale(pristine_frames):
+    """With ``fit_band`` (the causal mode) the loss's target stays wide while the linear start and
+    the target's scale see only the estimate's band; a validation split keeps both aligned."""
+    span = load_span(source_for(pristine_frames), START, START + DURATION, 16)
+    (wide,) = to_segments(span, list(H1_WITNESSES), 4096, (10.0, 200.0), 8, edge_seconds=2.0)
+    (seg,) = to_segments(span, list(H1_WITNESSES), 4096, (10.0, 200.0), 8, edge_seconds=2.0, fit_band=(50.0, 70.0))
+    np.testing.assert_array_equal(seg.target, wide.target)
+    assert seg.fit_target.shape == seg.target.shape
+    spectrum = np.abs(np.fft.rfft(seg.band_target)) ** 2
+    frequencies = np.fft.rfftfreq(seg.band_target.size, 1 / 4096)
+    assert spectrum[(frequencies > 48) & (frequencies < 72)].sum() > 0.99 * spectrum.sum()
+    assert Scaler.fit([seg]).target_std == pytest.approx(seg.fit_target.std())
+    assert Scaler.fit([seg]).target_std < Scaler.fit([wide]).target_std
+    training, validation = split_validation([seg], 0.25, multiple=4096)
+    for part in training + validation:
+        assert part.fit_target.shape == part.target.shape
+    np.testing.assert_array_equal(np.concatenate([p.fit_target for p in training + validation]), seg.fit_target)
