@@ -268,7 +268,7 @@ def _train(settings: CycleSettings, start: int, end: int, name: str, stop: threa
         settings.filter_order,
         settings.edge_seconds,
         lead,
-        fit_band=estimate_band if causal else None,
+        narrow_band=estimate_band if causal else None,
     )
     training, validation = split_validation(segments, settings.validation_fraction, window)
     scaler = Scaler.fit(training)

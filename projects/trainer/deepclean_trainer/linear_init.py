@@ -28,11 +28,13 @@ with every input column (and the autoencoder's part) passed through it, the
 rows where it has not settled left out. The target lies ``lead`` samples after
 the output there, so the taps that matter read the newest witnesses, at the
 right end of a kernel as wide as the network's context: ``newest_taps`` solves
-for those only (as many as a centred kernel would have). The fit is to each
-segment's ``band_target`` (the strain over the estimate's band), not to the
-causal loss's wider target: over 10-200 Hz most of the power is noise no
-witness explains, and the fractions left that choose a recent span after a
-coupling step would all be close to 1.
+for those only (as many as a centred kernel would have). The fit is to the
+loss's target (there the strain over 10-200 Hz), but the fractions left that
+choose a recent span after a coupling step are of each segment's
+``estimate_band_target`` (the strain over the estimate's band): most of the
+wide target's power is noise no witness explains, which puts every fraction
+close to 1 and hides a step (the causal coupling-step scenario kept the fit on
+all data although the most recent 128 s left half as much in the band).
 """
 
 from __future__ import annotations
@@ -70,6 +72,8 @@ class _Equations:
     power: list[float] = field(default_factory=list)
     times: list[float] = field(default_factory=list)  # GPS of each block's middle
     rows: int = 0
+    scored_rhs: list[np.ndarray] = field(default_factory=list)  # as rhs and power, of the estimate-band target
+    scored_power: list[float] = field(default_factory=list)
 
     def weighted(self, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
         gram = np.tensordot(weights, np.asarray(self.grams), axes=1)
@@ -78,6 +82,10 @@ class _Equations:
 
     def total(self) -> tuple[np.ndarray, np.ndarray, float]:
         return self.weighted(np.ones(len(self.grams)))
+
+    def scored_total(self) -> tuple[np.ndarray, np.ndarray, float]:
+        """The equations of every block against the estimate-band target, to score a fit with."""
+        return np.sum(self.grams, axis=0), np.sum(self.scored_rhs, axis=0), float(np.sum(self.scored_power))
 
 
 def _equations(
@@ -96,10 +104,16 @@ def _equations(
     equations = _Equations()
     for segment in segments:
         witnesses = scaler.scale_witnesses(segment.witnesses)
-        target = scaler.scale_target(segment.band_target).astype(np.float64)
+        target = scaler.scale_target(segment.target).astype(np.float64)
+        scored = None
+        if segment.narrow_target is not None:
+            scored = scaler.scale_target(segment.narrow_target).astype(np.float64)
         if not autoencoder_silent:
             autoencoder = predict(network, witnesses).astype(np.float64)
-            target -= autoencoder if prediction_filter is None else causal_bandpass(autoencoder, prediction_filter)
+            autoencoder = autoencoder if prediction_filter is None else causal_bandpass(autoencoder, prediction_filter)
+            target -= autoencoder
+            if scored is not None:
+                scored -= autoencoder
         with torch.no_grad():
             inputs = network.products(torch.from_numpy(witnesses)[None])[0].numpy().astype(np.float64)
         if prediction_filter is not None:
@@ -110,15 +124,21 @@ def _equations(
         for begin in range(0, rows.size, block_rows):
             block = rows[begin : begin + block_rows]
             gram, rhs, power = np.zeros((unknowns, unknowns)), np.zeros(unknowns), 0.0
+            scored_rhs, scored_power = np.zeros(unknowns), 0.0
             for first in range(0, block.size, chunk_rows):
                 chunk = block[first : first + chunk_rows]
                 design = inputs[:, chunk[:, None] + offsets[None, :]].transpose(1, 0, 2).reshape(chunk.size, unknowns)
                 gram += design.T @ design
                 rhs += design.T @ target[chunk]
                 power += float(target[chunk] @ target[chunk])
+                if scored is not None:
+                    scored_rhs += design.T @ scored[chunk]
+                    scored_power += float(scored[chunk] @ scored[chunk])
             equations.grams.append(gram)
             equations.rhs.append(rhs)
             equations.power.append(power)
+            equations.scored_rhs.append(rhs if scored is None else scored_rhs)
+            equations.scored_power.append(power if scored is None else scored_power)
             equations.times.append(segment.start + (block[0] + block[-1]) / 2 / segment.sample_rate)
             equations.rows += block.size
     return equations
@@ -205,18 +225,19 @@ def fit_linear_path(
     gram, rhs, power = training.total()
     coefficients, chosen = _solve(gram, rhs, ridge), None
     if validation and recent_candidates:
-        held_out = _equations(
+        held_out_equations = _equations(
             network, validation, scaler, offsets, row_step, chunk_rows, autoencoder_silent, prediction_filter
-        ).total()
+        )
+        held_out, scored = held_out_equations.total(), held_out_equations.scored_total()
         ages = max(training.times) - np.asarray(training.times)
-        whole = _left(coefficients, *held_out)
+        whole = _left(coefficients, *scored)
         scores = {}
         for seconds in sorted(recent_candidates, reverse=True):
             recent = ages <= seconds
             if recent.sum() * BLOCK_SECONDS * segments[0].sample_rate / row_step < 4 * unknowns:
                 continue  # too few equations for a meaningful fit
             candidate = _solve(*training.weighted(recent.astype(float))[:2], ridge)
-            scores[seconds] = (_left(candidate, *held_out), candidate)
+            scores[seconds] = (_left(candidate, *scored), candidate)
         best = min(scores, key=lambda seconds: scores[seconds][0], default=None)
         if best is not None and scores[best][0] <= switch_factor * whole:
             # After a step the data since it is all that describes the coupling now: the fit is
@@ -225,7 +246,8 @@ def fit_linear_path(
             recent_gram, recent_rhs, _ = training.weighted((ages <= best).astype(float))
             coefficients = _solve(recent_gram + held_out[0], recent_rhs + held_out[1], ridge)
         log.info(
-            "linear path: validation power left by the fit on all training data %.4f, on the most recent %s; kept %s",
+            "linear path: validation power left in the estimate's band by the fit on all training data %.4f, "
+            "on the most recent %s; kept %s",
             whole,
             {f"{t:g} s": round(v[0], 4) for t, v in scores.items()},
             "all" if chosen is None else f"the most recent {chosen:g} s",

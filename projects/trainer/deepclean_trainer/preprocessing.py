@@ -34,18 +34,18 @@ class Segment:
     witnesses: np.ndarray  # (num_witnesses, time)
     strain: np.ndarray  # (time,)
     target: np.ndarray  # (time,) strain band-passed to the band the loss judges
-    fit_target: np.ndarray | None = None  # (time,) strain band-passed to the estimate's band; None: ``target``
+    narrow_target: np.ndarray | None = None  # (time,) strain band-passed to the estimate's band; None: ``target``
 
     @property
     def num_samples(self) -> int:
         return self.strain.shape[-1]
 
     @property
-    def band_target(self) -> np.ndarray:
-        """The strain band-passed to the band the estimate is band-limited to: what the linear
-        start is fitted to and the target's scale is taken from (in the causal mode the loss's
-        target is wider, and its power is mostly noise no witness explains)."""
-        return self.target if self.fit_target is None else self.fit_target
+    def estimate_band_target(self) -> np.ndarray:
+        """The strain band-passed to the band the estimate is band-limited to. In the causal mode
+        the loss's ``target`` is wider and most of its power is noise no witness explains, so
+        fractions of it left say little about how well a fit follows the coupling."""
+        return self.target if self.narrow_target is None else self.narrow_target
 
 
 @dataclass
@@ -60,7 +60,7 @@ class Scaler:
     @classmethod
     def fit(cls, segments: list[Segment]) -> Scaler:
         witnesses = np.concatenate([s.witnesses for s in segments], axis=1)
-        target = np.concatenate([s.band_target for s in segments])
+        target = np.concatenate([s.target for s in segments])
         return cls(
             witness_mean=witnesses.mean(axis=1),
             witness_std=witnesses.std(axis=1),
@@ -94,15 +94,15 @@ def to_segments(
     filter_order: int,
     edge_seconds: float,
     lead: int = 0,
-    fit_band: tuple[float, float] | None = None,
+    narrow_band: tuple[float, float] | None = None,
 ) -> list[Segment]:
     """Resample every stretch to ``sample_rate``, band-pass the strain, align it ``lead`` samples
     ahead of the witnesses and trim the ends.
 
-    With ``fit_band``, each segment's ``fit_target`` is the strain band-passed to it as well.
+    With ``narrow_band``, each segment's ``narrow_target`` is the strain band-passed to it as well.
     """
     sos = bandpass_sos(band, sample_rate, filter_order)
-    fit_sos = None if fit_band is None else bandpass_sos(fit_band, sample_rate, filter_order)
+    narrow_sos = None if narrow_band is None else bandpass_sos(narrow_band, sample_rate, filter_order)
     edge = round(edge_seconds * sample_rate)
     segments = []
     for stretch in span.stretches:
@@ -111,10 +111,10 @@ def to_segments(
             [resample(stretch.witnesses[c], span.witness_rates[c], sample_rate) for c in witness_channels]
         )
         target = zero_phase_bandpass(strain, sos)
-        fit_target = None if fit_sos is None else zero_phase_bandpass(strain, fit_sos)
+        narrow = None if narrow_sos is None else zero_phase_bandpass(strain, narrow_sos)
         if lead:
             witnesses, strain, target = witnesses[:, :-lead], strain[lead:], target[lead:]
-            fit_target = None if fit_target is None else fit_target[lead:]
+            narrow = None if narrow is None else narrow[lead:]
         if strain.size <= 2 * edge:
             continue
         keep = slice(edge, strain.size - edge)
@@ -125,7 +125,7 @@ def to_segments(
                 witnesses=witnesses[:, keep],
                 strain=strain[keep],
                 target=target[keep],
-                fit_target=None if fit_target is None else fit_target[keep],
+                narrow_target=None if narrow is None else narrow[keep],
             )
         )
     return segments
@@ -163,5 +163,5 @@ def _slice(segment: Segment, begin: int, end: int) -> Segment:
         witnesses=segment.witnesses[:, begin:end],
         strain=segment.strain[begin:end],
         target=segment.target[begin:end],
-        fit_target=None if segment.fit_target is None else segment.fit_target[begin:end],
+        narrow_target=None if segment.narrow_target is None else segment.narrow_target[begin:end],
     )

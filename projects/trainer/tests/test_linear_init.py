@@ -109,3 +109,27 @@ def test_without_a_step_the_fit_on_all_data_is_kept(caplog):
     with caplog.at_level("INFO", logger="deepclean_trainer.linear_init"):
         fit_linear_path(silent_network(), [training], scaler, [validation], (128.0, 32.0))
     assert "kept all" in caplog.text
+
+
+def with_unexplained_noise(segment: Segment, seed: int) -> Segment:
+    """The causal mode's segments: a target that also holds strain noise no witness explains (30 times
+    the coupled power), and the coupled part alone as the estimate-band target."""
+    noise = np.sqrt(30.0) * segment.target.std() * np.random.default_rng(seed).standard_normal(segment.num_samples)
+    wide = segment.target + noise
+    return Segment(segment.start, RATE, segment.witnesses, wide, wide, narrow_target=segment.target)
+
+
+def test_a_step_is_judged_in_the_estimates_band_not_hidden_by_unexplained_noise(caplog):
+    """Scored against the wide target, the step's fractions left are all near 1 and the fit on all
+    data is kept; scored against the estimate-band target, the recent span is chosen."""
+    stepped = stepped_segments(256, step_at=160, factor=2.0, seed=4)
+    training, validation = (with_unexplained_noise(s, seed) for s, seed in zip(stepped, (7, 8), strict=True))
+    scaler = Scaler.fit([training])
+    with caplog.at_level("INFO", logger="deepclean_trainer.linear_init"):
+        fit_linear_path(silent_network(), [training], scaler, [validation], (128.0, 32.0))
+    assert "kept the most recent" in caplog.text
+    caplog.clear()
+    unscored = [Segment(s.start, RATE, s.witnesses, s.strain, s.target) for s in (training, validation)]
+    with caplog.at_level("INFO", logger="deepclean_trainer.linear_init"):
+        fit_linear_path(silent_network(), unscored[:1], scaler, unscored[1:], (128.0, 32.0))
+    assert "kept all" in caplog.text

@@ -60,20 +60,19 @@ def test_segments_at_working_rate_with_band_passed_target(pristine_frames):
     np.testing.assert_allclose(back, seg.target, rtol=1e-5, atol=1e-6 * seg.target.std())
 
 
-def test_fit_target_over_its_own_band_sets_the_target_scale(pristine_frames):
-    """With ``fit_band`` (the causal mode) the loss's target stays wide while the linear start and
-    the target's scale see only the estimate's band; a validation split keeps both aligned."""
+def test_narrow_target_beside_the_wide_one(pristine_frames):
+    """With ``narrow_band`` (the causal mode) the loss's target stays wide and the scale is taken from
+    it; the estimate-band target comes along, and a validation split keeps both aligned."""
     span = load_span(source_for(pristine_frames), START, START + DURATION, 16)
     (wide,) = to_segments(span, list(H1_WITNESSES), 4096, (10.0, 200.0), 8, edge_seconds=2.0)
-    (seg,) = to_segments(span, list(H1_WITNESSES), 4096, (10.0, 200.0), 8, edge_seconds=2.0, fit_band=(50.0, 70.0))
+    (seg,) = to_segments(span, list(H1_WITNESSES), 4096, (10.0, 200.0), 8, edge_seconds=2.0, narrow_band=(50.0, 70.0))
     np.testing.assert_array_equal(seg.target, wide.target)
-    assert seg.fit_target.shape == seg.target.shape
-    spectrum = np.abs(np.fft.rfft(seg.band_target)) ** 2
-    frequencies = np.fft.rfftfreq(seg.band_target.size, 1 / 4096)
+    assert wide.estimate_band_target is wide.target
+    spectrum = np.abs(np.fft.rfft(seg.estimate_band_target)) ** 2
+    frequencies = np.fft.rfftfreq(seg.num_samples, 1 / 4096)
     assert spectrum[(frequencies > 48) & (frequencies < 72)].sum() > 0.99 * spectrum.sum()
-    assert Scaler.fit([seg]).target_std == pytest.approx(seg.fit_target.std())
-    assert Scaler.fit([seg]).target_std < Scaler.fit([wide]).target_std
+    assert Scaler.fit([seg]).target_std == Scaler.fit([wide]).target_std
     training, validation = split_validation([seg], 0.25, multiple=4096)
     for part in training + validation:
-        assert part.fit_target.shape == part.target.shape
-    np.testing.assert_array_equal(np.concatenate([p.fit_target for p in training + validation]), seg.fit_target)
+        assert part.narrow_target.shape == part.target.shape
+    np.testing.assert_array_equal(np.concatenate([p.narrow_target for p in training + validation]), seg.narrow_target)
