@@ -30,7 +30,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.signal import welch
+
+from deepclean.signal import psd
 
 from .preprocessing import Segment
 
@@ -73,7 +74,8 @@ def error_weighting(
     rate = segments[0].sample_rate
     size = round(seconds * rate) // 2 * 2
     frequencies = np.fft.rfftfreq(size, 1.0 / rate)
-    powers = [welch(s.strain, rate, nperseg=size)[1] * s.num_samples for s in segments if s.num_samples >= size]
+    long_enough = [s for s in segments if s.num_samples >= size]
+    powers = [psd(s.strain, rate, seconds, average="mean")[1] * s.num_samples for s in long_enough]
     if not powers:
         raise ValueError(f"no training segment is as long as the {seconds:g} s weighting filter")
     strain_psd = np.sum(powers, axis=0)

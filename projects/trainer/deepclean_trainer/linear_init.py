@@ -74,8 +74,6 @@ class _Equations:
     power: list[float] = field(default_factory=list)
     times: list[float] = field(default_factory=list)  # GPS of each block's middle
     rows: int = 0
-    scored_rhs: list[np.ndarray] = field(default_factory=list)  # as rhs and power, of the estimate-band target
-    scored_power: list[float] = field(default_factory=list)
 
     def weighted(self, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
         gram = np.tensordot(weights, np.asarray(self.grams), axes=1)
@@ -84,10 +82,6 @@ class _Equations:
 
     def total(self) -> tuple[np.ndarray, np.ndarray, float]:
         return self.weighted(np.ones(len(self.grams)))
-
-    def scored_total(self) -> tuple[np.ndarray, np.ndarray, float]:
-        """The equations of every block against the estimate-band target, to score a fit with."""
-        return np.sum(self.grams, axis=0), np.sum(self.scored_rhs, axis=0), float(np.sum(self.scored_power))
 
 
 def _equations(
@@ -100,7 +94,10 @@ def _equations(
     autoencoder_silent: bool,
     prediction_filter: np.ndarray | None = None,
     weighting: ErrorWeighting | None = None,
+    estimate_band: bool = False,
 ) -> _Equations:
+    """The normal equations against each segment's ``target`` (``estimate_band``: its
+    ``estimate_band_target``)."""
     half = network.linear.kernel_size[0] // 2 * network.linear.dilation[0]  # samples each side
     unknowns = network.linear.in_channels * offsets.size
     settle = 0 if prediction_filter is None else causal_impulse_response(prediction_filter).size
@@ -108,16 +105,11 @@ def _equations(
     equations = _Equations()
     for segment in segments:
         witnesses = scaler.scale_witnesses(segment.witnesses)
-        target = scaler.scale_target(segment.target).astype(np.float64)
-        scored = None
-        if segment.narrow_target is not None:
-            scored = scaler.scale_target(segment.narrow_target).astype(np.float64)
+        target = scaler.scale_target(segment.estimate_band_target if estimate_band else segment.target)
+        target = target.astype(np.float64)
         if not autoencoder_silent:
             autoencoder = predict(network, witnesses).astype(np.float64)
-            autoencoder = autoencoder if prediction_filter is None else causal_bandpass(autoencoder, prediction_filter)
-            target -= autoencoder
-            if scored is not None:
-                scored -= autoencoder
+            target -= autoencoder if prediction_filter is None else causal_bandpass(autoencoder, prediction_filter)
         with torch.no_grad():
             inputs = network.products(torch.from_numpy(witnesses)[None])[0].numpy().astype(np.float64)
         if prediction_filter is not None:
@@ -125,7 +117,6 @@ def _equations(
                 row[:] = causal_bandpass(row, prediction_filter)
         if weighting is not None:
             target = oaconvolve(target, weighting.target, mode="same")
-            scored = None if scored is None else oaconvolve(scored, weighting.target, mode="same")
             for row in inputs:
                 row[:] = oaconvolve(row, weighting.estimate, mode="same")
         rows = np.arange(max(half, settle) + reach, target.size - half - reach, row_step)
@@ -133,21 +124,15 @@ def _equations(
         for begin in range(0, rows.size, block_rows):
             block = rows[begin : begin + block_rows]
             gram, rhs, power = np.zeros((unknowns, unknowns)), np.zeros(unknowns), 0.0
-            scored_rhs, scored_power = np.zeros(unknowns), 0.0
             for first in range(0, block.size, chunk_rows):
                 chunk = block[first : first + chunk_rows]
                 design = inputs[:, chunk[:, None] + offsets[None, :]].transpose(1, 0, 2).reshape(chunk.size, unknowns)
                 gram += design.T @ design
                 rhs += design.T @ target[chunk]
                 power += float(target[chunk] @ target[chunk])
-                if scored is not None:
-                    scored_rhs += design.T @ scored[chunk]
-                    scored_power += float(scored[chunk] @ scored[chunk])
             equations.grams.append(gram)
             equations.rhs.append(rhs)
             equations.power.append(power)
-            equations.scored_rhs.append(rhs if scored is None else scored_rhs)
-            equations.scored_power.append(power if scored is None else scored_power)
             equations.times.append(segment.start + (block[0] + block[-1]) / 2 / segment.sample_rate)
             equations.rows += block.size
     return equations
@@ -240,7 +225,7 @@ def fit_linear_path(
     coefficients, chosen = _solve(gram, rhs, ridge), None
     if validation and recent_candidates:
 
-        def held_out_equations(weighted: ErrorWeighting | None) -> _Equations:
+        def held_out_equations(weighted: ErrorWeighting | None, estimate_band: bool) -> _Equations:
             return _equations(
                 network,
                 validation,
@@ -251,13 +236,14 @@ def fit_linear_path(
                 autoencoder_silent,
                 prediction_filter,
                 weighted,
+                estimate_band,
             )
 
-        held_out = held_out_equations(weighting)
+        held_out = held_out_equations(weighting, estimate_band=False).total()
         # scored unweighted: beside the band the weighted target is mostly the strain's own floor,
         # which puts every fraction near 1 (harmonics: 0.75-0.77 against 0.05-0.06 unweighted)
-        scored = (held_out if weighting is None else held_out_equations(None)).scored_total()
-        held_out = held_out.total()
+        narrow = any(segment.narrow_target is not None for segment in validation)
+        scored = held_out_equations(None, estimate_band=True).total() if weighting or narrow else held_out
         ages = max(training.times) - np.asarray(training.times)
         whole = _left(coefficients, *scored)
         scores = {}
