@@ -52,6 +52,7 @@ from deepclean.signal import causal_bandpass, causal_impulse_response
 
 from .error_weighting import ErrorWeighting
 from .preprocessing import Scaler, Segment
+from .recent_span import SWITCH_FACTOR, choose_recent_span
 from .validation import predict
 
 log = logging.getLogger(__name__)
@@ -160,7 +161,7 @@ def fit_linear_path(
     scaler: Scaler,
     validation: list[Segment] | None = None,
     recent_candidates: tuple[float, ...] = (),
-    switch_factor: float = 0.5,
+    switch_factor: float = SWITCH_FACTOR,
     tap_step: int = 3,
     row_step: int = 2,
     ridge: float = 1e-3,
@@ -175,13 +176,15 @@ def fit_linear_path(
     With ``validation`` segments and ``recent_candidates``, the fit is also
     made on only the most recent ``T`` seconds of training data for each ``T``
     of ``recent_candidates``, and a shorter span replaces the whole one only
-    when it leaves at most ``switch_factor`` of what the whole span's fit leaves
-    of the validation target. Couplings that drift slowly are best fitted on all
-    the data (the model serves the next minutes, not the last ones: a fit to the
-    freshest seconds follows the drift's current phase and is worse a few
-    minutes later); a coupling that stepped is not, and a step makes the fit on
-    all data leave several times more of the validation target than a fit on
-    the data after the step. A shorter span chosen, the fit is made again on it
+    when what it leaves of the validation target above the floor (what a fit to
+    the validation data itself leaves) is at most ``switch_factor`` of what the
+    whole span's fit leaves above it (:mod:`deepclean_trainer.recent_span`).
+    Couplings that drift slowly are best fitted on all the data (the model
+    serves the next minutes, not the last ones: a fit to the freshest seconds
+    follows the drift's current phase and is worse a few minutes later); a
+    coupling that stepped is not, and a step makes the fit on all data leave
+    several times more of the validation target than a fit on the data after
+    the step. A shorter span chosen, the fit is made again on it
     and the validation data together (the freshest seconds after a step are
     too valuable to hold out), so the validation loss of the start is then
     optimistic and gradient descent rarely improves on it.
@@ -253,18 +256,19 @@ def fit_linear_path(
                 continue  # too few equations for a meaningful fit
             candidate = _solve(*training.weighted(recent.astype(float))[:2], ridge)
             scores[seconds] = (_left(candidate, *scored), candidate)
-        best = min(scores, key=lambda seconds: scores[seconds][0], default=None)
-        if best is not None and scores[best][0] <= switch_factor * whole:
+        floor = _left(_solve(held_out[0], held_out[1], ridge), *scored)
+        chosen = choose_recent_span(whole, {t: v[0] for t, v in scores.items()}, floor, switch_factor)
+        if chosen is not None:
             # After a step the data since it is all that describes the coupling now: the fit is
             # made again on the recent training span and the validation span together.
-            chosen = best
-            recent_gram, recent_rhs, _ = training.weighted((ages <= best).astype(float))
+            recent_gram, recent_rhs, _ = training.weighted((ages <= chosen).astype(float))
             coefficients = _solve(recent_gram + held_out[0], recent_rhs + held_out[1], ridge)
         log.info(
             "linear path: validation power left in the estimate's band by the fit on all training data %.4f, "
-            "on the most recent %s; kept %s",
+            "on the most recent %s, by a fit to the validation data itself %.4f; kept %s",
             whole,
             {f"{t:g} s": round(v[0], 4) for t, v in scores.items()},
+            floor,
             "all" if chosen is None else f"the most recent {chosen:g} s",
         )
     left = _left(coefficients, gram, rhs, power)

@@ -40,6 +40,7 @@ from deepclean.architecture import DeepClean
 
 from .linear_init import BLOCK_SECONDS
 from .preprocessing import Scaler, Segment
+from .recent_span import SWITCH_FACTOR, choose_recent_span
 from .validation import predict
 
 log = logging.getLogger(__name__)
@@ -129,7 +130,7 @@ def fit_linear_path_spectral(
     judged_band: tuple[float, float] | None = None,
     validation: list[Segment] | None = None,
     recent_candidates: tuple[float, ...] = (),
-    switch_factor: float = 0.5,
+    switch_factor: float = SWITCH_FACTOR,
     fftlength: float = 4.0,
     tap_step: int | None = None,
     ridge: float = 1e-3,
@@ -155,7 +156,9 @@ def fit_linear_path_spectral(
     validation, recent_candidates, switch_factor
         As :func:`linear_init.fit_linear_path`: a fit on only the most recent ``T`` seconds replaces the
         fit on all data when it leaves at most ``switch_factor`` of what that leaves of the validation
-        target (a coupling step); it is then made again on that span and the validation data together.
+        target above the floor a fit to the validation data leaves (a coupling step:
+        :mod:`deepclean_trainer.recent_span`); it is then made again on that span and the validation
+        data together.
     fftlength
         Welch segment length (s) of the cross-spectra; longer than the kernel.
     tap_step
@@ -206,15 +209,17 @@ def fit_linear_path_spectral(
                 continue  # too few blocks for a meaningful fit
             candidate = _solve(*training.weighted(recent.astype(float))[:2], basis, ridge, weights)
             scores[seconds] = (_left(candidate, basis, *held_out), candidate)
-        best = min(scores, key=lambda seconds: scores[seconds][0], default=None)
-        if best is not None and scores[best][0] <= switch_factor * whole:
-            chosen = best
-            recent_cross, recent_towards, _ = training.weighted((ages <= best).astype(float))
+        floor = _left(_solve(held_out[0], held_out[1], basis, ridge, weights), basis, *held_out)
+        chosen = choose_recent_span(whole, {t: v[0] for t, v in scores.items()}, floor, switch_factor)
+        if chosen is not None:
+            recent_cross, recent_towards, _ = training.weighted((ages <= chosen).astype(float))
             taps = _solve(recent_cross + held_out[0], recent_towards + held_out[1], basis, ridge, weights)
         log.info(
-            "linear path: validation power left by the fit on all training data %.4f, on the most recent %s; kept %s",
+            "linear path: validation power left by the fit on all training data %.4f, on the most recent %s, "
+            "by a fit to the validation data itself %.4f; kept %s",
             whole,
             {f"{t:g} s": round(v[0], 4) for t, v in scores.items()},
+            floor,
             "all" if chosen is None else f"the most recent {chosen:g} s",
         )
     left = _left(taps, basis, cross, towards, power)
