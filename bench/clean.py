@@ -63,7 +63,7 @@ def make_random_repository(
 ) -> Path:
     """A repository with versions 1 and 2 (random weights, for ``latency_mode``), production 1 and canary 2."""
     from deepclean.network_reach import architecture_context
-    from deepclean.signal import causal_lead
+    from deepclean.signal import CAUSAL_WITNESS_PHASE, causal_lead
     from deepclean.testing.model_versions import pin_versions, publish_version, write_random_network
     from deepclean.testing.training_directory import training_metadata
 
@@ -80,7 +80,7 @@ def make_random_repository(
     if latency_mode == "causal":
         lead = causal_lead([rates[c] for c in channels], SAMPLE_RATE, 16384, architecture_context(architecture), 16)
         metadata["filter"].update(kind="butter-sos-causal", order=2)
-        metadata["latency"] = {"mode": "causal", "lead": lead}
+        metadata["latency"] = {"mode": "causal", "lead": lead, "witness_resampling": CAUSAL_WITNESS_PHASE}
     for version in (1, 2):
         publish_version(
             model_dir,

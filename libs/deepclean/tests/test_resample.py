@@ -4,9 +4,10 @@ import itertools
 
 import numpy as np
 import pytest
-from scipy.signal import resample_poly
+from scipy.signal import freqz, resample_poly
 
-from deepclean.signal import StreamingResampler, resample, resampling_factors
+from deepclean.signal import StreamingResampler, resample, resampling_factors, resampling_filter, streaming_resampler
+from deepclean.signal.resample import minimum_phase_filter
 
 RATES = [(16384, 4096), (512, 4096), (1024, 4096), (4096, 16384), (2048, 4096), (256, 4096), (16384, 16384)]
 
@@ -95,3 +96,51 @@ def test_block_shape_must_stay_the_same():
     resampler.push(np.zeros((3, 512)))
     with pytest.raises(ValueError, match="leading shape"):
         resampler.push(np.zeros((2, 512)))
+
+
+@pytest.mark.parametrize("input_rate,output_rate", RATES)
+def test_minimum_phase_streams_without_delay_equal_to_one_shot(input_rate, output_rate):
+    """The minimum-phase stream yields each 1 s block's whole second at once, equal to one-shot
+    resampling of the whole stream; irregular blocks too."""
+    rng = np.random.default_rng(input_rate * 3 + output_rate)
+    data = rng.normal(size=(2, input_rate * 4))
+    resampler = streaming_resampler(input_rate, output_rate, "minimum")
+    assert resampler.delay_samples == 0 and resampler.delay == 0.0
+    blocks = _stream(resampler, data, input_rate)
+    assert [b.shape[-1] for b in blocks] == [output_rate] * 4
+    expected = resample(data, input_rate, output_rate, phase="minimum")
+    np.testing.assert_allclose(np.concatenate(blocks, axis=-1), expected, rtol=0, atol=1e-12)
+    assert resampler.buffered_samples <= 2 * 10 * max(resampling_factors(input_rate, output_rate)) + input_rate
+    resampler.reset()
+    cuts = [0, 3, input_rate // 3 * 2, input_rate + 7, data.shape[-1]]
+    pieces = [resampler.push(data[:, a:b]) for a, b in itertools.pairwise(cuts)]
+    np.testing.assert_allclose(np.concatenate(pieces, axis=-1), expected, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("input_rate", [256, 512, 2048, 16384])
+def test_minimum_phase_keeps_the_magnitude_and_delays_the_band_by_a_few_samples(input_rate):
+    """Same magnitude response as the linear-phase filter; a 60 Hz tone comes out at its amplitude,
+    a few samples late, where the linear-phase stream is 10-40 samples late."""
+    up, down = resampling_factors(input_rate, 1024)
+    linear, minimum = resampling_filter(up, down), minimum_phase_filter(up, down)
+    frequencies = np.linspace(0, 0.5, 512)
+    _, h_linear = freqz(linear, worN=frequencies, fs=1.0)
+    _, h_minimum = freqz(minimum, worN=frequencies, fs=1.0)
+    np.testing.assert_allclose(np.abs(h_minimum), np.abs(h_linear), atol=2e-3)
+    t = np.arange(input_rate * 8) / input_rate
+    out = resample(np.sin(2 * np.pi * 60 * t), input_rate, 1024, phase="minimum")
+    steady = out[1024 * 2 : 1024 * 7]
+    assert np.max(np.abs(steady)) == pytest.approx(1.0, abs=5e-3)
+    reference = np.sin(2 * np.pi * 60 * np.arange(out.size) / 1024)
+    lags = range(0, 12)
+    errors = [np.mean((steady - reference[1024 * 2 - lag : 1024 * 7 - lag]) ** 2) for lag in lags]
+    assert int(np.argmin(errors)) <= 7
+    assert StreamingResampler(input_rate, 1024).delay_samples >= 10
+
+
+def test_an_unknown_phase_is_refused():
+    """Only the phases in PHASES are accepted."""
+    with pytest.raises(ValueError, match="phase"):
+        resample(np.zeros(512), 512, 1024, phase="maximum")
+    with pytest.raises(ValueError, match="phase"):
+        streaming_resampler(512, 1024, "zero")

@@ -18,6 +18,7 @@ import numpy as np
 from deepclean.model_repository import TrainingMetadata
 from deepclean.model_repository.training_metadata import LatencyMode
 from deepclean.network_reach import architecture_context
+from deepclean.signal import witness_resampling_phase
 
 from .buffers import Block, Gap
 from .network import DEFAULT_WIDTHS, NoisePredictor, StreamedNetwork
@@ -53,6 +54,11 @@ class ChainSettings:
     bandpass_lookahead: float
     latency_mode: str = LatencyMode.ZERO_PHASE.value
 
+    @property
+    def witness_resampling(self) -> str:
+        """Phase of the witnesses' resampling filter (:func:`deepclean.signal.witness_resampling_phase`)."""
+        return witness_resampling_phase(self.latency_mode == LatencyMode.CAUSAL.value)
+
 
 class ModelChain:
     """Witness blocks (working rate, configured channel order) in; noise at the strain rate out."""
@@ -73,6 +79,12 @@ class ModelChain:
             raise IncompatibleModelError(
                 f"{where}: 'latency.mode' is {meta.latency_mode.value!r}, but the cleaner runs latency_mode "
                 f"{settings.latency_mode!r} (a version runs only in the mode it was trained for)"
+            )
+        if meta.witness_resampling != settings.witness_resampling:
+            raise IncompatibleModelError(
+                f"{where}: 'latency.witness_resampling' is {meta.witness_resampling!r}, but the cleaner resamples "
+                f"witnesses with the {settings.witness_resampling!r}-phase filter in latency_mode "
+                f"{settings.latency_mode!r} (the network learned its own filter's phase response: retrain it)"
             )
         unknown = [c for c in meta.witness_channels if c not in settings.witness_channels]
         if unknown:

@@ -169,6 +169,7 @@ class CleaningPipeline:
         self.witness_stage = WitnessResampler(
             self.settings.witness_channels,
             self.settings.sample_rate,
+            phase=self.settings.witness_resampling,
             executor=self._executor,
         )
         for name in SLOTS:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from deepclean.signal import StreamingResampler
+from deepclean.signal import MinimumPhaseResampler, StreamingResampler, streaming_resampler
 
 from .buffers import Block, Gap, SampleBuffer
 
@@ -36,18 +36,21 @@ class BlockResampler:
         rounded up to a multiple of ``align``.
     align
         Granularity of the default delay.
+    phase
+        Phase of the resampling filter (:data:`deepclean.signal.resample.PHASES`).
     """
 
     input_rate: int
     output_rate: int
     delay: int | None = None
     align: int = 1
-    _stream: StreamingResampler = field(init=False, repr=False)
+    phase: str = "linear"
+    _stream: StreamingResampler | MinimumPhaseResampler = field(init=False, repr=False)
     _output: SampleBuffer | None = field(default=None, init=False, repr=False)
     _next_input: int | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self._stream = StreamingResampler(self.input_rate, self.output_rate)
+        self._stream = streaming_resampler(self.input_rate, self.output_rate, self.phase)
         least = self._stream.delay_samples
         if self.delay is None:
             self.delay = math.ceil(least / self.align) * self.align

@@ -38,6 +38,8 @@ class WitnessResampler:
         The working rate (Hz).
     align
         Delay granularity in samples (the network's stride).
+    phase
+        Phase of the resampling filter (:func:`deepclean.signal.witness_resampling_phase`: the mode's).
     executor
         Runs the rate groups concurrently (None: one after the other).
     """
@@ -45,6 +47,7 @@ class WitnessResampler:
     channels: tuple[str, ...]
     sample_rate: int
     align: int = 2**DOWNSAMPLING_LEVELS
+    phase: str = "linear"
     executor: Executor | None = None
     _groups: dict[int, tuple[list[int], BlockResampler]] = field(default_factory=dict, init=False, repr=False)
     _rates: dict[str, int] = field(default_factory=dict, init=False, repr=False)
@@ -54,13 +57,13 @@ class WitnessResampler:
             resampler.reset()
 
     def _configure(self, rates: dict[str, int]) -> None:
-        delay = witness_resampling_delay(rates.values(), self.sample_rate, self.align)
+        delay = witness_resampling_delay(rates.values(), self.sample_rate, self.align, self.phase)
         self._groups = {}
         for rate in sorted(set(rates.values())):
             rows = [i for i, c in enumerate(self.channels) if rates[c] == rate]
             self._groups[rate] = (
                 rows,
-                BlockResampler(rate, self.sample_rate, delay=delay),
+                BlockResampler(rate, self.sample_rate, delay=delay, phase=self.phase),
             )
         self._rates = rates
 

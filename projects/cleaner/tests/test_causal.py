@@ -8,7 +8,14 @@ from conftest import BAND, RATE, STRAIN_RATE, WITNESS_RATES, WITNESSES, settings
 from test_pipeline import START, load, offline_prediction, run, run_missing_witness, seconds
 
 from deepclean.model_repository import ModelRepository
-from deepclean.signal import bandpass_sos, causal_bandpass, causal_lead, resample, witness_resampling_delay
+from deepclean.signal import (
+    CAUSAL_WITNESS_PHASE,
+    bandpass_sos,
+    causal_bandpass,
+    causal_lead,
+    resample,
+    witness_resampling_delay,
+)
 from deepclean.testing.model_versions import pin_versions, publish_version, write_random_network
 from deepclean.testing.training_directory import training_metadata
 from deepclean_cleaner import dq
@@ -35,7 +42,7 @@ def causal_repository(tmp_path_factory):
     root = tmp_path_factory.mktemp("causal-repo")
     metadata = training_metadata(WITNESS_RATES, {"kernel_size": 7}, sample_rate=RATE, band=BAND)
     metadata["filter"]["kind"] = "butter-sos-causal"
-    metadata["latency"] = {"mode": "causal", "lead": LEAD}
+    metadata["latency"] = {"mode": "causal", "lead": LEAD, "witness_resampling": CAUSAL_WITNESS_PHASE}
     for version in (1, 2):
         publish_version(
             root / "deepclean",
@@ -84,11 +91,23 @@ def test_a_version_of_the_other_mode_is_refused_naming_version_and_key(
 
 
 def test_a_causal_chain_leads_its_input_by_the_witness_delay(causal_repository):
-    """Lead = witness resampling + context + upsampling: the chain's output ends at the input frame's end."""
+    """Lead = witness resampling (none: minimum phase) + context + upsampling: the chain's output ends at
+    the input frame's end."""
     chain = ModelChain(load(causal_repository, 1), causal_settings())
-    witness_delay = witness_resampling_delay(WITNESS_RATES.values(), RATE, 16) / RATE
+    witness_delay = witness_resampling_delay(WITNESS_RATES.values(), RATE, 16, CAUSAL_WITNESS_PHASE) / RATE
+    assert witness_delay == 0.0
+    assert witness_resampling_delay(WITNESS_RATES.values(), RATE, 16) > 0  # the linear-phase filter's
     assert chain.causal and chain.network.lead == LEAD
     assert -witness_delay - 1 / RATE < chain.delay <= -witness_delay
+
+
+def test_a_causal_version_with_other_witness_resampling_is_refused(causal_repository):
+    """A causal version trained on linear-phase resampled witnesses (before the minimum-phase filter) has
+    learned that filter's phase: the cleaner refuses it, naming the version and the key."""
+    model = load(causal_repository, 2)
+    model.metadata["latency"] = {"mode": "causal", "lead": LEAD}
+    with pytest.raises(IncompatibleModelError, match=r"model version 2: 'latency\.witness_resampling' is 'linear'"):
+        ModelChain(model, causal_settings())
 
 
 def test_causal_mode_writes_second_t_as_soon_as_frame_t_arrived(causal_repository):
@@ -115,7 +134,7 @@ def test_zero_phase_mode_still_waits_for_the_next_frame(repository):
 
 def offline_causal_noise(model, data):
     """One pass over the whole span: :func:`offline_prediction`, causal band-pass, upsample, moved by the lead."""
-    noise = offline_prediction(model, data)
+    noise = offline_prediction(model, data, CAUSAL_WITNESS_PHASE)
     upsampled = resample(causal_bandpass(noise, bandpass_sos(BAND, RATE, 8)), RATE, STRAIN_RATE)
     shift = LEAD * (STRAIN_RATE // RATE)
     return np.concatenate([np.full(shift, np.nan), upsampled[:-shift]])
@@ -166,6 +185,7 @@ def test_the_causal_repository_is_readable(causal_repository):
     assert ModelRepository(causal_repository).model("deepclean").metadata(1)["latency"] == {
         "mode": "causal",
         "lead": LEAD,
+        "witness_resampling": CAUSAL_WITNESS_PHASE,
     }
 
 

@@ -58,10 +58,11 @@ def run(pipeline, items):
     return out
 
 
-def offline_prediction(model, data):
-    """The un-scaled network output of one pass over the whole span (resample, standardise, network, un-scale)."""
+def offline_prediction(model, data, phase="linear"):
+    """The un-scaled network output of one pass over the whole span (resample with the ``phase`` filter,
+    standardise, network, un-scale)."""
     scaler = model.metadata["scaler"]
-    witnesses = np.stack([resample(data["witnesses"][c], WITNESS_RATES[c], RATE) for c in WITNESSES])
+    witnesses = np.stack([resample(data["witnesses"][c], WITNESS_RATES[c], RATE, phase=phase) for c in WITNESSES])
     standardised = (witnesses - np.array(scaler["witness_mean"])[:, None]) / np.array(scaler["witness_std"])[:, None]
     predicted = model.predictor.predict(standardised[None].astype(np.float32))[0].astype(np.float64)
     return predicted * scaler["target_std"] + scaler["target_mean"]

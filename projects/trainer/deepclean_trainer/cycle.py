@@ -42,7 +42,7 @@ from deepclean.model_repository.training_metadata import (
     TrainingSpan,
     ValidationFigures,
 )
-from deepclean.signal import bandpass_sos, causal_impulse_response, causal_lead
+from deepclean.signal import bandpass_sos, causal_impulse_response, causal_lead, witness_resampling_phase
 
 from .batches import WindowSampler, validation_windows
 from .checks import DataCheckError, check_enough_ready, check_stretch_channels
@@ -277,6 +277,7 @@ def _train(settings: CycleSettings, start: int, end: int, name: str, stop: threa
         settings.edge_seconds,
         lead,
         narrow_band=estimate_band if causal else None,
+        witness_phase=witness_resampling_phase(causal),
     )
     training, validation = split_validation(segments, settings.validation_fraction, window)
     scaler = Scaler.fit(training)
@@ -315,6 +316,7 @@ def _train(settings: CycleSettings, start: int, end: int, name: str, stop: threa
             causal_filter,
             guard=target_band,
             guard_weight=CAUSAL_GUARD_WEIGHT,
+            guard_band_bins=True,
         )
     else:
         loss = PsdRatioLoss(settings.sample_rate, settings.filter_band, settings.fftlength, settings.loss_weighting)
@@ -371,7 +373,7 @@ def _train(settings: CycleSettings, start: int, end: int, name: str, stop: threa
             filter_order,
             estimate_band,
         ),
-        latency=LatencySpec(LatencyMode.CAUSAL, lead) if causal else None,
+        latency=LatencySpec(LatencyMode.CAUSAL, lead, witness_resampling_phase(causal)) if causal else None,
         scaler=ScalerParameters(**scaler.to_metadata()),
         architecture=ArchitectureSpec(ARCHITECTURE, settings.architecture),
         span=TrainingSpan(start, end),

@@ -95,11 +95,14 @@ def to_segments(
     edge_seconds: float,
     lead: int = 0,
     narrow_band: tuple[float, float] | None = None,
+    witness_phase: str = "linear",
 ) -> list[Segment]:
     """Resample every stretch to ``sample_rate``, band-pass the strain, align it ``lead`` samples
     ahead of the witnesses and trim the ends.
 
     With ``narrow_band``, each segment's ``narrow_target`` is the strain band-passed to it as well.
+    The witnesses are resampled with the ``witness_phase`` filter
+    (:func:`deepclean.signal.witness_resampling_phase`: the cleaner's for the mode).
     """
     sos = bandpass_sos(band, sample_rate, filter_order)
     narrow_sos = None if narrow_band is None else bandpass_sos(narrow_band, sample_rate, filter_order)
@@ -108,7 +111,10 @@ def to_segments(
     for stretch in span.stretches:
         strain = resample(stretch.strain, span.strain_rate, sample_rate)
         witnesses = np.stack(
-            [resample(stretch.witnesses[c], span.witness_rates[c], sample_rate) for c in witness_channels]
+            [
+                resample(stretch.witnesses[c], span.witness_rates[c], sample_rate, phase=witness_phase)
+                for c in witness_channels
+            ]
         )
         target = zero_phase_bandpass(strain, sos)
         narrow = None if narrow_sos is None else zero_phase_bandpass(strain, narrow_sos)

@@ -67,6 +67,9 @@ def test_segments_hold_the_strain_lead_samples_after_the_witnesses():
     np.testing.assert_array_equal(ahead.witnesses, plain.witnesses[:, : ahead.num_samples])
     np.testing.assert_array_equal(ahead.strain, plain.strain[lead:])
     np.testing.assert_array_equal(ahead.target, plain.target[lead:])
+    causal = to_segments(span, ["w"], RATE, BAND, 8, 2.0, lead, witness_phase="minimum")[0]
+    np.testing.assert_array_equal(causal.strain, ahead.strain)  # only the witnesses' filter differs
+    assert not np.allclose(causal.witnesses, ahead.witnesses)
 
 
 def ramp_segment(seconds: int) -> Segment:
@@ -115,13 +118,14 @@ def test_a_causal_cycle_records_its_mode_and_lead(frames):
     context = -(-network.receptive_field // network.stride) * network.stride
     lead = causal_lead(metadata.witness_sample_rates.values(), RATE, 16384, context, network.stride)
     assert metadata.latency_mode.value == "causal" and metadata.lead == lead
+    assert metadata.witness_resampling == "minimum"  # what the cleaner's causal mode resamples with
     assert result.directory.metadata["filter"] == {
         "kind": "butter-sos-causal",
         "order": CAUSAL_FILTER_ORDER,
         "band": list(causal_estimate_band(settings.band)),
     }
     assert result.band_asd_ratio < 1.0
-    assert "causal mode: the network is trained 170 samples" in (result.directory.path / "train.log").read_text()
+    assert f"causal mode: the network is trained {lead} samples" in (result.directory.path / "train.log").read_text()
 
 
 def test_the_causal_mode_widens_the_linear_path_to_the_network_context():

@@ -91,3 +91,24 @@ def test_the_guard_judges_each_bin_beside_the_band_against_itself():
     assert float(guarded(torch.zeros_like(target), target)) == pytest.approx(1.0, abs=1e-4)
     with pytest.raises(ValueError, match="guard"):
         PsdRatioLoss(RATE, (55.0, 65.0), fftlength=1.0, guard=(56.0, 80.0))
+
+
+def test_the_guard_can_judge_the_band_edge_bins_too():
+    """Noise added at 56-57 Hz, near a weak edge of the band, is worth trading for the line in the band's
+    power fraction; a guard that judges the band's bins sees it, and costs nothing where the band's
+    noise is removed."""
+    rng = np.random.default_rng(7)
+    floor_psd = 2.0 / RATE
+    floor = rng.standard_normal((2, 16 * RATE))
+    noise = _band_noise(rng, (58.0, 62.0), 1e4 * floor_psd, 16)
+    target = torch.from_numpy(floor + noise).float()
+    perfect = torch.from_numpy(noise).float()
+    adding = perfect + torch.from_numpy(_band_noise(rng, (56.0, 57.0), 9 * floor_psd, 16)).float()
+    beside_only = PsdRatioLoss(RATE, (55.0, 65.0), fftlength=1.0, guard=(40.0, 80.0), guard_weight=45.0)
+    with_band = PsdRatioLoss(
+        RATE, (55.0, 65.0), fftlength=1.0, guard=(40.0, 80.0), guard_weight=45.0, guard_band_bins=True
+    )
+    band_cost = float(beside_only(adding, target)) - float(beside_only(perfect, target))
+    assert 0 < band_cost < 0.02  # 1 % of the band's noise: a trade the line's removal pays for
+    assert float(with_band(adding, target)) - float(with_band(perfect, target)) > 10 * band_cost
+    assert float(with_band(perfect, target)) < 0.1  # the band's bins where the noise is removed cost nothing

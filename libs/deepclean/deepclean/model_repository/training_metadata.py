@@ -8,7 +8,7 @@ directory")::
     TrainingMetadata
     ├── witness_channels, sample_rate, strain_sample_rate, band    (required)
     ├── filter: FilterSpec(kind, order, band)                       (required)
-    ├── latency: LatencySpec(mode, lead)                            (optional: absent is zero-phase)
+    ├── latency: LatencySpec(mode, lead, witness_resampling)        (optional: absent is zero-phase)
     ├── scaler: ScalerParameters(witness_mean, witness_std,         (required)
     │                            target_mean, target_std)
     ├── architecture: ArchitectureSpec(name, kwargs)                (required)
@@ -37,6 +37,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, TypeVar
+
+from ..signal.resample import PHASES as RESAMPLING_PHASES
 
 
 class MetadataError(ValueError):
@@ -173,28 +175,44 @@ class FilterSpec:
 
 @dataclass(frozen=True)
 class LatencySpec:
-    """``"latency"``: the mode a version was trained for and its lead.
+    """``"latency"``: the mode a version was trained for, its lead and its witnesses' resampling.
 
     The network's output sample ``n`` (working rate) estimates the noise at sample
     ``n + lead``: the look-ahead of the cleaner's chain a causal version is trained
     to predict across (:func:`deepclean.signal.causal_lead`); 0 in zero-phase mode.
+    ``witness_resampling`` is the phase of the filter its witnesses were resampled
+    with (:data:`deepclean.signal.resample.PHASES`; ``"linear"`` when the file
+    has none, as files written before the minimum-phase one existed): the network
+    learned that filter's phase response, so the cleaner must resample the same way.
     """
 
     mode: LatencyMode
     lead: int
+    witness_resampling: str = "linear"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "mode", _member(LatencyMode, self.mode, "latency.mode"))
         _check_integer(self.lead, "latency.lead", allow_zero=True)
         if self.mode is LatencyMode.ZERO_PHASE and self.lead:
             raise MetadataError(f"'latency.lead' must be 0 in zero-phase mode, got {self.lead!r}")
+        if self.witness_resampling not in RESAMPLING_PHASES:
+            raise MetadataError(
+                f"'latency.witness_resampling' {self.witness_resampling!r} is not supported "
+                f"(known: {', '.join(RESAMPLING_PHASES)})"
+            )
 
     @classmethod
     def from_json(cls, content: Any) -> LatencySpec:
-        return cls(**_fields(content, "latency", mode=str, lead=int))
+        fields = _fields(content, "latency", mode=str, lead=int)
+        if "witness_resampling" in content:
+            fields["witness_resampling"] = _field(content, "witness_resampling", str, "latency")
+        return cls(**fields)
 
     def to_json(self) -> dict[str, Any]:
-        return {"mode": self.mode.value, "lead": self.lead}
+        content: dict[str, Any] = {"mode": self.mode.value, "lead": self.lead}
+        if self.witness_resampling != "linear":  # a file without the key reads back as it was
+            content["witness_resampling"] = self.witness_resampling
+        return content
 
 
 @dataclass(frozen=True)
@@ -419,6 +437,11 @@ class TrainingMetadata:
     def lead(self) -> int:
         """Samples (working rate) after an output sample whose noise it estimates (``latency.lead``, else 0)."""
         return self.latency.lead if self.latency is not None else 0
+
+    @property
+    def witness_resampling(self) -> str:
+        """Phase of the witnesses' resampling filter (``latency.witness_resampling``, else ``"linear"``)."""
+        return self.latency.witness_resampling if self.latency is not None else "linear"
 
     @classmethod
     def from_json(cls, content: Any, source: Path | str = "metadata") -> TrainingMetadata:

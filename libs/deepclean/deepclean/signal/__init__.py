@@ -1,6 +1,13 @@
 """Signal processing on scipy: resampling, band-pass filters, ASDs and band figures."""
 
-from .causal import causal_bandpass, causal_impulse_response, causal_lead, witness_resampling_delay
+from .causal import (
+    CAUSAL_WITNESS_PHASE,
+    causal_bandpass,
+    causal_impulse_response,
+    causal_lead,
+    witness_resampling_delay,
+    witness_resampling_phase,
+)
 from .filters import (
     bandpass_sos,
     zero_phase_accuracy,
@@ -8,7 +15,14 @@ from .filters import (
     zero_phase_context,
     zero_phase_impulse_response,
 )
-from .resample import StreamingResampler, resample, resampling_factors, resampling_filter
+from .resample import (
+    MinimumPhaseResampler,
+    StreamingResampler,
+    resample,
+    resampling_factors,
+    resampling_filter,
+    streaming_resampler,
+)
 from .spectra import (
     asd,
     band_asd_ratio,
@@ -23,6 +37,8 @@ from .spectra import (
 )
 
 __all__ = [
+    "CAUSAL_WITNESS_PHASE",
+    "MinimumPhaseResampler",
     "StreamingResampler",
     "asd",
     "band_asd_ratio",
@@ -40,7 +56,9 @@ __all__ = [
     "resampling_factors",
     "resampling_filter",
     "residual_db",
+    "streaming_resampler",
     "witness_resampling_delay",
+    "witness_resampling_phase",
     "worst_out_of_band_ratio",
     "zero_phase_accuracy",
     "zero_phase_bandpass",

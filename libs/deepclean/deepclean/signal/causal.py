@@ -10,6 +10,16 @@ is therefore trained so that its output sample ``n`` estimates the noise at
 the estimate of the last sample of a second is then complete as soon as that
 second's witnesses have arrived. The trainer and the cleaner both take the lead
 from here, and the version's metadata records it.
+
+The witnesses of a causal version are resampled with the minimum-phase filter
+(:data:`CAUSAL_WITNESS_PHASE`, :mod:`deepclean.signal.resample`): a causal
+filter adds no look-ahead, and delays the pass band by its group delay alone
+(256->1024 Hz: 6 samples against the linear-phase filter's 40, which the lead
+of 170 samples at 1024 Hz counted as 48). The network predicts that much less
+far ahead: on the broad-skirts scenario a causal least-squares filter of the
+witnesses and their mains products removed 93.6 % of the in-band noise across
+the linear-phase horizon (58 samples) and 96.8 % across the minimum-phase one
+(10), where the same filter with no horizon removes 96.9 %.
 """
 
 from __future__ import annotations
@@ -20,14 +30,24 @@ from collections.abc import Iterable
 import numpy as np
 from scipy.signal import sosfilt, sosfilt_zi
 
-from .resample import StreamingResampler
+from .resample import StreamingResampler, streaming_resampler
 
 __all__ = [
     "causal_bandpass",
     "causal_impulse_response",
     "causal_lead",
     "witness_resampling_delay",
+    "witness_resampling_phase",
+    "CAUSAL_WITNESS_PHASE",
 ]
+
+CAUSAL_WITNESS_PHASE = "minimum"
+"""Phase of the witnesses' resampling filter for a causal version (a zero-phase one: ``linear``)."""
+
+
+def witness_resampling_phase(causal: bool) -> str:
+    """The phase (:data:`deepclean.signal.resample.PHASES`) of the witnesses' resampling in a mode."""
+    return CAUSAL_WITNESS_PHASE if causal else "linear"
 
 
 def causal_bandpass(data: np.ndarray, sos: np.ndarray) -> np.ndarray:
@@ -63,10 +83,13 @@ def causal_impulse_response(sos: np.ndarray, tolerance: float = 1e-3) -> np.ndar
         length *= 2
 
 
-def witness_resampling_delay(witness_rates: Iterable[float], sample_rate: int, align: int) -> int:
+def witness_resampling_delay(
+    witness_rates: Iterable[float], sample_rate: int, align: int, phase: str = "linear"
+) -> int:
     """Samples (at ``sample_rate``) the cleaner's witness resampling lags: the largest any rate needs,
-    rounded up to ``align`` (the network's stride) so the channels stay on one grid."""
-    least = max(StreamingResampler(int(rate), sample_rate).delay_samples for rate in witness_rates)
+    rounded up to ``align`` (the network's stride) so the channels stay on one grid; 0 for the
+    ``minimum`` phase."""
+    least = max(streaming_resampler(int(rate), sample_rate, phase).delay_samples for rate in witness_rates)
     return -(-least // align) * align
 
 
@@ -90,11 +113,12 @@ def causal_lead(
     Returns
     -------
     int
-        Witness resampling delay + ``context`` + the upsampling's look-ahead in working-rate samples.
+        Witness resampling delay (none: :data:`CAUSAL_WITNESS_PHASE`) + ``context`` + the upsampling's
+        look-ahead in working-rate samples.
     """
     upsampling = StreamingResampler(sample_rate, strain_sample_rate).delay_samples
     return (
-        witness_resampling_delay(witness_rates, sample_rate, align)
+        witness_resampling_delay(witness_rates, sample_rate, align, CAUSAL_WITNESS_PHASE)
         + context
         + math.ceil(upsampling * sample_rate / strain_sample_rate)
     )

@@ -7,6 +7,16 @@ the same filter block by block with :func:`scipy.signal.upfirdn`, carrying
 the input history between blocks, so the concatenation of its outputs equals
 the one-shot output over the whole span (to rounding, ~1e-15 relative).
 
+``phase="minimum"`` (the causal cleaning mode's witnesses) applies the
+minimum-phase filter with the same magnitude response
+(:func:`scipy.signal.minimum_phase`, ``half=False``) causally: output sample
+``m`` depends on input up to its own time only, so the stream lags its input
+by nothing, and in the pass band the filter delays the signal by its group
+delay alone (256->1024: 6 samples at 5-60 Hz against the linear-phase
+filter's 40). The phase response is not flat, which the network trained on
+witnesses resampled the same way learns. :class:`MinimumPhaseResampler` is
+the streaming form.
+
 Latency: output sample ``m`` needs input up to ``half_len`` upsampled
 samples after it, so after a block ending at input time ``T`` the resampler
 has emitted the output up to ``T - delay``, with ``delay = (half_len // down)
@@ -20,11 +30,23 @@ from __future__ import annotations
 from fractions import Fraction
 
 import numpy as np
-from scipy.signal import firwin, resample_poly, upfirdn
+from scipy.signal import firwin, minimum_phase, resample_poly, upfirdn
 
-__all__ = ["StreamingResampler", "resample", "resampling_factors", "resampling_filter"]
+__all__ = [
+    "PHASES",
+    "MinimumPhaseResampler",
+    "StreamingResampler",
+    "resample",
+    "resampling_factors",
+    "resampling_filter",
+    "streaming_resampler",
+]
 
 _WINDOW = ("kaiser", 5.0)  # resample_poly's default window
+
+PHASES = ("linear", "minimum")
+"""Phase responses of the resampling filter: ``linear`` (zero phase once its delay is taken off) or
+``minimum`` (causal, no delay, the phase the network learns)."""
 
 
 def resampling_factors(input_rate: float, output_rate: float) -> tuple[int, int]:
@@ -49,17 +71,48 @@ def resampling_filter(up: int, down: int) -> np.ndarray:
     return firwin(2 * half_len + 1, 1.0 / max_rate, window=_WINDOW)
 
 
-def resample(data: np.ndarray, input_rate: float, output_rate: float, axis: int = -1) -> np.ndarray:
+def minimum_phase_filter(up: int, down: int) -> np.ndarray:
+    """The minimum-phase filter with :func:`resampling_filter`'s magnitude response (unit DC gain)."""
+    linear = resampling_filter(up, down)
+    filtered = minimum_phase(linear, method="homomorphic", half=False)
+    return filtered / filtered.sum()
+
+
+def _check_phase(phase: str) -> None:
+    if phase not in PHASES:
+        raise ValueError(f"resampling phase must be one of {PHASES}, got {phase!r}")
+
+
+def resample(
+    data: np.ndarray, input_rate: float, output_rate: float, axis: int = -1, phase: str = "linear"
+) -> np.ndarray:
     """Resample ``data`` from ``input_rate`` to ``output_rate`` along ``axis``.
 
     The rates must be whole numbers of Hz; their ratio is reduced (e.g.
     16384->4096 is 1/4, 1024->4096 is 4/1). Equal rates return a copy.
+    ``phase`` is one of :data:`PHASES` (module notes); ``minimum`` treats the
+    samples before the first as zeros, as a stream started there does.
     """
+    _check_phase(phase)
     up, down = resampling_factors(input_rate, output_rate)
     data = np.asarray(data)
     if up == down == 1:
         return data.copy()
+    if phase == "minimum":
+        length = -(-data.shape[axis] * up // down)
+        filtered = upfirdn(minimum_phase_filter(up, down) * up, data, up, down, axis=axis)
+        return np.take(filtered, np.arange(length), axis=axis)
     return resample_poly(data, up, down, axis=axis, window=resampling_filter(up, down))
+
+
+def streaming_resampler(
+    input_rate: float, output_rate: float, phase: str = "linear"
+) -> StreamingResampler | MinimumPhaseResampler:
+    """The streaming resampler for ``phase`` (:data:`PHASES`): equal, block by block, to :func:`resample`."""
+    _check_phase(phase)
+    if phase == "minimum":
+        return MinimumPhaseResampler(input_rate, output_rate)
+    return StreamingResampler(input_rate, output_rate)
 
 
 class StreamingResampler:
@@ -170,3 +223,66 @@ class StreamingResampler:
         self._buffer = buffer[..., drop:]
         self._buffer_start += drop
         return out
+
+
+class MinimumPhaseResampler:
+    """Stream form of ``resample(..., phase="minimum")``: a causal filter, so no delay.
+
+    Same interface as :class:`StreamingResampler`; ``delay_samples`` is 0: a
+    block of ``n`` input samples (a multiple of ``down``) yields the ``n * up /
+    down`` output samples of its own span.
+    """
+
+    def __init__(self, input_rate: float, output_rate: float) -> None:
+        self.input_rate = int(input_rate)
+        self.output_rate = int(output_rate)
+        self.up, self.down = resampling_factors(input_rate, output_rate)
+        identity = self.up == self.down == 1
+        self._filter = np.ones(1) if identity else minimum_phase_filter(self.up, self.down) * self.up
+        self.delay_samples = 0
+        self.delay = 0.0
+        self.reset()
+
+    @property
+    def buffered_samples(self) -> int:
+        """Input samples held for the next outputs (about the filter's length over ``up``)."""
+        return 0 if self._buffer is None else self._buffer.shape[-1]
+
+    def reset(self) -> None:
+        """Forget the stream (after a gap): the next block starts a new stream."""
+        # The buffer holds input samples [buffer_start, total_in), buffer_start a multiple of down so
+        # that upfirdn's output j of the buffer is the stream's output j + buffer_start * up / down.
+        self._buffer: np.ndarray | None = None
+        self._buffer_start = 0
+        self._total_in = 0
+        self._next_out = 0
+
+    def push(self, block: np.ndarray) -> np.ndarray:
+        """Add a block of input; return the output samples it completes."""
+        block = np.asarray(block, dtype=float)
+        if block.ndim == 0:
+            raise ValueError("a block must have a time axis")
+        history = np.zeros(block.shape[:-1] + (0,)) if self._buffer is None else self._buffer
+        if block.shape[:-1] != history.shape[:-1]:
+            raise ValueError(
+                f"block shape {block.shape} does not match the stream's leading shape {history.shape[:-1]}"
+            )
+        buffer = np.concatenate((history, block), axis=-1)
+        self._total_in += block.shape[-1]
+        # output m reads upsampled input up to index m * down, known once m * down < total_in * up
+        end = -(-self._total_in * self.up // self.down)
+        first = self._buffer_start * self.up // self.down
+        filtered = upfirdn(self._filter, buffer, self.up, self.down, axis=-1)
+        out = filtered[..., self._next_out - first : end - first]
+        self._next_out = end
+        # the next output reads input back to (end * down - len(filter) + 1) / up
+        needed = max((end * self.down - len(self._filter) + 1) // self.up, 0) - self._buffer_start
+        drop = max(needed - needed % self.down, 0)
+        self._buffer = buffer[..., drop:]
+        self._buffer_start += drop
+        return out
+
+    def flush(self) -> np.ndarray:
+        """Nothing is held back; resets the stream."""
+        self.reset()
+        return np.zeros(0)
