@@ -199,3 +199,18 @@ def test_a_published_version_reads_through_the_schema(tmp_path: Path) -> None:
     assert content == read_metadata(model.version_dir(2) / "metadata.json")
     metadata = TrainingMetadata.from_json(content, "model version 2")
     assert metadata.extra["version"] == 2 and metadata.to_json() == content
+
+
+def test_validation_ranges_round_trip_and_come_together():
+    """The held-out BNS ranges read back as written; one without the other, or a string, is refused;
+    a file without them has no range lost."""
+    from deepclean.model_repository.training_metadata import ValidationFigures
+
+    figures = {"loss": 0.1, "band_asd_ratio": 0.3, "range_raw_mpc": 123.0, "range_cleaned_mpc": 122.9}
+    read = ValidationFigures.from_json(figures)
+    assert read.to_json() == figures and read.range_lost
+    assert not ValidationFigures.from_json({"loss": 0.1, "band_asd_ratio": 0.3}).range_lost
+    with pytest.raises(MetadataError, match="come together"):
+        ValidationFigures.from_json({"loss": 0.1, "band_asd_ratio": 0.3, "range_raw_mpc": 123.0})
+    with pytest.raises(MetadataError, match="range_cleaned_mpc"):
+        ValidationFigures.from_json({**figures, "range_cleaned_mpc": "123"})

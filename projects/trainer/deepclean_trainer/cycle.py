@@ -63,7 +63,7 @@ from .training_directory import (
     temporary_path,
     write_training_directory,
 )
-from .validation import noise_added_outside, validation_judgement
+from .validation import judge_validation, noise_added_outside, validation_powers
 
 log = logging.getLogger(__name__)
 
@@ -349,14 +349,19 @@ def _train(settings: CycleSettings, start: int, end: int, name: str, stop: threa
     network.load_state_dict(result.best_state)
     network.cpu()
     filter_order = CAUSAL_FILTER_ORDER if causal else settings.filter_order
-    judgement = validation_judgement(network, validation, scaler, settings.band, estimate_band, filter_order, causal)
+    powers = validation_powers(network, validation, scaler, estimate_band, filter_order, causal)
+    judgement = judge_validation(powers, settings.band)
     ratio, noise_added = judgement.band_ratio, noise_added_outside(judgement, settings.band)
+    range_raw, range_cleaned = powers.bns_range_mpc("raw"), powers.bns_range_mpc("cleaned")
     log.info(
-        "validation: loss %.4f, in-band ASD ratio %.4f, worst bin outside the band %.4f at %g Hz%s",
+        "validation: loss %.4f, in-band ASD ratio %.4f, worst bin outside the band %.4f at %g Hz, "
+        "BNS range %.3f Mpc raw, %.3f cleaned%s",
         result.best_validation_loss,
         ratio,
         judgement.worst_bin,
         judgement.worst_bin_frequency,
+        range_raw,
+        range_cleaned,
         f"; noise added at {list(noise_added)} Hz" if noise_added else "",
     )
 
@@ -379,7 +384,11 @@ def _train(settings: CycleSettings, start: int, end: int, name: str, stop: threa
         span=TrainingSpan(start, end),
         ready_seconds=span.ready_seconds,
         validation=ValidationFigures(
-            loss=result.best_validation_loss, band_asd_ratio=ratio, noise_added_bins=noise_added
+            loss=result.best_validation_loss,
+            band_asd_ratio=ratio,
+            noise_added_bins=noise_added,
+            range_raw_mpc=range_raw,
+            range_cleaned_mpc=range_cleaned,
         ),
         library_version=deepclean.__version__,
         training_seconds=time.monotonic() - started,

@@ -1,8 +1,9 @@
 """Sending finished trainings to the exporter; none is ever lost.
 
 A training directory is *pending* when it is complete, has no
-``exported.json`` and its validation in-band ASD ratio is at most
-``max_band_asd_ratio`` (a version that does not clearly clean is never
+``exported.json``, its validation in-band ASD ratio is at most
+``max_band_asd_ratio``, it added noise in no bin outside the band and lost no
+BNS range on the held-out data (a version that does not clearly clean is never
 sent). Pending directories are found on disk, so after a restart the ones a
 crash or an exporter outage left behind are sent first.
 """
@@ -22,14 +23,16 @@ log = logging.getLogger(__name__)
 
 def is_eligible(directory: TrainingDirectory, max_band_asd_ratio: float) -> bool:
     """Whether the version cleans clearly enough to be exported: its held-out in-band ASD ratio is at
-    most ``max_band_asd_ratio`` and it added noise in no bin outside the band there."""
+    most ``max_band_asd_ratio``, it added noise in no bin outside the band there, and the cleaned
+    held-out strain's BNS range is not below the raw one's (``ValidationFigures.range_lost``)."""
     try:
         validation = directory.schema.validation
     except (OSError, ValueError):  # MetadataError is a ValueError, as is bad JSON
         return False
     if validation is None:
         return False
-    return validation.band_asd_ratio <= max_band_asd_ratio and not validation.noise_added_bins
+    cleans = validation.band_asd_ratio <= max_band_asd_ratio
+    return cleans and not validation.noise_added_bins and not validation.range_lost
 
 
 def pending(root: Path, max_band_asd_ratio: float) -> list[TrainingDirectory]:

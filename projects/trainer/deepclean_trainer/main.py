@@ -329,11 +329,17 @@ def _check_eligible(result: CycleResult, max_band_asd_ratio: float) -> bool:
         return True
     validation = result.directory.schema.validation
     noise_added = list(validation.noise_added_bins or []) if validation else []
+    lost = (
+        f", BNS range {validation.range_cleaned_mpc:.3f} Mpc cleaned below {validation.range_raw_mpc:.3f} raw"
+        if validation and validation.range_lost
+        else ""
+    )
     log.warning(
-        "%s not exported: validation in-band ASD ratio %.3f (max_band_asd_ratio %.3f)%s",
+        "%s not exported: validation in-band ASD ratio %.3f (max_band_asd_ratio %.3f)%s%s",
         result.directory.path.name,
         result.band_asd_ratio,
         max_band_asd_ratio,
         f", noise added outside the band at {noise_added} Hz" if noise_added else "",
+        lost,
     )
     return False

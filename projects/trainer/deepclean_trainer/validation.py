@@ -64,19 +64,8 @@ CHECK_RANGE = (10.0, 500.0)
 """Hz judged bin by bin on the held-out data: the monitor's range, up to the working rate's Nyquist frequency."""
 
 
-def validation_judgement(
-    network: nn.Module,
-    segments: list[Segment],
-    scaler: Scaler,
-    band: tuple[float, float],
-    filter_band: tuple[float, float],
-    filter_order: int,
-    causal: bool = False,
-) -> BinJudgement:
-    """:func:`deepclean.figures.judge_bins` (the safety gate's and the monitor's rule) of the held-out
-    ``segments`` as the cleaner would clean them: the band's mean ASD ratio and every 1 Hz bin of
-    :data:`CHECK_RANGE` outside it."""
-    powers = _validation_powers(network, segments, scaler, filter_band, filter_order, causal)
+def judge_validation(powers: BinPowers, band: tuple[float, float]) -> BinJudgement:
+    """:func:`deepclean.figures.judge_bins` of held-out ``powers`` over :data:`CHECK_RANGE`."""
     return judge_bins(powers, band, (CHECK_RANGE[0], min(CHECK_RANGE[1], powers.sample_rate / 2 - 1)))
 
 
@@ -85,7 +74,7 @@ def noise_added_outside(judgement: BinJudgement, band: tuple[float, float]) -> t
     return tuple(f for f in judgement.failing_bins if not band[0] <= f <= band[1])
 
 
-def _validation_powers(
+def validation_powers(
     network: nn.Module,
     segments: list[Segment],
     scaler: Scaler,
@@ -93,6 +82,7 @@ def _validation_powers(
     filter_order: int,
     causal: bool,
 ) -> BinPowers:
+    """The 1 s spectra of the raw and the cleaned held-out strain, summed (:class:`deepclean.figures.BinPowers`)."""
     seconds = []
     rate = None
     for segment in segments:

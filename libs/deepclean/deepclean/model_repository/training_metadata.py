@@ -297,13 +297,16 @@ class TrainingSpan:
 
 @dataclass(frozen=True)
 class ValidationFigures:
-    """``"validation"``: the loss and in-band ASD ratio (cleaned / raw) on the held-out data, and the 1 Hz
-    bins outside the band where cleaning it added noise (:func:`deepclean.figures.judge_bins`; ``None``:
-    not recorded, as in metadata written before it was)."""
+    """``"validation"``: the loss and in-band ASD ratio (cleaned / raw) on the held-out data, the 1 Hz
+    bins outside the band where cleaning it added noise (:func:`deepclean.figures.judge_bins`), and the
+    BNS range of the raw and the cleaned held-out strain (:meth:`deepclean.figures.BinPowers.bns_range_mpc`;
+    ``None``: not recorded, as in metadata written before they were)."""
 
     loss: float
     band_asd_ratio: float
     noise_added_bins: tuple[float, ...] | None = None
+    range_raw_mpc: float | None = None
+    range_cleaned_mpc: float | None = None
 
     def __post_init__(self) -> None:
         for key in ("loss", "band_asd_ratio"):
@@ -311,17 +314,42 @@ class ValidationFigures:
                 raise MetadataError(f"'validation.{key}' must be a number, got {getattr(self, key)!r}")
         if self.noise_added_bins is not None and not all(_is_number(f) for f in self.noise_added_bins):
             raise MetadataError(f"'validation.noise_added_bins' must be numbers, got {list(self.noise_added_bins)!r}")
+        if (self.range_raw_mpc is None) != (self.range_cleaned_mpc is None):
+            raise MetadataError("'validation.range_raw_mpc' and 'validation.range_cleaned_mpc' come together")
+        for key in ("range_raw_mpc", "range_cleaned_mpc"):
+            value = getattr(self, key)
+            if value is not None and not _is_number(value):
+                raise MetadataError(f"'validation.{key}' must be a number, got {value!r}")
+
+    @property
+    def range_lost(self) -> bool:
+        """The cleaned held-out strain's BNS range is below the raw one's (:func:`deepclean.figures.range_lost`;
+        a non-finite figure counts as lost); False when not recorded."""
+        if self.range_raw_mpc is None or self.range_cleaned_mpc is None:
+            return False
+        from ..figures import range_lost
+
+        if not (math.isfinite(self.range_raw_mpc) and math.isfinite(self.range_cleaned_mpc)):
+            return True
+        return range_lost(self.range_raw_mpc, self.range_cleaned_mpc)
 
     @classmethod
     def from_json(cls, content: Any) -> ValidationFigures:
         figures = _fields(content, "validation", loss=_NUMBER, band_asd_ratio=_NUMBER)
-        return cls(**figures, noise_added_bins=_optional_list(content, "noise_added_bins"))
+        ranges = {key: _field(content, key, _NUMBER, "validation") for key in _RANGE_KEYS if key in content}
+        return cls(**figures, noise_added_bins=_optional_list(content, "noise_added_bins"), **ranges)
 
     def to_json(self) -> dict[str, Any]:
         figures = {"loss": self.loss, "band_asd_ratio": self.band_asd_ratio}
         if self.noise_added_bins is not None:
             figures["noise_added_bins"] = list(self.noise_added_bins)
+        if self.range_raw_mpc is not None:
+            figures["range_raw_mpc"] = self.range_raw_mpc
+            figures["range_cleaned_mpc"] = self.range_cleaned_mpc
         return figures
+
+
+_RANGE_KEYS = ("range_raw_mpc", "range_cleaned_mpc")
 
 
 def _optional_list(content: Mapping[str, Any], key: str) -> tuple[Any, ...] | None:
