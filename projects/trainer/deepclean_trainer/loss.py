@@ -142,9 +142,8 @@ class PsdRatioLoss(nn.Module):
                 raise ValueError(f"the guard {list(guard)} must reach beyond both edges of the band {list(band)}")
             self.guard_psd = WelchPsd(sample_rate, fftlength, guard)
             beside = (self.guard_psd.frequencies < band[0]) | (self.guard_psd.frequencies > band[1])
-            if guard_band_bins:
-                beside |= True
-            self.register_buffer("beside", torch.nonzero(beside)[:, 0])
+            judged = torch.ones_like(beside) if guard_band_bins else beside
+            self.register_buffer("guarded", torch.nonzero(judged)[:, 0])
 
     def forward(self, prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         if self.prediction_filter is not None:
@@ -160,10 +159,10 @@ class PsdRatioLoss(nn.Module):
         else:
             value = (residual / reference).mean()
         if self.guard_psd is not None:
-            beside_residual = self.guard_psd(target - prediction).index_select(-1, self.beside)
-            beside_reference = self.guard_psd(target).index_select(-1, self.beside)
+            guarded_residual = self.guard_psd(target - prediction).index_select(-1, self.guarded)
+            guarded_reference = self.guard_psd(target).index_select(-1, self.guarded)
             # a bin with no strain power (gated or notched data) must not make the loss infinite
-            beside_reference = beside_reference.clamp_min(1e-12 * float(beside_reference.mean()) + 1e-30)
-            excess = torch.clamp(beside_residual / beside_reference - 1.0, min=0.0)
+            guarded_reference = guarded_reference.clamp_min(1e-12 * float(guarded_reference.mean()) + 1e-30)
+            excess = torch.clamp(guarded_residual / guarded_reference - 1.0, min=0.0)
             value = value + self.guard_weight * excess.mean()
         return value

@@ -115,7 +115,32 @@ def streaming_resampler(
     return StreamingResampler(input_rate, output_rate)
 
 
-class StreamingResampler:
+class _BufferedStream:
+    """What both streaming resamplers share: the input buffer carried between blocks."""
+
+    _buffer: np.ndarray | None
+    _total_in: int
+
+    @property
+    def buffered_samples(self) -> int:
+        """Input samples held for the next outputs (bounded: about the filter's length)."""
+        return 0 if self._buffer is None else self._buffer.shape[-1]
+
+    def _extend(self, block: np.ndarray, lead: int) -> np.ndarray:
+        """The buffer with ``block`` appended (a new stream's buffer starts with ``lead`` zeros)."""
+        block = np.asarray(block, dtype=float)
+        if block.ndim == 0:
+            raise ValueError("a block must have a time axis")
+        history = np.zeros(block.shape[:-1] + (lead,)) if self._buffer is None else self._buffer
+        if block.shape[:-1] != history.shape[:-1]:
+            raise ValueError(
+                f"block shape {block.shape} does not match the stream's leading shape {history.shape[:-1]}"
+            )
+        self._total_in += block.shape[-1]
+        return np.concatenate((history, block), axis=-1)
+
+
+class StreamingResampler(_BufferedStream):
     """Resample a stream block by block, equal to one-shot :func:`resample`.
 
     Blocks are arrays whose last axis is time (leading axes, e.g. channels,
@@ -151,11 +176,6 @@ class StreamingResampler:
         self.delay = self.delay_samples / self.output_rate
         self.reset()
 
-    @property
-    def buffered_samples(self) -> int:
-        """Input samples held for the next outputs (bounded: about the filter's length)."""
-        return 0 if self._buffer is None else self._buffer.shape[-1]
-
     def reset(self) -> None:
         """Forget the stream (after a gap): the next block starts a new stream."""
         # The buffer holds input samples [buffer_start, total_in). Its start is
@@ -171,16 +191,7 @@ class StreamingResampler:
 
     def push(self, block: np.ndarray) -> np.ndarray:
         """Add a block of input; return the output samples it completes."""
-        block = np.asarray(block, dtype=float)
-        if block.ndim == 0:
-            raise ValueError("a block must have a time axis")
-        history = np.zeros(block.shape[:-1] + (self._lead,)) if self._buffer is None else self._buffer
-        if block.shape[:-1] != history.shape[:-1]:
-            raise ValueError(
-                f"block shape {block.shape} does not match the stream's leading shape {history.shape[:-1]}"
-            )
-        buffer = np.concatenate((history, block), axis=-1)
-        self._total_in += block.shape[-1]
+        buffer = self._extend(block, self._lead)
         # Output m needs upsampled input up to index m * down + half_len,
         # i.e. m * down + half_len < total_in * up.
         ready = -(-(self._total_in * self.up - self._half_len) // self.down)
@@ -225,7 +236,7 @@ class StreamingResampler:
         return out
 
 
-class MinimumPhaseResampler:
+class MinimumPhaseResampler(_BufferedStream):
     """Stream form of ``resample(..., phase="minimum")``: a causal filter, so no delay.
 
     Same interface as :class:`StreamingResampler`; ``delay_samples`` is 0: a
@@ -243,11 +254,6 @@ class MinimumPhaseResampler:
         self.delay = 0.0
         self.reset()
 
-    @property
-    def buffered_samples(self) -> int:
-        """Input samples held for the next outputs (about the filter's length over ``up``)."""
-        return 0 if self._buffer is None else self._buffer.shape[-1]
-
     def reset(self) -> None:
         """Forget the stream (after a gap): the next block starts a new stream."""
         # The buffer holds input samples [buffer_start, total_in), buffer_start a multiple of down so
@@ -259,16 +265,7 @@ class MinimumPhaseResampler:
 
     def push(self, block: np.ndarray) -> np.ndarray:
         """Add a block of input; return the output samples it completes."""
-        block = np.asarray(block, dtype=float)
-        if block.ndim == 0:
-            raise ValueError("a block must have a time axis")
-        history = np.zeros(block.shape[:-1] + (0,)) if self._buffer is None else self._buffer
-        if block.shape[:-1] != history.shape[:-1]:
-            raise ValueError(
-                f"block shape {block.shape} does not match the stream's leading shape {history.shape[:-1]}"
-            )
-        buffer = np.concatenate((history, block), axis=-1)
-        self._total_in += block.shape[-1]
+        buffer = self._extend(block, 0)
         # output m reads upsampled input up to index m * down, known once m * down < total_in * up
         end = -(-self._total_in * self.up // self.down)
         first = self._buffer_start * self.up // self.down
