@@ -31,9 +31,12 @@ still passes with weight 1; the difference then holds the noise estimate of
 the seconds whose decision changed).
 
 Models: two versions trained by ``deepclean-train --mode one-shot`` on a
-training span before the stretch (a small budget: fidelity does not depend on
-how well the noise is removed) and exported by the exporter's pipeline
+training span before the stretch, version 2 on its last three quarters so the
+two estimates differ (a small budget: fidelity does not depend on how well the
+noise is removed) and exported by the exporter's pipeline
 (``deepclean_method.py``), or ``--training-dirs`` to export given ones.
+``--latency-mode causal`` trains them for the causal (low-latency) mode, which
+the cleaner then runs them in.
 
 Running the cleaner for one pass (strain directory, pins, the live switch):
 ``fidelity_runs.py``. Targets: mismatch <= 1e-3 and |dSNR|/SNR <= 0.5 % for
@@ -89,7 +92,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--slots", type=int, default=4, help="injection slots in the measured stretch")
     parser.add_argument("--interval", type=int, default=64, help="seconds per injection slot")
     parser.add_argument("--kinds", nargs="+", choices=INJECTION_KINDS, default=list(INJECTION_KINDS))
-    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "out" / "fidelity")
+    parser.add_argument("--out", type=Path, default=None, help="default bench/out/fidelity (-causal)")
+    parser.add_argument(
+        "--latency-mode",
+        choices=("zero-phase", "causal"),
+        default="zero-phase",
+        help="the cleaner's latency mode the versions are trained and run for",
+    )
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--max-train-seconds", type=float, default=30.0, help="the trainer's optimisation budget")
     parser.add_argument(
@@ -123,7 +132,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--strict-band-tolerance", type=float, default=0.05, help="the gate's band tolerance in the fallback-gate case"
     )
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.latency_mode != "zero-phase":  # the cleaner takes the mode from the version it runs
+        args.trainer_args = ["--latency_mode", args.latency_mode, *args.trainer_args]
+    if args.out is None:
+        suffix = "" if args.latency_mode == "zero-phase" else f"-{args.latency_mode}"
+        args.out = ROOT / "bench" / "out" / f"fidelity{suffix}"
+    return args
 
 
 # ---------------------------------------------------------------- data
@@ -159,13 +174,19 @@ def prepare_models(args: argparse.Namespace, suite: Suite, train_span: Synthetic
             "--max_train_seconds",
             str(args.max_train_seconds),
             "--min_ready_seconds",
-            str(args.train_seconds // 2),
+            str(args.train_seconds // 2),  # version 2 trains on 3/4 of the span
             *args.trainer_args,
         ]
         training_dirs = []
         for seed in (0, 1):
-            log(f"training version {seed + 1} with deepclean-train (seed {seed}, budget {args.max_train_seconds:g} s)")
-            directory, wall = deepclean_method.train(suite, train_span.start, train_span.end, "cpu", seed, overrides)
+            # version 2 also leaves out the span's first quarter: a short budget may not move a version off its
+            # least-squares start (the causal mode's), and a switch between equal estimates would show nothing
+            start = train_span.start + seed * (args.train_seconds // 4)
+            log(
+                f"training version {seed + 1} with deepclean-train on [{start}, {train_span.end}) "
+                f"(seed {seed}, budget {args.max_train_seconds:g} s)"
+            )
+            directory, wall = deepclean_method.train(suite, start, train_span.end, "cpu", seed, overrides)
             validation = deepclean_method.metadata(directory).get("validation") or {}
             log(f"  trained in {wall:.0f} s wall; validation band ASD ratio {validation.get('band_asd_ratio')}")
             training_dirs.append(directory)
@@ -386,9 +407,11 @@ def main(argv: list[str] | None = None) -> int:
 
     held = [r for r in rows if not r["diagnostic"]]
     passed = all(passes(r) for r in held)
+    latency_mode = deepclean_method.production_latency_mode(suite.work / "model-repo")
     print()
     print(
-        f"Stretch [{measured_start}, {measured_stop}), scenario {args.scenario}, seed {seed}; mismatch and SNR over "
+        f"Stretch [{measured_start}, {measured_stop}), scenario {args.scenario}, seed {seed}, {latency_mode} "
+        f"versions; mismatch and SNR over "
         f"{DEFAULT_BAND[0]:g}-{DEFAULT_BAND[1]:g} Hz against the floor's PSD, each injection with "
         f"{SEGMENT_PAD:g} s either side ('s' seconds; 'clean'/'fallb' of them cleaned / fallen back with the "
         f"injection; 'DQ=' same DQ with and without)"
@@ -405,6 +428,7 @@ def main(argv: list[str] | None = None) -> int:
         "command": " ".join(sys.argv),
         "scenario": args.scenario,
         "seed": seed,
+        "latency_mode": latency_mode,
         "measured_span": [measured_start, measured_stop],
         "training_span": [args.start, train_end],
         "injection_interval": args.interval,

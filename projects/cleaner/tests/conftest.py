@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from deepclean.frames import write_frame
+from deepclean.signal import CAUSAL_WITNESS_PHASE, causal_lead
 from deepclean.testing.model_versions import pin_versions, publish_version, write_random_network
 from deepclean.testing.training_directory import training_metadata
 from deepclean_cleaner.model_chain import ChainSettings
+from deepclean_cleaner.network import streaming_context
 
 WITNESSES = [
     "H1:PEM-CS_MAINSMON_EBAY_1_DQ",
@@ -29,11 +32,18 @@ STATE = "H1:GDS-CALIB_STATE_VECTOR"
 STRAIN_RATE = 16384
 RATE = 4096
 BAND = (58.0, 62.0)
+LEAD = causal_lead(WITNESS_RATES.values(), RATE, STRAIN_RATE, streaming_context(7), 16)
+"""The causal versions' lead: the test channels' witness delay past the network's context."""
 
 
 def settings(lookahead: float = 0.85, history: float = 2.0) -> ChainSettings:
     """Chain settings for the test channels."""
     return ChainSettings(tuple(WITNESSES), RATE, STRAIN_RATE, history, lookahead)
+
+
+def causal_settings() -> ChainSettings:
+    """:func:`settings` for the causal (low-latency) mode."""
+    return dataclasses.replace(settings(), latency_mode="causal")
 
 
 def export_model(
@@ -67,6 +77,24 @@ def repository(tmp_path_factory) -> Path:
     for version in (1, 2):
         export_model(model_dir / str(version), seed=version)
     pin_versions(model_dir, 1, 2)
+    return root
+
+
+@pytest.fixture(scope="session")
+def causal_repository(tmp_path_factory) -> Path:
+    """Versions 1 and 2 trained (random weights) for the causal mode with the lead of the test channels."""
+    root = tmp_path_factory.mktemp("causal-repo")
+    metadata = training_metadata(WITNESS_RATES, {"kernel_size": 7}, sample_rate=RATE, band=BAND)
+    metadata["filter"]["kind"] = "butter-sos-causal"
+    metadata["latency"] = {"mode": "causal", "lead": LEAD, "witness_resampling": CAUSAL_WITNESS_PHASE}
+    for version in (1, 2):
+        publish_version(
+            root / "deepclean",
+            version,
+            metadata,
+            lambda staged, seed=version: write_random_network(staged, len(WITNESSES), seed),
+        )
+    pin_versions(root / "deepclean", 1, 2)
     return root
 
 

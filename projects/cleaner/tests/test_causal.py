@@ -4,7 +4,7 @@ import dataclasses
 
 import numpy as np
 import pytest
-from conftest import BAND, RATE, STRAIN_RATE, WITNESS_RATES, WITNESSES, settings, synthetic_input
+from conftest import BAND, LEAD, RATE, STRAIN_RATE, WITNESS_RATES, causal_settings, settings, synthetic_input
 from test_pipeline import START, load, offline_prediction, run, run_missing_witness, seconds
 
 from deepclean.model_repository import ModelRepository
@@ -12,46 +12,18 @@ from deepclean.signal import (
     CAUSAL_WITNESS_PHASE,
     bandpass_sos,
     causal_bandpass,
-    causal_lead,
     resample,
     witness_resampling_delay,
 )
-from deepclean.testing.model_versions import pin_versions, publish_version, write_random_network
-from deepclean.testing.training_directory import training_metadata
 from deepclean_cleaner import dq
 from deepclean_cleaner.buffers import Block
 from deepclean_cleaner.model_chain import IncompatibleModelError, ModelChain
-from deepclean_cleaner.network import streaming_context
 from deepclean_cleaner.noise_filter import CausalNoiseFilter
 from deepclean_cleaner.pipeline import CleaningPipeline
-
-LEAD = causal_lead(WITNESS_RATES.values(), RATE, STRAIN_RATE, streaming_context(7), 16)
-
-
-def causal_settings():
-    return dataclasses.replace(settings(), latency_mode="causal")
 
 
 def causal_pipeline(max_wait=2):
     return CleaningPipeline(causal_settings(), BAND, max_wait=max_wait, safety={"enabled": False})
-
-
-@pytest.fixture(scope="session")
-def causal_repository(tmp_path_factory):
-    """Versions 1 and 2 trained (random weights) for the causal mode with the lead of the test channels."""
-    root = tmp_path_factory.mktemp("causal-repo")
-    metadata = training_metadata(WITNESS_RATES, {"kernel_size": 7}, sample_rate=RATE, band=BAND)
-    metadata["filter"]["kind"] = "butter-sos-causal"
-    metadata["latency"] = {"mode": "causal", "lead": LEAD, "witness_resampling": CAUSAL_WITNESS_PHASE}
-    for version in (1, 2):
-        publish_version(
-            root / "deepclean",
-            version,
-            metadata,
-            lambda staged, seed=version: write_random_network(staged, len(WITNESSES), seed),
-        )
-    pin_versions(root / "deepclean", 1, 2)
-    return root
 
 
 def test_causal_filter_streamed_in_blocks_equals_one_pass():

@@ -1,6 +1,7 @@
 """A signal in the strain passes through the cleaning untouched (the estimate comes from the witnesses alone).
 
-The same witnesses are cleaned twice by the streaming pipeline, safety gate on:
+The same witnesses are cleaned twice by the streaming pipeline, safety gate on, in
+both latency modes:
 once with a 60 Hz sine-Gaussian in the strain, once without. Whatever the
 pipeline does, ``cleaned_with - cleaned_without`` must be the injection.
 The strain's noise is the model's own estimate planted into white noise, so
@@ -11,7 +12,8 @@ fall back.
 
 import numpy as np
 import pytest
-from conftest import STRAIN_RATE, settings, synthetic_input
+from conftest import STRAIN_RATE, causal_settings, settings, synthetic_input
+from test_causal import offline_causal_noise
 from test_pipeline import BAND, START, load, offline_noise, run, seconds
 
 from deepclean.signal.matched import noise_weighted_mismatch, optimal_snr
@@ -24,9 +26,9 @@ FLOOR_RMS = 1e-25  # the planted noise (the random model's estimate, ~2e-25 RMS)
 INJECTION_SNR = 20.0
 
 
-def _clean(model, data, safety):
+def _clean(model, chain_settings, data, safety):
     """The production output of the pipeline over the span: strain and per-second DQ words."""
-    pipeline = CleaningPipeline(settings(), BAND, safety=safety)
+    pipeline = CleaningPipeline(chain_settings, BAND, safety=safety)
     try:
         pipeline.swap("production", model)
         out = run(pipeline, seconds(data, START, DURATION))
@@ -43,11 +45,16 @@ def _clean(model, data, safety):
     [({"enabled": True}, dq.CLEANED), ({"enabled": True, "band_tolerance": 1e-3}, dq.SAFETY_FALLBACK)],
     ids=["gate-passes", "gate-falls-back"],
 )
-def test_cleaned_with_minus_cleaned_without_is_the_injection(repository, safety, expect):
+@pytest.mark.parametrize("latency_mode", ["zero-phase", "causal"])
+def test_cleaned_with_minus_cleaned_without_is_the_injection(request, latency_mode, safety, expect):
     """Cleaned with the signal minus cleaned without it equals the signal (mismatch and SNR change ~0)."""
-    model = load(repository, 1)
     data = synthetic_input(START, DURATION)
-    planted = offline_noise(model, data, DURATION)
+    if latency_mode == "causal":
+        model, chain_settings = load(request.getfixturevalue("causal_repository"), 1), causal_settings()
+        planted = np.nan_to_num(offline_causal_noise(model, data))  # nothing before the first estimate
+    else:
+        model, chain_settings = load(request.getfixturevalue("repository"), 1), settings()
+        planted = offline_noise(model, data, DURATION)
     rng = np.random.default_rng(1)
     without = dict(data, strain=FLOOR_RMS * rng.normal(size=planted.size) + planted)
     wave, centre = sine_gaussian(60.0, 20.0, 0.3, STRAIN_RATE)
@@ -58,8 +65,8 @@ def test_cleaned_with_minus_cleaned_without_is_the_injection(repository, safety,
     injection *= INJECTION_SNR / optimal_snr(injection, psd, STRAIN_RATE)
     with_signal = dict(without, strain=without["strain"] + injection)
 
-    cleaned_with, dq_with = _clean(model, with_signal, safety)
-    cleaned_without, dq_without = _clean(model, without, safety)
+    cleaned_with, dq_with = _clean(model, chain_settings, with_signal, safety)
+    cleaned_without, dq_without = _clean(model, chain_settings, without, safety)
 
     touched = range(START + DURATION // 2 - 1, START + DURATION // 2 + 2)
     assert all(np.all(dq_with[g] & expect) and np.all(dq_without[g] & expect) for g in touched)
