@@ -157,16 +157,25 @@ def _digest(span: SyntheticSpan) -> str:
 
 @pytest.mark.parametrize(("seed", "start", "duration"), list(_RECORDED))
 def test_baseline_reproduces_the_recorded_detector(seed, start, duration):
-    """The baseline scenario gives the samples the detector gave before scenarios existed (values to 1e-12;
-    bit for bit, by digest, with the numpy and scipy the digest was recorded with)."""
+    """The baseline scenario gives the samples the detector gave before scenarios existed.
+
+    Values to 1e-8 of each array's RMS: numpy and scipy pick SIMD kernels per CPU, so another
+    machine's last bits differ, and the strain floor's long FFT filter spreads them (an AMD EPYC gives
+    strain samples up to 6e-10 of its RMS away from the recorded values); any change to the generator
+    moves them by far more. Where the recorded values come out
+    bit for bit (the same numpy and scipy on a CPU that rounds alike), every array must match the
+    recorded digest too.
+    """
     span = SyntheticDetector(scenario_config("baseline", seed=seed)).generate(start, duration)
     digest, arrays = _RECORDED[seed, start, duration]
+    bit_for_bit = (np.__version__, scipy.__version__) == _RECORDED_WITH
     for name, (values, rms) in arrays.items():
         samples = getattr(span, name) if name in ("strain", "truth") else span.witnesses[name]
         picked = samples[[0, 1000, len(samples) // 2 + 7, len(samples) - 1]]
-        np.testing.assert_allclose(picked, values, rtol=1e-12, err_msg=name)
-        assert np.sqrt(np.mean(samples**2)) == pytest.approx(rms, rel=1e-12), name
-    if (np.__version__, scipy.__version__) == _RECORDED_WITH:
+        np.testing.assert_allclose(picked, values, rtol=0, atol=1e-8 * rms, err_msg=name)
+        assert np.sqrt(np.mean(samples**2)) == pytest.approx(rms, rel=1e-8), name
+        bit_for_bit = bit_for_bit and np.array_equal(picked, values)
+    if bit_for_bit:
         assert _digest(span) == digest
 
 
