@@ -16,6 +16,7 @@ when given), only the directories, the span and the thread count overridden.
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import shutil
@@ -33,6 +34,31 @@ CHANNELS = default_channels("H1")  # the synthetic detector is H1
 PRODUCTION_CHANNEL, DQ_CHANNEL = CHANNELS.production, CHANNELS.dq
 DQ_CLEANED, DQ_FALLBACK = CLEANED, SAFETY_FALLBACK  # production bits (deepclean.cleaned_frames)
 MODEL_NAME = "deepclean"  # the model export_version.py exports to
+
+
+LATENCY_MODES = ("zero-phase", "causal")
+
+
+def add_latency_mode_option(parser: argparse.ArgumentParser, what: str) -> None:
+    """Add ``--latency-mode``: the cleaner's latency mode ``what`` is trained and run for."""
+    parser.add_argument(
+        "--latency-mode",
+        choices=LATENCY_MODES,
+        default="zero-phase",
+        help=f"the cleaner's latency mode {what} trained and run for",
+    )
+
+
+def apply_latency_mode(args: argparse.Namespace, root: Path, name: str) -> None:
+    """Pass ``args.latency_mode`` to the trainer and default ``args.out`` to ``<root>/bench/out/<name>[-<mode>]``.
+
+    The cleaner takes the mode from the version it runs, so only the trainer is told.
+    """
+    if args.latency_mode != "zero-phase":
+        args.trainer_args = ["--latency_mode", args.latency_mode, *args.trainer_args]
+    if args.out is None:
+        suffix = "" if args.latency_mode == "zero-phase" else f"-{args.latency_mode}"
+        args.out = root / "bench" / "out" / f"{name}{suffix}"
 
 
 class StepError(RuntimeError):

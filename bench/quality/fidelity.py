@@ -93,12 +93,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--interval", type=int, default=64, help="seconds per injection slot")
     parser.add_argument("--kinds", nargs="+", choices=INJECTION_KINDS, default=list(INJECTION_KINDS))
     parser.add_argument("--out", type=Path, default=None, help="default bench/out/fidelity (-causal)")
-    parser.add_argument(
-        "--latency-mode",
-        choices=("zero-phase", "causal"),
-        default="zero-phase",
-        help="the cleaner's latency mode the versions are trained and run for",
-    )
+    deepclean_method.add_latency_mode_option(parser, "the versions are")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--max-train-seconds", type=float, default=30.0, help="the trainer's optimisation budget")
     parser.add_argument(
@@ -133,11 +128,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--strict-band-tolerance", type=float, default=0.05, help="the gate's band tolerance in the fallback-gate case"
     )
     args = parser.parse_args(argv)
-    if args.latency_mode != "zero-phase":  # the cleaner takes the mode from the version it runs
-        args.trainer_args = ["--latency_mode", args.latency_mode, *args.trainer_args]
-    if args.out is None:
-        suffix = "" if args.latency_mode == "zero-phase" else f"-{args.latency_mode}"
-        args.out = ROOT / "bench" / "out" / f"fidelity{suffix}"
+    deepclean_method.apply_latency_mode(args, ROOT, "fidelity")
     return args
 
 

@@ -66,12 +66,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="target band (Hz) for the trainer, the cleaner and the figures (default: the config's)",
     )
     parser.add_argument("--out", type=Path, default=None, help="default bench/out/quality (-causal)")
-    parser.add_argument(
-        "--latency-mode",
-        choices=("zero-phase", "causal"),
-        default="zero-phase",
-        help="the cleaner's latency mode DeepClean is trained and run for",
-    )
+    deepclean_method.add_latency_mode_option(parser, "DeepClean is")
     parser.add_argument(
         "--threads", type=int, default=2, help="threads for torch/onnxruntime/BLAS (this machine: 2 cores)"
     )
@@ -114,11 +109,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.smoke:
         args.trainer_args = ["--steps_per_epoch", "4", "--max_epochs", "2", *args.trainer_args]
-    if args.latency_mode != "zero-phase":  # the cleaner takes the mode from the version it runs
-        args.trainer_args = ["--latency_mode", args.latency_mode, *args.trainer_args]
-    if args.out is None:
-        suffix = "" if args.latency_mode == "zero-phase" else f"-{args.latency_mode}"
-        args.out = ROOT / "bench" / "out" / f"quality{suffix}"
+    deepclean_method.apply_latency_mode(args, ROOT, "quality")
     if args.train_seconds < 64 or args.test_seconds < 64:
         parser.error("--train-seconds and --test-seconds must be at least 64")
     return args
