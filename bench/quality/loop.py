@@ -102,6 +102,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ):
         parser.add_argument(flag, type=kind, default=default, help=meaning)
     parser.add_argument("--keep", action="store_true", help="keep the data and cleaned frames (~0.6 MB per second)")
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        metavar="SCRIPT.KEY=VALUE",
+        nargs="+",
+        default=[],
+        type=override,
+        help="set a service's key in the configuration copy, whatever the profile (VALUE in TOML: "
+        "train.retrain_cadence=256, monitor.margin=0.05)",
+    )
     args = parser.parse_args(argv)
     if args.score_seconds < WINDOW_SECONDS or args.stream_seconds < args.score_seconds:
         parser.error(f"need {WINDOW_SECONDS} <= --score-seconds <= --stream-seconds")
@@ -111,6 +121,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 # ---------------------------------------------------------------- configuration
+
+
+def override(text: str) -> tuple[str, str, Any]:
+    """``SCRIPT.KEY=VALUE`` (VALUE in TOML) as ``(script, key, value)``."""
+    match = re.fullmatch(r"([A-Za-z0-9_-]+)\.([A-Za-z0-9_]+)=(.+)", text)
+    if match is None:
+        raise argparse.ArgumentTypeError(f"expected SCRIPT.KEY=VALUE, got {text!r}")
+    try:
+        value = tomllib.loads(f"value = {match.group(3)}")["value"]
+    except tomllib.TOMLDecodeError:
+        value = match.group(3)  # a bare word: a string
+    return match.group(1), match.group(2), value
 
 
 def toml_text(data: dict[str, Any]) -> str:
@@ -204,6 +226,10 @@ def write_config(work: Path, scenario: str, args: argparse.Namespace, step_gps: 
         script_value("status", "status_port", 0)
     if "backend" in scripts.get("clean", {}):  # never a Triton server that serves someone else's repository
         script_value("clean", "backend", "embedded")
+    for script, name, item in args.overrides:
+        if script not in scripts:
+            raise LoopError(f"--set {script}.{name}: no [tool.typeo.scripts.{script}] in pyproject.toml")
+        script_value(script, name, item)
 
     config = work / "pyproject.toml"
     text = toml_text(data)
