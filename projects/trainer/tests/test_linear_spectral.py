@@ -10,7 +10,7 @@ from test_linear_init import RATE, coupled_segment, stepped_segments
 from deepclean.architecture import DeepClean
 from deepclean.signal import bandpass_sos, zero_phase_bandpass
 from deepclean_trainer.linear_init import fit_linear_path
-from deepclean_trainer.linear_spectral import fit_linear_path_spectral
+from deepclean_trainer.linear_spectral import bin_weights, fit_linear_path_spectral
 from deepclean_trainer.preprocessing import Scaler, Segment
 from deepclean_trainer.validation import predict
 
@@ -130,3 +130,52 @@ def test_bad_requests_are_refused():
         fit_linear_path_spectral(DeepClean(2, mains_index=0), [segment], scaler, FIT_BAND)
     with pytest.raises(ValueError, match="too short"):
         fit_linear_path_spectral(silent_network(255), [segment], scaler, FIT_BAND, fftlength=0.25)
+
+
+def test_inside_the_judged_band_every_bin_counts_relative_to_its_own_power():
+    """One tap on a witness that carries the 60 Hz coupling and a 64 Hz line the strain does not have (inside
+    the band, where the strain has only its floor): fitted by power, the line's bin gets ~30x its own power
+    added for a better fit at 60 Hz; with every bin of the band counting relative to its own power (the fit
+    kept, as the BNS range judges the band's edges) the tap keeps it near raw."""
+    rng = np.random.default_rng(11)
+    t = np.arange(64 * RATE) / RATE
+    mains = np.cos(2 * np.pi * 60.0 * t)
+    line = 0.1 * np.cos(2 * np.pi * 64.0 * t + 1.0)
+    target = mains + 0.01 * rng.standard_normal(t.size)
+    segment = Segment(0.0, RATE, (mains + line)[None], target, target)
+    scaler = Scaler.fit([segment])
+    flank = bandpass_sos((63.5, 64.5), RATE, order=4)
+
+    def added_at_64_hz(network: DeepClean) -> float:
+        estimate = zero_phase_bandpass(predict(network, scaler.scale_witnesses(segment.witnesses)), SOS)
+        scaled = scaler.scale_target(target)
+        inner = slice(2 * RATE, -2 * RATE)
+        cleaned, raw = (zero_phase_bandpass(x, flank)[inner] for x in (scaled - estimate, scaled))
+        return float(np.mean(cleaned**2) / np.mean(raw**2))
+
+    def one_tap() -> DeepClean:
+        torch.manual_seed(0)
+        network = DeepClean(1, linear_kernel_size=1)
+        with torch.no_grad():
+            network.output_conv.weight.zero_()
+            network.output_conv.bias.zero_()
+        return network
+
+    by_power, judged = one_tap(), one_tap()
+    fit_linear_path_spectral(by_power, [segment], scaler, FIT_BAND)
+    fit_linear_path_spectral(judged, [segment], scaler, FIT_BAND, judged_band=(55.0, 65.0))
+    assert added_at_64_hz(by_power) > 10
+    assert added_at_64_hz(judged) < 2
+
+
+def test_the_bin_weights():
+    """Outside the band each bin relative to its own power (at least 1); inside, by power for the choice of a
+    span and relative to its own power for the fit kept."""
+    power = np.array([1e-4, 1.0, 100.0, 1.0, 4.0])
+    inside = np.array([False, True, True, True, False])
+    by_power = bin_weights(power, inside, relative_inside=False)
+    relative = bin_weights(power, inside, relative_inside=True)
+    mean_inside = 34.0
+    np.testing.assert_allclose(by_power, [mean_inside / 1e-4, 1, 1, 1, mean_inside / 4])
+    np.testing.assert_allclose(relative * power, [mean_inside, mean_inside, mean_inside, mean_inside, mean_inside])
+    np.testing.assert_array_equal(bin_weights(power, np.ones(5, dtype=bool), relative_inside=True), np.ones(5))
