@@ -42,12 +42,13 @@ def command_line(settings: dict) -> list[str]:
 
 
 def wait_for_summary(url: str, monitor: subprocess.Popen, ready, timeout: float = 120.0) -> dict:
-    """The served ``status.json`` once ``ready(summary)`` holds; fails if the monitor exits or time runs out."""
+    """The served ``status.json`` once ``ready(summary)`` holds; fails if the monitor exits or time runs out
+    (``monitor.stderr_path``: where its standard error goes)."""
     deadline = time.monotonic() + timeout
     summary = None
     while time.monotonic() < deadline:
         if monitor.poll() is not None:
-            pytest.fail(f"the monitor exited ({monitor.returncode}): {monitor.stderr.read()[-3000:]}")
+            pytest.fail(f"the monitor exited ({monitor.returncode}): {monitor.stderr_path.read_text()[-3000:]}")
         try:
             answer = requests.get(url + "status.json", timeout=5)
         except requests.ConnectionError:
@@ -61,7 +62,7 @@ def wait_for_summary(url: str, monitor: subprocess.Popen, ready, timeout: float 
 
 
 @pytest.fixture
-def running_monitor(frame_dirs, exporter, monitor_settings):
+def running_monitor(frame_dirs, exporter, monitor_settings, tmp_path):
     """``deepclean-monitor`` from the repository's configuration, serving its page, over a run in which
     canary 2 (90 % removed) is promoted over production 1 (50 %); stopped with SIGTERM afterwards."""
     exporter.exporter.production, exporter.exporter.canary = 1, 2
@@ -75,12 +76,16 @@ def running_monitor(frame_dirs, exporter, monitor_settings):
         "metrics_port": 0,
         "status_port": port,
     }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "deepclean_monitor", f"--config={CONFIG}", *command_line(settings)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    # standard error to a file: a pipe nobody reads fills up and blocks the monitor's writes (and its exit)
+    stderr_path = tmp_path / "monitor.stderr"
+    with open(stderr_path, "w") as stderr:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "deepclean_monitor", f"--config={CONFIG}", *command_line(settings)],
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+            text=True,
+        )
+    process.stderr_path = stderr_path
     try:
         yield process, f"http://127.0.0.1:{port}/"
     finally:
