@@ -235,11 +235,11 @@ def fit_linear_path_spectral(
     if judged_band is not None:
         inside = (frequencies[bins] >= judged_band[0]) & (frequencies[bins] <= judged_band[1])
     choosing, kept = (bin_weights(power, inside, relative_inside) for relative_inside in (False, True))
-    taps, chosen = _solve(cross, towards, basis, ridge, choosing), None
+    taps, chosen = None, None
     if validation and recent_candidates:
         held_out = _spectra(network, validation, scaler, nperseg, bins, silent).total()
         ages = max(training.times) - np.asarray(training.times)
-        whole = _left(taps, basis, *held_out)
+        whole = _left(_solve(cross, towards, basis, ridge, choosing), basis, *held_out)
         scores = {}
         for seconds in sorted(recent_candidates, reverse=True):
             recent = ages <= seconds
@@ -260,7 +260,7 @@ def fit_linear_path_spectral(
             floor,
             "all" if chosen is None else f"the most recent {chosen:g} s",
         )
-    if chosen is None and not np.array_equal(kept, choosing):
+    if chosen is None:
         taps = _solve(cross, towards, basis, ridge, kept)
     left = _left(taps, basis, cross, towards, power)
     with torch.no_grad():
