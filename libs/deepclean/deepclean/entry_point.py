@@ -34,11 +34,15 @@ signal's default action applies: the process is killed by it (status -15 or -2
 as a parent process sees it, 143 or 130 in a shell).
 SIGKILL ends a service at once; a restart after it loses nothing (every output
 is written atomically, and the kernel frees the directory locks).
+SIGUSR1 writes every thread's stack to stderr and changes nothing else
+(:func:`configure_logging`): ``kill -USR1 <pid>`` shows where a service that
+seems stuck is waiting.
 """
 
 from __future__ import annotations
 
 import contextlib
+import faulthandler
 import logging
 import signal
 import sys
@@ -174,7 +178,8 @@ def configure_logging(
     """Send every log line at ``level`` or above to stderr and, with ``log_dir``, to the service's log file.
 
     Calling it again (a test running several services in one process) replaces
-    what the previous call set up.
+    what the previous call set up. In the main thread it also makes SIGUSR1 write
+    every thread's stack to stderr (:mod:`faulthandler`; the service goes on).
 
     Parameters
     ----------
@@ -200,6 +205,8 @@ def configure_logging(
         handler.setFormatter(logging.Formatter(LOG_FORMAT))
         root.addHandler(handler)
     root.setLevel(level)
+    if threading.current_thread() is threading.main_thread():
+        faulthandler.register(signal.SIGUSR1, file=sys.__stderr__, all_threads=True)
 
 
 class _ConsoleHandler(logging.StreamHandler):

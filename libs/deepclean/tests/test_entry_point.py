@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Literal
@@ -201,3 +203,32 @@ def test_logging_goes_to_the_service_file_and_a_second_set_up_replaces_the_first
     assert "two" in second and "one" not in second and "not shown" not in second
     err = capsys.readouterr().err
     assert err.count("one") == 1 and err.count("two") == 1
+
+
+def test_sigusr1_writes_every_threads_stack_and_the_service_goes_on(tmp_path):
+    """``kill -USR1`` on a service that seems stuck shows where each of its threads waits; it keeps running."""
+    script = (
+        "import threading, time\n"
+        "from deepclean.entry_point import configure_logging\n"
+        "configure_logging('job')\n"
+        "def waiting_in_a_helper_thread():\n"
+        "    time.sleep(60)\n"
+        "threading.Thread(target=waiting_in_a_helper_thread, daemon=True).start()\n"
+        "print('ready', flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    stderr_path = tmp_path / "stderr"
+    with open(stderr_path, "w") as stderr:
+        process = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=stderr, text=True)
+    try:
+        assert process.stdout.readline().strip() == "ready"
+        process.send_signal(signal.SIGUSR1)
+        deadline = time.monotonic() + 10
+        while "waiting_in_a_helper_thread" not in stderr_path.read_text() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        dump = stderr_path.read_text()
+        assert "waiting_in_a_helper_thread" in dump and "<module>" in dump  # both threads' stacks
+        assert process.poll() is None
+    finally:
+        process.kill()
+        process.wait(timeout=10)

@@ -61,6 +61,21 @@ def wait_for_summary(url: str, monitor: subprocess.Popen, ready, timeout: float 
     pytest.fail(f"status.json never showed the promotion within {timeout} s; last: {summary}")
 
 
+def stop_monitor(process: subprocess.Popen, timeout: float = 60.0) -> int:
+    """SIGTERM the monitor and its exit status; if it has not exited within ``timeout`` s the test fails
+    with every thread's stack (SIGUSR1, deepclean.entry_point) and the end of its standard error."""
+    process.send_signal(signal.SIGTERM)
+    try:
+        return process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.send_signal(signal.SIGUSR1)
+        time.sleep(2)
+        process.kill()
+        process.wait(timeout=10)
+        stderr = process.stderr_path.read_text()[-6000:]
+        pytest.fail(f"the monitor did not exit within {timeout:.0f} s of SIGTERM; its standard error:\n{stderr}")
+
+
 @pytest.fixture
 def running_monitor(frame_dirs, exporter, monitor_settings, tmp_path):
     """``deepclean-monitor`` from the repository's configuration, serving its page, over a run in which
@@ -90,8 +105,7 @@ def running_monitor(frame_dirs, exporter, monitor_settings, tmp_path):
         yield process, f"http://127.0.0.1:{port}/"
     finally:
         if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            process.wait(timeout=60)
+            stop_monitor(process)
 
 
 def test_served_page_in_a_headless_browser(running_monitor, exporter, tmp_path):
@@ -127,8 +141,7 @@ def test_served_page_in_a_headless_browser(running_monitor, exporter, tmp_path):
     if os.environ.get("DEEPCLEAN_KEEP_SCREENSHOT"):
         shutil.copyfile(screenshot, os.environ["DEEPCLEAN_KEEP_SCREENSHOT"])
 
-    process.send_signal(signal.SIGTERM)
-    assert process.wait(timeout=60) == 0
+    assert stop_monitor(process) == 0
     with pytest.raises(requests.ConnectionError):
         requests.get(url, timeout=2)
 
