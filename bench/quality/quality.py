@@ -50,6 +50,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--margin", type=int, default=16, help="seconds cleaned but not measured on each side of the test span"
     )
     parser.add_argument("--seed", type=int, default=None, help="detector seed (default: the detector table's)")
+    parser.add_argument(
+        "--step-offset",
+        type=int,
+        default=None,
+        help="seconds into the training span of a scenario's coupling step (default: 3/4 of the span; "
+        "smaller: more data after the step, as the versions a loop trains later see)",
+    )
     parser.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS))
     parser.add_argument(
         "--scenarios",
@@ -231,9 +238,13 @@ def target_checks(results: list[dict], raw_range: float) -> dict:
     return {"lines": lines, "passed": passed}
 
 
-def detector_for(scenario: str, seed: int, train_start: int, train_seconds: int) -> SyntheticDetector:
-    """The synthetic detector of ``scenario``; a coupling step (if it has one) falls 3/4 into the training span."""
-    return SyntheticDetector(scenario_config(scenario, seed=seed, step_gps=train_start + (3 * train_seconds) // 4))
+def detector_for(
+    scenario: str, seed: int, train_start: int, train_seconds: int, step_offset: int | None = None
+) -> SyntheticDetector:
+    """The synthetic detector of ``scenario``; a coupling step (if it has one) falls ``step_offset`` seconds into
+    the training span (None: 3/4 into it)."""
+    offset = (3 * train_seconds) // 4 if step_offset is None else step_offset
+    return SyntheticDetector(scenario_config(scenario, seed=seed, step_gps=train_start + offset))
 
 
 def scenario_names(requested: list[str]) -> list[str]:
@@ -255,7 +266,7 @@ def run_scenario(args: argparse.Namespace, scenario: str, seed: int, base: dict)
     work = out / "work"
     work.mkdir(parents=True, exist_ok=True)
 
-    detector = detector_for(scenario, seed, args.start, args.train_seconds)
+    detector = detector_for(scenario, seed, args.start, args.train_seconds, args.step_offset)
     train_start, train_end = args.start, args.start + args.train_seconds
     test_start = train_end + args.margin
     test_end = test_start + args.test_seconds
