@@ -31,7 +31,9 @@ Forced to each span, the 768 s case removed 90.5, 92.3, 96.1, 97.1 and 97.2 % wi
 128, 256, 512 and 768 s and all the data: the reverse of the validation's order. Keeping the longest
 span that shows the step instead of the best one gained with the step 384 s back (512 s: 93.6 %) but
 lost in the independent scenario (256 s, half of it before the step: 89.9 % against 92.5 %): from
-these scores a span half before the step cannot be told from drift.
+these scores a span half before the step cannot be told from drift. With a second seed the shipped
+rule again kept all the data with the step 768 s back, where the old one kept 256 s: 0.3 point more
+removed but 0.11 Mpc less BNS range.
 """
 
 from __future__ import annotations
