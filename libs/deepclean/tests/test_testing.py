@@ -76,3 +76,31 @@ def test_stub_server_answers_and_records_each_request() -> None:
     assert stub.requests == [
         {"method": "POST", "path": "/export", "body": {"training_dir": "run-1"}, "auth": "Bearer token"}
     ]
+
+
+def test_stop_shows_where_a_service_that_ignores_sigterm_waits_before_killing_it(tmp_path: Path) -> None:
+    """A service stuck past SIGTERM is killed, and its stderr holds its stacks: the test's failure says where."""
+    import signal
+    import subprocess
+    import sys
+
+    from deepclean.testing.processes import stop
+
+    script = (
+        "import signal, time\n"
+        "from deepclean.entry_point import configure_logging\n"
+        "configure_logging('job')\n"
+        "signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+        "def stuck_where_it_waits():\n"
+        "    time.sleep(60)\n"
+        "print('ready', flush=True)\n"
+        "stuck_where_it_waits()\n"
+    )
+    stderr_path = tmp_path / "stderr"
+    with open(stderr_path, "w") as stderr:
+        process = subprocess.Popen(
+            [sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=stderr, text=True, start_new_session=True
+        )
+    assert process.stdout.readline().strip() == "ready"
+    assert stop(process, timeout=1.0) == -signal.SIGKILL
+    assert "stuck_where_it_waits" in stderr_path.read_text()

@@ -41,13 +41,22 @@ def start(command: Sequence[Any], log: Path, env: dict[str, str] | None = None) 
 
 
 def stop(process: subprocess.Popen, timeout: float = 20.0) -> int:
-    """SIGTERM the process group, SIGKILL it after ``timeout`` seconds; returns the exit code."""
+    """SIGTERM the process group, SIGKILL it after ``timeout`` seconds; returns the exit code.
+
+    Before the SIGKILL the group gets SIGUSR1: every service then writes its threads' stacks to its
+    stderr (:func:`deepclean.entry_point.configure_logging`), which shows where it would not stop.
+    """
     if process.poll() is None:
         os.killpg(process.pid, signal.SIGTERM)
         try:
             process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
+            for sent in (signal.SIGUSR1, signal.SIGKILL):
+                try:
+                    os.killpg(process.pid, sent)
+                except ProcessLookupError:  # SIGUSR1 ends a process without the handler
+                    break
+                time.sleep(1.0 if sent == signal.SIGUSR1 else 0.0)
             process.wait(timeout=10)
     return process.returncode
 
