@@ -75,6 +75,7 @@ def main(
     preroll: NonNegativeInt = 8,
     safety: bool = True,
     safety_window: PositiveInt = 16,
+    safety_onset_window: NonNegativeInt = 4,
     safety_band_tolerance: PositiveFloat = 1.0,
     safety_sigma: PositiveFloat = DEFAULT_SIGMA,
     safety_min_excess: PositiveFloat = DEFAULT_MIN_EXCESS,
@@ -136,6 +137,9 @@ def main(
     safety, safety_window, safety_band_tolerance, safety_taper, safety_check_range
         The safety gate (:mod:`deepclean_cleaner.safety`): on/off, window (s), largest accepted
         mean ASD ratio over the band's 1 Hz bins, taper (s), frequencies (Hz) whose bins are judged.
+    safety_onset_window
+        The newest seconds also judged on their own (0: none), so an estimate that turns bad at once is
+        caught within a few seconds rather than when the window's mean shows it.
     safety_sigma, safety_min_excess
         A 1 Hz bin counts as noise added when its ASD ratio exceeds raw by more than
         ``safety_sigma`` standard deviations of the chance cross term over the window and by
@@ -166,6 +170,7 @@ def main(
         safety={
             "enabled": safety,
             "window": int(safety_window),
+            "onset_window": int(safety_onset_window),
             "band_tolerance": float(safety_band_tolerance),
             "sigma": float(safety_sigma),
             "min_excess": float(safety_min_excess),

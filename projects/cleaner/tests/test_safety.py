@@ -141,6 +141,43 @@ def test_an_estimate_that_adds_noise_in_band_falls_back_to_raw():
     assert np.all(np.diff(decision.weight[:ramp]) <= 0) and decision.weight[0] == 1.0
 
 
+def first_fallback_after_the_estimate_turns_bad(strain, truth, onset_window: int) -> int:
+    """Seconds written cleaned after the true-noise estimate turns into 2.2x itself (in-band ASD ratio ~1.15)."""
+    gate = SafetyGate(RATE, (55.0, 65.0), check_range=CHECK, onset_window=onset_window)
+    turn = 32
+    estimate = np.concatenate([truth[: turn * RATE], 2.2 * truth[turn * RATE :]])
+    decisions = run(gate, strain, estimate)
+    assert not any(d.fallback for d in decisions[:turn])
+    return next(i for i, d in enumerate(decisions[turn:]) if d.fallback)
+
+
+def test_an_estimate_that_turns_bad_at_once_falls_back_within_three_seconds(synthetic):
+    """The newest 4 s are judged on their own: the 16 s window alone writes 14 bad seconds as cleaned."""
+    strain, truth = synthetic
+    assert first_fallback_after_the_estimate_turns_bad(strain, truth, onset_window=4) <= 3
+    assert first_fallback_after_the_estimate_turns_bad(strain, truth, onset_window=0) >= 10
+
+
+def test_a_trip_of_the_newest_seconds_is_logged_as_theirs(caplog):
+    """An over-subtraction of the line (cleaned 1.5x raw at 60 Hz) in the newest second: the 16 s window
+    still passes, the newest 2 s fail, and the log says which judgement tripped."""
+    rng = np.random.default_rng(4)
+    gate = SafetyGate(RATE, BAND, window=16, onset_window=2, stream="production")
+    caplog.set_level(logging.WARNING, logger="deepclean_cleaner.safety")
+    for second in range(14):
+        assert not gate.process(floor(rng) + line(second, 20.0), line(second, 20.0)).fallback
+    tripped = gate.process(floor(rng) + line(14, 20.0), 2.5 * line(14, 20.0))
+    assert tripped.fallback and tripped.judgement.passed and tripped.newest.band_failed
+    assert tripped.failed_judgement is tripped.newest
+    [record] = caplog.records
+    assert "the newest 2 s alone: band ASD ratio" in record.getMessage()
+
+
+def test_a_negative_onset_window_is_refused():
+    with pytest.raises(ValueError, match="onset window"):
+        SafetyGate(RATE, BAND, onset_window=-1)
+
+
 def test_entering_and_leaving_the_fallback_is_logged_once_each(caplog):
     """A WARNING names the failing bins when the fallback starts, an INFO gives its length when it ends;
     nothing is logged while it lasts."""

@@ -1,0 +1,113 @@
+"""The cleaner's safety gate on every scenario: false trips, the onset of a bad estimate, and added noise.
+
+Usage::
+
+    nice .venvs/cleaner/bin/python bench/safety_gate.py                      # ~6 min on 2 cores
+    nice .venvs/cleaner/bin/python bench/safety_gate.py --onset-windows 0 2 4 8 --seconds 256
+
+For each scenario of :mod:`deepclean.synthetic.scenarios` (strain and injected-noise truth of the synthetic
+detector, the noise band-passed as the cleaner does, 54-66 Hz zero-phase) and each ``onset_window`` of
+:class:`deepclean_cleaner.safety.SafetyGate` (band 55-65 Hz, check range 10-2000 Hz, the other settings
+the gate's defaults), it prints:
+
+- ``false``: seconds written raw with the injected noise itself as the estimate (a perfect model: every
+  one is a false trip);
+- ``onset``: seconds written as cleaned after the estimate turns into 2.2x the injected noise (an in-band
+  ASD ratio of ~1.15: a model trained before a coupling step and run after it), worst over the onsets
+  every 64 s of the span;
+- ``added xR``: the share of seconds written raw, over the first ``--added-seconds``, when noise at
+  62-64 Hz with ``R**2 - 1`` times the raw strain's power there is added to the perfect estimate (the
+  cleaned ASD there is then up to R times the raw one); R = 1.001 (0.1 %) must not trip.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+import numpy as np
+
+from deepclean.signal import bandpass_sos, zero_phase_bandpass
+from deepclean.synthetic import SyntheticDetector
+from deepclean.synthetic.scenarios import SCENARIOS, scenario_config
+from deepclean_cleaner.safety import SafetyGate
+
+RATE = 16384
+BAND = (55.0, 65.0)
+ESTIMATE_BAND = (54.0, 66.0)
+CHECK = (10.0, 2000.0)
+BAD_GAIN = 2.2
+ADDED_BAND = (62.0, 64.0)
+ADDED_RATIOS = (1.001, 1.2, 1.6, 2.0)
+
+
+def fallbacks(gate: SafetyGate, raw: np.ndarray, estimate: np.ndarray) -> list[bool]:
+    """Per second, whether ``gate`` wrote it raw."""
+    return [
+        gate.process(raw[s * RATE : (s + 1) * RATE], estimate[s * RATE : (s + 1) * RATE]).fallback
+        for s in range(raw.size // RATE)
+    ]
+
+
+def onset_seconds(raw: np.ndarray, truth: np.ndarray, onset_window: int, settle: int = 32) -> int:
+    """Worst count of seconds written as cleaned after the estimate turns bad, over onsets every 64 s."""
+    worst = 0
+    for turn in range(settle, raw.size // RATE - 32, 64):
+        window = slice((turn - settle) * RATE, (turn + 32) * RATE)
+        gain = np.where(np.arange(window.stop - window.start) >= settle * RATE, BAD_GAIN, 1.0)
+        written = fallbacks(
+            SafetyGate(RATE, BAND, check_range=CHECK, onset_window=onset_window), raw[window], gain * truth[window]
+        )
+        after = written[settle:]
+        worst = max(worst, after.index(True) if True in after else len(after))
+    return worst
+
+
+def added_noise(raw: np.ndarray, ratio: float, rng: np.random.Generator) -> np.ndarray:
+    """Noise flat in :data:`ADDED_BAND` whose power is ``ratio**2 - 1`` times the raw strain's there."""
+    spectrum = np.fft.rfft(rng.normal(size=raw.size))
+    frequencies = np.fft.rfftfreq(raw.size, 1 / RATE)
+    outside = (frequencies < ADDED_BAND[0]) | (frequencies >= ADDED_BAND[1])
+    raw_power = np.mean(np.abs(np.fft.rfft(raw))[~outside] ** 2)
+    spectrum[outside] = 0
+    spectrum *= np.sqrt((ratio**2 - 1) * raw_power / np.mean(np.abs(spectrum[~outside]) ** 2))
+    return np.fft.irfft(spectrum, n=raw.size)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--scenarios", nargs="+", default=list(SCENARIOS))
+    parser.add_argument("--seconds", type=int, default=1024, help="seconds of each scenario (default 1024)")
+    parser.add_argument("--added-seconds", type=int, default=256, help="seconds judged with noise added")
+    parser.add_argument("--onset-windows", type=int, nargs="+", default=[0, 4])
+    parser.add_argument("--seed", type=int, default=5)
+    args = parser.parse_args()
+    logging.disable(logging.WARNING)  # the gate logs every trip
+    sos = bandpass_sos(ESTIMATE_BAND, RATE)
+    totals = dict.fromkeys(args.onset_windows, 0)
+    print(f"{'scenario':20s} onset window: false / onset / added " + " / ".join(f"x{r}" for r in ADDED_RATIOS))
+    for name in args.scenarios:
+        span = SyntheticDetector(scenario_config(name, seed=args.seed)).generate(1400100000, args.seconds)
+        raw, truth = span.strain, zero_phase_bandpass(span.truth, sos)
+        for onset_window in args.onset_windows:
+            false = sum(fallbacks(SafetyGate(RATE, BAND, check_range=CHECK, onset_window=onset_window), raw, truth))
+            totals[onset_window] += false
+            shares = []
+            part = slice(0, args.added_seconds * RATE)
+            for ratio in ADDED_RATIOS:
+                estimate = truth[part] + added_noise(raw[part], ratio, np.random.default_rng(0))
+                gate = SafetyGate(RATE, BAND, check_range=CHECK, onset_window=onset_window)
+                written_raw = fallbacks(gate, raw[part], estimate)
+                shares.append(f"{100 * np.mean(written_raw):.0f} %")
+            print(
+                f"{name:20s} {onset_window:2d}: {false:4d} s / {onset_seconds(raw, truth, onset_window):2d} s / "
+                + " / ".join(shares),
+                flush=True,
+            )
+    for onset_window, false in totals.items():
+        seconds = args.seconds * len(args.scenarios)
+        print(f"onset window {onset_window}: {false} of {seconds} s written raw with a perfect estimate")
+
+
+if __name__ == "__main__":
+    main()
