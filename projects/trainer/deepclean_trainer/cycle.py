@@ -129,6 +129,10 @@ SPECTRAL_FIT_MARGIN = 4.0
 """Hz on each side of the filter band over which the spectral start minimises the error: the filter's skirts,
 where the cleaner still subtracts part of the estimate."""
 
+LINEAR_KEPT_SINCE = "linear_kept_since"
+"""Key of the metadata's ``training`` object: GPS where the data the linear start kept after a coupling step
+begin (None: all the data). The next version's start fits since then (:func:`_step_seen_before`)."""
+
 
 def causal_estimate_band(band: tuple[float, float]) -> tuple[float, float]:
     """The causal band-pass's corners: :data:`CAUSAL_FILTER_MARGIN` outside ``band``."""
@@ -291,6 +295,7 @@ def _train(settings: CycleSettings, start: int, end: int, name: str, stop: threa
             **{**asdict(fit_settings), "learning_rate": fit_settings.learning_rate * settings.warm_start_lr_factor}
         )
     fitted = network.linear is not None and settings.linear_init != "zero"
+    kept_since = None
     if fitted:
         if previous is None:
             with torch.no_grad():  # a cold autoencoder starts silent; the linear fit is the whole prediction
@@ -304,9 +309,16 @@ def _train(settings: CycleSettings, start: int, end: int, name: str, stop: threa
             fit_linear_path(network, training, scaler, validation, settings.linear_recency, **causal_fit)
         else:
             fit_band = (settings.filter_band[0] - SPECTRAL_FIT_MARGIN, settings.filter_band[1] + SPECTRAL_FIT_MARGIN)
-            fit_linear_path_spectral(
-                network, training, scaler, fit_band, settings.band, validation, settings.linear_recency
-            )
+            kept_since = fit_linear_path_spectral(
+                network,
+                training,
+                scaler,
+                fit_band,
+                settings.band,
+                validation,
+                settings.linear_recency,
+                since=_step_seen_before(settings, start),
+            ).kept_since
     if causal:
         loss = PsdRatioLoss(
             settings.sample_rate,
@@ -404,6 +416,7 @@ def _train(settings: CycleSettings, start: int, end: int, name: str, stop: threa
                 "loss_weighting": settings.loss_weighting,
                 "linear_init": settings.linear_init if settings.architecture.get("linear_kernel_size") else None,
                 "linear_recency": list(settings.linear_recency),
+                LINEAR_KEPT_SINCE: kept_since,
                 "seed": settings.seed,
                 **asdict(fit_settings),
             },
@@ -429,6 +442,24 @@ def _check_scaler(scaler: Scaler, witness_channels: list[str], strain_channel: s
             raise DataCheckError(f"channel {channel} has no variance in the training data of GPS {start}-{end}")
     if not scaler.target_std > 0:
         raise DataCheckError(f"channel {strain_channel} has no in-band power in GPS {start}-{end}")
+
+
+def _step_seen_before(settings: CycleSettings, start: int) -> float | None:
+    """GPS from which the newest previous version's linear start kept its data after a coupling step, if that
+    lies within this span (from ``start``); None otherwise (no step seen, or it is older than the data)."""
+    previous = complete_directories(settings.training_root)
+    if not previous:
+        return None
+    try:
+        since = (
+            TrainingMetadata.from_json(previous[-1].metadata, previous[-1].path / METADATA)
+            .extra.get("training", {})
+            .get(LINEAR_KEPT_SINCE)
+        )
+    except (OSError, ValueError, KeyError) as exc:
+        log.warning("cannot read the span %s kept after a step: %s", previous[-1].path, exc)
+        return None
+    return float(since) if isinstance(since, int | float) and since > start else None
 
 
 def _warm_start(network: DeepClean, settings: CycleSettings) -> TrainingDirectory | None:

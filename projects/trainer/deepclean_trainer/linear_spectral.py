@@ -60,6 +60,16 @@ SOLVED_TAPS = 48
 """About this many taps per channel are solved (every ``kernel // SOLVED_TAPS``-th)."""
 
 
+@dataclass(frozen=True)
+class LinearStart:
+    """What a least-squares start fitted."""
+
+    left: float
+    """Fraction of the target's in-band power the fit leaves on its training data."""
+    kept_since: float | None
+    """GPS where the training data the fit kept after a coupling step begin (a block's first sample); None: all."""
+
+
 @dataclass
 class _Spectra:
     """Cross-spectra of the inputs and the target at the fit band's bins, summed per block of time."""
@@ -68,6 +78,7 @@ class _Spectra:
     towards: list[np.ndarray] = field(default_factory=list)  # (bins, C): sum conj(X_i) Y
     power: list[np.ndarray] = field(default_factory=list)  # (bins,): sum |Y|^2
     times: list[float] = field(default_factory=list)  # GPS of each block's middle
+    begins: list[float] = field(default_factory=list)  # GPS of each block's first sample
 
     def weighted(self, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         return tuple(np.tensordot(weights, np.asarray(part), axes=1) for part in (self.cross, self.towards, self.power))
@@ -109,6 +120,7 @@ def _spectra(
             spectra.towards.append(towards)
             spectra.power.append(power)
             spectra.times.append(segment.start + (begin + stop) / 2 / segment.sample_rate)
+            spectra.begins.append(segment.start + begin / segment.sample_rate)
     return spectra
 
 
@@ -171,9 +183,10 @@ def fit_linear_path_spectral(
     fftlength: float = 4.0,
     tap_step: int | None = None,
     ridge: float = 1e-3,
-) -> float:
-    """Set ``network.linear`` to the in-band least-squares fit on ``segments``; the fraction of the
-    target's in-band power it leaves there.
+    since: float | None = None,
+) -> LinearStart:
+    """Set ``network.linear`` to the in-band least-squares fit on ``segments``: what it leaves of the
+    target's in-band power there, and since when the data it was fitted on run.
 
     Parameters
     ----------
@@ -198,6 +211,14 @@ def fit_linear_path_spectral(
         target above the floor a fit to the validation data leaves (a coupling step:
         :mod:`deepclean_trainer.recent_span`); it is then made again on that span and the validation
         data together.
+    since
+        GPS from which on the data are known to follow a coupling step a previous version saw
+        (:attr:`LinearStart.kept_since` of its start; None: none known). With ``validation`` and
+        ``recent_candidates``, the data since then take the place of all the data: the fit the recent
+        spans are judged against, and the span kept when none of them is. Without it the versions that
+        follow a step would each start again from the freshest seconds, which the validation span right
+        after them favours under drift, though more data since the step serve the next minutes better
+        (``bench/quality/README.md``, "The span after a coupling step").
     fftlength
         Welch segment length (s) of the cross-spectra; longer than the kernel.
     tap_step
@@ -235,32 +256,44 @@ def fit_linear_path_spectral(
     if judged_band is not None:
         inside = (frequencies[bins] >= judged_band[0]) & (frequencies[bins] <= judged_band[1])
     choosing, kept = (bin_weights(power, inside, relative_inside) for relative_inside in (False, True))
-    taps, chosen = None, None
+    taps, kept_since = None, None
     if validation and recent_candidates:
         held_out = _spectra(network, validation, scaler, nperseg, bins, silent).total()
-        ages = max(training.times) - np.asarray(training.times)
-        whole = _left(_solve(cross, towards, basis, ridge, choosing), basis, *held_out)
+        times, begins = np.asarray(training.times), np.asarray(training.begins)
+        ages = times.max() - times
+        base = begins >= since if since is not None and begins.min() < since else np.ones(times.size, bool)
+        if base.sum() < 2:
+            base = np.ones(times.size, bool)  # too few blocks since the step seen before: all the data
+        remembered = not base.all()
+        base_span = ages[base].max()
+        whole = _left(_solve(*training.weighted(base.astype(float))[:2], basis, ridge, choosing), basis, *held_out)
         scores = {}
         for seconds in sorted(recent_candidates, reverse=True):
             recent = ages <= seconds
-            if recent.sum() < 2:
-                continue  # too few blocks for a meaningful fit
+            if recent.sum() < 2 or seconds >= base_span:
+                continue  # too few blocks for a meaningful fit, or no fewer than the base fit's
             candidate = _solve(*training.weighted(recent.astype(float))[:2], basis, ridge, choosing)
             scores[seconds] = (_left(candidate, basis, *held_out), candidate)
         floor = _left(_solve(held_out[0], held_out[1], basis, ridge, choosing), basis, *held_out)
         chosen = choose_recent_span(whole, {t: v[0] for t, v in scores.items()}, floor, switch_factor)
         if chosen is not None:
-            recent_cross, recent_towards, _ = training.weighted((ages <= chosen).astype(float))
+            base = ages <= chosen
+        if chosen is not None or not base.all():
+            # after a step the validation data (all after it) join the fit
+            recent_cross, recent_towards, _ = training.weighted(base.astype(float))
             taps = _solve(recent_cross + held_out[0], recent_towards + held_out[1], basis, ridge, kept)
+            kept_since = float(begins[base].min())
+        described = f"the data since GPS {since:.0f} (a step seen before)" if remembered else "all training data"
         log.info(
-            "linear path: validation power left by the fit on all training data %.4f, on the most recent %s, "
+            "linear path: validation power left by the fit on %s %.4f, on the most recent %s, "
             "by a fit to the validation data itself %.4f; kept %s",
+            described,
             whole,
             {f"{t:g} s": round(v[0], 4) for t, v in scores.items()},
             floor,
-            "all" if chosen is None else f"the most recent {chosen:g} s",
+            "all" if kept_since is None else f"the data since GPS {kept_since:.0f} ({ages[base].max():.0f} s)",
         )
-    if chosen is None:
+    if taps is None:
         taps = _solve(cross, towards, basis, ridge, kept)
     left = _left(taps, basis, cross, towards, power)
     with torch.no_grad():
@@ -279,4 +312,4 @@ def fit_linear_path_spectral(
         np.abs(taps).max(),
         time.monotonic() - began,
     )
-    return left
+    return LinearStart(left, kept_since)

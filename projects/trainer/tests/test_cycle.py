@@ -104,3 +104,25 @@ def test_metadata_is_json_with_span_and_versions(frames):
     assert content["library_version"]
     assert content["training_seconds"] > 0
     assert content["created"].endswith("Z")
+
+
+def test_the_next_linear_start_fits_since_the_step_a_previous_version_saw(frames):
+    """A previous version whose start kept the data since a coupling step passes that GPS on: the next start
+    judges the recent spans against the fit since then and keeps it, and records it again."""
+    settings = quick_settings(frames, linear_recency=(16.0,), max_epochs=1, steps_per_epoch=1)
+    first = run_cycle(settings, START, START + DURATION)
+    assert first.directory.metadata["training"]["linear_kept_since"] is None  # no step in these frames
+    metadata_path = first.directory.path / "metadata.json"
+    metadata = json.loads(metadata_path.read_text())
+    metadata["training"]["linear_kept_since"] = START + 32.0
+    metadata_path.write_text(json.dumps(metadata))
+
+    second = run_cycle(settings, START, START + DURATION)
+    log = (second.directory.path / "train.log").read_text()
+    assert f"the data since GPS {START + 32} (a step seen before)" in log
+    assert START + 32 <= second.directory.metadata["training"]["linear_kept_since"] < START + 64
+
+    metadata["training"]["linear_kept_since"] = START - 100.0  # older than the data: nothing to remember
+    (second.directory.path / "metadata.json").write_text(json.dumps({**second.directory.metadata, **metadata}))
+    third = run_cycle(settings, START, START + DURATION)
+    assert "a step seen before" not in (third.directory.path / "train.log").read_text()

@@ -70,7 +70,7 @@ def test_a_short_coupling_is_fitted_as_well_as_by_the_time_domain_start():
     training = [coupled_segment(64, seed=1)]
     scaler = Scaler.fit(training)
     network = silent_network(31)
-    left = fit_linear_path_spectral(network, training, scaler, FIT_BAND)
+    left = fit_linear_path_spectral(network, training, scaler, FIT_BAND).left
     assert left < 1e-3
     assert in_band_residual(network, scaler, coupled_segment(16, seed=2)) < 1e-3
 
@@ -92,7 +92,7 @@ def test_a_witness_recorded_late_needs_the_long_kernel_and_gets_it(kernel, dilat
 
 @pytest.mark.parametrize(
     "step_at, factor, seed, kept",
-    [(160, 2.0, 4, "kept the most recent"), (0, 1.0, 6, "kept all")],
+    [(160, 2.0, 4, "kept the data since GPS"), (0, 1.0, 6, "kept all")],
     ids=["after a coupling step the fit follows the data since the step", "without a step all data is kept"],
 )
 def test_the_span_fitted_follows_a_coupling_step(caplog, step_at, factor, seed, kept):
@@ -104,6 +104,31 @@ def test_the_span_fitted_follows_a_coupling_step(caplog, step_at, factor, seed, 
             silent_network(31), [training], scaler, FIT_BAND, validation=[validation], recent_candidates=(128.0, 32.0)
         )
     assert kept in caplog.text
+
+
+def test_a_step_seen_by_a_previous_version_sets_the_data_the_start_is_judged_against(caplog):
+    """Given the GPS since which a previous version kept its data, the start fits all the data since then
+    (the recent spans judged against that fit, not against all the data) and passes the GPS on; a GPS
+    before the data changes nothing."""
+    training, validation = stepped_segments(256, step_at=64, factor=2.0, seed=4)
+    scaler = Scaler.fit([training])
+    test, _ = stepped_segments(64, step_at=0, factor=2.0, seed=5)
+
+    def start(since):
+        network = silent_network(31)
+        kept = fit_linear_path_spectral(
+            network, [training], scaler, FIT_BAND, validation=[validation], recent_candidates=(32.0,), since=since
+        )
+        return network, kept
+
+    with caplog.at_level("INFO", logger="deepclean_trainer.linear_spectral"):
+        remembering, kept = start(64.0)
+    assert kept.kept_since == 64.0
+    assert "the data since GPS 64 (a step seen before)" in caplog.text
+    assert in_band_residual(remembering, scaler, test) < 1e-2
+    unchanged, ignoring = (start(since) for since in (None, -100.0))
+    assert unchanged[1] == ignoring[1]
+    assert torch.equal(unchanged[0].linear.weight, ignoring[0].linear.weight)
 
 
 def test_outside_the_judged_band_no_bin_is_traded_for_in_band_power():
