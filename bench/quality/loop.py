@@ -720,6 +720,7 @@ def run_scenario(args: argparse.Namespace, scenario: str) -> dict:
             "nice": args.nice,
             "band": band,
             "safety_window": int(work.tables["clean"]["safety_window"]),
+            "safety_onset_window": int(work.tables["clean"].get("safety_onset_window", 0)),
         },
         "stream": {
             "first_gps": clock.first_gps,

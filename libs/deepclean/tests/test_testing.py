@@ -101,6 +101,7 @@ def test_stop_shows_where_a_service_that_ignores_sigterm_waits_before_killing_it
         process = subprocess.Popen(
             [sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=stderr, text=True, start_new_session=True
         )
-    assert process.stdout.readline().strip() == "ready"
-    assert stop(process, timeout=1.0) == -signal.SIGKILL
+    with process.stdout:
+        assert process.stdout.readline().strip() == "ready"
+        assert stop(process, timeout=1.0) == -signal.SIGKILL
     assert "stuck_where_it_waits" in stderr_path.read_text()

@@ -13,6 +13,7 @@ from typing import Literal
 from jsonargparse.typing import NonNegativeInt, PositiveFloat, PositiveInt
 
 from deepclean.cleaned_frames import configured_channel_names
+from deepclean.config import ConfigError
 from deepclean.entry_point import ServiceExit, configure_logging, hold_output, stop_on_signals
 from deepclean.figures import DEFAULT_MIN_EXCESS, DEFAULT_SIGMA
 from deepclean.frames import StreamDeadError
@@ -138,8 +139,9 @@ def main(
         The safety gate (:mod:`deepclean_cleaner.safety`): on/off, window (s), largest accepted
         mean ASD ratio over the band's 1 Hz bins, taper (s), frequencies (Hz) whose bins are judged.
     safety_onset_window
-        The newest seconds also judged on their own (0: none), so an estimate that turns bad at once is
-        caught within a few seconds rather than when the window's mean shows it.
+        The newest seconds also judged on their own (0: none; shorter than ``safety_window``), so an
+        estimate that turns bad at once is caught within a few seconds rather than when the window's
+        mean shows it.
     safety_sigma, safety_min_excess
         A 1 Hz bin counts as noise added when its ASD ratio exceeds raw by more than
         ``safety_sigma`` standard deviations of the chance cross term over the window and by
@@ -152,6 +154,11 @@ def main(
         Logging level.
     """
     channel_names = configured_channel_names(locals())
+    if safety_onset_window >= safety_window:
+        raise ConfigError(
+            f"keys 'safety_onset_window' ({safety_onset_window}) and 'safety_window' ({safety_window}): "
+            "the onset window must be shorter (0: none)"
+        )
     configure_logging("cleaner", log_level)
     settings = ChainSettings(
         witness_channels=tuple(witness_channels),

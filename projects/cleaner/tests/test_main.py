@@ -108,6 +108,15 @@ def test_the_command_line_reads_the_clean_table_and_names_a_bad_key(tmp_path):
     )
     assert result.returncode != 0 and "safety_window" in result.stderr
     result = subprocess.run(
+        [sys.executable, "-m", "deepclean_cleaner", "--safety_window", "4", "--safety_onset_window", "4"],
+        check=False,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert result.returncode == 2 and "'safety_onset_window' (4) and 'safety_window' (4)" in result.stderr
+    result = subprocess.run(
         [sys.executable, "-m", "deepclean_cleaner", "--help"],
         check=False,
         capture_output=True,

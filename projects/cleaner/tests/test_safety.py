@@ -173,6 +173,45 @@ def test_a_trip_of_the_newest_seconds_is_logged_as_theirs(caplog):
     assert "the newest 2 s alone: band ASD ratio" in record.getMessage()
 
 
+def test_the_newest_onset_window_seconds_are_judged_once_the_window_holds_more(monkeypatch):
+    """Each second: the window (up to 16 s), and the newest 4 s alone once the window holds more than 4."""
+    gate = SafetyGate(RATE, BAND, window=16, onset_window=4)
+    judged = []
+    judge = gate._judge
+    monkeypatch.setattr(gate, "_judge", lambda seconds: judged.append(len(seconds)) or judge(seconds))
+    rng = np.random.default_rng(5)
+    for second in range(20):
+        judged.clear()
+        gate.process(floor(rng) + line(second, 20.0), line(second, 20.0))
+        assert judged == ([min(second + 1, 16), 4] if second >= 4 else [second + 1])
+
+
+def test_a_trip_of_the_newest_seconds_holds_the_fallback_for_a_whole_window():
+    """After one over-subtracted second, passing seconds stay raw until 16 of them have followed."""
+    rng = np.random.default_rng(4)
+    gate = SafetyGate(RATE, BAND, window=16, onset_window=2)
+    for second in range(14):
+        gate.process(floor(rng) + line(second, 20.0), line(second, 20.0))
+    assert gate.process(floor(rng) + line(14, 20.0), 2.5 * line(14, 20.0)).fallback
+    after = [gate.process(floor(rng) + line(s, 20.0), line(s, 20.0)) for s in range(15, 40)]
+    assert all(d.judgement.passed and d.newest.passed for d in after[1:])  # the bad second out of the newest 2
+    assert [d.fallback for d in after] == [True] * 16 + [False] * 9
+
+
+def test_bins_failing_in_the_window_or_in_the_newest_seconds_are_all_reported():
+    """Noise at 75 Hz for the whole window and at 90 Hz in the newest second: both bins are named."""
+    rng = np.random.default_rng(6)
+    gate = SafetyGate(RATE, BAND, window=8, onset_window=2, enabled=False)
+    for second in range(8):
+        decision = gate.process(
+            floor(rng) + line(second, 20.0),
+            line(second, 20.0) + line(second, 0.3, frequency=75.0) + line(second, 3.0 * (second == 7), frequency=90.0),
+        )
+    frequencies = {f for f, _ in decision.failing_bins}
+    assert {75.0, 90.0} <= frequencies
+    assert 90.0 in decision.newest.failing_bins and 75.0 in decision.judgement.failing_bins
+
+
 def test_a_negative_onset_window_is_refused():
     with pytest.raises(ValueError, match="onset window"):
         SafetyGate(RATE, BAND, onset_window=-1)

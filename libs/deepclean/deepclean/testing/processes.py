@@ -43,8 +43,9 @@ def start(command: Sequence[Any], log: Path, env: dict[str, str] | None = None) 
 def stop(process: subprocess.Popen, timeout: float = 20.0) -> int:
     """SIGTERM the process group, SIGKILL it after ``timeout`` seconds; returns the exit code.
 
-    Before the SIGKILL the group gets SIGUSR1: every service then writes its threads' stacks to its
-    stderr (:func:`deepclean.entry_point.configure_logging`), which shows where it would not stop.
+    Before the SIGKILL (about 1 s before) the group gets SIGUSR1: every service then writes its threads'
+    stacks to its stderr (:func:`deepclean.entry_point.configure_logging`), which shows where it would not
+    stop; a process without that handler ends on it, as it would on the SIGKILL.
     """
     if process.poll() is None:
         os.killpg(process.pid, signal.SIGTERM)
@@ -54,7 +55,7 @@ def stop(process: subprocess.Popen, timeout: float = 20.0) -> int:
             for sent in (signal.SIGUSR1, signal.SIGKILL):
                 try:
                     os.killpg(process.pid, sent)
-                except ProcessLookupError:  # SIGUSR1 ends a process without the handler
+                except ProcessLookupError:  # the group has ended meanwhile
                     break
                 time.sleep(1.0 if sent == signal.SIGUSR1 else 0.0)
             process.wait(timeout=10)
