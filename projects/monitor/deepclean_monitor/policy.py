@@ -30,9 +30,11 @@ Rules
 - When production has not been better than raw for ``rollback_sustain_seconds``,
   roll it back to the newest earlier version (a lower version number) measured
   better than raw within the last ``rollback_memory_seconds`` of data and not
-  rolled back from. With no such version, unpin production: the cleaner then
-  writes the raw strain with the no-model bit until a canary better than raw is
-  promoted as a first model.
+  rolled back from; the decision carries the figures of the window it was last
+  measured better than raw on (its current ones when it runs as the canary).
+  With no such version, unpin production: the cleaner then writes the raw strain
+  with the no-model bit until a canary better than raw is promoted as a first
+  model.
 - A pinned version the cleaner does not serve (:class:`NoModelRun`: its stream
   written with the no-model bit and no version, or by another version the
   cleaner kept, because the pinned one fails to load) for
@@ -125,6 +127,9 @@ class DecisionMachine:
     bad: set[int] = field(default_factory=set)
     last_good: dict[int, int] = field(default_factory=dict)
     """Version -> end GPS of its last window measured better than raw."""
+    good_figures: dict[int, dict] = field(default_factory=dict)
+    """Version -> the figures of that window: a rollback to it carries them, as every decision carries
+    the figures it rests on."""
     settling: tuple[int, int] | None = None  # (expected production version, gps applied)
     _promote_since: dict[int, int] = field(default_factory=dict)
     _rollback_since: dict[int, int] = field(default_factory=dict)
@@ -133,7 +138,8 @@ class DecisionMachine:
         """Update the memory and the streaks with ``observation``; the decision it calls for, if any."""
         for quality in observation.qualities.values():
             if quality.seconds >= self.policy.min_seconds:
-                self._remember(quality.version, quality.end_gps, self.worse_than_raw(quality) is None)
+                good = self.worse_than_raw(quality) is None
+                self._remember(quality.version, quality.end_gps, good, quality.figures() if good else None)
         if self._still_settling(observation):
             return None
         not_served = self._not_served(observation)
@@ -159,7 +165,7 @@ class DecisionMachine:
         """Record that ``decision`` has been carried out (also used to replay the log)."""
         for key, figures in decision.figures.items():
             if "better_than_raw" in figures and "end_gps" in figures:
-                self._remember(int(key), int(figures["end_gps"]), bool(figures["better_than_raw"]))
+                self._remember(int(key), int(figures["end_gps"]), bool(figures["better_than_raw"]), figures)
         if decision.action == "reject":
             self.bad.add(decision.version)
             self._promote_since.clear()
@@ -191,11 +197,14 @@ class DecisionMachine:
         targets = [v for v, end in self.last_good.items() if v < current and v not in self.bad and end >= oldest]
         return max(targets, default=None)
 
-    def _remember(self, version: int, end_gps: int, good: bool) -> None:
+    def _remember(self, version: int, end_gps: int, good: bool, figures: dict | None = None) -> None:
         if good:
+            if end_gps >= self.last_good.get(version, end_gps) and figures is not None:
+                self.good_figures[version] = dict(figures)
             self.last_good[version] = max(end_gps, self.last_good.get(version, end_gps))
         elif end_gps >= self.last_good.get(version, end_gps):
             self.last_good.pop(version, None)
+            self.good_figures.pop(version, None)
 
     def _still_settling(self, observation: Observation) -> bool:
         if self.settling is None:
@@ -274,8 +283,10 @@ class DecisionMachine:
                 figures=figures,
             )
         target_quality = observation.qualities.get(target)
-        if target_quality is not None:
+        if target_quality is not None and target_quality.seconds >= self.policy.min_seconds:
             figures[str(target)] = target_quality.figures()
+        elif target in self.good_figures:
+            figures[str(target)] = self.good_figures[target]  # not running now: the window it was judged on
         return Decision(
             action="rollback",
             version=target,

@@ -177,6 +177,9 @@ def test_rollback_lands_on_the_newest_earlier_version_good_within_memory():
     assert "BNS range 90 Mpc, 10.00% below raw 100 Mpc" in decision.reason
     assert machine.rollback_target(4, 2210) == 3
     assert machine.rollback_target(4, 2096 + 1801) is None  # 3 too falls out of the memory
+    # 3 is not running: the decision carries the figures it was last judged better than raw on
+    assert decision.figures["3"]["better_than_raw"] and decision.figures["3"]["end_gps"] == 2096
+    assert decision.figures["4"]["better_than_raw"] is False
 
 
 def test_a_version_measured_worse_than_raw_is_forgotten_as_a_target():
