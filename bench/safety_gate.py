@@ -33,6 +33,7 @@ import logging
 
 import numpy as np
 
+from deepclean.figures import BinPowers, judge_bins
 from deepclean.signal import bandpass_sos, zero_phase_bandpass
 from deepclean.synthetic import SyntheticDetector
 from deepclean.synthetic.scenarios import SCENARIOS, scenario_config
@@ -94,6 +95,33 @@ def trips(gate: SafetyGate, raw: np.ndarray, estimate: np.ndarray) -> tuple[int,
     return seconds, found
 
 
+def flapping(
+    raw: np.ndarray, truth: np.ndarray, onset_window: int, max_backoff: int, seed: int
+) -> tuple[int, int, int]:
+    """An estimate that is good (the injected noise) or bad (2.2x it) in random 8 s blocks, bad one time in
+    three: the bad seconds written as cleaned, the good seconds written raw, and the aligned windows of the
+    gate's length whose written output added noise while some of their seconds were written as cleaned (the
+    loop benchmark's guard, ``bench/quality/loop.py``)."""
+    blocks = raw.size // RATE // 8
+    bad = np.repeat(np.random.default_rng(seed).random(blocks) < 1 / 3, 8)
+    gain = np.repeat(np.where(bad, BAD_GAIN, 1.0), RATE)
+    estimate = gain * truth[: gain.size]
+    gate = SafetyGate(RATE, BAND, check_range=CHECK, onset_window=onset_window, max_backoff=max_backoff)
+    decisions = [
+        gate.process(raw[s * RATE : (s + 1) * RATE], estimate[s * RATE : (s + 1) * RATE]) for s in range(bad.size)
+    ]
+    written = np.concatenate([d.output for d in decisions])
+    cleaned = np.array([not d.fallback for d in decisions])
+    noisy = 0
+    for start in range(0, bad.size - gate.window + 1, gate.window):
+        seconds = slice(start, start + gate.window)
+        if cleaned[seconds].any():
+            samples = slice(start * RATE, (start + gate.window) * RATE)
+            powers = BinPowers.of_strain(raw[samples], written[samples], RATE)
+            noisy += not judge_bins(powers, BAND, CHECK, gate.sigma, gate.min_excess, gate.band_tolerance).passed
+    return int(np.sum(cleaned & bad)), int(np.sum(~cleaned & ~bad)), noisy
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--scenarios", nargs="+", default=list(SCENARIOS))
@@ -126,6 +154,12 @@ def main() -> None:
             )
             for trip in tripped:
                 print(f"    false trip at {trip}", flush=True)
+            flaps = [flapping(raw, truth, onset_window, backoff, args.seed) for backoff in (1, 8)]
+            print(
+                "    flapping, hold x1 / up to x8: bad seconds written cleaned {} / {}, good seconds written raw "
+                "{} / {}, noisy windows with cleaned seconds {} / {}".format(*np.array(flaps).T.ravel()),
+                flush=True,
+            )
     for onset_window, false in totals.items():
         seconds = args.seconds * len(args.scenarios)
         print(f"onset window {onset_window}: {false} of {seconds} s written raw with a perfect estimate")

@@ -81,6 +81,7 @@ def main(
     safety_sigma: PositiveFloat = DEFAULT_SIGMA,
     safety_min_excess: PositiveFloat = DEFAULT_MIN_EXCESS,
     safety_taper: PositiveFloat = 0.25,
+    safety_max_backoff: PositiveInt = 8,
     safety_check_range: tuple[PositiveFloat, PositiveFloat] = (10.0, 2000.0),
     compress: bool = False,
     metrics_port: Port = 9106,
@@ -142,6 +143,10 @@ def main(
         The newest seconds also judged on their own (0: none; shorter than ``safety_window``), so an
         estimate that turns bad at once is caught within a few seconds rather than when the window's
         mean shows it.
+    safety_max_backoff
+        A trip soon after a fallback ended (within 4 windows of cleaned seconds) doubles the next hold,
+        up to this factor (1: every trip holds one window), so an estimate hovering at the tolerance
+        writes few short cleaned bursts between fallbacks.
     safety_sigma, safety_min_excess
         A 1 Hz bin counts as noise added when its ASD ratio exceeds raw by more than
         ``safety_sigma`` standard deviations of the chance cross term over the window and by
@@ -182,6 +187,7 @@ def main(
             "sigma": float(safety_sigma),
             "min_excess": float(safety_min_excess),
             "taper": float(safety_taper),
+            "max_backoff": int(safety_max_backoff),
             "check_range": (float(safety_check_range[0]), float(safety_check_range[1])),
         },
         metrics=metrics,

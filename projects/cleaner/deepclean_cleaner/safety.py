@@ -29,7 +29,10 @@ band's edges and shoulders), so a single bin there fails only when noise was
 clearly added; the shoulder groups catch increases spread over several bins
 somewhat earlier, and a trip holds the fallback until ``window`` passing
 seconds have followed, so a stream whose figures hover near the tolerance does
-not flap.
+not flap; a trip soon after a fallback ended doubles the next hold (up to
+``max_backoff`` times), so an estimate that is bad every few tens of seconds is
+written raw rather than in short cleaned bursts between trips (measured by
+``bench/safety_gate.py``, "flapping").
 
 The newest ``onset_window`` seconds are judged the same way on their own: in the window an estimate
 that turns bad at once (a model trained before a coupling step and run after it) is a few seconds of
@@ -45,8 +48,13 @@ with the injected noise itself as the estimate (band 55-65 Hz, the service's set
   256 --seed 3``), where the newest 4 s trip nowhere in those seconds;
 - with noise flat over 62-64 Hz added to it, 0.44, 1.56 and 3 times the raw strain's mean power
   there (the cleaned ASD then rises least at 62 Hz, ~1.02x raw for the first, and most at 64 Hz,
-  1.5-1.8x): 0-42 %, 6-100 % and 61-100 % of the seconds fall back with the window alone, 0-49 %,
-  30-100 % and 68-100 % with the newest 4 s as well; 0.2 % of that power trips neither.
+  1.5-1.8x): 0-77 %, 6-100 % and 66-100 % of the seconds fall back with the window alone, 0-79 %,
+  46-100 % and 68-100 % with the newest 4 s as well; 0.2 % of that power trips neither;
+- flapping: good (itself) or bad (2.2x itself) in random 8 s blocks, bad one time in three (~340 of
+  1024 s): the window alone writes 204-239 bad seconds as cleaned; with the newest 4 s, 30-38, and
+  8-10 with the hold doubled on each trip soon after a fallback (``max_backoff`` 8). That writes
+  630-664 of the ~680 good seconds raw (381-404 without), and the aligned 16 s windows of written
+  output that added noise while holding a cleaned second fall from 110 to 9 over the 13 scenarios.
 
 A new model is judged on its own seconds from its first
 (:meth:`SafetyGate.new_estimate`). The monitor, which judges the same figures
@@ -72,6 +80,9 @@ from deepclean.figures import (
 )
 
 log = logging.getLogger(__name__)
+
+BACKOFF_RESET = 4
+"""Windows of seconds written cleaned after which a trip no longer lengthens the next hold."""
 
 
 @dataclass(frozen=True)
@@ -150,6 +161,9 @@ class SafetyGate:
         Frequencies (Hz) whose bins are judged.
     taper
         Seconds over which the subtraction fades out and back in.
+    max_backoff
+        A trip within :data:`BACKOFF_RESET` windows of cleaned seconds after the last fallback ended
+        doubles the hold (``window`` passing seconds) up to this factor (1: never).
     enabled
         False: judge and report, but always subtract.
     stream
@@ -165,6 +179,7 @@ class SafetyGate:
     min_excess: float = DEFAULT_MIN_EXCESS
     check_range: tuple[float, float] = (10.0, 1000.0)
     taper: float = 0.25
+    max_backoff: int = 8
     enabled: bool = True
     stream: str = "cleaned"
     _spectra: deque = field(default_factory=deque, init=False, repr=False)
@@ -172,6 +187,8 @@ class SafetyGate:
     _was_fallback: bool = field(default=False, init=False, repr=False)
     _fallback_seconds: int = field(default=0, init=False, repr=False)
     _hold: int = field(default=0, init=False, repr=False)
+    _backoff: int = field(default=1, init=False, repr=False)
+    _cleaned_since_release: int | None = field(default=None, init=False, repr=False)
     _fading_in: bool = field(default=False, init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -190,6 +207,7 @@ class SafetyGate:
         """Forget the window: the estimate now comes from another model, judged on its own seconds only."""
         self._spectra.clear()
         self._hold = 0
+        self._backoff, self._cleaned_since_release = 1, None
 
     def process(self, raw: np.ndarray, noise: np.ndarray | None) -> SafetyDecision:
         """The output for one second of ``raw`` strain and its noise estimate (None: none)."""
@@ -221,10 +239,20 @@ class SafetyGate:
         # A failed judgement holds the fallback until a whole window of new seconds has passed:
         # a short window's statistics hover near the tolerance, and a stream must not flap.
         if self.enabled and not passed:
-            self._hold = self.window
+            if not self._was_fallback and self._cleaned_since_release is not None:
+                # tripped again soon after cleaning resumed: an estimate hovering at the tolerance is held
+                # longer each time, so it writes fewer short cleaned bursts between fallbacks
+                self._backoff = min(2 * self._backoff, self.max_backoff)
+            self._hold = self.window * self._backoff
         elif self._hold:
             self._hold -= 1
         fallback = self.enabled and (not passed or self._hold > 0)
+        if fallback:
+            self._cleaned_since_release = 0
+        elif self._cleaned_since_release is not None:
+            self._cleaned_since_release += 1
+            if self._cleaned_since_release >= BACKOFF_RESET * self.window:
+                self._backoff, self._cleaned_since_release = 1, None
         weight = self._weights(0.0 if fallback else 1.0)
         if fallback or self._was_fallback or self._fading_in:
             # the fade back in writes raw strain in part, and a strong line faded in or out spreads over

@@ -198,6 +198,41 @@ def test_a_trip_of_the_newest_seconds_holds_the_fallback_for_a_whole_window():
     assert [d.fallback for d in after] == [True] * 16 + [False] * 9
 
 
+def fallback_lengths(gate: SafetyGate, pattern: str, rng) -> list[int]:
+    """Run ``gate`` on seconds that are good ("g": the line's own estimate) or bad ("b": 2.5x it); the length
+    of every run of fallback seconds."""
+    runs, current = [], 0
+    for second, kind in enumerate(pattern):
+        estimate = (2.5 if kind == "b" else 1.0) * line(second, 20.0)
+        if gate.process(floor(rng) + line(second, 20.0), estimate).fallback:
+            current += 1
+        elif current:
+            runs, current = [*runs, current], 0
+    return [*runs, current] if current else runs
+
+
+def test_a_trip_soon_after_the_fallback_ended_holds_twice_as_long():
+    """Trips 8 s apart after each release hold 16, 32, 64 s; after 64 s cleaned, 16 s again."""
+    gate = SafetyGate(RATE, BAND, window=16, onset_window=2)
+    soon = "g" * 20 + "b" + "g" * 16 + "g" * 8 + "b" + "g" * 32 + "g" * 8 + "b" + "g" * 64
+    again = "g" * 64 + "b" + "g" * 20
+    assert fallback_lengths(gate, soon + again, np.random.default_rng(7)) == [17, 33, 65, 17]
+
+
+def test_without_backoff_every_trip_holds_one_window():
+    gate = SafetyGate(RATE, BAND, window=16, onset_window=2, max_backoff=1)
+    pattern = "g" * 20 + "b" + "g" * 24 + "b" + "g" * 24
+    assert fallback_lengths(gate, pattern, np.random.default_rng(7)) == [17, 17]
+
+
+def test_a_new_model_starts_without_backoff():
+    gate = SafetyGate(RATE, BAND, window=16, onset_window=2)
+    rng = np.random.default_rng(7)
+    assert fallback_lengths(gate, "g" * 20 + "b" + "g" * 24 + "b" + "g" * 40, rng) == [17, 33]
+    gate.new_estimate()
+    assert fallback_lengths(gate, "g" * 20 + "b" + "g" * 20, rng) == [17]
+
+
 def test_bins_failing_in_the_window_or_in_the_newest_seconds_are_all_reported():
     """Noise at 75 Hz for the whole window and at 90 Hz in the newest second: both bins are named."""
     rng = np.random.default_rng(6)
