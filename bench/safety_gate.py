@@ -37,7 +37,7 @@ from deepclean.figures import BinPowers, judge_bins
 from deepclean.signal import bandpass_sos, zero_phase_bandpass
 from deepclean.synthetic import SyntheticDetector
 from deepclean.synthetic.scenarios import SCENARIOS, scenario_config
-from deepclean_cleaner.safety import SafetyGate
+from deepclean_cleaner.safety import SafetyDecision, SafetyGate
 
 RATE = 16384
 BAND = (55.0, 65.0)
@@ -48,12 +48,17 @@ ADDED_BAND = (62.0, 64.0)
 ADDED_RATIOS = (1.001, 1.2, 1.6, 2.0)
 
 
-def fallbacks(gate: SafetyGate, raw: np.ndarray, estimate: np.ndarray) -> list[bool]:
-    """Per second, whether ``gate`` wrote it raw."""
+def decisions(gate: SafetyGate, raw: np.ndarray, estimate: np.ndarray) -> list[SafetyDecision]:
+    """``gate``'s decision for every second of ``raw`` and ``estimate``."""
     return [
-        gate.process(raw[s * RATE : (s + 1) * RATE], estimate[s * RATE : (s + 1) * RATE]).fallback
+        gate.process(raw[s * RATE : (s + 1) * RATE], estimate[s * RATE : (s + 1) * RATE])
         for s in range(raw.size // RATE)
     ]
+
+
+def fallbacks(gate: SafetyGate, raw: np.ndarray, estimate: np.ndarray) -> list[bool]:
+    """Per second, whether ``gate`` wrote it raw."""
+    return [decision.fallback for decision in decisions(gate, raw, estimate)]
 
 
 def onset_seconds(raw: np.ndarray, truth: np.ndarray, onset_window: int, settle: int = 32) -> int:
@@ -84,8 +89,7 @@ def added_noise(raw: np.ndarray, ratio: float, rng: np.random.Generator) -> np.n
 def trips(gate: SafetyGate, raw: np.ndarray, estimate: np.ndarray) -> tuple[int, list[str]]:
     """Seconds written raw by ``gate``, and for each trip (a second that enters the fallback) what failed."""
     seconds, found, before = 0, [], False
-    for s in range(raw.size // RATE):
-        decision = gate.process(raw[s * RATE : (s + 1) * RATE], estimate[s * RATE : (s + 1) * RATE])
+    for s, decision in enumerate(decisions(gate, raw, estimate)):
         seconds += decision.fallback
         if decision.fallback and not before:
             failed = decision.failed_judgement
@@ -107,11 +111,9 @@ def flapping(
     gain = np.repeat(np.where(bad, BAD_GAIN, 1.0), RATE)
     estimate = gain * truth[: gain.size]
     gate = SafetyGate(RATE, BAND, check_range=CHECK, onset_window=onset_window, max_backoff=max_backoff)
-    decisions = [
-        gate.process(raw[s * RATE : (s + 1) * RATE], estimate[s * RATE : (s + 1) * RATE]) for s in range(bad.size)
-    ]
-    written = np.concatenate([d.output for d in decisions])
-    cleaned = np.array([not d.fallback for d in decisions])
+    made = decisions(gate, raw[: estimate.size], estimate)
+    written = np.concatenate([d.output for d in made])
+    cleaned = np.array([not d.fallback for d in made])
     noisy = 0
     for start in range(0, bad.size - gate.window + 1, gate.window):
         seconds = slice(start, start + gate.window)

@@ -98,32 +98,22 @@ def test_a_missing_witness_frame_is_written_raw_with_the_gap_bit(tmp_path, repos
 def test_the_command_line_reads_the_clean_table_and_names_a_bad_key(tmp_path):
     """deepclean-clean parses the project's table; an out-of-range value stops it naming the key."""
     env = {**os.environ, "DEEPCLEAN_CONFIG": str(ROOT / "pyproject.toml")}
-    result = subprocess.run(
-        [sys.executable, "-m", "deepclean_cleaner", "--safety_window", "0"],
-        check=False,
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-    )
+
+    def cleaner(*arguments: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "deepclean_cleaner", *arguments],
+            check=False,
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+        )
+
+    result = cleaner("--safety_window", "0")
     assert result.returncode != 0 and "safety_window" in result.stderr
-    result = subprocess.run(
-        [sys.executable, "-m", "deepclean_cleaner", "--safety_window", "4", "--safety_onset_window", "4"],
-        check=False,
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-    )
+    result = cleaner("--safety_window", "4", "--safety_onset_window", "4")
     assert result.returncode == 2 and "'safety_onset_window' (4) and 'safety_window' (4)" in result.stderr
-    result = subprocess.run(
-        [sys.executable, "-m", "deepclean_cleaner", "--help"],
-        check=False,
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-    )
+    result = cleaner("--help")
     assert result.returncode == 0 and "bandpass_lookahead" in result.stdout
 
 

@@ -451,11 +451,7 @@ def _step_seen_before(settings: CycleSettings, start: int) -> float | None:
     if not previous:
         return None
     try:
-        since = (
-            TrainingMetadata.from_json(previous[-1].metadata, previous[-1].path / METADATA)
-            .extra.get("training", {})
-            .get(LINEAR_KEPT_SINCE)
-        )
+        since = previous[-1].schema.extra.get("training", {}).get(LINEAR_KEPT_SINCE)
     except (OSError, ValueError, KeyError) as exc:
         log.warning("cannot read the span %s kept after a step: %s", previous[-1].path, exc)
         return None

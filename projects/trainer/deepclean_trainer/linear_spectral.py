@@ -266,7 +266,8 @@ def fit_linear_path_spectral(
             base = np.ones(times.size, bool)  # too few blocks since the step seen before: all the data
         remembered = not base.all()
         base_span = ages[base].max()
-        whole = _left(_solve(*training.weighted(base.astype(float))[:2], basis, ridge, choosing), basis, *held_out)
+        base_cross, base_towards = training.weighted(base.astype(float))[:2] if remembered else (cross, towards)
+        whole = _left(_solve(base_cross, base_towards, basis, ridge, choosing), basis, *held_out)
         scores = {}
         for seconds in sorted(recent_candidates, reverse=True):
             recent = ages <= seconds
@@ -278,7 +279,7 @@ def fit_linear_path_spectral(
         chosen = choose_recent_span(whole, {t: v[0] for t, v in scores.items()}, floor, switch_factor)
         if chosen is not None:
             base = ages <= chosen
-        if chosen is not None or not base.all():
+        if chosen is not None or remembered:
             # after a step the validation data (all after it) join the fit
             recent_cross, recent_towards, _ = training.weighted(base.astype(float))
             taps = _solve(recent_cross + held_out[0], recent_towards + held_out[1], basis, ridge, kept)
