@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from deepclean.cleaned_frames import CLEANED, SAFETY_FALLBACK, default_channels
+from deepclean.cleaned_frames import CLEANED, NARROWED, SAFETY_FALLBACK, default_channels
 from deepclean.frames import FrameName, read_frame
 
 CHANNELS = default_channels("H1")  # the synthetic detector is H1
@@ -210,7 +210,7 @@ def production_latency_mode(model_repository: Path) -> str:
 
 def read_cleaned(suite: Suite, start: int, stop: int) -> tuple[np.ndarray, dict[str, int]]:
     """The production-cleaned strain of ``[start, stop)`` from the cleaned frames, and DQ counts (seconds)."""
-    pieces, counts = [], {"cleaned": 0, "safety_fallback": 0, "not_cleaned": 0}
+    pieces, counts = [], {"cleaned": 0, "narrowed": 0, "safety_fallback": 0, "not_cleaned": 0}
     for gps in range(start, stop):
         path = FrameName(gps, "H", "H1", "DEEPCLEAN").path(suite.work / "cleaned")
         if not path.exists():
@@ -220,6 +220,7 @@ def read_cleaned(suite: Suite, start: int, stop: int) -> tuple[np.ndarray, dict[
         dq = frame[DQ_CHANNEL]
         counts["cleaned"] += int(np.all(dq & DQ_CLEANED))
         counts["safety_fallback"] += int(np.any(dq & DQ_FALLBACK))
+        counts["narrowed"] += int(np.any(dq & NARROWED))
         counts["not_cleaned"] += int(not np.any(dq & DQ_CLEANED))
     return np.concatenate(pieces), counts
 

@@ -54,6 +54,7 @@ from deepclean_method import DQ_CLEANED, DQ_FALLBACK  # noqa: E402
 
 from deepclean.cleaned_frames import (  # noqa: E402
     INPUT_GAP,
+    NARROWED,
     NO_MODEL,
     NOT_ANALYSIS_READY,
     CleanedChannelNames,
@@ -423,7 +424,7 @@ def read_seconds(work: Work, start: int, stop: int) -> Seconds:
     strain_channel, production, dq_channel = clean["strain_channel"], names.production, names.dq
     version_channel = names.production_version
     raw, cleaned, truth, versions, written_cleaned = [], [], [], set(), []
-    counts = {"cleaned": 0, "safety_fallback": 0, "no_model": 0, "input_gap": 0, "not_ready": 0}
+    counts = {"cleaned": 0, "narrowed": 0, "safety_fallback": 0, "no_model": 0, "input_gap": 0, "not_ready": 0}
     for gps in range(start, stop):
         frame = read_frame(work.frame("cleaned", gps), [production, dq_channel, version_channel])
         raw.append(read_frame(work.frame("strain", gps), [strain_channel])[strain_channel])
@@ -433,6 +434,7 @@ def read_seconds(work: Work, start: int, stop: int) -> Seconds:
         written_cleaned.append(bool(np.all(dq & DQ_CLEANED)))
         counts["cleaned"] += int(written_cleaned[-1])
         for name, bit in (
+            ("narrowed", NARROWED),
             ("safety_fallback", DQ_FALLBACK),
             ("no_model", DQ_NO_MODEL),
             ("input_gap", DQ_INPUT_GAP),
@@ -806,7 +808,8 @@ def scenario_report(s: dict) -> str:
         f"{q['worst_out_of_band_frequency']:g} Hz",
         f"  range raw {s['raw']['bns_range_mpc']:.2f} Mpc, cleaned {q['bns_range_mpc']:.2f}, noise-free "
         f"{s['floor']['bns_range_mpc']:.2f}: gap recovered {_fmt(q['range_gap_recovered'], '{:.0%}')}",
-        f"  DQ seconds: cleaned {dq['cleaned']}, safety fallback {dq['safety_fallback']}, no model {dq['no_model']} "
+        f"  DQ seconds: cleaned {dq['cleaned']} (narrowed {dq.get('narrowed', 0)}), safety fallback "
+        f"{dq['safety_fallback']}, no model {dq['no_model']} "
         f"(input gap {dq['input_gap']}, not ready {dq['not_ready']})",
         *(
             ["  no production model in the scored span: these are the figures of the raw strain"]

@@ -2,7 +2,7 @@
 
 The cleaner writes these frames and the monitor, the benchmarks and users read
 them; every side takes the bits and names from here. Production uses DQ bits
-0-4, the canary the same meanings shifted by :data:`CANARY_SHIFT` (bits 8-12)::
+0-5, the canary the same meanings shifted by :data:`CANARY_SHIFT` (bits 8-13)::
 
     from deepclean.cleaned_frames import CLEANED, CANARY_SHIFT, default_channels
 
@@ -31,9 +31,13 @@ INPUT_GAP = 1 << 3
 samples of non-finite strain (written as they came, never flagged cleaned)."""
 NOT_ANALYSIS_READY = 1 << 4
 """The state vector says the detector was not analysis ready."""
+NARROWED = 1 << 5
+"""Cleaned in the safety gate's narrowed band only: the estimate over the whole band added noise (the
+gate's judgement failed) and its narrowed part did not, so that part was subtracted (also the samples of a
+cross-fade to or from it)."""
 CANARY_SHIFT = 8
 """The canary's bits are the production bits shifted left by this much."""
-STREAM_BITS = CLEANED | SAFETY_FALLBACK | NO_MODEL | INPUT_GAP | NOT_ANALYSIS_READY
+STREAM_BITS = CLEANED | SAFETY_FALLBACK | NO_MODEL | INPUT_GAP | NOT_ANALYSIS_READY | NARROWED
 """Every bit of one stream."""
 NOT_MEASURABLE = NO_MODEL | INPUT_GAP | NOT_ANALYSIS_READY
 """Bits of a second that says nothing about the model (the monitor leaves it out of its figures)."""

@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[3]
 
 
 def test_bits_are_distinct_and_the_canary_does_not_overlap_production():
-    assert STREAM_BITS == 0b11111 and FLAGS == STREAM_BITS & ~CLEANED
+    assert STREAM_BITS == 0b111111 and FLAGS == STREAM_BITS & ~CLEANED
     assert (STREAM_BITS << CANARY_SHIFT) & STREAM_BITS == 0
     assert NOT_MEASURABLE & CLEANED == 0
 

@@ -10,7 +10,7 @@ import threading
 from pathlib import Path
 from typing import Literal
 
-from jsonargparse.typing import NonNegativeInt, PositiveFloat, PositiveInt
+from jsonargparse.typing import NonNegativeFloat, NonNegativeInt, PositiveFloat, PositiveInt
 
 from deepclean.cleaned_frames import configured_channel_names
 from deepclean.config import ConfigError
@@ -25,6 +25,7 @@ from .buffers import Gap
 from .metrics import CleanerMetrics
 from .model_chain import ChainSettings
 from .pipeline import CleanedSecond, CleaningPipeline
+from .safety import MIN_NARROWED_HZ, narrowed_safety_band
 from .source import InputSource
 from .watcher import ModelWatcher
 from .writer import BackgroundWriter, CleanedFrameWriter
@@ -83,6 +84,7 @@ def main(
     safety_taper: PositiveFloat = 0.25,
     safety_max_backoff: PositiveInt = 8,
     safety_check_range: tuple[PositiveFloat, PositiveFloat] = (10.0, 2000.0),
+    safety_narrowing: NonNegativeFloat = 2.0,
     compress: bool = False,
     metrics_port: Port = 9106,
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO",
@@ -147,6 +149,12 @@ def main(
         A trip soon after a fallback ended (within 4 windows of cleaned seconds) doubles the next hold,
         up to this factor (1: every trip holds one window), so an estimate hovering at the tolerance
         writes few short cleaned bursts between fallbacks.
+    safety_narrowing
+        Hz cut from each side of ``band`` for the narrowed estimate (0: none): when the whole estimate
+        fails the gate's judgement, it is written band-passed to the narrowed band instead of raw
+        strain if that passes the same judgement (zero-phase mode only; DQ bit "narrowed"), so a
+        version that adds noise at the band's edges still removes the carrier and its near sidebands.
+        None is made when less than :data:`MIN_NARROWED_HZ` would remain.
     safety_sigma, safety_min_excess
         A 1 Hz bin counts as noise added when its ASD ratio exceeds raw by more than
         ``safety_sigma`` standard deviations of the chance cross term over the window and by
@@ -165,6 +173,14 @@ def main(
             "the onset window must be shorter (0: none)"
         )
     configure_logging("cleaner", log_level)
+    narrowed_band = narrowed_safety_band((float(band[0]), float(band[1])), float(safety_narrowing))
+    if safety and safety_narrowing and narrowed_band is None:
+        log.info(
+            "band %s Hz less %g Hz each side leaves under %g Hz: the safety gate writes raw strain when it trips",
+            list(band),
+            safety_narrowing,
+            MIN_NARROWED_HZ,
+        )
     settings = ChainSettings(
         witness_channels=tuple(witness_channels),
         sample_rate=int(sample_rate),
@@ -172,6 +188,7 @@ def main(
         bandpass_history=float(bandpass_history),
         bandpass_lookahead=float(bandpass_lookahead),
         latency_mode=latency_mode,
+        narrowed_band=narrowed_band if safety else None,
     )
     metrics = CleanerMetrics()
     pipeline = CleaningPipeline(

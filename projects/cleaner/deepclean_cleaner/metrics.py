@@ -7,8 +7,8 @@ except on the input counter, where it is ``strain`` or ``witness``.
 - ``deepclean_cleaner_safety_fallback_seconds_total{stream}``: seconds written
   raw because of the gate.
 - ``deepclean_cleaner_safety_tripped_bins_total{stream,bin_hz}``: per 1 Hz bin,
-  fallback seconds in which that bin was judged to have had noise added
-  (bounded by the bins of the gate's check range and band).
+  seconds written raw or narrowed (:mod:`deepclean_cleaner.safety`) in which that
+  bin was judged to have had noise added by the whole estimate (bounded by the bins of the gate's check range and band).
 - ``deepclean_cleaner_safety_band_asd_ratio{stream}``,
   ``deepclean_cleaner_safety_worst_bin_asd_ratio{stream}`` and
   ``deepclean_cleaner_safety_worst_bin_hz{stream}``: the figures of the last
@@ -20,7 +20,7 @@ except on the input counter, where it is ``strain`` or ``witness``.
   arrival (its strain frame seen) to its cleaned frame written;
   ``deepclean_cleaner_frames_written_total``, ``deepclean_cleaner_newest_gps``;
   ``deepclean_cleaner_seconds_total{stream,outcome}`` (``cleaned``, ``fallback``,
-  ``no_model``, ``input_gap``, ``not_ready``: seconds with that DQ bit set in some
+  ``no_model``, ``input_gap``, ``not_ready``, ``narrowed``: seconds with that DQ bit set in some
   sample) and ``deepclean_cleaner_version{stream}``.
 - ``deepclean_cleaner_input_frames_after_passed_total{stream}``: strain frames
   that arrived for a second the cleaner had passed unread (declared dropped, or
@@ -50,6 +50,7 @@ OUTCOMES = (
     ("no_model", dq.NO_MODEL),
     ("input_gap", dq.INPUT_GAP),
     ("not_ready", dq.NOT_ANALYSIS_READY),
+    ("narrowed", dq.NARROWED),
 )
 
 
@@ -65,7 +66,9 @@ class CleanerMetrics(ServiceMetrics):
             "safety_fallback_seconds", "Seconds written raw by the safety gate", stream
         )
         self.tripped_bins = self.counter(
-            "safety_tripped_bins", "Fallback seconds in which the 1 Hz bin had noise added", ("stream", "bin_hz")
+            "safety_tripped_bins",
+            "Seconds written raw or narrowed by the safety gate in which the 1 Hz bin had noise added",
+            ("stream", "bin_hz"),
         )
         self.band_ratio, self.worst_bin, self.worst_bin_frequency = (
             self.gauge(name, documentation, stream) for name, documentation in JUDGED_FIGURES.items()
@@ -94,6 +97,7 @@ class CleanerMetrics(ServiceMetrics):
         """Count and show what the gate decided for one second of ``stream``."""
         if decision.fallback:
             self.fallback_seconds.labels(stream=stream).inc()
+        if decision.fallback or decision.narrowed:
             for frequency, _ in decision.failing_bins:
                 self.tripped_bins.labels(stream=stream, bin_hz=f"{frequency:g}").inc()
         if decision.judgement is not None:

@@ -18,7 +18,7 @@ import numpy as np
 from deepclean.model_repository import TrainingMetadata
 from deepclean.model_repository.training_metadata import LatencyMode
 from deepclean.network_reach import architecture_context
-from deepclean.signal import witness_resampling_phase
+from deepclean.signal import bandpass_sos, witness_resampling_phase
 
 from .buffers import Block, Gap
 from .network import DEFAULT_WIDTHS, NoisePredictor, StreamedNetwork
@@ -44,7 +44,11 @@ class ChainSettings:
     """The cleaner's side of a chain: channels, rates, band-pass context (seconds) and latency mode.
 
     ``bandpass_lookahead`` applies to the zero-phase mode only; ``bandpass_history`` is the
-    settling time of either band-pass after a restart.
+    settling time of either band-pass after a restart. ``narrowed_band`` (Hz; None: none): in the
+    zero-phase mode the chain also band-passes the network's output to this band, with the same
+    filter order and look-ahead, for the safety gate to write when the whole estimate adds noise
+    (a causal filter of another band would change the phase the version learned, so causal chains
+    make none).
     """
 
     witness_channels: tuple[str, ...]
@@ -53,6 +57,7 @@ class ChainSettings:
     bandpass_history: float
     bandpass_lookahead: float
     latency_mode: str = LatencyMode.ZERO_PHASE.value
+    narrowed_band: tuple[float, float] | None = None
 
     @property
     def witness_resampling(self) -> str:
@@ -111,10 +116,15 @@ class ModelChain:
             "target_std": float(scaler.target_std),
             "history": round(settings.bandpass_history * rate),
         }
+        self.narrowed_filter = None
         if meta.latency_mode is LatencyMode.CAUSAL:
             self.noise_filter = CausalNoiseFilter(**filter_settings)
         else:
-            self.noise_filter = NoiseFilter(**filter_settings, lookahead=round(settings.bandpass_lookahead * rate))
+            lookahead = round(settings.bandpass_lookahead * rate)
+            self.noise_filter = NoiseFilter(**filter_settings, lookahead=lookahead)
+            if settings.narrowed_band is not None:
+                narrowed_sos = bandpass_sos(settings.narrowed_band, rate, order=meta.filter.order)
+                self.narrowed_filter = NoiseFilter(**{**filter_settings, "sos": narrowed_sos}, lookahead=lookahead)
         self.upsampler = BlockResampler(rate, settings.strain_sample_rate)
 
     @property
@@ -141,12 +151,23 @@ class ModelChain:
     def reset(self) -> None:
         self.network.reset()
         self.noise_filter.reset()
+        if self.narrowed_filter is not None:
+            self.narrowed_filter.reset()
         self.upsampler.reset()
 
     def process(self, item: Block | Gap) -> Block | Gap | None:
-        """Noise at the strain rate for the stretch ``delay`` behind ``item``; ``None`` while priming."""
-        for stage in (self.network, self.noise_filter, self.upsampler):
-            item = stage.process(item)
-            if item is None:
-                return None
-        return item
+        """Noise at the strain rate for the stretch ``delay`` behind ``item``; ``None`` while priming.
+
+        With a narrowed band the block holds two rows: the whole estimate and the narrowed one.
+        """
+        item = self.network.process(item)
+        if item is None:
+            return None
+        whole = self.noise_filter.process(item)
+        if self.narrowed_filter is not None:
+            narrowed = self.narrowed_filter.process(item)  # the same look-ahead: None exactly when whole is
+            if isinstance(whole, Block):
+                whole = Block(whole.start, whole.rate, np.stack([whole.data, narrowed.data]))
+        if whole is None:
+            return None
+        return self.upsampler.process(whole)

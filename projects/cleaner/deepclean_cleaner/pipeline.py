@@ -348,13 +348,19 @@ class CleaningPipeline:
             bits |= dq.NO_MODEL
         else:
             bits |= dq.INPUT_GAP
-        decision = slot.gate.process(second.strain, noise)
+        narrowed = None
+        if noise is not None and noise.ndim == 2:  # the chain's whole and narrowed estimates
+            noise, narrowed = noise
+        decision = slot.gate.process(second.strain, noise, narrowed)
         if self.metrics is not None:
             self.metrics.record_safety(slot.name, decision)
         per_sample = decision.weight.reshape(self.dq_rate, -1)
         bits |= np.where(per_sample.max(axis=1) > 0, dq.CLEANED, 0).astype(np.int32)
         fallback = decision.fallback_samples.reshape(self.dq_rate, -1).any(axis=1)
         bits |= np.where(fallback, dq.SAFETY_FALLBACK, 0).astype(np.int32)
+        if decision.narrowed_samples is not None:
+            narrowed_bits = decision.narrowed_samples.reshape(self.dq_rate, -1).any(axis=1)
+            bits |= np.where(narrowed_bits, dq.NARROWED, 0).astype(np.int32)
         bits = np.where(bad_strain, (bits | dq.INPUT_GAP) & ~dq.CLEANED, bits).astype(np.int32)
         if slot.noise is not None:
             slot.noise.keep_last(max(slot.noise.stop - stop, 0))

@@ -82,7 +82,19 @@ from deepclean.figures import (
 log = logging.getLogger(__name__)
 
 BACKOFF_RESET = 4
-"""Windows of seconds written cleaned after which a trip no longer lengthens the next hold."""
+"""Windows of usable seconds after which a trip no longer lengthens the next hold."""
+
+MIN_NARROWED_HZ = 2.0
+"""Narrowest band (Hz) a narrowed estimate is made for (:func:`narrowed_safety_band`)."""
+
+
+def narrowed_safety_band(band: tuple[float, float], narrowing: float) -> tuple[float, float] | None:
+    """``band`` less ``narrowing`` Hz on each side: where the narrowed estimate is band-passed to (None: no
+    narrowing, or less than :data:`MIN_NARROWED_HZ` would remain)."""
+    low, high = band[0] + narrowing, band[1] - narrowing
+    if narrowing <= 0 or high - low < MIN_NARROWED_HZ:
+        return None
+    return (low, high)
 
 
 @dataclass(frozen=True)
@@ -99,6 +111,10 @@ class SafetyDecision:
     """The judgement of the window ending with this second (None: not judged)."""
     newest: BinJudgement | None = None
     """The judgement of the newest ``onset_window`` seconds on their own (None: not judged)."""
+    narrowed: bool = False
+    """The narrowed estimate was written for this second, because the whole one's judgement failed."""
+    narrowed_samples: np.ndarray | None = None
+    """Samples where the narrowed estimate was (partly) subtracted, incl. the cross-fades (None: none)."""
 
     @property
     def band_ratio(self) -> float:
@@ -135,6 +151,25 @@ class SafetyDecision:
 
 
 @dataclass
+class _Candidate:
+    """One noise estimate the gate may write: its spectra over the window, its hold and its backoff."""
+
+    spectra: deque = field(default_factory=deque)
+    hold: int = 0
+    """Seconds the estimate stays unusable whatever its judgement (after a failed one)."""
+    backoff: int = 1
+    usable: bool = True
+    """Whether the estimate could be written the last second (judged good and not held)."""
+    usable_since_release: int | None = None
+    """Usable seconds since its last hold ended (None: none ended within the backoff's memory)."""
+
+    def forget(self) -> None:
+        """Judge the estimate on its own seconds from now on, without backoff."""
+        self.spectra.clear()
+        self.hold, self.backoff, self.usable, self.usable_since_release = 0, 1, True, None
+
+
+@dataclass
 class SafetyGate:
     """Judge cleaned against raw spectra over ``window`` seconds, bin by bin, and fall back to raw when worse.
 
@@ -160,12 +195,12 @@ class SafetyGate:
     check_range
         Frequencies (Hz) whose bins are judged.
     taper
-        Seconds over which the subtraction fades out and back in.
+        Seconds over which the subtraction fades out and back in (or from one estimate to the other).
     max_backoff
-        A trip within :data:`BACKOFF_RESET` windows of cleaned seconds after the last fallback ended
+        A trip within :data:`BACKOFF_RESET` windows of usable seconds after the last hold ended
         doubles the hold (``window`` passing seconds) up to this factor (1: never).
     enabled
-        False: judge and report, but always subtract.
+        False: judge and report, but always subtract the whole estimate.
     stream
         Name of the stream in log messages.
     """
@@ -182,13 +217,14 @@ class SafetyGate:
     max_backoff: int = 8
     enabled: bool = True
     stream: str = "cleaned"
-    _spectra: deque = field(default_factory=deque, init=False, repr=False)
+    _whole: _Candidate = field(default_factory=_Candidate, init=False, repr=False)
+    _narrowed: _Candidate = field(default_factory=_Candidate, init=False, repr=False)
     _weight: float = field(default=1.0, init=False, repr=False)
+    _narrowed_weight: float = field(default=0.0, init=False, repr=False)
     _was_fallback: bool = field(default=False, init=False, repr=False)
+    _was_narrowed: bool = field(default=False, init=False, repr=False)
     _fallback_seconds: int = field(default=0, init=False, repr=False)
-    _hold: int = field(default=0, init=False, repr=False)
-    _backoff: int = field(default=1, init=False, repr=False)
-    _cleaned_since_release: int | None = field(default=None, init=False, repr=False)
+    _narrowed_seconds: int = field(default=0, init=False, repr=False)
     _fading_in: bool = field(default=False, init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -205,66 +241,99 @@ class SafetyGate:
 
     def new_estimate(self) -> None:
         """Forget the window: the estimate now comes from another model, judged on its own seconds only."""
-        self._spectra.clear()
-        self._hold = 0
-        self._backoff, self._cleaned_since_release = 1, None
+        self._whole.forget()
+        self._narrowed.forget()
 
-    def process(self, raw: np.ndarray, noise: np.ndarray | None) -> SafetyDecision:
-        """The output for one second of ``raw`` strain and its noise estimate (None: none)."""
+    def process(self, raw: np.ndarray, noise: np.ndarray | None, narrowed: np.ndarray | None = None) -> SafetyDecision:
+        """The output for one second of ``raw`` strain and its noise estimate (None: none).
+
+        ``narrowed`` is the same estimate band-passed to a narrower band (None: there is none); it is
+        written when the whole estimate's judgement fails and its own passes.
+        """
+        nothing = np.zeros(raw.size)
         if noise is None:
-            self._weight = 0.0  # fade the subtraction back in when the estimate returns
-            self._was_fallback = False
+            self._weight = self._narrowed_weight = 0.0  # fade the subtraction back in when the estimate returns
+            self._was_fallback = self._was_narrowed = False
             self._fading_in = True
             self._report("no noise estimate")
-            return SafetyDecision(raw.copy(), np.zeros(raw.size), False, np.zeros(raw.size, bool))
-        if not np.isfinite(noise).all():
+            return SafetyDecision(raw.copy(), nothing, False, np.zeros(raw.size, bool))
+        if not (np.isfinite(noise).all() and (narrowed is None or np.isfinite(narrowed).all())):
             # A version that predicts NaN or inf: raw strain, flagged, never a poisoned output.
-            self._weight, self._was_fallback = 0.0, True
+            self._weight = self._narrowed_weight = 0.0
+            self._was_fallback, self._was_narrowed = True, False
             self._report("non-finite noise estimate")
-            return SafetyDecision(raw.copy(), np.zeros(raw.size), True, np.ones(raw.size, bool))
+            return SafetyDecision(raw.copy(), nothing, True, np.ones(raw.size, bool))
         if not np.isfinite(raw).all():
             # Bad strain samples stay what they are; they must not enter the spectral window.
+            narrowed_part = 0.0 if narrowed is None else self._narrowed_weight * narrowed
             return SafetyDecision(
-                raw - self._weight * noise, np.full(raw.size, self._weight), False, np.zeros(raw.size, bool)
+                raw - self._weight * noise - narrowed_part,
+                np.full(raw.size, self._weight + self._narrowed_weight),
+                False,
+                np.zeros(raw.size, bool),
             )
-        self._spectra.append(second_spectra(raw, noise).first(self._bins))
-        while len(self._spectra) > self.window:
-            self._spectra.popleft()
-        judgement = self._judge(self._spectra)
-        # The newest seconds are judged on their own too: in the window they are a few seconds of many, and
-        # an estimate that turns bad at once would be written for 12-14 s before the window's mean shows it.
-        recent = list(self._spectra)[-self.onset_window :] if 0 < self.onset_window < len(self._spectra) else None
-        newest = self._judge(recent) if recent else None
-        passed = judgement.passed and (newest is None or newest.passed)
-        # A failed judgement holds the fallback until a whole window of new seconds has passed:
-        # a short window's statistics hover near the tolerance, and a stream must not flap.
-        if self.enabled and not passed:
-            if not self._was_fallback and self._cleaned_since_release is not None:
-                # tripped again soon after cleaning resumed: an estimate hovering at the tolerance is held
-                # longer each time, so it writes fewer short cleaned bursts between fallbacks
-                self._backoff = min(2 * self._backoff, self.max_backoff)
-            self._hold = self.window * self._backoff
-        elif self._hold:
-            self._hold -= 1
-        fallback = self.enabled and (not passed or self._hold > 0)
-        if fallback:
-            self._cleaned_since_release = 0
-        elif self._cleaned_since_release is not None:
-            self._cleaned_since_release += 1
-            if self._cleaned_since_release >= BACKOFF_RESET * self.window:
-                self._backoff, self._cleaned_since_release = 1, None
-        weight = self._weights(0.0 if fallback else 1.0)
+        whole, judgement, newest = self._assess(self._whole, raw, noise)
+        use_narrowed = False
+        if narrowed is None:
+            self._narrowed.forget()
+        else:
+            narrowed_usable, *_ = self._assess(self._narrowed, raw, narrowed)
+            use_narrowed = self.enabled and not whole and narrowed_usable
+        fallback = self.enabled and not whole and not use_narrowed
+        weight = self._weights(0.0 if fallback or use_narrowed else 1.0, "_weight")
+        narrowed_weight = self._weights(1.0 if use_narrowed else 0.0, "_narrowed_weight")
+        total = weight + narrowed_weight
         if fallback or self._was_fallback or self._fading_in:
             # the fade back in writes raw strain in part, and a strong line faded in or out spreads over
             # the bins around it: those samples are flagged like the fallback itself
-            fallback_samples = weight < 1.0
+            fallback_samples = total < 1.0
         else:
             fallback_samples = np.zeros(raw.size, bool)
         self._fading_in = False
         self._was_fallback = fallback
-        decision = SafetyDecision(raw - weight * noise, weight, fallback, fallback_samples, judgement, newest)
+        output = raw - weight * noise
+        if narrowed is not None:
+            output -= narrowed_weight * narrowed
+        decision = SafetyDecision(
+            output, total, fallback, fallback_samples, judgement, newest, use_narrowed, narrowed_weight > 0.0
+        )
+        self._report_narrowed(use_narrowed, decision)
         self._report(self._reason(decision) if fallback else "cleaning again")
         return decision
+
+    def _assess(
+        self, candidate: _Candidate, raw: np.ndarray, noise: np.ndarray
+    ) -> tuple[bool, BinJudgement, BinJudgement | None]:
+        """Judge ``candidate``'s estimate with this second added; whether it may be written, and the
+        judgements of the window and of the newest seconds."""
+        spectra = candidate.spectra
+        spectra.append(second_spectra(raw, noise).first(self._bins))
+        while len(spectra) > self.window:
+            spectra.popleft()
+        judgement = self._judge(spectra)
+        # The newest seconds are judged on their own too: in the window they are a few seconds of many, and
+        # an estimate that turns bad at once would be written for 12-14 s before the window's mean shows it.
+        recent = list(spectra)[-self.onset_window :] if 0 < self.onset_window < len(spectra) else None
+        newest = self._judge(recent) if recent else None
+        passed = judgement.passed and (newest is None or newest.passed)
+        # A failed judgement holds the estimate back until a whole window of new seconds has passed:
+        # a short window's statistics hover near the tolerance, and a stream must not flap.
+        if self.enabled and not passed:
+            if candidate.usable and candidate.usable_since_release is not None:
+                # tripped again soon after it was released: an estimate hovering at the tolerance is held
+                # longer each time, so it writes fewer short bursts between holds
+                candidate.backoff = min(2 * candidate.backoff, self.max_backoff)
+            candidate.hold = self.window * candidate.backoff
+        elif candidate.hold:
+            candidate.hold -= 1
+        candidate.usable = not self.enabled or (passed and not candidate.hold)
+        if not candidate.usable:
+            candidate.usable_since_release = 0
+        elif candidate.usable_since_release is not None:
+            candidate.usable_since_release += 1
+            if candidate.usable_since_release >= BACKOFF_RESET * self.window:
+                candidate.backoff, candidate.usable_since_release = 1, None
+        return candidate.usable, judgement, newest
 
     def _reason(self, decision: SafetyDecision) -> str:
         """Why ``decision`` falls back, for the log."""
@@ -286,6 +355,19 @@ class SafetyGate:
             self.band_tolerance,
         )
 
+    def _report_narrowed(self, narrowed: bool, decision: SafetyDecision) -> None:
+        """Log starting to write the narrowed estimate (with why) and going back to the whole one."""
+        if narrowed and not self._was_narrowed:
+            log.warning(
+                "%s: writing the narrowed estimate, the whole one fails: %s",
+                self.stream,
+                self._reason(decision),
+            )
+        elif self._was_narrowed and not narrowed:
+            log.info("%s: narrowed estimate written for %d s", self.stream, self._narrowed_seconds)
+        self._narrowed_seconds = self._narrowed_seconds + 1 if narrowed else 0
+        self._was_narrowed = narrowed
+
     def _report(self, reason: str) -> None:
         """Log entering the fallback (with ``reason``) and leaving it (after how long); nothing while it lasts."""
         if self._was_fallback:
@@ -296,11 +378,12 @@ class SafetyGate:
             log.info("%s: safety fallback over after %d s (%s)", self.stream, self._fallback_seconds, reason)
             self._fallback_seconds = 0
 
-    def _weights(self, target: float) -> np.ndarray:
-        """Per-sample subtraction weights moving from the last weight to ``target``."""
+    def _weights(self, target: float, which: str) -> np.ndarray:
+        """Per-sample weights of the subtraction ``which`` names (an attribute) moving from its last
+        value to ``target``."""
         weight = np.full(self.sample_rate, target)
-        start = self._weight
+        start = getattr(self, which)
         if start != target and self._ramp.size:
             weight[: self._ramp.size] = start + (target - start) * self._ramp
-        self._weight = target
+        setattr(self, which, target)
         return weight

@@ -194,3 +194,9 @@ def test_a_causal_restart_resumes_without_duplicate_or_hole(tmp_path, causal_rep
         estimate = raw - uninterrupted[PRODUCTION]
         difference = resumed[PRODUCTION] - uninterrupted[PRODUCTION]
         assert np.sqrt(np.mean(difference**2) / np.mean(estimate**2)) < 1e-6
+
+
+def test_a_causal_chain_makes_no_narrowed_estimate(causal_repository):
+    """A causal filter of another band would change the phase the version learned: no narrowed estimate."""
+    chain = ModelChain(load(causal_repository, 1), dataclasses.replace(causal_settings(), narrowed_band=(59.0, 61.0)))
+    assert chain.narrowed_filter is None

@@ -8,7 +8,7 @@ import pytest
 from deepclean.figures import BinPowers
 from deepclean.signal import bandpass_sos, zero_phase_bandpass
 from deepclean.synthetic import DetectorConfig, SyntheticDetector
-from deepclean_cleaner.safety import SafetyGate
+from deepclean_cleaner.safety import SafetyGate, narrowed_safety_band
 
 RATE = 16384
 BAND = (58.0, 62.0)
@@ -332,3 +332,70 @@ def test_non_finite_strain_does_not_spoil_the_window():
     gate.process(raw, line(0, 20.0))
     decision = gate.process(floor(rng) + line(1, 20.0), line(1, 20.0))
     assert np.isfinite(decision.band_ratio) and decision.band_ratio < 0.5 and not decision.fallback
+
+
+WIDE = (55.0, 65.0)
+
+
+def edge_case(seconds: int, bad: range, rng) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Raw strain with a 60 Hz line; a whole estimate that is the line, plus 2x the floor's ASD at 63.5-65 Hz
+    in the ``bad`` seconds; its narrowed part (57-63 Hz), the line alone."""
+    carrier = line(0, 20.0, seconds=seconds)
+    raw = floor(rng, seconds) + carrier
+    added = band_noise(rng, seconds, (63.5, 65.0), 2.0)
+    mask = np.zeros(seconds * RATE)
+    for second in bad:
+        mask[second * RATE : (second + 1) * RATE] = 1.0
+    return raw, carrier + mask * added, carrier
+
+
+def run_narrowed(gate: SafetyGate, raw: np.ndarray, whole: np.ndarray, narrowed: np.ndarray) -> list:
+    spans = [slice(s * RATE, (s + 1) * RATE) for s in range(raw.size // RATE)]
+    return [gate.process(raw[span], whole[span], narrowed[span]) for span in spans]
+
+
+def test_an_estimate_adding_noise_at_the_band_edge_is_written_narrowed_and_the_whole_one_returns():
+    """Noise added at 63.5-65 Hz for 4 s: the narrowed estimate (the line) is written, flagged, not raw;
+    the whole estimate comes back once a window of passing seconds has followed, cross-faded."""
+    raw, whole, narrowed = edge_case(72, range(20, 24), np.random.default_rng(11))
+    decisions = run_narrowed(SafetyGate(RATE, WIDE, check_range=CHECK), raw, whole, narrowed)
+    written = ["n" if d.narrowed else "r" if d.fallback else "w" for d in decisions]
+    assert not any(d.fallback for d in decisions)
+    first = written.index("n")
+    assert 20 <= first <= 23 and written[:first] == ["w"] * first
+    assert set(written[first:]) == {"n", "w"} and written[-1] == "w"
+    assert "".join(written).count("n") >= 16  # held for a window
+    tripped = {f for d in decisions for f, _ in d.failing_bins}
+    assert tripped and tripped <= set(range(62, 70))
+    for second, d in enumerate(decisions[first + 1 :], start=first + 1):
+        if d.narrowed:  # whole cross-faded out within the first second: the line subtracted, not raw
+            span = slice(second * RATE, (second + 1) * RATE)
+            np.testing.assert_allclose(d.output, raw[span] - narrowed[span])
+            assert d.narrowed_samples.all() and not d.fallback_samples.any() and np.all(d.weight == 1.0)
+    fade_in, fade_back = decisions[first], decisions[written.index("w", first)]
+    for d in (fade_in, fade_back):  # weights of the two estimates sum to one: nothing raw on the way
+        np.testing.assert_allclose(d.weight, 1.0)
+        assert not d.fallback_samples.any()
+
+
+def test_when_the_narrowed_estimate_adds_noise_too_raw_strain_is_written():
+    """2.5x the line in both estimates: nothing narrowed is written, the fallback is raw."""
+    rng = np.random.default_rng(12)
+    raw = floor(rng, 24) + line(0, 20.0, seconds=24)
+    bad = 2.5 * line(0, 20.0, seconds=24)
+    decisions = run_narrowed(SafetyGate(RATE, WIDE, check_range=CHECK), raw, bad, bad)
+    assert all(d.fallback and not d.narrowed for d in decisions)
+    np.testing.assert_array_equal(decisions[-1].output, raw[-RATE:])
+
+
+def test_a_disabled_gate_writes_the_whole_estimate_and_never_the_narrowed_one():
+    raw, whole, narrowed = edge_case(32, range(10, 20), np.random.default_rng(13))
+    decisions = run_narrowed(SafetyGate(RATE, WIDE, check_range=CHECK, enabled=False), raw, whole, narrowed)
+    assert not any(d.narrowed or d.fallback for d in decisions)
+    np.testing.assert_allclose(decisions[15].output, raw[15 * RATE : 16 * RATE] - whole[15 * RATE : 16 * RATE])
+
+
+def test_the_narrowed_band_is_the_band_less_the_narrowing_each_side_if_enough_is_left():
+    assert narrowed_safety_band((55.0, 65.0), 2.0) == (57.0, 63.0)
+    assert narrowed_safety_band((58.0, 62.0), 2.0) is None
+    assert narrowed_safety_band((55.0, 65.0), 0.0) is None

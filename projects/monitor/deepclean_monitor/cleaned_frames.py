@@ -19,6 +19,7 @@ from deepclean.cleaned_frames import (  # noqa: F401 - the contract's bits, for 
     CANARY_SHIFT,
     CLEANED,
     INPUT_GAP,
+    NARROWED,
     NO_MODEL,
     NOT_ANALYSIS_READY,
     NOT_MEASURABLE,
@@ -70,7 +71,8 @@ class StreamSecond:
 
     @property
     def fell_back(self) -> bool:
-        return bool(self.dq_bits & SAFETY_FALLBACK)
+        """The safety gate did not write the version's whole estimate: raw strain, or its narrowed part."""
+        return bool(self.dq_bits & (SAFETY_FALLBACK | NARROWED))
 
 
 @dataclass(frozen=True)

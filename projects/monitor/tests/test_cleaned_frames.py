@@ -74,6 +74,16 @@ def test_a_second_in_which_the_subtraction_fades_in_is_not_measured():
     assert not fading.measurable
 
 
+def test_a_second_written_narrowed_is_measured_and_counts_as_a_fallback():
+    """The gate wrote the narrowed estimate: what was written is measured, and the version's whole estimate
+    failed, so the second counts against it like a fallback (``max_fallback_fraction``)."""
+    from deepclean_monitor.cleaned_frames import CLEANED, NARROWED, StreamSecond
+
+    narrowed = StreamSecond(version=1, cleaned=np.zeros(4), dq_bits=CLEANED | NARROWED)
+    assert narrowed.measurable and narrowed.fell_back
+    assert not StreamSecond(version=1, cleaned=np.zeros(4), dq_bits=CLEANED).fell_back
+
+
 def test_a_second_monitor_on_the_same_decision_log_refuses_to_start(frame_dirs, exporter, monitor_settings):
     """While another monitor holds the decision log's directory this one stops at once, naming it."""
     import pytest
