@@ -276,9 +276,13 @@ class SafetyGate:
         use_narrowed = False
         if narrowed is None:
             self._narrowed.forget()
+        elif whole or not self.enabled:
+            # judged only when it could be written (half the gate's work): its hold still runs out with time,
+            # and once judged its window holds every recent second
+            self._record(self._narrowed, raw, narrowed)
+            self._narrowed.hold = max(self._narrowed.hold - 1, 0)
         else:
-            narrowed_usable, *_ = self._assess(self._narrowed, raw, narrowed)
-            use_narrowed = self.enabled and not whole and narrowed_usable
+            use_narrowed, *_ = self._assess(self._narrowed, raw, narrowed)
         fallback = self.enabled and not whole and not use_narrowed
         weight = self._weights(0.0 if fallback or use_narrowed else 1.0, "_weight")
         narrowed_weight = self._weights(1.0 if use_narrowed else 0.0, "_narrowed_weight")
@@ -306,10 +310,7 @@ class SafetyGate:
     ) -> tuple[bool, BinJudgement, BinJudgement | None]:
         """Judge ``candidate``'s estimate with this second added; whether it may be written, and the
         judgements of the window and of the newest seconds."""
-        spectra = candidate.spectra
-        spectra.append(second_spectra(raw, noise).first(self._bins))
-        while len(spectra) > self.window:
-            spectra.popleft()
+        spectra = self._record(candidate, raw, noise)
         judgement = self._judge(spectra)
         # The newest seconds are judged on their own too: in the window they are a few seconds of many, and
         # an estimate that turns bad at once would be written for 12-14 s before the window's mean shows it.
@@ -334,6 +335,14 @@ class SafetyGate:
             if candidate.usable_since_release >= BACKOFF_RESET * self.window:
                 candidate.backoff, candidate.usable_since_release = 1, None
         return candidate.usable, judgement, newest
+
+    def _record(self, candidate: _Candidate, raw: np.ndarray, noise: np.ndarray) -> deque:
+        """Add this second's spectra to ``candidate``'s window; the window."""
+        spectra = candidate.spectra
+        spectra.append(second_spectra(raw, noise).first(self._bins))
+        while len(spectra) > self.window:
+            spectra.popleft()
+        return spectra
 
     def _reason(self, decision: SafetyDecision) -> str:
         """Why ``decision`` falls back, for the log."""
