@@ -10,16 +10,20 @@ where a change in the subtraction would show), unless the gate is made to
 fall back.
 """
 
+import dataclasses
+
 import numpy as np
 import pytest
 from conftest import STRAIN_RATE, causal_settings, settings, synthetic_input
 from test_causal import offline_causal_noise
 from test_pipeline import BAND, START, load, offline_noise, run, seconds
 
+from deepclean.signal import bandpass_sos, zero_phase_bandpass
 from deepclean.signal.matched import noise_weighted_mismatch, optimal_snr
 from deepclean.synthetic.waveforms import sine_gaussian
 from deepclean_cleaner import dq
 from deepclean_cleaner.pipeline import CleaningPipeline
+from deepclean_cleaner.safety import SafetyGate
 
 DURATION = 16
 FLOOR_RMS = 1e-25  # the planted noise (the random model's estimate, ~2e-25 RMS) dominates the band
@@ -79,3 +83,41 @@ def test_cleaned_with_minus_cleaned_without_is_the_injection(request, latency_mo
         noise = with_signal["strain"] - cleaned_with
         middle = slice((touched[0] - START) * STRAIN_RATE, (touched[-1] + 1 - START) * STRAIN_RATE)
         assert np.std(planted[middle] - noise[middle]) < 0.2 * np.std(planted[middle])
+
+
+def test_a_signal_passes_untouched_through_seconds_written_narrowed(request, monkeypatch):
+    """The gate writes the narrowed estimate (the whole one made to fail): cleaned with minus cleaned without
+    is still the injection, and the narrowed estimate really removed the planted noise around it."""
+    original = SafetyGate._assess
+
+    def whole_always_fails(gate, candidate, raw, noise):
+        usable, judgement, newest = original(gate, candidate, raw, noise)
+        return usable and candidate is not gate._whole, judgement, newest
+
+    monkeypatch.setattr(SafetyGate, "_assess", whole_always_fails)
+    data = synthetic_input(START, DURATION)
+    model = load(request.getfixturevalue("repository"), 1)
+    chain_settings = dataclasses.replace(settings(), narrowed_band=(59.0, 61.0))
+    planted = offline_noise(model, data, DURATION)
+    rng = np.random.default_rng(2)
+    without = dict(data, strain=FLOOR_RMS * rng.normal(size=planted.size) + planted)
+    wave, centre = sine_gaussian(60.0, 20.0, 0.3, STRAIN_RATE)
+    injection = np.zeros(planted.size)
+    peak = (DURATION // 2) * STRAIN_RATE + STRAIN_RATE // 20
+    injection[peak - centre : peak - centre + wave.size] = wave
+    psd = np.full(planted.size // 2 + 1, 2.0 * FLOOR_RMS**2 / STRAIN_RATE)
+    injection *= INJECTION_SNR / optimal_snr(injection, psd, STRAIN_RATE)
+    with_signal = dict(without, strain=without["strain"] + injection)
+
+    cleaned_with, dq_with = _clean(model, chain_settings, with_signal, {"enabled": True})
+    cleaned_without, dq_without = _clean(model, chain_settings, without, {"enabled": True})
+
+    touched = range(START + DURATION // 2 - 1, START + DURATION // 2 + 2)
+    assert all(np.all(dq_with[g] & dq.NARROWED) and np.all(dq_without[g] & dq.NARROWED) for g in touched)
+    recovered = cleaned_with - cleaned_without
+    assert noise_weighted_mismatch(recovered, injection, psd, STRAIN_RATE) < 1e-9
+    assert abs(optimal_snr(recovered, psd, STRAIN_RATE) - INJECTION_SNR) / INJECTION_SNR <= 0.005
+    removed = with_signal["strain"] - cleaned_with
+    middle = slice((touched[0] - START) * STRAIN_RATE, (touched[-1] + 1 - START) * STRAIN_RATE)
+    narrowed_part = zero_phase_bandpass(planted, bandpass_sos((59.0, 61.0), STRAIN_RATE, 8))
+    assert np.std(narrowed_part[middle] - removed[middle]) < 0.2 * np.std(narrowed_part[middle])
