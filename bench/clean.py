@@ -3,7 +3,7 @@
 Run in the cleaner's environment (torch makes the benchmark's models)::
 
     nice .venvs/cleaner/bin/python bench/clean.py [--seconds 120] [--replay 60] [--threads 1] [--repeat 1]
-        [--latency-mode zero-phase|causal|both]
+        [--latency-mode zero-phase|causal|both] [--safety-narrowing HZ]
         [--trained-model-repository run/model-repo [--seed 1] [--quality-seconds 256] [--skip-speed]]
 
 Prints:
@@ -139,7 +139,13 @@ def stream_live(data: Path, start: int, seconds: int) -> None:
 
 
 def throughput(
-    work: Path, repository: Path, channels: list[str], seconds: int, threads: int, latency_mode: str
+    work: Path,
+    repository: Path,
+    channels: list[str],
+    seconds: int,
+    threads: int,
+    latency_mode: str,
+    overrides: dict | None = None,
 ) -> tuple[float, float, float]:
     """Real-time factors of cleaning ``seconds`` of history (the whole run, and once running) and CPU per second."""
     from deepclean_cleaner.main import main
@@ -151,6 +157,7 @@ def throughput(
     began, cpu = time.perf_counter(), time.process_time()
     main(
         **cleaner_arguments(data, repository, cleaned, channels, latency_mode),
+        **(overrides or {}),
         start_gps=START,
         stop_gps=START + seconds,
         inference_threads=threads,
@@ -168,7 +175,13 @@ def throughput(
 
 
 def latency(
-    work: Path, repository: Path, channels: list[str], seconds: int, threads: int, latency_mode: str
+    work: Path,
+    repository: Path,
+    channels: list[str],
+    seconds: int,
+    threads: int,
+    latency_mode: str,
+    overrides: dict | None = None,
 ) -> np.ndarray:
     """Per-frame delay from input arrival to cleaned frame written, over a real-time replay.
 
@@ -194,6 +207,7 @@ def latency(
     try:
         main(
             **cleaner_arguments(data, repository, cleaned, channels, latency_mode),
+            **(overrides or {}),
             start_gps=start - 16,
             stop_gps=start + seconds - 1,
             inference_threads=threads,
@@ -277,6 +291,12 @@ def main() -> None:
     parser.add_argument(
         "--latency-mode", choices=(*MODES, "both"), default="both", help="the cleaner's latency mode(s) timed"
     )
+    parser.add_argument(
+        "--safety-narrowing",
+        type=float,
+        default=None,
+        help="the cleaner's safety_narrowing (default: the shipped 2 Hz; 0: no narrowed estimate)",
+    )
     args = parser.parse_args()
 
     from deepclean.synthetic import DetectorConfig
@@ -308,12 +328,17 @@ def main() -> None:
     sys.stdout.flush()
 
 
+def overrides(args: argparse.Namespace) -> dict:
+    """The cleaner's settings the command line changes from the shipped ones."""
+    return {} if args.safety_narrowing is None else {"safety_narrowing": args.safety_narrowing}
+
+
 def speed(work: Path, repository: Path, channels: list[str], args: argparse.Namespace, latency_mode: str) -> None:
     """Print the throughput and latency figures (random-weight models: speed does not depend on the weights)."""
     runs = []
     for _ in range(args.repeat):
         shutil.rmtree(work / f"cleaned-history-{latency_mode}", ignore_errors=True)
-        runs.append(throughput(work, repository, channels, args.seconds, args.threads, latency_mode))
+        runs.append(throughput(work, repository, channels, args.seconds, args.threads, latency_mode, overrides(args)))
     rtf, steady, cpu = np.median(np.array(runs), axis=0)
     spread = f", runs {min(r[1] for r in runs):.1f}x-{max(r[1] for r in runs):.1f}x" if args.repeat > 1 else ""
     print(
@@ -322,7 +347,7 @@ def speed(work: Path, repository: Path, channels: list[str], args: argparse.Name
         f"once running ({rtf:.1f}x over the whole {args.seconds} s run, start-up included) "
         f"({cpu * 1e3:.1f} ms of CPU per second of data, all threads: {1 / cpu:.0f}x if the CPU were free)"
     )
-    delays = latency(work, repository, channels, args.replay, args.threads, latency_mode)
+    delays = latency(work, repository, channels, args.replay, args.threads, latency_mode, overrides(args))
     print(
         f"[{latency_mode}] latency, input frame arrival -> cleaned frame written, real-time replay of {args.replay} s "
         f"({delays.size} frames): p50 {np.percentile(delays, 50):.3f} s, p99 {np.percentile(delays, 99):.3f} s, "
