@@ -306,7 +306,15 @@ def _train(settings: CycleSettings, start: int, end: int, name: str, stop: threa
             if causal:
                 weighting = error_weighting(training, settings.band, target_band, CAUSAL_START_GUARD_WEIGHT)
                 causal_fit = {"prediction_filter": causal_sos, "weighting": weighting, **CAUSAL_LINEAR_FIT}
-            fit_linear_path(network, training, scaler, validation, settings.linear_recency, **causal_fit)
+            kept_since = fit_linear_path(
+                network,
+                training,
+                scaler,
+                validation,
+                settings.linear_recency,
+                since=_step_seen_before(settings, start),
+                **causal_fit,
+            ).kept_since
         else:
             fit_band = (settings.filter_band[0] - SPECTRAL_FIT_MARGIN, settings.filter_band[1] + SPECTRAL_FIT_MARGIN)
             kept_since = fit_linear_path_spectral(

@@ -66,6 +66,16 @@ CHUNK_VALUES = 2**24
 """Largest design-matrix chunk (values) summed into the normal equations at once (128 MB)."""
 
 
+@dataclass(frozen=True)
+class LinearStart:
+    """What a least-squares start fitted."""
+
+    left: float
+    """Fraction of the target's (in-band) power the fit leaves on its training data."""
+    kept_since: float | None
+    """GPS where the training data the fit kept after a coupling step begin (a block's first sample); None: all."""
+
+
 @dataclass
 class _Equations:
     """Normal equations of the linear path, summed per block of time."""
@@ -74,6 +84,7 @@ class _Equations:
     rhs: list[np.ndarray] = field(default_factory=list)
     power: list[float] = field(default_factory=list)
     times: list[float] = field(default_factory=list)  # GPS of each block's middle
+    begins: list[float] = field(default_factory=list)  # GPS of each block's first sample
     rows: int = 0
 
     def weighted(self, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
@@ -135,6 +146,7 @@ def _equations(
             equations.rhs.append(rhs)
             equations.power.append(power)
             equations.times.append(segment.start + (block[0] + block[-1]) / 2 / segment.sample_rate)
+            equations.begins.append(segment.start + block[0] / segment.sample_rate)
             equations.rows += block.size
     return equations
 
@@ -169,9 +181,11 @@ def fit_linear_path(
     prediction_filter: np.ndarray | None = None,
     newest_taps: int | None = None,
     weighting: ErrorWeighting | None = None,
-) -> float:
-    """Set ``network.linear`` to the least-squares fit on ``segments``; the fraction of the
-    target's power it leaves (over the training equations, unweighted).
+    since: float | None = None,
+) -> LinearStart:
+    """Set ``network.linear`` to the least-squares fit on ``segments``: the fraction of the
+    target's power it leaves (over the training equations, unweighted), and since when the data it
+    was fitted on run.
 
     With ``validation`` segments and ``recent_candidates``, the fit is also
     made on only the most recent ``T`` seconds of training data for each ``T``
@@ -187,7 +201,10 @@ def fit_linear_path(
     the step. A shorter span chosen, the fit is made again on it
     and the validation data together (the freshest seconds after a step are
     too valuable to hold out), so the validation loss of the start is then
-    optimistic and gradient descent rarely improves on it.
+    optimistic and gradient descent rarely improves on it. ``since`` (GPS: where a previous
+    version's start kept its data after a step, :attr:`LinearStart.kept_since`) makes the data
+    since then take the place of all the data, as in
+    :func:`deepclean_trainer.linear_spectral.fit_linear_path_spectral`.
 
     With ``prediction_filter`` (second-order sections: the causal mode's band-pass)
     the fit is of the filtered prediction to the target; with ``newest_taps``
@@ -225,7 +242,7 @@ def fit_linear_path(
     if training.rows < unknowns:
         raise ValueError(f"{training.rows} samples are too few to fit {unknowns} linear taps")
     gram, rhs, power = training.total()
-    coefficients, chosen = _solve(gram, rhs, ridge), None
+    coefficients, chosen, kept_since = _solve(gram, rhs, ridge), None, None
     if validation and recent_candidates:
 
         def held_out_equations(weighted: ErrorWeighting | None, estimate_band: bool) -> _Equations:
@@ -247,29 +264,43 @@ def fit_linear_path(
         # which puts every fraction near 1 (harmonics: 0.75-0.77 against 0.05-0.06 unweighted)
         narrow = any(segment.narrow_target is not None for segment in validation)
         scored = held_out_equations(None, estimate_band=True).total() if weighting or narrow else held_out
-        ages = max(training.times) - np.asarray(training.times)
-        whole = _left(coefficients, *scored)
+        times, begins = np.asarray(training.times), np.asarray(training.begins)
+        ages = times.max() - times
+
+        def enough(blocks: np.ndarray) -> bool:
+            return blocks.sum() * BLOCK_SECONDS * segments[0].sample_rate / row_step >= 4 * unknowns
+
+        base = begins >= since if since is not None and begins.min() < since else np.ones(times.size, bool)
+        if not enough(base):
+            base = np.ones(times.size, bool)  # too few equations since the step seen before: all the data
+        remembered = not base.all()
+        base_coefficients = _solve(*training.weighted(base.astype(float))[:2], ridge) if remembered else coefficients
+        whole = _left(base_coefficients, *scored)
         scores = {}
         for seconds in sorted(recent_candidates, reverse=True):
             recent = ages <= seconds
-            if recent.sum() * BLOCK_SECONDS * segments[0].sample_rate / row_step < 4 * unknowns:
-                continue  # too few equations for a meaningful fit
+            if not enough(recent) or seconds >= ages[base].max():
+                continue  # too few equations for a meaningful fit, or no fewer than the base fit's
             candidate = _solve(*training.weighted(recent.astype(float))[:2], ridge)
             scores[seconds] = (_left(candidate, *scored), candidate)
         floor = _left(_solve(held_out[0], held_out[1], ridge), *scored)
         chosen = choose_recent_span(whole, {t: v[0] for t, v in scores.items()}, floor, switch_factor)
         if chosen is not None:
+            base = ages <= chosen
+        if chosen is not None or remembered:
             # After a step the data since it is all that describes the coupling now: the fit is
             # made again on the recent training span and the validation span together.
-            recent_gram, recent_rhs, _ = training.weighted((ages <= chosen).astype(float))
+            recent_gram, recent_rhs, _ = training.weighted(base.astype(float))
             coefficients = _solve(recent_gram + held_out[0], recent_rhs + held_out[1], ridge)
+            kept_since = float(begins[base].min())
         log.info(
-            "linear path: validation power left in the estimate's band by the fit on all training data %.4f, "
+            "linear path: validation power left in the estimate's band by the fit on %s %.4f, "
             "on the most recent %s, by a fit to the validation data itself %.4f; kept %s",
+            f"the data since GPS {since:.0f} (a step seen before)" if remembered else "all training data",
             whole,
             {f"{t:g} s": round(v[0], 4) for t, v in scores.items()},
             floor,
-            "all" if chosen is None else f"the most recent {chosen:g} s",
+            "all" if kept_since is None else f"the data since GPS {kept_since:.0f} ({ages[base].max():.0f} s)",
         )
     left = _left(coefficients, gram, rhs, power)
     with torch.no_grad():
@@ -287,4 +318,4 @@ def fit_linear_path(
         np.abs(coefficients).max(),
         time.monotonic() - began,
     )
-    return float(left)
+    return LinearStart(float(left), kept_since)

@@ -49,7 +49,7 @@ from scipy.signal.windows import hann
 
 from deepclean.architecture import DeepClean
 
-from .linear_init import BLOCK_SECONDS
+from .linear_init import BLOCK_SECONDS, LinearStart
 from .preprocessing import Scaler, Segment
 from .recent_span import SWITCH_FACTOR, choose_recent_span
 from .validation import predict
@@ -58,16 +58,6 @@ log = logging.getLogger(__name__)
 
 SOLVED_TAPS = 48
 """About this many taps per channel are solved (every ``kernel // SOLVED_TAPS``-th)."""
-
-
-@dataclass(frozen=True)
-class LinearStart:
-    """What a least-squares start fitted."""
-
-    left: float
-    """Fraction of the target's in-band power the fit leaves on its training data."""
-    kept_since: float | None
-    """GPS where the training data the fit kept after a coupling step begin (a block's first sample); None: all."""
 
 
 @dataclass

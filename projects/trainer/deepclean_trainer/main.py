@@ -180,9 +180,9 @@ def main(
         start is also fitted; one replaces the fit on all training data only
         when it leaves at most half as much of the validation target (a
         coupling step; deepclean_trainer/linear_init.py). None or []: all data.
-        With the spectral start the data kept after a step are recorded
-        (metadata ``training.linear_kept_since``), and the next version's
-        start fits all the data since then in place of all the data.
+        The data kept after a step are recorded (metadata
+        ``training.linear_kept_since``), and the next version's start (spectral
+        or time-domain) fits all the data since then in place of all the data.
     window_seconds, batch_size
         Length and number of the random training windows per step.
     recency_seconds

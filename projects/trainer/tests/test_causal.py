@@ -105,7 +105,9 @@ def test_the_least_squares_start_fits_the_filtered_prediction():
         with torch.no_grad():
             network.output_conv.weight.zero_()
             network.output_conv.bias.zero_()
-        left[with_filter] = fit_linear_path(network, training, scaler, prediction_filter=SOS if with_filter else None)
+        left[with_filter] = fit_linear_path(
+            network, training, scaler, prediction_filter=SOS if with_filter else None
+        ).left
     assert left[True] < 1e-4 and left[False] > 0.01
 
 

@@ -106,10 +106,14 @@ def test_metadata_is_json_with_span_and_versions(frames):
     assert content["created"].endswith("Z")
 
 
-def test_the_next_linear_start_fits_since_the_step_a_previous_version_saw(frames):
+@pytest.mark.parametrize("latency_mode", ["zero-phase", "causal"])
+def test_the_next_linear_start_fits_since_the_step_a_previous_version_saw(frames, latency_mode):
     """A previous version whose start kept the data since a coupling step passes that GPS on: the next start
-    judges the recent spans against the fit since then and keeps it, and records it again."""
-    settings = quick_settings(frames, linear_recency=(16.0,), max_epochs=1, steps_per_epoch=1)
+    (spectral, or the causal mode's time-domain one) judges the recent spans against the fit since then and
+    keeps it, and records it again."""
+    settings = quick_settings(
+        frames, linear_recency=(16.0,), max_epochs=1, steps_per_epoch=1, latency_mode=latency_mode
+    )
     first = run_cycle(settings, START, START + DURATION)
     assert first.directory.metadata["training"]["linear_kept_since"] is None  # no step in these frames
     metadata_path = first.directory.path / "metadata.json"

@@ -40,7 +40,7 @@ def test_the_fit_reproduces_a_linear_coupling_of_witnesses_and_products(kernel_s
         network.output_conv.bias.zero_()
     training = [coupled_segment(32, seed=1)]
     scaler = Scaler.fit(training)
-    left = fit_linear_path(network, training, scaler, tap_step=tap_step)
+    left = fit_linear_path(network, training, scaler, tap_step=tap_step).left
     assert left < 1e-3
     test = coupled_segment(16, seed=2)
     prediction = predict(network, scaler.scale_witnesses(test.witnesses))
@@ -98,7 +98,7 @@ def test_after_a_coupling_step_the_fit_follows_the_data_since_the_step(caplog):
     recent = silent_network()
     with caplog.at_level("INFO", logger="deepclean_trainer.linear_init"):
         fit_linear_path(recent, [training], scaler, [validation], (128.0, 32.0))
-    assert "kept the most recent" in caplog.text
+    assert "kept the data since GPS" in caplog.text
     assert residual(recent) < 1e-2 < residual(everything) / 3
 
 
@@ -127,9 +127,33 @@ def test_a_step_is_judged_in_the_estimates_band_not_hidden_by_unexplained_noise(
     scaler = Scaler.fit([training])
     with caplog.at_level("INFO", logger="deepclean_trainer.linear_init"):
         fit_linear_path(silent_network(), [training], scaler, [validation], (128.0, 32.0))
-    assert "kept the most recent" in caplog.text
+    assert "kept the data since GPS" in caplog.text
     caplog.clear()
     unscored = [Segment(s.start, RATE, s.witnesses, s.strain, s.target) for s in (training, validation)]
     with caplog.at_level("INFO", logger="deepclean_trainer.linear_init"):
         fit_linear_path(silent_network(), unscored[:1], scaler, unscored[1:], (128.0, 32.0))
     assert "kept all" in caplog.text
+
+
+def test_a_step_seen_by_a_previous_version_sets_the_data_the_start_is_judged_against(caplog):
+    """Given the GPS since which a previous version kept its data, the time-domain start fits all the data
+    since then (the recent spans judged against that fit) and passes the GPS on; a GPS before the data
+    changes nothing."""
+    training, validation = stepped_segments(256, step_at=64, factor=2.0, seed=4)
+    scaler = Scaler.fit([training])
+    test, _ = stepped_segments(64, step_at=0, factor=2.0, seed=5)
+
+    def start(since):
+        network = silent_network()
+        return network, fit_linear_path(network, [training], scaler, [validation], (32.0,), since=since)
+
+    with caplog.at_level("INFO", logger="deepclean_trainer.linear_init"):
+        remembering, kept = start(64.0)
+    assert 64.0 <= kept.kept_since < 64.1  # the first block's first sample after the kernel's reach
+    assert "the data since GPS 64 (a step seen before)" in caplog.text
+    prediction = predict(remembering, scaler.scale_witnesses(test.witnesses))[64:-64]
+    expected = scaler.scale_target(test.target)[64:-64]
+    assert np.mean((prediction - expected) ** 2) / np.mean(expected**2) < 1e-2
+    unchanged, ignoring = (start(since) for since in (None, -100.0))
+    assert unchanged[1] == ignoring[1]
+    assert torch.equal(unchanged[0].linear.weight, ignoring[0].linear.weight)
