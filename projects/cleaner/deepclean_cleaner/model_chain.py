@@ -10,6 +10,7 @@ latency mode it was trained for.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +25,8 @@ from .buffers import Block, Gap
 from .network import DEFAULT_WIDTHS, NoisePredictor, StreamedNetwork
 from .noise_filter import CausalNoiseFilter, NoiseFilter, design_bandpass
 from .resampling import BlockResampler
+
+log = logging.getLogger(__name__)
 
 
 class IncompatibleModelError(ValueError):
@@ -48,7 +51,7 @@ class ChainSettings:
     zero-phase mode the chain also band-passes the network's output to this band, with the same
     filter order and look-ahead, for the safety gate to write when the whole estimate adds noise
     (a causal filter of another band would change the phase the version learned, so causal chains
-    make none).
+    make none; nor does a version whose own filter band does not hold this band).
     """
 
     witness_channels: tuple[str, ...]
@@ -122,9 +125,17 @@ class ModelChain:
         else:
             lookahead = round(settings.bandpass_lookahead * rate)
             self.noise_filter = NoiseFilter(**filter_settings, lookahead=lookahead)
-            if settings.narrowed_band is not None:
-                narrowed_sos = bandpass_sos(settings.narrowed_band, rate, order=meta.filter.order)
+            narrowed = settings.narrowed_band
+            if narrowed is not None and meta.filter.band[0] < narrowed[0] < narrowed[1] < meta.filter.band[1]:
+                narrowed_sos = bandpass_sos(narrowed, rate, order=meta.filter.order)
                 self.narrowed_filter = NoiseFilter(**{**filter_settings, "sos": narrowed_sos}, lookahead=lookahead)
+            elif narrowed is not None:
+                log.info(
+                    "%s: its filter band %s Hz does not hold the narrowed band %s Hz: no narrowed estimate",
+                    where,
+                    list(meta.filter.band),
+                    list(narrowed),
+                )
         self.upsampler = BlockResampler(rate, settings.strain_sample_rate)
 
     @property

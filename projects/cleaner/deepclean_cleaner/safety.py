@@ -59,9 +59,12 @@ with the injected noise itself as the estimate (band 55-65 Hz, the service's set
 The narrowed estimate: falling back to raw strain drops the whole estimate when one bin at the band's edge
 fails, and with it the carrier's removal. The model chain also hands the gate the estimate band-passed to a
 narrower band (:func:`narrowed_safety_band`: the band less ``safety_narrowing`` Hz each side). When the
-whole estimate cannot be written and the narrowed one passes the same judgements (its own window, hold and
-backoff), the narrowed one is written instead of raw, cross-faded like the fallback (DQ bit "narrowed",
-:data:`deepclean.cleaned_frames.NARROWED`). It comes from the witnesses alone, like the whole estimate, so a
+whole estimate cannot be written (its judgement failed, or it is held after a failure) and the narrowed one
+passes the same judgements over its own window, the narrowed one is written instead of raw, cross-faded like
+the fallback (DQ bit "narrowed", :data:`deepclean.cleaned_frames.NARROWED`). It has its own hold and backoff,
+but is judged only in seconds it could be written: not while the whole one can, nor while its own hold
+runs, which then simply runs out with time (the judgement at its end covers the whole window); that halves
+the gate's work when both fail. It comes from the witnesses alone, like the whole estimate, so a
 signal in the strain passes through it untouched. Measured on the one-shot fast-drift scenario
 (``bench/quality/README.md``, "The narrowed estimate"): a version whose estimate added noise at 65 Hz twice
 wrote 50 s raw and removed 86.3 % of the injected noise; written narrowed in those 50 s, 92.4 % (92.5 %
@@ -123,7 +126,8 @@ class SafetyDecision:
     newest: BinJudgement | None = None
     """The judgement of the newest ``onset_window`` seconds on their own (None: not judged)."""
     narrowed: bool = False
-    """The narrowed estimate was written for this second, because the whole one's judgement failed."""
+    """The narrowed estimate was written for this second, because the whole one could not be (its judgement
+    failed, or it was held after a failure)."""
     narrowed_samples: np.ndarray | None = None
     """Samples where the narrowed estimate was (partly) subtracted, incl. the cross-fades (None: none)."""
 
@@ -259,29 +263,34 @@ class SafetyGate:
         """The output for one second of ``raw`` strain and its noise estimate (None: none).
 
         ``narrowed`` is the same estimate band-passed to a narrower band (None: there is none); it is
-        written when the whole estimate's judgement fails and its own passes.
+        written when the whole estimate cannot be (its judgement failed, or it is held after a failure)
+        and its own judgement passes.
         """
         nothing = np.zeros(raw.size)
         if noise is None:
             self._weight = self._narrowed_weight = 0.0  # fade the subtraction back in when the estimate returns
-            self._was_fallback = self._was_narrowed = False
+            self._was_fallback = False
             self._fading_in = True
+            self._report_narrowed(False)
             self._report("no noise estimate")
             return SafetyDecision(raw.copy(), nothing, False, np.zeros(raw.size, bool))
         if not (np.isfinite(noise).all() and (narrowed is None or np.isfinite(narrowed).all())):
             # A version that predicts NaN or inf: raw strain, flagged, never a poisoned output.
             self._weight = self._narrowed_weight = 0.0
-            self._was_fallback, self._was_narrowed = True, False
+            self._was_fallback = True
+            self._report_narrowed(False)
             self._report("non-finite noise estimate")
             return SafetyDecision(raw.copy(), nothing, True, np.ones(raw.size, bool))
         if not np.isfinite(raw).all():
             # Bad strain samples stay what they are; they must not enter the spectral window.
-            narrowed_part = 0.0 if narrowed is None else self._narrowed_weight * narrowed
+            narrowing = narrowed is not None and self._narrowed_weight > 0.0
             return SafetyDecision(
-                raw - self._weight * noise - narrowed_part,
-                np.full(raw.size, self._weight + self._narrowed_weight),
+                raw - self._weight * noise - (self._narrowed_weight * narrowed if narrowing else 0.0),
+                np.full(raw.size, self._weight + (self._narrowed_weight if narrowing else 0.0)),
                 False,
                 np.zeros(raw.size, bool),
+                narrowed=narrowing,
+                narrowed_samples=np.full(raw.size, narrowing),
             )
         whole, judgement, newest = self._assess(self._whole, raw, noise)
         use_narrowed = False
@@ -289,9 +298,13 @@ class SafetyGate:
             self._narrowed.forget()
         elif whole or not self.enabled or self._narrowed.hold > 1:
             # judged only when it could be written, not while the whole one is or its own hold runs (half the
-            # gate's work): the hold runs out with time, and the judgement at its end covers the window
-            self._record(self._narrowed, raw, narrowed)
-            self._narrowed.hold = max(self._narrowed.hold - 1, 0)
+            # gate's work): the hold runs out with time, and the judgement at its end covers the window; once
+            # the hold is over, the seconds count towards forgetting its backoff
+            candidate = self._narrowed
+            self._record(candidate, raw, narrowed)
+            candidate.hold = max(candidate.hold - 1, 0)
+            candidate.usable = not candidate.hold
+            self._count_release(candidate)
         else:
             use_narrowed, *_ = self._assess(self._narrowed, raw, narrowed)
         fallback = self.enabled and not whole and not use_narrowed
@@ -312,7 +325,7 @@ class SafetyGate:
         decision = SafetyDecision(
             output, total, fallback, fallback_samples, judgement, newest, use_narrowed, narrowed_weight > 0.0
         )
-        self._report_narrowed(use_narrowed, decision)
+        self._report_narrowed(use_narrowed, self._reason(decision) if use_narrowed else "")
         self._report(self._reason(decision) if fallback else "cleaning again")
         return decision
 
@@ -339,13 +352,17 @@ class SafetyGate:
         elif candidate.hold:
             candidate.hold -= 1
         candidate.usable = not self.enabled or (passed and not candidate.hold)
+        self._count_release(candidate)
+        return candidate.usable, judgement, newest
+
+    def _count_release(self, candidate: _Candidate) -> None:
+        """Count a second since ``candidate``'s last hold ended; after :data:`BACKOFF_RESET` windows, no backoff."""
         if not candidate.usable:
             candidate.usable_since_release = 0
         elif candidate.usable_since_release is not None:
             candidate.usable_since_release += 1
             if candidate.usable_since_release >= BACKOFF_RESET * self.window:
                 candidate.backoff, candidate.usable_since_release = 1, None
-        return candidate.usable, judgement, newest
 
     def _record(self, candidate: _Candidate, raw: np.ndarray, noise: np.ndarray) -> deque:
         """Add this second's spectra to ``candidate``'s window; the window."""
@@ -375,14 +392,10 @@ class SafetyGate:
             self.band_tolerance,
         )
 
-    def _report_narrowed(self, narrowed: bool, decision: SafetyDecision) -> None:
-        """Log starting to write the narrowed estimate (with why) and going back to the whole one."""
+    def _report_narrowed(self, narrowed: bool, reason: str = "") -> None:
+        """Log starting to write the narrowed estimate (with ``reason``: why not the whole one) and stopping."""
         if narrowed and not self._was_narrowed:
-            log.warning(
-                "%s: writing the narrowed estimate, the whole one fails: %s",
-                self.stream,
-                self._reason(decision),
-            )
+            log.warning("%s: writing the narrowed estimate, the whole one fails: %s", self.stream, reason)
         elif self._was_narrowed and not narrowed:
             log.info("%s: narrowed estimate written for %d s", self.stream, self._narrowed_seconds)
         self._narrowed_seconds = self._narrowed_seconds + 1 if narrowed else 0

@@ -21,7 +21,7 @@ from deepclean.testing.model_versions import pin_versions
 from deepclean_cleaner import dq
 from deepclean_cleaner.backends import EmbeddedBackend
 from deepclean_cleaner.buffers import Gap
-from deepclean_cleaner.model_chain import LoadedModel
+from deepclean_cleaner.model_chain import LoadedModel, ModelChain
 from deepclean_cleaner.pipeline import CleaningPipeline, InputSecond
 from deepclean_cleaner.safety import SafetyDecision, SafetyGate
 from deepclean_cleaner.watcher import ModelWatcher
@@ -330,3 +330,13 @@ def test_a_second_written_narrowed_carries_the_narrowed_bit_not_the_fallback_bit
         assert np.all(written.dq & dq.CLEANED) and np.all(written.dq & dq.NARROWED)
         assert not np.any(written.dq & dq.SAFETY_FALLBACK)
         np.testing.assert_array_equal(written.strain, out[gps].raw - estimate)
+
+
+def test_a_version_whose_filter_band_does_not_hold_the_narrowed_band_gets_no_narrowed_estimate(repository, caplog):
+    """The narrowed estimate must be narrower than the version's own estimate: otherwise none is made."""
+    model = load(repository, 1)
+    inside = ModelChain(model, dataclasses.replace(settings(), narrowed_band=(59.0, 61.0)))
+    with caplog.at_level("INFO", logger="deepclean_cleaner.model_chain"):
+        wider = ModelChain(model, dataclasses.replace(settings(), narrowed_band=(50.0, 70.0)))
+    assert inside.narrowed_filter is not None and wider.narrowed_filter is None
+    assert "does not hold the narrowed band [50.0, 70.0] Hz" in caplog.text

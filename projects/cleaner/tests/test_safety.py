@@ -372,10 +372,18 @@ def test_an_estimate_adding_noise_at_the_band_edge_is_written_narrowed_and_the_w
             span = slice(second * RATE, (second + 1) * RATE)
             np.testing.assert_allclose(d.output, raw[span] - narrowed[span])
             assert d.narrowed_samples.all() and not d.fallback_samples.any() and np.all(d.weight == 1.0)
-    fade_in, fade_back = decisions[first], decisions[written.index("w", first)]
-    for d in (fade_in, fade_back):  # weights of the two estimates sum to one: nothing raw on the way
+    ramp = SafetyGate(RATE, WIDE).taper * RATE
+    for second, towards_narrowed in ((first, True), (written.index("w", first), False)):
+        # a half-cosine cross-fade over the taper: the weights of the two estimates sum to one, nothing raw
+        d, span = decisions[second], slice(second * RATE, (second + 1) * RATE)
         np.testing.assert_allclose(d.weight, 1.0)
         assert not d.fallback_samples.any()
+        fading = np.arange(RATE) < ramp
+        share = 0.5 - 0.5 * np.cos(np.pi * np.arange(RATE) / ramp)  # of the estimate faded in
+        narrowed_weight = np.where(fading, share if towards_narrowed else 1.0 - share, float(towards_narrowed))
+        np.testing.assert_array_equal(d.narrowed_samples, narrowed_weight > 0)
+        expected = raw[span] - (1.0 - narrowed_weight) * whole[span] - narrowed_weight * narrowed[span]
+        np.testing.assert_allclose(d.output, expected, atol=1e-9 * np.abs(raw).max())
 
 
 def test_when_the_narrowed_estimate_adds_noise_too_raw_strain_is_written():
@@ -399,3 +407,37 @@ def test_the_narrowed_band_is_the_band_less_the_narrowing_each_side_if_enough_is
     assert narrowed_safety_band((55.0, 65.0), 2.0) == (57.0, 63.0)
     assert narrowed_safety_band((58.0, 62.0), 2.0) is None
     assert narrowed_safety_band((55.0, 65.0), 0.0) is None
+
+
+def test_the_narrowed_estimate_forgets_its_backoff_once_it_has_been_released_long_enough():
+    """Two band-edge episodes far apart (both estimates bad in them): each holds the narrowed estimate as
+    long as the first, though it was not judged while the whole one was written in between."""
+    rng = np.random.default_rng(14)
+    seconds = 400
+    raw = floor(rng, seconds) + line(0, 20.0, seconds=seconds)
+    good = line(0, 20.0, seconds=seconds)
+    bad = good.copy()
+    for start in (20, 300):
+        bad[start * RATE : (start + 2) * RATE] *= 2.5
+    gate = SafetyGate(RATE, WIDE, check_range=CHECK, onset_window=2)
+    decisions = run_narrowed(gate, raw, bad, bad)
+    raw_runs, current = [], 0
+    for d in decisions:
+        if d.fallback:
+            current += 1
+        elif current:
+            raw_runs, current = [*raw_runs, current], 0
+    assert len(raw_runs) == 2 and raw_runs[0] == raw_runs[1]
+
+
+def test_non_finite_strain_while_narrowed_keeps_the_narrowed_flag():
+    raw, whole, narrowed = edge_case(48, range(20, 48), np.random.default_rng(15))
+    gate = SafetyGate(RATE, WIDE, check_range=CHECK)
+    decisions = run_narrowed(gate, raw[: 40 * RATE], whole[: 40 * RATE], narrowed[: 40 * RATE])
+    assert decisions[-1].narrowed
+    span = slice(40 * RATE, 41 * RATE)
+    strain = raw[span].copy()
+    strain[100] = np.nan
+    d = gate.process(strain, whole[span], narrowed[span])
+    assert d.narrowed and d.narrowed_samples.all()
+    np.testing.assert_allclose(d.output[200:], strain[200:] - narrowed[span][200:])
