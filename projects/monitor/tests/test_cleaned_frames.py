@@ -74,14 +74,15 @@ def test_a_second_in_which_the_subtraction_fades_in_is_not_measured():
     assert not fading.measurable
 
 
-def test_a_second_written_narrowed_is_measured_and_counts_as_a_fallback():
-    """The gate wrote the narrowed estimate: what was written is measured, and the version's whole estimate
-    failed, so the second counts against it like a fallback (``max_fallback_fraction``)."""
-    from deepclean_monitor.cleaned_frames import CLEANED, NARROWED, StreamSecond
+def test_a_second_written_narrowed_is_measured_and_is_not_a_fallback():
+    """The gate wrote the narrowed estimate: the version's own output, measured by the figures and not
+    counted against it like raw strain (``max_fallback_fraction``)."""
+    from deepclean_monitor.cleaned_frames import CLEANED, NARROWED, SAFETY_FALLBACK, StreamSecond
 
     narrowed = StreamSecond(version=1, cleaned=np.zeros(4), dq_bits=CLEANED | NARROWED)
-    assert narrowed.measurable and narrowed.fell_back
-    assert not StreamSecond(version=1, cleaned=np.zeros(4), dq_bits=CLEANED).fell_back
+    assert narrowed.measurable and not narrowed.fell_back
+    fading_to_raw = StreamSecond(version=1, cleaned=np.zeros(4), dq_bits=CLEANED | NARROWED | SAFETY_FALLBACK)
+    assert fading_to_raw.fell_back
 
 
 def test_a_second_monitor_on_the_same_decision_log_refuses_to_start(frame_dirs, exporter, monitor_settings):
