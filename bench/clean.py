@@ -34,6 +34,7 @@ import shutil
 import sys
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -138,30 +139,39 @@ def stream_live(data: Path, start: int, seconds: int) -> None:
     FrameStreamer(detector, FrameLayout(data / "llhoft", data / "lldetchar"), speed=1.0).run(start, duration=seconds)
 
 
-def throughput(
-    work: Path,
-    repository: Path,
-    channels: list[str],
-    seconds: int,
-    threads: int,
-    latency_mode: str,
-    overrides: dict | None = None,
-) -> tuple[float, float, float]:
-    """Real-time factors of cleaning ``seconds`` of history (the whole run, and once running) and CPU per second."""
-    from deepclean_cleaner.main import main
+@dataclass(frozen=True)
+class SpeedRun:
+    """What every timed run shares: where, which versions and channels, and the cleaner's settings."""
 
-    data = work / "history"
+    work: Path
+    repository: Path
+    channels: list[str]
+    threads: int
+    latency_mode: str
+    overrides: dict = field(default_factory=dict)
+    """The cleaner's settings the command line changes from the shipped ones."""
+
+    def clean(self, data: Path, cleaned: Path, start_gps: int, stop_gps: int) -> None:
+        """Run the cleaner over ``[start_gps, stop_gps)`` of the frames in ``data``."""
+        from deepclean_cleaner.main import main
+
+        main(
+            **cleaner_arguments(data, self.repository, cleaned, self.channels, self.latency_mode),
+            **self.overrides,
+            start_gps=start_gps,
+            stop_gps=stop_gps,
+            inference_threads=self.threads,
+        )
+
+
+def throughput(run: SpeedRun, seconds: int) -> tuple[float, float, float]:
+    """Real-time factors of cleaning ``seconds`` of history (the whole run, and once running) and CPU per second."""
+    data = run.work / "history"
     if not data.exists():
         write_history(data, START, seconds)
-    cleaned = work / f"cleaned-history-{latency_mode}"
+    cleaned = run.work / f"cleaned-history-{run.latency_mode}"
     began, cpu = time.perf_counter(), time.process_time()
-    main(
-        **cleaner_arguments(data, repository, cleaned, channels, latency_mode),
-        **(overrides or {}),
-        start_gps=START,
-        stop_gps=START + seconds,
-        inference_threads=threads,
-    )
+    run.clean(data, cleaned, START, START + seconds)
     elapsed = time.perf_counter() - began
     cpu = time.process_time() - cpu
     frames = sorted(cleaned.glob("*.gwf"))
@@ -174,27 +184,17 @@ def throughput(
     return seconds / elapsed, steady, cpu / seconds
 
 
-def latency(
-    work: Path,
-    repository: Path,
-    channels: list[str],
-    seconds: int,
-    threads: int,
-    latency_mode: str,
-    overrides: dict | None = None,
-) -> np.ndarray:
+def latency(run: SpeedRun, seconds: int) -> np.ndarray:
     """Per-frame delay from input arrival to cleaned frame written, over a real-time replay.
 
     The cleaner starts once the replay's first frame is on disk, with 16 s of
     history before it (it catches up, then follows at real time); the first
     10 s of the replay are left out of the figures.
     """
-    from deepclean_cleaner.main import main
-
-    data = work / f"live-{latency_mode}"
+    data = run.work / f"live-{run.latency_mode}"
     start = START + 100000
     write_history(data, start - 16, 16)
-    cleaned = work / f"cleaned-live-{latency_mode}"
+    cleaned = run.work / f"cleaned-live-{run.latency_mode}"
     writer = multiprocessing.get_context("spawn").Process(target=stream_live, args=(data, start, seconds))
     writer.start()
     first_live = data / "llhoft" / f"H-H1_llhoft-{start}-1.gwf"
@@ -205,13 +205,7 @@ def latency(
             raise RuntimeError("the replay did not start")
         time.sleep(0.05)
     try:
-        main(
-            **cleaner_arguments(data, repository, cleaned, channels, latency_mode),
-            **(overrides or {}),
-            start_gps=start - 16,
-            stop_gps=start + seconds - 1,
-            inference_threads=threads,
-        )
+        run.clean(data, cleaned, start - 16, start + seconds - 1)
     finally:
         writer.join(timeout=seconds + 30)
     delays = []
@@ -335,10 +329,11 @@ def overrides(args: argparse.Namespace) -> dict:
 
 def speed(work: Path, repository: Path, channels: list[str], args: argparse.Namespace, latency_mode: str) -> None:
     """Print the throughput and latency figures (random-weight models: speed does not depend on the weights)."""
+    run = SpeedRun(work, repository, channels, args.threads, latency_mode, overrides(args))
     runs = []
     for _ in range(args.repeat):
         shutil.rmtree(work / f"cleaned-history-{latency_mode}", ignore_errors=True)
-        runs.append(throughput(work, repository, channels, args.seconds, args.threads, latency_mode, overrides(args)))
+        runs.append(throughput(run, args.seconds))
     rtf, steady, cpu = np.median(np.array(runs), axis=0)
     spread = f", runs {min(r[1] for r in runs):.1f}x-{max(r[1] for r in runs):.1f}x" if args.repeat > 1 else ""
     print(
@@ -347,7 +342,7 @@ def speed(work: Path, repository: Path, channels: list[str], args: argparse.Name
         f"once running ({rtf:.1f}x over the whole {args.seconds} s run, start-up included) "
         f"({cpu * 1e3:.1f} ms of CPU per second of data, all threads: {1 / cpu:.0f}x if the CPU were free)"
     )
-    delays = latency(work, repository, channels, args.replay, args.threads, latency_mode, overrides(args))
+    delays = latency(run, args.replay)
     print(
         f"[{latency_mode}] latency, input frame arrival -> cleaned frame written, real-time replay of {args.replay} s "
         f"({delays.size} frames): p50 {np.percentile(delays, 50):.3f} s, p99 {np.percentile(delays, 99):.3f} s, "
