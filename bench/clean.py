@@ -289,7 +289,7 @@ def main() -> None:
         "--safety-narrowing",
         type=float,
         default=None,
-        help="the cleaner's safety_narrowing (default: the shipped 2 Hz; 0: no narrowed estimate)",
+        help="the cleaner's safety_narrowing (default: the shipped 0, no narrowed estimate; 2: the band less 2 Hz)",
     )
     args = parser.parse_args()
 

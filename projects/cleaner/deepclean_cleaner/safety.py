@@ -65,7 +65,10 @@ the fallback (DQ bit "narrowed", :data:`deepclean.cleaned_frames.NARROWED`). It 
 but is judged only in seconds it could be written: not while the whole one can, nor while its own hold
 runs, which then simply runs out with time (the judgement at its end covers the whole window); that halves
 the gate's work when both fail. It comes from the witnesses alone, like the whole estimate, so a
-signal in the strain passes through it untouched. Measured on the one-shot fast-drift scenario
+signal in the strain passes through it untouched. Off unless ``safety_narrowing`` is set: a version that
+adds noise across the band and beyond can have a narrowed part that adds 1.1-1.3x next to the carrier, under
+what a 16 s window detects, and the fades between narrowed and raw strain spread a strong line over the
+band (``tests/test_bad_version.py`` with 2 Hz). Measured on the one-shot fast-drift scenario
 (``bench/quality/README.md``, "The narrowed estimate"): a version whose estimate added noise at 65 Hz twice
 wrote 50 s raw and removed 86.3 % of the injected noise; written narrowed in those 50 s, 92.4 % (92.5 %
 with no gate at all).
