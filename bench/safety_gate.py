@@ -56,12 +56,12 @@ EDGE_RATIO = 2.0
 NARROWED_BAND = (57.0, 63.0)
 
 
-def decisions(gate: SafetyGate, raw: np.ndarray, estimate: np.ndarray) -> list[SafetyDecision]:
-    """``gate``'s decision for every second of ``raw`` and ``estimate``."""
-    return [
-        gate.process(raw[s * RATE : (s + 1) * RATE], estimate[s * RATE : (s + 1) * RATE])
-        for s in range(raw.size // RATE)
-    ]
+def decisions(
+    gate: SafetyGate, raw: np.ndarray, estimate: np.ndarray, narrowed: np.ndarray | None = None
+) -> list[SafetyDecision]:
+    """``gate``'s decision for every second of ``raw`` and ``estimate`` (and the ``narrowed`` estimate)."""
+    seconds = [slice(s * RATE, (s + 1) * RATE) for s in range(raw.size // RATE)]
+    return [gate.process(raw[s], estimate[s], None if narrowed is None else narrowed[s]) for s in seconds]
 
 
 def fallbacks(gate: SafetyGate, raw: np.ndarray, estimate: np.ndarray) -> list[bool]:
@@ -96,11 +96,6 @@ def added_noise(
     return np.fft.irfft(spectrum, n=raw.size)
 
 
-def edge_noise(raw: np.ndarray, ratio: float, rng: np.random.Generator) -> np.ndarray:
-    """Noise flat over :data:`EDGE_BAND` with ``ratio**2 - 1`` times the raw strain's mean power there."""
-    return added_noise(raw, ratio, rng, EDGE_BAND)
-
-
 def narrowing(raw: np.ndarray, truth: np.ndarray, noise: np.ndarray, onset_window: int) -> dict[str, float]:
     """The injected noise plus ``noise`` as the whole estimate and both band-passed to :data:`NARROWED_BAND`
     as the narrowed one (as a chain makes it): per gate, without and with the narrowed estimate, the
@@ -109,15 +104,7 @@ def narrowing(raw: np.ndarray, truth: np.ndarray, noise: np.ndarray, onset_windo
     narrowed = zero_phase_bandpass(whole, bandpass_sos(NARROWED_BAND, RATE))
     figures = {}
     for label, given in (("raw", None), ("narrowed", narrowed)):
-        gate = SafetyGate(RATE, BAND, check_range=CHECK, onset_window=onset_window)
-        made = [
-            gate.process(
-                raw[s * RATE : (s + 1) * RATE],
-                whole[s * RATE : (s + 1) * RATE],
-                None if given is None else given[s * RATE : (s + 1) * RATE],
-            )
-            for s in range(raw.size // RATE)
-        ]
+        made = decisions(SafetyGate(RATE, BAND, check_range=CHECK, onset_window=onset_window), raw, whole, given)
         removed = raw - np.concatenate([d.output for d in made])
         figures[label] = {
             "raw_seconds": sum(d.fallback for d in made),
@@ -199,7 +186,10 @@ def main() -> None:
                 print(f"    false trip at {trip}", flush=True)
             part = slice(0, args.added_seconds * RATE)
             edge = narrowing(
-                raw[part], truth[part], edge_noise(raw[part], EDGE_RATIO, np.random.default_rng(1)), onset_window
+                raw[part],
+                truth[part],
+                added_noise(raw[part], EDGE_RATIO, np.random.default_rng(1), EDGE_BAND),
+                onset_window,
             )
             print(
                 "    noise at the band's edge, raw fallback / narrowed: seconds raw {} / {}, narrowed {} / {}, "

@@ -32,9 +32,9 @@ samples of non-finite strain (written as they came, never flagged cleaned)."""
 NOT_ANALYSIS_READY = 1 << 4
 """The state vector says the detector was not analysis ready."""
 NARROWED = 1 << 5
-"""Cleaned in the safety gate's narrowed band only: the estimate over the whole band added noise (the
-gate's judgement failed) and its narrowed part did not, so that part was subtracted (also the samples of a
-cross-fade to or from it)."""
+"""Cleaned in the safety gate's narrowed band only: the estimate over the whole band could not be written
+(its judgement failed, or it was held after a failure) and its narrowed part passed the same judgements, so
+that part was subtracted (also the samples of a cross-fade to or from it)."""
 CANARY_SHIFT = 8
 """The canary's bits are the production bits shifted left by this much."""
 STREAM_BITS = CLEANED | SAFETY_FALLBACK | NO_MODEL | INPUT_GAP | NOT_ANALYSIS_READY | NARROWED

@@ -301,18 +301,14 @@ class SafetyGate:
             self._narrowed.forget()
         elif whole or not self.enabled or self._narrowed.hold > 1:
             # judged only when it could be written, not while the whole one is or its own hold runs (half the
-            # gate's work): the hold runs out with time, and the judgement at its end covers the window; once
-            # the hold is over, the seconds count towards forgetting its backoff
-            candidate = self._narrowed
-            self._record(candidate, raw, narrowed)
-            candidate.hold = max(candidate.hold - 1, 0)
-            candidate.usable = not candidate.hold
-            self._count_release(candidate)
+            # gate's work): the hold runs out with time, and the judgement at its end covers the window
+            self._wait(self._narrowed, raw, narrowed)
         else:
             use_narrowed, *_ = self._assess(self._narrowed, raw, narrowed)
         fallback = self.enabled and not whole and not use_narrowed
-        weight = self._weights(0.0 if fallback or use_narrowed else 1.0, "_weight")
-        narrowed_weight = self._weights(1.0 if use_narrowed else 0.0, "_narrowed_weight")
+        targets = (0.0 if fallback or use_narrowed else 1.0, 1.0 if use_narrowed else 0.0)
+        weight, narrowed_weight = self._fade(self._weight, targets[0]), self._fade(self._narrowed_weight, targets[1])
+        self._weight, self._narrowed_weight = targets
         total = weight + narrowed_weight
         if fallback or self._was_fallback or self._fading_in:
             # the fade back in writes raw strain in part, and a strong line faded in or out spreads over
@@ -357,6 +353,14 @@ class SafetyGate:
         candidate.usable = not self.enabled or (passed and not candidate.hold)
         self._count_release(candidate)
         return candidate.usable, judgement, newest
+
+    def _wait(self, candidate: _Candidate, raw: np.ndarray, noise: np.ndarray) -> None:
+        """Add this second to ``candidate``'s window unjudged: its hold runs down, and once it is over the
+        seconds count towards forgetting its backoff."""
+        self._record(candidate, raw, noise)
+        candidate.hold = max(candidate.hold - 1, 0)
+        candidate.usable = not candidate.hold
+        self._count_release(candidate)
 
     def _count_release(self, candidate: _Candidate) -> None:
         """Count a second since ``candidate``'s last hold ended; after :data:`BACKOFF_RESET` windows, no backoff."""
@@ -414,12 +418,9 @@ class SafetyGate:
             log.info("%s: safety fallback over after %d s (%s)", self.stream, self._fallback_seconds, reason)
             self._fallback_seconds = 0
 
-    def _weights(self, target: float, which: str) -> np.ndarray:
-        """Per-sample weights of the subtraction ``which`` names (an attribute) moving from its last
-        value to ``target``."""
+    def _fade(self, start: float, target: float) -> np.ndarray:
+        """Per-sample subtraction weights of one second moving from ``start`` to ``target``."""
         weight = np.full(self.sample_rate, target)
-        start = getattr(self, which)
         if start != target and self._ramp.size:
             weight[: self._ramp.size] = start + (target - start) * self._ramp
-        setattr(self, which, target)
         return weight

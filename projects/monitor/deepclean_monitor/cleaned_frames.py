@@ -19,7 +19,6 @@ from deepclean.cleaned_frames import (  # noqa: F401 - the contract's bits, for 
     CANARY_SHIFT,
     CLEANED,
     INPUT_GAP,
-    NARROWED,
     NO_MODEL,
     NOT_ANALYSIS_READY,
     NOT_MEASURABLE,

@@ -77,7 +77,8 @@ def test_a_second_in_which_the_subtraction_fades_in_is_not_measured():
 def test_a_second_written_narrowed_is_measured_and_is_not_a_fallback():
     """The gate wrote the narrowed estimate: the version's own output, measured by the figures and not
     counted against it like raw strain (``max_fallback_fraction``)."""
-    from deepclean_monitor.cleaned_frames import CLEANED, NARROWED, SAFETY_FALLBACK, StreamSecond
+    from deepclean.cleaned_frames import NARROWED
+    from deepclean_monitor.cleaned_frames import CLEANED, SAFETY_FALLBACK, StreamSecond
 
     narrowed = StreamSecond(version=1, cleaned=np.zeros(4), dq_bits=CLEANED | NARROWED)
     assert narrowed.measurable and not narrowed.fell_back

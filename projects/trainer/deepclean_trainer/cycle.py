@@ -297,6 +297,7 @@ def _train(settings: CycleSettings, start: int, end: int, name: str, stop: threa
     fitted = network.linear is not None and settings.linear_init != "zero"
     kept_since = None
     if fitted:
+        since = _step_seen_before(settings, start)
         if previous is None:
             with torch.no_grad():  # a cold autoencoder starts silent; the linear fit is the whole prediction
                 network.output_conv.weight.zero_()
@@ -312,7 +313,7 @@ def _train(settings: CycleSettings, start: int, end: int, name: str, stop: threa
                 scaler,
                 validation,
                 settings.linear_recency,
-                since=_step_seen_before(settings, start),
+                since=since,
                 **causal_fit,
             ).kept_since
         else:
@@ -325,7 +326,7 @@ def _train(settings: CycleSettings, start: int, end: int, name: str, stop: threa
                 settings.band,
                 validation,
                 settings.linear_recency,
-                since=_step_seen_before(settings, start),
+                since=since,
             ).kept_since
     if causal:
         loss = PsdRatioLoss(
