@@ -16,10 +16,16 @@ the gate's defaults), it prints:
   ASD ratio of ~1.15: a model trained before a coupling step and run after it), worst over the onsets
   every 64 s of the span;
 - ``noise at the band's edge``: noise flat over 63.5-65.5 Hz with 3 times the raw strain's mean power there
-  (``EDGE_RATIO`` 2 in ASD) added to the perfect estimate over the first ``--added-seconds``, the narrowed
-  estimate that and the injected noise band-passed to 57-63 Hz as a chain makes it: seconds written raw and
-  narrowed, and the share of the injected 55-65 Hz noise removed, with the gate falling back to raw and
-  with it writing the narrowed estimate;
+  (``EDGE_RATIO`` 2 in ASD) added to the perfect estimate over the ``--added-seconds`` after the gate has
+  written the whole estimate for :data:`TRUSTED` s (the narrowed estimate replaces none before), the
+  narrowed estimate that and the injected noise band-passed to 57-63 Hz as a chain makes it: over those
+  seconds, seconds written raw and narrowed, and the share of the injected 55-65 Hz noise removed, with
+  the gate falling back to raw and with it writing the narrowed estimate;
+- ``bad across the band``: the same, with noise added across 51-69 Hz instead (``SPREAD``: 1.4x the raw
+  ASD in every 1 Hz bin of 56-59 and 61-64 Hz, 2.5x beyond, added to the perfect estimate), a model gone
+  bad everywhere: its narrowed part adds up to 1.4x beside the carrier, under what a 16 s window
+  detects. Seconds written narrowed, and the worst ASD ratio of a
+  bin the narrowed band-pass passes (56-64 Hz) in the output over those seconds (raw fallback: 1);
 - ``added xR``: the share of seconds written raw, over the first ``--added-seconds``, when noise flat
   over 62-64 Hz, with ``R**2 - 1`` times the raw strain's mean power there, is added to the perfect
   estimate. The raw strain falls ~30x across 62-64 Hz (the line's skirt), so the cleaned ASD rises
@@ -42,7 +48,7 @@ from deepclean.figures import BinPowers, judge_bins
 from deepclean.signal import bandpass_sos, fraction_removed, zero_phase_bandpass
 from deepclean.synthetic import SyntheticDetector
 from deepclean.synthetic.scenarios import SCENARIOS, scenario_config
-from deepclean_cleaner.safety import SafetyDecision, SafetyGate
+from deepclean_cleaner.safety import NARROWING_TRUST, SafetyDecision, SafetyGate
 
 RATE = 16384
 BAND = (55.0, 65.0)
@@ -54,6 +60,10 @@ ADDED_RATIOS = (1.001, 1.2, 1.6, 2.0)
 EDGE_BAND = (63.5, 65.5)
 EDGE_RATIO = 2.0
 NARROWED_BAND = (57.0, 63.0)
+TRUSTED = NARROWING_TRUST * SafetyGate(RATE, BAND).window
+"""Seconds of the whole estimate the gate writes before a narrowed one may replace it."""
+SPREAD = (((56.0, 59.0), 1.4), ((61.0, 64.0), 1.4), ((51.0, 56.0), 2.5), ((64.0, 69.0), 2.5))
+"""Bands and ASD ratios of the noise a model gone bad everywhere adds (``bad across the band``)."""
 
 
 def decisions(
@@ -96,22 +106,46 @@ def added_noise(
     return np.fft.irfft(spectrum, n=raw.size)
 
 
+def spread_noise(raw: np.ndarray, truth: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Noise that, added to the perfect estimate ``truth``, leaves the cleaned ASD at the ratio :data:`SPREAD`
+    gives times the raw ASD in every 1 Hz bin of its bands."""
+    spectrum = np.fft.rfft(rng.normal(size=raw.size))
+    frequencies = np.fft.rfftfreq(raw.size, 1 / RATE)
+    raw_power, floor_power = np.abs(np.fft.rfft(raw)) ** 2, np.abs(np.fft.rfft(raw - truth)) ** 2
+    scale = np.zeros(frequencies.size)
+    for (start, stop), ratio in SPREAD:
+        for low in np.arange(start, stop):
+            inside = (frequencies >= low) & (frequencies < low + 1.0)
+            added = ratio**2 * np.mean(raw_power[inside]) - np.mean(floor_power[inside])
+            scale[inside] = np.sqrt(max(added, 0.0) / np.mean(np.abs(spectrum[inside]) ** 2))
+    return np.fft.irfft(spectrum * scale, n=raw.size)
+
+
 def narrowing(raw: np.ndarray, truth: np.ndarray, noise: np.ndarray, onset_window: int) -> dict[str, float]:
-    """The injected noise plus ``noise`` as the whole estimate and both band-passed to :data:`NARROWED_BAND`
-    as the narrowed one (as a chain makes it): per gate, without and with the narrowed estimate, the
-    seconds written raw and narrowed and the share of the injected in-band noise removed."""
+    """The injected noise plus ``noise`` (zero over the first :data:`TRUSTED` s) as the whole estimate and both
+    band-passed to :data:`NARROWED_BAND` as the narrowed one (as a chain makes it): per gate, without and with
+    the narrowed estimate, over the seconds after :data:`TRUSTED`, the seconds written raw and narrowed, the
+    share of the injected in-band noise removed and the worst ASD ratio of a bin 56-64 Hz."""
     whole = truth + noise
     narrowed = zero_phase_bandpass(whole, bandpass_sos(NARROWED_BAND, RATE))
+    after = slice(TRUSTED * RATE, None)
     figures = {}
     for label, given in (("raw", None), ("narrowed", narrowed)):
         made = decisions(SafetyGate(RATE, BAND, check_range=CHECK, onset_window=onset_window), raw, whole, given)
-        removed = raw - np.concatenate([d.output for d in made])
+        written = np.concatenate([d.output for d in made])[after]
+        ratios = BinPowers.of_strain(raw[after], written, RATE).bin_asd_ratios()
         figures[label] = {
-            "raw_seconds": sum(d.fallback for d in made),
-            "narrowed_seconds": sum(d.narrowed for d in made),
-            "removed": fraction_removed(truth, removed, RATE, BAND),
+            "raw_seconds": sum(d.fallback for d in made[TRUSTED:]),
+            "narrowed_seconds": sum(d.narrowed for d in made[TRUSTED:]),
+            "removed": fraction_removed(truth[after], raw[after] - written, RATE, BAND),
+            "worst_beside_carrier": float(np.max(ratios[56:65])),
         }
     return figures
+
+
+def after_trust(noise: np.ndarray) -> np.ndarray:
+    """``noise`` from :data:`TRUSTED` s on, zero before."""
+    return np.where(np.arange(noise.size) >= TRUSTED * RATE, noise, 0.0)
 
 
 def trips(gate: SafetyGate, raw: np.ndarray, estimate: np.ndarray) -> tuple[int, list[str]]:
@@ -184,12 +218,13 @@ def main() -> None:
             )
             for trip in tripped:
                 print(f"    false trip at {trip}", flush=True)
-            part = slice(0, args.added_seconds * RATE)
+            part = slice(0, (TRUSTED + args.added_seconds) * RATE)
+            rng = np.random.default_rng(1)
             edge = narrowing(
-                raw[part],
-                truth[part],
-                added_noise(raw[part], EDGE_RATIO, np.random.default_rng(1), EDGE_BAND),
-                onset_window,
+                raw[part], truth[part], after_trust(added_noise(raw[part], EDGE_RATIO, rng, EDGE_BAND)), onset_window
+            )
+            bad = narrowing(
+                raw[part], truth[part], after_trust(spread_noise(raw[part], truth[part], rng)), onset_window
             )
             print(
                 "    noise at the band's edge, raw fallback / narrowed: seconds raw {} / {}, narrowed {} / {}, "
@@ -200,6 +235,16 @@ def main() -> None:
                     edge["narrowed"]["narrowed_seconds"],
                     edge["raw"]["removed"],
                     edge["narrowed"]["removed"],
+                ),
+                flush=True,
+            )
+            print(
+                "    bad across the band, raw fallback / narrowed: seconds narrowed {} / {}, worst bin 56-64 Hz "
+                "{:.3f} / {:.3f}".format(
+                    bad["raw"]["narrowed_seconds"],
+                    bad["narrowed"]["narrowed_seconds"],
+                    bad["raw"]["worst_beside_carrier"],
+                    bad["narrowed"]["worst_beside_carrier"],
                 ),
                 flush=True,
             )

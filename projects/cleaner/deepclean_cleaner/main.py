@@ -84,7 +84,7 @@ def main(
     safety_taper: PositiveFloat = 0.25,
     safety_max_backoff: PositiveInt = 8,
     safety_check_range: tuple[PositiveFloat, PositiveFloat] = (10.0, 2000.0),
-    safety_narrowing: NonNegativeFloat = 0.0,
+    safety_narrowing: NonNegativeFloat = 2.0,
     compress: bool = False,
     metrics_port: Port = 9106,
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO",
@@ -154,9 +154,10 @@ def main(
         fails the gate's judgement, it is written band-passed to the narrowed band instead of raw
         strain if that passes the same judgement (zero-phase mode only; DQ bit "narrowed"), so a
         version that adds noise at the band's edges still removes the carrier and its near sidebands.
-        None is made when less than :data:`MIN_NARROWED_HZ` would remain. Off by default: a version
-        that adds noise across the band and beyond can have a narrowed part that adds less than the
-        gate detects over its window (``tests/test_bad_version.py`` with 2 Hz).
+        None is made when less than :data:`MIN_NARROWED_HZ` would remain. Only for a model whose whole
+        estimate has been written for 4 windows (:data:`deepclean_cleaner.safety.NARROWING_TRUST`):
+        one failing from its start is wrong, not drifting, and its narrowed part can add noise beside
+        the carrier, less than a window detects (``tests/test_bad_version.py``).
     safety_sigma, safety_min_excess
         A 1 Hz bin counts as noise added when its ASD ratio exceeds raw by more than
         ``safety_sigma`` standard deviations of the chance cross term over the window and by

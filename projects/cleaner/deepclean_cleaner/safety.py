@@ -65,13 +65,19 @@ the fallback (DQ bit "narrowed", :data:`deepclean.cleaned_frames.NARROWED`). It 
 but is judged only in seconds it could be written: not while the whole one can, nor while its own hold
 runs, which then simply runs out with time (the judgement at its end covers the whole window); that halves
 the gate's work when both fail. It comes from the witnesses alone, like the whole estimate, so a
-signal in the strain passes through it untouched. Off unless ``safety_narrowing`` is set: a version that
-adds noise across the band and beyond can have a narrowed part that adds 1.1-1.3x next to the carrier, under
-what a 16 s window detects, and the fades between narrowed and raw strain spread a strong line over the
-band (``tests/test_bad_version.py`` with 2 Hz). Measured on the one-shot fast-drift scenario
-(``bench/quality/README.md``, "The narrowed estimate"): a version whose estimate added noise at 65 Hz twice
-wrote 50 s raw and removed 86.3 % of the injected noise; written narrowed in those 50 s, 92.4 % (92.5 %
-with no gate at all).
+signal in the strain passes through it untouched.
+
+It replaces the whole estimate only once the model's whole estimate has been written for
+:data:`NARROWING_TRUST` windows: narrowing is for a model that was right and drifts at the band's edge. A
+model wrong from its start, adding noise across the band and beyond (``tests/test_bad_version.py``), has a
+narrowed part that adds 1.1-1.3x beside the carrier, under what a 16 s window detects; the fades between
+narrowed and raw strain around its trips also spread a strong line over the band. Such a model is written
+raw. A model that turns bad everywhere later is judged by the narrowed estimate's own window: with 1.3-1.4x
+added beside the carrier, 22-42 of 256 s were written narrowed, and the output over those 256 s was at most
+1.042x raw in a bin of 56-64 Hz (``bench/safety_gate.py``, "bad across the band"). Measured on the one-shot
+fast-drift scenario (``bench/quality/README.md``, "The narrowed estimate"): a version whose estimate added
+noise at 65 Hz twice wrote 50 s raw and removed 86.3 % of the injected noise; written narrowed in those 50 s,
+92.4 % (92.5 % with no gate at all).
 
 A new model is judged on its own seconds from its first
 (:meth:`SafetyGate.new_estimate`). The monitor, which judges the same figures
@@ -100,6 +106,9 @@ log = logging.getLogger(__name__)
 
 BACKOFF_RESET = 4
 """Windows of usable seconds after which a trip no longer lengthens the next hold."""
+
+NARROWING_TRUST = 4
+"""Windows of seconds a model's whole estimate must have been written before its narrowed one may replace it."""
 
 MIN_NARROWED_HZ = 2.0
 """Narrowest band (Hz) a narrowed estimate is made for (:func:`narrowed_safety_band`)."""
@@ -180,11 +189,14 @@ class _Candidate:
     """Whether the estimate could be written the last second (judged good and not held)."""
     usable_since_release: int | None = None
     """Usable seconds since its last hold ended (None: none ended within the backoff's memory)."""
+    usable_seconds: int = 0
+    """Seconds it could be written since the model started (since :meth:`forget`)."""
 
     def forget(self) -> None:
         """Judge the estimate on its own seconds from now on, without backoff."""
         self.spectra.clear()
         self.hold, self.backoff, self.usable, self.usable_since_release = 0, 1, True, None
+        self.usable_seconds = 0
 
 
 @dataclass
@@ -299,9 +311,10 @@ class SafetyGate:
         use_narrowed = False
         if narrowed is None:
             self._narrowed.forget()
-        elif whole or not self.enabled or self._narrowed.hold > 1:
-            # judged only when it could be written, not while the whole one is or its own hold runs (half the
-            # gate's work): the hold runs out with time, and the judgement at its end covers the window
+        elif whole or not self.enabled or self._narrowed.hold > 1 or not self._narrowing_trusted():
+            # judged only when it could be written: not while the whole one is, nor while its own hold runs (half
+            # the gate's work; the hold runs out with time, and the judgement at its end covers the window), nor
+            # before the model has earned it
             self._wait(self._narrowed, raw, narrowed)
         else:
             use_narrowed, *_ = self._assess(self._narrowed, raw, narrowed)
@@ -351,8 +364,18 @@ class SafetyGate:
         elif candidate.hold:
             candidate.hold -= 1
         candidate.usable = not self.enabled or (passed and not candidate.hold)
+        candidate.usable_seconds += candidate.usable
         self._count_release(candidate)
         return candidate.usable, judgement, newest
+
+    def _narrowing_trusted(self) -> bool:
+        """Whether the model's whole estimate has been written long enough for its narrowed one to replace it.
+
+        A model whose whole estimate fails from its first window is wrong, not drifting at the band's edge:
+        where it adds noise across the band and beyond, its narrowed part adds some too, less than a window
+        detects (1.1-1.3x beside the carrier, ``tests/test_bad_version.py``), so it is written raw.
+        """
+        return self._whole.usable_seconds >= NARROWING_TRUST * self.window
 
     def _wait(self, candidate: _Candidate, raw: np.ndarray, noise: np.ndarray) -> None:
         """Add this second to ``candidate``'s window unjudged: its hold runs down, and once it is over the

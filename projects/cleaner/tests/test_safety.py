@@ -8,7 +8,7 @@ import pytest
 from deepclean.figures import BinPowers
 from deepclean.signal import bandpass_sos, zero_phase_bandpass
 from deepclean.synthetic import DetectorConfig, SyntheticDetector
-from deepclean_cleaner.safety import SafetyGate, narrowed_safety_band
+from deepclean_cleaner.safety import NARROWING_TRUST, SafetyGate, narrowed_safety_band
 
 RATE = 16384
 BAND = (58.0, 62.0)
@@ -337,16 +337,20 @@ def test_non_finite_strain_does_not_spoil_the_window():
 WIDE = (55.0, 65.0)
 
 
-def edge_case(seconds: int, bad: range, rng) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Raw strain with a 60 Hz line; a whole estimate that is the line, plus 2x the floor's ASD at 63.5-65 Hz
-    in the ``bad`` seconds; its narrowed part (57-63 Hz), the line alone."""
+def edge_case(seconds: int, bad: range, rng, asd_ratio: float = 2.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Raw strain with a 60 Hz line; a whole estimate that is the line, plus ``asd_ratio`` x the floor's ASD at
+    63.5-65 Hz in the ``bad`` seconds; its narrowed part (57-63 Hz), the line alone."""
     carrier = line(0, 20.0, seconds=seconds)
     raw = floor(rng, seconds) + carrier
-    added = band_noise(rng, seconds, (63.5, 65.0), 2.0)
+    added = band_noise(rng, seconds, (63.5, 65.0), asd_ratio)
     mask = np.zeros(seconds * RATE)
     for second in bad:
         mask[second * RATE : (second + 1) * RATE] = 1.0
     return raw, carrier + mask * added, carrier
+
+
+TRUSTED = NARROWING_TRUST * SafetyGate(RATE, WIDE).window
+"""Seconds of the whole estimate written before a narrowed one may replace it."""
 
 
 def run_narrowed(gate: SafetyGate, raw: np.ndarray, whole: np.ndarray, narrowed: np.ndarray) -> list:
@@ -355,14 +359,16 @@ def run_narrowed(gate: SafetyGate, raw: np.ndarray, whole: np.ndarray, narrowed:
 
 
 def test_an_estimate_adding_noise_at_the_band_edge_is_written_narrowed_and_the_whole_one_returns():
-    """Noise added at 63.5-65 Hz for 4 s: the narrowed estimate (the line) is written, flagged, not raw;
-    the whole estimate comes back once a window of passing seconds has followed, cross-faded."""
-    raw, whole, narrowed = edge_case(72, range(20, 24), np.random.default_rng(11))
+    """3x the ASD added at 63.5-65 Hz for 8 s after the whole estimate was written for TRUSTED s: the narrowed
+    estimate (the line) is written, flagged, not raw; the whole estimate comes back once a window of passing
+    seconds has followed, cross-faded."""
+    bad = range(TRUSTED + 4, TRUSTED + 12)
+    raw, whole, narrowed = edge_case(TRUSTED + 64, bad, np.random.default_rng(11), asd_ratio=3.0)
     decisions = run_narrowed(SafetyGate(RATE, WIDE, check_range=CHECK), raw, whole, narrowed)
     written = ["n" if d.narrowed else "r" if d.fallback else "w" for d in decisions]
     assert not any(d.fallback for d in decisions)
     first = written.index("n")
-    assert 20 <= first <= 23 and written[:first] == ["w"] * first
+    assert first in bad and written[:first] == ["w"] * first
     assert set(written[first:]) == {"n", "w"} and written[-1] == "w"
     assert "".join(written).count("n") >= 16  # held for a window
     tripped = {f for d in decisions for f, _ in d.failing_bins}
@@ -384,6 +390,23 @@ def test_an_estimate_adding_noise_at_the_band_edge_is_written_narrowed_and_the_w
         np.testing.assert_array_equal(d.narrowed_samples, narrowed_weight > 0)
         expected = raw[span] - (1.0 - narrowed_weight) * whole[span] - narrowed_weight * narrowed[span]
         np.testing.assert_allclose(d.output, expected, atol=1e-9 * np.abs(raw).max())
+
+
+def test_a_model_whose_whole_estimate_fails_from_its_first_window_is_written_raw_never_narrowed():
+    """Edge noise from the first second, then again after a model switch that came once the first model had
+    been written long enough: the narrowed estimate replaces neither model before its whole estimate was
+    written for TRUSTED s, though it passes every judgement."""
+    raw, whole, narrowed = edge_case(40, range(40), np.random.default_rng(16), asd_ratio=3.0)
+    decisions = run_narrowed(SafetyGate(RATE, WIDE, check_range=CHECK), raw, whole, narrowed)
+    assert not any(d.narrowed for d in decisions)
+    assert all(d.fallback for d in decisions[-24:])
+    np.testing.assert_array_equal(decisions[-1].output, raw[-RATE:])
+
+    gate = SafetyGate(RATE, WIDE, check_range=CHECK)
+    good = edge_case(TRUSTED + 8, range(0), np.random.default_rng(17))
+    assert not any(d.narrowed or d.fallback for d in run_narrowed(gate, *good))
+    gate.new_estimate()
+    assert not any(d.narrowed for d in run_narrowed(gate, raw, whole, narrowed))
 
 
 def test_when_the_narrowed_estimate_adds_noise_too_raw_strain_is_written():
@@ -413,11 +436,11 @@ def test_the_narrowed_estimate_forgets_its_backoff_once_it_has_been_released_lon
     """Two band-edge episodes far apart (both estimates bad in them): each holds the narrowed estimate as
     long as the first, though it was not judged while the whole one was written in between."""
     rng = np.random.default_rng(14)
-    seconds = 400
+    seconds = TRUSTED + 400
     raw = floor(rng, seconds) + line(0, 20.0, seconds=seconds)
     good = line(0, 20.0, seconds=seconds)
     bad = good.copy()
-    for start in (20, 300):
+    for start in (TRUSTED + 20, TRUSTED + 300):
         bad[start * RATE : (start + 2) * RATE] *= 2.5
     gate = SafetyGate(RATE, WIDE, check_range=CHECK, onset_window=2)
     decisions = run_narrowed(gate, raw, bad, bad)
@@ -431,11 +454,12 @@ def test_the_narrowed_estimate_forgets_its_backoff_once_it_has_been_released_lon
 
 
 def test_non_finite_strain_while_narrowed_keeps_the_narrowed_flag():
-    raw, whole, narrowed = edge_case(48, range(20, 48), np.random.default_rng(15))
+    end = TRUSTED + 24
+    raw, whole, narrowed = edge_case(end + 8, range(TRUSTED + 4, end + 8), np.random.default_rng(15))
     gate = SafetyGate(RATE, WIDE, check_range=CHECK)
-    decisions = run_narrowed(gate, raw[: 40 * RATE], whole[: 40 * RATE], narrowed[: 40 * RATE])
+    decisions = run_narrowed(gate, raw[: end * RATE], whole[: end * RATE], narrowed[: end * RATE])
     assert decisions[-1].narrowed
-    span = slice(40 * RATE, 41 * RATE)
+    span = slice(end * RATE, (end + 1) * RATE)
     strain = raw[span].copy()
     strain[100] = np.nan
     d = gate.process(strain, whole[span], narrowed[span])
