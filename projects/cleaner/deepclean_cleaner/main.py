@@ -155,7 +155,7 @@ def main(
         strain if that passes the same judgement (zero-phase mode only; DQ bit "narrowed"), so a
         version that adds noise at the band's edges still removes the carrier and its near sidebands.
         None is made when less than :data:`MIN_NARROWED_HZ` would remain. Only for a model whose whole
-        estimate has been written for 4 windows (:data:`deepclean_cleaner.safety.NARROWING_TRUST`):
+        estimate has been written for 4 windows in a row (:data:`deepclean_cleaner.safety.NARROWING_TRUST`):
         one failing from its start is wrong, not drifting, and its narrowed part can add noise beside
         the carrier, less than a window detects (``tests/test_bad_version.py``).
     safety_sigma, safety_min_excess

@@ -68,13 +68,14 @@ the gate's work when both fail. It comes from the witnesses alone, like the whol
 signal in the strain passes through it untouched.
 
 It replaces the whole estimate only once the model's whole estimate has been written for
-:data:`NARROWING_TRUST` windows: narrowing is for a model that was right and drifts at the band's edge. A
-model wrong from its start, adding noise across the band and beyond (``tests/test_bad_version.py``), has a
-narrowed part that adds 1.1-1.3x beside the carrier, under what a 16 s window detects; the fades between
-narrowed and raw strain around its trips also spread a strong line over the band. Such a model is written
-raw. A model that turns bad everywhere later is judged by the narrowed estimate's own window: with 1.3-1.4x
-added beside the carrier, 22-42 of 256 s were written narrowed, and the output over those 256 s was at most
-1.042x raw in a bin of 56-64 Hz (``bench/safety_gate.py``, "bad across the band"). Measured on the one-shot
+:data:`NARROWING_TRUST` windows in a row (64 s with the default window): narrowing is for a model that
+was right and drifts at the band's edge. A model wrong from its start, adding noise across the band and
+beyond (``tests/test_bad_version.py``), has a narrowed part that adds 1.1-1.3x beside the carrier, under
+what a 16 s window detects; the fades between narrowed and raw strain around its trips also spread a
+strong line over the band. Such a model is written raw. A model that turns bad everywhere later is judged
+by the narrowed estimate's own window: with about 1.3x added beside the carrier, 11-61 of 256 s were
+written narrowed before that window failed too, and the output over those 256 s was at most 1.042x raw
+in a bin of 56-64 Hz (``bench/safety_gate.py``, "bad across the band"). Measured on the one-shot
 fast-drift scenario (``bench/quality/README.md``, "The narrowed estimate"): a version whose estimate added
 noise at 65 Hz twice wrote 50 s raw and removed 86.3 % of the injected noise; written narrowed in those 50 s,
 92.4 % (92.5 % with no gate at all).
@@ -108,7 +109,8 @@ BACKOFF_RESET = 4
 """Windows of usable seconds after which a trip no longer lengthens the next hold."""
 
 NARROWING_TRUST = 4
-"""Windows of seconds a model's whole estimate must have been written before its narrowed one may replace it."""
+"""Windows of seconds in a row a model's whole estimate must have been written, each judged over a full window,
+before its narrowed one may replace it."""
 
 MIN_NARROWED_HZ = 2.0
 """Narrowest band (Hz) a narrowed estimate is made for (:func:`narrowed_safety_band`)."""
@@ -189,14 +191,17 @@ class _Candidate:
     """Whether the estimate could be written the last second (judged good and not held)."""
     usable_since_release: int | None = None
     """Usable seconds since its last hold ended (None: none ended within the backoff's memory)."""
-    usable_seconds: int = 0
-    """Seconds it could be written since the model started (since :meth:`forget`)."""
+    usable_streak: int = 0
+    """Seconds in a row it could be written, each judged over a full window."""
+    trusted: bool = False
+    """It has been written for :data:`NARROWING_TRUST` windows in a row since the model started (since
+    :meth:`forget`)."""
 
     def forget(self) -> None:
         """Judge the estimate on its own seconds from now on, without backoff."""
         self.spectra.clear()
         self.hold, self.backoff, self.usable, self.usable_since_release = 0, 1, True, None
-        self.usable_seconds = 0
+        self.usable_streak, self.trusted = 0, False
 
 
 @dataclass
@@ -364,18 +369,29 @@ class SafetyGate:
         elif candidate.hold:
             candidate.hold -= 1
         candidate.usable = not self.enabled or (passed and not candidate.hold)
-        candidate.usable_seconds += candidate.usable
+        self._count_trust(candidate, full=len(spectra) == self.window)
         self._count_release(candidate)
         return candidate.usable, judgement, newest
 
     def _narrowing_trusted(self) -> bool:
-        """Whether the model's whole estimate has been written long enough for its narrowed one to replace it.
+        """Whether the model's whole estimate has earned its narrowed one the right to replace it
+        (:meth:`_count_trust`)."""
+        return self._whole.trusted
 
-        A model whose whole estimate fails from its first window is wrong, not drifting at the band's edge:
-        where it adds noise across the band and beyond, its narrowed part adds some too, less than a window
-        detects (1.1-1.3x beside the carrier, ``tests/test_bad_version.py``), so it is written raw.
+    def _count_trust(self, candidate: _Candidate, full: bool) -> None:
+        """Count a second ``candidate`` could be written, judged over a ``full`` window; once
+        :data:`NARROWING_TRUST` windows of them came in a row, it is trusted until the model changes.
+
+        A model whose whole estimate fails now and then from its start is wrong, not drifting at the band's
+        edge: where it adds noise across the band and beyond, its narrowed part adds some too, less than a
+        window detects (1.1-1.3x beside the carrier, ``tests/test_bad_version.py``), so it is written raw.
+        Seconds judged over a window still filling do not count: their judgement is the weakest.
         """
-        return self._whole.usable_seconds >= NARROWING_TRUST * self.window
+        if not candidate.usable:
+            candidate.usable_streak = 0
+        elif full:
+            candidate.usable_streak += 1
+            candidate.trusted |= candidate.usable_streak >= NARROWING_TRUST * self.window
 
     def _wait(self, candidate: _Candidate, raw: np.ndarray, noise: np.ndarray) -> None:
         """Add this second to ``candidate``'s window unjudged: its hold runs down, and once it is over the

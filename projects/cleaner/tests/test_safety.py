@@ -349,8 +349,10 @@ def edge_case(seconds: int, bad: range, rng, asd_ratio: float = 2.0) -> tuple[np
     return raw, carrier + mask * added, carrier
 
 
-TRUSTED = NARROWING_TRUST * SafetyGate(RATE, WIDE).window
-"""Seconds of the whole estimate written before a narrowed one may replace it."""
+WINDOW = SafetyGate(RATE, WIDE).window
+TRUSTED = WINDOW - 1 + NARROWING_TRUST * WINDOW
+"""Seconds from a model's first until its whole estimate has been written over full windows long enough for a
+narrowed one to replace it (the first full window ends with second ``WINDOW - 1``)."""
 
 
 def run_narrowed(gate: SafetyGate, raw: np.ndarray, whole: np.ndarray, narrowed: np.ndarray) -> list:
@@ -392,21 +394,36 @@ def test_an_estimate_adding_noise_at_the_band_edge_is_written_narrowed_and_the_w
         np.testing.assert_allclose(d.output, expected, atol=1e-9 * np.abs(raw).max())
 
 
-def test_a_model_whose_whole_estimate_fails_from_its_first_window_is_written_raw_never_narrowed():
-    """Edge noise from the first second, then again after a model switch that came once the first model had
-    been written long enough: the narrowed estimate replaces neither model before its whole estimate was
-    written for TRUSTED s, though it passes every judgement."""
-    raw, whole, narrowed = edge_case(40, range(40), np.random.default_rng(16), asd_ratio=3.0)
-    decisions = run_narrowed(SafetyGate(RATE, WIDE, check_range=CHECK), raw, whole, narrowed)
-    assert not any(d.narrowed for d in decisions)
-    assert all(d.fallback for d in decisions[-24:])
-    np.testing.assert_array_equal(decisions[-1].output, raw[-RATE:])
+def test_a_model_whose_whole_estimate_fails_now_and_then_from_its_start_is_written_raw_never_narrowed():
+    """Edge noise for 4 s of every 40 from the model's first second, for four times the trust, no backoff: the
+    whole estimate is written for over 3 windows in all but never for the trust in a row, so its narrowed
+    part (which passes every judgement) replaces it nowhere; the same after a switch from a trusted model."""
+    seconds = 4 * TRUSTED
+    bad = [s for s in range(seconds) if s % 40 < 4]
+    raw, whole, narrowed = edge_case(seconds, bad, np.random.default_rng(16), asd_ratio=3.0)
+    gate = SafetyGate(RATE, WIDE, check_range=CHECK, max_backoff=1)
+    decisions = run_narrowed(gate, raw, whole, narrowed)
+    assert sum(not d.fallback for d in decisions) > NARROWING_TRUST * WINDOW
+    assert not any(d.narrowed for d in decisions) and not gate._whole.trusted
 
-    gate = SafetyGate(RATE, WIDE, check_range=CHECK)
-    good = edge_case(TRUSTED + 8, range(0), np.random.default_rng(17))
-    assert not any(d.narrowed or d.fallback for d in run_narrowed(gate, *good))
+    gate.new_estimate()
+    good = edge_case(TRUSTED + WINDOW, range(0), np.random.default_rng(17))
+    assert not any(d.narrowed or d.fallback for d in run_narrowed(gate, *good)) and gate._whole.trusted
     gate.new_estimate()
     assert not any(d.narrowed for d in run_narrowed(gate, raw, whole, narrowed))
+
+
+@pytest.mark.parametrize("short", [8, 0], ids=["8-s-short-of-trust", "trusted"])
+def test_the_narrowed_estimate_needs_the_whole_one_written_for_the_trust_in_a_row(short):
+    """Edge noise after the whole estimate was written over full windows for TRUSTED s less ``short``: raw
+    strain when that falls short, the narrowed estimate once it does not."""
+    good = TRUSTED - short
+    raw, whole, narrowed = edge_case(good + 24, range(good, good + 24), np.random.default_rng(18), asd_ratio=3.0)
+    decisions = run_narrowed(SafetyGate(RATE, WIDE, check_range=CHECK), raw, whole, narrowed)
+    assert not any(d.fallback or d.narrowed for d in decisions[:good])
+    written_narrowed = any(d.narrowed for d in decisions[good:])
+    assert written_narrowed == (short == 0)
+    assert all(d.fallback for d in decisions[-8:]) == (short > 0)
 
 
 def test_when_the_narrowed_estimate_adds_noise_too_raw_strain_is_written():
