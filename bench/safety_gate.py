@@ -145,6 +145,11 @@ def narrowing(raw: np.ndarray, truth: np.ndarray, noise: np.ndarray, onset_windo
     return figures
 
 
+def both(figures: dict, key: str) -> tuple:
+    """``key`` of :func:`narrowing`'s figures with the raw fallback, then with the narrowed estimate."""
+    return figures["raw"][key], figures["narrowed"][key]
+
+
 def after_trust(noise: np.ndarray) -> np.ndarray:
     """``noise`` from :data:`TRUSTED` s on, zero before."""
     return np.where(np.arange(noise.size) >= TRUSTED * RATE, noise, 0.0)
@@ -231,23 +236,13 @@ def main() -> None:
             print(
                 "    noise at the band's edge, raw fallback / narrowed: seconds raw {} / {}, narrowed {} / {}, "
                 "removed {:.1%} / {:.1%}".format(
-                    edge["raw"]["raw_seconds"],
-                    edge["narrowed"]["raw_seconds"],
-                    edge["raw"]["narrowed_seconds"],
-                    edge["narrowed"]["narrowed_seconds"],
-                    edge["raw"]["removed"],
-                    edge["narrowed"]["removed"],
+                    *both(edge, "raw_seconds"), *both(edge, "narrowed_seconds"), *both(edge, "removed")
                 ),
                 flush=True,
             )
             print(
                 "    bad across the band, raw fallback / narrowed: seconds narrowed {} / {}, worst bin 56-64 Hz "
-                "{:.3f} / {:.3f}".format(
-                    bad["raw"]["narrowed_seconds"],
-                    bad["narrowed"]["narrowed_seconds"],
-                    bad["raw"]["worst_beside_carrier"],
-                    bad["narrowed"]["worst_beside_carrier"],
-                ),
+                "{:.3f} / {:.3f}".format(*both(bad, "narrowed_seconds"), *both(bad, "worst_beside_carrier")),
                 flush=True,
             )
             flaps = [flapping(raw, truth, onset_window, backoff, args.seed) for backoff in (1, 8)]
