@@ -189,7 +189,17 @@ class CleaningPipeline:
             return
         target.chain, target.noise = ModelChain(model, self.settings), None
         self._warn_if_over_a_second(target.chain)
-        target.gate.new_estimate()
+        # a canary promoted to production keeps the trust it earned on the canary stream: the same
+        # estimate, judged against the same strain
+        target.gate.new_estimate(
+            trusted=any(
+                other is not target
+                and other.chain is not None
+                and other.chain.version == model.version
+                and other.gate.narrowing_trusted()
+                for other in self._slots.values()
+            )
+        )
         for block in self._witness_history:
             target.feed(block)
         log.info(

@@ -69,7 +69,8 @@ signal in the strain passes through it untouched.
 
 It replaces the whole estimate only once the model's whole estimate has been written for
 :data:`NARROWING_TRUST` windows in a row (64 s with the default window): narrowing is for a model that
-was right and drifts at the band's edge. A model wrong from its start, adding noise across the band and
+was right and drifts at the band's edge (a canary promoted to production keeps the trust it earned on
+the canary stream: the same estimate against the same strain). A model wrong from its start, adding noise across the band and
 beyond (``tests/test_bad_version.py``), has a narrowed part that adds 1.1-1.3x beside the carrier, under
 what a 16 s window detects; the fades between narrowed and raw strain around its trips also spread a
 strong line over the band. Such a model is written raw. A model that turns bad everywhere later is judged
@@ -274,10 +275,15 @@ class SafetyGate:
         ramp = round(self.taper * self.sample_rate)
         self._ramp = 0.5 - 0.5 * np.cos(np.pi * np.arange(ramp) / max(ramp, 1))
 
-    def new_estimate(self) -> None:
-        """Forget the window: the estimate now comes from another model, judged on its own seconds only."""
+    def new_estimate(self, trusted: bool = False) -> None:
+        """Forget the window: the estimate now comes from another model, judged on its own seconds only.
+
+        ``trusted``: the model has already earned its narrowed estimate on another stream of the same strain
+        (:meth:`narrowing_trusted`: a canary promoted to production); else it earns it here.
+        """
         self._whole.forget()
         self._narrowed.forget()
+        self._whole.trusted = trusted
 
     def process(self, raw: np.ndarray, noise: np.ndarray | None, narrowed: np.ndarray | None = None) -> SafetyDecision:
         """The output for one second of ``raw`` strain and its noise estimate (None: none).
@@ -316,7 +322,7 @@ class SafetyGate:
         use_narrowed = False
         if narrowed is None:
             self._narrowed.forget()
-        elif whole or not self.enabled or self._narrowed.hold > 1 or not self._narrowing_trusted():
+        elif whole or not self.enabled or self._narrowed.hold > 1 or not self.narrowing_trusted():
             # judged only when it could be written: not while the whole one is, nor while its own hold runs (half
             # the gate's work; the hold runs out with time, and the judgement at its end covers the window), nor
             # before the model has earned it
@@ -373,9 +379,9 @@ class SafetyGate:
         self._count_release(candidate)
         return candidate.usable, judgement, newest
 
-    def _narrowing_trusted(self) -> bool:
+    def narrowing_trusted(self) -> bool:
         """Whether the model's whole estimate has earned its narrowed one the right to replace it
-        (:meth:`_count_trust`)."""
+        (:meth:`_count_trust`, or :meth:`new_estimate` told so)."""
         return self._whole.trusted
 
     def _count_trust(self, candidate: _Candidate, full: bool) -> None:

@@ -340,3 +340,22 @@ def test_a_version_whose_filter_band_does_not_hold_the_narrowed_band_gets_no_nar
         wider = ModelChain(model, dataclasses.replace(settings(), narrowed_band=(50.0, 70.0)))
     assert inside.narrowed_filter is not None and wider.narrowed_filter is None
     assert "does not hold the narrowed band [50.0, 70.0] Hz" in caplog.text
+
+
+def test_a_canary_promoted_to_production_keeps_the_trust_it_earned_on_the_canary_stream(repository):
+    """The production gate trusts the narrowed estimate of a version the canary stream's gate trusts (the same
+    estimate against the same strain), and of no other version."""
+    pipeline = CleaningPipeline(dataclasses.replace(settings(), narrowed_band=(59.0, 61.0)), BAND)
+    try:
+        first, second = load(repository, 1), load(repository, 2)
+        pipeline.swap("canary", second)
+        pipeline.swap("production", second)
+        assert not pipeline._slots["production"].gate.narrowing_trusted()  # nothing earned yet
+        pipeline._slots["canary"].gate._whole.trusted = True  # as after 4 windows in a row written
+        pipeline.swap("production", first)
+        assert not pipeline._slots["production"].gate.narrowing_trusted()
+        pipeline.swap("production", second)
+        assert pipeline._slots["production"].gate.narrowing_trusted()
+        assert pipeline._slots["canary"].gate.narrowing_trusted()
+    finally:
+        pipeline.close()

@@ -482,3 +482,15 @@ def test_non_finite_strain_while_narrowed_keeps_the_narrowed_flag():
     d = gate.process(strain, whole[span], narrowed[span])
     assert d.narrowed and d.narrowed_samples.all()
     np.testing.assert_allclose(d.output[200:], strain[200:] - narrowed[span][200:])
+
+
+def test_a_model_trusted_elsewhere_is_written_narrowed_from_its_first_window():
+    """``new_estimate(trusted=True)`` (a canary promoted to production): edge noise in the model's first
+    seconds is written narrowed, not raw; without it, raw."""
+    raw, whole, narrowed = edge_case(48, range(20, 28), np.random.default_rng(19), asd_ratio=3.0)
+    for trusted in (True, False):
+        gate = SafetyGate(RATE, WIDE, check_range=CHECK)
+        gate.new_estimate(trusted=trusted)
+        decisions = run_narrowed(gate, raw, whole, narrowed)
+        assert any(d.narrowed for d in decisions) == trusted
+        assert any(d.fallback for d in decisions) != trusted

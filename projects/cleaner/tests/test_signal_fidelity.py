@@ -95,7 +95,7 @@ def test_a_signal_passes_untouched_through_seconds_written_narrowed(request, mon
         return usable and candidate is not gate._whole, judgement, newest
 
     monkeypatch.setattr(SafetyGate, "_assess", whole_always_fails)
-    monkeypatch.setattr(SafetyGate, "_narrowing_trusted", lambda gate: True)  # 16 s: shorter than the trust
+    monkeypatch.setattr(SafetyGate, "narrowing_trusted", lambda gate: True)  # 16 s: shorter than the trust
     data = synthetic_input(START, DURATION)
     model = load(request.getfixturevalue("repository"), 1)
     chain_settings = dataclasses.replace(settings(), narrowed_band=(59.0, 61.0))
