@@ -68,18 +68,18 @@ the gate's work when both fail. It comes from the witnesses alone, like the whol
 signal in the strain passes through it untouched.
 
 It replaces the whole estimate only once the model's whole estimate has been written for
-:data:`NARROWING_TRUST` windows in a row (64 s with the default window): narrowing is for a model that
-was right and drifts at the band's edge (a canary promoted to production keeps the trust it earned on
-the canary stream: the same estimate against the same strain). A model wrong from its start, adding noise across the band and
-beyond (``tests/test_bad_version.py``), has a narrowed part that adds 1.1-1.3x beside the carrier, under
-what a 16 s window detects; the fades between narrowed and raw strain around its trips also spread a
-strong line over the band. Such a model is written raw. A model that turns bad everywhere later is judged
-by the narrowed estimate's own window: with about 1.3x added beside the carrier, 13-48 of 256 s were
-written narrowed before that window failed too, and the output over those 256 s was at most 1.058x raw
-in a bin of 56-64 Hz (``bench/safety_gate.py``, "bad across the band"). Measured on the one-shot
-fast-drift scenario (``bench/quality/README.md``, "The narrowed estimate"): a version whose estimate added
-noise at 65 Hz twice wrote 50 s raw and removed 86.3 % of the injected noise; written narrowed in those 50 s,
-92.4 % (92.5 % with no gate at all).
+:data:`NARROWING_TRUST` windows in a row (64 s with the default window): narrowing is for a model that was
+right and drifts at the band's edge (a canary promoted to production keeps the trust it earned on the canary
+stream: the same estimate against the same strain). A model wrong from its start, adding noise across the band
+and beyond (``tests/test_bad_version.py``), has a narrowed part that adds 1.1-1.3x beside the carrier, under
+what a 16 s window detects; the fades between narrowed and raw strain around its trips also spread a strong
+line over the band. Such a model is written raw. A model that turns bad everywhere later is judged by the
+narrowed estimate's own window: with about 1.3x added beside the carrier, 13-48 of 256 s were written narrowed
+before that window failed too, and the output over those 256 s was at most 1.058x raw in a bin of 56-64 Hz
+(``bench/safety_gate.py``, "bad across the band"). Measured on the one-shot fast-drift scenario
+(``bench/quality/README.md``, "The narrowed estimate"): a version whose estimate added noise at 65 Hz twice
+wrote 50 s raw and removed 86.3 % of the injected noise; written narrowed in those 50 s, 92.4 % (92.5 % with
+no gate at all).
 
 A new model is judged on its own seconds from its first
 (:meth:`SafetyGate.new_estimate`). The monitor, which judges the same figures
