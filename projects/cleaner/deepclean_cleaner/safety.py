@@ -193,10 +193,10 @@ class _Candidate:
     usable_since_release: int | None = None
     """Usable seconds since its last hold ended (None: none ended within the backoff's memory)."""
     usable_streak: int = 0
-    """Seconds in a row it could be written, each judged over a full window."""
+    """Seconds in a row it could be written, each judged over a full window (counted for the whole estimate)."""
     trusted: bool = False
-    """It has been written for :data:`NARROWING_TRUST` windows in a row since the model started (since
-    :meth:`forget`)."""
+    """The whole estimate: it has been written for :data:`NARROWING_TRUST` windows in a row since the model
+    started (since :meth:`forget`)."""
 
     def forget(self) -> None:
         """Judge the estimate on its own seconds from now on, without backoff."""
@@ -319,6 +319,7 @@ class SafetyGate:
                 narrowed_samples=np.full(raw.size, narrowing),
             )
         whole, judgement, newest = self._assess(self._whole, raw, noise)
+        self._count_trust()
         use_narrowed = False
         if narrowed is None:
             self._narrowed.forget()
@@ -375,7 +376,6 @@ class SafetyGate:
         elif candidate.hold:
             candidate.hold -= 1
         candidate.usable = not self.enabled or (passed and not candidate.hold)
-        self._count_trust(candidate, full=len(spectra) == self.window)
         self._count_release(candidate)
         return candidate.usable, judgement, newest
 
@@ -384,8 +384,8 @@ class SafetyGate:
         (:meth:`_count_trust`, or :meth:`new_estimate` told so)."""
         return self._whole.trusted
 
-    def _count_trust(self, candidate: _Candidate, full: bool) -> None:
-        """Count a second ``candidate`` could be written, judged over a ``full`` window; once
+    def _count_trust(self) -> None:
+        """Count a second the whole estimate could be written, judged over a full window; once
         :data:`NARROWING_TRUST` windows of them came in a row, it is trusted until the model changes.
 
         A model whose whole estimate fails now and then from its start is wrong, not drifting at the band's
@@ -393,11 +393,12 @@ class SafetyGate:
         window detects (1.1-1.3x beside the carrier, ``tests/test_bad_version.py``), so it is written raw.
         Seconds judged over a window still filling do not count: their judgement is the weakest.
         """
-        if not candidate.usable:
-            candidate.usable_streak = 0
-        elif full:
-            candidate.usable_streak += 1
-            candidate.trusted |= candidate.usable_streak >= NARROWING_TRUST * self.window
+        whole = self._whole
+        if not whole.usable:
+            whole.usable_streak = 0
+        elif len(whole.spectra) == self.window:
+            whole.usable_streak += 1
+            whole.trusted |= whole.usable_streak >= NARROWING_TRUST * self.window
 
     def _wait(self, candidate: _Candidate, raw: np.ndarray, noise: np.ndarray) -> None:
         """Add this second to ``candidate``'s window unjudged: its hold runs down, and once it is over the
