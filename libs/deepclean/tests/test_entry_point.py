@@ -224,7 +224,10 @@ def test_sigusr1_writes_every_threads_stack_and_the_service_goes_on(tmp_path):
         assert process.stdout.readline().strip() == "ready"
         process.send_signal(signal.SIGUSR1)
         deadline = time.monotonic() + 10
-        while "waiting_in_a_helper_thread" not in stderr_path.read_text() and time.monotonic() < deadline:
+        # the dump is written thread by thread: wait for the main thread's stack too, not only the helper's
+        while not all(part in stderr_path.read_text() for part in ("waiting_in_a_helper_thread", "<module>")):
+            if time.monotonic() > deadline:
+                break
             time.sleep(0.1)
         dump = stderr_path.read_text()
         assert "waiting_in_a_helper_thread" in dump and "<module>" in dump  # both threads' stacks
