@@ -44,6 +44,7 @@ from deepclean.model_repository.training_metadata import (
 )
 from deepclean.signal import bandpass_sos, causal_impulse_response, causal_lead, witness_resampling_phase
 
+from .band_choice import Prepared, choose_band
 from .batches import WindowSampler, validation_windows
 from .checks import DataCheckError, check_enough_ready, check_stretch_channels
 from .dataset import FrameSource, load_span
@@ -179,6 +180,7 @@ class CycleSettings:
     train_linear_path: bool = False
     linear_recency: tuple[float, ...] = ()
     latency_mode: str = LatencyMode.ZERO_PHASE.value
+    band_widening: float = 0.0
     extra_metadata: dict = field(default_factory=dict)  # more top-level keys of metadata.json
 
 
@@ -262,7 +264,7 @@ def _train(settings: CycleSettings, start: int, end: int, name: str, stop: threa
             "its recipe: a linear path of %s taps %s samples apart, fitted in the time domain and trained, "
             "an order-%d causal band-pass of the estimate over %g-%g Hz, a loss that also judges every bin over "
             "%g-%g Hz outside the band (filter_order, filter_margin, linear_kernel_size, linear_dilation, "
-            "linear_init and train_linear_path apply to the zero-phase mode)",
+            "linear_init, train_linear_path and band_widening apply to the zero-phase mode)",
             lead,
             lead / settings.sample_rate,
             warmup,
@@ -272,17 +274,21 @@ def _train(settings: CycleSettings, start: int, end: int, name: str, stop: threa
             *estimate_band,
             *target_band,
         )
-    segments = to_segments(
-        span,
-        list(source.witness_channels),
-        settings.sample_rate,
-        target_band,
-        settings.filter_order,
-        settings.edge_seconds,
-        lead,
-        narrow_band=estimate_band if causal else None,
-        witness_phase=witness_resampling_phase(causal),
-    )
+
+    def make_segments(band: tuple[float, float]) -> list:
+        return to_segments(
+            span,
+            list(source.witness_channels),
+            settings.sample_rate,
+            band,
+            settings.filter_order,
+            settings.edge_seconds,
+            lead,
+            narrow_band=estimate_band if causal else None,
+            witness_phase=witness_resampling_phase(causal),
+        )
+
+    segments = make_segments(target_band)
     training, validation = split_validation(segments, settings.validation_fraction, window)
     scaler = Scaler.fit(training)
     _check_scaler(scaler, list(source.witness_channels), source.strain_channel, start, end)
@@ -328,6 +334,26 @@ def _train(settings: CycleSettings, start: int, end: int, name: str, stop: threa
                 settings.linear_recency,
                 since=since,
             ).kept_since
+    choice = None
+    if fitted and not causal and settings.linear_init == "spectral" and settings.band_widening > 0:
+        configured = Prepared(settings.band, settings.filter_band, training, validation, scaler, network, kept_since)
+        choice, wider = choose_band(
+            configured,
+            settings.band_widening,
+            settings.band[0] - settings.filter_band[0],
+            SPECTRAL_FIT_MARGIN,
+            make_segments,
+            settings.validation_fraction,
+            window,
+            settings.linear_recency,
+            since,
+            settings.filter_order,
+        )
+        if choice.wider_chosen:
+            network, training, validation, scaler = wider.network, wider.training, wider.validation, wider.scaler
+            kept_since, estimate_band = wider.kept_since, wider.filter_band
+            _check_scaler(scaler, list(source.witness_channels), source.strain_channel, start, end)
+            held_out = validation_windows(validation, scaler, window, warmup)
     if causal:
         loss = PsdRatioLoss(
             settings.sample_rate,
@@ -340,7 +366,7 @@ def _train(settings: CycleSettings, start: int, end: int, name: str, stop: threa
             guard_band_bins=True,
         )
     else:
-        loss = PsdRatioLoss(settings.sample_rate, settings.filter_band, settings.fftlength, settings.loss_weighting)
+        loss = PsdRatioLoss(settings.sample_rate, estimate_band, settings.fftlength, settings.loss_weighting)
 
     def fit_on(windows_from: list, held_out_windows: tuple) -> FitResult:
         sampler = WindowSampler(
@@ -373,6 +399,17 @@ def _train(settings: CycleSettings, start: int, end: int, name: str, stop: threa
     powers = validation_powers(network, validation, scaler, estimate_band, filter_order, causal)
     judgement = judge_validation(powers, settings.band)
     ratio, noise_added = judgement.band_ratio, noise_added_outside(judgement, settings.band)
+    narrowed_after_training = choice is not None and choice.wider_chosen and _beside(noise_added, estimate_band)
+    if narrowed_after_training:
+        log.info(
+            "validation: noise added at %s Hz beside the band: the version is band-passed to %g-%g Hz instead",
+            list(noise_added),
+            *settings.filter_band,
+        )
+        estimate_band = settings.filter_band
+        powers = validation_powers(network, validation, scaler, estimate_band, filter_order, causal)
+        judgement = judge_validation(powers, settings.band)
+        ratio, noise_added = judgement.band_ratio, noise_added_outside(judgement, settings.band)
     range_raw, range_cleaned = powers.bns_range_mpc("raw"), powers.bns_range_mpc("cleaned")
     log.info(
         "validation: loss %.4f, in-band ASD ratio %.4f, worst bin outside the band %.4f at %g Hz, "
@@ -426,6 +463,11 @@ def _train(settings: CycleSettings, start: int, end: int, name: str, stop: threa
                 "linear_init": settings.linear_init if settings.architecture.get("linear_kernel_size") else None,
                 "linear_recency": list(settings.linear_recency),
                 LINEAR_KEPT_SINCE: kept_since,
+                **(
+                    {"band_choice": {**choice.as_metadata(), "narrowed_after_training": narrowed_after_training}}
+                    if choice
+                    else {}
+                ),
                 "seed": settings.seed,
                 **asdict(fit_settings),
             },
@@ -442,6 +484,11 @@ def _train(settings: CycleSettings, start: int, end: int, name: str, stop: threa
     )
     log.info("wrote %s", directory.path)
     return CycleResult(directory, result.best_validation_loss, ratio, metadata.training_seconds)
+
+
+def _beside(bins: tuple[float, ...], filter_band: tuple[float, float]) -> bool:
+    """Whether any of ``bins`` (Hz) lies within ``filter_band``: noise the band-pass let through."""
+    return any(filter_band[0] <= f <= filter_band[1] for f in bins)
 
 
 def _check_scaler(scaler: Scaler, witness_channels: list[str], strain_channel: str, start: int, end: int) -> None:

@@ -69,6 +69,7 @@ def main(
     edge_seconds: NonNegativeFloat = 4.0,
     filter_order: PositiveInt = 8,
     filter_margin: NonNegativeFloat = 1.0,
+    band_widening: NonNegativeFloat = 3.0,
     mains_channel: str | None = "auto",
     kernel_size: PositiveInt = 7,
     linear_kernel_size: PositiveInt | None = 51,
@@ -152,6 +153,13 @@ def main(
         of the target and the estimate (and the loss): a filter with its edges
         at the band's edges passes only half of the noise there, so the band
         sits in the flat part of a slightly wider filter.
+    band_widening
+        Hz by which a version may clean beyond each side of ``band`` (zero-phase
+        mode, spectral start): the trainer fits its least-squares start for both
+        bands and keeps the wider one when, on the held-out data, it adds noise
+        in no bin beside ``band`` and wins BNS range
+        (:mod:`deepclean_trainer.band_choice`; 0: always ``band``). ``band``
+        stays the band every service judges.
     mains_channel
         Witness whose products with every other witness the network forms
         (``auto``: ``<ifo>:PEM-CS_MAINSMON_EBAY_1_DQ``, the mains monitor; None: the

@@ -37,6 +37,12 @@ def cycle_settings(**values: Any) -> CycleSettings:
             f"filter_margin {values['filter_margin']} puts the filter band {list(filter_band)} outside (0, "
             f"sample_rate/2)"
         )
+    widest = (filter_band[0] - values.get("band_widening", 0.0), filter_band[1] + values.get("band_widening", 0.0))
+    if values.get("latency_mode") != "causal" and not 0 < widest[0] < widest[1] < values["sample_rate"] / 2:
+        raise ConfigError(
+            f"band_widening {values['band_widening']} puts the widest filter band {list(widest)} outside (0, "
+            f"sample_rate/2)"
+        )
     if values.get("latency_mode") == "causal":
         nyquist = values["sample_rate"] / 2
         causal_ranges = {"causal band-pass": causal_estimate_band(band), "causal loss guard": causal_guard(band)}

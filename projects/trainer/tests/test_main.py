@@ -76,6 +76,7 @@ def test_one_shot_with_bad_data_exits_1_naming_the_reason(frames, caplog):
         ({"mains_channel": "H1:NOT-A-WITNESS"}, "mains_channel"),
         ({"window_seconds": 1.0}, "window_seconds"),
         ({"filter_margin": 60.0}, "filter_margin"),
+        ({"band_widening": 60.0}, "band_widening"),
         ({"linear_kernel_size": 32}, "linear_kernel_size"),
         ({"latency_mode": "causal", "band": (5.0, 20.0)}, "latency_mode 'causal'.*causal band-pass"),
         ({"start": START}, "start and end"),

@@ -109,3 +109,47 @@ def test_a_short_causal_training_removes_noise_without_adding_any_beside_the_ban
     print(f"causal: {removed:.2%} removed (bar {CAUSAL_BAR:.0%}), worst bin outside the band {judgement.worst_bin:.4f}")
     assert removed >= CAUSAL_BAR
     assert not beside, f"noise added at {beside} Hz (worst bin {judgement.worst_bin:.4f})"
+
+
+def test_where_the_skirts_reach_past_the_band_a_short_training_cleans_them_too(tmp_path):
+    """broad-skirts (sidebands' skirts past 55-65 Hz) with the shipped ``band_widening``: the start for the
+    wider band wins held-out range and the version cleans 52-68 Hz; on the held-out minute it removes
+    most of the noise in the bins beside the band and adds noise in none of them (the safety gate's rule)."""
+    detector = SyntheticDetector(scenario_config("broad-skirts", seed=5, not_ready_interval=None))
+    result, test, prediction = _short_cycle(tmp_path, detector, band_widening=3.0)
+    metadata = TrainingMetadata.from_json(result.directory.metadata)
+    choice = result.directory.metadata["training"]["band_choice"]
+    assert choice["chosen"] == [52.0, 68.0] and not choice["narrowed_after_training"]
+    assert metadata.band == BAND and metadata.filter.band == (51.0, 69.0)
+    estimate = zero_phase_bandpass(prediction, bandpass_sos(metadata.filter.band, RATE, metadata.filter.order))
+    truth = resample(test.truth, test.strain_sample_rate, RATE)
+    raw = resample(test.strain, test.strain_sample_rate, RATE)
+    inner = slice(4 * RATE, -4 * RATE)
+    beside = [removed_fraction(truth[inner], estimate[inner], RATE, edges) for edges in ((52.0, 55.0), (65.0, 68.0))]
+    judgement = judge_bins(BinPowers.of_strain(raw[inner], raw[inner] - estimate[inner], RATE), BAND, (10.0, 500.0))
+    added = [f for f in judgement.failing_bins if not BAND[0] <= f <= BAND[1]]
+    print(f"broad-skirts: removed beside the band {beside[0]:.2%} (52-55 Hz), {beside[1]:.2%} (65-68 Hz)")
+    assert min(beside) >= 0.5
+    assert not added, f"noise added at {added} Hz"
+
+
+def test_a_wider_version_that_adds_noise_beside_the_band_after_training_is_band_passed_to_the_band(
+    tmp_path, monkeypatch
+):
+    """The choice is made on the start; if the trained network's held-out data then show noise added beside
+    the band, the version keeps its network but is band-passed to the configured filter band, judged again."""
+    import deepclean_trainer.cycle as cycle
+
+    judged = []
+
+    def first_judgement_adds_noise_at_67_hz(judgement, band):
+        judged.append(band)
+        return (67.0,) if len(judged) == 1 else ()
+
+    monkeypatch.setattr(cycle, "noise_added_outside", first_judgement_adds_noise_at_67_hz)
+    detector = SyntheticDetector(scenario_config("broad-skirts", seed=5, not_ready_interval=None))
+    result, _, _ = _short_cycle(tmp_path, detector, band_widening=3.0)
+    choice = result.directory.metadata["training"]["band_choice"]
+    assert choice["chosen"] == [52.0, 68.0] and choice["narrowed_after_training"]
+    assert TrainingMetadata.from_json(result.directory.metadata).filter.band == (54.0, 66.0)
+    assert len(judged) == 2 and result.directory.metadata["validation"]["noise_added_bins"] == []
