@@ -99,6 +99,10 @@ class ModelChain:
             raise IncompatibleModelError(
                 f"{where}: witness channels {unknown} are not in the configured witness_channels"
             )
+        self.description = (
+            f"trained on GPS {meta.span.start}-{meta.span.end}, its estimate band-passed to "
+            f"{meta.filter.band[0]:g}-{meta.filter.band[1]:g} Hz ({meta.latency_mode.value})"
+        )
         scaler = meta.scaler
         kwargs = meta.architecture.kwargs
         levels = len(kwargs.get("widths", DEFAULT_WIDTHS))

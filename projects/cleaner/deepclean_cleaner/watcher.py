@@ -113,7 +113,7 @@ class ModelWatcher:
             verify_files(self.model.version_dir(version), metadata)
             predictor = self.backend.load(self.model, version)
             loaded = LoadedModel(version, metadata, predictor)
-            ModelChain(loaded, self.settings)  # raises if the version does not fit the configuration
+            chain = ModelChain(loaded, self.settings)  # raises if the version does not fit the configuration
         except _LOAD_ERRORS as exc:
             self._failed[version] = time.monotonic()
             log.error(
@@ -125,7 +125,7 @@ class ModelWatcher:
             return None
         self._failed.pop(version, None)
         self._loaded[version] = loaded
-        log.info("loaded model version %d with the %s backend", version, self.backend.name)
+        log.info("loaded model version %d with the %s backend: %s", version, self.backend.name, chain.description)
         return loaded
 
     def _hand_over(self, slot: str, loaded: LoadedModel | None) -> None:

@@ -4,10 +4,11 @@ import json
 import shutil
 import time
 
-from conftest import export_model, settings
+from conftest import BAND, RATE, WITNESS_RATES, WITNESSES, export_model, settings
 
 from deepclean.model_repository import ModelRepository, file_digests
-from deepclean.testing.model_versions import pin_versions
+from deepclean.testing.model_versions import pin_versions, publish_version, write_random_network
+from deepclean.testing.training_directory import TRAINING_SPAN, training_metadata
 from deepclean_cleaner.backends import EmbeddedBackend
 from deepclean_cleaner.watcher import ModelWatcher
 
@@ -150,3 +151,18 @@ def test_a_loaded_canary_damaged_on_disk_is_not_promoted_into_production(reposit
     assert "production" not in watcher.take_changes()
     assert "cannot use model version 5 any more" in caplog.text
     assert "model.onnx of version 5 is damaged" in caplog.text
+
+
+def test_the_load_line_names_the_span_and_the_band_the_estimate_is_band_passed_to(repository, tmp_path, caplog):
+    """An operator reads in the cleaner's log which data a version learned from and which band it cleans
+    (a trainer with ``band_widening`` may band-pass a version wider than the configured band)."""
+    root = copy_repository(repository, tmp_path)
+    metadata = training_metadata(WITNESS_RATES, {"kernel_size": 7}, sample_rate=RATE, band=BAND)
+    metadata["filter"]["band"] = [54.0, 66.0]
+    publish_version(root / "deepclean", 3, metadata, lambda staged: write_random_network(staged, len(WITNESSES), 3))
+    pin_versions(root / "deepclean", 1, 3)
+    with caplog.at_level("INFO"):
+        watcher_for(root).poll()
+    line = next(r.getMessage() for r in caplog.records if r.getMessage().startswith("loaded model version 3"))
+    start, end = TRAINING_SPAN
+    assert f"trained on GPS {start}-{end}" in line and "band-passed to 54-66 Hz (zero-phase)" in line
