@@ -54,7 +54,7 @@ from .frozen_linear import autoencoder_only
 from .linear_init import fit_linear_path
 from .linear_spectral import fit_linear_path_spectral
 from .loss import CausalFilter, PsdRatioLoss
-from .preprocessing import Scaler, split_validation, to_segments
+from .preprocessing import Scaler, resample_stretches, split_validation, to_segments
 from .training_directory import (
     LOG,
     METADATA,
@@ -274,8 +274,12 @@ def _train(settings: CycleSettings, start: int, end: int, name: str, stop: threa
             *estimate_band,
             *target_band,
         )
+    resampled = resample_stretches(
+        span, list(source.witness_channels), settings.sample_rate, witness_resampling_phase(causal)
+    )
 
     def make_segments(band: tuple[float, float]) -> list:
+        # every band's segments share the resampled witnesses (views): a second band costs no copy of them
         return to_segments(
             span,
             list(source.witness_channels),
@@ -286,6 +290,7 @@ def _train(settings: CycleSettings, start: int, end: int, name: str, stop: threa
             lead,
             narrow_band=estimate_band if causal else None,
             witness_phase=witness_resampling_phase(causal),
+            resampled=resampled,
         )
 
     segments = make_segments(target_band)

@@ -86,6 +86,35 @@ class Scaler:
         }
 
 
+@dataclass(frozen=True)
+class Resampled:
+    """One analysis-ready stretch at the working rate, before any band-pass or alignment."""
+
+    start: float  # GPS of the first sample
+    strain: np.ndarray  # (time,)
+    witnesses: np.ndarray  # (num_witnesses, time)
+
+
+def resample_stretches(
+    span: SpanData, witness_channels: list[str], sample_rate: int, witness_phase: str = "linear"
+) -> list[Resampled]:
+    """Every stretch of ``span`` resampled to ``sample_rate``, the witnesses with the ``witness_phase``
+    filter (:func:`deepclean.signal.witness_resampling_phase`: the cleaner's for the mode)."""
+    return [
+        Resampled(
+            stretch.start,
+            resample(stretch.strain, span.strain_rate, sample_rate),
+            np.stack(
+                [
+                    resample(stretch.witnesses[c], span.witness_rates[c], sample_rate, phase=witness_phase)
+                    for c in witness_channels
+                ]
+            ),
+        )
+        for stretch in span.stretches
+    ]
+
+
 def to_segments(
     span: SpanData,
     witness_channels: list[str],
@@ -96,26 +125,25 @@ def to_segments(
     lead: int = 0,
     narrow_band: tuple[float, float] | None = None,
     witness_phase: str = "linear",
+    resampled: list[Resampled] | None = None,
 ) -> list[Segment]:
     """Resample every stretch to ``sample_rate``, band-pass the strain, align it ``lead`` samples
     ahead of the witnesses and trim the ends.
 
     With ``narrow_band``, each segment's ``narrow_target`` is the strain band-passed to it as well.
     The witnesses are resampled with the ``witness_phase`` filter
-    (:func:`deepclean.signal.witness_resampling_phase`: the cleaner's for the mode).
+    (:func:`deepclean.signal.witness_resampling_phase`: the cleaner's for the mode). ``resampled``:
+    the stretches already resampled (:func:`resample_stretches`); the segments' witnesses are then
+    views of its arrays, so segments for several bands share them.
     """
+    if resampled is None:
+        resampled = resample_stretches(span, witness_channels, sample_rate, witness_phase)
     sos = bandpass_sos(band, sample_rate, filter_order)
     narrow_sos = None if narrow_band is None else bandpass_sos(narrow_band, sample_rate, filter_order)
     edge = round(edge_seconds * sample_rate)
     segments = []
-    for stretch in span.stretches:
-        strain = resample(stretch.strain, span.strain_rate, sample_rate)
-        witnesses = np.stack(
-            [
-                resample(stretch.witnesses[c], span.witness_rates[c], sample_rate, phase=witness_phase)
-                for c in witness_channels
-            ]
-        )
+    for stretch in resampled:
+        strain, witnesses = stretch.strain, stretch.witnesses
         target = zero_phase_bandpass(strain, sos)
         narrow = None if narrow_sos is None else zero_phase_bandpass(strain, narrow_sos)
         if lead:
