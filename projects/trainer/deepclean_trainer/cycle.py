@@ -401,9 +401,14 @@ def _train(settings: CycleSettings, start: int, end: int, name: str, stop: threa
     network.load_state_dict(result.best_state)
     network.cpu()
     filter_order = CAUSAL_FILTER_ORDER if causal else settings.filter_order
-    powers = validation_powers(network, validation, scaler, estimate_band, filter_order, causal)
-    judgement = judge_validation(powers, settings.band)
-    ratio, noise_added = judgement.band_ratio, noise_added_outside(judgement, settings.band)
+
+    def judged(band_passed_to: tuple[float, float]) -> tuple:
+        """The held-out figures of the trained network, its estimate band-passed to ``band_passed_to``."""
+        powers = validation_powers(network, validation, scaler, band_passed_to, filter_order, causal)
+        judgement = judge_validation(powers, settings.band)
+        return powers, judgement, judgement.band_ratio, noise_added_outside(judgement, settings.band)
+
+    powers, judgement, ratio, noise_added = judged(estimate_band)
     narrowed_after_training = choice is not None and choice.wider_chosen and _beside(noise_added, estimate_band)
     if narrowed_after_training:
         log.info(
@@ -412,9 +417,7 @@ def _train(settings: CycleSettings, start: int, end: int, name: str, stop: threa
             *settings.filter_band,
         )
         estimate_band = settings.filter_band
-        powers = validation_powers(network, validation, scaler, estimate_band, filter_order, causal)
-        judgement = judge_validation(powers, settings.band)
-        ratio, noise_added = judgement.band_ratio, noise_added_outside(judgement, settings.band)
+        powers, judgement, ratio, noise_added = judged(estimate_band)
     range_raw, range_cleaned = powers.bns_range_mpc("raw"), powers.bns_range_mpc("cleaned")
     log.info(
         "validation: loss %.4f, in-band ASD ratio %.4f, worst bin outside the band %.4f at %g Hz, "
