@@ -34,6 +34,19 @@ part exactly and spends its non-linear capacity on what is left::
 The linear path starts at zero: an untrained network predicts what the
 autoencoder alone would.
 
+Second-order products
+---------------------
+A coupling of higher order than bilinear (the mains modulated by the square of
+an angular motion, or by the product of two) is no linear filter of the
+witnesses and their mains products, and the autoencoder learns it only in part
+within a cycle's budget. With ``second_order`` the linear path also reads the
+mains monitor times the product of every pair of other witnesses, squares
+included (``N (N - 1) / 2`` more inputs for its convolution only; the
+autoencoder does not see them)::
+
+    inputs ─┬─ autoencoder ─────────────────────────────────┬─ + ─ prediction
+            └─ concat(inputs, mains × w_i × w_j) ─ linear ──┘
+
 The exporter rebuilds the network from ``metadata["architecture"]["kwargs"]``,
 so every option is a keyword argument of :class:`DeepClean` with a JSON value.
 """
@@ -73,6 +86,29 @@ class WitnessProducts(nn.Module):
         return torch.cat([witnesses, products], dim=1)
 
 
+class SecondOrderProducts(nn.Module):
+    """Append the mains monitor times the product of every pair of other witnesses (``i <= j``) to the
+    output of :class:`WitnessProducts`."""
+
+    def __init__(self, num_witnesses: int, mains_index: int) -> None:
+        super().__init__()
+        others = [i for i in range(num_witnesses) if i != mains_index]
+        pairs = [(a, b) for position, a in enumerate(others) for b in others[position:]]
+        self.mains_index = mains_index
+        self.register_buffer("first", torch.tensor([a for a, _ in pairs], dtype=torch.long), persistent=False)
+        self.register_buffer("second", torch.tensor([b for _, b in pairs], dtype=torch.long), persistent=False)
+
+    @property
+    def num_pairs(self) -> int:
+        return len(self.first)
+
+    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+        """``inputs``: the witnesses (first ``num_witnesses`` channels) and their mains products."""
+        mains = inputs[:, self.mains_index : self.mains_index + 1]
+        pairs = inputs.index_select(1, self.first) * inputs.index_select(1, self.second)
+        return torch.cat([inputs, mains * pairs], dim=1)
+
+
 class DeepClean(nn.Module):
     """Input conv, four stride-2 conv blocks N→8→16→32→64, mirrored transposed
     convs back to N, output conv to one channel.
@@ -97,6 +133,9 @@ class DeepClean(nn.Module):
         at a fraction of the cost (what the filter does elsewhere is band-passed away).
     widths
         Channels of the downsampling blocks (their number sets :attr:`stride`).
+    second_order
+        The linear path also reads the mains monitor times every pair of other witnesses (the module
+        notes); needs ``mains_index`` and ``linear_kernel_size``.
     """
 
     widths: tuple[int, ...] = (8, 16, 32, 64)
@@ -109,6 +148,7 @@ class DeepClean(nn.Module):
         widths: Sequence[int] = (8, 16, 32, 64),
         linear_kernel_size: int | None = None,
         linear_dilation: int = 1,
+        second_order: bool = False,
     ) -> None:
         super().__init__()
         if num_witnesses < 1:
@@ -121,6 +161,8 @@ class DeepClean(nn.Module):
             raise ValueError(f"linear_kernel_size must be odd and positive, got {linear_kernel_size}")
         if linear_dilation < 1:
             raise ValueError(f"linear_dilation must be positive, got {linear_dilation}")
+        if second_order and (mains_index is None or linear_kernel_size is None):
+            raise ValueError("second_order needs mains_index and linear_kernel_size")
         self.num_witnesses = num_witnesses
         self.kernel_size = kernel_size
         self.widths = tuple(int(w) for w in widths)
@@ -153,9 +195,14 @@ class DeepClean(nn.Module):
         self.linear_kernel_size = linear_kernel_size
         self.linear_dilation = linear_dilation
         self.linear: nn.Conv1d | None = None
+        self.second_order: nn.Module = nn.Identity()
+        linear_channels = self.input_conv[0].in_channels
+        if second_order:
+            self.second_order = SecondOrderProducts(num_witnesses, mains_index)
+            linear_channels += self.second_order.num_pairs
         if linear_kernel_size is not None:
             self.linear = nn.Conv1d(
-                self.input_conv[0].in_channels,
+                linear_channels,
                 1,
                 linear_kernel_size,
                 padding=(linear_kernel_size // 2) * linear_dilation,
@@ -174,6 +221,17 @@ class DeepClean(nn.Module):
         """Samples of context each side of an output sample that can affect it."""
         return receptive_field(self.kernel_size, len(self.widths), self.linear_kernel_size, self.linear_dilation)
 
+    @property
+    def num_first_order_inputs(self) -> int:
+        """The linear path's inputs that the autoencoder reads too (the witnesses and their mains products);
+        the second-order products follow them."""
+        return self.input_conv[0].in_channels
+
+    def linear_inputs(self, witnesses: torch.Tensor) -> torch.Tensor:
+        """What the linear path reads: the witnesses, their mains products and, with ``second_order``,
+        the second-order products."""
+        return self.second_order(self.products(witnesses))
+
     def forward(self, witnesses: torch.Tensor) -> torch.Tensor:
         inputs = self.products(witnesses)
         x = self.input_conv(inputs)
@@ -181,5 +239,5 @@ class DeepClean(nn.Module):
         x = self.upsampler(x)
         prediction = self.output_conv(x)[:, 0]
         if self.linear is not None:
-            prediction = prediction + self.linear(inputs)[:, 0]
+            prediction = prediction + self.linear(self.second_order(inputs))[:, 0]
         return prediction

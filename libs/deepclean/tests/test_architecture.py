@@ -10,7 +10,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from deepclean import network_reach  # noqa: E402 (torch first: skip without it)
-from deepclean.architecture import DeepClean, WitnessProducts  # noqa: E402
+from deepclean.architecture import DeepClean, SecondOrderProducts, WitnessProducts  # noqa: E402 (torch first)
 
 torch.set_num_threads(2)
 
@@ -28,7 +28,15 @@ def test_output_shape_and_stride(kwargs):
     assert network.stride == 2 ** len(kwargs.get("widths", DeepClean.widths))
 
 
-@pytest.mark.parametrize("kwargs", [{}, {"mains_index": 2}, {"mains_index": 2, "linear_kernel_size": 31}])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {},
+        {"mains_index": 2},
+        {"mains_index": 2, "linear_kernel_size": 31},
+        {"mains_index": 2, "linear_kernel_size": 31, "second_order": True},
+    ],
+)
 def test_receptive_field_bounds_the_reach(kwargs):
     """A change farther than receptive_field samples never reaches an output; the bound is tight within a stride."""
     torch.manual_seed(0)
@@ -56,6 +64,37 @@ def test_witness_products_are_mains_times_each_other_witness():
     assert out.shape == (2, 7, 32)
     torch.testing.assert_close(out[:, :4], x)
     torch.testing.assert_close(out[:, 4:], x[:, 1:2] * x[:, [0, 2, 3]])
+
+
+def test_second_order_products_are_mains_times_every_pair_of_other_witnesses():
+    """After the witnesses and their mains products: mains[i] * witness[j] * witness[k] for every j <= k, j, k != i."""
+    x = torch.randn(2, 4, 32)
+    first = WitnessProducts(4, mains_index=1)(x)
+    out = SecondOrderProducts(4, mains_index=1)(first)
+    pairs = [(0, 0), (0, 2), (0, 3), (2, 2), (2, 3), (3, 3)]
+    assert out.shape == (2, 7 + len(pairs), 32)
+    torch.testing.assert_close(out[:, :7], first)
+    for position, (j, k) in enumerate(pairs):
+        torch.testing.assert_close(out[:, 7 + position], x[:, 1] * x[:, j] * x[:, k])
+
+
+def test_second_order_products_feed_the_linear_path_only():
+    """The linear path reads them; the autoencoder's input and an untrained network's output are unchanged."""
+    torch.manual_seed(0)
+    plain = DeepClean(5, mains_index=0, linear_kernel_size=11)
+    torch.manual_seed(0)
+    second = DeepClean(5, mains_index=0, linear_kernel_size=11, second_order=True)
+    assert second.num_first_order_inputs == plain.linear.in_channels == 9
+    assert second.linear.in_channels == 9 + 10
+    x = torch.randn(1, 5, 256)
+    with torch.no_grad():
+        torch.testing.assert_close(second(x), plain(x))
+        assert second.linear_inputs(x).shape == (1, 19, 256)
+        torch.testing.assert_close(second.linear_inputs(x)[:, :9], plain.linear_inputs(x))
+    with pytest.raises(ValueError, match="second_order"):
+        DeepClean(5, linear_kernel_size=11, second_order=True)
+    with pytest.raises(ValueError, match="second_order"):
+        DeepClean(5, mains_index=0, second_order=True)
 
 
 def test_products_let_the_network_fit_a_bilinear_coupling():
@@ -126,10 +165,11 @@ def test_bad_arguments_are_rejected():
         DeepClean(3, linear_kernel_size=32)
 
 
-def test_onnx_export_with_dynamic_time_matches_torch():
-    """The legacy ONNX exporter handles the product stage and the linear path; onnxruntime agrees with torch."""
+@pytest.mark.parametrize("second_order", [False, True])
+def test_onnx_export_with_dynamic_time_matches_torch(second_order):
+    """The legacy ONNX exporter handles the product stages and the linear path; onnxruntime agrees with torch."""
     torch.manual_seed(0)
-    network = DeepClean(4, mains_index=0, linear_kernel_size=31).eval()
+    network = DeepClean(4, mains_index=0, linear_kernel_size=31, second_order=second_order).eval()
     torch.nn.init.normal_(network.linear.weight, std=0.1)
     buffer = io.BytesIO()
     torch.onnx.export(

@@ -264,7 +264,7 @@ def _train(settings: CycleSettings, start: int, end: int, name: str, stop: threa
             "its recipe: a linear path of %s taps %s samples apart, fitted in the time domain and trained, "
             "an order-%d causal band-pass of the estimate over %g-%g Hz, a loss that also judges every bin over "
             "%g-%g Hz outside the band (filter_order, filter_margin, linear_kernel_size, linear_dilation, "
-            "linear_init, train_linear_path and band_widening apply to the zero-phase mode)",
+            "linear_init, train_linear_path, band_widening and second_order apply to the zero-phase mode)",
             lead,
             lead / settings.sample_rate,
             warmup,

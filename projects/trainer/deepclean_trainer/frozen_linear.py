@@ -35,16 +35,16 @@ from .preprocessing import Scaler, Segment
 def linear_prediction(network: DeepClean, scaler: Scaler, segment: Segment) -> np.ndarray:
     """The linear path's (scaled) prediction over a whole segment, as one pass of the network would make it."""
     with torch.no_grad():
-        inputs = network.products(torch.from_numpy(scaler.scale_witnesses(segment.witnesses))[None])[0]
+        inputs = network.linear_inputs(torch.from_numpy(scaler.scale_witnesses(segment.witnesses))[None])[0]
     weight = network.linear.weight[0].detach().double().numpy()  # (channels, kernel): a cross-correlation
     dilation = network.linear.dilation[0]
     reach = (weight.shape[1] // 2) * dilation
     kernel = np.zeros((weight.shape[0], 2 * reach + 1))
     kernel[:, ::dilation] = weight
     total = np.zeros(inputs.shape[1])
-    for channel, taps in zip(inputs.double().numpy(), kernel, strict=True):
+    for channel, taps in zip(inputs.numpy(), kernel, strict=True):
         if taps.any():
-            total += oaconvolve(channel, taps[::-1], mode="full")[reach : reach + channel.size]
+            total += oaconvolve(channel.astype(np.float64), taps[::-1], mode="full")[reach : reach + channel.size]
     return total
 
 

@@ -44,6 +44,7 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
+import scipy.fft
 import torch
 from scipy.signal.windows import hann
 
@@ -59,6 +60,22 @@ log = logging.getLogger(__name__)
 SOLVED_TAPS = 48
 """About this many taps per channel are solved (every ``kernel // SOLVED_TAPS``-th)."""
 
+SECOND_ORDER_TAPS = 5
+"""Taps solved per second-order product (the central ones): a complex gain around the line needs no more,
+and 210 products with 48 taps each would make the normal equations 5 times larger."""
+
+
+def _weighted_sum(parts: list[np.ndarray], weights: np.ndarray) -> np.ndarray:
+    """``sum_i weights[i] parts[i]`` without stacking the parts (with 251 inputs a block's cross-spectra are
+    tens of MB; most weights are 0 or 1)."""
+    total = np.zeros_like(parts[0])
+    for weight, part in zip(weights, parts, strict=True):
+        if weight == 1:
+            total += part
+        elif weight:
+            total += weight * part
+    return total
+
 
 @dataclass
 class _Spectra:
@@ -71,7 +88,7 @@ class _Spectra:
     begins: list[float] = field(default_factory=list)  # GPS of each block's first sample
 
     def weighted(self, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        return tuple(np.tensordot(weights, np.asarray(part), axes=1) for part in (self.cross, self.towards, self.power))
+        return tuple(_weighted_sum(part, weights) for part in (self.cross, self.towards, self.power))
 
     def total(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         return self.weighted(np.ones(len(self.cross)))
@@ -82,49 +99,87 @@ def _spectra(
 ) -> _Spectra:
     window = hann(nperseg, sym=False)
     step = nperseg // 2
+    window32 = window.astype(np.float32)
+    workers = torch.get_num_threads()
     spectra = _Spectra()
     for segment in segments:
         witnesses = scaler.scale_witnesses(segment.witnesses)
         target = scaler.scale_target(segment.target).astype(np.float64)
         if not silent:
             target -= predict(network, witnesses)
-        with torch.no_grad():
-            inputs = network.products(torch.from_numpy(witnesses)[None])[0].numpy().astype(np.float64)
         block = round(BLOCK_SECONDS * segment.sample_rate)
         for begin in range(0, target.size - nperseg + 1, block):
             stop = min(begin + block, target.size)
-            starts = range(begin, stop - nperseg + 1, step)
-            if not starts:
+            starts = np.arange(begin, stop - nperseg + 1, step)
+            if not starts.size:
                 continue
-            num = inputs.shape[0]
-            cross = np.zeros((bins.size, num, num), dtype=complex)
-            towards = np.zeros((bins.size, num), dtype=complex)
-            power = np.zeros(bins.size)
-            for start in starts:
-                x = np.fft.rfft(inputs[:, start : start + nperseg] * window, axis=1)[:, bins].T  # (bins, C)
-                y = np.fft.rfft(target[start : start + nperseg] * window)[bins]
-                cross += x.conj()[:, :, None] * x[:, None, :]
-                towards += x.conj() * y[:, None]
-                power += np.abs(y) ** 2
-            spectra.cross.append(cross)
-            spectra.towards.append(towards)
-            spectra.power.append(power)
+            # the products are sample by sample: those of one block need no context
+            end = starts[-1] + nperseg
+            with torch.no_grad():
+                inputs = network.linear_inputs(torch.from_numpy(witnesses[:, begin:end])[None])[0]
+            # single precision: the FFT's rounding (~1e-7 of the line) lies far below the floor (~1e-3 of it)
+            frames = np.lib.stride_tricks.sliding_window_view(inputs.numpy(), nperseg, axis=1)[:, starts - begin]
+            x = scipy.fft.rfft(frames * window32, axis=2, workers=workers)[:, :, bins]  # (C, starts, bins)
+            x = x.transpose(2, 1, 0).astype(complex)  # (bins, starts, C)
+            y = scipy.fft.rfft(np.lib.stride_tricks.sliding_window_view(target, nperseg)[starts] * window, axis=1)
+            y = y[:, bins].T  # (bins, starts)
+            spectra.cross.append(x.conj().transpose(0, 2, 1) @ x)
+            spectra.towards.append(np.einsum("bsc,bs->bc", x.conj(), y))
+            spectra.power.append(np.sum(np.abs(y) ** 2, axis=1))
             spectra.times.append(segment.start + (begin + stop) / 2 / segment.sample_rate)
             spectra.begins.append(segment.start + begin / segment.sample_rate)
     return spectra
 
 
-def _solve(cross: np.ndarray, towards: np.ndarray, basis: np.ndarray, ridge: float, weights: np.ndarray) -> np.ndarray:
-    """Taps ``w`` (C x K) minimising the error weighted by ``weights`` per bin, with a ridge of ``ridge``
-    times the mean diagonal."""
+@dataclass(frozen=True)
+class _TapGroup:
+    """Inputs of the linear path whose taps are solved on one grid: ``channels`` and the solved taps'
+    indices from the kernel's centre, with their response at the fit band's bins."""
+
+    channels: slice
+    solved: np.ndarray
+    basis: np.ndarray  # (bins, K): exp(2 pi i f o_k)
+
+
+def _tap_groups(network: DeepClean, step: int, frequencies: np.ndarray, rate: float) -> list[_TapGroup]:
+    """The first-order inputs' taps every ``step``-th; the second-order products' the
+    :data:`SECOND_ORDER_TAPS` central ones (a complex gain around the line, no long response)."""
+    half = network.linear.kernel_size[0] // 2
+    dilation = network.linear.dilation[0]
+    first = network.num_first_order_inputs
+    grids = [(slice(0, first), np.arange(-(half // step) * step, half + 1, step))]
+    if network.linear.in_channels > first:
+        reach = min(half, SECOND_ORDER_TAPS // 2)
+        grids.append((slice(first, network.linear.in_channels), np.arange(-reach, reach + 1)))
+    return [
+        _TapGroup(channels, solved, np.exp(2j * np.pi * np.outer(frequencies, solved * dilation / rate)))
+        for channels, solved in grids
+    ]
+
+
+def _solve(
+    cross: np.ndarray, towards: np.ndarray, groups: list[_TapGroup], ridge: float, weights: np.ndarray
+) -> list[np.ndarray]:
+    """Taps ``w`` (one C_g x K_g array per group) minimising the error weighted by ``weights`` per bin, with a
+    ridge of ``ridge`` times the mean diagonal."""
     cross, towards = cross * weights[:, None, None], towards * weights[:, None]
-    num, taps = cross.shape[1], basis.shape[1]
-    outer = basis.conj()[:, :, None] * basis[:, None, :]  # (bins, K, K)
-    gram = np.real(np.tensordot(cross, outer, axes=([0], [0])))  # (C, C, K, K)
-    gram = gram.transpose(0, 2, 1, 3).reshape(num * taps, num * taps)
-    rhs = np.real(np.einsum("bc,bk->ck", towards.conj(), basis)).reshape(num * taps)
+    sizes = [(g.channels.stop - g.channels.start) * g.solved.size for g in groups]
+    rows = []
+    for g in groups:
+        row = []
+        for h in groups:
+            outer = g.basis.conj()[:, :, None] * h.basis[:, None, :]  # (bins, K_g, K_h)
+            block = np.real(np.tensordot(cross[:, g.channels, h.channels], outer, axes=([0], [0])))
+            row.append(block.transpose(0, 2, 1, 3).reshape(block.shape[0] * g.solved.size, -1))
+        rows.append(row)
+    gram = np.block(rows)
+    rhs = np.concatenate(
+        [np.real(np.einsum("bc,bk->ck", towards[:, g.channels].conj(), g.basis)).ravel() for g in groups]
+    )
     loading = ridge * np.trace(gram) / rhs.size
-    return np.linalg.solve(gram + loading * np.eye(rhs.size), rhs).reshape(num, taps)
+    solution = np.linalg.solve(gram + loading * np.eye(rhs.size), rhs)
+    pieces = np.split(solution, np.cumsum(sizes)[:-1])
+    return [piece.reshape(-1, g.solved.size) for piece, g in zip(pieces, groups, strict=True)]
 
 
 def bin_weights(power: np.ndarray, inside: np.ndarray, relative_inside: bool) -> np.ndarray:
@@ -153,9 +208,11 @@ def bin_weights(power: np.ndarray, inside: np.ndarray, relative_inside: bool) ->
     return weights
 
 
-def _left(taps: np.ndarray, basis: np.ndarray, cross: np.ndarray, towards: np.ndarray, power: np.ndarray) -> float:
+def _left(
+    taps: list[np.ndarray], groups: list[_TapGroup], cross: np.ndarray, towards: np.ndarray, power: np.ndarray
+) -> float:
     """Fraction of the target's in-band power the taps leave, from some data's cross-spectra."""
-    response = basis @ taps.T  # (bins, C)
+    response = np.concatenate([g.basis @ t.T for g, t in zip(groups, taps, strict=True)], axis=1)  # (bins, C)
     error = power - 2 * np.real(np.einsum("bc,bc->b", towards.conj(), response))
     error += np.real(np.einsum("bi,bij,bj->b", response.conj(), cross, response))
     return float(error.sum() / power.sum())
@@ -231,10 +288,9 @@ def fit_linear_path_spectral(
     if nperseg < 4 * half * dilation + 2:
         raise ValueError(f"fftlength {fftlength} s is too short for a kernel spanning +-{half * dilation} samples")
     step = tap_step or max(1, kernel // SOLVED_TAPS)
-    solved = np.arange(-(half // step) * step, half + 1, step)  # tap indices from the kernel's centre
     frequencies = np.fft.rfftfreq(nperseg, 1.0 / rate)
     bins = np.flatnonzero((frequencies >= fit_band[0]) & (frequencies <= fit_band[1]))
-    basis = np.exp(2j * np.pi * np.outer(frequencies[bins], solved * dilation / rate))  # (bins, K)
+    groups = _tap_groups(network, step, frequencies[bins], rate)
     with torch.no_grad():
         network.linear.weight.zero_()
     silent = not (network.output_conv.weight.any() or network.output_conv.bias.any())
@@ -257,22 +313,22 @@ def fit_linear_path_spectral(
         remembered = not base.all()
         base_span = ages[base].max()
         base_cross, base_towards = training.weighted(base.astype(float))[:2] if remembered else (cross, towards)
-        whole = _left(_solve(base_cross, base_towards, basis, ridge, choosing), basis, *held_out)
+        whole = _left(_solve(base_cross, base_towards, groups, ridge, choosing), groups, *held_out)
         scores = {}
         for seconds in sorted(recent_candidates, reverse=True):
             recent = ages <= seconds
             if recent.sum() < 2 or seconds >= base_span:
                 continue  # too few blocks for a meaningful fit, or no fewer than the base fit's
-            candidate = _solve(*training.weighted(recent.astype(float))[:2], basis, ridge, choosing)
-            scores[seconds] = (_left(candidate, basis, *held_out), candidate)
-        floor = _left(_solve(held_out[0], held_out[1], basis, ridge, choosing), basis, *held_out)
+            candidate = _solve(*training.weighted(recent.astype(float))[:2], groups, ridge, choosing)
+            scores[seconds] = (_left(candidate, groups, *held_out), candidate)
+        floor = _left(_solve(held_out[0], held_out[1], groups, ridge, choosing), groups, *held_out)
         chosen = choose_recent_span(whole, {t: v[0] for t, v in scores.items()}, floor, switch_factor)
         if chosen is not None:
             base = ages <= chosen
         if chosen is not None or remembered:
             # after a step the validation data (all after it) join the fit
             recent_cross, recent_towards, _ = training.weighted(base.astype(float))
-            taps = _solve(recent_cross + held_out[0], recent_towards + held_out[1], basis, ridge, kept)
+            taps = _solve(recent_cross + held_out[0], recent_towards + held_out[1], groups, ridge, kept)
             kept_since = float(begins[base].min())
         described = f"the data since GPS {since:.0f} (a step seen before)" if remembered else "all training data"
         log.info(
@@ -285,22 +341,22 @@ def fit_linear_path_spectral(
             "all" if kept_since is None else f"the data since GPS {kept_since:.0f} ({ages[base].max():.0f} s)",
         )
     if taps is None:
-        taps = _solve(cross, towards, basis, ridge, kept)
-    left = _left(taps, basis, cross, towards, power)
+        taps = _solve(cross, towards, groups, ridge, kept)
+    left = _left(taps, groups, cross, towards, power)
     with torch.no_grad():
         weight = network.linear.weight  # (1, channels, kernel): a cross-correlation, tap half + i reads x[t + i d]
-        weight[0, :, half + solved] = torch.from_numpy(taps).to(weight.dtype)
+        for group, group_taps in zip(groups, taps, strict=True):
+            weight[0, group.channels, half + group.solved] = torch.from_numpy(group_taps).to(weight.dtype)
     log.info(
-        "linear path: spectral least-squares fit of %d x %d taps (every %d of %d, %d samples apart, %.0f-%.0f Hz) "
+        "linear path: spectral least-squares fit of %s taps (every %d of %d, %d samples apart, %.0f-%.0f Hz) "
         "leaves %.4f of the target's in-band power, largest tap %.3g (%.1f s)",
-        taps.shape[0],
-        solved.size,
+        " + ".join(f"{t.shape[0]} x {t.shape[1]}" for t in taps),
         step,
         kernel,
         dilation,
         *fit_band,
         left,
-        np.abs(taps).max(),
+        max(np.abs(t).max() for t in taps),
         time.monotonic() - began,
     )
     return LinearStart(left, kept_since)

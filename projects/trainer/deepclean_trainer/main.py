@@ -74,6 +74,7 @@ def main(
     kernel_size: PositiveInt = 7,
     linear_kernel_size: PositiveInt | None = 51,
     linear_dilation: PositiveInt = 5,
+    second_order: bool = False,
     linear_init: Literal["spectral", "least_squares", "zero"] = "spectral",
     train_linear_path: bool = False,
     linear_recency: list[PositiveFloat] | None = (512.0, 256.0, 128.0),
@@ -173,6 +174,11 @@ def main(
         witness that records its motion ~0.1 s late (None: no linear path). The
         causal mode uses its own path reaching the newest witnesses the network sees,
         taps 3 samples apart (deepclean_trainer/cycle.py: CAUSAL_LINEAR_DILATION).
+    second_order
+        The linear path also reads the mains monitor times the product of every
+        pair of other witnesses (a coupling through the square or the product of
+        angular motions; :mod:`deepclean.architecture`), 5 taps each fitted with
+        the spectral start. Zero-phase mode with ``linear_init`` "spectral" only.
     linear_init
         How the linear path starts: "spectral", the in-band least-squares fit
         solved from cross-spectra (deepclean_trainer/linear_spectral.py; cheap

@@ -145,6 +145,16 @@ def test_the_causal_mode_widens_the_linear_path_to_the_network_context():
     assert reach <= causal["linear_kernel_size"] // 2 * dilation < reach + dilation
 
 
+def test_second_order_products_apply_to_the_zero_phase_mode_only():
+    """The causal start is the time-domain fit, whose normal equations would grow six-fold: the causal
+    network is built without them, the zero-phase one with them."""
+    from deepclean_trainer.main import main as trainer_main
+
+    values = {**_defaults(trainer_main), "second_order": True}
+    assert cycle_settings(**values).architecture["second_order"] is True
+    assert "second_order" not in cycle_settings(**{**values, "latency_mode": "causal"}).architecture
+
+
 def _defaults(function) -> dict:
     """The trainer's configuration values: its signature's defaults and a few required keys."""
     import inspect

@@ -191,3 +191,35 @@ def test_the_bin_weights():
     np.testing.assert_allclose(by_power, [mean_inside / 1e-4, 1, 1, 1, mean_inside / 4])
     np.testing.assert_allclose(relative * power, [mean_inside, mean_inside, mean_inside, mean_inside, mean_inside])
     np.testing.assert_array_equal(bin_weights(power, np.ones(5, dtype=bool), relative_inside=True), np.ones(5))
+
+
+def product_coupled_segment(seconds: int, seed: int) -> Segment:
+    """The mains modulated by the product of two angular motions and by the square of one: no linear
+    filter of the witnesses and their mains products."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(seconds * RATE) / RATE
+    mains = np.cos(2 * np.pi * 60.0 * t + rng.uniform(0, 2 * np.pi))
+    motions = [np.convolve(rng.standard_normal(t.size), np.hanning(257) / 16, mode="same") for _ in range(2)]
+    target = mains * (0.3 + motions[0] * motions[1] + 0.5 * (motions[0] ** 2 - np.mean(motions[0] ** 2)))
+    monitor = mains + 1e-3 * rng.standard_normal(t.size)
+    return Segment(0.0, RATE, np.stack([monitor, *motions]), target, target)
+
+
+def test_second_order_products_fit_a_coupling_through_the_product_of_two_motions():
+    """With ``second_order`` the start fits mains x w1 x w2 and mains x w1^2 on unseen data; without, it cannot."""
+    training, test = [product_coupled_segment(96, seed=1)], product_coupled_segment(24, seed=2)
+    scaler = Scaler.fit(training)
+    left = {}
+    for second_order in (False, True):
+        torch.manual_seed(0)
+        network = DeepClean(3, mains_index=0, linear_kernel_size=51, linear_dilation=5, second_order=second_order)
+        with torch.no_grad():
+            network.output_conv.weight.zero_()
+            network.output_conv.bias.zero_()
+        fit_linear_path_spectral(network, training, scaler, FIT_BAND)
+        left[second_order] = in_band_residual(network, scaler, test)
+        if second_order:
+            first = network.num_first_order_inputs
+            assert network.linear.weight[0, first:].count_nonzero(dim=1).max() == 5  # the central taps only
+    assert left[False] > 0.3
+    assert left[True] < 1e-2
