@@ -217,6 +217,15 @@ class BinPowers:
             raise ValueError(f"no 1 Hz bin in band {list(band)}")
         return float(np.mean(self.bin_asd_ratios()[in_band]))
 
+    def band_power_ratio(self, band: Sequence[float]) -> float:
+        """The cleaned strain's power over the raw strain's, summed over the 1 Hz bins of ``band``: what is
+        left of the band's power, weighted like the in-band removal (by the line, where most of it is)."""
+        frequencies = self.frequencies
+        in_band = (frequencies >= band[0]) & (frequencies <= band[1])
+        if not in_band.any():
+            raise ValueError(f"no 1 Hz bin in band {list(band)}")
+        return float(self.cleaned[in_band].sum() / self.raw[in_band].sum())
+
     def could_add(self, min_excess: float = DEFAULT_MIN_EXCESS) -> np.ndarray:
         """Bins where the estimate is large enough to raise the ASD by more than ``min_excess``
         at all: ``|R - N| <= |R| + |N|``, so that needs ``sqrt(P_N / P_R) > min_excess``.

@@ -186,3 +186,15 @@ def test_spectra_cut_to_the_bins_judged_are_judged_the_same(check_range):
     cut = judge_bins(BinPowers.of([s.first(bins) for s in seconds], 16384), band, check_range)
     assert bins is None if check_range[1] == float("inf") else bins < 8193
     assert cut == whole
+
+
+def test_band_power_ratio_is_the_cleaned_over_the_raw_power_summed_over_the_band():
+    """A line removed to a tenth of its amplitude leaves ~1 % of the band's power; outside the band, nothing counts."""
+    t = np.arange(16 * FS) / FS
+    rng = np.random.default_rng(3)
+    floor = 1e-3 * rng.standard_normal(t.size)
+    line = np.sin(2 * np.pi * 60.0 * t)
+    figures = BinPowers.of_strain(floor + line + np.sin(2 * np.pi * 200.0 * t), floor + 0.1 * line, FS)
+    assert figures.band_power_ratio((55.0, 65.0)) == pytest.approx(0.01, rel=0.05)
+    with pytest.raises(ValueError, match="no 1 Hz bin"):
+        figures.band_power_ratio((60.2, 60.4))

@@ -21,14 +21,27 @@ training, a version whose held-out data then show noise added beside the
 configured band is band-passed to its configured filter band instead
 (``cycle.py``). The configured band stays the band every service judges: the
 safety gate and the monitor judge the bins beside it one by one against raw.
+
+The order of the start is chosen the same way, for each band. With
+``second_order`` the start also reads the mains monitor times every pair of
+other witnesses: a coupling through the square or the product of angular
+motions needs them (nonlinear-coupling: 91.8 -> 96.9 % removed), but where the
+coupling is bilinear their 1050 extra taps only add estimation error (baseline
+-0.14 Mpc, coupling-step -0.14). The start's fit without them comes from the same
+cross-spectra (:attr:`LinearStart.first_order_weight`), and the second-order fit
+is kept only by the rule above: no noise added beside the band, and a gain of
+at least :data:`MIN_RANGE_GAIN` of the raw range over the first-order fit.
 """
 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+
+import torch
 
 from deepclean.architecture import DeepClean
 
@@ -42,6 +55,13 @@ MIN_RANGE_GAIN = 0.002
 """Fraction of the held-out raw BNS range the wider band's start must win over the configured band's.
 A paired comparison on the same held-out seconds; the estimate's error beside the band cost up to
 0.2 Mpc of ~123 (0.15 %) where those bins hold only the floor, so a smaller gain is no evidence."""
+
+
+MAX_BAND_POWER_FACTOR = 0.8
+"""The second-order start is also kept, range not lost, when what it leaves of the band's held-out power is
+at most this times what the first-order start leaves: where the noise beside the band limits the range, a
+coupling of second order shows in the band first (nonlinear-coupling, 55-65 Hz: +0.07 Mpc, below the range
+rule's 0.24)."""
 
 
 @dataclass(frozen=True)
@@ -87,6 +107,96 @@ class BandChoice:
         }
 
 
+@dataclass(frozen=True)
+class OrderChoice:
+    """The held-out figures of one band's start with and without the second-order products."""
+
+    band: tuple[float, float]
+    range_raw_mpc: float
+    range_first_mpc: float
+    range_second_mpc: float
+    band_power_first: float
+    band_power_second: float
+    """What is left of the configured band's power (:meth:`deepclean.figures.BinPowers.band_power_ratio`)."""
+    noise_added_beside: tuple[float, ...]
+    """Bins (Hz) outside the configured band where the second-order start added noise."""
+
+    @property
+    def second_chosen(self) -> bool:
+        gain = self.range_second_mpc - self.range_first_mpc
+        removes_more = self.band_power_second <= MAX_BAND_POWER_FACTOR * self.band_power_first
+        return (
+            not self.noise_added_beside and gain >= 0 and (gain >= MIN_RANGE_GAIN * self.range_raw_mpc or removes_more)
+        )
+
+    def as_metadata(self) -> dict:
+        """The figures for the version's metadata (``extra.training.order_choice``)."""
+        return {
+            "band": list(self.band),
+            "second_order_chosen": self.second_chosen,
+            "range_raw_mpc": self.range_raw_mpc,
+            "range_first_order_mpc": self.range_first_mpc,
+            "range_second_order_mpc": self.range_second_mpc,
+            "band_power_left_first_order": self.band_power_first,
+            "band_power_left_second_order": self.band_power_second,
+            "noise_added_beside": list(self.noise_added_beside),
+        }
+
+
+def choose_order(
+    second: Prepared, first_order_weight: torch.Tensor, judged_band: tuple[float, float], filter_order: int
+) -> tuple[OrderChoice, Prepared]:
+    """Judge a band's second-order start against its first-order alternative on the held-out data.
+
+    Parameters
+    ----------
+    second
+        The band's data and network, its start made with the second-order products.
+    first_order_weight
+        The linear path's weight of the same fit without them (:attr:`LinearStart.first_order_weight`).
+    judged_band
+        The configured band: outside it every bin is judged against raw.
+    filter_order
+        The zero-phase band-pass's order.
+
+    Returns
+    -------
+    The figures, and the start chosen (``second`` itself, or a copy holding the first-order weight).
+    """
+    first_network = copy.deepcopy(second.network)
+    with torch.no_grad():
+        first_network.linear.weight.copy_(first_order_weight)
+    first = dataclasses.replace(second, network=first_network)
+    powers = {
+        name: validation_powers(p.network, p.validation, p.scaler, p.filter_band, filter_order, False)
+        for name, p in (("first", first), ("second", second))
+    }
+    judgements = {name: judge_validation(p, judged_band) for name, p in powers.items()}
+    choice = OrderChoice(
+        band=second.band,
+        range_raw_mpc=powers["first"].bns_range_mpc("raw"),
+        range_first_mpc=powers["first"].bns_range_mpc("cleaned"),
+        range_second_mpc=powers["second"].bns_range_mpc("cleaned"),
+        band_power_first=powers["first"].band_power_ratio(judged_band),
+        band_power_second=powers["second"].band_power_ratio(judged_band),
+        noise_added_beside=noise_added_outside(judgements["second"], judged_band),
+    )
+    log.info(
+        "order: the start cleaning %g-%g Hz gives a held-out BNS range of %.3f Mpc and leaves %.4f of the band's "
+        "power with the witnesses and their mains products, %.3f and %.4f with the second-order products too "
+        "(raw %.3f)%s; %s",
+        *choice.band,
+        choice.range_first_mpc,
+        choice.band_power_first,
+        choice.range_second_mpc,
+        choice.band_power_second,
+        choice.range_raw_mpc,
+        f", noise added at {list(choice.noise_added_beside)} Hz" if choice.noise_added_beside else "",
+        "keeping the second-order products" if choice.second_chosen else "without the second-order products",
+    )
+    return choice, second if choice.second_chosen else first
+
+
 def choose_band(
     configured: Prepared,
     widening: float,
@@ -98,7 +208,7 @@ def choose_band(
     linear_recency: tuple[float, ...],
     since: float | None,
     filter_order: int,
-) -> tuple[BandChoice, Prepared]:
+) -> tuple[BandChoice, Prepared, OrderChoice | None]:
     """Fit the start for the band widened by ``widening`` Hz on each side and judge both on held-out data.
 
     Parameters
@@ -120,7 +230,9 @@ def choose_band(
 
     Returns
     -------
-    The figures, and the wider band's data and network (to be used when ``choice.wider_chosen``).
+    The figures, the wider band's data and network (to be used when ``choice.wider_chosen``; its order chosen
+    by :func:`choose_order` when the network has second-order products) and that order's figures (None:
+    no second-order products).
     """
     band = (configured.band[0] - widening, configured.band[1] + widening)
     filter_band = (band[0] - filter_margin, band[1] + filter_margin)
@@ -138,6 +250,9 @@ def choose_band(
         since=since,
     )
     wider = Prepared(band, filter_band, training, validation, scaler, network, start.kept_since)
+    order = None
+    if start.first_order_weight is not None:
+        order, wider = choose_order(wider, start.first_order_weight, configured.band, filter_order)
     powers = {
         name: validation_powers(p.network, p.validation, p.scaler, p.filter_band, filter_order, False)
         for name, p in (("configured", configured), ("wider", wider))
@@ -162,4 +277,4 @@ def choose_band(
         f", noise added at {list(choice.noise_added_beside)} Hz" if choice.noise_added_beside else "",
         f"cleaning {band[0]:g}-{band[1]:g} Hz" if choice.wider_chosen else "keeping the configured band",
     )
-    return choice, wider
+    return choice, wider, order

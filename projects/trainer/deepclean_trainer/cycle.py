@@ -44,7 +44,7 @@ from deepclean.model_repository.training_metadata import (
 )
 from deepclean.signal import bandpass_sos, causal_impulse_response, causal_lead, witness_resampling_phase
 
-from .band_choice import Prepared, choose_band
+from .band_choice import Prepared, choose_band, choose_order
 from .batches import WindowSampler, validation_windows
 from .checks import DataCheckError, check_enough_ready, check_stretch_channels
 from .dataset import FrameSource, load_span
@@ -306,7 +306,7 @@ def _train(settings: CycleSettings, start: int, end: int, name: str, stop: threa
             **{**asdict(fit_settings), "learning_rate": fit_settings.learning_rate * settings.warm_start_lr_factor}
         )
     fitted = network.linear is not None and settings.linear_init != "zero"
-    kept_since = None
+    kept_since, first_order_weight = None, None
     if fitted:
         since = _step_seen_before(settings, start)
         if previous is None:
@@ -329,7 +329,7 @@ def _train(settings: CycleSettings, start: int, end: int, name: str, stop: threa
             ).kept_since
         else:
             fit_band = (settings.filter_band[0] - SPECTRAL_FIT_MARGIN, settings.filter_band[1] + SPECTRAL_FIT_MARGIN)
-            kept_since = fit_linear_path_spectral(
+            spectral_start = fit_linear_path_spectral(
                 network,
                 training,
                 scaler,
@@ -338,11 +338,15 @@ def _train(settings: CycleSettings, start: int, end: int, name: str, stop: threa
                 validation,
                 settings.linear_recency,
                 since=since,
-            ).kept_since
-    choice = None
+            )
+            kept_since, first_order_weight = spectral_start.kept_since, spectral_start.first_order_weight
+    choice, orders = None, []
+    configured = Prepared(settings.band, settings.filter_band, training, validation, scaler, network, kept_since)
+    if first_order_weight is not None:
+        order, configured = choose_order(configured, first_order_weight, settings.band, settings.filter_order)
+        network, orders = configured.network, [order]
     if fitted and not causal and settings.linear_init == "spectral" and settings.band_widening > 0:
-        configured = Prepared(settings.band, settings.filter_band, training, validation, scaler, network, kept_since)
-        choice, wider = choose_band(
+        choice, wider, wider_order = choose_band(
             configured,
             settings.band_widening,
             settings.band[0] - settings.filter_band[0],
@@ -354,6 +358,7 @@ def _train(settings: CycleSettings, start: int, end: int, name: str, stop: threa
             since,
             settings.filter_order,
         )
+        orders += [wider_order] if wider_order is not None else []
         if choice.wider_chosen:
             network, training, validation, scaler = wider.network, wider.training, wider.validation, wider.scaler
             kept_since, estimate_band = wider.kept_since, wider.filter_band
@@ -476,6 +481,7 @@ def _train(settings: CycleSettings, start: int, end: int, name: str, stop: threa
                     if choice
                     else {}
                 ),
+                **({"order_choice": [order.as_metadata() for order in orders]} if orders else {}),
                 "seed": settings.seed,
                 **asdict(fit_settings),
             },

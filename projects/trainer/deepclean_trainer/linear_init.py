@@ -74,6 +74,9 @@ class LinearStart:
     """Fraction of the target's (in-band) power the fit leaves on its training data."""
     kept_since: float | None
     """GPS where the training data the fit kept after a coupling step begin (a block's first sample); None: all."""
+    first_order_weight: torch.Tensor | None = None
+    """The linear path's weight fitted the same way without the second-order products (None: the network has
+    none): the alternative :func:`deepclean_trainer.band_choice.choose_order` judges."""
 
 
 @dataclass

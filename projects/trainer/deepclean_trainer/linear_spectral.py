@@ -208,6 +208,15 @@ def bin_weights(power: np.ndarray, inside: np.ndarray, relative_inside: bool) ->
     return weights
 
 
+def _weight(network: DeepClean, groups: list[_TapGroup], taps: list[np.ndarray]) -> torch.Tensor:
+    """The linear path's weight holding ``taps`` (the inputs of no group: 0)."""
+    weight = torch.zeros_like(network.linear.weight)  # (1, channels, kernel): tap half + i reads x[t + i d]
+    half = weight.shape[2] // 2
+    for group, group_taps in zip(groups, taps, strict=True):
+        weight[0, group.channels, half + group.solved] = torch.from_numpy(group_taps).to(weight.dtype)
+    return weight
+
+
 def _left(
     taps: list[np.ndarray], groups: list[_TapGroup], cross: np.ndarray, towards: np.ndarray, power: np.ndarray
 ) -> float:
@@ -302,7 +311,7 @@ def fit_linear_path_spectral(
     if judged_band is not None:
         inside = (frequencies[bins] >= judged_band[0]) & (frequencies[bins] <= judged_band[1])
     choosing, kept = (bin_weights(power, inside, relative_inside) for relative_inside in (False, True))
-    taps, kept_since = None, None
+    fitted_on, kept_since = (cross, towards), None
     if validation and recent_candidates:
         held_out = _spectra(network, validation, scaler, nperseg, bins, silent).total()
         times, begins = np.asarray(training.times), np.asarray(training.begins)
@@ -328,7 +337,7 @@ def fit_linear_path_spectral(
         if chosen is not None or remembered:
             # after a step the validation data (all after it) join the fit
             recent_cross, recent_towards, _ = training.weighted(base.astype(float))
-            taps = _solve(recent_cross + held_out[0], recent_towards + held_out[1], groups, ridge, kept)
+            fitted_on = (recent_cross + held_out[0], recent_towards + held_out[1])
             kept_since = float(begins[base].min())
         described = f"the data since GPS {since:.0f} (a step seen before)" if remembered else "all training data"
         log.info(
@@ -340,13 +349,16 @@ def fit_linear_path_spectral(
             floor,
             "all" if kept_since is None else f"the data since GPS {kept_since:.0f} ({ages[base].max():.0f} s)",
         )
-    if taps is None:
-        taps = _solve(cross, towards, groups, ridge, kept)
+    taps = _solve(*fitted_on, groups, ridge, kept)
     left = _left(taps, groups, cross, towards, power)
     with torch.no_grad():
-        weight = network.linear.weight  # (1, channels, kernel): a cross-correlation, tap half + i reads x[t + i d]
-        for group, group_taps in zip(groups, taps, strict=True):
-            weight[0, group.channels, half + group.solved] = torch.from_numpy(group_taps).to(weight.dtype)
+        network.linear.weight.copy_(_weight(network, groups, taps))
+    first_order_weight = None
+    if len(groups) > 1:
+        # the same fit without the second-order products, from the same data (a sub-block of the spectra)
+        first = groups[0].channels
+        first_taps = _solve(fitted_on[0][:, first, first], fitted_on[1][:, first], groups[:1], ridge, kept)
+        first_order_weight = _weight(network, groups[:1], first_taps)
     log.info(
         "linear path: spectral least-squares fit of %s taps (every %d of %d, %d samples apart, %.0f-%.0f Hz) "
         "leaves %.4f of the target's in-band power, largest tap %.3g (%.1f s)",
@@ -359,4 +371,4 @@ def fit_linear_path_spectral(
         max(np.abs(t).max() for t in taps),
         time.monotonic() - began,
     )
-    return LinearStart(left, kept_since)
+    return LinearStart(left, kept_since, first_order_weight)

@@ -74,7 +74,7 @@ def main(
     kernel_size: PositiveInt = 7,
     linear_kernel_size: PositiveInt | None = 51,
     linear_dilation: PositiveInt = 5,
-    second_order: bool = False,
+    second_order: bool = True,
     linear_init: Literal["spectral", "least_squares", "zero"] = "spectral",
     train_linear_path: bool = False,
     linear_recency: list[PositiveFloat] | None = (512.0, 256.0, 128.0),
@@ -175,10 +175,12 @@ def main(
         causal mode uses its own path reaching the newest witnesses the network sees,
         taps 3 samples apart (deepclean_trainer/cycle.py: CAUSAL_LINEAR_DILATION).
     second_order
-        The linear path also reads the mains monitor times the product of every
-        pair of other witnesses (a coupling through the square or the product of
-        angular motions; :mod:`deepclean.architecture`), 5 taps each fitted with
-        the spectral start. Zero-phase mode with ``linear_init`` "spectral" only.
+        The linear path may also read the mains monitor times the product of
+        every pair of other witnesses (a coupling through the square or the
+        product of angular motions; :mod:`deepclean.architecture`), 5 taps each
+        fitted with the spectral start. Each version keeps them only where its
+        held-out data say so (:func:`deepclean_trainer.band_choice.choose_order`),
+        else their taps are 0. Zero-phase mode with ``linear_init`` "spectral" only.
     linear_init
         How the linear path starts: "spectral", the in-band least-squares fit
         solved from cross-spectra (deepclean_trainer/linear_spectral.py; cheap

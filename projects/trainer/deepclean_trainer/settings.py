@@ -72,10 +72,9 @@ def cycle_settings(**values: Any) -> CycleSettings:
             raise ConfigError(f"linear_kernel_size must be odd, got {values['linear_kernel_size']}")
         architecture["linear_kernel_size"] = values["linear_kernel_size"]
         architecture["linear_dilation"] = values["linear_dilation"]
-        if values.get("second_order") and values.get("latency_mode") != "causal":
-            if mains is None or values["linear_init"] != "spectral":
-                raise ConfigError("second_order needs a mains_channel and linear_init 'spectral'")
-            architecture["second_order"] = True
+        spectral_start = values.get("latency_mode") != "causal" and values["linear_init"] == "spectral"
+        if values.get("second_order") and mains is not None and spectral_start:
+            architecture["second_order"] = True  # only the spectral start fits (and chooses) them
         if values.get("latency_mode") == "causal":
             # the target lies ahead of the output: the linear path reaches the newest witnesses the
             # network sees (cycle.py: CAUSAL_LINEAR_FIT), its taps CAUSAL_LINEAR_DILATION samples apart

@@ -145,14 +145,22 @@ def test_the_causal_mode_widens_the_linear_path_to_the_network_context():
     assert reach <= causal["linear_kernel_size"] // 2 * dilation < reach + dilation
 
 
-def test_second_order_products_apply_to_the_zero_phase_mode_only():
-    """The causal start is the time-domain fit, whose normal equations would grow six-fold: the causal
-    network is built without them, the zero-phase one with them."""
+@pytest.mark.parametrize(
+    "override, applies",
+    [
+        ({}, True),
+        ({"latency_mode": "causal"}, False),
+        ({"linear_init": "least_squares"}, False),
+        ({"mains_channel": None}, False),
+    ],
+)
+def test_second_order_products_apply_with_the_spectral_start_only(override, applies):
+    """Only the zero-phase mode's spectral start fits and chooses them (the time-domain start's normal
+    equations would grow six-fold); a network without a mains channel has no products to extend."""
     from deepclean_trainer.main import main as trainer_main
 
-    values = {**_defaults(trainer_main), "second_order": True}
-    assert cycle_settings(**values).architecture["second_order"] is True
-    assert "second_order" not in cycle_settings(**{**values, "latency_mode": "causal"}).architecture
+    values = {**_defaults(trainer_main), "second_order": True, **override}
+    assert cycle_settings(**values).architecture.get("second_order", False) is applies
 
 
 def _defaults(function) -> dict:

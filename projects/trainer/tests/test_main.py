@@ -78,8 +78,6 @@ def test_one_shot_with_bad_data_exits_1_naming_the_reason(frames, caplog):
         ({"filter_margin": 60.0}, "filter_margin"),
         ({"band_widening": 60.0}, "band_widening"),
         ({"linear_kernel_size": 32}, "linear_kernel_size"),
-        ({"second_order": True, "linear_init": "least_squares"}, "second_order"),
-        ({"second_order": True, "mains_channel": None}, "second_order"),
         ({"latency_mode": "causal", "band": (5.0, 20.0)}, "latency_mode 'causal'.*causal band-pass"),
         ({"start": START}, "start and end"),
     ],

@@ -42,15 +42,21 @@ BARS = {
     "coupling-step": 0.85,
 }
 
+SECOND_ORDER_BAR = 0.90
+"""nonlinear-coupling, a short training with the second-order products: the fraction of the in-band noise removed."""
+
+SECOND_ORDER_TRAIN_SECONDS = 448
+"""Their 1050 taps need more data than the first-order start's short cycle."""
+
 CAUSAL_BAR = 0.80
 """Baseline scenario, the causal mode's short training: the fraction of the in-band noise removed."""
 
 
-def _short_cycle(tmp_path, detector: SyntheticDetector, **overrides):
+def _short_cycle(tmp_path, detector: SyntheticDetector, train_seconds: int = TRAIN_SECONDS, **overrides):
     """One short cycle on ``detector``'s first TRAIN_SECONDS (the shipped band and recency settings, a few
     optimisation steps): the cycle's result, the held-out span that follows and the network's
     un-scaled prediction for it at the working rate (before any band-pass)."""
-    write_span(detector.generate(START, TRAIN_SECONDS), FrameLayout(tmp_path / "llhoft", tmp_path / "lldetchar"))
+    write_span(detector.generate(START, train_seconds), FrameLayout(tmp_path / "llhoft", tmp_path / "lldetchar"))
     settings = quick_settings(
         tmp_path,
         source=source_for(tmp_path),
@@ -64,12 +70,11 @@ def _short_cycle(tmp_path, detector: SyntheticDetector, **overrides):
         learning_rate=1e-3,
         linear_recency=(128.0, 64.0),
         warm_start=False,
-        architecture=SHIPPED_ARCHITECTURE,
-        **overrides,
+        **({"architecture": SHIPPED_ARCHITECTURE} | overrides),
     )
-    result = run_cycle(settings, START, START + TRAIN_SECONDS)
+    result = run_cycle(settings, START, START + train_seconds)
     network, scaler = load_network(result.directory)
-    test = detector.generate(START + TRAIN_SECONDS, TEST_SECONDS)
+    test = detector.generate(START + train_seconds, TEST_SECONDS)
     witnesses = np.stack([resample(test.witnesses[c], test.witness_sample_rates[c], RATE) for c in test.witnesses])
     return result, test, scaler.unscale_prediction(predict(network, scaler.scale_witnesses(witnesses)))
 
@@ -153,3 +158,28 @@ def test_a_wider_version_that_adds_noise_beside_the_band_after_training_is_band_
     assert choice["chosen"] == [52.0, 68.0] and choice["narrowed_after_training"]
     assert TrainingMetadata.from_json(result.directory.metadata).filter.band == (54.0, 66.0)
     assert len(judged) == 2 and result.directory.metadata["validation"]["noise_added_bins"] == []
+
+
+def test_where_the_coupling_is_of_second_order_a_short_training_keeps_the_second_order_products(tmp_path):
+    """nonlinear-coupling (the mains modulated by squares and products of angular motions) with the
+    second-order products allowed and the shipped ``band_widening``: for the band the version cleans, their
+    start wins held-out range or band power over the first-order one and the version keeps them; the held-out
+    minute loses at least the bar of the in-band noise."""
+    detector = SyntheticDetector(scenario_config("nonlinear-coupling", seed=5, not_ready_interval=None))
+    result, test, prediction = _short_cycle(
+        tmp_path,
+        detector,
+        train_seconds=SECOND_ORDER_TRAIN_SECONDS,
+        band_widening=3.0,
+        architecture={**SHIPPED_ARCHITECTURE, "second_order": True},
+    )
+    training = result.directory.metadata["training"]
+    chosen = next(order for order in training["order_choice"] if order["band"] == training["band_choice"]["chosen"])
+    metadata = TrainingMetadata.from_json(result.directory.metadata)
+    estimate = zero_phase_bandpass(prediction, bandpass_sos(metadata.filter.band, RATE, metadata.filter.order))
+    truth = resample(test.truth, test.strain_sample_rate, RATE)
+    inner = slice(4 * RATE, -4 * RATE)
+    removed = removed_fraction(truth[inner], estimate[inner], RATE, BAND)
+    print(f"nonlinear-coupling: {training['order_choice']}; {removed:.2%} removed")
+    assert chosen["second_order_chosen"]
+    assert removed >= SECOND_ORDER_BAR
