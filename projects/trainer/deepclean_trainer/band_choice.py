@@ -29,8 +29,10 @@ motions needs them (nonlinear-coupling: 91.8 -> 96.9 % removed), but where the
 coupling is bilinear their 1050 extra taps only add estimation error (baseline
 -0.14 Mpc, coupling-step -0.14). The start's fit without them comes from the same
 cross-spectra (:attr:`LinearStart.first_order_weight`), and the second-order fit
-is kept only by the rule above: no noise added beside the band, and a gain of
-at least :data:`MIN_RANGE_GAIN` of the raw range over the first-order fit.
+is kept only where it is worse by none of the held-out figures (noise beside
+the band, range, the band's power left) and clearly better by one: at least
+:data:`MIN_RANGE_GAIN` of the raw range, or at most :data:`MAX_BAND_POWER_FACTOR`
+of the band's power the first-order fit leaves.
 """
 
 from __future__ import annotations
@@ -124,9 +126,10 @@ class OrderChoice:
     @property
     def second_chosen(self) -> bool:
         gain = self.range_second_mpc - self.range_first_mpc
-        removes_more = self.band_power_second <= MAX_BAND_POWER_FACTOR * self.band_power_first
-        return (
-            not self.noise_added_beside and gain >= 0 and (gain >= MIN_RANGE_GAIN * self.range_raw_mpc or removes_more)
+        if self.noise_added_beside or gain < 0 or self.band_power_second > self.band_power_first:
+            return False  # worse by one of the figures
+        return gain >= MIN_RANGE_GAIN * self.range_raw_mpc or (
+            self.band_power_second <= MAX_BAND_POWER_FACTOR * self.band_power_first
         )
 
     def as_metadata(self) -> dict:

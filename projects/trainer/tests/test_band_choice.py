@@ -63,11 +63,10 @@ def test_the_second_order_products_are_kept_when_they_remove_clearly_more_withou
 
 @pytest.mark.parametrize(
     "range_second, power_second, noise_added",
-    [(100.9, 0.1, ()), (101.0 + MIN_RANGE_GAIN * 100.0, 0.1, (53.0,))],
+    [(100.9, 0.1, ()), (101.0 + MIN_RANGE_GAIN * 100.0, 0.1, (53.0,)), (101.0 + 3 * MIN_RANGE_GAIN * 100.0, 0.6, ())],
 )
-def test_the_second_order_products_are_dropped_when_they_lose_range_or_add_noise_beside_the_band(
-    range_second, power_second, noise_added
-):
+def test_the_second_order_products_are_dropped_when_worse_by_any_figure(range_second, power_second, noise_added):
+    """Range lost, noise added beside the band, or more of the band's power left: whatever the other figures."""
     choice = _order(range_second, power_second, noise_added)
     assert not choice.second_chosen
     assert choice.as_metadata()["second_order_chosen"] is False
