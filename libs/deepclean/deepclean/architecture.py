@@ -39,13 +39,21 @@ Second-order products
 A coupling of higher order than bilinear (the mains modulated by the square of
 an angular motion, or by the product of two) is no linear filter of the
 witnesses and their mains products, and the autoencoder learns it only in part
-within a cycle's budget. With ``second_order`` the linear path also reads the
-mains monitor times the product of every pair of other witnesses, squares
-included (``N (N - 1) / 2`` more inputs for its convolution only; the
-autoencoder does not see them)::
+within a cycle's budget. With ``second_order`` a second linear convolution
+reads the mains monitor times the product of every pair of other witnesses,
+squares included (``N (N - 1) / 2`` inputs; the autoencoder does not see them).
+It has :data:`SECOND_ORDER_KERNEL_SIZE` taps ``linear_dilation`` samples apart:
+a complex gain around the line needs no more, and its cost in the cleaner stays
+a fraction of the first linear path's::
 
-    inputs ─┬─ autoencoder ─────────────────────────────────┬─ + ─ prediction
-            └─ concat(inputs, mains × w_i × w_j) ─ linear ──┘
+    inputs ─┬─ autoencoder ───────────────────────────────┬─ + ─ prediction
+            ├─ linear ────────────────────────────────────┤
+            └─ mains × w_i × w_j ─ second-order linear ───┘
+
+For the trainer's least-squares start both convolutions are one linear path
+over ``linear_inputs`` (the first-order inputs, then the products), with the
+weight :meth:`DeepClean.linear_weight` (the second-order taps at the centre of
+the first path's kernel).
 
 The exporter rebuilds the network from ``metadata["architecture"]["kwargs"]``,
 so every option is a keyword argument of :class:`DeepClean` with a JSON value.
@@ -86,9 +94,13 @@ class WitnessProducts(nn.Module):
         return torch.cat([witnesses, products], dim=1)
 
 
+SECOND_ORDER_KERNEL_SIZE = 5
+"""Taps of the second-order products' convolution."""
+
+
 class SecondOrderProducts(nn.Module):
-    """Append the mains monitor times the product of every pair of other witnesses (``i <= j``) to the
-    output of :class:`WitnessProducts`."""
+    """The mains monitor times the product of every pair of other witnesses (``i <= j``), from the output of
+    :class:`WitnessProducts`."""
 
     def __init__(self, num_witnesses: int, mains_index: int) -> None:
         super().__init__()
@@ -105,8 +117,7 @@ class SecondOrderProducts(nn.Module):
     def forward(self, inputs: torch.Tensor) -> torch.Tensor:
         """``inputs``: the witnesses (first ``num_witnesses`` channels) and their mains products."""
         mains = inputs[:, self.mains_index : self.mains_index + 1]
-        pairs = inputs.index_select(1, self.first) * inputs.index_select(1, self.second)
-        return torch.cat([inputs, mains * pairs], dim=1)
+        return mains * inputs.index_select(1, self.first) * inputs.index_select(1, self.second)
 
 
 class DeepClean(nn.Module):
@@ -134,8 +145,9 @@ class DeepClean(nn.Module):
     widths
         Channels of the downsampling blocks (their number sets :attr:`stride`).
     second_order
-        The linear path also reads the mains monitor times every pair of other witnesses (the module
-        notes); needs ``mains_index`` and ``linear_kernel_size``.
+        A second linear path reads the mains monitor times every pair of other witnesses (the module
+        notes); needs ``mains_index`` and ``linear_kernel_size`` (at least
+        :data:`SECOND_ORDER_KERNEL_SIZE`).
     """
 
     widths: tuple[int, ...] = (8, 16, 32, 64)
@@ -161,8 +173,10 @@ class DeepClean(nn.Module):
             raise ValueError(f"linear_kernel_size must be odd and positive, got {linear_kernel_size}")
         if linear_dilation < 1:
             raise ValueError(f"linear_dilation must be positive, got {linear_dilation}")
-        if second_order and (mains_index is None or linear_kernel_size is None):
-            raise ValueError("second_order needs mains_index and linear_kernel_size")
+        if second_order and (mains_index is None or (linear_kernel_size or 0) < SECOND_ORDER_KERNEL_SIZE):
+            raise ValueError(
+                f"second_order needs mains_index and a linear_kernel_size of at least {SECOND_ORDER_KERNEL_SIZE}"
+            )
         self.num_witnesses = num_witnesses
         self.kernel_size = kernel_size
         self.widths = tuple(int(w) for w in widths)
@@ -195,14 +209,22 @@ class DeepClean(nn.Module):
         self.linear_kernel_size = linear_kernel_size
         self.linear_dilation = linear_dilation
         self.linear: nn.Conv1d | None = None
-        self.second_order: nn.Module = nn.Identity()
-        linear_channels = self.input_conv[0].in_channels
+        self.second_order: SecondOrderProducts | None = None
+        self.second_order_linear: nn.Conv1d | None = None
         if second_order:
             self.second_order = SecondOrderProducts(num_witnesses, mains_index)
-            linear_channels += self.second_order.num_pairs
+            self.second_order_linear = nn.Conv1d(
+                self.second_order.num_pairs,
+                1,
+                SECOND_ORDER_KERNEL_SIZE,
+                padding=(SECOND_ORDER_KERNEL_SIZE // 2) * linear_dilation,
+                dilation=linear_dilation,
+                bias=False,
+            )
+            nn.init.zeros_(self.second_order_linear.weight)
         if linear_kernel_size is not None:
             self.linear = nn.Conv1d(
-                linear_channels,
+                self.input_conv[0].in_channels,
                 1,
                 linear_kernel_size,
                 padding=(linear_kernel_size // 2) * linear_dilation,
@@ -228,9 +250,44 @@ class DeepClean(nn.Module):
         return self.input_conv[0].in_channels
 
     def linear_inputs(self, witnesses: torch.Tensor) -> torch.Tensor:
-        """What the linear path reads: the witnesses, their mains products and, with ``second_order``,
-        the second-order products."""
-        return self.second_order(self.products(witnesses))
+        """What the linear paths read, as one path: the witnesses, their mains products and, with
+        ``second_order``, the second-order products."""
+        inputs = self.products(witnesses)
+        if self.second_order is None:
+            return inputs
+        return torch.cat([inputs, self.second_order(inputs)], dim=1)
+
+    def linear_weight(self) -> torch.Tensor:
+        """Both linear paths' weights as one over :meth:`linear_inputs`: (1, channels, linear_kernel_size), a
+        cross-correlation; the second-order taps at the kernel's centre, 0 elsewhere."""
+        if self.second_order_linear is None:
+            return self.linear.weight.detach().clone()
+        second = self.second_order_linear.weight.detach()
+        weight = torch.zeros(1, self.linear.in_channels + second.shape[1], self.linear.kernel_size[0])
+        weight[:, : self.linear.in_channels] = self.linear.weight.detach()
+        centre, reach = weight.shape[2] // 2, SECOND_ORDER_KERNEL_SIZE // 2
+        weight[:, self.linear.in_channels :, centre - reach : centre + reach + 1] = second
+        return weight
+
+    def set_linear_weight(self, weight: torch.Tensor) -> None:
+        """Set both linear paths from one weight over :meth:`linear_inputs` (:meth:`linear_weight`'s layout).
+
+        Raises
+        ------
+        ValueError
+            A second-order tap outside the centre, where the second-order path has none.
+        """
+        first = self.linear.in_channels
+        with torch.no_grad():
+            self.linear.weight.copy_(weight[:, :first])
+            if self.second_order_linear is not None:
+                centre, reach = weight.shape[2] // 2, SECOND_ORDER_KERNEL_SIZE // 2
+                central = weight[:, first:, centre - reach : centre + reach + 1]
+                beyond = weight[:, first:].clone()
+                beyond[:, :, centre - reach : centre + reach + 1] = 0
+                if beyond.any():
+                    raise ValueError(f"second-order taps beyond the {SECOND_ORDER_KERNEL_SIZE} central ones")
+                self.second_order_linear.weight.copy_(central)
 
     def forward(self, witnesses: torch.Tensor) -> torch.Tensor:
         inputs = self.products(witnesses)
@@ -239,5 +296,7 @@ class DeepClean(nn.Module):
         x = self.upsampler(x)
         prediction = self.output_conv(x)[:, 0]
         if self.linear is not None:
-            prediction = prediction + self.linear(self.second_order(inputs))[:, 0]
+            prediction = prediction + self.linear(inputs)[:, 0]
+        if self.second_order_linear is not None:
+            prediction = prediction + self.second_order_linear(self.second_order(inputs))[:, 0]
         return prediction

@@ -10,7 +10,12 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from deepclean import network_reach  # noqa: E402 (torch first: skip without it)
-from deepclean.architecture import DeepClean, SecondOrderProducts, WitnessProducts  # noqa: E402 (torch first)
+from deepclean.architecture import (  # noqa: E402 (torch first: skip without it)
+    SECOND_ORDER_KERNEL_SIZE,
+    DeepClean,
+    SecondOrderProducts,
+    WitnessProducts,
+)
 
 torch.set_num_threads(2)
 
@@ -67,34 +72,44 @@ def test_witness_products_are_mains_times_each_other_witness():
 
 
 def test_second_order_products_are_mains_times_every_pair_of_other_witnesses():
-    """After the witnesses and their mains products: mains[i] * witness[j] * witness[k] for every j <= k, j, k != i."""
+    """mains[i] * witness[j] * witness[k] for every j <= k, j, k != i."""
     x = torch.randn(2, 4, 32)
-    first = WitnessProducts(4, mains_index=1)(x)
-    out = SecondOrderProducts(4, mains_index=1)(first)
+    out = SecondOrderProducts(4, mains_index=1)(WitnessProducts(4, mains_index=1)(x))
     pairs = [(0, 0), (0, 2), (0, 3), (2, 2), (2, 3), (3, 3)]
-    assert out.shape == (2, 7 + len(pairs), 32)
-    torch.testing.assert_close(out[:, :7], first)
+    assert out.shape == (2, len(pairs), 32)
     for position, (j, k) in enumerate(pairs):
-        torch.testing.assert_close(out[:, 7 + position], x[:, 1] * x[:, j] * x[:, k])
+        torch.testing.assert_close(out[:, position], x[:, 1] * x[:, j] * x[:, k])
 
 
-def test_second_order_products_feed_the_linear_path_only():
-    """The linear path reads them; the autoencoder's input and an untrained network's output are unchanged."""
+def test_second_order_products_feed_their_own_short_linear_path_only():
+    """A path of SECOND_ORDER_KERNEL_SIZE taps reads them; the autoencoder's input and an untrained network's
+    output are unchanged; as one path over linear_inputs, its taps sit at the centre of the first path's kernel."""
     torch.manual_seed(0)
-    plain = DeepClean(5, mains_index=0, linear_kernel_size=11)
+    plain = DeepClean(5, mains_index=0, linear_kernel_size=11, linear_dilation=2)
     torch.manual_seed(0)
-    second = DeepClean(5, mains_index=0, linear_kernel_size=11, second_order=True)
-    assert second.num_first_order_inputs == plain.linear.in_channels == 9
-    assert second.linear.in_channels == 9 + 10
+    second = DeepClean(5, mains_index=0, linear_kernel_size=11, linear_dilation=2, second_order=True)
+    assert second.num_first_order_inputs == second.linear.in_channels == plain.linear.in_channels == 9
+    assert second.second_order_linear.in_channels == 10
+    assert second.second_order_linear.kernel_size[0] == SECOND_ORDER_KERNEL_SIZE
     x = torch.randn(1, 5, 256)
     with torch.no_grad():
         torch.testing.assert_close(second(x), plain(x))
         assert second.linear_inputs(x).shape == (1, 19, 256)
         torch.testing.assert_close(second.linear_inputs(x)[:, :9], plain.linear_inputs(x))
+        # one path over linear_inputs with linear_weight() predicts what both paths predict
+        weight = torch.zeros(1, 19, 11)
+        weight[0, :, 3:8] = torch.randn(19, 5)
+        second.set_linear_weight(weight)
+        torch.testing.assert_close(second.linear_weight(), weight)
+        one_path = torch.nn.functional.conv1d(second.linear_inputs(x), weight, padding=10, dilation=2)[:, 0]
+        torch.testing.assert_close(second(x) - plain(x) + plain.linear(plain.linear_inputs(x))[:, 0], one_path)
+        weight[0, 12, 0] = 1.0
+        with pytest.raises(ValueError, match="central"):
+            second.set_linear_weight(weight)
     with pytest.raises(ValueError, match="second_order"):
         DeepClean(5, linear_kernel_size=11, second_order=True)
     with pytest.raises(ValueError, match="second_order"):
-        DeepClean(5, mains_index=0, second_order=True)
+        DeepClean(5, mains_index=0, linear_kernel_size=3, second_order=True)
 
 
 def test_products_let_the_network_fit_a_bilinear_coupling():

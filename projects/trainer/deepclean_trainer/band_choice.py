@@ -167,8 +167,7 @@ def choose_order(
     The figures, and the start chosen (``second`` itself, or a copy holding the first-order weight).
     """
     first_network = copy.deepcopy(second.network)
-    with torch.no_grad():
-        first_network.linear.weight.copy_(first_order_weight)
+    first_network.set_linear_weight(first_order_weight)
     first = dataclasses.replace(second, network=first_network)
     powers = {
         name: validation_powers(p.network, p.validation, p.scaler, p.filter_band, filter_order, False)

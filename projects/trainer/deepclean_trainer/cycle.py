@@ -393,7 +393,12 @@ def _train(settings: CycleSettings, start: int, end: int, name: str, stop: threa
         with autoencoder_only(network, scaler, training, validation) as (residual, held_out_residual):
             result = fit_on(residual, validation_windows(held_out_residual, scaler, window, warmup))
         if result.best_state is not None:
-            linear_state = {f"linear.{key}": value for key, value in network.linear.state_dict().items()}
+            linear_state = {
+                f"{name}.{key}": value
+                for name in ("linear", "second_order_linear")
+                if getattr(network, name) is not None
+                for key, value in getattr(network, name).state_dict().items()
+            }
             result.best_state = {**result.best_state, **linear_state}
             # the loss against the residual is relative to what the linear path left: state the whole network's
             network.load_state_dict(result.best_state)

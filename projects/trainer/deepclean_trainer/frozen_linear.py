@@ -36,7 +36,7 @@ def linear_prediction(network: DeepClean, scaler: Scaler, segment: Segment) -> n
     """The linear path's (scaled) prediction over a whole segment, as one pass of the network would make it."""
     with torch.no_grad():
         inputs = network.linear_inputs(torch.from_numpy(scaler.scale_witnesses(segment.witnesses))[None])[0]
-    weight = network.linear.weight[0].detach().double().numpy()  # (channels, kernel): a cross-correlation
+    weight = network.linear_weight()[0].double().numpy()  # (channels, kernel): a cross-correlation
     dilation = network.linear.dilation[0]
     reach = (weight.shape[1] // 2) * dilation
     kernel = np.zeros((weight.shape[0], 2 * reach + 1))
@@ -71,8 +71,9 @@ def autoencoder_only(
     """
     require_linear_path(network, "to hold fixed")
     residual = _residual(network, scaler, training), _residual(network, scaler, validation)
-    linear, network.linear = network.linear, None
+    paths = network.linear, network.second_order_linear
+    network.linear = network.second_order_linear = None
     try:
         yield residual
     finally:
-        network.linear = linear
+        network.linear, network.second_order_linear = paths

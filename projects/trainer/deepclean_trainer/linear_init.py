@@ -126,7 +126,7 @@ def _equations(
             autoencoder = predict(network, witnesses).astype(np.float64)
             target -= autoencoder if prediction_filter is None else causal_bandpass(autoencoder, prediction_filter)
         with torch.no_grad():
-            inputs = network.linear_inputs(torch.from_numpy(witnesses)[None])[0].numpy().astype(np.float64)
+            inputs = network.products(torch.from_numpy(witnesses)[None])[0].numpy().astype(np.float64)
         if prediction_filter is not None:
             for row in inputs:  # row by row: the inputs are the largest array here
                 row[:] = causal_bandpass(row, prediction_filter)

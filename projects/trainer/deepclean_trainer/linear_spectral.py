@@ -60,10 +60,6 @@ log = logging.getLogger(__name__)
 SOLVED_TAPS = 48
 """About this many taps per channel are solved (every ``kernel // SOLVED_TAPS``-th)."""
 
-SECOND_ORDER_TAPS = 5
-"""Taps solved per second-order product (the central ones): a complex gain around the line needs no more,
-and 210 products with 48 taps each would make the normal equations 5 times larger."""
-
 
 def _weighted_sum(parts: list[np.ndarray], weights: np.ndarray) -> np.ndarray:
     """``sum_i weights[i] parts[i]`` without stacking the parts (with 251 inputs a block's cross-spectra are
@@ -142,15 +138,15 @@ class _TapGroup:
 
 
 def _tap_groups(network: DeepClean, step: int, frequencies: np.ndarray, rate: float) -> list[_TapGroup]:
-    """The first-order inputs' taps every ``step``-th; the second-order products' the
-    :data:`SECOND_ORDER_TAPS` central ones (a complex gain around the line, no long response)."""
+    """The first-order inputs' taps every ``step``-th; the second-order products' every tap of their
+    short path (:data:`deepclean.architecture.SECOND_ORDER_KERNEL_SIZE`, around the centre)."""
     half = network.linear.kernel_size[0] // 2
     dilation = network.linear.dilation[0]
     first = network.num_first_order_inputs
     grids = [(slice(0, first), np.arange(-(half // step) * step, half + 1, step))]
-    if network.linear.in_channels > first:
-        reach = min(half, SECOND_ORDER_TAPS // 2)
-        grids.append((slice(first, network.linear.in_channels), np.arange(-reach, reach + 1)))
+    if network.second_order_linear is not None:
+        reach = network.second_order_linear.kernel_size[0] // 2
+        grids.append((slice(first, first + network.second_order.num_pairs), np.arange(-reach, reach + 1)))
     return [
         _TapGroup(channels, solved, np.exp(2j * np.pi * np.outer(frequencies, solved * dilation / rate)))
         for channels, solved in grids
@@ -217,7 +213,7 @@ def bin_weights(power: np.ndarray, inside: np.ndarray, relative_inside: bool) ->
 
 def _weight(network: DeepClean, groups: list[_TapGroup], taps: list[np.ndarray]) -> torch.Tensor:
     """The linear path's weight holding ``taps`` (the inputs of no group: 0)."""
-    weight = torch.zeros_like(network.linear.weight)  # (1, channels, kernel): tap half + i reads x[t + i d]
+    weight = torch.zeros_like(network.linear_weight())  # (1, channels, kernel): tap half + i reads x[t + i d]
     half = weight.shape[2] // 2
     for group, group_taps in zip(groups, taps, strict=True):
         weight[0, group.channels, half + group.solved] = torch.from_numpy(group_taps).to(weight.dtype)
@@ -309,7 +305,7 @@ def fit_linear_path_spectral(
     bins = np.flatnonzero((frequencies >= fit_band[0]) & (frequencies <= fit_band[1]))
     groups = _tap_groups(network, step, frequencies[bins], rate)
     with torch.no_grad():
-        network.linear.weight.zero_()
+        network.set_linear_weight(torch.zeros_like(network.linear_weight()))
     silent = not (network.output_conv.weight.any() or network.output_conv.bias.any())
     training = _spectra(network, segments, scaler, nperseg, bins, silent)
     if not training.cross:
@@ -359,8 +355,7 @@ def fit_linear_path_spectral(
         )
     taps = _solve(*fitted_on, groups, ridge, kept)
     left = _left(taps, groups, cross, towards, power)
-    with torch.no_grad():
-        network.linear.weight.copy_(_weight(network, groups, taps))
+    network.set_linear_weight(_weight(network, groups, taps))
     first_order_weight = None
     if len(groups) > 1:
         # the same fit without the second-order products, from the same data (a sub-block of the spectra)
