@@ -50,9 +50,16 @@ BAND = (55.0, 65.0)
 SAMPLE_RATE = 1024
 ARCHITECTURES = {
     # the trainer's shipped network ([tool.typeo.scripts.train] and deepclean_trainer.main's defaults):
-    # witness products, a linear path of 51 taps 5 samples apart; the causal mode's reaches the network's
-    # context, 75 taps 3 samples apart (deepclean_trainer.cycle.CAUSAL_LINEAR_DILATION)
-    "zero-phase": {"kernel_size": 7, "mains_index": 0, "linear_kernel_size": 51, "linear_dilation": 5},
+    # witness products, a linear path of 51 taps 5 samples apart reading the second-order products too; the
+    # causal mode's reaches the network's context, 75 taps 3 samples apart, without them
+    # (deepclean_trainer.cycle.CAUSAL_LINEAR_DILATION)
+    "zero-phase": {
+        "kernel_size": 7,
+        "mains_index": 0,
+        "linear_kernel_size": 51,
+        "linear_dilation": 5,
+        "second_order": True,
+    },
     "causal": {"kernel_size": 7, "mains_index": 0, "linear_kernel_size": 75, "linear_dilation": 3},
 }
 MODES = ("zero-phase", "causal")
