@@ -209,21 +209,20 @@ class BinPowers:
             ratios = np.sqrt(self.cleaned / self.raw)
         return np.where(self.raw > 0, ratios, 1.0)
 
-    def band_ratio(self, band: Sequence[float]) -> float:
-        """``band_asd_ratio``: the mean of :meth:`bin_asd_ratios` over the 1 Hz bins of ``band``."""
-        frequencies = self.frequencies
-        in_band = (frequencies >= band[0]) & (frequencies <= band[1])
+    def _in_band(self, band: Sequence[float]) -> np.ndarray:
+        in_band = (self.frequencies >= band[0]) & (self.frequencies <= band[1])
         if not in_band.any():
             raise ValueError(f"no 1 Hz bin in band {list(band)}")
-        return float(np.mean(self.bin_asd_ratios()[in_band]))
+        return in_band
+
+    def band_ratio(self, band: Sequence[float]) -> float:
+        """``band_asd_ratio``: the mean of :meth:`bin_asd_ratios` over the 1 Hz bins of ``band``."""
+        return float(np.mean(self.bin_asd_ratios()[self._in_band(band)]))
 
     def band_power_ratio(self, band: Sequence[float]) -> float:
         """The cleaned strain's power over the raw strain's, summed over the 1 Hz bins of ``band``: what is
         left of the band's power, weighted like the in-band removal (by the line, where most of it is)."""
-        frequencies = self.frequencies
-        in_band = (frequencies >= band[0]) & (frequencies <= band[1])
-        if not in_band.any():
-            raise ValueError(f"no 1 Hz bin in band {list(band)}")
+        in_band = self._in_band(band)
         return float(self.cleaned[in_band].sum() / self.raw[in_band].sum())
 
     def could_add(self, min_excess: float = DEFAULT_MIN_EXCESS) -> np.ndarray:
