@@ -186,6 +186,8 @@ def test_onnx_export_with_dynamic_time_matches_torch(second_order):
     torch.manual_seed(0)
     network = DeepClean(4, mains_index=0, linear_kernel_size=31, second_order=second_order).eval()
     torch.nn.init.normal_(network.linear.weight, std=0.1)
+    if second_order:
+        torch.nn.init.normal_(network.second_order_linear.weight, std=0.1)
     buffer = io.BytesIO()
     torch.onnx.export(
         network,

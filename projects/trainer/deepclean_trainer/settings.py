@@ -7,7 +7,7 @@ from typing import Any
 
 import torch
 
-from deepclean.architecture import DeepClean
+from deepclean.architecture import SECOND_ORDER_KERNEL_SIZE, DeepClean
 from deepclean.config import ConfigError, from_keys
 
 from .cycle import CAUSAL_LINEAR_DILATION, CycleSettings, causal_estimate_band, causal_guard
@@ -73,7 +73,8 @@ def cycle_settings(**values: Any) -> CycleSettings:
         architecture["linear_kernel_size"] = values["linear_kernel_size"]
         architecture["linear_dilation"] = values["linear_dilation"]
         spectral_start = values.get("latency_mode") != "causal" and values["linear_init"] == "spectral"
-        if values.get("second_order") and mains is not None and spectral_start:
+        long_enough = values["linear_kernel_size"] >= SECOND_ORDER_KERNEL_SIZE  # their path sits inside its reach
+        if values.get("second_order") and mains is not None and spectral_start and long_enough:
             architecture["second_order"] = True  # only the spectral start fits (and chooses) them
         if values.get("latency_mode") == "causal":
             # the target lies ahead of the output: the linear path reaches the newest witnesses the

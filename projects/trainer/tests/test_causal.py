@@ -152,11 +152,13 @@ def test_the_causal_mode_widens_the_linear_path_to_the_network_context():
         ({"latency_mode": "causal"}, False),
         ({"linear_init": "least_squares"}, False),
         ({"mains_channel": None}, False),
+        ({"linear_kernel_size": 3}, False),
     ],
 )
 def test_second_order_products_apply_with_the_spectral_start_only(override, applies):
     """Only the zero-phase mode's spectral start fits and chooses them (the time-domain start's normal
-    equations would grow six-fold); a network without a mains channel has no products to extend."""
+    equations would grow six-fold); a network without a mains channel has no products to extend, and a
+    linear path shorter than theirs would not reach as far as they do (a 3-tap path stays valid)."""
     from deepclean_trainer.main import main as trainer_main
 
     values = {**_defaults(trainer_main), "second_order": True, **override}
