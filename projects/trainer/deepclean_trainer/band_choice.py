@@ -147,7 +147,11 @@ class OrderChoice:
 
 
 def choose_order(
-    second: Prepared, first_order_weight: torch.Tensor, judged_band: tuple[float, float], filter_order: int
+    second: Prepared,
+    first_order_weight: torch.Tensor,
+    judged_band: tuple[float, float],
+    filter_order: int,
+    judging_weights: tuple[torch.Tensor, torch.Tensor] | None = None,
 ) -> tuple[OrderChoice, Prepared]:
     """Judge a band's second-order start against its first-order alternative on the held-out data.
 
@@ -161,6 +165,9 @@ def choose_order(
         The configured band: outside it every bin is judged against raw.
     filter_order
         The zero-phase band-pass's order.
+    judging_weights
+        First- and second-order weights fitted without the held-out data when the starts' fits include them
+        (:attr:`LinearStart.judging_weights`): those are judged instead, on data they were not fitted on.
 
     Returns
     -------
@@ -169,9 +176,15 @@ def choose_order(
     first_network = copy.deepcopy(second.network)
     first_network.set_linear_weight(first_order_weight)
     first = dataclasses.replace(second, network=first_network)
+    judged = {"first": first, "second": second}
+    if judging_weights is not None:
+        for name, weight in zip(judged, judging_weights, strict=True):
+            network = copy.deepcopy(second.network)
+            network.set_linear_weight(weight)
+            judged[name] = dataclasses.replace(second, network=network)
     powers = {
         name: validation_powers(p.network, p.validation, p.scaler, p.filter_band, filter_order, False)
-        for name, p in (("first", first), ("second", second))
+        for name, p in judged.items()
     }
     judgements = {name: judge_validation(p, judged_band) for name, p in powers.items()}
     choice = OrderChoice(
@@ -254,7 +267,9 @@ def choose_band(
     wider = Prepared(band, filter_band, training, validation, scaler, network, start.kept_since)
     order = None
     if start.first_order_weight is not None:
-        order, wider = choose_order(wider, start.first_order_weight, configured.band, filter_order)
+        order, wider = choose_order(
+            wider, start.first_order_weight, configured.band, filter_order, start.judging_weights
+        )
     powers = {
         name: validation_powers(p.network, p.validation, p.scaler, p.filter_band, filter_order, False)
         for name, p in (("configured", configured), ("wider", wider))

@@ -306,7 +306,7 @@ def _train(settings: CycleSettings, start: int, end: int, name: str, stop: threa
             **{**asdict(fit_settings), "learning_rate": fit_settings.learning_rate * settings.warm_start_lr_factor}
         )
     fitted = network.linear is not None and settings.linear_init != "zero"
-    kept_since, first_order_weight = None, None
+    kept_since, first_order_weight, judging_weights = None, None, None
     if fitted:
         since = _step_seen_before(settings, start)
         if previous is None:
@@ -340,10 +340,13 @@ def _train(settings: CycleSettings, start: int, end: int, name: str, stop: threa
                 since=since,
             )
             kept_since, first_order_weight = spectral_start.kept_since, spectral_start.first_order_weight
+            judging_weights = spectral_start.judging_weights
     choice, orders = None, []
     configured = Prepared(settings.band, settings.filter_band, training, validation, scaler, network, kept_since)
     if first_order_weight is not None:
-        order, configured = choose_order(configured, first_order_weight, settings.band, settings.filter_order)
+        order, configured = choose_order(
+            configured, first_order_weight, settings.band, settings.filter_order, judging_weights
+        )
         network, orders = configured.network, [order]
     if fitted and not causal and settings.linear_init == "spectral" and settings.band_widening > 0:
         choice, wider, wider_order = choose_band(

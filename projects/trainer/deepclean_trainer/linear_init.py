@@ -77,6 +77,9 @@ class LinearStart:
     first_order_weight: torch.Tensor | None = None
     """The linear path's weight fitted the same way without the second-order products (None: the network has
     none): the alternative :func:`deepclean_trainer.band_choice.choose_order` judges."""
+    judging_weights: tuple[torch.Tensor, torch.Tensor] | None = None
+    """When the held-out data joined the fits (after a step): both orders' weights fitted without them, first
+    and second order, which :func:`deepclean_trainer.band_choice.choose_order` judges on them instead."""
 
 
 @dataclass

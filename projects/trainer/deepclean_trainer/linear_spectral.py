@@ -91,8 +91,18 @@ class _Spectra:
 
 
 def _spectra(
-    network: DeepClean, segments: list[Segment], scaler: Scaler, nperseg: int, bins: np.ndarray, silent: bool
+    network: DeepClean,
+    segments: list[Segment],
+    scaler: Scaler,
+    nperseg: int,
+    bins: np.ndarray,
+    silent: bool,
+    second_order: bool = False,
+    blocks: set[float] | None = None,
 ) -> _Spectra:
+    """The spectra per block of the first-order inputs, or with ``second_order`` of every input of the linear
+    paths summed over the blocks beginning at ``blocks`` (GPS; None: all): with 251 inputs a block's
+    cross-spectra take ~80 MB, too many to hold one per block of a long span."""
     window = hann(nperseg, sym=False)
     step = nperseg // 2
     window32 = window.astype(np.float32)
@@ -107,23 +117,30 @@ def _spectra(
         for begin in range(0, target.size - nperseg + 1, block):
             stop = min(begin + block, target.size)
             starts = np.arange(begin, stop - nperseg + 1, step)
-            if not starts.size:
+            block_begin = segment.start + begin / segment.sample_rate
+            if not starts.size or (blocks is not None and block_begin not in blocks):
                 continue
             # the products are sample by sample: those of one block need no context
             end = starts[-1] + nperseg
+            inputs_of = network.linear_inputs if second_order else network.products
             with torch.no_grad():
-                inputs = network.linear_inputs(torch.from_numpy(witnesses[:, begin:end])[None])[0]
+                inputs = inputs_of(torch.from_numpy(witnesses[:, begin:end])[None])[0]
             # single precision: the FFT's rounding (~1e-7 of the line) lies far below the floor (~1e-3 of it)
             frames = np.lib.stride_tricks.sliding_window_view(inputs.numpy(), nperseg, axis=1)[:, starts - begin]
             x = scipy.fft.rfft(frames * window32, axis=2, workers=workers)[:, :, bins]  # (C, starts, bins)
             x = x.transpose(2, 1, 0).astype(complex)  # (bins, starts, C)
             y = scipy.fft.rfft(np.lib.stride_tricks.sliding_window_view(target, nperseg)[starts] * window, axis=1)
             y = y[:, bins].T  # (bins, starts)
-            spectra.cross.append(x.conj().transpose(0, 2, 1) @ x)
-            spectra.towards.append(np.einsum("bsc,bs->bc", x.conj(), y))
-            spectra.power.append(np.sum(np.abs(y) ** 2, axis=1))
+            parts = (x.conj().transpose(0, 2, 1) @ x, np.einsum("bsc,bs->bc", x.conj(), y), np.sum(np.abs(y) ** 2, 1))
+            if second_order and spectra.cross:
+                for total, part in zip((spectra.cross, spectra.towards, spectra.power), parts, strict=True):
+                    total[0] += part
+                continue
+            spectra.cross.append(parts[0])
+            spectra.towards.append(parts[1])
+            spectra.power.append(parts[2])
             spectra.times.append(segment.start + (begin + stop) / 2 / segment.sample_rate)
-            spectra.begins.append(segment.start + begin / segment.sample_rate)
+            spectra.begins.append(block_begin)
     return spectra
 
 
@@ -304,6 +321,7 @@ def fit_linear_path_spectral(
     frequencies = np.fft.rfftfreq(nperseg, 1.0 / rate)
     bins = np.flatnonzero((frequencies >= fit_band[0]) & (frequencies <= fit_band[1]))
     groups = _tap_groups(network, step, frequencies[bins], rate)
+    first_groups = groups[:1]
     with torch.no_grad():
         network.set_linear_weight(torch.zeros_like(network.linear_weight()))
     silent = not (network.output_conv.weight.any() or network.output_conv.bias.any())
@@ -315,7 +333,7 @@ def fit_linear_path_spectral(
     if judged_band is not None:
         inside = (frequencies[bins] >= judged_band[0]) & (frequencies[bins] <= judged_band[1])
     choosing, kept = (bin_weights(power, inside, relative_inside) for relative_inside in (False, True))
-    fitted_on, kept_since = (cross, towards), None
+    fitted_on, kept_since, kept_blocks = (cross, towards), None, None
     if validation and recent_candidates:
         held_out = _spectra(network, validation, scaler, nperseg, bins, silent).total()
         times, begins = np.asarray(training.times), np.asarray(training.begins)
@@ -326,15 +344,15 @@ def fit_linear_path_spectral(
         remembered = not base.all()
         base_span = ages[base].max()
         base_cross, base_towards = training.weighted(base.astype(float))[:2] if remembered else (cross, towards)
-        whole = _left(_solve(base_cross, base_towards, groups, ridge, choosing), groups, *held_out)
+        whole = _left(_solve(base_cross, base_towards, first_groups, ridge, choosing), first_groups, *held_out)
         scores = {}
         for seconds in sorted(recent_candidates, reverse=True):
             recent = ages <= seconds
             if recent.sum() < 2 or seconds >= base_span:
                 continue  # too few blocks for a meaningful fit, or no fewer than the base fit's
-            candidate = _solve(*training.weighted(recent.astype(float))[:2], groups, ridge, choosing)
-            scores[seconds] = (_left(candidate, groups, *held_out), candidate)
-        floor = _left(_solve(held_out[0], held_out[1], groups, ridge, choosing), groups, *held_out)
+            candidate = _solve(*training.weighted(recent.astype(float))[:2], first_groups, ridge, choosing)
+            scores[seconds] = (_left(candidate, first_groups, *held_out), candidate)
+        floor = _left(_solve(held_out[0], held_out[1], first_groups, ridge, choosing), first_groups, *held_out)
         chosen = choose_recent_span(whole, {t: v[0] for t, v in scores.items()}, floor, switch_factor)
         if chosen is not None:
             base = ages <= chosen
@@ -342,7 +360,7 @@ def fit_linear_path_spectral(
             # after a step the validation data (all after it) join the fit
             recent_cross, recent_towards, _ = training.weighted(base.astype(float))
             fitted_on = (recent_cross + held_out[0], recent_towards + held_out[1])
-            kept_since = float(begins[base].min())
+            kept_since, kept_blocks = float(begins[base].min()), {float(b) for b in begins[base]}
         described = f"the data since GPS {since:.0f} (a step seen before)" if remembered else "all training data"
         log.info(
             "linear path: validation power left by the fit on %s %.4f, on the most recent %s, "
@@ -353,15 +371,30 @@ def fit_linear_path_spectral(
             floor,
             "all" if kept_since is None else f"the data since GPS {kept_since:.0f} ({ages[base].max():.0f} s)",
         )
-    taps = _solve(*fitted_on, groups, ridge, kept)
-    left = _left(taps, groups, cross, towards, power)
-    network.set_linear_weight(_weight(network, groups, taps))
-    first_order_weight = None
+    taps = _solve(*fitted_on, first_groups, ridge, kept)
+    left = _left(taps, first_groups, cross, towards, power)
+    first_order_weight, judging_weights = None, None
     if len(groups) > 1:
-        # the same fit without the second-order products, from the same data (a sub-block of the spectra)
-        first = groups[0].channels
-        first_taps = _solve(fitted_on[0][:, first, first], fitted_on[1][:, first], groups[:1], ridge, kept)
-        first_order_weight = _weight(network, groups[:1], first_taps)
+        # the span is chosen with the first-order inputs (the fit above); the second-order fit is made on it
+        first_order_weight = _weight(network, first_groups, taps)
+        full = _spectra(network, segments, scaler, nperseg, bins, silent, True, kept_blocks).total()
+        full_fitted_on = full[:2]
+        if kept_blocks is not None:
+            # the held-out data join the kept fits: both orders are also fitted without them, to be judged on them
+            held = _spectra(network, validation, scaler, nperseg, bins, silent, True).total()
+            full_fitted_on = (full[0] + held[0], full[1] + held[1])
+            first = first_groups[0].channels
+            judging_weights = (
+                _weight(
+                    network,
+                    first_groups,
+                    _solve(full[0][:, first, first], full[1][:, first], first_groups, ridge, kept),
+                ),
+                _weight(network, groups, _solve(*full[:2], groups, ridge, kept)),
+            )
+        taps = _solve(*full_fitted_on, groups, ridge, kept)
+        left = _left(taps, groups, *full)
+    network.set_linear_weight(_weight(network, groups if len(taps) > 1 else first_groups, taps))
     log.info(
         "linear path: spectral least-squares fit of %s taps (every %d of %d, %d samples apart, %.0f-%.0f Hz) "
         "leaves %.4f of the target's in-band power, largest tap %.3g (%.1f s)",
@@ -374,4 +407,4 @@ def fit_linear_path_spectral(
         max(np.abs(t).max() for t in taps),
         time.monotonic() - began,
     )
-    return LinearStart(left, kept_since, first_order_weight)
+    return LinearStart(left, kept_since, first_order_weight, judging_weights)
