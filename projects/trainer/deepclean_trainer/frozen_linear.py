@@ -31,20 +31,30 @@ from deepclean.architecture import DeepClean
 from .linear_init import require_linear_path
 from .preprocessing import Scaler, Segment
 
+CHUNK_SAMPLES = 2**16
+"""The linear paths' inputs are formed this many samples at a time (with the kernel's reach each side): with
+the second-order products a whole segment's would take ~1 GB per 1000 s."""
+
 
 def linear_prediction(network: DeepClean, scaler: Scaler, segment: Segment) -> np.ndarray:
-    """The linear path's (scaled) prediction over a whole segment, as one pass of the network would make it."""
-    with torch.no_grad():
-        inputs = network.linear_inputs(torch.from_numpy(scaler.scale_witnesses(segment.witnesses))[None])[0]
+    """The linear paths' (scaled) prediction over a whole segment, as one pass of the network would make it."""
+    witnesses = scaler.scale_witnesses(segment.witnesses)
     weight = network.linear_weight()[0].double().numpy()  # (channels, kernel): a cross-correlation
     dilation = network.linear.dilation[0]
     reach = (weight.shape[1] // 2) * dilation
     kernel = np.zeros((weight.shape[0], 2 * reach + 1))
     kernel[:, ::dilation] = weight
-    total = np.zeros(inputs.shape[1])
-    for channel, taps in zip(inputs.numpy(), kernel, strict=True):
-        if taps.any():
-            total += oaconvolve(channel.astype(np.float64), taps[::-1], mode="full")[reach : reach + channel.size]
+    size = witnesses.shape[1]
+    total = np.zeros(size)
+    for begin in range(0, size, CHUNK_SAMPLES):
+        stop = min(begin + CHUNK_SAMPLES, size)
+        low, high = max(0, begin - reach), min(size, stop + reach)  # beyond the segment: zeros, as in one pass
+        with torch.no_grad():
+            inputs = network.linear_inputs(torch.from_numpy(witnesses[:, low:high])[None])[0].numpy()
+        for channel, taps in zip(inputs, kernel, strict=True):
+            if taps.any():
+                part = oaconvolve(channel.astype(np.float64), taps[::-1], mode="full")[reach : reach + channel.size]
+                total[begin:stop] += part[begin - low : stop - low]
     return total
 
 

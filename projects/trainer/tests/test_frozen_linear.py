@@ -13,13 +13,19 @@ from deepclean_trainer.preprocessing import Scaler
 from deepclean_trainer.validation import predict
 
 
-@pytest.mark.parametrize("kernel, dilation", [(31, 1), (11, 5)])
-def test_the_residual_targets_plus_the_autoencoder_are_the_whole_network(kernel, dilation):
-    """target - linear(x) - autoencoder(x) equals target - network(x): the loss is unchanged."""
+@pytest.mark.parametrize("kernel, dilation, second_order", [(31, 1, False), (11, 5, False), (11, 5, True)])
+def test_the_residual_targets_plus_the_autoencoder_are_the_whole_network(kernel, dilation, second_order, monkeypatch):
+    """target - linear(x) - autoencoder(x) equals target - network(x): the loss is unchanged (the linear paths'
+    prediction formed in chunks shorter than the segment)."""
+    monkeypatch.setattr("deepclean_trainer.frozen_linear.CHUNK_SAMPLES", 3000)
     torch.manual_seed(0)
-    network = DeepClean(2, mains_index=0, linear_kernel_size=kernel, linear_dilation=dilation).eval()
+    network = DeepClean(
+        2, mains_index=0, linear_kernel_size=kernel, linear_dilation=dilation, second_order=second_order
+    ).eval()
     with torch.no_grad():
         network.linear.weight.normal_()
+        if second_order:
+            network.second_order_linear.weight.normal_()
     segment = coupled_segment(8, seed=1)
     scaler = Scaler.fit([segment])
     witnesses = scaler.scale_witnesses(segment.witnesses)
